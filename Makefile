@@ -1,0 +1,36 @@
+# The two commands: `make run` (install what is missing, build, serve) and `make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# Features are given per package so that the ssr and hydrate builds never mix.
+RUST_PKGS := -p app -p server --features app/ssr
+
+.PHONY: run build test bench lint unit e2e setup setup-test
+
+run: build
+	./target/release/certifyclouds serve
+
+build: setup
+	scripts/build-site.sh release
+
+test: setup-test lint unit e2e
+
+setup:
+	scripts/setup.sh build
+
+setup-test:
+	scripts/setup.sh test
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy $(RUST_PKGS) --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test $(RUST_PKGS)
+
+e2e:
+	scripts/build-site.sh debug
+	cd end2end && npx playwright test
+
+bench: setup
+	cargo bench -p server --bench audit

@@ -1,0 +1,31 @@
+//! The one query path: the REST handlers and the server functions both come here.
+
+use crate::entry::{parse_entry_id, AuditEntry, EntryPage};
+use crate::filter::{EntryQuery, FilterError};
+use crate::store::{AuditStore, StoreError};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    BadQuery(#[from] FilterError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Validates a query and reads one page of entries.
+pub async fn list_entries(
+    store: &dyn AuditStore,
+    query: &EntryQuery,
+) -> Result<EntryPage, QueryError> {
+    let (filter, page) = query.validate()?;
+    Ok(store.list(&filter, page).await?)
+}
+
+/// One entry by its id; `None` for an id that is not ours or not stored.
+pub async fn get_entry(store: &dyn AuditStore, id: &str) -> Result<Option<AuditEntry>, StoreError> {
+    match parse_entry_id(id) {
+        Some(seq) => store.get(seq).await,
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,213 @@
+//! The audit entry exactly as the spec shapes it: one definition for the REST API, the
+//! server functions, the pages and (later) the exports.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How serious an event is. Stored as a small integer so that it sorts and indexes cheaply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    /// The value stored in the database.
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_code(code: i64) -> Option<Self> {
+        Self::ALL.get(usize::try_from(code).ok()?).copied()
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or(())
+    }
+}
+
+/// Who did it: a person, the product itself, or another component acting with a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorType {
+    User,
+    System,
+    Service,
+}
+
+impl ActorType {
+    pub const ALL: [ActorType; 3] = [ActorType::User, ActorType::System, ActorType::Service];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorType::User => "user",
+            ActorType::System => "system",
+            ActorType::Service => "service",
+        }
+    }
+}
+
+impl FromStr for ActorType {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Actor {
+    #[serde(rename = "type")]
+    pub kind: ActorType,
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One stored audit entry: the spec's fields, then the integrity fields that make the log
+/// tamper-evident (`sequence`, `prev_hash`, `hash`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub timestamp: DateTime<Utc>,
+    pub event_type: String,
+    pub actor: Actor,
+    pub resource: Option<Resource>,
+    pub description: String,
+    pub details: serde_json::Map<String, serde_json::Value>,
+    pub severity: Severity,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub sequence: u64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Entry ids are the sequence number behind a readable prefix (`audit-123`), so a lookup
+/// by id is a primary-key lookup.
+pub const ENTRY_ID_PREFIX: &str = "audit-";
+
+pub fn entry_id(sequence: u64) -> String {
+    format!("{ENTRY_ID_PREFIX}{sequence}")
+}
+
+/// The sequence number behind an entry id, or `None` if the id is not one of ours.
+pub fn parse_entry_id(id: &str) -> Option<u64> {
+    let digits = id.strip_prefix(ENTRY_ID_PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
+/// One page of entries, newest first, with the number of entries that match in all.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryPage {
+    pub entries: Vec<AuditEntry>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_ids_round_trip_and_reject_foreign_ids() {
+        assert_eq!(entry_id(42), "audit-42");
+        assert_eq!(parse_entry_id("audit-42"), Some(42));
+        for bad in [
+            "audit-",
+            "audit-0",
+            "audit-4x",
+            "42",
+            "audit--1",
+            "AUDIT-1",
+            "audit-99999999999999999999999",
+        ] {
+            assert_eq!(parse_entry_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn severity_codes_and_names_round_trip() {
+        for s in Severity::ALL {
+            assert_eq!(Severity::from_code(s.code()), Some(s));
+            assert_eq!(s.as_str().parse::<Severity>(), Ok(s));
+        }
+        assert_eq!(Severity::from_code(3), None);
+        assert!("critical".parse::<Severity>().is_err());
+    }
+
+    #[test]
+    fn entry_serializes_in_the_spec_shape() {
+        let entry = AuditEntry {
+            id: entry_id(7),
+            timestamp: "2025-01-15T10:30:00Z".parse().expect("valid time"),
+            event_type: "discovery.scan.completed".into(),
+            actor: Actor {
+                kind: ActorType::User,
+                id: "user-456".into(),
+                name: "admin@company.com".into(),
+            },
+            resource: Some(Resource {
+                kind: "scan".into(),
+                id: "scan-789".into(),
+                name: None,
+            }),
+            description: "Discovery scan completed successfully".into(),
+            details: serde_json::json!({"mode": "full"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            severity: Severity::Info,
+            ip_address: Some("192.0.2.50".into()),
+            user_agent: None,
+            sequence: 7,
+            prev_hash: "00".into(),
+            hash: "ff".into(),
+        };
+        let json = serde_json::to_value(&entry).expect("serializes");
+        assert_eq!(json["timestamp"], "2025-01-15T10:30:00Z");
+        assert_eq!(json["actor"]["type"], "user");
+        assert_eq!(
+            json["resource"],
+            serde_json::json!({"type": "scan", "id": "scan-789"})
+        );
+        assert_eq!(json["severity"], "info");
+        assert_eq!(json["user_agent"], serde_json::Value::Null);
+    }
+}

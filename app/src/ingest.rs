@@ -1,0 +1,400 @@
+//! Validation of events posted by other components: a batch is accepted whole or
+//! refused whole, and a refusal names the entry and the field that were wrong.
+
+use crate::catalogue::{is_well_formed, lookup, render_template};
+use crate::entry::{Actor, Resource, Severity};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+pub const MAX_BATCH: usize = 1000;
+const MAX_TEXT: usize = 4096;
+const MAX_NAME: usize = 256;
+const MAX_DETAILS_BYTES: usize = 64 * 1024;
+/// Clocks drift; an event stamped further ahead than this is refused rather than pinned
+/// to the top of a newest-first log.
+const MAX_CLOCK_SKEW_MINUTES: i64 = 5;
+
+/// An event as another component posts it. The server assigns `id` and `sequence`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEntry {
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    pub event_type: String,
+    pub actor: Actor,
+    #[serde(default)]
+    pub resource: Option<Resource>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub details: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    #[serde(default)]
+    pub ip_address: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// An entry ready to append: every field checked, defaults filled in from the catalogue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidEntry {
+    pub timestamp: DateTime<Utc>,
+    pub event_type: String,
+    pub actor: Actor,
+    pub resource: Option<Resource>,
+    pub description: String,
+    pub details: Map<String, Value>,
+    pub severity: Severity,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum IngestError {
+    #[error("request body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("request body must be an event object or an array of events")]
+    NotAnEvent,
+    #[error("a batch must hold from 1 to {MAX_BATCH} events, not {0}")]
+    BatchSize(usize),
+    #[error("entry {index}: {field}: {message}")]
+    Invalid {
+        index: usize,
+        field: String,
+        message: String,
+    },
+}
+
+impl IngestError {
+    fn at(index: usize, field: impl Into<String>, message: impl Into<String>) -> Self {
+        IngestError::Invalid {
+            index,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses a request body (one event or an array) and validates every entry.
+pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<ValidEntry>, IngestError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| IngestError::NotJson(e.to_string()))?;
+    let items = match value {
+        Value::Array(items) => items,
+        obj @ Value::Object(_) => vec![obj],
+        _ => return Err(IngestError::NotAnEvent),
+    };
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(IngestError::BatchSize(items.len()));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let entry: NewEntry = serde_path_to_error::deserialize(item).map_err(|e| {
+                let (path, message) = (e.path().to_string(), e.into_inner().to_string());
+                IngestError::at(index, error_field(&path, &message), message)
+            })?;
+            entry
+                .validate(now)
+                .map_err(|(field, message)| IngestError::at(index, field, message))
+        })
+        .collect()
+}
+
+/// The field a deserialization error is about: serde reports a missing field at its
+/// parent, so its name is taken from the message.
+fn error_field(path: &str, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (path, missing) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => "entry".to_owned(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (path, None) => path.to_owned(),
+    }
+}
+
+type FieldError = (String, String);
+
+fn field_err(field: &str, message: impl Into<String>) -> FieldError {
+    (field.to_owned(), message.into())
+}
+
+fn check_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<(), FieldError> {
+    if !allow_empty && value.trim().is_empty() {
+        return Err(field_err(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(field_err(field, format!("is longer than {max} characters")));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(field_err(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+impl NewEntry {
+    /// Checks every field; on failure returns the field's path and what is wrong.
+    pub fn validate(self, now: DateTime<Utc>) -> Result<ValidEntry, FieldError> {
+        let timestamp = match self.timestamp.as_deref() {
+            None => now,
+            Some(text) => {
+                let t = DateTime::parse_from_rfc3339(text)
+                    .map_err(|_| field_err("timestamp", format!("'{text}' is not an RFC 3339 date-time such as 2025-01-15T10:30:00Z")))?
+                    .with_timezone(&Utc);
+                if t > now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
+                    return Err(field_err("timestamp", "is in the future"));
+                }
+                if t.timestamp() < 946_684_800 {
+                    return Err(field_err("timestamp", "is before the year 2000"));
+                }
+                t
+            }
+        };
+
+        if !is_well_formed(&self.event_type) {
+            return Err(field_err(
+                "event_type",
+                format!("'{}' is malformed: use two or three dot-separated lower-case words, e.g. rotation.failed", self.event_type),
+            ));
+        }
+        check_text("actor.id", &self.actor.id, MAX_NAME, false)?;
+        check_text("actor.name", &self.actor.name, MAX_NAME, false)?;
+        if let Some(resource) = &self.resource {
+            check_text("resource.type", &resource.kind, MAX_NAME, false)?;
+            check_text("resource.id", &resource.id, MAX_NAME, false)?;
+            if let Some(name) = &resource.name {
+                check_text("resource.name", name, MAX_NAME, false)?;
+            }
+        }
+        if let Some(ip) = &self.ip_address {
+            ip.parse::<std::net::IpAddr>().map_err(|_| {
+                field_err(
+                    "ip_address",
+                    format!("'{ip}' is not an IPv4 or IPv6 address"),
+                )
+            })?;
+        }
+        if let Some(ua) = &self.user_agent {
+            check_text("user_agent", ua, 1024, false)?;
+        }
+        let details = self.details.unwrap_or_default();
+        if serde_json::to_vec(&details).map_or(0, |v| v.len()) > MAX_DETAILS_BYTES {
+            return Err(field_err(
+                "details",
+                format!("is larger than {MAX_DETAILS_BYTES} bytes"),
+            ));
+        }
+
+        let spec = lookup(&self.event_type);
+        if let Some(spec) = spec {
+            for required in spec.required {
+                let present = match required.strip_prefix("details.") {
+                    Some(key) => details.contains_key(key),
+                    None => match *required {
+                        "ip_address" => self.ip_address.is_some(),
+                        "user_agent" => self.user_agent.is_some(),
+                        _ => true,
+                    },
+                };
+                if !present {
+                    return Err(field_err(
+                        required,
+                        format!("is required for {} events", spec.name),
+                    ));
+                }
+            }
+        }
+
+        let description = match self.description {
+            Some(d) => {
+                check_text("description", &d, MAX_TEXT, false)?;
+                d
+            }
+            None => match spec {
+                Some(spec) => render_template(spec.template, &details),
+                None => {
+                    return Err(field_err(
+                        "description",
+                        "is required for custom event types",
+                    ))
+                }
+            },
+        };
+        let severity = self
+            .severity
+            .or(spec.map(|s| s.severity))
+            .unwrap_or(Severity::Info);
+
+        Ok(ValidEntry {
+            timestamp,
+            event_type: self.event_type,
+            actor: self.actor,
+            resource: self.resource,
+            description,
+            details,
+            severity,
+            ip_address: self.ip_address,
+            user_agent: self.user_agent,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        "2025-01-15T12:00:00Z".parse().expect("time")
+    }
+
+    fn login() -> Value {
+        json!({
+            "timestamp": "2025-01-15T10:30:00+02:00",
+            "event_type": "auth.login.success",
+            "actor": {"type": "user", "id": "user-1", "name": "admin@company.com"},
+            "details": {"username": "admin@company.com"},
+            "ip_address": "192.0.2.50",
+            "user_agent": "Mozilla/5.0"
+        })
+    }
+
+    fn parse(v: Value) -> Result<Vec<ValidEntry>, IngestError> {
+        parse_batch(v.to_string().as_bytes(), now())
+    }
+
+    #[test]
+    fn accepts_one_event_and_fills_defaults() {
+        let entries = parse(login()).expect("valid");
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!(
+            e.timestamp,
+            "2025-01-15T08:30:00Z"
+                .parse::<DateTime<Utc>>()
+                .expect("time")
+        );
+        assert_eq!(e.severity, Severity::Info);
+        assert_eq!(e.description, "admin@company.com logged in");
+    }
+
+    #[test]
+    fn accepts_custom_types_with_a_description() {
+        let v = json!({"event_type": "backup.completed", "actor": {"type": "service", "id": "svc-1", "name": "backup"}, "description": "Backup done"});
+        let e = parse(v).expect("valid");
+        assert_eq!(e[0].timestamp, now());
+        let v = json!({"event_type": "backup.completed", "actor": {"type": "service", "id": "svc-1", "name": "backup"}});
+        assert_eq!(
+            parse(v),
+            Err(IngestError::at(
+                0,
+                "description",
+                "is required for custom event types"
+            ))
+        );
+    }
+
+    fn field_of(err: IngestError) -> (usize, String) {
+        match err {
+            IngestError::Invalid { index, field, .. } => (index, field),
+            other => panic!("expected a field error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn names_the_entry_and_field_that_is_wrong() {
+        let mutate = |f: &dyn Fn(&mut Value)| {
+            let mut bad = login();
+            f(&mut bad);
+            field_of(parse(json!([login(), bad])).expect_err("invalid"))
+        };
+        assert_eq!(
+            mutate(&|v| v["event_type"] = json!("Auth.Login")),
+            (1, "event_type".into())
+        );
+        assert_eq!(
+            mutate(&|v| v["actor"]["type"] = json!("robot")),
+            (1, "actor.type".into())
+        );
+        assert_eq!(
+            mutate(&|v| v["actor"]["name"] = json!("  ")),
+            (1, "actor.name".into())
+        );
+        assert_eq!(
+            mutate(&|v| v["timestamp"] = json!("yesterday")),
+            (1, "timestamp".into())
+        );
+        assert_eq!(
+            mutate(&|v| v["timestamp"] = json!("2030-01-01T00:00:00Z")),
+            (1, "timestamp".into())
+        );
+        assert_eq!(
+            mutate(&|v| v["ip_address"] = json!("300.1.1.1")),
+            (1, "ip_address".into())
+        );
+        assert_eq!(
+            mutate(&|v| v["severity"] = json!("fatal")),
+            (1, "severity".into())
+        );
+        assert_eq!(
+            mutate(&|v| v["colour"] = json!("red")),
+            (1, "colour".into())
+        );
+        assert_eq!(
+            mutate(&|v| {
+                v.as_object_mut().map(|o| o.remove("event_type"));
+            }),
+            (1, "event_type".into())
+        );
+        assert_eq!(
+            mutate(&|v| {
+                v["actor"].as_object_mut().map(|o| o.remove("id"));
+            }),
+            (1, "actor.id".into())
+        );
+        assert_eq!(
+            mutate(&|v| v["actor"]["role"] = json!("x")),
+            (1, "actor.role".into())
+        );
+        assert_eq!(
+            mutate(&|v| {
+                v["details"] = json!({});
+            }),
+            (1, "details.username".into())
+        );
+        assert_eq!(
+            mutate(&|v| {
+                v.as_object_mut().map(|o| o.remove("user_agent"));
+            }),
+            (1, "user_agent".into())
+        );
+        assert_eq!(
+            mutate(&|v| v["description"] = json!("a\u{0}b")),
+            (1, "description".into())
+        );
+    }
+
+    #[test]
+    fn refuses_bodies_that_are_not_batches() {
+        assert!(matches!(
+            parse_batch(b"{", now()),
+            Err(IngestError::NotJson(_))
+        ));
+        assert_eq!(parse(json!("text")), Err(IngestError::NotAnEvent));
+        assert_eq!(parse(json!([])), Err(IngestError::BatchSize(0)));
+        let many: Vec<Value> = (0..=MAX_BATCH).map(|_| login()).collect();
+        assert_eq!(
+            parse(Value::Array(many)),
+            Err(IngestError::BatchSize(MAX_BATCH + 1))
+        );
+    }
+}

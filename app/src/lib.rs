@@ -1,0 +1,61 @@
+//! CertifyClouds Audit: the types shared by server and browser, the Leptos pages, and
+//! (behind the `ssr` feature) the audit store and the services the server runs.
+
+pub mod audit;
+pub mod catalogue;
+pub mod entry;
+pub mod filter;
+pub mod ingest;
+pub mod tokens;
+
+#[cfg(feature = "ssr")]
+pub mod store;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/certifyclouds.css"/>
+        <Title text="CertifyClouds Audit"/>
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/audit">"CertifyClouds"</a>
+                <nav aria-label="Main">
+                    <a href="/audit" aria-current="page">"Audit"</a>
+                </nav>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                    <Route path=path!("") view=|| view! { <Redirect path="/audit"/> }/>
+                    // Async: the whole page is rendered before it is sent, so the rows are
+                    // in the HTML even where no script runs.
+                    <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,190 @@
+//! The hash chain: each entry's hash covers its canonical form and the previous entry's
+//! hash, so changing, removing or reordering any stored entry breaks every later link.
+
+use crate::entry::{Actor, Resource, Severity};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// The fields an entry's hash covers, borrowed from wherever the entry lives.
+pub struct ChainFields<'a> {
+    pub sequence: u64,
+    pub timestamp_micros: i64,
+    pub event_type: &'a str,
+    pub severity: Severity,
+    pub actor: &'a Actor,
+    pub resource: Option<&'a Resource>,
+    pub description: &'a str,
+    pub details: &'a Map<String, Value>,
+    pub ip_address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// SHA-256 over the previous hash and the entry's canonical JSON (fixed key order,
+/// details' keys sorted at every depth, no white space).
+pub fn entry_hash(prev: &[u8; 32], fields: &ChainFields<'_>) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(prev);
+    hasher.update(canonical(fields).as_bytes());
+    hasher.finalize().into()
+}
+
+fn canonical(f: &ChainFields<'_>) -> String {
+    let mut out = String::with_capacity(512);
+    let _ = write!(
+        out,
+        "{{\"sequence\":{},\"timestamp_us\":{},\"event_type\":",
+        f.sequence, f.timestamp_micros
+    );
+    push_str(&mut out, f.event_type);
+    out.push_str(",\"severity\":");
+    push_str(&mut out, f.severity.as_str());
+    out.push_str(",\"actor\":[");
+    push_str(&mut out, f.actor.kind.as_str());
+    out.push(',');
+    push_str(&mut out, &f.actor.id);
+    out.push(',');
+    push_str(&mut out, &f.actor.name);
+    out.push_str("],\"resource\":");
+    match f.resource {
+        Some(r) => {
+            out.push('[');
+            push_str(&mut out, &r.kind);
+            out.push(',');
+            push_str(&mut out, &r.id);
+            out.push(',');
+            push_opt(&mut out, r.name.as_deref());
+            out.push(']');
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"description\":");
+    push_str(&mut out, f.description);
+    out.push_str(",\"details\":");
+    push_object(&mut out, f.details);
+    out.push_str(",\"ip_address\":");
+    push_opt(&mut out, f.ip_address);
+    out.push_str(",\"user_agent\":");
+    push_opt(&mut out, f.user_agent);
+    out.push('}');
+    out
+}
+
+fn push_str(out: &mut String, s: &str) {
+    // Serializing a &str to JSON cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+fn push_opt(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => push_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+fn push_object(out: &mut String, map: &Map<String, Value>) {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    out.push('{');
+    for (i, key) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(out, key);
+        out.push(':');
+        push_value(out, &map[key]);
+    }
+    out.push('}');
+}
+
+fn push_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Object(map) => push_object(out, map),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_value(out, item);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::ActorType;
+    use serde_json::json;
+
+    fn actor() -> Actor {
+        Actor {
+            kind: ActorType::User,
+            id: "u1".into(),
+            name: "a@b.c".into(),
+        }
+    }
+
+    fn fields<'a>(actor: &'a Actor, details: &'a Map<String, Value>) -> ChainFields<'a> {
+        ChainFields {
+            sequence: 1,
+            timestamp_micros: 1_700_000_000_000_000,
+            event_type: "auth.logout",
+            severity: Severity::Info,
+            actor,
+            resource: None,
+            description: "bye",
+            details,
+            ip_address: None,
+            user_agent: None,
+        }
+    }
+
+    #[test]
+    fn key_order_of_details_does_not_matter() {
+        let a = actor();
+        let d1 = json!({"b": 1, "a": {"y": [1, {"q": 1, "p": 2}], "x": null}});
+        let d2: Map<String, Value> =
+            serde_json::from_str(r#"{"a":{"x":null,"y":[1,{"p":2,"q":1}]},"b":1}"#).expect("json");
+        let d1 = d1.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            entry_hash(&GENESIS_HASH, &fields(&a, &d1)),
+            entry_hash(&GENESIS_HASH, &fields(&a, &d2))
+        );
+        assert_eq!(
+            canonical(&fields(&a, &d2))
+                .matches("\"a\":{\"x\":null,\"y\":[1,{\"p\":2,\"q\":1}]}")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn every_field_and_the_previous_hash_change_the_hash() {
+        let a = actor();
+        let d = Map::new();
+        let base = entry_hash(&GENESIS_HASH, &fields(&a, &d));
+        assert_ne!(base, entry_hash(&[1; 32], &fields(&a, &d)));
+        let mut f = fields(&a, &d);
+        f.sequence = 2;
+        assert_ne!(base, entry_hash(&GENESIS_HASH, &f));
+        let mut f = fields(&a, &d);
+        f.timestamp_micros += 1;
+        assert_ne!(base, entry_hash(&GENESIS_HASH, &f));
+        let mut f = fields(&a, &d);
+        f.description = "bye!";
+        assert_ne!(base, entry_hash(&GENESIS_HASH, &f));
+        let mut f = fields(&a, &d);
+        f.ip_address = Some("");
+        assert_ne!(base, entry_hash(&GENESIS_HASH, &f), "null and empty differ");
+        let mut f = fields(&a, &d);
+        f.severity = Severity::Error;
+        assert_ne!(base, entry_hash(&GENESIS_HASH, &f));
+    }
+}

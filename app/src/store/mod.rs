@@ -1,0 +1,87 @@
+//! The audit store behind one seam: callers hold an `Arc<dyn AuditStore>` and never know
+//! which database engine answers. SQLite is the embedded default.
+
+mod chain;
+mod sql;
+mod sqlite;
+
+pub use chain::{entry_hash, ChainFields, GENESIS_HASH};
+pub use sqlite::SqliteStore;
+
+use crate::entry::{AuditEntry, EntryPage};
+use crate::filter::{EntryFilter, PageRequest};
+use crate::ingest::ValidEntry;
+use crate::tokens::{Scope, TokenRecord};
+use async_trait::async_trait;
+use std::sync::Arc;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the database folder {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("unsupported database URL '{0}': use sqlite:<path>")]
+    UnsupportedUrl(String),
+    #[error("stored entry {seq} cannot be read: {reason}")]
+    Corrupt { seq: u64, reason: String },
+    #[error("a token named '{0}' already exists")]
+    DuplicateTokenName(String),
+}
+
+/// Where the hash chain ends after an append.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendReceipt {
+    /// Sequence numbers given to the entries, in the order they were passed.
+    pub sequences: Vec<u64>,
+    pub head_hash: String,
+}
+
+/// The outcome of re-computing the whole chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainReport {
+    pub entries: u64,
+    /// The first sequence number whose stored hash or link does not match, if any.
+    pub first_broken: Option<u64>,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends entries in one transaction, extending the hash chain; all or nothing.
+    async fn append(&self, entries: &[ValidEntry]) -> Result<AppendReceipt, StoreError>;
+
+    /// One page of matching entries, newest first, and the total that match.
+    async fn list(&self, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError>;
+
+    async fn get(&self, sequence: u64) -> Result<Option<AuditEntry>, StoreError>;
+
+    /// Re-computes every hash from the first entry on.
+    async fn verify_chain(&self) -> Result<ChainReport, StoreError>;
+
+    async fn create_token(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        token_hash: &[u8],
+    ) -> Result<(), StoreError>;
+
+    async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Answers when the database can be reached.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens (creating and migrating if need be) the store a database URL names.
+pub async fn open(database_url: &str) -> Result<Arc<dyn AuditStore>, StoreError> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(database_url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(database_url.to_owned()))
+    }
+}

@@ -1,0 +1,46 @@
+import { expect, test, type Page } from "@playwright/test";
+
+// The e2e server is seeded with 120 events (scripts/e2e-server.sh): three pages of 50.
+
+async function hydrated(page: Page) {
+  await expect(page.locator("section.audit[data-hydrated=true]")).toBeVisible();
+}
+
+test("the server renders the newest entries from the store", async ({ page }) => {
+  await page.goto("/audit");
+  const rows = page.locator("table.entries tbody tr");
+  await expect(rows).toHaveCount(50);
+  await expect(page.locator(".summary")).toHaveText("Showing 1–50 of 120");
+  // Newest first: each row's time is not after the one above it.
+  const times = await page.locator("table.entries tbody time").evaluateAll((els) =>
+    els.map((e) => Date.parse(e.getAttribute("datetime") ?? "")),
+  );
+  for (let i = 1; i < times.length; i++) expect(times[i]).toBeLessThanOrEqual(times[i - 1]);
+  await expect(rows.first().locator(".badge")).toHaveText(/^(info|warning|error)$/);
+});
+
+test("next page is fetched in the page after hydration, without a reload", async ({ page }) => {
+  await page.goto("/audit");
+  await hydrated(page);
+  const firstId = await page.locator("table.entries tbody tr").first().getAttribute("id");
+  // A full page load would wipe this marker; client-side navigation keeps it.
+  await page.evaluate(() => ((window as any).__noReload = true));
+
+  await page.getByRole("link", { name: "Older →" }).click();
+  await expect(page).toHaveURL(/\/audit\?offset=50$/);
+  await expect(page.locator(".summary")).toHaveText("Showing 51–100 of 120");
+  await expect(page.locator("table.entries tbody tr")).toHaveCount(50);
+  expect(await page.locator("table.entries tbody tr").first().getAttribute("id")).not.toBe(firstId);
+  expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+
+  await page.getByRole("link", { name: "Older →" }).click();
+  await expect(page.locator(".summary")).toHaveText("Showing 101–120 of 120");
+  await expect(page.locator("table.entries tbody tr")).toHaveCount(20);
+  await expect(page.locator(".pager .next")).toHaveClass(/disabled/);
+  expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+});
+
+test("a bad query in the URL shows what was wrong", async ({ page }) => {
+  await page.goto("/audit?severity=critical");
+  await expect(page.getByRole("alert")).toContainText("severity 'critical' is unknown");
+});

@@ -1,0 +1,77 @@
+-- The append-only audit store. Timestamps are microseconds since the Unix epoch (UTC) so
+-- that they sort and range-scan as integers; `seq` is the position in the hash chain.
+CREATE TABLE audit_entries (
+    seq           INTEGER PRIMARY KEY,
+    ts            INTEGER NOT NULL,
+    event_type    TEXT    NOT NULL,
+    severity      INTEGER NOT NULL CHECK (severity IN (0, 1, 2)),
+    actor_type    TEXT    NOT NULL CHECK (actor_type IN ('user', 'system', 'service')),
+    actor_id      TEXT    NOT NULL,
+    actor_name    TEXT    NOT NULL,
+    resource_type TEXT,
+    resource_id   TEXT,
+    resource_name TEXT,
+    description   TEXT    NOT NULL,
+    details       TEXT    NOT NULL,
+    ip_address    TEXT,
+    user_agent    TEXT,
+    prev_hash     BLOB    NOT NULL CHECK (length(prev_hash) = 32),
+    hash          BLOB    NOT NULL CHECK (length(hash) = 32)
+);
+
+-- Newest first is ORDER BY ts DESC, seq DESC: every index below ends in ts, and SQLite
+-- appends the rowid (seq), so each one yields rows already in display order.
+CREATE INDEX audit_entries_ts ON audit_entries (ts);
+CREATE INDEX audit_entries_type_ts ON audit_entries (event_type, ts);
+CREATE INDEX audit_entries_severity_ts ON audit_entries (severity, ts);
+CREATE INDEX audit_entries_actor_id_ts ON audit_entries (actor_id, ts);
+CREATE INDEX audit_entries_actor_name_ts ON audit_entries (actor_name COLLATE NOCASE, ts);
+
+-- Entries are never changed. Only the retention purge may delete, and it will arrive
+-- with its own migration that replaces the delete trigger with a guarded one.
+CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries
+BEGIN
+    SELECT RAISE(ABORT, 'audit entries are append-only');
+END;
+
+CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries
+BEGIN
+    SELECT RAISE(ABORT, 'audit entries are append-only');
+END;
+
+-- Full-text search over the spec's search fields, kept in step by a trigger so that no
+-- insert path can forget it.
+CREATE VIRTUAL TABLE audit_search USING fts5(
+    event_type, actor_name, description, resource_name,
+    content = 'audit_entries', content_rowid = 'seq',
+    tokenize = 'unicode61'
+);
+
+-- Per-day counts, so that the total of a page (and the timeline) never counts a million
+-- rows: whole days come from here, only the partial days at the edges from the entries.
+CREATE TABLE audit_daily_counts (
+    day        INTEGER NOT NULL,
+    event_type TEXT    NOT NULL,
+    severity   INTEGER NOT NULL,
+    actor_type TEXT    NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (day, event_type, severity, actor_type)
+) WITHOUT ROWID;
+
+CREATE TRIGGER audit_entries_after_insert AFTER INSERT ON audit_entries
+BEGIN
+    INSERT INTO audit_search (rowid, event_type, actor_name, description, resource_name)
+    VALUES (new.seq, new.event_type, new.actor_name, new.description, new.resource_name);
+    INSERT INTO audit_daily_counts (day, event_type, severity, actor_type, n)
+    VALUES (new.ts / 86400000000, new.event_type, new.severity, new.actor_type, 1)
+    ON CONFLICT (day, event_type, severity, actor_type) DO UPDATE SET n = n + 1;
+END;
+
+-- Bearer tokens for the REST API: only the SHA-256 of a token is kept.
+CREATE TABLE api_tokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL UNIQUE,
+    token_hash BLOB    NOT NULL UNIQUE,
+    scopes     TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+);

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Started by Playwright (end2end/playwright.config.ts): a fresh, seeded database and the
+# debug server on its own port.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${E2E_PORT:-8089}
+data=end2end/.data
+rm -rf "$data"
+mkdir -p "$data"
+export CERTIFYCLOUDS_DATABASE_URL="sqlite:$data/e2e.db"
+bin=target/debug/certifyclouds
+"$bin" seed --events 120 --days 7 --seed 7 >/dev/null
+exec "$bin" serve --addr "127.0.0.1:$port" --site-root target/site

@@ -1,0 +1,77 @@
+//! Builds the router and its state; tests bind it to port 0.
+
+use crate::rest;
+use app::store::AuditStore;
+use app::{shell, App};
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+
+/// The name of the site's WASM/JS/CSS files (cargo-leptos's `name`).
+pub const OUTPUT_NAME: &str = "certifyclouds";
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Arc<dyn AuditStore>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn AuditStore>, site_root: &str) -> Self {
+        let leptos_options = LeptosOptions::builder()
+            .output_name(
+                std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| OUTPUT_NAME.to_owned()),
+            )
+            .site_root(site_root)
+            .build();
+        Self {
+            leptos_options,
+            store,
+        }
+    }
+}
+
+/// The whole application: REST API, health check, pages, server functions and assets.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let store = state.store.clone();
+    let options = state.leptos_options.clone();
+    Router::new()
+        .merge(rest::router(&state))
+        .route("/healthz", get(health))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(store.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn health(State(store): State<Arc<dyn AuditStore>>) -> (StatusCode, Json<serde_json::Value>) {
+    match store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable"})),
+            )
+        }
+    }
+}

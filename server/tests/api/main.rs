@@ -1,0 +1,9 @@
+//! Integration tests: the real router over a real SQLite file per test.
+
+mod auth;
+mod chain;
+mod cli;
+mod entries;
+mod helpers;
+mod ingest;
+mod pages;
