@@ -5,7 +5,7 @@
 //!
 //! BENCH_EVENTS overrides the number of events (for a quick run).
 
-use app::store::{self, AuditStore};
+use app::store;
 use app::tokens::{self, Scope};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
