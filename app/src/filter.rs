@@ -3,7 +3,7 @@
 //! that the store turns into SQL.
 
 use crate::catalogue::{is_well_formed, is_word};
-use crate::entry::Severity;
+use crate::entry::{ActorType, AuditEntry, Severity};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -90,6 +90,54 @@ pub struct EntryFilter {
     pub severities: Vec<Severity>,
     /// Search words, already split; every one must match (as a prefix).
     pub search: Vec<String>,
+}
+
+impl EntryFilter {
+    /// Whether an entry passes this filter, by the same rules the store applies in SQL
+    /// (actor id or name ignoring ASCII case; every search word a prefix of a word in the
+    /// event type, actor name, description or resource name).
+    pub fn matches(&self, entry: &AuditEntry) -> bool {
+        let in_time = self.start.is_none_or(|s| entry.timestamp >= s)
+            && self.end.is_none_or(|e| entry.timestamp < e);
+        let typed = self.event_types.is_empty()
+            || self
+                .event_types
+                .iter()
+                .any(|m| m.matches(&entry.event_type));
+        let severe = self.severities.is_empty() || self.severities.contains(&entry.severity);
+        let actor = match &self.actor {
+            None => true,
+            Some(ActorMatch::System) => entry.actor.kind == ActorType::System,
+            Some(ActorMatch::Named(who)) => {
+                entry.actor.id.eq_ignore_ascii_case(who)
+                    || entry.actor.name.eq_ignore_ascii_case(who)
+            }
+        };
+        in_time && typed && severe && actor && self.search_matches(entry)
+    }
+
+    fn search_matches(&self, entry: &AuditEntry) -> bool {
+        if self.search.is_empty() {
+            return true;
+        }
+        let resource = entry
+            .resource
+            .as_ref()
+            .and_then(|r| r.name.as_deref())
+            .unwrap_or("");
+        let words: Vec<String> = [
+            entry.event_type.as_str(),
+            &entry.actor.name,
+            &entry.description,
+            resource,
+        ]
+        .iter()
+        .flat_map(|text| search_words_all(text))
+        .collect();
+        self.search
+            .iter()
+            .all(|term| words.iter().any(|w| w.starts_with(term.as_str())))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -312,14 +360,17 @@ fn parse_event_type(value: &str) -> Result<EventTypeMatch, FilterError> {
 /// Splits a search into words of letters and digits (lower-cased); punctuation separates
 /// words, so `admin@company.com` searches for `admin`, `company` and `com`.
 pub fn search_words(q: &str) -> Vec<String> {
-    let mut words: Vec<String> = q
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
+    let mut words = search_words_all(q);
     words.dedup();
     words.truncate(16);
     words
+}
+
+fn search_words_all(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
 }
 
 #[cfg(test)]

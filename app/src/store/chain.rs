@@ -1,7 +1,8 @@
 //! The hash chain: each entry's hash covers its canonical form and the previous entry's
 //! hash, so changing, removing or reordering any stored entry breaks every later link.
 
-use crate::entry::{Actor, Resource, Severity};
+use crate::entry::{Actor, AuditEntry, Resource, Severity};
+use crate::ingest::ValidEntry;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
@@ -21,6 +22,40 @@ pub struct ChainFields<'a> {
     pub details: &'a Map<String, Value>,
     pub ip_address: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+}
+
+impl<'a> ChainFields<'a> {
+    /// The fields of an entry about to be appended at `sequence`.
+    pub fn of_new(entry: &'a ValidEntry, sequence: u64) -> Self {
+        ChainFields {
+            sequence,
+            timestamp_micros: entry.timestamp.timestamp_micros(),
+            event_type: &entry.event_type,
+            severity: entry.severity,
+            actor: &entry.actor,
+            resource: entry.resource.as_ref(),
+            description: &entry.description,
+            details: &entry.details,
+            ip_address: entry.ip_address.as_deref(),
+            user_agent: entry.user_agent.as_deref(),
+        }
+    }
+
+    /// The fields of a stored entry, to check its hash.
+    pub fn of_stored(entry: &'a AuditEntry) -> Self {
+        ChainFields {
+            sequence: entry.sequence,
+            timestamp_micros: entry.timestamp.timestamp_micros(),
+            event_type: &entry.event_type,
+            severity: entry.severity,
+            actor: &entry.actor,
+            resource: entry.resource.as_ref(),
+            description: &entry.description,
+            details: &entry.details,
+            ip_address: entry.ip_address.as_deref(),
+            user_agent: entry.user_agent.as_deref(),
+        }
+    }
 }
 
 /// SHA-256 over the previous hash and the entry's canonical JSON (fixed key order,

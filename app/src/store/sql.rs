@@ -6,22 +6,47 @@ use sqlx::{QueryBuilder, Sqlite};
 
 pub const DAY_MICROS: i64 = 86_400_000_000;
 
-/// The time bounds of a query, on the column the target table has.
+/// The table a condition list is written for: the entries (time in `ts`, microseconds)
+/// or one of the per-day count tables (time in `day`, days since the epoch). Bounds are
+/// `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimeBounds {
-    /// `ts` in microseconds, `[start, end)`.
-    Micros(Option<i64>, Option<i64>),
-    /// `day` (days since the epoch) in the per-day counts, `[start, end)`.
-    Days(Option<i64>, Option<i64>),
+pub enum Target {
+    Entries {
+        start: Option<i64>,
+        end: Option<i64>,
+    },
+    Counts {
+        start: Option<i64>,
+        end: Option<i64>,
+    },
 }
 
-/// Appends ` WHERE …` for the filter; the actor-by-name and search conditions apply only
-/// to the entries table (the per-day counts are used only when neither is set).
-pub fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EntryFilter, time: TimeBounds) {
+/// The per-day count table that can answer a filter's total, if any: search totals
+/// need the entries; an actor filter by name or id needs the per-actor counts.
+pub fn counts_table(filter: &EntryFilter) -> Option<&'static str> {
+    if !filter.search.is_empty() {
+        None
+    } else if matches!(filter.actor, Some(ActorMatch::Named(_))) {
+        Some("audit_actor_counts")
+    } else {
+        Some("audit_daily_counts")
+    }
+}
+
+/// Whether the filter narrows anything beyond the time range.
+pub fn narrows(filter: &EntryFilter) -> bool {
+    !filter.event_types.is_empty()
+        || !filter.severities.is_empty()
+        || filter.actor.is_some()
+        || !filter.search.is_empty()
+}
+
+/// Appends ` WHERE …` for the filter on the given table.
+pub fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EntryFilter, target: Target) {
     qb.push(" WHERE 1 = 1");
-    let (column, start, end) = match time {
-        TimeBounds::Micros(s, e) => ("ts", s, e),
-        TimeBounds::Days(s, e) => ("day", s, e),
+    let (column, start, end) = match target {
+        Target::Entries { start, end } => ("ts", start, end),
+        Target::Counts { start, end } => ("day", start, end),
     };
     if let Some(start) = start {
         qb.push(format_args!(" AND {column} >= ")).push_bind(start);
@@ -61,20 +86,24 @@ pub fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EntryFilter, time:
         qb.push(")");
     }
 
-    match &filter.actor {
-        None => {}
-        Some(ActorMatch::System) => {
+    match (&filter.actor, target) {
+        (None, _) => {}
+        (Some(ActorMatch::System), _) => {
             qb.push(" AND actor_type = 'system'");
         }
-        Some(ActorMatch::Named(who)) => {
+        (Some(ActorMatch::Named(who)), Target::Entries { .. }) => {
             qb.push(" AND (actor_id = ").push_bind(who.clone());
-            qb.push(" OR actor_name = ")
+            qb.push(" COLLATE NOCASE OR actor_name = ")
                 .push_bind(who.clone())
                 .push(" COLLATE NOCASE)");
         }
+        (Some(ActorMatch::Named(who)), Target::Counts { .. }) => {
+            qb.push(" AND actor_key = ")
+                .push_bind(who.to_ascii_lowercase());
+        }
     }
 
-    if let Some(query) = fts_query(&filter.search) {
+    if let (Some(query), Target::Entries { .. }) = (fts_query(&filter.search), target) {
         qb.push(" AND seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ")
             .push_bind(query)
             .push(")");
@@ -91,11 +120,6 @@ pub fn fts_query(words: &[String]) -> Option<String> {
     Some(terms.join(" AND "))
 }
 
-/// Whether the total can come from the per-day counts.
-pub fn countable_by_day(filter: &EntryFilter) -> bool {
-    filter.search.is_empty() && !matches!(filter.actor, Some(ActorMatch::Named(_)))
-}
-
 pub fn floor_day(micros: i64) -> i64 {
     micros.div_euclid(DAY_MICROS)
 }
@@ -109,12 +133,12 @@ mod tests {
     use super::*;
     use crate::filter::EntryQuery;
 
-    fn sql(query: &str, time: TimeBounds) -> String {
+    fn sql(query: &str, target: Target) -> String {
         let (filter, _) = EntryQuery::from_query_string(query)
             .and_then(|q| q.validate())
             .expect("valid");
         let mut qb = QueryBuilder::new("SELECT seq FROM audit_entries");
-        push_where(&mut qb, &filter, time);
+        push_where(&mut qb, &filter, target);
         qb.sql().to_owned()
     }
 
@@ -122,18 +146,62 @@ mod tests {
     fn builds_one_condition_per_filter() {
         let s = sql(
             "event_type=auth.*&event_type=sync.failed&severity=error&actor=bob&q=kv",
-            TimeBounds::Micros(Some(1), Some(2)),
+            Target::Entries {
+                start: Some(1),
+                end: Some(2),
+            },
         );
         assert_eq!(
             s,
             "SELECT seq FROM audit_entries WHERE 1 = 1 AND ts >= ? AND ts < ? AND ((event_type >= ? AND event_type < ?) OR event_type = ?) \
-             AND severity IN (?) AND (actor_id = ? OR actor_name = ? COLLATE NOCASE) \
+             AND severity IN (?) AND (actor_id = ? COLLATE NOCASE OR actor_name = ? COLLATE NOCASE) \
              AND seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ?)"
         );
         assert_eq!(
-            sql("actor=system", TimeBounds::Days(None, Some(3))),
+            sql(
+                "actor=system",
+                Target::Counts {
+                    start: None,
+                    end: Some(3)
+                }
+            ),
             "SELECT seq FROM audit_entries WHERE 1 = 1 AND day < ? AND actor_type = 'system'"
         );
+        assert_eq!(
+            sql(
+                "actor=Bob&q=x",
+                Target::Counts {
+                    start: None,
+                    end: None
+                }
+            ),
+            "SELECT seq FROM audit_entries WHERE 1 = 1 AND actor_key = ?"
+        );
+    }
+
+    #[test]
+    fn totals_come_from_the_narrowest_count_table() {
+        let filter = |q: &str| {
+            EntryQuery::from_query_string(q)
+                .and_then(|q| q.validate())
+                .expect("valid")
+                .0
+        };
+        assert_eq!(
+            counts_table(&filter("severity=error")),
+            Some("audit_daily_counts")
+        );
+        assert_eq!(
+            counts_table(&filter("actor=system")),
+            Some("audit_daily_counts")
+        );
+        assert_eq!(
+            counts_table(&filter("actor=bob")),
+            Some("audit_actor_counts")
+        );
+        assert_eq!(counts_table(&filter("actor=bob&q=x")), None);
+        assert!(!narrows(&filter("start_date=2025-01-01")));
+        assert!(narrows(&filter("q=x")));
     }
 
     #[test]
