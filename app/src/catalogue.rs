@@ -77,65 +77,223 @@ macro_rules! event {
 
 /// Every event type of the spec, and the system events the product itself emits.
 pub static CATALOGUE: &[EventSpec] = &[
-    event!("auth.login.success", Auth, Info, "User logged in",
-        ["details.username", "ip_address", "user_agent"], "{username} logged in"),
-    event!("auth.login.failed", Auth, Warning, "Failed login attempt",
-        ["details.username", "ip_address", "details.reason"], "Failed login for {username}: {reason}"),
-    event!("auth.logout", Auth, Info, "User logged out",
-        ["details.username"], "{username} logged out"),
-    event!("auth.account.locked", Auth, Error, "Account locked after failures",
-        ["details.username", "details.attempts"], "Account {username} locked after {attempts} failed attempts"),
-    event!("user.created", User, Info, "New user added",
-        ["details.username", "details.role", "details.created_by"], "User {username} created with role {role} by {created_by}"),
-    event!("user.updated", User, Info, "User modified",
-        ["details.changed_fields", "details.modified_by"], "User updated by {modified_by}: {changed_fields}"),
-    event!("user.deleted", User, Warning, "User removed",
-        ["details.username", "details.deleted_by"], "User {username} deleted by {deleted_by}"),
-    event!("discovery.scan.started", Discovery, Info, "Scan initiated",
-        ["details.mode", "details.subscriptions", "details.initiated_by"], "Discovery scan ({mode}) started by {initiated_by}"),
-    event!("discovery.scan.completed", Discovery, Info, "Scan finished",
+    event!(
+        "auth.login.success",
+        Auth,
+        Info,
+        "User logged in",
+        ["details.username", "ip_address", "user_agent"],
+        "{username} logged in"
+    ),
+    event!(
+        "auth.login.failed",
+        Auth,
+        Warning,
+        "Failed login attempt",
+        ["details.username", "ip_address", "details.reason"],
+        "Failed login for {username}: {reason}"
+    ),
+    event!("auth.logout", Auth, Info, "User logged out", ["details.username"], "{username} logged out"),
+    event!(
+        "auth.account.locked",
+        Auth,
+        Error,
+        "Account locked after failures",
+        ["details.username", "details.attempts"],
+        "Account {username} locked after {attempts} failed attempts"
+    ),
+    event!(
+        "user.created",
+        User,
+        Info,
+        "New user added",
+        ["details.username", "details.role", "details.created_by"],
+        "User {username} created with role {role} by {created_by}"
+    ),
+    event!(
+        "user.updated",
+        User,
+        Info,
+        "User modified",
+        ["details.changed_fields", "details.modified_by"],
+        "User updated by {modified_by}: {changed_fields}"
+    ),
+    event!(
+        "user.deleted",
+        User,
+        Warning,
+        "User removed",
+        ["details.username", "details.deleted_by"],
+        "User {username} deleted by {deleted_by}"
+    ),
+    event!(
+        "discovery.scan.started",
+        Discovery,
+        Info,
+        "Scan initiated",
+        ["details.mode", "details.subscriptions", "details.initiated_by"],
+        "Discovery scan ({mode}) started by {initiated_by}"
+    ),
+    event!(
+        "discovery.scan.completed",
+        Discovery,
+        Info,
+        "Scan finished",
         ["details.duration_seconds", "details.vaults_scanned", "details.secrets_found"],
-        "Discovery scan completed: {vaults_scanned} vaults, {secrets_found} assets in {duration_seconds}s"),
-    event!("discovery.scan.failed", Discovery, Error, "Scan failed",
-        ["details.error", "details.affected_vaults"], "Discovery scan failed: {error}"),
-    event!("discovery.vault.error", Discovery, Warning, "Vault access error",
-        ["details.vault_name", "details.error"], "Cannot access vault {vault_name}: {error}"),
-    event!("rotation.started", Rotation, Info, "Rotation job initiated",
-        ["details.app_name", "details.secret_name", "details.initiated_by"], "Rotation of {secret_name} for {app_name} started by {initiated_by}"),
-    event!("rotation.completed", Rotation, Info, "Rotation successful",
-        ["details.new_expiry", "details.updated_vaults"], "Rotation completed; new expiry {new_expiry}"),
-    event!("rotation.failed", Rotation, Error, "Rotation failed",
-        ["details.error", "details.rollback_status"], "Rotation failed: {error} (rollback {rollback_status})"),
-    event!("sync.started", Sync, Info, "Sync job initiated",
-        ["details.source", "details.target", "details.secret_count"], "Sync of {secret_count} secrets from {source} to {target} started"),
-    event!("sync.completed", Sync, Info, "Sync successful",
-        ["details.synced_count", "details.duration_seconds"], "Sync completed: {synced_count} secrets in {duration_seconds}s"),
-    event!("sync.failed", Sync, Error, "Sync failed",
-        ["details.error", "details.failed_secrets"], "Sync failed: {error}"),
-    event!("settings.updated", Configuration, Info, "Settings modified",
+        "Discovery scan completed: {vaults_scanned} vaults, {secrets_found} assets in {duration_seconds}s"
+    ),
+    event!(
+        "discovery.scan.failed",
+        Discovery,
+        Error,
+        "Scan failed",
+        ["details.error", "details.affected_vaults"],
+        "Discovery scan failed: {error}"
+    ),
+    event!(
+        "discovery.vault.error",
+        Discovery,
+        Warning,
+        "Vault access error",
+        ["details.vault_name", "details.error"],
+        "Cannot access vault {vault_name}: {error}"
+    ),
+    event!(
+        "rotation.started",
+        Rotation,
+        Info,
+        "Rotation job initiated",
+        ["details.app_name", "details.secret_name", "details.initiated_by"],
+        "Rotation of {secret_name} for {app_name} started by {initiated_by}"
+    ),
+    event!(
+        "rotation.completed",
+        Rotation,
+        Info,
+        "Rotation successful",
+        ["details.new_expiry", "details.updated_vaults"],
+        "Rotation completed; new expiry {new_expiry}"
+    ),
+    event!(
+        "rotation.failed",
+        Rotation,
+        Error,
+        "Rotation failed",
+        ["details.error", "details.rollback_status"],
+        "Rotation failed: {error} (rollback {rollback_status})"
+    ),
+    event!(
+        "sync.started",
+        Sync,
+        Info,
+        "Sync job initiated",
+        ["details.source", "details.target", "details.secret_count"],
+        "Sync of {secret_count} secrets from {source} to {target} started"
+    ),
+    event!(
+        "sync.completed",
+        Sync,
+        Info,
+        "Sync successful",
+        ["details.synced_count", "details.duration_seconds"],
+        "Sync completed: {synced_count} secrets in {duration_seconds}s"
+    ),
+    event!(
+        "sync.failed",
+        Sync,
+        Error,
+        "Sync failed",
+        ["details.error", "details.failed_secrets"],
+        "Sync failed: {error}"
+    ),
+    event!(
+        "settings.updated",
+        Configuration,
+        Info,
+        "Settings modified",
         ["details.setting", "details.old_value", "details.new_value", "details.modified_by"],
-        "Setting {setting} changed from {old_value} to {new_value} by {modified_by}"),
-    event!("subscription.added", Configuration, Info, "Subscription added",
-        ["details.subscription_id", "details.added_by"], "Subscription {subscription_id} added by {added_by}"),
-    event!("subscription.removed", Configuration, Warning, "Subscription removed",
-        ["details.subscription_id", "details.removed_by"], "Subscription {subscription_id} removed by {removed_by}"),
-    event!("alert.rule.created", Configuration, Info, "Alert rule created",
-        ["details.rule", "details.created_by"], "Alert rule created by {created_by}"),
-    event!("alert.rule.updated", Configuration, Info, "Alert rule modified",
-        ["details.changed_fields", "details.modified_by"], "Alert rule updated by {modified_by}: {changed_fields}"),
-    event!("alert.rule.deleted", Configuration, Warning, "Alert rule deleted",
-        ["details.rule_id", "details.deleted_by"], "Alert rule {rule_id} deleted by {deleted_by}"),
-    event!("license.validation.succeeded", System, Info, "License validated",
-        ["details.edition", "details.expires_at"], "License validated: {edition} edition, valid until {expires_at}"),
-    event!("license.validation.failed", System, Error, "License validation failed",
-        ["details.error"], "License validation failed: {error}"),
-    event!("task.run.completed", System, Info, "Scheduled task finished",
-        ["details.task", "details.duration_seconds"], "Scheduled task {task} completed in {duration_seconds}s"),
-    event!("task.run.failed", System, Error, "Scheduled task failed",
-        ["details.task", "details.error"], "Scheduled task {task} failed: {error}"),
-    event!("retention.purge.completed", System, Info, "Audit retention purge",
+        "Setting {setting} changed from {old_value} to {new_value} by {modified_by}"
+    ),
+    event!(
+        "subscription.added",
+        Configuration,
+        Info,
+        "Subscription added",
+        ["details.subscription_id", "details.added_by"],
+        "Subscription {subscription_id} added by {added_by}"
+    ),
+    event!(
+        "subscription.removed",
+        Configuration,
+        Warning,
+        "Subscription removed",
+        ["details.subscription_id", "details.removed_by"],
+        "Subscription {subscription_id} removed by {removed_by}"
+    ),
+    event!(
+        "alert.rule.created",
+        Configuration,
+        Info,
+        "Alert rule created",
+        ["details.rule", "details.created_by"],
+        "Alert rule created by {created_by}"
+    ),
+    event!(
+        "alert.rule.updated",
+        Configuration,
+        Info,
+        "Alert rule modified",
+        ["details.changed_fields", "details.modified_by"],
+        "Alert rule updated by {modified_by}: {changed_fields}"
+    ),
+    event!(
+        "alert.rule.deleted",
+        Configuration,
+        Warning,
+        "Alert rule deleted",
+        ["details.rule_id", "details.deleted_by"],
+        "Alert rule {rule_id} deleted by {deleted_by}"
+    ),
+    event!(
+        "license.validation.succeeded",
+        System,
+        Info,
+        "License validated",
+        ["details.edition", "details.expires_at"],
+        "License validated: {edition} edition, valid until {expires_at}"
+    ),
+    event!(
+        "license.validation.failed",
+        System,
+        Error,
+        "License validation failed",
+        ["details.error"],
+        "License validation failed: {error}"
+    ),
+    event!(
+        "task.run.completed",
+        System,
+        Info,
+        "Scheduled task finished",
+        ["details.task", "details.duration_seconds"],
+        "Scheduled task {task} completed in {duration_seconds}s"
+    ),
+    event!(
+        "task.run.failed",
+        System,
+        Error,
+        "Scheduled task failed",
+        ["details.task", "details.error"],
+        "Scheduled task {task} failed: {error}"
+    ),
+    event!(
+        "retention.purge.completed",
+        System,
+        Info,
+        "Audit retention purge",
         ["details.retention_days", "details.deleted_count", "details.cutoff"],
-        "Retention purge removed {deleted_count} entries older than {cutoff} ({retention_days} days)"),
+        "Retention purge removed {deleted_count} entries older than {cutoff} ({retention_days} days)"
+    ),
 ];
 
 /// The catalogue entry for an event type, if it is a known one.
@@ -164,10 +322,7 @@ pub fn is_word(word: &str) -> bool {
 }
 
 /// Fills a description template from an entry's details; missing keys stay as `{key}`.
-pub fn render_template(
-    template: &str,
-    details: &serde_json::Map<String, serde_json::Value>,
-) -> String {
+pub fn render_template(template: &str, details: &serde_json::Map<String, serde_json::Value>) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -179,10 +334,8 @@ pub fn render_template(
                 match details.get(key) {
                     Some(serde_json::Value::String(s)) => out.push_str(s),
                     Some(serde_json::Value::Array(items)) => {
-                        let parts: Vec<String> = items
-                            .iter()
-                            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                            .collect();
+                        let parts: Vec<String> =
+                            items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect();
                         out.push_str(&parts.join(", "));
                     }
                     Some(value) => out.push_str(&value.to_string()),
@@ -243,11 +396,7 @@ mod tests {
         }
         let names: HashSet<_> = CATALOGUE.iter().map(|s| s.name).collect();
         assert_eq!(names.len(), CATALOGUE.len(), "duplicate names");
-        for system in [
-            "license.validation.succeeded",
-            "task.run.completed",
-            "retention.purge.completed",
-        ] {
+        for system in ["license.validation.succeeded", "task.run.completed", "retention.purge.completed"] {
             assert_eq!(lookup(system).map(|s| s.category), Some(Category::System));
         }
     }
@@ -264,11 +413,7 @@ mod tests {
                 }
             }
             let rendered = render_template(spec.template, &details);
-            assert!(
-                !rendered.contains('{'),
-                "{} leaves a placeholder: {rendered}",
-                spec.name
-            );
+            assert!(!rendered.contains('{'), "{} leaves a placeholder: {rendered}", spec.name);
         }
     }
 
@@ -277,17 +422,7 @@ mod tests {
         for good in ["auth.login", "custom.thing.happened", "a1.b_2"] {
             assert!(is_well_formed(good), "{good}");
         }
-        for bad in [
-            "auth",
-            "auth.",
-            ".auth",
-            "Auth.login",
-            "a.b.c.d",
-            "auth..login",
-            "1a.b",
-            "auth.lo-gin",
-            "",
-        ] {
+        for bad in ["auth", "auth.", ".auth", "Auth.login", "a.b.c.d", "auth..login", "1a.b", "auth.lo-gin", ""] {
             assert!(!is_well_formed(bad), "{bad}");
         }
         assert_eq!(category_of("custom.thing"), Category::Custom);
@@ -298,10 +433,7 @@ mod tests {
     fn templates_render_strings_numbers_and_lists() {
         let details = serde_json::json!({"a": "x", "n": 3, "l": ["k1", "k2"]});
         let details = details.as_object().cloned().unwrap_or_default();
-        assert_eq!(
-            render_template("{a}/{n}/{l}/{missing}", &details),
-            "x/3/k1, k2/{missing}"
-        );
+        assert_eq!(render_template("{a}/{n}/{l}/{missing}", &details), "x/3/k1, k2/{missing}");
         assert_eq!(render_template("open { brace", &details), "open { brace");
     }
 }

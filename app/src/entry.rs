@@ -149,15 +149,7 @@ mod tests {
     fn entry_ids_round_trip_and_reject_foreign_ids() {
         assert_eq!(entry_id(42), "audit-42");
         assert_eq!(parse_entry_id("audit-42"), Some(42));
-        for bad in [
-            "audit-",
-            "audit-0",
-            "audit-4x",
-            "42",
-            "audit--1",
-            "AUDIT-1",
-            "audit-99999999999999999999999",
-        ] {
+        for bad in ["audit-", "audit-0", "audit-4x", "42", "audit--1", "AUDIT-1", "audit-99999999999999999999999"] {
             assert_eq!(parse_entry_id(bad), None, "{bad}");
         }
     }
@@ -178,21 +170,10 @@ mod tests {
             id: entry_id(7),
             timestamp: "2025-01-15T10:30:00Z".parse().expect("valid time"),
             event_type: "discovery.scan.completed".into(),
-            actor: Actor {
-                kind: ActorType::User,
-                id: "user-456".into(),
-                name: "admin@company.com".into(),
-            },
-            resource: Some(Resource {
-                kind: "scan".into(),
-                id: "scan-789".into(),
-                name: None,
-            }),
+            actor: Actor { kind: ActorType::User, id: "user-456".into(), name: "admin@company.com".into() },
+            resource: Some(Resource { kind: "scan".into(), id: "scan-789".into(), name: None }),
             description: "Discovery scan completed successfully".into(),
-            details: serde_json::json!({"mode": "full"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
+            details: serde_json::json!({"mode": "full"}).as_object().cloned().unwrap_or_default(),
             severity: Severity::Info,
             ip_address: Some("192.0.2.50".into()),
             user_agent: None,
@@ -203,10 +184,7 @@ mod tests {
         let json = serde_json::to_value(&entry).expect("serializes");
         assert_eq!(json["timestamp"], "2025-01-15T10:30:00Z");
         assert_eq!(json["actor"]["type"], "user");
-        assert_eq!(
-            json["resource"],
-            serde_json::json!({"type": "scan", "id": "scan-789"})
-        );
+        assert_eq!(json["resource"], serde_json::json!({"type": "scan", "id": "scan-789"}));
         assert_eq!(json["severity"], "info");
         assert_eq!(json["user_agent"], serde_json::Value::Null);
     }

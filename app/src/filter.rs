@@ -97,20 +97,14 @@ impl EntryFilter {
     /// (actor id or name ignoring ASCII case; every search word a prefix of a word in the
     /// event type, actor name, description or resource name).
     pub fn matches(&self, entry: &AuditEntry) -> bool {
-        let in_time = self.start.is_none_or(|s| entry.timestamp >= s)
-            && self.end.is_none_or(|e| entry.timestamp < e);
-        let typed = self.event_types.is_empty()
-            || self
-                .event_types
-                .iter()
-                .any(|m| m.matches(&entry.event_type));
+        let in_time = self.start.is_none_or(|s| entry.timestamp >= s) && self.end.is_none_or(|e| entry.timestamp < e);
+        let typed = self.event_types.is_empty() || self.event_types.iter().any(|m| m.matches(&entry.event_type));
         let severe = self.severities.is_empty() || self.severities.contains(&entry.severity);
         let actor = match &self.actor {
             None => true,
             Some(ActorMatch::System) => entry.actor.kind == ActorType::System,
             Some(ActorMatch::Named(who)) => {
-                entry.actor.id.eq_ignore_ascii_case(who)
-                    || entry.actor.name.eq_ignore_ascii_case(who)
+                entry.actor.id.eq_ignore_ascii_case(who) || entry.actor.name.eq_ignore_ascii_case(who)
             }
         };
         in_time && typed && severe && actor && self.search_matches(entry)
@@ -120,23 +114,12 @@ impl EntryFilter {
         if self.search.is_empty() {
             return true;
         }
-        let resource = entry
-            .resource
-            .as_ref()
-            .and_then(|r| r.name.as_deref())
-            .unwrap_or("");
-        let words: Vec<String> = [
-            entry.event_type.as_str(),
-            &entry.actor.name,
-            &entry.description,
-            resource,
-        ]
-        .iter()
-        .flat_map(|text| search_words_all(text))
-        .collect();
-        self.search
+        let resource = entry.resource.as_ref().and_then(|r| r.name.as_deref()).unwrap_or("");
+        let words: Vec<String> = [entry.event_type.as_str(), &entry.actor.name, &entry.description, resource]
             .iter()
-            .all(|term| words.iter().any(|w| w.starts_with(term.as_str())))
+            .flat_map(|text| search_words_all(text))
+            .collect();
+        self.search.iter().all(|term| words.iter().any(|w| w.starts_with(term.as_str())))
     }
 }
 
@@ -148,10 +131,7 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self {
-            limit: DEFAULT_LIMIT,
-            offset: 0,
-        }
+        Self { limit: DEFAULT_LIMIT, offset: 0 }
     }
 }
 
@@ -211,16 +191,8 @@ impl EntryQuery {
 
     /// Validates every parameter; the first problem found is reported.
     pub fn validate(&self) -> Result<(EntryFilter, PageRequest), FilterError> {
-        let start = self
-            .start_date
-            .as_deref()
-            .map(|v| parse_bound(v, "start_date", Bound::Start))
-            .transpose()?;
-        let end = self
-            .end_date
-            .as_deref()
-            .map(|v| parse_bound(v, "end_date", Bound::End))
-            .transpose()?;
+        let start = self.start_date.as_deref().map(|v| parse_bound(v, "start_date", Bound::Start)).transpose()?;
+        let end = self.end_date.as_deref().map(|v| parse_bound(v, "end_date", Bound::End)).transpose()?;
         if let (Some(s), Some(e)) = (start, end) {
             if s >= e {
                 return Err(FilterError::StartAfterEnd);
@@ -233,10 +205,7 @@ impl EntryQuery {
             .collect::<Result<Vec<_>, _>>()?;
         let mut severities = split_list(&self.severity, "severity")?
             .into_iter()
-            .map(|v| {
-                v.parse::<Severity>()
-                    .map_err(|()| FilterError::BadSeverity(v.to_owned()))
-            })
+            .map(|v| v.parse::<Severity>().map_err(|()| FilterError::BadSeverity(v.to_owned())))
             .collect::<Result<Vec<_>, _>>()?;
         severities.sort();
         severities.dedup();
@@ -249,9 +218,7 @@ impl EntryQuery {
         };
 
         let search = match self.q.as_deref() {
-            Some(q) if q.chars().count() > MAX_SEARCH_LEN => {
-                return Err(FilterError::SearchTooLong)
-            }
+            Some(q) if q.chars().count() > MAX_SEARCH_LEN => return Err(FilterError::SearchTooLong),
             Some(q) => search_words(q),
             None => Vec::new(),
         };
@@ -273,17 +240,7 @@ impl EntryQuery {
                 .ok_or_else(|| FilterError::BadOffset(v.to_owned()))?,
         };
 
-        Ok((
-            EntryFilter {
-                start,
-                end,
-                event_types,
-                actor,
-                severities,
-                search,
-            },
-            PageRequest { limit, offset },
-        ))
+        Ok((EntryFilter { start, end, event_types, actor, severities, search }, PageRequest { limit, offset }))
     }
 }
 
@@ -296,15 +253,8 @@ enum Bound {
 /// A bare date starts at midnight UTC; as an end bound it includes that whole day. A
 /// date-time is taken with its offset (UTC if it has none); as an end bound it is
 /// inclusive.
-fn parse_bound(
-    value: &str,
-    param: &'static str,
-    bound: Bound,
-) -> Result<DateTime<Utc>, FilterError> {
-    let bad = || FilterError::BadDate {
-        param,
-        value: value.to_owned(),
-    };
+fn parse_bound(value: &str, param: &'static str, bound: Bound) -> Result<DateTime<Utc>, FilterError> {
+    let bad = || FilterError::BadDate { param, value: value.to_owned() };
     let value = value.trim();
     if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         let midnight = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).ok_or_else(bad)?);
@@ -313,15 +263,13 @@ fn parse_bound(
             Bound::End => midnight + Duration::days(1),
         });
     }
-    let instant = DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| {
-            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-                .iter()
-                .find_map(|f| NaiveDateTime::parse_from_str(value, f).ok())
-                .map(|t| Utc.from_utc_datetime(&t))
-                .ok_or_else(bad)
-        })?;
+    let instant = DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).or_else(|_| {
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(value, f).ok())
+            .map(|t| Utc.from_utc_datetime(&t))
+            .ok_or_else(bad)
+    })?;
     Ok(match bound {
         Bound::Start => instant,
         Bound::End => instant + Duration::microseconds(1),
@@ -329,12 +277,7 @@ fn parse_bound(
 }
 
 fn split_list<'a>(values: &'a [String], param: &'static str) -> Result<Vec<&'a str>, FilterError> {
-    let items: Vec<&str> = values
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
+    let items: Vec<&str> = values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|v| !v.is_empty()).collect();
     if items.len() > MAX_VALUES {
         return Err(FilterError::TooManyValues(param));
     }
@@ -367,10 +310,7 @@ pub fn search_words(q: &str) -> Vec<String> {
 }
 
 fn search_words_all(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
 #[cfg(test)]
@@ -389,13 +329,7 @@ mod tests {
     fn empty_query_is_first_page_of_everything() {
         let (f, p) = q("").expect("valid");
         assert_eq!(f, EntryFilter::default());
-        assert_eq!(
-            p,
-            PageRequest {
-                limit: 50,
-                offset: 0
-            }
-        );
+        assert_eq!(p, PageRequest { limit: 50, offset: 0 });
     }
 
     #[test]
@@ -407,8 +341,7 @@ mod tests {
 
     #[test]
     fn date_times_keep_their_offset_and_end_is_inclusive() {
-        let (f, _) = q("start_date=2025-01-15T12:00:00%2B02:00&end_date=2025-01-15T10:30:00Z")
-            .expect("valid");
+        let (f, _) = q("start_date=2025-01-15T12:00:00%2B02:00&end_date=2025-01-15T10:30:00Z").expect("valid");
         assert_eq!(f.start, Some(t("2025-01-15T10:00:00Z")));
         assert_eq!(f.end, Some(t("2025-01-15T10:30:00.000001Z")));
         let (f, _) = q("start_date=2025-01-15T10:00:00").expect("naive is UTC");
@@ -418,15 +351,14 @@ mod tests {
     #[test]
     fn same_day_range_is_valid_but_reversed_range_is_not() {
         assert!(q("start_date=2025-01-01&end_date=2025-01-01").is_ok());
-        assert_eq!(
-            q("start_date=2025-01-02&end_date=2025-01-01"),
-            Err(FilterError::StartAfterEnd)
-        );
+        assert_eq!(q("start_date=2025-01-02&end_date=2025-01-01"), Err(FilterError::StartAfterEnd));
     }
 
     #[test]
     fn repeated_and_comma_separated_lists() {
-        let (f, _) = q("event_type=auth.*&event_type=sync.failed,rotation.failed&severity=error&severity=warning,error").expect("valid");
+        let (f, _) =
+            q("event_type=auth.*&event_type=sync.failed,rotation.failed&severity=error&severity=warning,error")
+                .expect("valid");
         assert_eq!(
             f.event_types,
             vec![
@@ -440,14 +372,8 @@ mod tests {
 
     #[test]
     fn actor_system_and_named() {
-        assert_eq!(
-            q("actor=system").expect("valid").0.actor,
-            Some(ActorMatch::System)
-        );
-        assert_eq!(
-            q("actor=SYSTEM").expect("valid").0.actor,
-            Some(ActorMatch::System)
-        );
+        assert_eq!(q("actor=system").expect("valid").0.actor, Some(ActorMatch::System));
+        assert_eq!(q("actor=SYSTEM").expect("valid").0.actor, Some(ActorMatch::System));
         assert_eq!(
             q("actor=admin%40company.com").expect("valid").0.actor,
             Some(ActorMatch::Named("admin@company.com".into()))
@@ -459,10 +385,7 @@ mod tests {
     fn search_is_split_into_words() {
         let (f, _) = q("q=Admin%40Company.com+kv-prod").expect("valid");
         assert_eq!(f.search, vec!["admin", "company", "com", "kv", "prod"]);
-        assert_eq!(
-            q(&format!("q={}", "a".repeat(201))),
-            Err(FilterError::SearchTooLong)
-        );
+        assert_eq!(q(&format!("q={}", "a".repeat(201))), Err(FilterError::SearchTooLong));
     }
 
     #[test]
@@ -490,23 +413,14 @@ mod tests {
     #[test]
     fn limit_bounds() {
         assert_eq!(q("limit=1").expect("valid").1.limit, 1);
-        assert_eq!(
-            q("limit=1000&offset=5").expect("valid").1,
-            PageRequest {
-                limit: 1000,
-                offset: 5
-            }
-        );
+        assert_eq!(q("limit=1000&offset=5").expect("valid").1, PageRequest { limit: 1000, offset: 5 });
     }
 
     #[test]
     fn query_string_round_trips() {
         let text = "start_date=2025-01-01&actor=system&q=kv+prod&event_type=auth.*&severity=error";
         let query = EntryQuery::from_query_string(text).expect("valid");
-        assert_eq!(
-            EntryQuery::from_query_string(&query.to_query_string()),
-            Ok(query)
-        );
+        assert_eq!(EntryQuery::from_query_string(&query.to_query_string()), Ok(query));
     }
 
     #[test]

@@ -61,27 +61,18 @@ pub enum IngestError {
     #[error("a batch must hold from 1 to {MAX_BATCH} events, not {0}")]
     BatchSize(usize),
     #[error("entry {index}: {field}: {message}")]
-    Invalid {
-        index: usize,
-        field: String,
-        message: String,
-    },
+    Invalid { index: usize, field: String, message: String },
 }
 
 impl IngestError {
     fn at(index: usize, field: impl Into<String>, message: impl Into<String>) -> Self {
-        IngestError::Invalid {
-            index,
-            field: field.into(),
-            message: message.into(),
-        }
+        IngestError::Invalid { index, field: field.into(), message: message.into() }
     }
 }
 
 /// Parses a request body (one event or an array) and validates every entry.
 pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<ValidEntry>, IngestError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| IngestError::NotJson(e.to_string()))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| IngestError::NotJson(e.to_string()))?;
     let items = match value {
         Value::Array(items) => items,
         obj @ Value::Object(_) => vec![obj],
@@ -98,9 +89,7 @@ pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<ValidEntry>, I
                 let (path, message) = (e.path().to_string(), e.into_inner().to_string());
                 IngestError::at(index, error_field(&path, &message), message)
             })?;
-            entry
-                .validate(now)
-                .map_err(|(field, message)| IngestError::at(index, field, message))
+            entry.validate(now).map_err(|(field, message)| IngestError::at(index, field, message))
         })
         .collect()
 }
@@ -108,9 +97,7 @@ pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<ValidEntry>, I
 /// The field a deserialization error is about: serde reports a missing field at its
 /// parent, so its name is taken from the message.
 fn error_field(path: &str, message: &str) -> String {
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
     match (path, missing) {
         (".", Some(name)) => name.to_owned(),
         (".", None) => "entry".to_owned(),
@@ -132,10 +119,7 @@ fn check_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result
     if value.chars().count() > max {
         return Err(field_err(field, format!("is longer than {max} characters")));
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(field_err(field, "contains control characters"));
     }
     Ok(())
@@ -148,7 +132,12 @@ impl NewEntry {
             None => now,
             Some(text) => {
                 let t = DateTime::parse_from_rfc3339(text)
-                    .map_err(|_| field_err("timestamp", format!("'{text}' is not an RFC 3339 date-time such as 2025-01-15T10:30:00Z")))?
+                    .map_err(|_| {
+                        field_err(
+                            "timestamp",
+                            format!("'{text}' is not an RFC 3339 date-time such as 2025-01-15T10:30:00Z"),
+                        )
+                    })?
                     .with_timezone(&Utc);
                 if t > now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
                     return Err(field_err("timestamp", "is in the future"));
@@ -163,7 +152,10 @@ impl NewEntry {
         if !is_well_formed(&self.event_type) {
             return Err(field_err(
                 "event_type",
-                format!("'{}' is malformed: use two or three dot-separated lower-case words, e.g. rotation.failed", self.event_type),
+                format!(
+                    "'{}' is malformed: use two or three dot-separated lower-case words, e.g. rotation.failed",
+                    self.event_type
+                ),
             ));
         }
         check_text("actor.id", &self.actor.id, MAX_NAME, false)?;
@@ -176,22 +168,15 @@ impl NewEntry {
             }
         }
         if let Some(ip) = &self.ip_address {
-            ip.parse::<std::net::IpAddr>().map_err(|_| {
-                field_err(
-                    "ip_address",
-                    format!("'{ip}' is not an IPv4 or IPv6 address"),
-                )
-            })?;
+            ip.parse::<std::net::IpAddr>()
+                .map_err(|_| field_err("ip_address", format!("'{ip}' is not an IPv4 or IPv6 address")))?;
         }
         if let Some(ua) = &self.user_agent {
             check_text("user_agent", ua, 1024, false)?;
         }
         let details = self.details.unwrap_or_default();
         if serde_json::to_vec(&details).map_or(0, |v| v.len()) > MAX_DETAILS_BYTES {
-            return Err(field_err(
-                "details",
-                format!("is larger than {MAX_DETAILS_BYTES} bytes"),
-            ));
+            return Err(field_err("details", format!("is larger than {MAX_DETAILS_BYTES} bytes")));
         }
 
         let spec = lookup(&self.event_type);
@@ -206,10 +191,7 @@ impl NewEntry {
                     },
                 };
                 if !present {
-                    return Err(field_err(
-                        required,
-                        format!("is required for {} events", spec.name),
-                    ));
+                    return Err(field_err(required, format!("is required for {} events", spec.name)));
                 }
             }
         }
@@ -221,18 +203,10 @@ impl NewEntry {
             }
             None => match spec {
                 Some(spec) => render_template(spec.template, &details),
-                None => {
-                    return Err(field_err(
-                        "description",
-                        "is required for custom event types",
-                    ))
-                }
+                None => return Err(field_err("description", "is required for custom event types")),
             },
         };
-        let severity = self
-            .severity
-            .or(spec.map(|s| s.severity))
-            .unwrap_or(Severity::Info);
+        let severity = self.severity.or(spec.map(|s| s.severity)).unwrap_or(Severity::Info);
 
         Ok(ValidEntry {
             timestamp,
@@ -277,12 +251,7 @@ mod tests {
         let entries = parse(login()).expect("valid");
         assert_eq!(entries.len(), 1);
         let e = &entries[0];
-        assert_eq!(
-            e.timestamp,
-            "2025-01-15T08:30:00Z"
-                .parse::<DateTime<Utc>>()
-                .expect("time")
-        );
+        assert_eq!(e.timestamp, "2025-01-15T08:30:00Z".parse::<DateTime<Utc>>().expect("time"));
         assert_eq!(e.severity, Severity::Info);
         assert_eq!(e.description, "admin@company.com logged in");
     }
@@ -292,15 +261,9 @@ mod tests {
         let v = json!({"event_type": "backup.completed", "actor": {"type": "service", "id": "svc-1", "name": "backup"}, "description": "Backup done"});
         let e = parse(v).expect("valid");
         assert_eq!(e[0].timestamp, now());
-        let v = json!({"event_type": "backup.completed", "actor": {"type": "service", "id": "svc-1", "name": "backup"}});
-        assert_eq!(
-            parse(v),
-            Err(IngestError::at(
-                0,
-                "description",
-                "is required for custom event types"
-            ))
-        );
+        let v =
+            json!({"event_type": "backup.completed", "actor": {"type": "service", "id": "svc-1", "name": "backup"}});
+        assert_eq!(parse(v), Err(IngestError::at(0, "description", "is required for custom event types")));
     }
 
     fn field_of(err: IngestError) -> (usize, String) {
@@ -317,38 +280,14 @@ mod tests {
             f(&mut bad);
             field_of(parse(json!([login(), bad])).expect_err("invalid"))
         };
-        assert_eq!(
-            mutate(&|v| v["event_type"] = json!("Auth.Login")),
-            (1, "event_type".into())
-        );
-        assert_eq!(
-            mutate(&|v| v["actor"]["type"] = json!("robot")),
-            (1, "actor.type".into())
-        );
-        assert_eq!(
-            mutate(&|v| v["actor"]["name"] = json!("  ")),
-            (1, "actor.name".into())
-        );
-        assert_eq!(
-            mutate(&|v| v["timestamp"] = json!("yesterday")),
-            (1, "timestamp".into())
-        );
-        assert_eq!(
-            mutate(&|v| v["timestamp"] = json!("2030-01-01T00:00:00Z")),
-            (1, "timestamp".into())
-        );
-        assert_eq!(
-            mutate(&|v| v["ip_address"] = json!("300.1.1.1")),
-            (1, "ip_address".into())
-        );
-        assert_eq!(
-            mutate(&|v| v["severity"] = json!("fatal")),
-            (1, "severity".into())
-        );
-        assert_eq!(
-            mutate(&|v| v["colour"] = json!("red")),
-            (1, "colour".into())
-        );
+        assert_eq!(mutate(&|v| v["event_type"] = json!("Auth.Login")), (1, "event_type".into()));
+        assert_eq!(mutate(&|v| v["actor"]["type"] = json!("robot")), (1, "actor.type".into()));
+        assert_eq!(mutate(&|v| v["actor"]["name"] = json!("  ")), (1, "actor.name".into()));
+        assert_eq!(mutate(&|v| v["timestamp"] = json!("yesterday")), (1, "timestamp".into()));
+        assert_eq!(mutate(&|v| v["timestamp"] = json!("2030-01-01T00:00:00Z")), (1, "timestamp".into()));
+        assert_eq!(mutate(&|v| v["ip_address"] = json!("300.1.1.1")), (1, "ip_address".into()));
+        assert_eq!(mutate(&|v| v["severity"] = json!("fatal")), (1, "severity".into()));
+        assert_eq!(mutate(&|v| v["colour"] = json!("red")), (1, "colour".into()));
         assert_eq!(
             mutate(&|v| {
                 v.as_object_mut().map(|o| o.remove("event_type"));
@@ -361,10 +300,7 @@ mod tests {
             }),
             (1, "actor.id".into())
         );
-        assert_eq!(
-            mutate(&|v| v["actor"]["role"] = json!("x")),
-            (1, "actor.role".into())
-        );
+        assert_eq!(mutate(&|v| v["actor"]["role"] = json!("x")), (1, "actor.role".into()));
         assert_eq!(
             mutate(&|v| {
                 v["details"] = json!({});
@@ -377,24 +313,15 @@ mod tests {
             }),
             (1, "user_agent".into())
         );
-        assert_eq!(
-            mutate(&|v| v["description"] = json!("a\u{0}b")),
-            (1, "description".into())
-        );
+        assert_eq!(mutate(&|v| v["description"] = json!("a\u{0}b")), (1, "description".into()));
     }
 
     #[test]
     fn refuses_bodies_that_are_not_batches() {
-        assert!(matches!(
-            parse_batch(b"{", now()),
-            Err(IngestError::NotJson(_))
-        ));
+        assert!(matches!(parse_batch(b"{", now()), Err(IngestError::NotJson(_))));
         assert_eq!(parse(json!("text")), Err(IngestError::NotAnEvent));
         assert_eq!(parse(json!([])), Err(IngestError::BatchSize(0)));
         let many: Vec<Value> = (0..=MAX_BATCH).map(|_| login()).collect();
-        assert_eq!(
-            parse(Value::Array(many)),
-            Err(IngestError::BatchSize(MAX_BATCH + 1))
-        );
+        assert_eq!(parse(Value::Array(many)), Err(IngestError::BatchSize(MAX_BATCH + 1)));
     }
 }

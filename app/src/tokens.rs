@@ -53,9 +53,7 @@ pub struct TokenRecord {
 
 impl TokenRecord {
     pub fn allows(&self, needed: Scope) -> bool {
-        self.scopes
-            .iter()
-            .any(|s| *s == needed || *s == Scope::Admin)
+        self.scopes.iter().any(|s| *s == needed || *s == Scope::Admin)
     }
 }
 
@@ -88,14 +86,8 @@ mod tests {
 
     #[test]
     fn admin_allows_everything_and_others_only_themselves() {
-        let admin = TokenRecord {
-            name: "a".into(),
-            scopes: vec![Scope::Admin],
-        };
-        let reader = TokenRecord {
-            name: "r".into(),
-            scopes: vec![Scope::Read],
-        };
+        let admin = TokenRecord { name: "a".into(), scopes: vec![Scope::Admin] };
+        let reader = TokenRecord { name: "r".into(), scopes: vec![Scope::Read] };
         for s in Scope::ALL {
             assert!(admin.allows(s));
         }

@@ -29,10 +29,7 @@ struct Case {
 
 #[tokio::main]
 async fn main() {
-    let events: u64 = std::env::var("BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let events: u64 = std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite:{}", dir.path().join("bench.db").display());
     let store = store::open(&url).await.expect("store opens");
@@ -53,22 +50,20 @@ async fn main() {
     }
     let wall = started.elapsed();
     let ingest_rate = events as f64 / store_time.as_secs_f64();
-    eprintln!(
-        "ingested {events} events: {ingest_rate:.0} events/s in the store ({:.1}s wall)",
-        wall.as_secs_f64()
-    );
+    eprintln!("ingested {events} events: {ingest_rate:.0} events/s in the store ({:.1}s wall)", wall.as_secs_f64());
 
     let token = tokens::generate();
-    store
-        .create_token("bench", &[Scope::Read], &tokens::hash(&token))
-        .await
-        .expect("token");
+    store.create_token("bench", &[Scope::Read], &tokens::hash(&token)).await.expect("token");
     let app = router(AppState::new(store.clone(), "target/site"));
 
     let day = |days_ago: i64| (until - Duration::days(days_ago)).date_naive().to_string();
     let cases = vec![
         Case { name: "no filter", query: String::new(), target_ms: 10.0 },
-        Case { name: "date range (7 days)", query: format!("start_date={}&end_date={}", day(8), day(1)), target_ms: 10.0 },
+        Case {
+            name: "date range (7 days)",
+            query: format!("start_date={}&end_date={}", day(8), day(1)),
+            target_ms: 10.0,
+        },
         Case { name: "event type (exact, rare)", query: "event_type=rotation.failed".into(), target_ms: 10.0 },
         Case { name: "event type (prefix auth.*)", query: "event_type=auth.*".into(), target_ms: 10.0 },
         Case { name: "actor (one user)", query: "actor=alice.nguyen%40contoso.com".into(), target_ms: 10.0 },
@@ -102,19 +97,9 @@ async fn main() {
             let t = Instant::now();
             let response = app.clone().oneshot(request).await.expect("response");
             let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
+            let body = response.into_body().collect().await.expect("body").to_bytes();
             let elapsed = t.elapsed().as_secs_f64() * 1000.0;
-            assert_eq!(
-                status,
-                StatusCode::OK,
-                "{uri}: {}",
-                String::from_utf8_lossy(&body)
-            );
+            assert_eq!(status, StatusCode::OK, "{uri}: {}", String::from_utf8_lossy(&body));
             if i >= WARMUP {
                 samples.push(elapsed);
             }
@@ -126,11 +111,7 @@ async fn main() {
         samples.sort_by(f64::total_cmp);
         let p50 = samples[samples.len() / 2];
         let p95 = samples[samples.len() * 95 / 100];
-        let verdict = if p95 <= case.target_ms {
-            "yes"
-        } else {
-            "**no**"
-        };
+        let verdict = if p95 <= case.target_ms { "yes" } else { "**no**" };
         eprintln!(
             "{:<32} total {:>8}  p50 {:>7.2} ms  p95 {:>7.2} ms  (target {} ms)",
             case.name, total, p50, p95, case.target_ms
@@ -139,11 +120,7 @@ async fn main() {
             rows,
             "| {} | `{}` | {} | {:.2} | {:.2} | ≤ {} | {} |",
             case.name,
-            if case.query.is_empty() {
-                "(none)"
-            } else {
-                &case.query
-            },
+            if case.query.is_empty() { "(none)" } else { &case.query },
             total,
             p50,
             p95,
@@ -181,22 +158,13 @@ fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+            s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mem_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
         .map(|kb| kb / 1024.0 / 1024.0)
         .unwrap_or(0.0);
     format!("{cores} cores ({cpu}), {mem_gib:.0} GiB memory, SQLite (bundled) in WAL mode on local disk, release build")

@@ -6,19 +6,10 @@ use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "certifyclouds",
-    version,
-    about = "CertifyClouds Audit: the audit trail server"
-)]
+#[command(name = "certifyclouds", version, about = "CertifyClouds Audit: the audit trail server")]
 pub struct Cli {
     /// Where the audit store lives (`sqlite:<path>`).
-    #[arg(
-        long,
-        global = true,
-        env = "CERTIFYCLOUDS_DATABASE_URL",
-        default_value = "sqlite:data/audit.db"
-    )]
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_DATABASE_URL", default_value = "sqlite:data/audit.db")]
     pub database_url: String,
 
     #[command(subcommand)]
@@ -31,21 +22,11 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// The address to listen on.
-    #[arg(
-        long,
-        global = true,
-        env = "CERTIFYCLOUDS_ADDR",
-        default_value = "127.0.0.1:8080"
-    )]
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
     /// The folder holding the built site (`pkg/` with the WASM, JS and CSS).
-    #[arg(
-        long,
-        global = true,
-        env = "LEPTOS_SITE_ROOT",
-        default_value = "target/site"
-    )]
+    #[arg(long, global = true, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
 }
 
@@ -104,59 +85,26 @@ mod tests {
 
     #[test]
     fn token_create_parses_scopes_and_refuses_unknown_ones() {
-        let cli = Cli::try_parse_from([
-            "certifyclouds",
-            "token",
-            "create",
-            "--name",
-            "splunk",
-            "--scopes",
-            "read,ingest",
-        ])
-        .expect("parses");
+        let cli =
+            Cli::try_parse_from(["certifyclouds", "token", "create", "--name", "splunk", "--scopes", "read,ingest"])
+                .expect("parses");
         match cli.command {
-            Some(Command::Token {
-                action: TokenCommand::Create { name, scopes },
-            }) => {
+            Some(Command::Token { action: TokenCommand::Create { name, scopes } }) => {
                 assert_eq!(name, "splunk");
                 assert_eq!(scopes, vec![Scope::Read, Scope::Ingest]);
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(Cli::try_parse_from([
-            "certifyclouds",
-            "token",
-            "create",
-            "--name",
-            "x",
-            "--scopes",
-            "write"
-        ])
-        .is_err());
+        assert!(Cli::try_parse_from(["certifyclouds", "token", "create", "--name", "x", "--scopes", "write"]).is_err());
         assert!(Cli::try_parse_from(["certifyclouds", "token", "create", "--name", "x"]).is_err());
     }
 
     #[test]
     fn seed_and_serve_flags() {
-        let cli = Cli::try_parse_from([
-            "certifyclouds",
-            "seed",
-            "--events",
-            "5",
-            "--seed",
-            "9",
-            "--addr",
-            "127.0.0.1:0",
-        ])
-        .expect("parses");
-        assert!(matches!(
-            cli.command,
-            Some(Command::Seed(SeedArgs {
-                events: 5,
-                days: 90,
-                seed: 9
-            }))
-        ));
+        let cli =
+            Cli::try_parse_from(["certifyclouds", "seed", "--events", "5", "--seed", "9", "--addr", "127.0.0.1:0"])
+                .expect("parses");
+        assert!(matches!(cli.command, Some(Command::Seed(SeedArgs { events: 5, days: 90, seed: 9 }))));
         assert_eq!(cli.serve.addr.port(), 0);
     }
 }

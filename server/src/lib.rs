@@ -16,10 +16,7 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
     #[error("cannot write output: {0}")]
@@ -35,32 +32,19 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(cli.serve.addr)
                 .await
-                .map_err(|source| RunError::Bind {
-                    addr: cli.serve.addr,
-                    source,
-                })?;
+                .map_err(|source| RunError::Bind { addr: cli.serve.addr, source })?;
             let state = startup::AppState::new(store, &cli.serve.site_root);
             tracing::info!(addr = %cli.serve.addr, "serving http://{}/audit", cli.serve.addr);
-            startup::serve(listener, state)
-                .await
-                .map_err(RunError::Serve)
+            startup::serve(listener, state).await.map_err(RunError::Serve)
         }
-        Command::Token {
-            action: TokenCommand::Create { name, scopes },
-        } => {
+        Command::Token { action: TokenCommand::Create { name, scopes } } => {
             let token = app::tokens::generate();
-            store
-                .create_token(&name, &scopes, &app::tokens::hash(&token))
-                .await?;
+            store.create_token(&name, &scopes, &app::tokens::hash(&token)).await?;
             let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
             let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "Created token '{name}' with scopes {}. It is shown only once:",
-                scopes.join(",")
-            )
-            .and_then(|()| writeln!(out, "{token}"))
-            .map_err(RunError::Output)
+            writeln!(out, "Created token '{name}' with scopes {}. It is shown only once:", scopes.join(","))
+                .and_then(|()| writeln!(out, "{token}"))
+                .map_err(RunError::Output)
         }
         Command::Seed(args) => {
             let started = std::time::Instant::now();
@@ -78,12 +62,8 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             if let Some(seq) = report.first_broken {
                 return Err(RunError::ChainBroken(seq));
             }
-            writeln!(
-                std::io::stdout(),
-                "Hash chain intact: {} entries verified",
-                report.entries
-            )
-            .map_err(RunError::Output)
+            writeln!(std::io::stdout(), "Hash chain intact: {} entries verified", report.entries)
+                .map_err(RunError::Output)
         }
     }
 }

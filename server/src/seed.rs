@@ -57,39 +57,22 @@ const SECRETS: &[&str] = &[
     "servicebus-sas",
     "datadog-api-key",
 ];
-const APPS: &[&str] = &[
-    "payments-api",
-    "customer-portal",
-    "identity-service",
-    "data-pipeline",
-    "billing-worker",
-    "mobile-backend",
-];
+const APPS: &[&str] =
+    &["payments-api", "customer-portal", "identity-service", "data-pipeline", "billing-worker", "mobile-backend"];
 const SUBSCRIPTIONS: &[&str] = &[
     "3f2b8c1e-5d4a-4b9e-8f1c-2a6d7e9b0c11",
     "8a1d2e3f-4b5c-4d6e-9f70-81a2b3c4d5e6",
     "c0ffee00-1234-4abc-8def-0123456789ab",
     "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
 ];
-const SETTINGS: &[&str] = &[
-    "audit_retention_days",
-    "rotation_window_days",
-    "scan_schedule",
-    "alert_email",
-    "session_timeout_minutes",
-];
+const SETTINGS: &[&str] =
+    &["audit_retention_days", "rotation_window_days", "scan_schedule", "alert_email", "session_timeout_minutes"];
 const BROWSERS: &[&str] = &[
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
     "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 ];
-const TASKS: &[&str] = &[
-    "nightly-discovery",
-    "expiry-report",
-    "retention-purge",
-    "license-check",
-    "siem-delivery",
-];
+const TASKS: &[&str] = &["nightly-discovery", "expiry-report", "retention-purge", "license-check", "siem-delivery"];
 const ERRORS: &[&str] = &[
     "403 Forbidden: the identity lacks get/list permission",
     "timeout after 30s contacting the vault endpoint",
@@ -102,10 +85,7 @@ fn weight(event_type: &str) -> u32 {
     match event_type {
         "auth.login.success" | "auth.logout" => 20,
         "auth.login.failed" => 6,
-        "discovery.scan.started"
-        | "discovery.scan.completed"
-        | "rotation.started"
-        | "rotation.completed" => 8,
+        "discovery.scan.started" | "discovery.scan.completed" | "rotation.started" | "rotation.completed" => 8,
         "sync.started" | "sync.completed" | "task.run.completed" => 6,
         "discovery.vault.error" => 3,
         "license.validation.succeeded" => 2,
@@ -126,8 +106,7 @@ pub struct Generator {
 
 impl Generator {
     pub fn new(count: u64, days: u32, seed: u64, until: DateTime<Utc>) -> Self {
-        let table: Vec<(&'static str, u32)> =
-            CATALOGUE.iter().map(|s| (s.name, weight(s.name))).collect();
+        let table: Vec<(&'static str, u32)> = CATALOGUE.iter().map(|s| (s.name, weight(s.name))).collect();
         let total_weight = table.iter().map(|(_, w)| w).sum();
         let span = Duration::days(i64::from(days.max(1)));
         let step_micros = span.num_microseconds().unwrap_or(i64::MAX) as f64 / count.max(1) as f64;
@@ -159,36 +138,19 @@ impl Generator {
 
     fn user(&mut self) -> Actor {
         let i = self.rng.gen_range(0..USERS.len());
-        Actor {
-            kind: ActorType::User,
-            id: format!("user-{}", 100 + i),
-            name: USERS[i].to_owned(),
-        }
+        Actor { kind: ActorType::User, id: format!("user-{}", 100 + i), name: USERS[i].to_owned() }
     }
 
     fn service(&mut self, name: &str) -> Actor {
-        Actor {
-            kind: ActorType::Service,
-            id: format!("sp-{name}"),
-            name: name.to_owned(),
-        }
+        Actor { kind: ActorType::Service, id: format!("sp-{name}"), name: name.to_owned() }
     }
 
     fn system() -> Actor {
-        Actor {
-            kind: ActorType::System,
-            id: "system".to_owned(),
-            name: "system".to_owned(),
-        }
+        Actor { kind: ActorType::System, id: "system".to_owned(), name: "system".to_owned() }
     }
 
     fn ip(&mut self) -> String {
-        format!(
-            "10.{}.{}.{}",
-            self.rng.gen_range(0..4),
-            self.rng.gen_range(0..255),
-            self.rng.gen_range(1..255)
-        )
+        format!("10.{}.{}.{}", self.rng.gen_range(0..4), self.rng.gen_range(0..255), self.rng.gen_range(1..255))
     }
 
     fn entry(&mut self, timestamp: DateTime<Utc>) -> ValidEntry {
@@ -214,16 +176,8 @@ impl Generator {
                     "auth.account.locked" => json!({"username": user.name, "attempts": 5}),
                     _ => json!({"username": user.name}),
                 };
-                let resource = Resource {
-                    kind: "user".into(),
-                    id: user.id.clone(),
-                    name: Some(user.name.clone()),
-                };
-                let actor = if event_type == "auth.account.locked" {
-                    Self::system()
-                } else {
-                    user.clone()
-                };
+                let resource = Resource { kind: "user".into(), id: user.id.clone(), name: Some(user.name.clone()) };
+                let actor = if event_type == "auth.account.locked" { Self::system() } else { user.clone() };
                 (actor, Some(resource), details)
             }
             "user.created" | "user.updated" | "user.deleted" => {
@@ -238,15 +192,7 @@ impl Generator {
                     _ => json!({"username": target.name, "deleted_by": user.name}),
                 };
                 ip = Some(self.ip());
-                (
-                    user,
-                    Some(Resource {
-                        kind: "user".into(),
-                        id: target.id,
-                        name: Some(target.name),
-                    }),
-                    details,
-                )
+                (user, Some(Resource { kind: "user".into(), id: target.id, name: Some(target.name) }), details)
             }
             "discovery.scan.started" | "discovery.scan.completed" | "discovery.scan.failed" => {
                 let scan = format!("scan-{}", self.rng.gen_range(10_000..99_999));
@@ -260,28 +206,12 @@ impl Generator {
                     }
                     _ => json!({"error": error, "affected_vaults": [vault]}),
                 };
-                let actor = if self.rng.gen_bool(0.7) {
-                    self.service("discovery-agent")
-                } else {
-                    user
-                };
-                (
-                    actor,
-                    Some(Resource {
-                        kind: "scan".into(),
-                        id: scan,
-                        name: Some(format!("{mode} scan")),
-                    }),
-                    details,
-                )
+                let actor = if self.rng.gen_bool(0.7) { self.service("discovery-agent") } else { user };
+                (actor, Some(Resource { kind: "scan".into(), id: scan, name: Some(format!("{mode} scan")) }), details)
             }
             "discovery.vault.error" => (
                 self.service("discovery-agent"),
-                Some(Resource {
-                    kind: "vault".into(),
-                    id: format!("vault-{vault}"),
-                    name: Some(vault.into()),
-                }),
+                Some(Resource { kind: "vault".into(), id: format!("vault-{vault}"), name: Some(vault.into()) }),
                 json!({"vault_name": vault, "error": error}),
             ),
             "rotation.started" | "rotation.completed" | "rotation.failed" => {
@@ -332,20 +262,12 @@ impl Generator {
                 ip = Some(self.ip());
                 (
                     user.clone(),
-                    Some(Resource {
-                        kind: "setting".into(),
-                        id: setting.into(),
-                        name: Some(setting.into()),
-                    }),
+                    Some(Resource { kind: "setting".into(), id: setting.into(), name: Some(setting.into()) }),
                     json!({"setting": setting, "old_value": 90, "new_value": 180, "modified_by": user.name}),
                 )
             }
             "subscription.added" | "subscription.removed" => {
-                let by = if event_type == "subscription.added" {
-                    "added_by"
-                } else {
-                    "removed_by"
-                };
+                let by = if event_type == "subscription.added" { "added_by" } else { "removed_by" };
                 let mut d = Map::new();
                 d.insert("subscription_id".into(), json!(subscription));
                 d.insert(by.into(), json!(user.name));
@@ -380,16 +302,10 @@ impl Generator {
                     details,
                 )
             }
-            "license.validation.succeeded" => (
-                Self::system(),
-                None,
-                json!({"edition": "PRO", "expires_at": "2027-06-30"}),
-            ),
-            "license.validation.failed" => (
-                Self::system(),
-                None,
-                json!({"error": "license server unreachable"}),
-            ),
+            "license.validation.succeeded" => {
+                (Self::system(), None, json!({"edition": "PRO", "expires_at": "2027-06-30"}))
+            }
+            "license.validation.failed" => (Self::system(), None, json!({"error": "license server unreachable"})),
             "task.run.completed" | "task.run.failed" => {
                 let task = self.pick(TASKS);
                 let details = if event_type == "task.run.completed" {
@@ -399,11 +315,7 @@ impl Generator {
                 };
                 (
                     Self::system(),
-                    Some(Resource {
-                        kind: "task".into(),
-                        id: task.into(),
-                        name: Some(task.into()),
-                    }),
+                    Some(Resource { kind: "task".into(), id: task.into(), name: Some(task.into()) }),
                     details,
                 )
             }
@@ -423,13 +335,9 @@ impl Generator {
             event_type: event_type.to_owned(),
             actor,
             resource,
-            description: spec
-                .map(|s| render_template(s.template, &details))
-                .unwrap_or_default(),
+            description: spec.map(|s| render_template(s.template, &details)).unwrap_or_default(),
             details,
-            severity: spec
-                .map(|s| s.severity)
-                .unwrap_or(app::entry::Severity::Info),
+            severity: spec.map(|s| s.severity).unwrap_or(app::entry::Severity::Info),
             ip_address: ip,
             user_agent: ua,
         }
@@ -452,11 +360,7 @@ impl Iterator for Generator {
 }
 
 /// Appends generated events in batches; returns how many were added.
-pub async fn seed_store(
-    store: &dyn AuditStore,
-    args: &SeedArgs,
-    until: DateTime<Utc>,
-) -> Result<u64, StoreError> {
+pub async fn seed_store(store: &dyn AuditStore, args: &SeedArgs, until: DateTime<Utc>) -> Result<u64, StoreError> {
     let mut generator = Generator::new(args.events, args.days, args.seed, until);
     let mut added = 0;
     loop {
@@ -497,9 +401,7 @@ mod tests {
             assert!(types.contains(spec.name), "{} never generated", spec.name);
         }
         let start = until() - Duration::days(30);
-        assert!(events
-            .iter()
-            .all(|e| e.timestamp >= start && e.timestamp <= until()));
+        assert!(events.iter().all(|e| e.timestamp >= start && e.timestamp <= until()));
         assert!(events.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
     }
 
@@ -517,9 +419,7 @@ mod tests {
                 "user_agent": e.user_agent,
             }))
             .expect("deserializes");
-            let valid = posted
-                .validate(until())
-                .unwrap_or_else(|err| panic!("{}: {err:?}", e.event_type));
+            let valid = posted.validate(until()).unwrap_or_else(|err| panic!("{}: {err:?}", e.event_type));
             assert_eq!(valid.description, e.description);
         }
     }

@@ -23,15 +23,10 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Arc<dyn AuditStore>, site_root: &str) -> Self {
         let leptos_options = LeptosOptions::builder()
-            .output_name(
-                std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| OUTPUT_NAME.to_owned()),
-            )
+            .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| OUTPUT_NAME.to_owned()))
             .site_root(site_root)
             .build();
-        Self {
-            leptos_options,
-            store,
-        }
+        Self { leptos_options, store }
     }
 }
 
@@ -54,13 +49,34 @@ pub fn router(state: AppState) -> Router {
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
 }
 
+/// Ctrl-C or SIGTERM (as sent by service managers and container runtimes) stops the
+/// server after in-flight requests finish.
 async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
 }
 
 async fn health(State(store): State<Arc<dyn AuditStore>>) -> (StatusCode, Json<serde_json::Value>) {
@@ -68,10 +84,7 @@ async fn health(State(store): State<Arc<dyn AuditStore>>) -> (StatusCode, Json<s
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable"})),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"})))
         }
     }
 }

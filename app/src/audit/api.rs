@@ -37,15 +37,12 @@ pub async fn list_entries(query: String) -> Result<EntryPage, AuditError> {
     use std::sync::Arc;
 
     let store = use_context::<Arc<dyn AuditStore>>().ok_or(AuditError::Unavailable)?;
-    let query =
-        EntryQuery::from_query_string(&query).map_err(|e| AuditError::BadQuery(e.to_string()))?;
-    service::list_entries(store.as_ref(), &query)
-        .await
-        .map_err(|e| match e {
-            QueryError::BadQuery(e) => AuditError::BadQuery(e.to_string()),
-            QueryError::Store(e) => {
-                tracing::error!(error = %e, "listing audit entries failed");
-                AuditError::Unavailable
-            }
-        })
+    let query = EntryQuery::from_query_string(&query).map_err(|e| AuditError::BadQuery(e.to_string()))?;
+    service::list_entries(store.as_ref(), &query).await.map_err(|e| match e {
+        QueryError::BadQuery(e) => AuditError::BadQuery(e.to_string()),
+        QueryError::Store(e) => {
+            tracing::error!(error = %e, "listing audit entries failed");
+            AuditError::Unavailable
+        }
+    })
 }

@@ -112,8 +112,7 @@ fn EntryRow(entry: AuditEntry) -> impl IntoView {
 fn Pager(page: EntryPage) -> impl IntoView {
     let location = use_location();
     let base =
-        EntryQuery::from_query_string(location.search.get_untracked().trim_start_matches('?'))
-            .unwrap_or_default();
+        EntryQuery::from_query_string(location.search.get_untracked().trim_start_matches('?')).unwrap_or_default();
     let link = move |offset: u64| {
         let mut q = base.clone();
         q.offset = (offset > 0).then(|| offset.to_string());

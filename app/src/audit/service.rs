@@ -14,10 +14,7 @@ pub enum QueryError {
 }
 
 /// Validates a query and reads one page of entries.
-pub async fn list_entries(
-    store: &dyn AuditStore,
-    query: &EntryQuery,
-) -> Result<EntryPage, QueryError> {
+pub async fn list_entries(store: &dyn AuditStore, query: &EntryQuery) -> Result<EntryPage, QueryError> {
     let (filter, page) = query.validate()?;
     Ok(store.list(&filter, page).await?)
 }

@@ -69,11 +69,7 @@ pub fn entry_hash(prev: &[u8; 32], fields: &ChainFields<'_>) -> [u8; 32] {
 
 fn canonical(f: &ChainFields<'_>) -> String {
     let mut out = String::with_capacity(512);
-    let _ = write!(
-        out,
-        "{{\"sequence\":{},\"timestamp_us\":{},\"event_type\":",
-        f.sequence, f.timestamp_micros
-    );
+    let _ = write!(out, "{{\"sequence\":{},\"timestamp_us\":{},\"event_type\":", f.sequence, f.timestamp_micros);
     push_str(&mut out, f.event_type);
     out.push_str(",\"severity\":");
     push_str(&mut out, f.severity.as_str());
@@ -159,11 +155,7 @@ mod tests {
     use serde_json::json;
 
     fn actor() -> Actor {
-        Actor {
-            kind: ActorType::User,
-            id: "u1".into(),
-            name: "a@b.c".into(),
-        }
+        Actor { kind: ActorType::User, id: "u1".into(), name: "a@b.c".into() }
     }
 
     fn fields<'a>(actor: &'a Actor, details: &'a Map<String, Value>) -> ChainFields<'a> {
@@ -188,16 +180,8 @@ mod tests {
         let d2: Map<String, Value> =
             serde_json::from_str(r#"{"a":{"x":null,"y":[1,{"p":2,"q":1}]},"b":1}"#).expect("json");
         let d1 = d1.as_object().cloned().unwrap_or_default();
-        assert_eq!(
-            entry_hash(&GENESIS_HASH, &fields(&a, &d1)),
-            entry_hash(&GENESIS_HASH, &fields(&a, &d2))
-        );
-        assert_eq!(
-            canonical(&fields(&a, &d2))
-                .matches("\"a\":{\"x\":null,\"y\":[1,{\"p\":2,\"q\":1}]}")
-                .count(),
-            1
-        );
+        assert_eq!(entry_hash(&GENESIS_HASH, &fields(&a, &d1)), entry_hash(&GENESIS_HASH, &fields(&a, &d2)));
+        assert_eq!(canonical(&fields(&a, &d2)).matches("\"a\":{\"x\":null,\"y\":[1,{\"p\":2,\"q\":1}]}").count(), 1);
     }
 
     #[test]

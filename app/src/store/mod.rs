@@ -23,10 +23,7 @@ pub enum StoreError {
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder {path}: {source}")]
-    CreateDir {
-        path: String,
-        source: std::io::Error,
-    },
+    CreateDir { path: String, source: std::io::Error },
     #[error("unsupported database URL '{0}': use sqlite:<path>")]
     UnsupportedUrl(String),
     #[error("stored entry {seq} cannot be read: {reason}")]
@@ -59,17 +56,15 @@ pub trait AuditStore: Send + Sync {
     /// One page of matching entries, newest first, and the total that match.
     async fn list(&self, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError>;
 
+    /// How many entries match, without reading them (for export sizes and summaries).
+    async fn count(&self, filter: &EntryFilter) -> Result<u64, StoreError>;
+
     async fn get(&self, sequence: u64) -> Result<Option<AuditEntry>, StoreError>;
 
     /// Re-computes every hash from the first entry on.
     async fn verify_chain(&self) -> Result<ChainReport, StoreError>;
 
-    async fn create_token(
-        &self,
-        name: &str,
-        scopes: &[Scope],
-        token_hash: &[u8],
-    ) -> Result<(), StoreError>;
+    async fn create_token(&self, name: &str, scopes: &[Scope], token_hash: &[u8]) -> Result<(), StoreError>;
 
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
 

@@ -11,14 +11,8 @@ pub const DAY_MICROS: i64 = 86_400_000_000;
 /// `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
-    Entries {
-        start: Option<i64>,
-        end: Option<i64>,
-    },
-    Counts {
-        start: Option<i64>,
-        end: Option<i64>,
-    },
+    Entries { start: Option<i64>, end: Option<i64> },
+    Counts { start: Option<i64>, end: Option<i64> },
 }
 
 /// The per-day count table that can answer a filter's total, if any: search totals
@@ -41,8 +35,9 @@ pub fn narrows(filter: &EntryFilter) -> bool {
         || !filter.search.is_empty()
 }
 
-/// Appends ` WHERE …` for the filter on the given table.
-pub fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EntryFilter, target: Target) {
+/// Appends ` WHERE …` for the filter on the given table. `fts` is the filter's search as
+/// an FTS5 query (see [`search_word`]); it applies to the entries only.
+pub fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EntryFilter, fts: Option<&str>, target: Target) {
     qb.push(" WHERE 1 = 1");
     let (column, start, end) = match target {
         Target::Entries { start, end } => ("ts", start, end),
@@ -86,39 +81,39 @@ pub fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EntryFilter, targe
         qb.push(")");
     }
 
-    match (&filter.actor, target) {
-        (None, _) => {}
-        (Some(ActorMatch::System), _) => {
+    match &filter.actor {
+        None => {}
+        Some(ActorMatch::System) => {
             qb.push(" AND actor_type = 'system'");
         }
-        (Some(ActorMatch::Named(who)), Target::Entries { .. }) => {
-            qb.push(" AND (actor_id = ").push_bind(who.clone());
-            qb.push(" COLLATE NOCASE OR actor_name = ")
-                .push_bind(who.clone())
-                .push(" COLLATE NOCASE)");
-        }
-        (Some(ActorMatch::Named(who)), Target::Counts { .. }) => {
-            qb.push(" AND actor_key = ")
-                .push_bind(who.to_ascii_lowercase());
+        Some(ActorMatch::Named(who)) => {
+            let key = who.to_ascii_lowercase();
+            qb.push(" AND actor_ref IN (SELECT ref FROM audit_actors WHERE id_key = ").push_bind(key.clone());
+            qb.push(" OR name_key = ").push_bind(key).push(")");
         }
     }
 
-    if let (Some(query), Target::Entries { .. }) = (fts_query(&filter.search), target) {
+    if let (Some(query), Target::Entries { .. }) = (fts, target) {
         qb.push(" AND seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ")
-            .push_bind(query)
+            .push_bind(query.to_owned())
             .push(")");
     }
 }
 
-/// Every word must match, as a prefix, in any searched column. Words hold only letters
-/// and digits (see `search_words`), so quoting them is enough to keep FTS syntax out.
-pub fn fts_query(words: &[String]) -> Option<String> {
-    if words.is_empty() {
-        return None;
+/// One search word as an FTS5 expression: the whole words it is a prefix of, when the
+/// index holds only a few (whole-word lookups are several times cheaper than a prefix
+/// scan), or the prefix query itself.
+pub fn search_word(word: &str, expansions: &[String]) -> String {
+    if expansions.is_empty() || expansions.len() > MAX_EXPANSIONS {
+        format!("\"{}\"*", word.replace('"', "\"\""))
+    } else {
+        let terms: Vec<String> = expansions.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect();
+        format!("({})", terms.join(" OR "))
     }
-    let terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
-    Some(terms.join(" AND "))
 }
+
+/// Beyond this many whole words a prefix query is used as it is.
+pub const MAX_EXPANSIONS: usize = 16;
 
 pub fn floor_day(micros: i64) -> i64 {
     micros.div_euclid(DAY_MICROS)
@@ -134,11 +129,9 @@ mod tests {
     use crate::filter::EntryQuery;
 
     fn sql(query: &str, target: Target) -> String {
-        let (filter, _) = EntryQuery::from_query_string(query)
-            .and_then(|q| q.validate())
-            .expect("valid");
+        let (filter, _) = EntryQuery::from_query_string(query).and_then(|q| q.validate()).expect("valid");
         let mut qb = QueryBuilder::new("SELECT seq FROM audit_entries");
-        push_where(&mut qb, &filter, target);
+        push_where(&mut qb, &filter, (!filter.search.is_empty()).then_some("kv*"), target);
         qb.sql().to_owned()
     }
 
@@ -146,25 +139,16 @@ mod tests {
     fn builds_one_condition_per_filter() {
         let s = sql(
             "event_type=auth.*&event_type=sync.failed&severity=error&actor=bob&q=kv",
-            Target::Entries {
-                start: Some(1),
-                end: Some(2),
-            },
+            Target::Entries { start: Some(1), end: Some(2) },
         );
         assert_eq!(
             s,
             "SELECT seq FROM audit_entries WHERE 1 = 1 AND ts >= ? AND ts < ? AND ((event_type >= ? AND event_type < ?) OR event_type = ?) \
-             AND severity IN (?) AND (actor_id = ? COLLATE NOCASE OR actor_name = ? COLLATE NOCASE) \
+             AND severity IN (?) AND actor_ref IN (SELECT ref FROM audit_actors WHERE id_key = ? OR name_key = ?) \
              AND seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ?)"
         );
         assert_eq!(
-            sql(
-                "actor=system",
-                Target::Counts {
-                    start: None,
-                    end: Some(3)
-                }
-            ),
+            sql("actor=system", Target::Counts { start: None, end: Some(3) }),
             "SELECT seq FROM audit_entries WHERE 1 = 1 AND day < ? AND actor_type = 'system'"
         );
         assert_eq!(
@@ -175,42 +159,28 @@ mod tests {
                     end: None
                 }
             ),
-            "SELECT seq FROM audit_entries WHERE 1 = 1 AND actor_key = ?"
+            "SELECT seq FROM audit_entries WHERE 1 = 1 AND actor_ref IN (SELECT ref FROM audit_actors WHERE id_key = ? OR name_key = ?)"
         );
     }
 
     #[test]
     fn totals_come_from_the_narrowest_count_table() {
-        let filter = |q: &str| {
-            EntryQuery::from_query_string(q)
-                .and_then(|q| q.validate())
-                .expect("valid")
-                .0
-        };
-        assert_eq!(
-            counts_table(&filter("severity=error")),
-            Some("audit_daily_counts")
-        );
-        assert_eq!(
-            counts_table(&filter("actor=system")),
-            Some("audit_daily_counts")
-        );
-        assert_eq!(
-            counts_table(&filter("actor=bob")),
-            Some("audit_actor_counts")
-        );
+        let filter = |q: &str| EntryQuery::from_query_string(q).and_then(|q| q.validate()).expect("valid").0;
+        assert_eq!(counts_table(&filter("severity=error")), Some("audit_daily_counts"));
+        assert_eq!(counts_table(&filter("actor=system")), Some("audit_daily_counts"));
+        assert_eq!(counts_table(&filter("actor=bob")), Some("audit_actor_counts"));
         assert_eq!(counts_table(&filter("actor=bob&q=x")), None);
         assert!(!narrows(&filter("start_date=2025-01-01")));
         assert!(narrows(&filter("q=x")));
     }
 
     #[test]
-    fn search_terms_become_quoted_prefixes() {
-        assert_eq!(
-            fts_query(&["kv".into(), "prod".into()]).as_deref(),
-            Some("\"kv\"* AND \"prod\"*")
-        );
-        assert_eq!(fts_query(&[]), None);
+    fn search_words_expand_to_a_few_whole_words_or_stay_prefixes() {
+        assert_eq!(search_word("pay", &["pay".into(), "payments".into()]), "(\"pay\" OR \"payments\")");
+        assert_eq!(search_word("pay", &[]), "\"pay\"*");
+        let many: Vec<String> = (0..=MAX_EXPANSIONS).map(|i| format!("a{i}")).collect();
+        assert_eq!(search_word("a", &many), "\"a\"*");
+        assert_eq!(search_word("x\"y", &[]), "\"x\"\"y\"*");
     }
 
     #[test]

@@ -22,10 +22,7 @@ pub async fn get_one(
     State(store): State<Arc<dyn AuditStore>>,
     Path(entry_id): Path<String>,
 ) -> Result<Json<AuditEntry>, ApiError> {
-    service::get_entry(store.as_ref(), &entry_id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound(entry_id))
+    service::get_entry(store.as_ref(), &entry_id).await?.map(Json).ok_or(ApiError::NotFound(entry_id))
 }
 
 pub async fn event_types() -> Json<&'static [EventSpec]> {

@@ -28,8 +28,5 @@ pub async fn ingest(
     let entries = parse_batch(&body, chrono::Utc::now())?;
     let receipt = store.append(&entries).await?;
     let ids: Vec<String> = receipt.sequences.iter().map(|s| entry_id(*s)).collect();
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "count": ids.len(), "ids": ids, "head_hash": receipt.head_hash })),
-    ))
+    Ok((StatusCode::CREATED, Json(json!({ "count": ids.len(), "ids": ids, "head_hash": receipt.head_hash }))))
 }

@@ -31,16 +31,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/audit/entries", get(entries::list))
         .route("/audit/entries/{entry_id}", get(entries::get_one))
         .route("/audit/event-types", get(entries::event_types))
-        .route_layer(from_fn_with_state(
-            (state.store.clone(), Scope::Read),
-            auth::require_scope,
-        ));
+        .route_layer(from_fn_with_state((state.store.clone(), Scope::Read), auth::require_scope));
     let ingest = Router::new()
         .route("/audit/events", post(events::ingest))
         .layer(DefaultBodyLimit::max(MAX_INGEST_BYTES))
-        .route_layer(from_fn_with_state(
-            (state.store.clone(), Scope::Ingest),
-            auth::require_scope,
-        ));
+        .route_layer(from_fn_with_state((state.store.clone(), Scope::Ingest), auth::require_scope));
     read.merge(ingest)
 }

@@ -11,13 +11,7 @@ const ALICE: (&str, &str, &str) = ("user", "user-1", "alice@contoso.com");
 fn batch(n: usize, minute: usize) -> Value {
     Value::Array(
         (0..n)
-            .map(|i| {
-                event(
-                    "auth.logout",
-                    &format!("2025-01-10T08:{:02}:{:02}Z", minute % 60, i % 60),
-                    ALICE,
-                )
-            })
+            .map(|i| event("auth.logout", &format!("2025-01-10T08:{:02}:{:02}Z", minute % 60, i % 60), ALICE))
             .collect(),
     )
 }
@@ -39,10 +33,7 @@ async fn assert_linked(app: &TestApp, expected: u64) {
 async fn chain_continues_across_batches() {
     let app = TestApp::spawn().await;
     for (i, n) in [1, 7, 600, 3].into_iter().enumerate() {
-        assert_eq!(
-            app.post_events(&batch(n, i)).await.status,
-            StatusCode::CREATED
-        );
+        assert_eq!(app.post_events(&batch(n, i)).await.status, StatusCode::CREATED);
     }
     assert_linked(&app, 611).await;
 }
@@ -51,9 +42,7 @@ async fn chain_continues_across_batches() {
 async fn database_refuses_update_and_delete() {
     let app = TestApp::spawn().await;
     app.post_events(&batch(2, 0)).await;
-    let mut conn = sqlx::SqliteConnection::connect(&app.database_url)
-        .await
-        .expect("connects");
+    let mut conn = sqlx::SqliteConnection::connect(&app.database_url).await.expect("connects");
     for sql in [
         "UPDATE audit_entries SET description = 'x' WHERE seq = 1",
         "DELETE FROM audit_entries WHERE seq = 2",
@@ -69,14 +58,9 @@ async fn database_refuses_update_and_delete() {
 async fn tampering_is_detected_at_the_changed_entry() {
     let app = TestApp::spawn().await;
     app.post_events(&batch(5, 0)).await;
-    let mut conn = sqlx::SqliteConnection::connect(&app.database_url)
-        .await
-        .expect("connects");
+    let mut conn = sqlx::SqliteConnection::connect(&app.database_url).await.expect("connects");
     // An attacker with file access can drop the trigger; the chain still tells.
-    sqlx::query("DROP TRIGGER audit_entries_no_update")
-        .execute(&mut conn)
-        .await
-        .expect("drop");
+    sqlx::query("DROP TRIGGER audit_entries_no_update").execute(&mut conn).await.expect("drop");
     sqlx::query("UPDATE audit_entries SET actor_name = 'mallory' WHERE seq = 3")
         .execute(&mut conn)
         .await
@@ -111,8 +95,7 @@ async fn concurrent_ingests_never_fork_the_chain() {
     let other_writer = tokio::spawn(async move {
         let now: chrono::DateTime<chrono::Utc> = "2025-02-01T00:00:00Z".parse().expect("time");
         for _ in 0..5 {
-            let entries: Vec<_> =
-                app::ingest::parse_batch(batch(40, 59).to_string().as_bytes(), now).expect("valid");
+            let entries: Vec<_> = app::ingest::parse_batch(batch(40, 59).to_string().as_bytes(), now).expect("valid");
             other.append(&entries).await.expect("appends");
         }
     });
@@ -137,13 +120,6 @@ async fn chain_survives_a_restart() {
     assert_eq!(receipt.sequences, vec![11, 12, 13, 14, 15]);
     let eleven = reopened.get(11).await.expect("reads").expect("exists");
     assert_eq!(json!(eleven.prev_hash), head_before);
-    assert_eq!(
-        reopened
-            .verify_chain()
-            .await
-            .expect("verifies")
-            .first_broken,
-        None
-    );
+    assert_eq!(reopened.verify_chain().await.expect("verifies").first_broken, None);
     assert_linked(&app, 15).await;
 }

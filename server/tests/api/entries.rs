@@ -49,25 +49,12 @@ async fn newest_first_with_the_spec_shape() {
     let app = fixture().await;
     let page = app.list("").await;
     expect(ids(&page), &[6, 5, 4, 3, 2, 1]);
-    assert_eq!(
-        (
-            page["total"].clone(),
-            page["limit"].clone(),
-            page["offset"].clone()
-        ),
-        (json!(6), json!(50), json!(0))
-    );
+    assert_eq!((page["total"].clone(), page["limit"].clone(), page["offset"].clone()), (json!(6), json!(50), json!(0)));
     let e = &page["entries"][3];
     assert_eq!(e["timestamp"], "2025-01-11T10:00:00Z");
     assert_eq!(e["event_type"], "rotation.failed");
-    assert_eq!(
-        e["actor"],
-        json!({"type": "service", "id": "sp-rot", "name": "rotation-worker"})
-    );
-    assert_eq!(
-        e["resource"],
-        json!({"type": "secret", "id": "kv1/stripe", "name": "stripe-api-key"})
-    );
+    assert_eq!(e["actor"], json!({"type": "service", "id": "sp-rot", "name": "rotation-worker"}));
+    assert_eq!(e["resource"], json!({"type": "secret", "id": "kv1/stripe", "name": "stripe-api-key"}));
     assert_eq!(e["severity"], "error");
     assert_eq!(e["ip_address"], "192.0.2.50");
     assert_eq!(e["sequence"], 3);
@@ -79,12 +66,7 @@ async fn date_range_filters() {
     check(&app, "start_date=2025-01-12", &[6, 5, 4]).await;
     check(&app, "end_date=2025-01-12", &[5, 4, 3, 2, 1]).await;
     check(&app, "end_date=2025-01-12T11:00:00Z", &[4, 3, 2, 1]).await;
-    check(
-        &app,
-        "start_date=2025-01-10T09:00:00Z&end_date=2025-01-11",
-        &[3, 2],
-    )
-    .await;
+    check(&app, "start_date=2025-01-10T09:00:00Z&end_date=2025-01-11", &[3, 2]).await;
     check(&app, "start_date=2025-01-12T13:00:00%2B02:00", &[6, 5, 4]).await;
     check(&app, "start_date=2025-02-01", &[]).await;
 }
@@ -94,12 +76,7 @@ async fn event_type_filters() {
     let app = fixture().await;
     check(&app, "event_type=auth.*", &[2, 1]).await;
     check(&app, "event_type=sync.failed", &[6]).await;
-    check(
-        &app,
-        "event_type=auth.login.failed&event_type=rotation.failed",
-        &[3, 2],
-    )
-    .await;
+    check(&app, "event_type=auth.login.failed&event_type=rotation.failed", &[3, 2]).await;
     check(&app, "event_type=auth.login.*", &[2, 1]).await;
     check(&app, "event_type=auth.logout", &[]).await;
 }
@@ -138,24 +115,9 @@ async fn search_covers_type_actor_description_and_resource() {
 #[tokio::test]
 async fn combined_filters() {
     let app = fixture().await;
-    check(
-        &app,
-        "start_date=2025-01-11&severity=error&actor=system",
-        &[6],
-    )
-    .await;
-    check(
-        &app,
-        "event_type=auth.*&actor=bob%40contoso.com&severity=warning&q=login",
-        &[2],
-    )
-    .await;
-    check(
-        &app,
-        "start_date=2025-01-10&end_date=2025-01-12&event_type=settings.updated&actor=user-1",
-        &[5],
-    )
-    .await;
+    check(&app, "start_date=2025-01-11&severity=error&actor=system", &[6]).await;
+    check(&app, "event_type=auth.*&actor=bob%40contoso.com&severity=warning&q=login", &[2]).await;
+    check(&app, "start_date=2025-01-10&end_date=2025-01-12&event_type=settings.updated&actor=user-1", &[5]).await;
     check(&app, "severity=error&q=stripe&actor=system", &[]).await;
 }
 
@@ -168,14 +130,7 @@ async fn pagination_edges() {
     expect(ids(&app.list("limit=2&offset=4").await), &[2, 1]);
     expect(ids(&app.list("limit=4&offset=4").await), &[2, 1]);
     let past = app.list("offset=100").await;
-    assert_eq!(
-        (
-            ids(&past).len(),
-            past["total"].clone(),
-            past["offset"].clone()
-        ),
-        (0, json!(6), json!(100))
-    );
+    assert_eq!((ids(&past).len(), past["total"].clone(), past["offset"].clone()), (0, json!(6), json!(100)));
     expect(ids(&app.list("limit=1000").await), &[6, 5, 4, 3, 2, 1]);
     expect(ids(&app.list("limit=1").await), &[6]);
 }
@@ -185,10 +140,7 @@ async fn late_and_simultaneous_events_sort_by_time_then_sequence() {
     let app = fixture().await;
     let late = event("auth.logout", "2025-01-11T12:00:00Z", ALICE);
     let twin = event("auth.logout", "2025-01-11T12:00:00Z", BOB);
-    assert_eq!(
-        app.post_events(&json!([late, twin])).await.status,
-        StatusCode::CREATED
-    );
+    assert_eq!(app.post_events(&json!([late, twin])).await.status, StatusCode::CREATED);
     expect(ids(&app.list("").await), &[6, 5, 4, 8, 7, 3, 2, 1]);
 }
 
@@ -213,10 +165,7 @@ async fn every_bad_parameter_is_a_400_that_says_what_was_wrong() {
     let cases = [
         ("start_date=2025-13-45", "start_date"),
         ("end_date=tomorrow", "end_date"),
-        (
-            "start_date=2025-02-01&end_date=2025-01-01",
-            "start_date must not be after end_date",
-        ),
+        ("start_date=2025-02-01&end_date=2025-01-01", "start_date must not be after end_date"),
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("limit=-5", "limit"),
@@ -258,9 +207,7 @@ async fn totals_match_counting_every_row() {
         let mut counted = 0;
         let mut offset = 0;
         loop {
-            let page = app
-                .list(&format!("{query}&limit=1000&offset={offset}"))
-                .await;
+            let page = app.list(&format!("{query}&limit=1000&offset={offset}")).await;
             let n = ids(&page).len() as u64;
             counted += n;
             offset += 1000;

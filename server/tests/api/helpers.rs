@@ -33,10 +33,7 @@ impl Reply {
     }
 
     pub fn error(&self) -> String {
-        self.json()["error"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| panic!("no error field: {}", self.text))
+        self.json()["error"].as_str().map(str::to_owned).unwrap_or_else(|| panic!("no error field: {}", self.text))
     }
 }
 
@@ -62,20 +59,11 @@ impl TestApp {
 
     pub async fn token(&self, name: &str, scopes: &[Scope]) -> String {
         let token = tokens::generate();
-        self.store
-            .create_token(name, scopes, &tokens::hash(&token))
-            .await
-            .expect("token stored");
+        self.store.create_token(name, scopes, &tokens::hash(&token)).await.expect("token stored");
         token
     }
 
-    pub async fn request(
-        &self,
-        method: Method,
-        uri: &str,
-        token: Option<&str>,
-        body: Vec<u8>,
-    ) -> Reply {
+    pub async fn request(&self, method: Method, uri: &str, token: Option<&str>, body: Vec<u8>) -> Reply {
         let mut builder = Request::builder().method(method).uri(uri);
         if let Some(token) = token {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -83,42 +71,22 @@ impl TestApp {
         if !body.is_empty() {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
         }
-        let response = self
-            .router
-            .clone()
-            .oneshot(builder.body(Body::from(body)).expect("request"))
-            .await
-            .expect("response");
+        let response =
+            self.router.clone().oneshot(builder.body(Body::from(body)).expect("request")).await.expect("response");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        Reply {
-            status,
-            headers,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        Reply { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
     /// `GET` with the read token.
     pub async fn get(&self, uri: &str) -> Reply {
-        self.request(Method::GET, uri, Some(&self.read.clone()), Vec::new())
-            .await
+        self.request(Method::GET, uri, Some(&self.read.clone()), Vec::new()).await
     }
 
     /// `POST /audit/events` with the ingest token.
     pub async fn post_events(&self, body: &Value) -> Reply {
-        self.request(
-            Method::POST,
-            "/audit/events",
-            Some(&self.ingest.clone()),
-            body.to_string().into_bytes(),
-        )
-        .await
+        self.request(Method::POST, "/audit/events", Some(&self.ingest.clone()), body.to_string().into_bytes()).await
     }
 
     /// Lists with the read token and asserts success.
@@ -130,9 +98,7 @@ impl TestApp {
 
     pub async fn seed(&self, events: u64, days: u32, seed: u64, until: &str) {
         let args = server::config::SeedArgs { events, days, seed };
-        server::seed::seed_store(self.store.as_ref(), &args, until.parse().expect("time"))
-            .await
-            .expect("seeded");
+        server::seed::seed_store(self.store.as_ref(), &args, until.parse().expect("time")).await.expect("seeded");
     }
 }
 
@@ -162,10 +128,5 @@ fn details_for(event_type: &str) -> Value {
 }
 
 pub fn ids(page: &Value) -> Vec<String> {
-    page["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .map(|e| e["id"].as_str().expect("id").to_owned())
-        .collect()
+    page["entries"].as_array().expect("entries").iter().map(|e| e["id"].as_str().expect("id").to_owned()).collect()
 }

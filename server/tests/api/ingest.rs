@@ -9,20 +9,13 @@ const ALICE: (&str, &str, &str) = ("user", "user-1", "alice@contoso.com");
 #[tokio::test]
 async fn one_event_or_a_batch_is_stored_with_ids_in_order() {
     let app = TestApp::spawn().await;
-    let reply = app
-        .post_events(&event("auth.logout", "2025-01-10T08:00:00Z", ALICE))
-        .await;
+    let reply = app.post_events(&event("auth.logout", "2025-01-10T08:00:00Z", ALICE)).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     assert_eq!(reply.json()["ids"], json!(["audit-1"]));
 
-    let batch: Vec<Value> = (0..3)
-        .map(|i| event("auth.logout", &format!("2025-01-10T09:0{i}:00Z"), ALICE))
-        .collect();
+    let batch: Vec<Value> = (0..3).map(|i| event("auth.logout", &format!("2025-01-10T09:0{i}:00Z"), ALICE)).collect();
     let reply = app.post_events(&Value::Array(batch)).await;
-    assert_eq!(
-        reply.json()["ids"],
-        json!(["audit-2", "audit-3", "audit-4"])
-    );
+    assert_eq!(reply.json()["ids"], json!(["audit-2", "audit-3", "audit-4"]));
     assert_eq!(reply.json()["count"], 3);
     assert_eq!(app.list("").await["total"], 4);
 }
@@ -43,11 +36,7 @@ async fn timestamps_with_offsets_are_stored_in_utc_and_defaults_fill_in() {
     let before = chrono::Utc::now();
     assert_eq!(app.post_events(&no_time).await.status, StatusCode::CREATED);
     let stored = app.get("/audit/entries/audit-2").await.json();
-    let ts: chrono::DateTime<chrono::Utc> = stored["timestamp"]
-        .as_str()
-        .expect("ts")
-        .parse()
-        .expect("rfc3339");
+    let ts: chrono::DateTime<chrono::Utc> = stored["timestamp"].as_str().expect("ts").parse().expect("rfc3339");
     assert!(ts >= before - chrono::Duration::seconds(1));
     assert_eq!(stored["resource"], Value::Null);
 }
@@ -57,10 +46,7 @@ async fn an_invalid_entry_rejects_the_whole_batch_and_names_index_and_field() {
     let app = TestApp::spawn().await;
     let good = event("auth.logout", "2025-01-10T08:00:00Z", ALICE);
     let cases: Vec<(Value, &str)> = vec![
-        (
-            json!({"actor": {"type": "user", "id": "u", "name": "n"}, "description": "x"}),
-            "event_type",
-        ),
+        (json!({"actor": {"type": "user", "id": "u", "name": "n"}, "description": "x"}), "event_type"),
         (
             json!({"event_type": "Bad Type", "actor": {"type": "user", "id": "u", "name": "n"}, "description": "x"}),
             "event_type",
@@ -95,29 +81,11 @@ async fn an_invalid_entry_rejects_the_whole_batch_and_names_index_and_field() {
         ),
     ];
     for (bad, field) in cases {
-        let reply = app
-            .post_events(&json!([good.clone(), good.clone(), bad]))
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{field}: {}",
-            reply.text
-        );
+        let reply = app.post_events(&json!([good.clone(), good.clone(), bad])).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{field}: {}", reply.text);
         let body = reply.json();
-        assert_eq!(
-            (body["index"].clone(), body["field"].clone()),
-            (json!(2), json!(field)),
-            "{}",
-            reply.text
-        );
-        assert!(
-            body["error"]
-                .as_str()
-                .is_some_and(|e| e.starts_with(&format!("entry 2: {field}"))),
-            "{}",
-            reply.text
-        );
+        assert_eq!((body["index"].clone(), body["field"].clone()), (json!(2), json!(field)), "{}", reply.text);
+        assert!(body["error"].as_str().is_some_and(|e| e.starts_with(&format!("entry 2: {field}"))), "{}", reply.text);
     }
     assert_eq!(app.list("").await["total"], 0, "nothing half-written");
 }
@@ -125,32 +93,19 @@ async fn an_invalid_entry_rejects_the_whole_batch_and_names_index_and_field() {
 #[tokio::test]
 async fn malformed_bodies_and_batch_sizes() {
     let app = TestApp::spawn().await;
-    let raw = |body: &'static str| {
-        app.request(
-            Method::POST,
-            "/audit/events",
-            Some(&app.ingest),
-            body.as_bytes().to_vec(),
-        )
-    };
+    let raw =
+        |body: &'static str| app.request(Method::POST, "/audit/events", Some(&app.ingest), body.as_bytes().to_vec());
     for body in ["", "{", "42", "[]", "\"text\""] {
         let reply = raw(body).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body:?}");
         assert!(!reply.error().is_empty());
     }
-    let too_many: Vec<Value> = (0..1001)
-        .map(|_| event("auth.logout", "2025-01-10T08:00:00Z", ALICE))
-        .collect();
+    let too_many: Vec<Value> = (0..1001).map(|_| event("auth.logout", "2025-01-10T08:00:00Z", ALICE)).collect();
     let reply = app.post_events(&Value::Array(too_many)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.error().contains("1001"));
-    let max: Vec<Value> = (0..1000)
-        .map(|_| event("auth.logout", "2025-01-10T08:00:00Z", ALICE))
-        .collect();
-    assert_eq!(
-        app.post_events(&Value::Array(max)).await.status,
-        StatusCode::CREATED
-    );
+    let max: Vec<Value> = (0..1000).map(|_| event("auth.logout", "2025-01-10T08:00:00Z", ALICE)).collect();
+    assert_eq!(app.post_events(&Value::Array(max)).await.status, StatusCode::CREATED);
     assert_eq!(app.list("").await["total"], 1000);
 }
 
@@ -172,21 +127,10 @@ async fn event_types_are_served_from_the_catalogue() {
     let reply = app.get("/audit/event-types").await;
     assert_eq!(reply.status, StatusCode::OK);
     let types = reply.json();
-    let login = types
-        .as_array()
-        .expect("array")
-        .iter()
-        .find(|t| t["name"] == "auth.login.failed")
-        .expect("listed")
-        .clone();
+    let login =
+        types.as_array().expect("array").iter().find(|t| t["name"] == "auth.login.failed").expect("listed").clone();
     assert_eq!(login["category"], "auth");
     assert_eq!(login["severity"], "warning");
-    assert_eq!(
-        login["required"],
-        json!(["details.username", "ip_address", "details.reason"])
-    );
-    assert_eq!(
-        types.as_array().map(Vec::len),
-        Some(app::catalogue::CATALOGUE.len())
-    );
+    assert_eq!(login["required"], json!(["details.username", "ip_address", "details.reason"]));
+    assert_eq!(types.as_array().map(Vec::len), Some(app::catalogue::CATALOGUE.len()));
 }

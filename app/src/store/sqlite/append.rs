@@ -1,18 +1,22 @@
 //! Appending a batch: one transaction that extends the hash chain, inserts the rows with
 //! multi-row statements, indexes them for search and adds them to the per-day counts.
 
-use super::rows::{seq_u64, COLUMNS};
+use super::rows::{seq_u64, INSERT_COLUMNS};
 use crate::ingest::ValidEntry;
 use crate::store::chain::{entry_hash, ChainFields, GENESIS_HASH};
 use crate::store::sql::DAY_MICROS;
 use crate::store::{AppendReceipt, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// 16 bound values a row: 500 rows stay far below SQLite's 32,766-parameter limit.
+/// 17 bound values a row: 500 rows stay far below SQLite's 32,766-parameter limit.
 const ROWS_PER_INSERT: usize = 500;
+/// Rows per statement for the small tables (at most 5 values a row).
+const KEYS_PER_STATEMENT: usize = 1000;
 
 struct ChainedRow<'a> {
     seq: i64,
+    actor_ref: i64,
     entry: &'a ValidEntry,
     details: String,
     prev_hash: [u8; 32],
@@ -21,44 +25,34 @@ struct ChainedRow<'a> {
 
 /// Runs inside a transaction that already holds the write lock (`BEGIN IMMEDIATE`), so
 /// the chain head read here cannot change before the commit.
-pub async fn append(
-    conn: &mut SqliteConnection,
-    entries: &[ValidEntry],
-) -> Result<AppendReceipt, StoreError> {
-    let head: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
+pub async fn append(conn: &mut SqliteConnection, entries: &[ValidEntry]) -> Result<AppendReceipt, StoreError> {
+    let head: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
     let (mut seq, mut prev) = match head {
         Some((seq, hash)) => {
-            let prev: [u8; 32] = hash.try_into().map_err(|_| StoreError::Corrupt {
-                seq: seq_u64(seq),
-                reason: "hash is not 32 bytes".into(),
-            })?;
+            let prev: [u8; 32] = hash
+                .try_into()
+                .map_err(|_| StoreError::Corrupt { seq: seq_u64(seq), reason: "hash is not 32 bytes".into() })?;
             (seq, prev)
         }
         None => (0, GENESIS_HASH),
     };
     let first = seq + 1;
+    let actor_refs = actor_refs(conn, entries).await?;
 
     let mut rows = Vec::with_capacity(entries.len());
-    for entry in entries {
+    for (entry, actor_ref) in entries.iter().zip(actor_refs) {
         seq += 1;
         let hash = entry_hash(&prev, &ChainFields::of_new(entry, seq_u64(seq)));
         let details = serde_json::to_string(&entry.details).unwrap_or_else(|_| "{}".into());
-        rows.push(ChainedRow {
-            seq,
-            entry,
-            details,
-            prev_hash: prev,
-            hash,
-        });
+        rows.push(ChainedRow { seq, actor_ref, entry, details, prev_hash: prev, hash });
         prev = hash;
     }
 
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut qb: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new(format!("INSERT INTO audit_entries ({COLUMNS}) "));
+            QueryBuilder::new(format!("INSERT INTO audit_entries ({INSERT_COLUMNS}) "));
         qb.push_values(chunk, |mut b, row| {
             let e = row.entry;
             let resource = e.resource.as_ref();
@@ -69,6 +63,7 @@ pub async fn append(
                 .push_bind(e.actor.kind.as_str())
                 .push_bind(e.actor.id.as_str())
                 .push_bind(e.actor.name.as_str())
+                .push_bind(row.actor_ref)
                 .push_bind(resource.map(|r| r.kind.as_str()))
                 .push_bind(resource.map(|r| r.id.as_str()))
                 .push_bind(resource.and_then(|r| r.name.as_deref()))
@@ -81,16 +76,54 @@ pub async fn append(
         });
         qb.build().execute(&mut *conn).await?;
     }
-    index_batch(conn, first, seq).await?;
-    Ok(AppendReceipt {
-        sequences: rows.iter().map(|r| seq_u64(r.seq)).collect(),
-        head_hash: hex::encode(prev),
-    })
+    index_search(conn, first, seq).await?;
+    add_counts(conn, &rows).await?;
+    Ok(AppendReceipt { sequences: rows.iter().map(|r| seq_u64(r.seq)).collect(), head_hash: hex::encode(prev) })
 }
 
-/// Search index and per-day counts for the rows `first..=last`, each in one statement:
-/// far cheaper than a trigger firing once per row.
-async fn index_batch(conn: &mut SqliteConnection, first: i64, last: i64) -> Result<(), StoreError> {
+/// The actor key the actor filter compares: ASCII case folded, as SQLite's `lower()`.
+fn actor_key(entry: &ValidEntry) -> (String, String) {
+    (entry.actor.id.to_ascii_lowercase(), entry.actor.name.to_ascii_lowercase())
+}
+
+/// The `audit_actors.ref` of each entry's actor, adding actors not seen before.
+async fn actor_refs(conn: &mut SqliteConnection, entries: &[ValidEntry]) -> Result<Vec<i64>, StoreError> {
+    let keys: Vec<(String, String)> = entries.iter().map(actor_key).collect();
+    let distinct: Vec<&(String, String)> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
+    let mut refs: HashMap<&(String, String), i64> = HashMap::with_capacity(distinct.len());
+    for chunk in distinct.chunks(KEYS_PER_STATEMENT / 2) {
+        let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO audit_actors (id_key, name_key) ");
+        insert.push_values(chunk, |mut b, (id, name)| {
+            b.push_bind(id.as_str()).push_bind(name.as_str());
+        });
+        insert.push(" ON CONFLICT (id_key, name_key) DO NOTHING");
+        insert.build().execute(&mut *conn).await?;
+
+        let mut select =
+            QueryBuilder::<Sqlite>::new("SELECT ref, id_key, name_key FROM audit_actors WHERE (id_key, name_key) IN (");
+        let mut list = select.separated(", ");
+        for (id, name) in chunk {
+            list.push("(").push_bind_unseparated(id.as_str()).push_unseparated(", ");
+            list.push_bind_unseparated(name.as_str()).push_unseparated(")");
+        }
+        select.push(")");
+        let found: Vec<(i64, String, String)> = select.build_query_as().fetch_all(&mut *conn).await?;
+        for (actor_ref, id, name) in found {
+            if let Some(key) = chunk.iter().find(|k| k.0 == id && k.1 == name) {
+                refs.insert(key, actor_ref);
+            }
+        }
+    }
+    keys.iter()
+        .map(|k| {
+            refs.get(k).copied().ok_or_else(|| StoreError::Corrupt { seq: 0, reason: "actor not registered".into() })
+        })
+        .collect()
+}
+
+/// Adds the rows `first..=last` to the search index in one statement: far cheaper than
+/// a trigger firing once per row.
+async fn index_search(conn: &mut SqliteConnection, first: i64, last: i64) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_search (rowid, event_type, actor_name, description, resource_name) \
          SELECT seq, event_type, actor_name, description, resource_name FROM audit_entries WHERE seq BETWEEN ?1 AND ?2",
@@ -99,34 +132,39 @@ async fn index_batch(conn: &mut SqliteConnection, first: i64, last: i64) -> Resu
     .bind(last)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(&format!(
-        "INSERT INTO audit_daily_counts (day, event_type, severity, actor_type, n) \
-         SELECT ts / {DAY_MICROS}, event_type, severity, actor_type, COUNT(*) FROM audit_entries \
-         WHERE seq BETWEEN ?1 AND ?2 GROUP BY 1, 2, 3, 4 \
-         ON CONFLICT (day, event_type, severity, actor_type) DO UPDATE SET n = n + excluded.n"
-    ))
-    .bind(first)
-    .bind(last)
-    .execute(&mut *conn)
-    .await?;
-    // An actor is counted under its id and, where it differs, its name (both lower-cased,
-    // as the actor filter compares them), never twice under one key.
-    for key in ["lower(actor_id)", "lower(actor_name)"] {
-        let extra = if key == "lower(actor_name)" {
-            "AND lower(actor_name) <> lower(actor_id)"
-        } else {
-            ""
-        };
-        sqlx::query(&format!(
-            "INSERT INTO audit_actor_counts (actor_key, day, event_type, severity, n) \
-             SELECT {key}, ts / {DAY_MICROS}, event_type, severity, COUNT(*) FROM audit_entries \
-             WHERE seq BETWEEN ?1 AND ?2 {extra} GROUP BY 1, 2, 3, 4 \
-             ON CONFLICT (actor_key, day, event_type, severity) DO UPDATE SET n = n + excluded.n"
-        ))
-        .bind(first)
-        .bind(last)
-        .execute(&mut *conn)
-        .await?;
+    Ok(())
+}
+
+/// Adds the batch to the per-day counts, aggregated here so that each key is written
+/// once per batch.
+async fn add_counts(conn: &mut SqliteConnection, rows: &[ChainedRow<'_>]) -> Result<(), StoreError> {
+    let mut daily: BTreeMap<(i64, &str, i64, &str), i64> = BTreeMap::new();
+    let mut per_actor: BTreeMap<(i64, i64, &str, i64), i64> = BTreeMap::new();
+    for row in rows {
+        let e = row.entry;
+        let day = e.timestamp.timestamp_micros().div_euclid(DAY_MICROS);
+        *daily.entry((day, e.event_type.as_str(), e.severity.code(), e.actor.kind.as_str())).or_default() += 1;
+        *per_actor.entry((row.actor_ref, day, e.event_type.as_str(), e.severity.code())).or_default() += 1;
+    }
+    let daily: Vec<_> = daily.into_iter().collect();
+    for chunk in daily.chunks(KEYS_PER_STATEMENT) {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("INSERT INTO audit_daily_counts (day, event_type, severity, actor_type, n) ");
+        qb.push_values(chunk, |mut b, ((day, event_type, severity, actor_type), n)| {
+            b.push_bind(*day).push_bind(*event_type).push_bind(*severity).push_bind(*actor_type).push_bind(*n);
+        });
+        qb.push(" ON CONFLICT (day, event_type, severity, actor_type) DO UPDATE SET n = n + excluded.n");
+        qb.build().execute(&mut *conn).await?;
+    }
+    let per_actor: Vec<_> = per_actor.into_iter().collect();
+    for chunk in per_actor.chunks(KEYS_PER_STATEMENT) {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("INSERT INTO audit_actor_counts (actor_ref, day, event_type, severity, n) ");
+        qb.push_values(chunk, |mut b, ((actor_ref, day, event_type, severity), n)| {
+            b.push_bind(*actor_ref).push_bind(*day).push_bind(*event_type).push_bind(*severity).push_bind(*n);
+        });
+        qb.push(" ON CONFLICT (actor_ref, day, event_type, severity) DO UPDATE SET n = n + excluded.n");
+        qb.build().execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -42,25 +42,13 @@ impl SqliteStore {
             .pragma("cache_size", "-32768")
             .pragma("mmap_size", "268435456")
             .pragma("temp_store", "memory");
-        if let Some(dir) = options
-            .get_filename()
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self {
-            pool,
-            write_lock: Mutex::new(()),
-        })
+        Ok(Self { pool, write_lock: Mutex::new(()) })
     }
 
     #[cfg(test)]
@@ -85,16 +73,18 @@ impl AuditStore for SqliteStore {
         query::list(&self.pool, filter, page).await
     }
 
+    async fn count(&self, filter: &EntryFilter) -> Result<u64, StoreError> {
+        query::count(&self.pool, filter).await
+    }
+
     async fn get(&self, sequence: u64) -> Result<Option<AuditEntry>, StoreError> {
         let Ok(seq) = i64::try_from(sequence) else {
             return Ok(None);
         };
-        let row: Option<EntryRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM audit_entries WHERE seq = ?"
-        ))
-        .bind(seq)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<EntryRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_entries WHERE seq = ?"))
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(AuditEntry::try_from).transpose()
     }
 
@@ -103,25 +93,18 @@ impl AuditStore for SqliteStore {
         let mut prev = GENESIS_HASH;
         let mut expected: i64 = 1;
         loop {
-            let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-                "SELECT {COLUMNS} FROM audit_entries WHERE seq >= ? ORDER BY seq LIMIT ?"
-            ))
-            .bind(expected)
-            .bind(VERIFY_CHUNK)
-            .fetch_all(&self.pool)
-            .await?;
+            let rows: Vec<EntryRow> =
+                sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_entries WHERE seq >= ? ORDER BY seq LIMIT ?"))
+                    .bind(expected)
+                    .bind(VERIFY_CHUNK)
+                    .fetch_all(&self.pool)
+                    .await?;
             if rows.is_empty() {
-                return Ok(ChainReport {
-                    entries: seq_u64(expected - 1),
-                    first_broken: None,
-                });
+                return Ok(ChainReport { entries: seq_u64(expected - 1), first_broken: None });
             }
             for row in rows {
                 let (seq, stored_prev) = (row.seq, row.prev_hash.clone());
-                let broken = ChainReport {
-                    entries: seq_u64(expected - 1),
-                    first_broken: Some(seq_u64(seq)),
-                };
+                let broken = ChainReport { entries: seq_u64(expected - 1), first_broken: Some(seq_u64(seq)) };
                 let Ok(entry) = AuditEntry::try_from(row) else {
                     return Ok(broken);
                 };
@@ -135,22 +118,15 @@ impl AuditStore for SqliteStore {
         }
     }
 
-    async fn create_token(
-        &self,
-        name: &str,
-        scopes: &[Scope],
-        token_hash: &[u8],
-    ) -> Result<(), StoreError> {
+    async fn create_token(&self, name: &str, scopes: &[Scope], token_hash: &[u8]) -> Result<(), StoreError> {
         let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
-        let result = sqlx::query(
-            "INSERT INTO api_tokens (name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(name)
-        .bind(token_hash)
-        .bind(scopes.join(","))
-        .bind(Utc::now().timestamp())
-        .execute(&self.pool)
-        .await;
+        let result = sqlx::query("INSERT INTO api_tokens (name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?)")
+            .bind(name)
+            .bind(token_hash)
+            .bind(scopes.join(","))
+            .bind(Utc::now().timestamp())
+            .execute(&self.pool)
+            .await;
         match result {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(StoreError::DuplicateTokenName(name.to_owned()))
@@ -160,11 +136,10 @@ impl AuditStore for SqliteStore {
     }
 
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT name, scopes FROM api_tokens WHERE token_hash = ?")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(String, String)> = sqlx::query_as("SELECT name, scopes FROM api_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|(name, scopes)| TokenRecord {
             name,
             scopes: scopes.split(',').filter_map(|s| s.parse().ok()).collect(),

@@ -6,7 +6,7 @@ use super::rows::{EntryRow, COLUMNS};
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::store::sql::{
-    ceil_day, counts_table, floor_day, fts_query, narrows, push_where, Target, DAY_MICROS,
+    ceil_day, counts_table, floor_day, narrows, push_where, search_word, Target, DAY_MICROS, MAX_EXPANSIONS,
 };
 use crate::store::StoreError;
 use sqlx::{QueryBuilder, SqlitePool};
@@ -20,22 +20,57 @@ enum Plan {
     FilterFirst,
 }
 
+/// A filter's search, resolved against the words the index holds.
+enum Search {
+    /// No search words.
+    Any,
+    /// A word that no entry holds: nothing can match.
+    Nothing,
+    Fts(String),
+}
+
+impl Search {
+    fn fts(&self) -> Option<&str> {
+        match self {
+            Search::Fts(q) => Some(q),
+            _ => None,
+        }
+    }
+}
+
 fn bounds(filter: &EntryFilter) -> (Option<i64>, Option<i64>) {
-    (
-        filter.start.map(|t| t.timestamp_micros()),
-        filter.end.map(|t| t.timestamp_micros()),
-    )
+    (filter.start.map(|t| t.timestamp_micros()), filter.end.map(|t| t.timestamp_micros()))
 }
 
 fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-pub async fn list(
-    pool: &SqlitePool,
-    filter: &EntryFilter,
-    page: PageRequest,
-) -> Result<EntryPage, StoreError> {
+/// Expands each search word into the indexed words it is a prefix of (one lookup in the
+/// vocabulary per word).
+async fn resolve_search(pool: &SqlitePool, words: &[String]) -> Result<Search, StoreError> {
+    if words.is_empty() {
+        return Ok(Search::Any);
+    }
+    let mut parts = Vec::with_capacity(words.len());
+    for word in words {
+        // U+10FFFF sorts after every character that can follow the prefix.
+        let terms: Vec<String> = sqlx::query_scalar(
+            "SELECT term FROM audit_search_vocab WHERE term >= ?1 AND term < ?1 || char(1114111) ORDER BY term LIMIT ?2",
+        )
+        .bind(word)
+        .bind(i64::try_from(MAX_EXPANSIONS + 1).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await?;
+        if terms.is_empty() {
+            return Ok(Search::Nothing);
+        }
+        parts.push(search_word(word, &terms));
+    }
+    Ok(Search::Fts(parts.join(" AND ")))
+}
+
+pub async fn list(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError> {
     list_with(pool, filter, page, None).await
 }
 
@@ -45,82 +80,75 @@ async fn list_with(
     page: PageRequest,
     forced: Option<Plan>,
 ) -> Result<EntryPage, StoreError> {
-    let total = count(pool, filter).await?;
-    let mut entries = Vec::new();
-    if page.offset < total {
-        let plan = match forced {
-            Some(plan) => plan,
-            None => plan(pool, filter, page, total).await?,
-        };
-        let (start, end) = bounds(filter);
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {COLUMNS} FROM audit_entries WHERE seq IN (SELECT seq FROM audit_entries"
-        ));
-        if plan == Plan::TimeOrder {
-            qb.push(" INDEXED BY audit_entries_ts");
-        }
-        push_where(&mut qb, filter, Target::Entries { start, end });
-        // `+ts` keeps the planner from walking the time index when the filter's is better.
-        qb.push(if plan == Plan::TimeOrder {
-            " ORDER BY ts DESC, seq DESC"
-        } else {
-            " ORDER BY +ts DESC, seq DESC"
-        });
-        qb.push(" LIMIT ")
-            .push_bind(i64::from(page.limit))
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
-            .push(") ORDER BY ts DESC, seq DESC");
-        let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
-        entries = rows
-            .into_iter()
-            .map(AuditEntry::try_from)
-            .collect::<Result<_, _>>()?;
+    let mut result = EntryPage { entries: Vec::new(), total: 0, limit: page.limit, offset: page.offset };
+    let search = resolve_search(pool, &filter.search).await?;
+    if matches!(search, Search::Nothing) {
+        return Ok(result);
     }
-    Ok(EntryPage {
-        entries,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    })
+    result.total = count_resolved(pool, filter, &search).await?;
+    if page.offset >= result.total {
+        return Ok(result);
+    }
+    let plan = match forced {
+        Some(plan) => plan,
+        None => plan(pool, filter, page, result.total).await?,
+    };
+    let (start, end) = bounds(filter);
+    let mut qb =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries WHERE seq IN (SELECT seq FROM audit_entries"));
+    if plan == Plan::TimeOrder {
+        qb.push(" INDEXED BY audit_entries_ts");
+    }
+    push_where(&mut qb, filter, search.fts(), Target::Entries { start, end });
+    // `+ts` keeps the planner from walking the time index when the filter's is better.
+    qb.push(if plan == Plan::TimeOrder { " ORDER BY ts DESC, seq DESC" } else { " ORDER BY +ts DESC, seq DESC" });
+    qb.push(" LIMIT ")
+        .push_bind(i64::from(page.limit))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+        .push(") ORDER BY ts DESC, seq DESC");
+    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
+    result.entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
+    Ok(result)
 }
 
 /// Walking the time index visits about `(offset + limit) × rows in range / matches` rows,
 /// each a table lookup; the filter's index yields the matches to sort, each far cheaper.
-async fn plan(
-    pool: &SqlitePool,
-    filter: &EntryFilter,
-    page: PageRequest,
-    total: u64,
-) -> Result<Plan, StoreError> {
+async fn plan(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest, total: u64) -> Result<Plan, StoreError> {
     if !narrows(filter) {
         return Ok(Plan::TimeOrder);
     }
     let (start, end) = bounds(filter);
     let mut qb = QueryBuilder::new("SELECT COALESCE(SUM(n), 0) FROM audit_daily_counts");
-    push_where(
-        &mut qb,
-        &EntryFilter::default(),
-        Target::Counts {
-            start: start.map(floor_day),
-            end: end.map(ceil_day),
-        },
-    );
+    let everything = EntryFilter::default();
+    push_where(&mut qb, &everything, None, Target::Counts { start: start.map(floor_day), end: end.map(ceil_day) });
     let in_range = to_u64(qb.build_query_scalar().fetch_one(pool).await?);
     let wanted = page.offset + u64::from(page.limit);
     let walked = wanted.saturating_mul(in_range) / total.max(1);
-    Ok(if walked.saturating_mul(4) <= total {
-        Plan::TimeOrder
-    } else {
-        Plan::FilterFirst
-    })
+    Ok(if walked.saturating_mul(4) <= total { Plan::TimeOrder } else { Plan::FilterFirst })
 }
 
 /// How many entries match.
 pub async fn count(pool: &SqlitePool, filter: &EntryFilter) -> Result<u64, StoreError> {
+    match resolve_search(pool, &filter.search).await? {
+        Search::Nothing => Ok(0),
+        search => count_resolved(pool, filter, &search).await,
+    }
+}
+
+async fn count_resolved(pool: &SqlitePool, filter: &EntryFilter, search: &Search) -> Result<u64, StoreError> {
     let (start, end) = bounds(filter);
     let Some(table) = counts_table(filter) else {
-        return count_search_or_entries(pool, filter, start, end).await;
+        // A search alone is counted in the search index, without touching the entries.
+        let search_only = EntryFilter { search: filter.search.clone(), ..EntryFilter::default() };
+        if let (Some(fts), true) = (search.fts(), *filter == search_only) {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_search WHERE audit_search MATCH ?")
+                .bind(fts)
+                .fetch_one(pool)
+                .await?;
+            return Ok(to_u64(n));
+        }
+        return count_entries(pool, filter, search, start, end).await;
     };
     // Whole days [first_day, end_day) come from the per-day counts; the partial days at
     // either edge are counted from the entries themselves.
@@ -128,64 +156,34 @@ pub async fn count(pool: &SqlitePool, filter: &EntryFilter) -> Result<u64, Store
     let end_day = end.map(floor_day);
     if let (Some(a), Some(b)) = (first_day, end_day) {
         if a > b {
-            return count_entries(pool, filter, start, end).await;
+            return count_entries(pool, filter, search, start, end).await;
         }
     }
     let mut qb = QueryBuilder::new(format!("SELECT COALESCE(SUM(n), 0) FROM {table}"));
-    push_where(
-        &mut qb,
-        filter,
-        Target::Counts {
-            start: first_day,
-            end: end_day,
-        },
-    );
+    push_where(&mut qb, filter, None, Target::Counts { start: first_day, end: end_day });
     let mut total = to_u64(qb.build_query_scalar().fetch_one(pool).await?);
     if let (Some(s), Some(day)) = (start, first_day) {
         if s < day * DAY_MICROS {
-            total += count_entries(pool, filter, Some(s), Some(day * DAY_MICROS)).await?;
+            total += count_entries(pool, filter, search, Some(s), Some(day * DAY_MICROS)).await?;
         }
     }
     if let (Some(e), Some(day)) = (end, end_day) {
         if day * DAY_MICROS < e {
-            total += count_entries(pool, filter, Some(day * DAY_MICROS), Some(e)).await?;
+            total += count_entries(pool, filter, search, Some(day * DAY_MICROS), Some(e)).await?;
         }
     }
     Ok(total)
 }
 
-/// A search alone is counted in the search index, without touching the entries.
-async fn count_search_or_entries(
-    pool: &SqlitePool,
-    filter: &EntryFilter,
-    start: Option<i64>,
-    end: Option<i64>,
-) -> Result<u64, StoreError> {
-    let search_only = EntryFilter {
-        search: filter.search.clone(),
-        ..EntryFilter::default()
-    };
-    match fts_query(&filter.search) {
-        Some(query) if *filter == search_only => {
-            let n: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM audit_search WHERE audit_search MATCH ?")
-                    .bind(query)
-                    .fetch_one(pool)
-                    .await?;
-            Ok(to_u64(n))
-        }
-        _ => count_entries(pool, filter, start, end).await,
-    }
-}
-
 async fn count_entries(
     pool: &SqlitePool,
     filter: &EntryFilter,
+    search: &Search,
     start: Option<i64>,
     end: Option<i64>,
 ) -> Result<u64, StoreError> {
     let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM audit_entries");
-    push_where(&mut qb, filter, Target::Entries { start, end });
+    push_where(&mut qb, filter, search.fts(), Target::Entries { start, end });
     Ok(to_u64(qb.build_query_scalar().fetch_one(pool).await?))
 }
 
@@ -202,13 +200,7 @@ mod tests {
     /// whose case varies, so that ordering and matching rules are all exercised.
     fn entries(n: i64) -> Vec<ValidEntry> {
         let base: DateTime<Utc> = "2025-03-01T00:00:00Z".parse().expect("time");
-        let types = [
-            "auth.login.success",
-            "auth.login.failed",
-            "rotation.failed",
-            "sync.completed",
-            "backup.done",
-        ];
+        let types = ["auth.login.success", "auth.login.failed", "rotation.failed", "sync.completed", "backup.done"];
         let actors = [
             (ActorType::User, "user-1", "Alice@Contoso.com"),
             (ActorType::User, "user-2", "bob@contoso.com"),
@@ -222,19 +214,11 @@ mod tests {
                 ValidEntry {
                     timestamp: base + Duration::minutes(minutes),
                     event_type: types[(i % 5) as usize].to_owned(),
-                    actor: Actor {
-                        kind,
-                        id: id.to_owned(),
-                        name: name.to_owned(),
-                    },
+                    actor: Actor { kind, id: id.to_owned(), name: name.to_owned() },
                     resource: (i % 3 == 0).then(|| Resource {
                         kind: "secret".into(),
                         id: format!("kv/{i}"),
-                        name: Some(if i % 2 == 0 {
-                            "stripe-api-key".into()
-                        } else {
-                            "kv-prod-payments".into()
-                        }),
+                        name: Some(if i % 2 == 0 { "stripe-api-key".into() } else { "kv-prod-payments".into() }),
                     }),
                     description: format!("event {i} in vault kv-prod-{}", i % 6),
                     details: serde_json::Map::new(),
@@ -247,11 +231,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_word_nobody_wrote_matches_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
+        store.append(&entries(20)).await.expect("appends");
+        let (filter, page) = EntryQuery::from_query_string("q=zzz").and_then(|q| q.validate()).expect("valid");
+        let result = list(store.pool(), &filter, page).await.expect("lists");
+        assert_eq!((result.total, result.entries.len()), (0, 0));
+    }
+
+    #[tokio::test]
     async fn both_plans_return_exactly_the_matching_rows_in_order() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display()))
-            .await
-            .expect("opens");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
         let all = entries(1500);
         for chunk in all.chunks(400) {
             store.append(chunk).await.expect("appends");
@@ -260,11 +252,7 @@ mod tests {
         for seq in 1..=1500 {
             stored.push(store.get(seq).await.expect("reads").expect("exists"));
         }
-        stored.sort_by(|a, b| {
-            b.timestamp
-                .cmp(&a.timestamp)
-                .then(b.sequence.cmp(&a.sequence))
-        });
+        stored.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
 
         let queries = [
             "",
@@ -278,35 +266,21 @@ mod tests {
             "q=kv-prod-payments&severity=info",
             "start_date=2025-03-02&end_date=2025-03-05T12:00:00Z&event_type=auth.login.*",
             "q=vault+kv&actor=rotation-worker&end_date=2025-03-06",
+            "q=e",
+            "q=ev+in",
+            "q=1",
         ];
         for text in queries {
-            let (filter, _) = EntryQuery::from_query_string(text)
-                .and_then(|q| q.validate())
-                .expect("valid");
-            let expected: Vec<u64> = stored
-                .iter()
-                .filter(|e| filter.matches(e))
-                .map(|e| e.sequence)
-                .collect();
+            let (filter, _) = EntryQuery::from_query_string(text).and_then(|q| q.validate()).expect("valid");
+            let expected: Vec<u64> = stored.iter().filter(|e| filter.matches(e)).map(|e| e.sequence).collect();
             assert!(!expected.is_empty(), "{text} matches nothing: a weak check");
             for plan in [Plan::TimeOrder, Plan::FilterFirst] {
-                for (limit, offset) in [(50, 0), (7, 3), (1000, 0), (10, expected.len() as u64 - 1)]
-                {
-                    let page = list_with(
-                        store.pool(),
-                        &filter,
-                        PageRequest { limit, offset },
-                        Some(plan),
-                    )
-                    .await
-                    .expect("lists");
+                for (limit, offset) in [(50, 0), (7, 3), (1000, 0), (10, expected.len() as u64 - 1)] {
+                    let page = list_with(store.pool(), &filter, PageRequest { limit, offset }, Some(plan))
+                        .await
+                        .expect("lists");
                     let got: Vec<u64> = page.entries.iter().map(|e| e.sequence).collect();
-                    let want: Vec<u64> = expected
-                        .iter()
-                        .skip(offset as usize)
-                        .take(limit as usize)
-                        .copied()
-                        .collect();
+                    let want: Vec<u64> = expected.iter().skip(offset as usize).take(limit as usize).copied().collect();
                     assert_eq!(got, want, "{text} {plan:?} limit {limit} offset {offset}");
                     assert_eq!(page.total, expected.len() as u64, "total of {text}");
                 }

@@ -5,9 +5,12 @@ use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use std::str::FromStr;
 
-pub const COLUMNS: &str =
-    "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, \
+/// The columns read back; the append writes these and `actor_ref` ([`INSERT_COLUMNS`]).
+pub const COLUMNS: &str = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, \
      resource_id, resource_name, description, details, ip_address, user_agent, prev_hash, hash";
+
+pub const INSERT_COLUMNS: &str = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, actor_ref, \
+     resource_type, resource_id, resource_name, description, details, ip_address, user_agent, prev_hash, hash";
 
 #[derive(sqlx::FromRow)]
 pub struct EntryRow {
@@ -38,35 +41,21 @@ impl TryFrom<EntryRow> for AuditEntry {
 
     fn try_from(row: EntryRow) -> Result<Self, StoreError> {
         let seq = seq_u64(row.seq);
-        let corrupt = |reason: &str| StoreError::Corrupt {
-            seq,
-            reason: reason.to_owned(),
-        };
-        let timestamp = DateTime::<Utc>::from_timestamp_micros(row.ts)
-            .ok_or_else(|| corrupt("timestamp out of range"))?;
-        let severity =
-            Severity::from_code(row.severity).ok_or_else(|| corrupt("unknown severity"))?;
-        let kind =
-            ActorType::from_str(&row.actor_type).map_err(|()| corrupt("unknown actor type"))?;
-        let details = serde_json::from_str(&row.details)
-            .map_err(|_| corrupt("details are not a JSON object"))?;
+        let corrupt = |reason: &str| StoreError::Corrupt { seq, reason: reason.to_owned() };
+        let timestamp =
+            DateTime::<Utc>::from_timestamp_micros(row.ts).ok_or_else(|| corrupt("timestamp out of range"))?;
+        let severity = Severity::from_code(row.severity).ok_or_else(|| corrupt("unknown severity"))?;
+        let kind = ActorType::from_str(&row.actor_type).map_err(|()| corrupt("unknown actor type"))?;
+        let details = serde_json::from_str(&row.details).map_err(|_| corrupt("details are not a JSON object"))?;
         let resource = match (row.resource_type, row.resource_id) {
-            (Some(kind), Some(id)) => Some(Resource {
-                kind,
-                id,
-                name: row.resource_name,
-            }),
+            (Some(kind), Some(id)) => Some(Resource { kind, id, name: row.resource_name }),
             _ => None,
         };
         Ok(AuditEntry {
             id: entry_id(seq),
             timestamp,
             event_type: row.event_type,
-            actor: Actor {
-                kind,
-                id: row.actor_id,
-                name: row.actor_name,
-            },
+            actor: Actor { kind, id: row.actor_id, name: row.actor_name },
             resource,
             description: row.description,
             details,
