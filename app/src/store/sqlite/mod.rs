@@ -39,6 +39,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
+            // 8 KiB pages and a 32 MiB WAL between checkpoints: measured ~20% faster
+            // ingest than the defaults (docs/benchmarks.md).
+            .pragma("page_size", "8192")
+            .pragma("wal_autocheckpoint", "4000")
             .pragma("cache_size", "-32768")
             .pragma("mmap_size", "268435456")
             .pragma("temp_store", "memory");

@@ -4,7 +4,7 @@
 
 use super::rows::{EntryRow, COLUMNS};
 use crate::entry::{AuditEntry, EntryPage};
-use crate::filter::{EntryFilter, PageRequest};
+use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
 use crate::store::sql::{
     ceil_day, counts_table, floor_day, narrows, push_where, search_word, Target, DAY_MICROS, MAX_EXPANSIONS,
 };
@@ -101,7 +101,8 @@ async fn list_with(
     }
     push_where(&mut qb, filter, search.fts(), Target::Entries { start, end });
     // `+ts` keeps the planner from walking the time index when the filter's is better.
-    qb.push(if plan == Plan::TimeOrder { " ORDER BY ts DESC, seq DESC" } else { " ORDER BY +ts DESC, seq DESC" });
+    let sorted_by_index = plan == Plan::TimeOrder || ordered_by_one_index(filter);
+    qb.push(if sorted_by_index { " ORDER BY ts DESC, seq DESC" } else { " ORDER BY +ts DESC, seq DESC" });
     qb.push(" LIMIT ")
         .push_bind(i64::from(page.limit))
         .push(" OFFSET ")
@@ -113,7 +114,9 @@ async fn list_with(
 }
 
 /// Walking the time index visits about `(offset + limit) × rows in range / matches` rows,
-/// each a table lookup; the filter's index yields the matches to sort, each far cheaper.
+/// each a table lookup in nearly sequential order. Going through the filter's index finds
+/// every match and sorts them: cheap when the index ends in `ts` (no table lookup), dear
+/// for search matches (a random table lookup each).
 async fn plan(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest, total: u64) -> Result<Plan, StoreError> {
     if !narrows(filter) {
         return Ok(Plan::TimeOrder);
@@ -124,8 +127,17 @@ async fn plan(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest, total:
     push_where(&mut qb, &everything, None, Target::Counts { start: start.map(floor_day), end: end.map(ceil_day) });
     let in_range = to_u64(qb.build_query_scalar().fetch_one(pool).await?);
     let wanted = page.offset + u64::from(page.limit);
-    let walked = wanted.saturating_mul(in_range) / total.max(1);
-    Ok(if walked.saturating_mul(4) <= total { Plan::TimeOrder } else { Plan::FilterFirst })
+    let walk_cost = wanted.saturating_mul(in_range) / total.max(1) * 4;
+    let filter_cost = if filter.search.is_empty() { total } else { total.saturating_mul(16) };
+    Ok(if walk_cost <= filter_cost { Plan::TimeOrder } else { Plan::FilterFirst })
+}
+
+/// Whether one index yields the filter's matches already in time order, so that
+/// SQLite should be left to walk it rather than sort.
+fn ordered_by_one_index(filter: &EntryFilter) -> bool {
+    filter.search.is_empty()
+        && ((filter.event_types.len() == 1 && matches!(filter.event_types[0], EventTypeMatch::Exact(_)))
+            || filter.severities.len() == 1)
 }
 
 /// How many entries match.
