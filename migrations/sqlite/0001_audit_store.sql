@@ -14,6 +14,10 @@ CREATE INDEX audit_actors_name_key ON audit_actors (name_key);
 CREATE TABLE audit_entries (
     seq           INTEGER PRIMARY KEY,
     ts            INTEGER NOT NULL,
+    -- The latest ts of this and every earlier entry: no entry before this one in the
+    -- chain is newer, which lets a search walk its matches newest-first by sequence
+    -- and know when the rest cannot reach the page (see store/sqlite/search.rs).
+    ts_high       INTEGER NOT NULL,
     event_type    TEXT    NOT NULL,
     severity      INTEGER NOT NULL CHECK (severity IN (0, 1, 2)),
     actor_type    TEXT    NOT NULL CHECK (actor_type IN ('user', 'system', 'service')),

@@ -9,13 +9,14 @@ use crate::store::{AppendReceipt, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// 17 bound values a row: 500 rows stay far below SQLite's 32,766-parameter limit.
+/// 18 bound values a row: 500 rows stay far below SQLite's 32,766-parameter limit.
 const ROWS_PER_INSERT: usize = 500;
 /// Rows per statement for the small tables (at most 5 values a row).
 const KEYS_PER_STATEMENT: usize = 1000;
 
 struct ChainedRow<'a> {
     seq: i64,
+    ts_high: i64,
     actor_ref: i64,
     entry: &'a ValidEntry,
     details: String,
@@ -26,17 +27,18 @@ struct ChainedRow<'a> {
 /// Runs inside a transaction that already holds the write lock (`BEGIN IMMEDIATE`), so
 /// the chain head read here cannot change before the commit.
 pub async fn append(conn: &mut SqliteConnection, entries: &[ValidEntry]) -> Result<AppendReceipt, StoreError> {
-    let head: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
-    let (mut seq, mut prev) = match head {
-        Some((seq, hash)) => {
+    let head: Option<(i64, Vec<u8>, i64)> =
+        sqlx::query_as("SELECT seq, hash, ts_high FROM audit_entries ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (mut seq, mut prev, mut ts_high) = match head {
+        Some((seq, hash, ts_high)) => {
             let prev: [u8; 32] = hash
                 .try_into()
                 .map_err(|_| StoreError::Corrupt { seq: seq_u64(seq), reason: "hash is not 32 bytes".into() })?;
-            (seq, prev)
+            (seq, prev, ts_high)
         }
-        None => (0, GENESIS_HASH),
+        None => (0, GENESIS_HASH, i64::MIN),
     };
     let first = seq + 1;
     let actor_refs = actor_refs(conn, entries).await?;
@@ -44,9 +46,10 @@ pub async fn append(conn: &mut SqliteConnection, entries: &[ValidEntry]) -> Resu
     let mut rows = Vec::with_capacity(entries.len());
     for (entry, actor_ref) in entries.iter().zip(actor_refs) {
         seq += 1;
+        ts_high = ts_high.max(entry.timestamp.timestamp_micros());
         let hash = entry_hash(&prev, &ChainFields::of_new(entry, seq_u64(seq)));
         let details = serde_json::to_string(&entry.details).unwrap_or_else(|_| "{}".into());
-        rows.push(ChainedRow { seq, actor_ref, entry, details, prev_hash: prev, hash });
+        rows.push(ChainedRow { seq, ts_high, actor_ref, entry, details, prev_hash: prev, hash });
         prev = hash;
     }
 
@@ -58,6 +61,7 @@ pub async fn append(conn: &mut SqliteConnection, entries: &[ValidEntry]) -> Resu
             let resource = e.resource.as_ref();
             b.push_bind(row.seq)
                 .push_bind(e.timestamp.timestamp_micros())
+                .push_bind(row.ts_high)
                 .push_bind(e.event_type.as_str())
                 .push_bind(e.severity.code())
                 .push_bind(e.actor.kind.as_str())

@@ -3,6 +3,7 @@
 mod append;
 mod query;
 mod rows;
+mod search;
 
 use rows::{seq_u64, EntryRow, COLUMNS};
 

@@ -89,6 +89,12 @@ async fn list_with(
     if page.offset >= result.total {
         return Ok(result);
     }
+    let search_only = EntryFilter { search: filter.search.clone(), ..EntryFilter::default() };
+    if let (Some(fts), true, None) = (search.fts(), *filter == search_only, forced) {
+        let keys = super::search::page_keys(pool, fts, page.offset, page.limit).await?;
+        result.entries = read_keys(pool, &keys).await?;
+        return Ok(result);
+    }
     let plan = match forced {
         Some(plan) => plan,
         None => plan(pool, filter, page, result.total).await?,
@@ -111,6 +117,22 @@ async fn list_with(
     let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
     result.entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
     Ok(result)
+}
+
+/// The entries with these sequence numbers, in the order given.
+async fn read_keys(pool: &SqlitePool, keys: &[i64]) -> Result<Vec<AuditEntry>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries WHERE seq IN ("));
+    let mut list = qb.separated(", ");
+    for key in keys {
+        list.push_bind(*key);
+    }
+    qb.push(")");
+    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
+    let mut by_seq: std::collections::HashMap<i64, EntryRow> = rows.into_iter().map(|r| (r.seq, r)).collect();
+    keys.iter().filter_map(|k| by_seq.remove(k)).map(AuditEntry::try_from).collect()
 }
 
 /// Walking the time index visits about `(offset + limit) × rows in range / matches` rows,
@@ -286,11 +308,10 @@ mod tests {
             let (filter, _) = EntryQuery::from_query_string(text).and_then(|q| q.validate()).expect("valid");
             let expected: Vec<u64> = stored.iter().filter(|e| filter.matches(e)).map(|e| e.sequence).collect();
             assert!(!expected.is_empty(), "{text} matches nothing: a weak check");
-            for plan in [Plan::TimeOrder, Plan::FilterFirst] {
+            for plan in [Some(Plan::TimeOrder), Some(Plan::FilterFirst), None] {
                 for (limit, offset) in [(50, 0), (7, 3), (1000, 0), (10, expected.len() as u64 - 1)] {
-                    let page = list_with(store.pool(), &filter, PageRequest { limit, offset }, Some(plan))
-                        .await
-                        .expect("lists");
+                    let page =
+                        list_with(store.pool(), &filter, PageRequest { limit, offset }, plan).await.expect("lists");
                     let got: Vec<u64> = page.entries.iter().map(|e| e.sequence).collect();
                     let want: Vec<u64> = expected.iter().skip(offset as usize).take(limit as usize).copied().collect();
                     assert_eq!(got, want, "{text} {plan:?} limit {limit} offset {offset}");

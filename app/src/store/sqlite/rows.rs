@@ -9,7 +9,8 @@ use std::str::FromStr;
 pub const COLUMNS: &str = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, \
      resource_id, resource_name, description, details, ip_address, user_agent, prev_hash, hash";
 
-pub const INSERT_COLUMNS: &str = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, actor_ref, \
+pub const INSERT_COLUMNS: &str =
+    "seq, ts, ts_high, event_type, severity, actor_type, actor_id, actor_name, actor_ref, \
      resource_type, resource_id, resource_name, description, details, ip_address, user_agent, prev_hash, hash";
 
 #[derive(sqlx::FromRow)]
