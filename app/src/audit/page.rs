@@ -45,28 +45,32 @@ fn ErrorState(error: AuditError) -> impl IntoView {
 fn EntryTable(page: EntryPage) -> impl IntoView {
     let first = page.offset + 1;
     let last = page.offset + page.entries.len() as u64;
-    let summary = if page.entries.is_empty() {
+    let summary = if page.total == 0 {
+        "No audit entries match.".to_owned()
+    } else if page.entries.is_empty() {
         format!("No entries on this page ({} in all)", page.total)
     } else {
         format!("Showing {first}–{last} of {}", page.total)
     };
     view! {
         <p class="summary" aria-live="polite">{summary}</p>
-        <table class="entries">
-            <thead>
-                <tr>
-                    <th scope="col">"Timestamp"</th>
-                    <th scope="col">"Event type"</th>
-                    <th scope="col">"Actor"</th>
-                    <th scope="col">"Description"</th>
-                    <th scope="col">"Details"</th>
-                    <th scope="col">"Severity"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {page.entries.iter().map(|e| view! { <EntryRow entry=e.clone()/> }).collect_view()}
-            </tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="entries">
+                <thead>
+                    <tr>
+                        <th scope="col">"Timestamp"</th>
+                        <th scope="col">"Event type"</th>
+                        <th scope="col">"Actor"</th>
+                        <th scope="col">"Description"</th>
+                        <th scope="col">"Details"</th>
+                        <th scope="col">"Severity"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {page.entries.iter().map(|e| view! { <EntryRow entry=e.clone()/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
         <Pager page/>
     }
 }

@@ -139,35 +139,51 @@ async fn index_search(conn: &mut SqliteConnection, first: i64, last: i64) -> Res
     Ok(())
 }
 
+/// One value of a count key, in the key columns' order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum KeyPart<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+type Counts<'a> = BTreeMap<[KeyPart<'a>; 4], i64>;
+
 /// Adds the batch to the per-day counts, aggregated here so that each key is written
 /// once per batch.
 async fn add_counts(conn: &mut SqliteConnection, rows: &[ChainedRow<'_>]) -> Result<(), StoreError> {
-    let mut daily: BTreeMap<(i64, &str, i64, &str), i64> = BTreeMap::new();
-    let mut per_actor: BTreeMap<(i64, i64, &str, i64), i64> = BTreeMap::new();
+    use KeyPart::{Int, Text};
+    let mut daily = Counts::new();
+    let mut per_actor = Counts::new();
     for row in rows {
         let e = row.entry;
-        let day = e.timestamp.timestamp_micros().div_euclid(DAY_MICROS);
-        *daily.entry((day, e.event_type.as_str(), e.severity.code(), e.actor.kind.as_str())).or_default() += 1;
-        *per_actor.entry((row.actor_ref, day, e.event_type.as_str(), e.severity.code())).or_default() += 1;
+        let day = Int(e.timestamp.timestamp_micros().div_euclid(DAY_MICROS));
+        let (event_type, severity) = (Text(&e.event_type), Int(e.severity.code()));
+        *daily.entry([day, event_type, severity, Text(e.actor.kind.as_str())]).or_default() += 1;
+        *per_actor.entry([Int(row.actor_ref), day, event_type, severity]).or_default() += 1;
     }
-    let daily: Vec<_> = daily.into_iter().collect();
-    for chunk in daily.chunks(KEYS_PER_STATEMENT) {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("INSERT INTO audit_daily_counts (day, event_type, severity, actor_type, n) ");
-        qb.push_values(chunk, |mut b, ((day, event_type, severity, actor_type), n)| {
-            b.push_bind(*day).push_bind(*event_type).push_bind(*severity).push_bind(*actor_type).push_bind(*n);
+    upsert_counts(conn, "audit_daily_counts", "day, event_type, severity, actor_type", daily).await?;
+    upsert_counts(conn, "audit_actor_counts", "actor_ref, day, event_type, severity", per_actor).await
+}
+
+async fn upsert_counts(
+    conn: &mut SqliteConnection,
+    table: &str,
+    key_columns: &str,
+    counts: Counts<'_>,
+) -> Result<(), StoreError> {
+    let counts: Vec<_> = counts.into_iter().collect();
+    for chunk in counts.chunks(KEYS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} ({key_columns}, n) "));
+        qb.push_values(chunk, |mut b, (key, n)| {
+            for part in key {
+                match *part {
+                    KeyPart::Int(v) => b.push_bind(v),
+                    KeyPart::Text(v) => b.push_bind(v),
+                };
+            }
+            b.push_bind(*n);
         });
-        qb.push(" ON CONFLICT (day, event_type, severity, actor_type) DO UPDATE SET n = n + excluded.n");
-        qb.build().execute(&mut *conn).await?;
-    }
-    let per_actor: Vec<_> = per_actor.into_iter().collect();
-    for chunk in per_actor.chunks(KEYS_PER_STATEMENT) {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("INSERT INTO audit_actor_counts (actor_ref, day, event_type, severity, n) ");
-        qb.push_values(chunk, |mut b, ((actor_ref, day, event_type, severity), n)| {
-            b.push_bind(*actor_ref).push_bind(*day).push_bind(*event_type).push_bind(*severity).push_bind(*n);
-        });
-        qb.push(" ON CONFLICT (actor_ref, day, event_type, severity) DO UPDATE SET n = n + excluded.n");
+        qb.push(format_args!(" ON CONFLICT ({key_columns}) DO UPDATE SET n = n + excluded.n"));
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
