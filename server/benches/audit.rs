@@ -49,6 +49,7 @@ async fn main() {
         store_time += t.elapsed();
     }
     let wall = started.elapsed();
+    store.optimize().await.expect("statistics");
     let ingest_rate = events as f64 / store_time.as_secs_f64();
     eprintln!("ingested {events} events: {ingest_rate:.0} events/s in the store ({:.1}s wall)", wall.as_secs_f64());
 

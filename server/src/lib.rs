@@ -1,6 +1,7 @@
 //! The CertifyClouds Audit process: configuration, the HTTP router and the commands.
 
 pub mod config;
+pub mod jobs;
 pub mod rest;
 pub mod seed;
 pub mod startup;
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             let listener = tokio::net::TcpListener::bind(cli.serve.addr)
                 .await
                 .map_err(|source| RunError::Bind { addr: cli.serve.addr, source })?;
+            let _statistics = jobs::spawn_statistics_refresh(store.clone());
             let state = startup::AppState::new(store, &cli.serve.site_root);
             tracing::info!(addr = %cli.serve.addr, "serving http://{}/audit", cli.serve.addr);
             startup::serve(listener, state).await.map_err(RunError::Serve)
@@ -49,6 +51,7 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
         Command::Seed(args) => {
             let started = std::time::Instant::now();
             let added = seed::seed_store(store.as_ref(), &args, chrono::Utc::now()).await?;
+            store.optimize().await?;
             let secs = started.elapsed().as_secs_f64();
             writeln!(
                 std::io::stdout(),

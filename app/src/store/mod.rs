@@ -68,6 +68,10 @@ pub trait AuditStore: Send + Sync {
 
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
 
+    /// Refreshes the query planner's statistics (sampled, so it stays cheap at any size);
+    /// run after bulk loads and periodically.
+    async fn optimize(&self) -> Result<(), StoreError>;
+
     /// Answers when the database can be reached.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -2,6 +2,7 @@
 
 use crate::helpers::TestApp;
 use axum::http::{Method, StatusCode};
+use sqlx::Connection;
 use std::process::Command;
 
 fn certifyclouds(database_url: &str, args: &[&str]) -> std::process::Output {
@@ -46,6 +47,14 @@ async fn seed_is_deterministic_and_verify_checks_the_chain() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Seeded 300 events"));
     let page = a.list("limit=1000").await;
     assert_eq!(page["total"], 300);
+
+    // A bulk load leaves planner statistics behind.
+    let mut conn = sqlx::SqliteConnection::connect(&a.database_url).await.expect("connects");
+    let stats: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'audit_entries'")
+        .fetch_one(&mut conn)
+        .await
+        .expect("sqlite_stat1 exists");
+    assert!(stats > 0);
 
     let verify = certifyclouds(&a.database_url, &["verify"]);
     assert!(verify.status.success());

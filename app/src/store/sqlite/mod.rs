@@ -151,6 +151,15 @@ impl AuditStore for SqliteStore {
         }))
     }
 
+    async fn optimize(&self) -> Result<(), StoreError> {
+        // Without statistics SQLite cannot tell a rare filter from a common one, and may
+        // combine a search with other filters in the slow order.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("PRAGMA analysis_limit = 1000").execute(&mut *conn).await?;
+        sqlx::query("ANALYZE").execute(&mut *conn).await?;
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.pool.execute("SELECT 1").await?;
         Ok(())

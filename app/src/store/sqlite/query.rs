@@ -290,6 +290,8 @@ mod tests {
         for chunk in all.chunks(400) {
             store.append(chunk).await.expect("appends");
         }
+        // The automatic plan runs with planner statistics, as in production.
+        store.optimize().await.expect("statistics");
         let mut stored: Vec<AuditEntry> = Vec::new();
         for seq in 1..=1500 {
             stored.push(store.get(seq).await.expect("reads").expect("exists"));
