@@ -88,13 +88,13 @@ pub struct EntryFilter {
     pub event_types: Vec<EventTypeMatch>,
     pub actor: Option<ActorMatch>,
     pub severities: Vec<Severity>,
-    /// Search words, already split; every one must match (as a prefix).
+    /// Search words, already split; every one must match (see [`word_matches`]).
     pub search: Vec<String>,
 }
 
 impl EntryFilter {
     /// Whether an entry passes this filter, by the same rules the store applies in SQL
-    /// (actor id or name ignoring ASCII case; every search word a prefix of a word in the
+    /// (actor id or name ignoring ASCII case; every search word matching a word of the
     /// event type, actor name, description or resource name).
     pub fn matches(&self, entry: &AuditEntry) -> bool {
         let in_time = self.start.is_none_or(|s| entry.timestamp >= s) && self.end.is_none_or(|e| entry.timestamp < e);
@@ -119,7 +119,22 @@ impl EntryFilter {
             .iter()
             .flat_map(|text| search_words_all(text))
             .collect();
-        self.search.iter().all(|term| words.iter().any(|w| w.starts_with(term.as_str())))
+        self.search.iter().all(|term| words.iter().any(|w| word_matches(term, w)))
+    }
+}
+
+/// Search words shorter than this match whole words only: a one- or two-letter prefix
+/// stands for thousands of words (so it would be slow and match nearly everything),
+/// while short whole words such as `kv` or `id` are exactly what people look for.
+pub const PREFIX_MIN_CHARS: usize = 3;
+
+/// Whether a search word matches a word of an entry: as a prefix once it is
+/// [`PREFIX_MIN_CHARS`] long (so results follow the typing), whole before that.
+pub fn word_matches(term: &str, word: &str) -> bool {
+    if term.chars().count() >= PREFIX_MIN_CHARS {
+        word.starts_with(term)
+    } else {
+        word == term
     }
 }
 
@@ -386,6 +401,19 @@ mod tests {
         let (f, _) = q("q=Admin%40Company.com+kv-prod").expect("valid");
         assert_eq!(f.search, vec!["admin", "company", "com", "kv", "prod"]);
         assert_eq!(q(&format!("q={}", "a".repeat(201))), Err(FilterError::SearchTooLong));
+    }
+
+    #[test]
+    fn short_words_match_whole_words_and_longer_ones_prefixes() {
+        assert!(word_matches("kv", "kv"));
+        assert!(!word_matches("kv", "kvault"));
+        assert!(!word_matches("ro", "rotation"));
+        assert!(word_matches("rot", "rotation"));
+        assert!(word_matches("rotation", "rotation"));
+        assert!(!word_matches("rotations", "rotation"));
+        // Characters, not bytes: "éé" is two letters, so it stays a whole word.
+        assert!(!word_matches("éé", "ééx"));
+        assert!(word_matches("ééé", "éééx"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The one translation of an [`EntryFilter`] into SQL conditions, for the entries table
 //! and for the per-day counts that share its filter columns.
 
+use crate::entry::Severity;
 use crate::filter::{ActorMatch, EntryFilter, EventTypeMatch};
 use sqlx::{QueryBuilder, Sqlite};
 
@@ -79,6 +80,11 @@ pub fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EntryFilter, fts: 
             list.push_bind(s.code());
         }
         qb.push(")");
+        // Warnings and errors have a partial index (see migrations/sqlite/0002), which
+        // SQLite uses only when the query states the index's own condition.
+        if !filter.severities.contains(&Severity::Info) {
+            qb.push(" AND severity > 0");
+        }
     }
 
     match &filter.actor {
@@ -144,7 +150,7 @@ mod tests {
         assert_eq!(
             s,
             "SELECT seq FROM audit_entries WHERE 1 = 1 AND ts >= ? AND ts < ? AND ((event_type >= ? AND event_type < ?) OR event_type = ?) \
-             AND severity IN (?) AND actor_ref IN (SELECT ref FROM audit_actors WHERE id_key = ? OR name_key = ?) \
+             AND severity IN (?) AND severity > 0 AND actor_ref IN (SELECT ref FROM audit_actors WHERE id_key = ? OR name_key = ?) \
              AND seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ?)"
         );
         assert_eq!(

@@ -108,6 +108,10 @@ async fn search_covers_type_actor_description_and_resource() {
     check(&app, "q=rotation", &[3]).await;
     check(&app, "q=nightly+scan", &[4]).await;
     check(&app, "q=NIGHT", &[4]).await;
+    // Two letters match a whole word only; from three on, words are prefixes.
+    check(&app, "q=kv", &[6]).await;
+    check(&app, "q=ro", &[]).await;
+    check(&app, "q=rot", &[3]).await;
     check(&app, "q=nomatch", &[]).await;
     check(&app, "q=%22%2A%28", &[6, 5, 4, 3, 2, 1]).await;
 }
@@ -119,6 +123,9 @@ async fn combined_filters() {
     check(&app, "event_type=auth.*&actor=bob%40contoso.com&severity=warning&q=login", &[2]).await;
     check(&app, "start_date=2025-01-10&end_date=2025-01-12&event_type=settings.updated&actor=user-1", &[5]).await;
     check(&app, "severity=error&q=stripe&actor=system", &[]).await;
+    // Past the last match of a search with filters the total still comes back.
+    let page = app.list("severity=warning,error&q=login&offset=1").await;
+    assert_eq!((page["total"].clone(), page["entries"].clone()), (json!(1), json!([])));
 }
 
 #[tokio::test]

@@ -1,10 +1,11 @@
 //! Reading pages: the total comes from the per-day counts wherever it can, and the page
 //! is found either by walking the time index (when matches are common) or through the
-//! filter's own index (when they are rare), whichever visits fewer rows.
+//! filter's own index (when they are rare), whichever visits fewer rows. A search with
+//! other filters has no such counts: its matches are gathered once for both.
 
 use super::rows::{EntryRow, COLUMNS};
 use crate::entry::{AuditEntry, EntryPage};
-use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
+use crate::filter::{EntryFilter, EventTypeMatch, PageRequest, PREFIX_MIN_CHARS};
 use crate::store::sql::{
     ceil_day, counts_table, floor_day, narrows, push_where, search_word, Target, DAY_MICROS, MAX_EXPANSIONS,
 };
@@ -18,6 +19,8 @@ enum Plan {
     TimeOrder,
     /// Let the filter's index find every match, then sort them.
     FilterFirst,
+    /// Collect every match once, and take both the total and the page from that set.
+    Collected,
 }
 
 /// A filter's search, resolved against the words the index holds.
@@ -46,8 +49,8 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// Expands each search word into the indexed words it is a prefix of (one lookup in the
-/// vocabulary per word).
+/// Expands each search word long enough to be a prefix into the indexed words it begins
+/// (one lookup in the vocabulary per word); shorter words stay whole words.
 async fn resolve_search(pool: &SqlitePool, words: &[String]) -> Result<Search, StoreError> {
     if words.is_empty() {
         return Ok(Search::Any);
@@ -55,6 +58,12 @@ async fn resolve_search(pool: &SqlitePool, words: &[String]) -> Result<Search, S
     // (entries holding the word, its FTS5 expression)
     let mut parts: Vec<(i64, String)> = Vec::with_capacity(words.len());
     for word in words {
+        if word.chars().count() < PREFIX_MIN_CHARS {
+            // A whole word: nothing to expand. Short words tend to be common, so they
+            // follow the expanded words whose rarity is known.
+            parts.push((i64::MAX - 1, search_word(word, std::slice::from_ref(word))));
+            continue;
+        }
         // U+10FFFF sorts after every character that can follow the prefix.
         let terms: Vec<(String, i64)> = sqlx::query_as(
             "SELECT term, doc FROM audit_search_vocab WHERE term >= ?1 AND term < ?1 || char(1114111) \
@@ -93,19 +102,27 @@ async fn list_with(
     if matches!(search, Search::Nothing) {
         return Ok(result);
     }
+    // A search narrowed by other filters has no per-day counts to total it: counting the
+    // matches and then finding the page would visit them twice.
+    let search_only = EntryFilter { search: filter.search.clone(), ..EntryFilter::default() };
+    let counted_by_days = counts_table(filter).is_some() || *filter == search_only;
+    if forced == Some(Plan::Collected) || (forced.is_none() && !counted_by_days) {
+        if let Some(collected) = collected(pool, filter, search.fts(), page).await? {
+            return Ok(collected);
+        }
+    }
     result.total = count_resolved(pool, filter, &search).await?;
     if page.offset >= result.total {
         return Ok(result);
     }
-    let search_only = EntryFilter { search: filter.search.clone(), ..EntryFilter::default() };
     if let (Some(fts), true, None) = (search.fts(), *filter == search_only, forced) {
         let keys = super::search::page_keys(pool, fts, page.offset, page.limit).await?;
         result.entries = read_keys(pool, &keys).await?;
         return Ok(result);
     }
     let plan = match forced {
+        Some(Plan::Collected) | None => plan(pool, filter, page, result.total).await?,
         Some(plan) => plan,
-        None => plan(pool, filter, page, result.total).await?,
     };
     let (start, end) = bounds(filter);
     let mut qb =
@@ -125,6 +142,40 @@ async fn list_with(
     let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
     result.entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
     Ok(result)
+}
+
+/// The page and the total from one pass over the matches: SQLite gathers the (time,
+/// sequence) of every match once, counts them and picks the page's rows from them.
+/// `None` when the page lies past the last match (no row to carry the total).
+async fn collected(
+    pool: &SqlitePool,
+    filter: &EntryFilter,
+    fts: Option<&str>,
+    page: PageRequest,
+) -> Result<Option<EntryPage>, StoreError> {
+    let (start, end) = bounds(filter);
+    let mut qb = QueryBuilder::new("WITH matches AS MATERIALIZED (SELECT seq, ts FROM audit_entries");
+    push_where(&mut qb, filter, fts, Target::Entries { start, end });
+    qb.push("), page AS (SELECT seq FROM matches ORDER BY ts DESC, seq DESC LIMIT ")
+        .push_bind(i64::from(page.limit))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+        .push(format_args!(
+            ") SELECT (SELECT COUNT(*) FROM matches) AS total, {COLUMNS} FROM audit_entries \
+             WHERE seq IN (SELECT seq FROM page) ORDER BY ts DESC, seq DESC"
+        ));
+    let rows: Vec<CountedRow> = qb.build_query_as().fetch_all(pool).await?;
+    let Some(total) = rows.first().map(|r| to_u64(r.total)) else { return Ok(None) };
+    let entries = rows.into_iter().map(|r| AuditEntry::try_from(r.row)).collect::<Result<_, _>>()?;
+    Ok(Some(EntryPage { entries, total, limit: page.limit, offset: page.offset }))
+}
+
+/// An entry with the total of the query that found it.
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    total: i64,
+    #[sqlx(flatten)]
+    row: EntryRow,
 }
 
 /// The entries with these sequence numbers, in the order given.
@@ -273,6 +324,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn warning_and_error_filters_can_use_their_partial_index() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
+        // INDEXED BY makes SQLite refuse the query when the index cannot serve it.
+        let uses_index = |query: &'static str| {
+            let pool = store.pool().clone();
+            async move {
+                let (filter, _) = EntryQuery::from_query_string(query).and_then(|q| q.validate()).expect("valid");
+                let mut qb = QueryBuilder::new("SELECT seq FROM audit_entries INDEXED BY audit_entries_notable_ts");
+                push_where(&mut qb, &filter, None, Target::Entries { start: None, end: None });
+                qb.build().fetch_all(&pool).await.is_ok()
+            }
+        };
+        assert!(uses_index("severity=error").await);
+        assert!(uses_index("severity=warning,error&event_type=auth.*").await);
+        assert!(!uses_index("severity=info,error").await);
+        assert!(!uses_index("").await);
+    }
+
+    #[tokio::test]
     async fn a_word_nobody_wrote_matches_nothing() {
         let dir = tempfile::tempdir().expect("dir");
         let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
@@ -283,7 +354,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn both_plans_return_exactly_the_matching_rows_in_order() {
+    async fn every_plan_returns_exactly_the_matching_rows_in_order() {
         let dir = tempfile::tempdir().expect("dir");
         let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
         let all = entries(1500);
@@ -310,15 +381,16 @@ mod tests {
             "q=kv-prod-payments&severity=info",
             "start_date=2025-03-02&end_date=2025-03-05T12:00:00Z&event_type=auth.login.*",
             "q=vault+kv&actor=rotation-worker&end_date=2025-03-06",
-            "q=e",
-            "q=ev+in",
+            "q=eve",
+            "q=eve+in",
             "q=1",
+            "q=kv&severity=error",
         ];
         for text in queries {
             let (filter, _) = EntryQuery::from_query_string(text).and_then(|q| q.validate()).expect("valid");
             let expected: Vec<u64> = stored.iter().filter(|e| filter.matches(e)).map(|e| e.sequence).collect();
             assert!(!expected.is_empty(), "{text} matches nothing: a weak check");
-            for plan in [Some(Plan::TimeOrder), Some(Plan::FilterFirst), None] {
+            for plan in [Some(Plan::TimeOrder), Some(Plan::FilterFirst), Some(Plan::Collected), None] {
                 for (limit, offset) in [(50, 0), (7, 3), (1000, 0), (10, expected.len() as u64 - 1)] {
                     let page =
                         list_with(store.pool(), &filter, PageRequest { limit, offset }, plan).await.expect("lists");
