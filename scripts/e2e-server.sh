@@ -9,5 +9,5 @@ rm -rf "$data"
 mkdir -p "$data"
 export CERTIFYCLOUDS_DATABASE_URL="sqlite:$data/e2e.db"
 bin=target/debug/certifyclouds
-"$bin" seed --events 120 --days 7 --seed 7 >/dev/null
+"$bin" seed --events 120 --days 7 --seed 1 >/dev/null
 exec "$bin" serve --addr "127.0.0.1:$port" --site-root target/site

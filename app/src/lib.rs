@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                     // Async: the whole page is rendered before it is sent, so the rows are
                     // in the HTML even where no script runs.
                     <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit/:id") view=audit::EntryPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

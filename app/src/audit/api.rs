@@ -1,6 +1,6 @@
 //! Server functions of the Audit tab: thin wrappers over the service.
 
-use crate::entry::EntryPage;
+use crate::entry::{AuditEntry, EntryPage};
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -13,6 +13,8 @@ use thiserror::Error;
 pub enum AuditError {
     #[error("{0}")]
     BadQuery(String),
+    #[error("no audit entry has the id '{0}'")]
+    NotFound(String),
     #[error("the audit store is unavailable; try again shortly")]
     Unavailable,
     #[error("the server could not be reached: {0}")]
@@ -33,16 +35,46 @@ impl FromServerFnError for AuditError {
 pub async fn list_entries(query: String) -> Result<EntryPage, AuditError> {
     use crate::audit::service::{self, QueryError};
     use crate::filter::EntryQuery;
-    use crate::store::AuditStore;
-    use std::sync::Arc;
 
-    let store = use_context::<Arc<dyn AuditStore>>().ok_or(AuditError::Unavailable)?;
+    let store = store()?;
     let query = EntryQuery::from_query_string(&query).map_err(|e| AuditError::BadQuery(e.to_string()))?;
     service::list_entries(store.as_ref(), &query).await.map_err(|e| match e {
         QueryError::BadQuery(e) => AuditError::BadQuery(e.to_string()),
-        QueryError::Store(e) => {
-            tracing::error!(error = %e, "listing audit entries failed");
-            AuditError::Unavailable
-        }
+        QueryError::Store(e) => unavailable(e, "listing audit entries"),
     })
+}
+
+/// Logs a store failure and reports it to the page without its internals.
+#[cfg(feature = "ssr")]
+fn unavailable(error: impl std::fmt::Display, what: &str) -> AuditError {
+    tracing::error!(error = %error, "{what} failed");
+    AuditError::Unavailable
+}
+
+#[cfg(feature = "ssr")]
+fn store() -> Result<std::sync::Arc<dyn crate::store::AuditStore>, AuditError> {
+    use_context::<std::sync::Arc<dyn crate::store::AuditStore>>().ok_or(AuditError::Unavailable)
+}
+
+/// One entry by its id (`audit-123`), for its own page.
+#[server(endpoint = "audit_entry")]
+pub async fn get_entry(id: String) -> Result<AuditEntry, AuditError> {
+    use crate::audit::service;
+
+    let store = store()?;
+    match service::get_entry(store.as_ref(), &id).await {
+        Ok(Some(entry)) => Ok(entry),
+        Ok(None) => Err(AuditError::NotFound(id)),
+        Err(e) => Err(unavailable(e, "reading an audit entry")),
+    }
+}
+
+/// Actor names and ids containing `text`, for the actor filter's suggestions.
+#[server(endpoint = "audit_actors")]
+pub async fn suggest_actors(text: String) -> Result<Vec<String>, AuditError> {
+    const SUGGESTIONS: u32 = 10;
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    store()?.suggest_actors(&text, SUGGESTIONS).await.map_err(|e| unavailable(e, "suggesting actors"))
 }

@@ -1,9 +1,15 @@
-//! The Audit tab: its server functions, its page and the service both the page and the
+//! The Audit tab: its server functions, its pages and the service both the pages and the
 //! REST API call.
 
 pub mod api;
+mod details;
+mod filters;
+mod highlight;
 mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
+mod table;
+pub mod url;
 
+pub use details::EntryPage;
 pub use page::AuditPage;

@@ -1,17 +1,33 @@
-//! The `/audit` page: the newest entries, server-rendered, then paged in the browser.
+//! The `/audit` page: filters, the entries table, its pages and the details panel. The
+//! state is the URL: the page reads it, and every control changes it.
 
 use super::api::{list_entries, AuditError};
-use crate::entry::{ActorType, AuditEntry, EntryPage};
-use crate::filter::EntryQuery;
+use super::details::DetailsPanel;
+use super::filters::FilterBar;
+use super::table::{EntryTable, OpenEntry};
+use super::url::{self, chips};
+use crate::entry::EntryPage;
+use crate::filter::{search_words, EntryQuery};
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let location = use_location();
-    // The URL is the state: the query string is read as `GET /audit/entries` reads it.
-    let query = Memo::new(move |_| location.search.get().trim_start_matches('?').to_owned());
-    let page = Resource::new(move || query.get(), list_entries);
+    let parsed = Memo::new(move |_| url::parse(&location.search.get()));
+    let query = Signal::derive(move || parsed.get().unwrap_or_default());
+    // What the server function is asked: the tidied query, or the raw one when it does
+    // not parse (the server then says what is wrong with it).
+    let asked = Memo::new(move |_| match parsed.get() {
+        Ok(q) => q.to_query_string(),
+        Err(raw) => raw,
+    });
+    let page = Resource::new(move || asked.get(), list_entries);
+    let loading = RwSignal::new(false);
+    // Made here, not in the Suspend: a signal made there is disposed when the next
+    // query starts, while the rows still showing (that read it) stay until it ends.
+    let busy = Signal::from(loading);
+    provide_context(OpenEntry(RwSignal::new(None)));
 
     // Browser tests wait for this before they click.
     let hydrated = RwSignal::new(false);
@@ -20,126 +36,123 @@ pub fn AuditPage() -> impl IntoView {
     view! {
         <section class="audit" data-hydrated=move || hydrated.get().then_some("true")>
             <h1>"Audit log"</h1>
-            <Transition fallback=|| view! { <p class="state loading">"Loading entries…"</p> }>
-                {move || Suspend::new(async move {
-                    match page.await {
-                        Ok(page) => view! { <EntryTable page/> }.into_any(),
-                        Err(error) => view! { <ErrorState error/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <FilterBar query/>
+            <p class="state loading" role="status" class:visible=move || loading.get()>
+                {move || if loading.get() { "Loading entries…" } else { "" }}
+            </p>
+            <div class="results">
+                <Transition
+                    fallback=|| view! { <p class="state loading visible">"Loading entries…"</p> }
+                    set_pending=loading.write_only()
+                >
+                    {move || Suspend::new(async move {
+                        match page.await {
+                            Ok(result) => view! { <Results page=result query busy/> }.into_any(),
+                            Err(error) => view! { <ErrorState error/> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <DetailsPanel/>
+            </div>
         </section>
     }
+    .into_any()
 }
 
 #[component]
 fn ErrorState(error: AuditError) -> impl IntoView {
+    let what = match &error {
+        AuditError::BadQuery(_) => "This view's filters are not valid: ",
+        _ => "The entries could not be loaded: ",
+    };
     view! {
-        <p class="state error" role="alert">
-            {error.to_string()}
-        </p>
+        <div class="state error" role="alert">
+            <p>{what} {error.to_string()}</p>
+            <p>
+                <a href="/audit">"Show all entries"</a>
+            </p>
+        </div>
     }
 }
 
 #[component]
-fn EntryTable(page: EntryPage) -> impl IntoView {
+fn Results(page: EntryPage, query: Signal<EntryQuery>, busy: Signal<bool>) -> impl IntoView {
+    let current = query.get_untracked();
+    if page.total == 0 {
+        return view! { <EmptyState query=current/> }.into_any();
+    }
+    let terms = current.q.as_deref().map(search_words).unwrap_or_default();
     let first = page.offset + 1;
     let last = page.offset + page.entries.len() as u64;
-    let summary = if page.total == 0 {
-        "No audit entries match.".to_owned()
-    } else if page.entries.is_empty() {
+    let summary = if page.entries.is_empty() {
         format!("No entries on this page ({} in all)", page.total)
     } else {
         format!("Showing {first}–{last} of {}", page.total)
     };
     view! {
         <p class="summary" aria-live="polite">{summary}</p>
-        <div class="table-scroll">
-            <table class="entries">
-                <thead>
-                    <tr>
-                        <th scope="col">"Timestamp"</th>
-                        <th scope="col">"Event type"</th>
-                        <th scope="col">"Actor"</th>
-                        <th scope="col">"Description"</th>
-                        <th scope="col">"Details"</th>
-                        <th scope="col">"Severity"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {page.entries.iter().map(|e| view! { <EntryRow entry=e.clone()/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
-        <Pager page/>
+        <EntryTable entries=page.entries.clone() terms busy/>
+        <Pager page query=current/>
     }
+    .into_any()
 }
 
+/// Nothing matches: say which filters hide everything, each removable.
 #[component]
-fn EntryRow(entry: AuditEntry) -> impl IntoView {
-    let actor_class = match entry.actor.kind {
-        ActorType::User => "actor user",
-        ActorType::System => "actor system",
-        ActorType::Service => "actor service",
-    };
-    let details = serde_json::to_string(&entry.details).unwrap_or_default();
-    let severity = entry.severity.as_str();
+fn EmptyState(query: EntryQuery) -> impl IntoView {
+    let active = chips(&query);
+    if active.is_empty() {
+        return view! { <p class="state empty">"No audit entries have been recorded yet."</p> }.into_any();
+    }
     view! {
-        <tr id=entry.id.clone() class=format!("entry severity-{severity}")>
-            <td class="time">
-                <time datetime=entry.timestamp.to_rfc3339()>
-                    {entry.timestamp.format("%Y-%m-%d %H:%M:%S UTC").to_string()}
-                </time>
-            </td>
-            <td class="event-type">
-                <code>{entry.event_type.clone()}</code>
-            </td>
-            <td class=actor_class title=entry.actor.id.clone()>
-                <span class="actor-kind">{entry.actor.kind.as_str()}</span>
-                " "
-                {entry.actor.name.clone()}
-            </td>
-            <td class="description">{entry.description.clone()}</td>
-            <td class="details">
-                <code>{details}</code>
-            </td>
-            <td class="severity">
-                <span class=format!("badge {severity}")>{severity}</span>
-            </td>
-        </tr>
+        <div class="state empty">
+            <p>"No entries match these filters:"</p>
+            <ul>
+                {active
+                    .into_iter()
+                    .map(|chip| {
+                        view! {
+                            <li>
+                                {chip.label()} " " <a href=chip.remove>"remove"</a>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            <p>
+                <a href=url::href(&url::cleared(&query))>"Clear all filters"</a>
+            </p>
+        </div>
     }
+    .into_any()
 }
 
-/// Previous/next links: plain links, so paging works before hydration and without script;
-/// once hydrated the router follows them in the page and only the table is re-fetched.
+/// First, newer and older pages: plain links, so paging works before hydration and
+/// without script; once hydrated the router follows them in the page.
 #[component]
-fn Pager(page: EntryPage) -> impl IntoView {
-    let location = use_location();
-    let base =
-        EntryQuery::from_query_string(location.search.get_untracked().trim_start_matches('?')).unwrap_or_default();
+fn Pager(page: EntryPage, query: EntryQuery) -> impl IntoView {
     let link = move |offset: u64| {
-        let mut q = base.clone();
+        let mut q = query.clone();
         q.offset = (offset > 0).then(|| offset.to_string());
-        let qs = q.to_query_string();
-        if qs.is_empty() {
-            "/audit".to_owned()
-        } else {
-            format!("/audit?{qs}")
-        }
+        url::href(&q)
     };
     let limit = u64::from(page.limit);
+    let first = (page.offset > 0).then(|| link(0));
     let prev = (page.offset > 0).then(|| link(page.offset.saturating_sub(limit)));
     let next = (page.offset + limit < page.total).then(|| link(page.offset + limit));
+    let pages = page.total.div_ceil(limit.max(1));
+    let at = page.offset / limit.max(1) + 1;
+    let item = |href: Option<String>, class: &'static str, rel: &'static str, text: &'static str| match href {
+        Some(href) => view! { <a class=class rel=rel href=href>{text}</a> }.into_any(),
+        None => view! { <span class=format!("{class} disabled") aria-disabled="true">{text}</span> }.into_any(),
+    };
     view! {
         <nav class="pager" aria-label="Pages">
-            {match prev {
-                Some(href) => view! { <a class="prev" rel="prev" href=href>"← Newer"</a> }.into_any(),
-                None => view! { <span class="prev disabled">"← Newer"</span> }.into_any(),
-            }}
-            {match next {
-                Some(href) => view! { <a class="next" rel="next" href=href>"Older →"</a> }.into_any(),
-                None => view! { <span class="next disabled">"Older →"</span> }.into_any(),
-            }}
+            {item(first, "first", "first", "« Newest")}
+            {item(prev, "prev", "prev", "← Newer")}
+            <span class="position">{format!("Page {at} of {pages}")}</span>
+            {item(next, "next", "next", "Older →")}
         </nav>
     }
+    .into_any()
 }

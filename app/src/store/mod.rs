@@ -61,6 +61,10 @@ pub trait AuditStore: Send + Sync {
 
     async fn get(&self, sequence: u64) -> Result<Option<AuditEntry>, StoreError>;
 
+    /// Actor names (and ids) containing `text`, ignoring ASCII case, those that begin
+    /// with it first: suggestions for the actor filter.
+    async fn suggest_actors(&self, text: &str, limit: u32) -> Result<Vec<String>, StoreError>;
+
     /// Re-computes every hash from the first entry on.
     async fn verify_chain(&self) -> Result<ChainReport, StoreError>;
 

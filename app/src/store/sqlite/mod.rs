@@ -93,6 +93,20 @@ impl AuditStore for SqliteStore {
         row.map(AuditEntry::try_from).transpose()
     }
 
+    async fn suggest_actors(&self, text: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+        // The actors table holds one row per distinct actor (thousands at most), so a
+        // scan with instr() is cheap and needs no escaping of LIKE wildcards.
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT key FROM (SELECT name_key AS key FROM audit_actors UNION SELECT id_key FROM audit_actors) \
+             WHERE instr(key, ?1) > 0 ORDER BY instr(key, ?1) <> 1, key LIMIT ?2",
+        )
+        .bind(text.trim().to_ascii_lowercase())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(names)
+    }
+
     #[tracing::instrument(skip_all)]
     async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
         let mut prev = GENESIS_HASH;
