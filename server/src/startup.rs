@@ -22,9 +22,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn AuditStore>, site_root: &str) -> Self {
+        // `cargo leptos watch` tells the page where its live-reload socket listens.
+        let reload_port = std::env::var("LEPTOS_RELOAD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001);
         let leptos_options = LeptosOptions::builder()
             .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| OUTPUT_NAME.to_owned()))
             .site_root(site_root)
+            .reload_port(reload_port)
             .build();
         Self { leptos_options, store }
     }
