@@ -39,6 +39,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let clock = audit::time::Clock::from_cookies();
+    provide_context(clock);
+    // Once in the browser: learn its time zone (and tell the server, for later pages).
+    Effect::new(move |_| clock.adopt_browser_zone());
     view! {
         <Stylesheet id="leptos" href="/pkg/certifyclouds.css"/>
         <Title text="CertifyClouds Audit"/>

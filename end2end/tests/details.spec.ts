@@ -24,7 +24,9 @@ test("details open in a side panel with every field, and close with Escape", asy
     await expect(panel.locator("dt", { hasText: new RegExp(`^${field}$`) })).toHaveCount(1);
   }
   await expect(panel.getByRole("link", { name: id ?? "" })).toHaveAttribute("href", `/audit/${id}`);
-  await expect(panel.locator("dd code").first()).toHaveText(eventType);
+  // The time in the reader's zone, then the exact UTC instant; then the event type.
+  await expect(panel.locator("dd code.exact")).toHaveText(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  await expect(panel.locator("dd code").nth(1)).toHaveText(eventType);
 
   // The raw JSON is one click away and is the entry as the API returns it.
   await panel.getByText("Raw JSON").click();

@@ -3,6 +3,7 @@
 
 use super::api::{get_entry, AuditError};
 use super::table::OpenEntry;
+use super::time::Clock;
 use crate::catalogue;
 use crate::entry::AuditEntry;
 use leptos::prelude::*;
@@ -56,6 +57,8 @@ pub fn EntryDetails(entry: AuditEntry) -> impl IntoView {
     let category = catalogue::category_of(&entry.event_type).label();
     let severity = entry.severity.as_str();
     let exact = entry.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let clock = expect_context::<Clock>();
+    let ts = entry.timestamp;
     let raw = serde_json::to_string_pretty(&entry).unwrap_or_default();
     let changes = changes(&entry.details);
     let details: Vec<(String, String)> = entry.details.iter().map(|(k, v)| (k.clone(), show(v))).collect();
@@ -69,7 +72,11 @@ pub fn EntryDetails(entry: AuditEntry) -> impl IntoView {
                 </dd>
                 <dt>"Time"</dt>
                 <dd>
-                    <time datetime=exact.clone()>{exact.clone()}</time>
+                    <time datetime=exact.clone() title=format!("{exact} (UTC)")>
+                        {move || clock.show(ts)}
+                    </time>
+                    <br/>
+                    <code class="exact">{exact.clone()}</code>
                 </dd>
                 <dt>"Event type"</dt>
                 <dd>

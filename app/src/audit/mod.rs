@@ -9,6 +9,7 @@ mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
 mod table;
+pub mod time;
 pub mod url;
 
 pub use details::EntryPage;

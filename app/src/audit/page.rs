@@ -5,6 +5,7 @@ use super::api::{list_entries, AuditError};
 use super::details::DetailsPanel;
 use super::filters::FilterBar;
 use super::table::{EntryTable, OpenEntry};
+use super::time::TimeZoneSwitch;
 use super::url::{self, chips};
 use crate::entry::EntryPage;
 use crate::filter::{search_words, EntryQuery};
@@ -35,7 +36,10 @@ pub fn AuditPage() -> impl IntoView {
 
     view! {
         <section class="audit" data-hydrated=move || hydrated.get().then_some("true")>
-            <h1>"Audit log"</h1>
+            <header class="audit-header">
+                <h1>"Audit log"</h1>
+                <TimeZoneSwitch/>
+            </header>
             <FilterBar query/>
             <p class="state loading" role="status" class:visible=move || loading.get()>
                 {move || if loading.get() { "Loading entries…" } else { "" }}

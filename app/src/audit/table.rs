@@ -1,6 +1,7 @@
 //! The entries table: one row an entry, newest first, search words marked.
 
 use super::highlight::spans;
+use super::time::Clock;
 use crate::entry::{ActorType, AuditEntry};
 use leptos::prelude::*;
 
@@ -64,7 +65,8 @@ fn EntryRow(entry: AuditEntry, terms: Vec<String>) -> impl IntoView {
         ActorType::Service => "actor service",
     };
     let severity = entry.severity.as_str();
-    let utc = entry.timestamp.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let clock = expect_context::<Clock>();
+    let ts = entry.timestamp;
     let exact = entry.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let resource = entry.resource.as_ref().map(|r| {
         let name = r.name.clone().unwrap_or_else(|| r.id.clone());
@@ -92,7 +94,7 @@ fn EntryRow(entry: AuditEntry, terms: Vec<String>) -> impl IntoView {
         <tr id=entry.id.clone() class=format!("entry severity-{severity}") class:open=is_open>
             <td class="time">
                 <time datetime=exact.clone() title=format!("{exact} (UTC)")>
-                    {utc}
+                    {move || clock.show(ts)}
                 </time>
             </td>
             <td class="event-type">
