@@ -5,6 +5,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod entry;
 pub mod filter;
+pub mod histogram;
 pub mod ingest;
 pub mod tokens;
 

@@ -34,7 +34,16 @@ test("details open in a side panel with every field, and close with Escape", asy
   expect(raw.id).toBe(id);
   expect(raw.event_type).toBe(eventType);
 
+  // Escape closes the panel and returns focus to the row.
+  await expect(panel.getByRole("button", { name: "Close details" })).toBeVisible();
   await page.keyboard.press("Escape");
+  await expect(panel).toHaveCount(0);
+  await expect(row.getByRole("link", { name: "Details" })).toBeFocused();
+
+  // Keyboard only: Enter on the link opens the panel with focus on its close button.
+  await row.getByRole("link", { name: "Details" }).press("Enter");
+  await expect(panel.getByRole("button", { name: "Close details" })).toBeFocused();
+  await page.keyboard.press("Enter");
   await expect(panel).toHaveCount(0);
 });
 

@@ -1,6 +1,7 @@
 //! Server functions of the Audit tab: thin wrappers over the service.
 
 use crate::entry::{AuditEntry, EntryPage};
+use crate::histogram::Histogram;
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -41,6 +42,20 @@ pub async fn list_entries(query: String) -> Result<EntryPage, AuditError> {
     service::list_entries(store.as_ref(), &query).await.map_err(|e| match e {
         QueryError::BadQuery(e) => AuditError::BadQuery(e.to_string()),
         QueryError::Store(e) => unavailable(e, "listing audit entries"),
+    })
+}
+
+/// The timeline of the entries a URL query string selects (paging is ignored).
+#[server(endpoint = "audit_timeline")]
+pub async fn entry_timeline(query: String) -> Result<Histogram, AuditError> {
+    use crate::audit::service::{self, QueryError};
+    use crate::filter::EntryQuery;
+
+    let store = store()?;
+    let query = EntryQuery::from_query_string(&query).map_err(|e| AuditError::BadQuery(e.to_string()))?;
+    service::timeline(store.as_ref(), &query).await.map_err(|e| match e {
+        QueryError::BadQuery(e) => AuditError::BadQuery(e.to_string()),
+        QueryError::Store(e) => unavailable(e, "counting the timeline"),
     })
 }
 

@@ -173,22 +173,35 @@ pub fn EntryDetails(entry: AuditEntry) -> impl IntoView {
 #[component]
 pub fn DetailsPanel() -> impl IntoView {
     let open = expect_context::<OpenEntry>().0;
-    let close = move || open.set(None);
+    let close_button = NodeRef::<leptos::html::Button>::new();
+    // The entry the panel was opened for, so that focus can return to its row.
+    let opened_for = StoredValue::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(id) = open.with(|e| e.as_ref().map(|e| e.id.clone())) {
+            opened_for.set_value(Some(id));
+            if let Some(button) = close_button.get() {
+                let _ = button.focus();
+            }
+        }
+    });
+    let close = move || {
+        open.set(None);
+        if let Some(id) = opened_for.get_value() {
+            focus_details_link(&id);
+        }
+    };
+    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" && open.with_untracked(Option::is_some) {
+            close();
+        }
+    });
+    on_cleanup(move || escape.remove());
     view! {
         <Show when=move || open.with(Option::is_some)>
-            <aside
-                class="details-panel"
-                role="dialog"
-                aria-labelledby="details-title"
-                on:keydown=move |ev| {
-                    if ev.key() == "Escape" {
-                        close();
-                    }
-                }
-            >
+            <aside class="details-panel" role="dialog" aria-labelledby="details-title">
                 <header>
                     <h2 id="details-title">"Entry details"</h2>
-                    <button type="button" class="close" aria-label="Close details" on:click=move |_| close() autofocus>
+                    <button type="button" class="close" aria-label="Close details" node_ref=close_button on:click=move |_| close()>
                         "×"
                     </button>
                 </header>
@@ -197,6 +210,23 @@ pub fn DetailsPanel() -> impl IntoView {
         </Show>
     }
     .into_any()
+}
+
+/// Puts focus back on the "Details" link of an entry's row.
+fn focus_details_link(id: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let link = document()
+            .get_element_by_id(id)
+            .and_then(|row| row.query_selector("a.open-details").ok().flatten())
+            .and_then(|a| a.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+        if let Some(link) = link {
+            let _ = link.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
 }
 
 /// `/audit/{id}`: one entry on its own page.

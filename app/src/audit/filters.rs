@@ -325,14 +325,45 @@ fn EventTypePicker(query: Signal<EntryQuery>, go: impl Fn(EntryQuery) + Clone + 
                 .collect_view()
         })
     };
+    // The list floats over the page: a click outside it or Escape closes it.
+    let picker = NodeRef::<html::Details>::new();
+    let outside_click = window_event_listener(leptos::ev::click, move |ev| close_unless_inside(picker, &ev));
+    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" {
+            close_unless_inside(picker, &ev);
+        }
+    });
+    on_cleanup(move || {
+        outside_click.remove();
+        escape.remove();
+    });
     view! {
-        <details class="filter event-types">
+        <details class="filter event-types" node_ref=picker>
             <summary>"Event type: " <span class="picked">{summary}</span></summary>
             <div class="categories">{CATEGORIES.into_iter().map(group).collect_view()}</div>
             {others}
         </details>
     }
     .into_any()
+}
+
+/// Closes the picker, unless the event happened inside it (Escape always closes).
+fn close_unless_inside(picker: NodeRef<html::Details>, ev: &leptos::web_sys::Event) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let Some(details) = picker.get_untracked() else { return };
+        let is_key = ev.type_() == "keydown";
+        let inside = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Node>().ok())
+            .is_some_and(|n| details.contains(Some(&n)));
+        if details.open() && (is_key || !inside) {
+            details.set_open(false);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (picker, ev);
 }
 
 /// The actor field, with suggestions from the store as the reader types.

@@ -10,6 +10,7 @@ mod page;
 pub mod service;
 mod table;
 pub mod time;
+mod timeline;
 pub mod url;
 
 pub use details::EntryPage;

@@ -6,6 +6,7 @@ use super::details::DetailsPanel;
 use super::filters::FilterBar;
 use super::table::{EntryTable, OpenEntry};
 use super::time::TimeZoneSwitch;
+use super::timeline::Timeline;
 use super::url::{self, chips};
 use crate::entry::EntryPage;
 use crate::filter::{search_words, EntryQuery};
@@ -24,6 +25,9 @@ pub fn AuditPage() -> impl IntoView {
         Err(raw) => raw,
     });
     let page = Resource::new(move || asked.get(), list_entries);
+    // Paging does not change the timeline, so it is not fetched again for a new page.
+    let timeline_key =
+        Memo::new(move |_| parsed.get().ok().map(|q| EntryQuery { offset: None, limit: None, ..q }.to_query_string()));
     let loading = RwSignal::new(false);
     // Made here, not in the Suspend: a signal made there is disposed when the next
     // query starts, while the rows still showing (that read it) stay until it ends.
@@ -41,6 +45,7 @@ pub fn AuditPage() -> impl IntoView {
                 <TimeZoneSwitch/>
             </header>
             <FilterBar query/>
+            <Timeline key=timeline_key query/>
             <p class="state loading" role="status" class:visible=move || loading.get()>
                 {move || if loading.get() { "Loading entries…" } else { "" }}
             </p>

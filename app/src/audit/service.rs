@@ -2,7 +2,9 @@
 
 use crate::entry::{parse_entry_id, AuditEntry, EntryPage};
 use crate::filter::{EntryQuery, FilterError};
+use crate::histogram::{Histogram, Span};
 use crate::store::{AuditStore, StoreError};
+use chrono::Utc;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -25,4 +27,15 @@ pub async fn get_entry(store: &dyn AuditStore, id: &str) -> Result<Option<AuditE
         Some(seq) => store.get(seq).await,
         None => Ok(None),
     }
+}
+
+/// The timeline of a query: its range (or everything up to now) in hourly or daily buckets.
+pub async fn timeline(store: &dyn AuditStore, query: &EntryQuery) -> Result<Histogram, QueryError> {
+    let (filter, _) = query.validate()?;
+    let earliest = match filter.start {
+        Some(_) => None,
+        None => store.earliest().await?,
+    };
+    let span = Span::plan(filter.start, filter.end, earliest, Utc::now());
+    Ok(store.histogram(&filter, span).await?)
 }

@@ -10,9 +10,11 @@ pub use sqlite::SqliteStore;
 
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
+use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
 use crate::tokens::{Scope, TokenRecord};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -60,6 +62,12 @@ pub trait AuditStore: Send + Sync {
     async fn count(&self, filter: &EntryFilter) -> Result<u64, StoreError>;
 
     async fn get(&self, sequence: u64) -> Result<Option<AuditEntry>, StoreError>;
+
+    /// Matching entries counted by severity in the span's buckets (the timeline).
+    async fn histogram(&self, filter: &EntryFilter, span: Span) -> Result<Histogram, StoreError>;
+
+    /// When the earliest entry happened, if there is one.
+    async fn earliest(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Actor names (and ids) containing `text`, ignoring ASCII case, those that begin
     /// with it first: suggestions for the actor filter.

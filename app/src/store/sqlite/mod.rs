@@ -1,6 +1,7 @@
 //! The embedded SQLite engine (WAL): one writer at a time, readers alongside.
 
 mod append;
+mod histogram;
 mod query;
 mod rows;
 mod search;
@@ -11,10 +12,11 @@ use super::chain::{entry_hash, ChainFields, GENESIS_HASH};
 use super::{AppendReceipt, AuditStore, ChainReport, StoreError};
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
+use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
 use crate::tokens::{Scope, TokenRecord};
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Executor, SqlitePool};
 use std::str::FromStr;
@@ -91,6 +93,14 @@ impl AuditStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.map(AuditEntry::try_from).transpose()
+    }
+
+    async fn histogram(&self, filter: &EntryFilter, span: Span) -> Result<Histogram, StoreError> {
+        histogram::histogram(&self.pool, filter, span).await
+    }
+
+    async fn earliest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(histogram::earliest(&self.pool).await?.and_then(DateTime::from_timestamp_micros))
     }
 
     async fn suggest_actors(&self, text: &str, limit: u32) -> Result<Vec<String>, StoreError> {

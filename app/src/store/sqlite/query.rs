@@ -24,7 +24,7 @@ enum Plan {
 }
 
 /// A filter's search, resolved against the words the index holds.
-enum Search {
+pub(super) enum Search {
     /// No search words.
     Any,
     /// A word that no entry holds: nothing can match.
@@ -33,7 +33,7 @@ enum Search {
 }
 
 impl Search {
-    fn fts(&self) -> Option<&str> {
+    pub(super) fn fts(&self) -> Option<&str> {
         match self {
             Search::Fts(q) => Some(q),
             _ => None,
@@ -51,7 +51,7 @@ fn to_u64(n: i64) -> u64 {
 
 /// Expands each search word long enough to be a prefix into the indexed words it begins
 /// (one lookup in the vocabulary per word); shorter words stay whole words.
-async fn resolve_search(pool: &SqlitePool, words: &[String]) -> Result<Search, StoreError> {
+pub(super) async fn resolve_search(pool: &SqlitePool, words: &[String]) -> Result<Search, StoreError> {
     if words.is_empty() {
         return Ok(Search::Any);
     }
@@ -341,6 +341,51 @@ mod tests {
         assert!(uses_index("severity=warning,error&event_type=auth.*").await);
         assert!(!uses_index("severity=info,error").await);
         assert!(!uses_index("").await);
+    }
+
+    #[tokio::test]
+    async fn the_timeline_counts_exactly_the_matching_entries() {
+        use crate::histogram::{Span, DAY_SECS};
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
+        let all = entries(1200);
+        store.append(&all).await.expect("appends");
+        let now: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
+        let queries = [
+            "",
+            "severity=error",
+            "actor=bob%40contoso.com",
+            "actor=system&event_type=auth.*",
+            "q=stripe",
+            "start_date=2025-03-03T05:30:00Z&end_date=2025-03-07T18:00:00Z",
+            "start_date=2025-03-04T06:00:00Z&end_date=2025-03-05T12:00:00Z&severity=info,warning",
+            "start_date=2025-03-02T07:00:00Z&q=kv&actor=rotation-worker",
+        ];
+        let mut every: Vec<AuditEntry> = Vec::new();
+        for seq in 1..=1200 {
+            every.push(store.get(seq).await.expect("reads").expect("exists"));
+        }
+        let earliest = store.earliest().await.expect("earliest");
+        for text in queries {
+            let (filter, _) = EntryQuery::from_query_string(text).and_then(|q| q.validate()).expect("valid");
+            let span = Span::plan(filter.start, filter.end, earliest, now);
+            let got = store.histogram(&filter, span).await.expect("histogram");
+            let mut want = crate::histogram::Histogram::empty(span);
+            for e in every.iter().filter(|e| filter.matches(e) && e.timestamp >= span.start && e.timestamp < span.end) {
+                let i = usize::try_from((e.timestamp - span.start).num_seconds() / span.bucket_secs).expect("index");
+                let b = &mut want.buckets[i];
+                match e.severity {
+                    Severity::Info => b.info += 1,
+                    Severity::Warning => b.warning += 1,
+                    Severity::Error => b.error += 1,
+                }
+            }
+            assert!(want.total() > 0, "{text} counts nothing: a weak check");
+            assert_eq!(got, want, "{text} by {}s", span.bucket_secs);
+            if text.is_empty() {
+                assert_eq!(span.bucket_secs, DAY_SECS);
+            }
+        }
     }
 
     #[tokio::test]

@@ -1,0 +1,119 @@
+//! Entries over time, by severity: the timeline above the Audit table. One definition
+//! for the store that counts and the page that draws.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const HOUR_SECS: i64 = 3600;
+pub const DAY_SECS: i64 = 86_400;
+/// Up to this span the timeline counts by hour; beyond it, by day.
+const HOURLY_UP_TO: i64 = 3 * DAY_SECS;
+
+/// Counts of one bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub info: u64,
+    pub warning: u64,
+    pub error: u64,
+}
+
+impl Bucket {
+    pub fn total(&self) -> u64 {
+        self.info + self.warning + self.error
+    }
+}
+
+/// Contiguous buckets of `bucket_secs` from `start` (a bucket boundary, UTC) to `end`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub start: DateTime<Utc>,
+    /// Exclusive.
+    pub end: DateTime<Utc>,
+    pub bucket_secs: i64,
+    pub buckets: Vec<Bucket>,
+}
+
+impl Histogram {
+    /// An empty histogram over a planned span.
+    pub fn empty(span: Span) -> Self {
+        let n = span.buckets();
+        Histogram {
+            start: span.start,
+            end: span.end,
+            bucket_secs: span.bucket_secs,
+            buckets: vec![Bucket::default(); n],
+        }
+    }
+
+    /// Where bucket `i` starts and ends (the last one ends at `end`).
+    pub fn bounds(&self, i: usize) -> (DateTime<Utc>, DateTime<Utc>) {
+        let step = Duration::seconds(self.bucket_secs);
+        let from = self.start + step * i32::try_from(i).unwrap_or(i32::MAX);
+        (from, (from + step).min(self.end))
+    }
+
+    pub fn total(&self) -> u64 {
+        self.buckets.iter().map(Bucket::total).sum()
+    }
+}
+
+/// The span a timeline covers and its bucket size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub bucket_secs: i64,
+}
+
+impl Span {
+    /// The filter's range, or from the earliest entry to now where it is open; hourly
+    /// buckets up to three days, daily beyond; the start rounded down to a bucket.
+    pub fn plan(
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+        earliest: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Span {
+        let end = end.unwrap_or(now);
+        let start = start.or(earliest).unwrap_or(end - Duration::days(1)).min(end);
+        let bucket_secs = if (end - start).num_seconds() <= HOURLY_UP_TO { HOUR_SECS } else { DAY_SECS };
+        let start = start.duration_trunc(Duration::seconds(bucket_secs)).unwrap_or(start);
+        Span { start, end: end.max(start + Duration::seconds(1)), bucket_secs }
+    }
+
+    pub fn buckets(&self) -> usize {
+        let secs = (self.end - self.start).num_seconds().max(1);
+        usize::try_from((secs + self.bucket_secs - 1) / self.bucket_secs).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().expect("time")
+    }
+
+    #[test]
+    fn short_ranges_by_hour_long_ones_by_day() {
+        let now = t("2025-03-10T12:34:56Z");
+        let day = Span::plan(Some(t("2025-03-09T12:34:56Z")), None, None, now);
+        assert_eq!((day.start, day.bucket_secs, day.buckets()), (t("2025-03-09T12:00:00Z"), HOUR_SECS, 25));
+        let month = Span::plan(None, Some(now), Some(t("2025-02-08T08:00:00Z")), now);
+        assert_eq!((month.start, month.bucket_secs, month.buckets()), (t("2025-02-08T00:00:00Z"), DAY_SECS, 31));
+        // No entries and no range: the last day.
+        let empty = Span::plan(None, None, None, now);
+        assert_eq!(empty.bucket_secs, HOUR_SECS);
+        assert_eq!(empty.end, now);
+    }
+
+    #[test]
+    fn bucket_bounds_end_at_the_span_end() {
+        let now = t("2025-03-10T12:30:00Z");
+        let h = Histogram::empty(Span::plan(Some(t("2025-03-10T10:15:00Z")), None, None, now));
+        assert_eq!(h.buckets.len(), 3);
+        assert_eq!(h.bounds(0), (t("2025-03-10T10:00:00Z"), t("2025-03-10T11:00:00Z")));
+        assert_eq!(h.bounds(2), (t("2025-03-10T12:00:00Z"), now));
+    }
+}
