@@ -10,4 +10,6 @@ mkdir -p "$data"
 export CERTIFYCLOUDS_DATABASE_URL="sqlite:$data/e2e.db"
 bin=target/debug/certifyclouds
 "$bin" seed --events 120 --days 7 --seed 1 >/dev/null
+# The tests that add entries (the live updates) ingest with this token.
+"$bin" token create --name e2e --scopes ingest | tail -n 1 > "$data/token"
 exec "$bin" serve --addr "127.0.0.1:$port" --site-root target/site

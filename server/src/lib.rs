@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod jobs;
+pub mod live;
 pub mod rest;
 pub mod seed;
 pub mod startup;

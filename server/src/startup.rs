@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(rest::router(&state))
         .route("/healthz", get(health))
+        .route(app::audit::live::LIVE_PATH, get(crate::live::stream))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -5,6 +5,7 @@ pub mod api;
 mod details;
 mod filters;
 mod highlight;
+pub mod live;
 mod page;
 #[cfg(feature = "ssr")]
 pub mod service;

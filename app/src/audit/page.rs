@@ -4,6 +4,7 @@
 use super::api::{list_entries, AuditError};
 use super::details::DetailsPanel;
 use super::filters::FilterBar;
+use super::live::{Live, LiveToggle};
 use super::table::{EntryTable, OpenEntry};
 use super::time::TimeZoneSwitch;
 use super::timeline::Timeline;
@@ -33,6 +34,12 @@ pub fn AuditPage() -> impl IntoView {
     // query starts, while the rows still showing (that read it) stay until it ends.
     let busy = Signal::from(loading);
     provide_context(OpenEntry(RwSignal::new(None)));
+    provide_context(Live::new());
+    let first_page = Signal::derive(move || query.with(|q| q.offset.as_deref().is_none_or(|o| o == "0")));
+    // The newest entry shown: live updates continue after it.
+    let newest = Signal::derive(move || {
+        page.get().and_then(Result::ok).and_then(|p| p.entries.iter().map(|e| e.sequence).max())
+    });
 
     // Browser tests wait for this before they click.
     let hydrated = RwSignal::new(false);
@@ -42,6 +49,7 @@ pub fn AuditPage() -> impl IntoView {
         <section class="audit" data-hydrated=move || hydrated.get().then_some("true")>
             <header class="audit-header">
                 <h1>"Audit log"</h1>
+                <LiveToggle filters=timeline_key first_page newest/>
                 <TimeZoneSwitch/>
             </header>
             <FilterBar query/>

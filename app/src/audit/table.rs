@@ -1,6 +1,7 @@
 //! The entries table: one row an entry, newest first, search words marked.
 
 use super::highlight::spans;
+use super::live::Live;
 use super::time::Clock;
 use crate::entry::{ActorType, AuditEntry};
 use leptos::prelude::*;
@@ -11,6 +12,9 @@ pub struct OpenEntry(pub RwSignal<Option<AuditEntry>>);
 
 #[component]
 pub fn EntryTable(entries: Vec<AuditEntry>, terms: Vec<String>, busy: Signal<bool>) -> impl IntoView {
+    // Entries that arrived live go above the page's rows.
+    let live = use_context::<Live>();
+    let fresh_terms = terms.clone();
     view! {
         <div class="table-scroll">
             <table class="entries" aria-busy=move || busy.get().to_string()>
@@ -26,6 +30,9 @@ pub fn EntryTable(entries: Vec<AuditEntry>, terms: Vec<String>, busy: Signal<boo
                     </tr>
                 </thead>
                 <tbody>
+                    <For each=move || live.map(|l| l.entries.get()).unwrap_or_default() key=|e| e.id.clone() let:entry>
+                        <EntryRow entry terms=fresh_terms.clone() fresh=true/>
+                    </For>
                     {entries.into_iter().map(|entry| view! { <EntryRow entry terms=terms.clone()/> }).collect_view()}
                 </tbody>
             </table>
@@ -57,7 +64,13 @@ fn details_summary(entry: &AuditEntry) -> String {
 }
 
 #[component]
-fn EntryRow(entry: AuditEntry, terms: Vec<String>) -> impl IntoView {
+fn EntryRow(
+    entry: AuditEntry,
+    terms: Vec<String>,
+    /// Arrived live: marked until the reader has seen it.
+    #[prop(optional)]
+    fresh: bool,
+) -> impl IntoView {
     let open = use_context::<OpenEntry>();
     let actor_class = match entry.actor.kind {
         ActorType::User => "actor user",
@@ -91,7 +104,7 @@ fn EntryRow(entry: AuditEntry, terms: Vec<String>) -> impl IntoView {
         }
     };
     view! {
-        <tr id=entry.id.clone() class=format!("entry severity-{severity}") class:open=is_open>
+        <tr id=entry.id.clone() class=format!("entry severity-{severity}") class:open=is_open class:fresh=fresh>
             <td class="time">
                 <time datetime=exact.clone() title=format!("{exact} (UTC)")>
                     {move || clock.show(ts)}

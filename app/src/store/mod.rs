@@ -63,6 +63,13 @@ pub trait AuditStore: Send + Sync {
 
     async fn get(&self, sequence: u64) -> Result<Option<AuditEntry>, StoreError>;
 
+    /// The newest sequence number as appends of this process move it (live updates wait
+    /// on it; appends of other processes are found by polling [`AuditStore::entries_after`]).
+    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// Entries with a sequence number above `sequence`, oldest first.
+    async fn entries_after(&self, sequence: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
     /// Matching entries counted by severity in the span's buckets (the timeline).
     async fn histogram(&self, filter: &EntryFilter, span: Span) -> Result<Histogram, StoreError>;
 

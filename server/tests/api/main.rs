@@ -6,4 +6,5 @@ mod cli;
 mod entries;
 mod helpers;
 mod ingest;
+mod live;
 mod pages;

@@ -21,7 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Executor, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 
 const VERIFY_CHUNK: i64 = 10_000;
 
@@ -32,6 +32,8 @@ pub struct SqliteStore {
     /// Serialises appends inside this process; `BEGIN IMMEDIATE` does the same across
     /// processes. Together they make reading the chain head and inserting atomic.
     write_lock: Mutex<()>,
+    /// The newest sequence number, published after every append of this process.
+    head: watch::Sender<u64>,
 }
 
 impl SqliteStore {
@@ -55,7 +57,9 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, write_lock: Mutex::new(()) })
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_entries").fetch_one(&pool).await?;
+        let (head, _) = watch::channel(newest.map_or(0, seq_u64));
+        Ok(Self { pool, write_lock: Mutex::new(()), head })
     }
 
     #[cfg(test)]
@@ -72,6 +76,9 @@ impl AuditStore for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let receipt = append::append(&mut tx, entries).await?;
         tx.commit().await?;
+        if let Some(&last) = receipt.sequences.last() {
+            self.head.send_replace(last);
+        }
         Ok(receipt)
     }
 
@@ -93,6 +100,20 @@ impl AuditStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.map(AuditEntry::try_from).transpose()
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    async fn entries_after(&self, sequence: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows: Vec<EntryRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_entries WHERE seq > ? ORDER BY seq LIMIT ?"))
+                .bind(i64::try_from(sequence).unwrap_or(i64::MAX))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(AuditEntry::try_from).collect()
     }
 
     async fn histogram(&self, filter: &EntryFilter, span: Span) -> Result<Histogram, StoreError> {

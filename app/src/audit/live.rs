@@ -1,0 +1,184 @@
+//! Live updates: while "Live" is on, new entries that match the filters stream into the
+//! top of the table over Server-Sent Events, without moving what the reader is looking at.
+
+use crate::entry::AuditEntry;
+use leptos::prelude::*;
+
+/// The stream's address; its query is the page's filters plus `after=<sequence>`.
+pub const LIVE_PATH: &str = "/api/audit/live";
+/// The SSE event name of one new entry (its data is the entry's JSON).
+pub const ENTRY_EVENT: &str = "entry";
+
+/// Splits `after=<sequence>` off a stream's query string, leaving the filters.
+pub fn split_after(query: &str) -> Result<(Option<u64>, String), String> {
+    let mut after = None;
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if key == "after" {
+            let seq = value.parse::<u64>().map_err(|_| format!("after '{value}' is not a sequence number"))?;
+            after = Some(seq);
+        } else {
+            rest.append_pair(&key, &value);
+        }
+    }
+    Ok((after, rest.finish()))
+}
+
+/// The stream for a filter query (without paging), after the newest entry shown.
+pub fn stream_url(filters: &str, after: Option<u64>) -> String {
+    let mut url = format!("{LIVE_PATH}?{filters}");
+    if let Some(after) = after {
+        if !filters.is_empty() {
+            url.push('&');
+        }
+        url.push_str(&format!("after={after}"));
+    }
+    url
+}
+
+/// Whether live updates are on, and the entries they brought (newest first).
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub on: RwSignal<bool>,
+    pub entries: RwSignal<Vec<AuditEntry>>,
+}
+
+impl Live {
+    pub fn new() -> Self {
+        Live { on: RwSignal::new(false), entries: RwSignal::new(Vec::new()) }
+    }
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The "Live" switch. It follows `filters` (the page's query without paging) from the
+/// newest entry on the first page; on later pages it waits, since new entries would
+/// only push the page's rows along.
+#[component]
+pub fn LiveToggle(
+    filters: Memo<Option<String>>,
+    first_page: Signal<bool>,
+    newest: Signal<Option<u64>>,
+) -> impl IntoView {
+    let live = expect_context::<Live>();
+    // The browser's EventSource is not Send, so it is kept in local storage there; the
+    // server (whose threads would drop it elsewhere) keeps an empty placeholder.
+    #[cfg(feature = "hydrate")]
+    let connection = StoredValue::new_local(None::<connection::Connection>);
+    #[cfg(not(feature = "hydrate"))]
+    let connection = StoredValue::new(None::<connection::Connection>);
+    Effect::new(move |_| {
+        let (on, filters, first, newest) = (live.on.get(), filters.get(), first_page.get(), newest.get());
+        // A new page or new filters: the rows that arrived live are in it, or do not match.
+        live.entries.set(Vec::new());
+        connection.set_value(None);
+        if let (true, Some(filters), true) = (on, filters, first) {
+            connection.set_value(connection::open(&stream_url(&filters, newest), live));
+        }
+    });
+    let status = move || match (live.on.get(), first_page.get(), live.entries.with(Vec::len)) {
+        (false, _, _) => String::new(),
+        (true, false, _) => "New entries show on the first page".to_owned(),
+        (true, true, 0) => "Waiting for new entries…".to_owned(),
+        (true, true, 1) => "1 new entry".to_owned(),
+        (true, true, n) => format!("{n} new entries"),
+    };
+    view! {
+        <div class="live">
+            <label class="live-toggle">
+                <input
+                    type="checkbox"
+                    role="switch"
+                    prop:checked=move || live.on.get()
+                    on:change=move |ev| live.on.set(event_target_checked(&ev))
+                />
+                "Live"
+            </label>
+            <span class="live-status" role="status">{status}</span>
+        </div>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod connection {
+    use super::{Live, ENTRY_EVENT};
+    use crate::entry::AuditEntry;
+    use leptos::prelude::*;
+    use leptos::wasm_bindgen::closure::Closure;
+    use leptos::wasm_bindgen::JsCast;
+    use web_sys::{EventSource, MessageEvent};
+
+    /// An open stream; dropping it closes the stream.
+    pub struct Connection {
+        source: EventSource,
+        _on_entry: Closure<dyn FnMut(MessageEvent)>,
+    }
+
+    impl Drop for Connection {
+        fn drop(&mut self) {
+            self.source.close();
+        }
+    }
+
+    pub fn open(url: &str, live: Live) -> Option<Connection> {
+        let source = EventSource::new(url).ok()?;
+        let on_entry = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let Some(entry) = ev.data().as_string().and_then(|d| serde_json::from_str::<AuditEntry>(&d).ok()) else {
+                return;
+            };
+            keep_place(move || {
+                live.entries.update(|rows| {
+                    if !rows.iter().any(|r| r.id == entry.id) {
+                        rows.insert(0, entry);
+                    }
+                });
+            });
+        });
+        source.add_event_listener_with_callback(ENTRY_EVENT, on_entry.as_ref().unchecked_ref()).ok()?;
+        Some(Connection { source, _on_entry: on_entry })
+    }
+
+    /// Runs `update` (which adds rows at the top of the table); a reader scrolled down
+    /// the page is scrolled by the height the rows added, so what they read stays put.
+    fn keep_place(update: impl FnOnce()) {
+        let height = || document().document_element().map_or(0, |e| e.scroll_height());
+        let (before, scrolled) = (height(), window().scroll_y().unwrap_or(0.0) > 0.0);
+        update();
+        request_animation_frame(move || {
+            let grown = height() - before;
+            if scrolled && grown > 0 {
+                window().scroll_by_with_x_and_y(0.0, f64::from(grown));
+            }
+        });
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod connection {
+    use super::Live;
+
+    /// On the server nothing is streamed to.
+    pub struct Connection;
+
+    pub fn open(_: &str, _: Live) -> Option<Connection> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_is_split_from_the_filters() {
+        assert_eq!(split_after("severity=error&after=42&q=kv"), Ok((Some(42), "severity=error&q=kv".to_owned())));
+        assert_eq!(split_after(""), Ok((None, String::new())));
+        assert!(split_after("after=soon").is_err());
+        assert_eq!(stream_url("severity=error", Some(7)), "/api/audit/live?severity=error&after=7");
+        assert_eq!(stream_url("", None), "/api/audit/live?");
+    }
+}

@@ -1,0 +1,71 @@
+//! Live updates for the Audit tab: a Server-Sent Events stream of new entries that match
+//! the page's filters. Appends in this process wake it at once; a slow poll also finds
+//! entries other processes append to the same database.
+
+use crate::rest::ApiError;
+use crate::startup::AppState;
+use app::audit::live::{split_after, ENTRY_EVENT};
+use app::filter::{EntryFilter, EntryQuery};
+use app::store::AuditStore;
+use axum::extract::{RawQuery, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream, StreamExt};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often entries appended by other processes are looked for.
+const POLL: Duration = Duration::from_secs(2);
+/// Entries read at a time; a burst larger than this is sent over several reads.
+const BATCH: u32 = 500;
+
+struct Follow {
+    store: Arc<dyn AuditStore>,
+    filter: EntryFilter,
+    head: watch::Receiver<u64>,
+    cursor: u64,
+}
+
+/// `GET /api/audit/live?<filters>&after=<sequence>`: every entry after `after` (or after
+/// the newest at connection) that matches, as an `entry` event carrying its JSON.
+pub async fn stream(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let (after, rest) = split_after(query.as_deref().unwrap_or_default())
+        .map_err(|message| ApiError::BadBody { status: axum::http::StatusCode::BAD_REQUEST, message })?;
+    let (filter, _) = EntryQuery::from_query_string(&rest)?.validate()?;
+    let store = state.store.clone();
+    let head = store.watch_head();
+    let cursor = after.unwrap_or_else(|| *head.borrow());
+    let follow = Follow { store, filter, head, cursor };
+    let events = stream::unfold(follow, |mut f| async move {
+        loop {
+            match f.store.entries_after(f.cursor, BATCH).await {
+                Ok(entries) if !entries.is_empty() => {
+                    f.cursor = entries.last().map_or(f.cursor, |e| e.sequence);
+                    let matching: Vec<Result<Event, Infallible>> = entries
+                        .iter()
+                        .filter(|e| f.filter.matches(e))
+                        .filter_map(|e| Event::default().event(ENTRY_EVENT).json_data(e).ok())
+                        .map(Ok)
+                        .collect();
+                    if !matching.is_empty() {
+                        return Some((stream::iter(matching), f));
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "live updates could not read new entries"),
+            }
+            // Nothing new: wait for an append here, or poll for one elsewhere.
+            if let Ok(Err(_)) = tokio::time::timeout(POLL, f.head.changed()).await {
+                // The store is closing: no more wake-ups, only the poll.
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    })
+    .flatten();
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
