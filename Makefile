@@ -32,5 +32,6 @@ e2e:
 	scripts/build-site.sh debug
 	cd end2end && npx playwright test
 
-bench: setup
+bench: build
 	cargo bench -p server --bench audit
+	scripts/bench-ui.sh

@@ -92,6 +92,12 @@ async fn main() {
         Case { name: "search q=kv-prod-payments", query: "q=kv-prod-payments".into(), target_ms: 20.0 },
         Case { name: "search q=alice", query: "q=alice".into(), target_ms: 20.0 },
         Case { name: "offset=10000", query: "offset=10000".into(), target_ms: 10.0 },
+        Case { name: "deep page, offset=500000", query: "offset=500000".into(), target_ms: 10.0 },
+        Case {
+            name: "deep filtered page",
+            query: "severity=info&event_type=auth.*&offset=200000".into(),
+            target_ms: 10.0,
+        },
     ];
 
     let mut rows = String::new();

@@ -120,11 +120,15 @@ async fn list_with(
         result.entries = read_keys(pool, &keys).await?;
         return Ok(result);
     }
+    let (start, mut end) = bounds(filter);
+    let mut page = page;
+    if let (Some(table), true) = (counts_table(filter), page.offset >= DEEP_OFFSET) {
+        (end, page.offset) = seek(pool, filter, table, page.offset).await?;
+    }
     let plan = match forced {
         Some(Plan::Collected) | None => plan(pool, filter, page, result.total).await?,
         Some(plan) => plan,
     };
-    let (start, end) = bounds(filter);
     let mut qb =
         QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries WHERE seq IN (SELECT seq FROM audit_entries"));
     if plan == Plan::TimeOrder {
@@ -142,6 +146,58 @@ async fn list_with(
     let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
     result.entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
     Ok(result)
+}
+
+/// From this offset on, a page is first sought by day (see [`seek`]); below it, stepping
+/// over the newer entries is cheaper. Tests seek from a small offset to cover it fully.
+#[cfg(not(test))]
+const DEEP_OFFSET: u64 = 1000;
+#[cfg(test)]
+const DEEP_OFFSET: u64 = 5;
+
+/// Where a deep page begins, found in the per-day counts instead of by stepping over
+/// every newer entry: the exclusive time bound to walk back from (the end of the day the
+/// page starts in) and the offset left within it. Entries sort by time, so every entry of
+/// a later day comes before any of that day: the result is exactly the same page.
+async fn seek(
+    pool: &SqlitePool,
+    filter: &EntryFilter,
+    table: &str,
+    offset: u64,
+) -> Result<(Option<i64>, u64), StoreError> {
+    let (start, end) = bounds(filter);
+    let (first_day, end_day) = (start.map(ceil_day), end.map(floor_day));
+    if let (Some(a), Some(b)) = (first_day, end_day) {
+        if a >= b {
+            // No whole day in the range: nothing to skip by.
+            return Ok((end, offset));
+        }
+    }
+    let mut left = offset;
+    // The partial day at the newest edge is counted from the entries.
+    if let (Some(e), Some(day)) = (end, end_day) {
+        if day * DAY_MICROS < e {
+            let newest = count_entries(pool, filter, &Search::Any, Some(day * DAY_MICROS), Some(e)).await?;
+            if left < newest {
+                return Ok((end, left));
+            }
+            left -= newest;
+        }
+    }
+    let mut qb = QueryBuilder::new(format!("SELECT day, SUM(n) FROM {table}"));
+    push_where(&mut qb, filter, None, Target::Counts { start: first_day, end: end_day });
+    qb.push(" GROUP BY day ORDER BY day DESC");
+    let days: Vec<(i64, i64)> = qb.build_query_as().fetch_all(pool).await?;
+    for (day, n) in days {
+        let n = to_u64(n);
+        if left < n {
+            let day_end = (day + 1) * DAY_MICROS;
+            return Ok((Some(end.map_or(day_end, |e| e.min(day_end))), left));
+        }
+        left -= n;
+    }
+    // Past every whole day: the page begins in the partial day at the oldest edge.
+    Ok((first_day.map(|d| d * DAY_MICROS).or(end), left))
 }
 
 /// The page and the total from one pass over the matches: SQLite gathers the (time,
@@ -436,7 +492,8 @@ mod tests {
             let expected: Vec<u64> = stored.iter().filter(|e| filter.matches(e)).map(|e| e.sequence).collect();
             assert!(!expected.is_empty(), "{text} matches nothing: a weak check");
             for plan in [Some(Plan::TimeOrder), Some(Plan::FilterFirst), Some(Plan::Collected), None] {
-                for (limit, offset) in [(50, 0), (7, 3), (1000, 0), (10, expected.len() as u64 - 1)] {
+                let deep = [(25, 1000), (50, 1210), (10, expected.len() as u64 - 1)];
+                for (limit, offset) in [(50, 0), (7, 3), (1000, 0)].into_iter().chain(deep) {
                     let page =
                         list_with(store.pool(), &filter, PageRequest { limit, offset }, plan).await.expect("lists");
                     let got: Vec<u64> = page.entries.iter().map(|e| e.sequence).collect();
