@@ -40,3 +40,41 @@ async fn root_redirects_to_the_audit_tab() {
     let reply = app.request(Method::GET, "/", None, Vec::new()).await;
     assert!(reply.status.is_redirection() || reply.text.contains("/audit"), "{}", reply.status);
 }
+
+#[tokio::test]
+async fn each_entry_has_its_own_page() {
+    let app = TestApp::spawn().await;
+    let mut change = event("settings.updated", "2025-01-10T08:00:00Z", ("user", "user-1", "alice@contoso.com"));
+    change["details"] = serde_json::json!({
+        "setting": "audit.retention_days", "old_value": 90, "new_value": 180, "modified_by": "alice@contoso.com"
+    });
+    let reply = app.post_events(&Value::Array(vec![change])).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    let html = app.request(Method::GET, "/audit/audit-1", None, Vec::new()).await.text;
+    assert!(html.contains("<h1>Audit entry ") && html.contains("audit-1</h1>"), "{html}");
+    assert!(html.contains("audit.retention_days"));
+    assert!(html.contains(r#"<td class="before">90</td>"#) && html.contains(r#"<td class="after">180</td>"#), "{html}");
+
+    let missing = app.request(Method::GET, "/audit/audit-99", None, Vec::new()).await.text;
+    assert!(missing.contains("no audit entry has the id"), "{missing}");
+}
+
+#[tokio::test]
+async fn filters_in_the_url_are_applied_on_the_server() {
+    let app = TestApp::spawn().await;
+    let batch = serde_json::json!([
+        event("auth.logout", "2025-01-10T08:00:00Z", ("user", "user-1", "alice@contoso.com")),
+        event("sync.failed", "2025-01-10T09:00:00Z", ("service", "sp-sync", "sync-worker")),
+    ]);
+    assert_eq!(app.post_events(&batch).await.status, StatusCode::CREATED);
+    // Empty fields, as a form submitted without script sends them, mean "no filter".
+    let html = app.request(Method::GET, "/audit?severity=error&q=&actor=&start_date=", None, Vec::new()).await.text;
+    assert!(html.contains("Showing 1–1 of 1"), "{html}");
+    assert!(html.contains("sync.failed") && !html.contains("alice@contoso.com logged out"));
+    // The filter shows as a removable chip, and its checkbox is checked.
+    assert!(html.contains("Remove filter Severity: error"));
+    assert!(html.contains(r#"value="error" checked"#), "{html}");
+    // The timeline is drawn on the server too.
+    assert!(html.contains("1 entries by hour") || html.contains("1 entries by day"), "{html}");
+}
