@@ -34,29 +34,35 @@ impl FromServerFnError for AuditError {
 /// `GET /audit/entries` read exactly the same parameters.
 #[server(endpoint = "audit_entries")]
 pub async fn list_entries(query: String) -> Result<EntryPage, AuditError> {
-    use crate::audit::service::{self, QueryError};
-    use crate::filter::EntryQuery;
+    use crate::audit::service;
 
-    let store = store()?;
-    let query = EntryQuery::from_query_string(&query).map_err(|e| AuditError::BadQuery(e.to_string()))?;
-    service::list_entries(store.as_ref(), &query).await.map_err(|e| match e {
-        QueryError::BadQuery(e) => AuditError::BadQuery(e.to_string()),
-        QueryError::Store(e) => unavailable(e, "listing audit entries"),
-    })
+    let query = parse_query(&query)?;
+    service::list_entries(store()?.as_ref(), &query).await.map_err(query_failed("listing audit entries"))
 }
 
 /// The timeline of the entries a URL query string selects (paging is ignored).
 #[server(endpoint = "audit_timeline")]
 pub async fn entry_timeline(query: String) -> Result<Histogram, AuditError> {
-    use crate::audit::service::{self, QueryError};
-    use crate::filter::EntryQuery;
+    use crate::audit::service;
 
-    let store = store()?;
-    let query = EntryQuery::from_query_string(&query).map_err(|e| AuditError::BadQuery(e.to_string()))?;
-    service::timeline(store.as_ref(), &query).await.map_err(|e| match e {
+    let query = parse_query(&query)?;
+    service::timeline(store()?.as_ref(), &query).await.map_err(query_failed("counting the timeline"))
+}
+
+#[cfg(feature = "ssr")]
+fn parse_query(query: &str) -> Result<crate::filter::EntryQuery, AuditError> {
+    crate::filter::EntryQuery::from_query_string(query).map_err(|e| AuditError::BadQuery(e.to_string()))
+}
+
+/// A failed query as the page is told it: what was wrong with it, or only that the
+/// store failed (`what` goes to the server's log).
+#[cfg(feature = "ssr")]
+fn query_failed(what: &'static str) -> impl Fn(crate::audit::service::QueryError) -> AuditError {
+    use crate::audit::service::QueryError;
+    move |e| match e {
         QueryError::BadQuery(e) => AuditError::BadQuery(e.to_string()),
-        QueryError::Store(e) => unavailable(e, "counting the timeline"),
-    })
+        QueryError::Store(e) => unavailable(e, what),
+    }
 }
 
 /// Logs a store failure and reports it to the page without its internals.
