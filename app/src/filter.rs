@@ -4,7 +4,7 @@
 
 use crate::catalogue::{is_well_formed, is_word};
 use crate::entry::{ActorType, AuditEntry, Severity};
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -12,6 +12,10 @@ pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 1000;
 pub const MAX_SEARCH_LEN: usize = 200;
 const MAX_VALUES: usize = 50;
+/// Date bounds outside these years are refused: no audit entry lies there, and the
+/// timeline and time arithmetic stay far from chrono's limits.
+const MIN_YEAR: i32 = 1970;
+const MAX_YEAR: i32 = 9999;
 
 /// The query parameters of `GET /audit/entries`, exactly as given (not yet validated).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +39,8 @@ pub enum FilterError {
     Repeated(&'static str),
     #[error("{param} '{value}' is not an ISO 8601 date (YYYY-MM-DD) or date-time (e.g. 2025-01-15T10:30:00Z)")]
     BadDate { param: &'static str, value: String },
+    #[error("{param} '{value}' is out of range: use a date from {MIN_YEAR} to {MAX_YEAR}")]
+    DateOutOfRange { param: &'static str, value: String },
     #[error("start_date must not be after end_date")]
     StartAfterEnd,
     #[error("event_type '{0}' is malformed: use a type such as 'auth.login.failed' or a prefix such as 'auth.*'")]
@@ -271,24 +277,31 @@ enum Bound {
 fn parse_bound(value: &str, param: &'static str, bound: Bound) -> Result<DateTime<Utc>, FilterError> {
     let bad = || FilterError::BadDate { param, value: value.to_owned() };
     let value = value.trim();
-    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        let midnight = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).ok_or_else(bad)?);
-        return Ok(match bound {
-            Bound::Start => midnight,
-            Bound::End => midnight + Duration::days(1),
-        });
+    let instant = parse_instant(value, bound).ok_or_else(bad)?;
+    if !(MIN_YEAR..=MAX_YEAR).contains(&instant.year()) {
+        return Err(FilterError::DateOutOfRange { param, value: value.to_owned() });
     }
-    let instant = DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).or_else(|_| {
+    Ok(instant)
+}
+
+fn parse_instant(value: &str, bound: Bound) -> Option<DateTime<Utc>> {
+    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let midnight = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?);
+        return match bound {
+            Bound::Start => Some(midnight),
+            Bound::End => midnight.checked_add_signed(Duration::days(1)),
+        };
+    }
+    let instant = DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
         ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
             .iter()
             .find_map(|f| NaiveDateTime::parse_from_str(value, f).ok())
             .map(|t| Utc.from_utc_datetime(&t))
-            .ok_or_else(bad)
     })?;
-    Ok(match bound {
-        Bound::Start => instant,
-        Bound::End => instant + Duration::microseconds(1),
-    })
+    match bound {
+        Bound::Start => Some(instant),
+        Bound::End => instant.checked_add_signed(Duration::microseconds(1)),
+    }
 }
 
 fn split_list<'a>(values: &'a [String], param: &'static str) -> Result<Vec<&'a str>, FilterError> {
@@ -431,6 +444,9 @@ mod tests {
             ("offset=-1", "offset '-1'"),
             ("colour=red", "unknown query parameter 'colour'"),
             ("limit=1&limit=2", "'limit' may be given only once"),
+            ("start_date=0001-01-01", "start_date '0001-01-01' is out of range"),
+            ("end_date=%2B262143-12-31", "end_date '+262143-12-31'"),
+            ("end_date=-262144-01-01T00:00:00", "end_date '-262144-01-01T00:00:00'"),
         ];
         for (query, expected) in cases {
             let err = q(query).expect_err(query).to_string();

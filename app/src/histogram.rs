@@ -8,6 +8,8 @@ pub const HOUR_SECS: i64 = 3600;
 pub const DAY_SECS: i64 = 86_400;
 /// Up to this span the timeline counts by hour; beyond it, by day.
 const HOURLY_UP_TO: i64 = 3 * DAY_SECS;
+/// At most this many bars: a longer span counts several days to a bucket.
+pub const MAX_BUCKETS: i64 = 400;
 
 /// Counts of one bucket.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,8 +77,15 @@ impl Span {
         now: DateTime<Utc>,
     ) -> Span {
         let end = end.unwrap_or(now);
-        let start = start.or(earliest).unwrap_or(end - Duration::days(1)).min(end);
-        let bucket_secs = if (end - start).num_seconds() <= HOURLY_UP_TO { HOUR_SECS } else { DAY_SECS };
+        let start = start.or(earliest).unwrap_or_else(|| end - Duration::days(1)).min(end);
+        let span = (end - start).num_seconds();
+        let bucket_secs = if span <= HOURLY_UP_TO {
+            HOUR_SECS
+        } else {
+            // Whole days, as many to a bucket as keep the bars within MAX_BUCKETS.
+            let days = ((span / DAY_SECS + 1) + MAX_BUCKETS - 1) / MAX_BUCKETS;
+            days * DAY_SECS
+        };
         let start = start.duration_trunc(Duration::seconds(bucket_secs)).unwrap_or(start);
         Span { start, end: end.max(start + Duration::seconds(1)), bucket_secs }
     }
@@ -106,6 +115,17 @@ mod tests {
         let empty = Span::plan(None, None, None, now);
         assert_eq!(empty.bucket_secs, HOUR_SECS);
         assert_eq!(empty.end, now);
+    }
+
+    #[test]
+    fn long_ranges_keep_to_a_few_hundred_bars() {
+        let now = t("2025-03-10T00:00:00Z");
+        let decade = Span::plan(Some(t("2015-03-10T00:00:00Z")), None, None, now);
+        assert_eq!(decade.bucket_secs % DAY_SECS, 0);
+        assert!(decade.buckets() as i64 <= MAX_BUCKETS, "{} buckets", decade.buckets());
+        assert!(decade.buckets() > 300);
+        let year = Span::plan(Some(t("2024-03-10T00:00:00Z")), None, None, now);
+        assert_eq!((year.bucket_secs, year.buckets()), (DAY_SECS, 365));
     }
 
     #[test]

@@ -78,17 +78,19 @@ test("date presets and a custom range narrow by time", async ({ page }) => {
   expect(times.every((t) => t >= start)).toBe(true);
 
   // A custom range before every entry leaves nothing, and the empty state says why.
-  for (const [label, value, param] of [
-    ["From (UTC)", "2020-01-01T00:00:00", "start_date"],
-    ["To (UTC)", "2020-01-02T12:30:00", "end_date"],
+  // An end typed to the second covers that whole second.
+  for (const [label, value, param, expected] of [
+    ["From (UTC)", "2020-01-01T00:00:00", "start_date", "2020-01-01T00:00:00"],
+    ["To (UTC)", "2020-01-02T12:30:00", "end_date", "2020-01-02T12:30:00.999999"],
   ]) {
     await page.getByLabel(label).fill(value);
     await page.getByLabel(label).dispatchEvent("change");
-    await expect.poll(() => new URL(page.url()).searchParams.get(param)).toBe(value);
+    await expect.poll(() => new URL(page.url()).searchParams.get(param)).toBe(expected);
+    await expect(page.getByLabel(label)).toHaveValue(value.replace(/:00$/, ""));
   }
   await expect(page.locator(".state.empty")).toContainText("No entries match these filters:");
   await expect(page.locator(".state.empty")).toContainText("From: 2020-01-01T00:00:00");
-  await expect(page.locator(".state.empty")).toContainText("Until: 2020-01-02T12:30:00");
+  await expect(page.locator(".state.empty")).toContainText("Until: 2020-01-02T12:30:00.999999");
 });
 
 test("search is applied as you type, highlighted, and combines with filters", async ({ page }) => {

@@ -19,6 +19,8 @@ use tokio::sync::watch;
 const POLL: Duration = Duration::from_secs(2);
 /// Entries read at a time; a burst larger than this is sent over several reads.
 const BATCH: u32 = 500;
+/// How far behind the newest entry a stream may start.
+const MAX_BACKLOG: u64 = 10_000;
 
 struct Follow {
     store: Arc<dyn AuditStore>,
@@ -38,7 +40,9 @@ pub async fn stream(
     let (filter, _) = EntryQuery::from_query_string(&rest)?.validate()?;
     let store = state.store.clone();
     let head = store.watch_head();
-    let cursor = after.unwrap_or_else(|| *head.borrow());
+    // A cursor far behind would have the stream read (and filter) the whole backlog.
+    let newest = *head.borrow();
+    let cursor = after.map_or(newest, |after| after.max(newest.saturating_sub(MAX_BACKLOG)));
     let follow = Follow { store, filter, head, cursor };
     let events = stream::unfold(follow, |mut f| async move {
         loop {

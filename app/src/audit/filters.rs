@@ -31,10 +31,12 @@ fn form_query(form: &leptos::web_sys::HtmlFormElement, before: &EntryQuery) -> O
         if let Some(n) = now.as_mut().filter(|n| n.len() == "YYYY-MM-DDTHH:MM".len()) {
             n.push_str(":00");
         }
-        if let (Some(n), Some(w)) = (now.as_ref(), was.as_ref()) {
-            if *n == datetime_local(w, end) {
-                *now = Some(w.clone());
-            }
+        let unchanged = now.as_ref().zip(was.as_ref()).is_some_and(|(n, w)| *n == datetime_local(w, end));
+        if unchanged {
+            now.clone_from(was);
+        } else if let Some(n) = now.as_mut().filter(|n| end && n.len() == "YYYY-MM-DDTHH:MM:SS".len()) {
+            // An end typed to the second means the whole of that second.
+            n.push_str(".999999");
         }
     };
     keep(&mut query.start_date, &before.start_date, false);
@@ -76,6 +78,12 @@ pub fn FilterBar(query: Signal<EntryQuery>) -> impl IntoView {
         move |_: leptos::ev::Event| apply()
     };
     let pending = StoredValue::new(None::<TimeoutHandle>);
+    // A search typed just before leaving the page must not apply to the next one.
+    on_cleanup(move || {
+        if let Some(Some(h)) = pending.try_get_value() {
+            h.clear();
+        }
+    });
     let apply_later = {
         let apply = apply.clone();
         move |_: leptos::ev::Event| {
@@ -371,6 +379,11 @@ fn close_unless_inside(picker: NodeRef<html::Details>, ev: &leptos::web_sys::Eve
 fn ActorInput(value: Signal<String>, on_change: impl FnMut(leptos::ev::Event) + 'static) -> impl IntoView {
     let suggestions = RwSignal::new(Vec::<String>::new());
     let pending = StoredValue::new(None::<TimeoutHandle>);
+    on_cleanup(move || {
+        if let Some(Some(h)) = pending.try_get_value() {
+            h.clear();
+        }
+    });
     let suggest = move |ev: leptos::ev::Event| {
         let text = event_target_value(&ev);
         if let Some(h) = pending.get_value() {

@@ -2,6 +2,7 @@
 //! top of the table over Server-Sent Events, without moving what the reader is looking at.
 
 use crate::entry::AuditEntry;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 /// The stream's address; its query is the page's filters plus `after=<sequence>`.
@@ -36,16 +37,37 @@ pub fn stream_url(filters: &str, after: Option<u64>) -> String {
     url
 }
 
-/// Whether live updates are on, and the entries they brought (newest first).
+/// At most this many live rows are kept above the page; older ones drop off the table.
+pub const MAX_LIVE_ROWS: usize = 200;
+
+/// Whether live updates are on, the entries they brought (newest first), and how many
+/// arrived late: entries dated before the newest one shown belong further down the log,
+/// not at the top, so they are counted rather than shown out of order.
 #[derive(Clone, Copy)]
 pub struct Live {
     pub on: RwSignal<bool>,
     pub entries: RwSignal<Vec<AuditEntry>>,
+    pub late: RwSignal<u64>,
 }
 
 impl Live {
     pub fn new() -> Self {
-        Live { on: RwSignal::new(false), entries: RwSignal::new(Vec::new()) }
+        Live { on: RwSignal::new(false), entries: RwSignal::new(Vec::new()), late: RwSignal::new(0) }
+    }
+
+    /// Takes one streamed entry: at the top when it is the newest, counted when late.
+    pub fn receive(&self, entry: AuditEntry, newest_shown: Option<DateTime<Utc>>) {
+        let top = self.entries.with_untracked(|rows| rows.first().map(|e| e.timestamp)).or(newest_shown);
+        if top.is_some_and(|top| entry.timestamp < top) {
+            self.late.update(|n| *n += 1);
+            return;
+        }
+        self.entries.update(|rows| {
+            if !rows.iter().any(|r| r.id == entry.id) {
+                rows.insert(0, entry);
+                rows.truncate(MAX_LIVE_ROWS);
+            }
+        });
     }
 }
 
@@ -62,7 +84,8 @@ impl Default for Live {
 pub fn LiveToggle(
     filters: Memo<Option<String>>,
     first_page: Signal<bool>,
-    newest: Signal<Option<u64>>,
+    /// The highest sequence number and the latest time among the rows shown.
+    newest: Signal<Option<(u64, DateTime<Utc>)>>,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
     // The browser's EventSource is not Send, so it is kept in local storage there; the
@@ -75,17 +98,25 @@ pub fn LiveToggle(
         let (on, filters, first, newest) = (live.on.get(), filters.get(), first_page.get(), newest.get());
         // A new page or new filters: the rows that arrived live are in it, or do not match.
         live.entries.set(Vec::new());
+        live.late.set(0);
         connection.set_value(None);
         if let (true, Some(filters), true) = (on, filters, first) {
-            connection.set_value(connection::open(&stream_url(&filters, newest), live));
+            let url = stream_url(&filters, newest.map(|(seq, _)| seq));
+            connection.set_value(connection::open(&url, live, newest.map(|(_, t)| t)));
         }
     });
-    let status = move || match (live.on.get(), first_page.get(), live.entries.with(Vec::len)) {
-        (false, _, _) => String::new(),
-        (true, false, _) => "New entries show on the first page".to_owned(),
-        (true, true, 0) => "Waiting for new entries…".to_owned(),
-        (true, true, 1) => "1 new entry".to_owned(),
-        (true, true, n) => format!("{n} new entries"),
+    let status = move || {
+        let text = match (live.on.get(), first_page.get(), live.entries.with(Vec::len)) {
+            (false, _, _) => return String::new(),
+            (true, false, _) => return "New entries show on the first page".to_owned(),
+            (true, true, 0) => "Waiting for new entries…".to_owned(),
+            (true, true, 1) => "1 new entry".to_owned(),
+            (true, true, n) => format!("{n} new entries"),
+        };
+        match live.late.get() {
+            0 => text,
+            n => format!("{text}; {n} dated earlier (reload to see them in place)"),
+        }
     };
     view! {
         <div class="live">
@@ -107,6 +138,7 @@ pub fn LiveToggle(
 mod connection {
     use super::{Live, ENTRY_EVENT};
     use crate::entry::AuditEntry;
+    use chrono::{DateTime, Utc};
     use leptos::prelude::*;
     use leptos::wasm_bindgen::closure::Closure;
     use leptos::wasm_bindgen::JsCast;
@@ -124,19 +156,13 @@ mod connection {
         }
     }
 
-    pub fn open(url: &str, live: Live) -> Option<Connection> {
+    pub fn open(url: &str, live: Live, newest_shown: Option<DateTime<Utc>>) -> Option<Connection> {
         let source = EventSource::new(url).ok()?;
         let on_entry = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(entry) = ev.data().as_string().and_then(|d| serde_json::from_str::<AuditEntry>(&d).ok()) else {
                 return;
             };
-            keep_place(move || {
-                live.entries.update(|rows| {
-                    if !rows.iter().any(|r| r.id == entry.id) {
-                        rows.insert(0, entry);
-                    }
-                });
-            });
+            keep_place(move || live.receive(entry, newest_shown));
         });
         source.add_event_listener_with_callback(ENTRY_EVENT, on_entry.as_ref().unchecked_ref()).ok()?;
         Some(Connection { source, _on_entry: on_entry })
@@ -164,7 +190,7 @@ mod connection {
     /// On the server nothing is streamed to.
     pub struct Connection;
 
-    pub fn open(_: &str, _: Live) -> Option<Connection> {
+    pub fn open(_: &str, _: Live, _: Option<chrono::DateTime<chrono::Utc>>) -> Option<Connection> {
         None
     }
 }
@@ -172,6 +198,48 @@ mod connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(seq: u64, time: &str) -> AuditEntry {
+        AuditEntry {
+            id: crate::entry::entry_id(seq),
+            timestamp: time.parse().expect("time"),
+            event_type: "auth.logout".into(),
+            actor: crate::entry::Actor { kind: crate::entry::ActorType::User, id: "u".into(), name: "u".into() },
+            resource: None,
+            description: "d".into(),
+            details: serde_json::Map::new(),
+            severity: crate::entry::Severity::Info,
+            ip_address: None,
+            user_agent: None,
+            sequence: seq,
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn new_entries_go_on_top_and_late_ones_are_counted() {
+        // Signals live in the arena of a reactive owner.
+        Owner::new_root(None).with(receives_in_order);
+    }
+
+    fn receives_in_order() {
+        let live = Live::new();
+        let shown: DateTime<Utc> = "2025-01-10T10:00:00Z".parse().expect("time");
+        live.receive(entry(5, "2025-01-10T10:05:00Z"), Some(shown));
+        live.receive(entry(6, "2025-01-10T10:06:00Z"), Some(shown));
+        live.receive(entry(6, "2025-01-10T10:06:00Z"), Some(shown));
+        // Dated before the newest row: it belongs further down the log.
+        live.receive(entry(7, "2025-01-10T10:05:30Z"), Some(shown));
+        live.receive(entry(8, "2025-01-09T00:00:00Z"), Some(shown));
+        let ids: Vec<u64> = live.entries.with_untracked(|rows| rows.iter().map(|e| e.sequence).collect());
+        assert_eq!(ids, [6, 5]);
+        assert_eq!(live.late.get_untracked(), 2);
+        for seq in 10..(10 + MAX_LIVE_ROWS as u64 + 5) {
+            live.receive(entry(seq, "2025-01-11T00:00:00Z"), Some(shown));
+        }
+        assert_eq!(live.entries.with_untracked(Vec::len), MAX_LIVE_ROWS);
+    }
 
     #[test]
     fn after_is_split_from_the_filters() {

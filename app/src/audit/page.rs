@@ -38,7 +38,10 @@ pub fn AuditPage() -> impl IntoView {
     let first_page = Signal::derive(move || query.with(|q| q.offset.as_deref().is_none_or(|o| o == "0")));
     // The newest entry shown: live updates continue after it.
     let newest = Signal::derive(move || {
-        page.get().and_then(Result::ok).and_then(|p| p.entries.iter().map(|e| e.sequence).max())
+        let page = page.get()?.ok()?;
+        let seq = page.entries.iter().map(|e| e.sequence).max()?;
+        let time = page.entries.iter().map(|e| e.timestamp).max()?;
+        Some((seq, time))
     });
 
     // Browser tests wait for this before they click.

@@ -92,7 +92,10 @@ fn EntryRow(
     let summary = details_summary(&entry);
     let href = format!("/audit/{}", entry.id);
     let id = entry.id.clone();
-    let is_open = Signal::derive(move || open.is_some_and(|o| o.0.with(|e| e.as_ref().is_some_and(|e| e.id == id))));
+    // A plain closure, not a derived signal: rows live inside the page's Suspend, whose
+    // signals are disposed when the next query starts while these rows still show.
+    let is_open = move || open.is_some_and(|o| o.0.with(|e| e.as_ref().is_some_and(|e| e.id == id)));
+    let expanded = is_open.clone();
     let for_panel = entry.clone();
     // With script the link opens the side panel; without, it is the entry's own page.
     let on_click = move |ev: leptos::ev::MouseEvent| {
@@ -126,7 +129,7 @@ fn EntryRow(
             </td>
             <td class="details">
                 <span class="details-summary">{summary}</span>
-                <a class="open-details" href=href aria-expanded=move || is_open.get().to_string() on:click=on_click>
+                <a class="open-details" href=href aria-expanded=move || expanded().to_string() on:click=on_click>
                     "Details"
                 </a>
             </td>

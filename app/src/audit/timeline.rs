@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
+use std::sync::Arc;
 
 /// Drawing units of the SVG's view box; it stretches to the width of the page.
 const WIDTH: f64 = 1000.0;
@@ -17,21 +18,27 @@ const HEIGHT: f64 = 100.0;
 /// Warnings and errors stay visible next to thousands of informational entries.
 const MIN_MARK: f64 = 2.0;
 
-/// The query with the date range narrowed to buckets `first..=last`.
+/// The query with the date range narrowed to buckets `first..=last`, never beyond the
+/// query's own range (the first bucket may start before it, the last end after it).
 pub fn narrowed(query: &EntryQuery, histogram: &Histogram, first: usize, last: usize) -> EntryQuery {
     let (from, _) = histogram.bounds(first);
     let (_, to) = histogram.bounds(last);
     let mut q = url::first_page(query.clone());
-    let midnight = |t: DateTime<Utc>| t.timestamp() % DAY_SECS == 0;
-    if histogram.bucket_secs % DAY_SECS == 0 && midnight(to) {
-        // Whole days read best as dates; a bare end date includes its day.
-        q.start_date = Some(from.format("%Y-%m-%d").to_string());
-        q.end_date = Some((to - Duration::days(1)).format("%Y-%m-%d").to_string());
-    } else {
-        q.start_date = Some(from.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let (own_start, own_end) = query.validate().map(|(f, _)| (f.start, f.end)).unwrap_or_default();
+    let midnight = |t: DateTime<Utc>| t.timestamp_micros().rem_euclid(DAY_SECS * 1_000_000) == 0;
+    let whole_days = histogram.bucket_secs % DAY_SECS == 0 && midnight(from) && midnight(to);
+    q.start_date = match own_start {
+        Some(own) if own >= from => query.start_date.clone(),
+        _ if whole_days => Some(from.format("%Y-%m-%d").to_string()),
+        _ => Some(from.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+    };
+    q.end_date = match own_end {
+        Some(own) if own <= to => query.end_date.clone(),
+        // A bare end date includes its whole day.
+        _ if whole_days => Some((to - Duration::days(1)).format("%Y-%m-%d").to_string()),
         // An end date-time is inclusive: the last microsecond before the next bucket.
-        q.end_date = Some((to - Duration::microseconds(1)).format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
-    }
+        _ => Some((to - Duration::microseconds(1)).format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()),
+    };
     q
 }
 
@@ -58,6 +65,9 @@ pub fn Timeline(
     key: Memo<Option<String>>,
     query: Signal<EntryQuery>,
 ) -> impl IntoView {
+    // The chart is redrawn inside a Suspend whose signals are disposed when the next
+    // query starts, while the old bars still show: its state lives here instead.
+    let drag = DragState { svg: NodeRef::new(), over: RwSignal::new(None), dragged: StoredValue::new(false) };
     let histogram = Resource::new(
         move || key.get(),
         |key| async move {
@@ -72,7 +82,7 @@ pub fn Timeline(
             <Transition fallback=|| view! { <div class="timeline-placeholder"></div> }>
                 {move || Suspend::new(async move {
                     match histogram.await {
-                        Ok(Some(h)) => view! { <Chart histogram=h query/> }.into_any(),
+                        Ok(Some(h)) => view! { <Chart histogram=h query drag/> }.into_any(),
                         Ok(None) => ().into_any(),
                         Err(e) => view! { <p class="timeline-error">"The timeline could not be drawn: " {e.to_string()}</p> }.into_any(),
                     }
@@ -83,8 +93,17 @@ pub fn Timeline(
     .into_any()
 }
 
+/// A drag across the bars: the chart's element, the buckets the pointer went down on and
+/// is over now, and whether the last gesture was a drag (so its click is not a bar's).
+#[derive(Clone, Copy)]
+struct DragState {
+    svg: NodeRef<leptos::svg::Svg>,
+    over: RwSignal<Option<(usize, usize)>>,
+    dragged: StoredValue<bool>,
+}
+
 #[component]
-fn Chart(histogram: Histogram, query: Signal<EntryQuery>) -> impl IntoView {
+fn Chart(histogram: Histogram, query: Signal<EntryQuery>, drag: DragState) -> impl IntoView {
     let n = histogram.buckets.len().max(1);
     #[allow(clippy::cast_precision_loss)]
     let bar = WIDTH / n as f64;
@@ -106,10 +125,7 @@ fn Chart(histogram: Histogram, query: Signal<EntryQuery>) -> impl IntoView {
         histogram.end.format("%Y-%m-%d %H:%M")
     );
 
-    // Dragging: the bucket the pointer went down on, and the one it is over now.
-    let svg = NodeRef::<leptos::svg::Svg>::new();
-    let drag = RwSignal::new(None::<(usize, usize)>);
-    let dragged = StoredValue::new(false);
+    let DragState { svg, over: drag, dragged } = drag;
     let bucket_at = move |x: i32| -> Option<usize> {
         #[cfg(feature = "hydrate")]
         {
@@ -126,14 +142,17 @@ fn Chart(histogram: Histogram, query: Signal<EntryQuery>) -> impl IntoView {
         }
     };
     let navigate = use_navigate();
-    let shared = StoredValue::new(histogram.clone());
-    let finish = move |_| {
-        if let Some((a, b)) = drag.get_untracked() {
-            drag.set(None);
-            if a != b {
-                dragged.set_value(true);
-                let next = shared.with_value(|h| narrowed(&query.get_untracked(), h, a.min(b), a.max(b)));
-                navigate(&url::href(&next), NavigateOptions::default());
+    let shared = Arc::new(histogram.clone());
+    let finish = {
+        let shared = shared.clone();
+        move |_| {
+            if let Some((a, b)) = drag.get_untracked() {
+                drag.set(None);
+                if a != b {
+                    dragged.set_value(true);
+                    let next = narrowed(&query.get_untracked(), &shared, a.min(b), a.max(b));
+                    navigate(&url::href(&next), NavigateOptions::default());
+                }
             }
         }
     };
@@ -153,7 +172,8 @@ fn Chart(histogram: Histogram, query: Signal<EntryQuery>) -> impl IntoView {
             #[allow(clippy::cast_precision_loss)]
             let x = i as f64 * bar;
             let (e, w, f) = (height(b.error), height(b.warning), height(b.info));
-            let href = move || url::href(&shared.with_value(|h| narrowed(&query.get(), h, i, i)));
+            let shared = shared.clone();
+            let href = move || url::href(&narrowed(&query.get(), &shared, i, i));
             let title = describe(&histogram, i, b);
             let label = title.clone();
             view! {
@@ -192,7 +212,7 @@ fn Chart(histogram: Histogram, query: Signal<EntryQuery>) -> impl IntoView {
                 node_ref=svg
                 viewBox=format!("0 0 {WIDTH} {HEIGHT}")
                 preserveAspectRatio="none"
-                role="img"
+                role="group"
                 aria-label=label.clone()
                 on:pointerdown=move |ev| {
                     if ev.button() == 0 {
@@ -255,5 +275,11 @@ mod tests {
         let h = narrowed(&q, &hours, 1, 3);
         assert_eq!(h.start_date.as_deref(), Some("2025-03-10T02:00:00Z"));
         assert_eq!(h.end_date.as_deref(), Some("2025-03-10T04:59:59.999999Z"));
+
+        // The first bucket starts before the query's own start: narrowing keeps that start.
+        let own = EntryQuery { start_date: Some("2025-03-10T01:10:00Z".into()), ..EntryQuery::default() };
+        let first = narrowed(&own, &hours, 0, 0);
+        assert_eq!(first.start_date.as_deref(), Some("2025-03-10T01:10:00Z"));
+        assert_eq!(first.end_date.as_deref(), Some("2025-03-10T01:59:59.999999Z"));
     }
 }

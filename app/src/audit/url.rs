@@ -5,7 +5,7 @@
 
 use crate::catalogue::{Category, CATALOGUE};
 use crate::filter::EntryQuery;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 
 /// The page sizes offered; the API's default (50) is the middle one.
 pub const PAGE_SIZES: [u32; 3] = [25, 50, 100];
@@ -84,6 +84,11 @@ pub fn datetime_local(value: &str, end: bool) -> String {
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return t.with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%S").to_string();
+    }
+    // The field takes no more than seconds (an end typed to the second is stored with
+    // its last microsecond).
+    if let Ok(t) = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f") {
+        return t.format("%Y-%m-%dT%H:%M:%S").to_string();
     }
     value.to_owned()
 }
@@ -194,6 +199,8 @@ mod tests {
         assert_eq!(datetime_local("2025-01-31", true), "2025-01-31T23:59:59");
         assert_eq!(datetime_local("2025-01-31T10:30:00+02:00", false), "2025-01-31T08:30:00");
         assert_eq!(datetime_local("2025-01-31T10:30", false), "2025-01-31T10:30");
+        assert_eq!(datetime_local("2025-01-31T23:59:59.999999", true), "2025-01-31T23:59:59");
+        assert_eq!(datetime_local("2025-01-31T04:59:59.999999Z", true), "2025-01-31T04:59:59");
         let now: DateTime<Utc> = "2025-02-01T12:34:56Z".parse().expect("time");
         assert_eq!(preset_start(now, 24), "2025-01-31T12:34:00Z");
     }
