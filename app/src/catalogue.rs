@@ -287,6 +287,14 @@ pub static CATALOGUE: &[EventSpec] = &[
         "Scheduled task {task} failed: {error}"
     ),
     event!(
+        "audit.exported",
+        System,
+        Info,
+        "Audit log exported",
+        ["details.format", "details.filters", "details.rows", "details.exported_by"],
+        "{exported_by} exported {rows} audit entries as {format}"
+    ),
+    event!(
         "retention.purge.completed",
         System,
         Info,

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catalogue;
 pub mod entry;
+pub mod export;
 pub mod filter;
 pub mod histogram;
 pub mod ingest;

@@ -63,6 +63,10 @@ pub trait AuditStore: Send + Sync {
 
     async fn get(&self, sequence: u64) -> Result<Option<AuditEntry>, StoreError>;
 
+    /// Every matching entry, oldest first, sent as it is read (the export). The query
+    /// stops when the receiver is dropped; a failure arrives as the last item.
+    fn export(&self, filter: EntryFilter) -> tokio::sync::mpsc::Receiver<Result<AuditEntry, StoreError>>;
+
     /// The newest sequence number as appends of this process move it (live updates wait
     /// on it; appends of other processes are found by polling [`AuditStore::entries_after`]).
     fn watch_head(&self) -> tokio::sync::watch::Receiver<u64>;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// Lets the request through only with a known token that has `scope` (or `admin`).
 pub async fn require_scope(
     State((store, scope)): State<(Arc<dyn AuditStore>, Scope)>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let presented = request
@@ -28,6 +28,8 @@ pub async fn require_scope(
     match store.find_token(&tokens::hash(token)).await {
         Ok(Some(record)) if record.allows(scope) => {
             tracing::debug!(token = %record.name, %scope, "authorised");
+            // Handlers that record who acted (the export) read the token from here.
+            request.extensions_mut().insert(record);
             next.run(request).await
         }
         Ok(Some(_)) => ApiError::Forbidden(scope).into_response(),

@@ -5,6 +5,7 @@ mod auth;
 mod entries;
 mod error;
 mod events;
+mod export;
 
 pub use error::ApiError;
 
@@ -23,6 +24,7 @@ pub const ROUTES: &[(&str, &str, Scope)] = &[
     ("GET", "/audit/entries", Scope::Read),
     ("GET", "/audit/entries/{entry_id}", Scope::Read),
     ("GET", "/audit/event-types", Scope::Read),
+    ("GET", "/audit/export", Scope::Read),
     ("POST", "/audit/events", Scope::Ingest),
 ];
 
@@ -31,6 +33,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/audit/entries", get(entries::list))
         .route("/audit/entries/{entry_id}", get(entries::get_one))
         .route("/audit/event-types", get(entries::event_types))
+        .route("/audit/export", get(export::export))
         .route_layer(from_fn_with_state((state.store.clone(), Scope::Read), auth::require_scope));
     let ingest = Router::new()
         .route("/audit/events", post(events::ingest))

@@ -71,7 +71,10 @@ async fn the_route_list_covers_every_api_path_the_router_answers() {
         assert_ne!(reply.status, StatusCode::OK, "{m} {uri} answered without a token");
     }
     let listed: Vec<&str> = ROUTES.iter().map(|(_, p, _)| *p).collect();
-    assert_eq!(listed, ["/audit/entries", "/audit/entries/{entry_id}", "/audit/event-types", "/audit/events"]);
+    assert_eq!(
+        listed,
+        ["/audit/entries", "/audit/entries/{entry_id}", "/audit/event-types", "/audit/export", "/audit/events"]
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ mod auth;
 mod chain;
 mod cli;
 mod entries;
+mod export;
 mod helpers;
 mod ingest;
 mod live;

@@ -1,0 +1,117 @@
+//! Exports of the log: the formats, their file names and the columns of the CSV. Shared
+//! by the export endpoint and the export dialog.
+
+use crate::filter::EntryFilter;
+use chrono::{DateTime, Duration, Utc};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// An array of entries exactly as the API returns them.
+    Json,
+    /// One entry a line, for SIEM bulk loads.
+    Ndjson,
+    /// RFC 4180, one row an entry, nested fields flattened.
+    Csv,
+}
+
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 3] = [ExportFormat::Json, ExportFormat::Ndjson, ExportFormat::Csv];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "json",
+            ExportFormat::Ndjson => "ndjson",
+            ExportFormat::Csv => "csv",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "application/json",
+            ExportFormat::Ndjson => "application/x-ndjson",
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+        }
+    }
+}
+
+impl fmt::Display for ExportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ExportFormat {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s).ok_or(())
+    }
+}
+
+/// The CSV's columns, in order: the entry with `actor` and `resource` flattened.
+pub const CSV_COLUMNS: [&str; 14] = [
+    "id",
+    "timestamp",
+    "event_type",
+    "severity",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "resource_type",
+    "resource_id",
+    "resource_name",
+    "description",
+    "details",
+    "ip_address",
+    "user_agent",
+];
+
+/// `certifyclouds-audit-2025-01-01_2025-01-31.csv`: named for the period it covers (the
+/// filter's dates; an open start reads `start`, an open end the day of the export).
+pub fn file_name(filter: &EntryFilter, format: ExportFormat, now: DateTime<Utc>) -> String {
+    let from = filter.start.map_or_else(|| "start".to_owned(), |s| s.format("%Y-%m-%d").to_string());
+    // The end is exclusive: the last day covered is the one before it.
+    let to = filter.end.map_or(now, |e| e - Duration::microseconds(1)).format("%Y-%m-%d");
+    format!("certifyclouds-audit-{from}_{to}.{}", format.as_str())
+}
+
+/// A CSV cell made safe to open in a spreadsheet (OWASP CSV injection): a value that a
+/// spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, tab, carriage
+/// return or NUL) gets a leading `'`, which spreadsheets show as text. The value stays
+/// recoverable: strip that one leading `'` from a cell that then starts with one of those.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\0') => std::borrow::Cow::Owned(format!("'{cell}")),
+        _ => std::borrow::Cow::Borrowed(cell),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::EntryQuery;
+
+    #[test]
+    fn files_are_named_for_their_period() {
+        let now: DateTime<Utc> = "2025-02-10T12:00:00Z".parse().expect("time");
+        let filter = |q: &str| EntryQuery::from_query_string(q).and_then(|q| q.validate()).expect("valid").0;
+        let f = filter("start_date=2025-01-01&end_date=2025-01-31");
+        assert_eq!(file_name(&f, ExportFormat::Csv, now), "certifyclouds-audit-2025-01-01_2025-01-31.csv");
+        assert_eq!(file_name(&filter(""), ExportFormat::Json, now), "certifyclouds-audit-start_2025-02-10.json");
+        let f = filter("start_date=2025-01-05T10:00:00Z&end_date=2025-01-06T00:00:00Z");
+        assert_eq!(file_name(&f, ExportFormat::Ndjson, now), "certifyclouds-audit-2025-01-05_2025-01-06.ndjson");
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_left_alone() {
+        for hostile in ["=1+1", "+SUM(A1)", "-2", "@cmd", "\tx", "\rx", "\0x"] {
+            assert_eq!(neutralise(hostile), format!("'{hostile}"));
+        }
+        for plain in ["alice", "'quoted", "1-2", "", "a=b"] {
+            assert_eq!(neutralise(plain), plain);
+        }
+        assert_eq!("json".parse(), Ok(ExportFormat::Json));
+        assert!("pdf".parse::<ExportFormat>().is_err());
+    }
+}
