@@ -49,6 +49,28 @@ impl FromStr for ExportFormat {
     }
 }
 
+/// Where the Audit tab's export dialog downloads from (the REST API's `/audit/export`
+/// needs a bearer token, which a browser does not hold).
+pub const PAGE_EXPORT_PATH: &str = "/api/audit/export";
+
+/// The dialog's download address for the page's filters (without paging).
+pub fn page_export_url(filters: &str, format: ExportFormat) -> String {
+    if filters.is_empty() {
+        format!("{PAGE_EXPORT_PATH}?format={format}")
+    } else {
+        format!("{PAGE_EXPORT_PATH}?format={format}&{filters}")
+    }
+}
+
+/// What each format is for, as the dialog explains it.
+pub fn describe(format: ExportFormat) -> &'static str {
+    match format {
+        ExportFormat::Json => "JSON: an array of entries exactly as the API returns them",
+        ExportFormat::Ndjson => "NDJSON: one entry a line, for SIEM bulk loads",
+        ExportFormat::Csv => "CSV: one row an entry, for spreadsheets (formula-like cells made safe)",
+    }
+}
+
 /// The CSV's columns, in order: the entry with `actor` and `resource` flattened.
 pub const CSV_COLUMNS: [&str; 14] = [
     "id",

@@ -3,6 +3,7 @@
 
 pub mod api;
 mod details;
+mod export_dialog;
 mod filters;
 mod highlight;
 pub mod live;

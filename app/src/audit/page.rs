@@ -3,6 +3,7 @@
 
 use super::api::{list_entries, AuditError};
 use super::details::DetailsPanel;
+use super::export_dialog::{ExportButton, ExportDialog, ExportOpen};
 use super::filters::FilterBar;
 use super::live::{Live, LiveToggle};
 use super::table::{EntryTable, OpenEntry};
@@ -35,6 +36,8 @@ pub fn AuditPage() -> impl IntoView {
     let busy = Signal::from(loading);
     provide_context(OpenEntry(RwSignal::new(None)));
     provide_context(Live::new());
+    provide_context(ExportOpen(RwSignal::new(false)));
+    let total = Signal::derive(move || page.get().and_then(Result::ok).map(|p| p.total));
     let first_page = Signal::derive(move || query.with(|q| q.offset.as_deref().is_none_or(|o| o == "0")));
     // The newest entry shown: live updates continue after it.
     let newest = Signal::derive(move || {
@@ -52,6 +55,7 @@ pub fn AuditPage() -> impl IntoView {
         <section class="audit" data-hydrated=move || hydrated.get().then_some("true")>
             <header class="audit-header">
                 <h1>"Audit log"</h1>
+                <ExportButton/>
                 <LiveToggle filters=timeline_key first_page newest/>
                 <TimeZoneSwitch/>
             </header>
@@ -73,6 +77,7 @@ pub fn AuditPage() -> impl IntoView {
                     })}
                 </Transition>
                 <DetailsPanel/>
+                <ExportDialog filters=timeline_key query total/>
             </div>
         </section>
     }

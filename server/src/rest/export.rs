@@ -24,9 +24,11 @@ use tokio::sync::mpsc;
 /// Bytes gathered before a chunk is sent: few syscalls, flat memory.
 const CHUNK: usize = 64 * 1024;
 
+/// `GET /audit/export` (bearer token) and `GET /api/audit/export` (the Audit tab's
+/// export dialog; the pages have no login yet, so neither has their export).
 pub async fn export(
     State(store): State<Arc<dyn AuditStore>>,
-    Extension(token): Extension<TokenRecord>,
+    token: Option<Extension<TokenRecord>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let (format, filters) = split_format(query.as_deref().unwrap_or_default())?;
@@ -37,7 +39,11 @@ pub async fn export(
     let (filter, _) = query.validate()?;
     let name = file_name(&filter, format, Utc::now());
     let rows = store.export(filter);
-    let audit = ExportAudit { store, format, filters, exported_by: token.name };
+    let exported_by = match token {
+        Some(Extension(token)) => Exporter::Token(token.name),
+        None => Exporter::Page,
+    };
+    let audit = ExportAudit { store, format, filters, exported_by };
     let body = Body::from_stream(stream::unfold(Writer::new(format, rows, audit), Writer::next_chunk));
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
@@ -72,21 +78,41 @@ fn split_format(query: &str) -> Result<(ExportFormat, String), ApiError> {
     Ok((format, rest.finish()))
 }
 
+/// Who asked for an export.
+enum Exporter {
+    /// A REST client, named by its token.
+    Token(String),
+    /// The Audit tab's export dialog, which has no login yet.
+    Page,
+}
+
+impl Exporter {
+    fn actor(&self) -> Actor {
+        match self {
+            Exporter::Token(name) => Actor { kind: ActorType::Service, id: name.clone(), name: name.clone() },
+            Exporter::Page => {
+                Actor { kind: ActorType::User, id: "anonymous".to_owned(), name: "Audit tab (no login)".to_owned() }
+            }
+        }
+    }
+}
+
 /// What the audit entry of an export records, once its row count is known.
 struct ExportAudit {
     store: Arc<dyn AuditStore>,
     format: ExportFormat,
     filters: String,
-    exported_by: String,
+    exported_by: Exporter,
 }
 
 impl ExportAudit {
     async fn record(&self, rows: u64) -> Result<(), StoreError> {
+        let actor = self.exported_by.actor();
         let details = json!({
             "format": self.format.as_str(),
             "filters": self.filters,
             "rows": rows,
-            "exported_by": self.exported_by,
+            "exported_by": actor.name,
         });
         let details = details.as_object().cloned().unwrap_or_default();
         let description = app::catalogue::lookup("audit.exported")
@@ -95,8 +121,7 @@ impl ExportAudit {
         let entry = ValidEntry {
             timestamp: Utc::now(),
             event_type: "audit.exported".to_owned(),
-            // Exports through the API are made with a token: the token is the actor.
-            actor: Actor { kind: ActorType::Service, id: self.exported_by.clone(), name: self.exported_by.clone() },
+            actor,
             resource: None,
             description,
             details,

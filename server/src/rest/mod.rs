@@ -8,6 +8,7 @@ mod events;
 mod export;
 
 pub use error::ApiError;
+pub use export::export as export_handler;
 
 use crate::startup::AppState;
 use app::tokens::Scope;

@@ -175,3 +175,15 @@ async fn a_client_that_goes_away_stops_the_export() {
     // An export that ran to its end would have been recorded; this one was stopped.
     assert_eq!(app.list("event_type=audit.exported").await["total"], 0);
 }
+
+#[tokio::test]
+async fn the_audit_tab_exports_without_a_token_and_is_recorded_as_such() {
+    let app = fixture().await;
+    let reply =
+        app.request(axum::http::Method::GET, "/api/audit/export?format=ndjson&actor=system", None, Vec::new()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.text, "", "no system entries in the fixture");
+    let trace = &app.list("event_type=audit.exported").await["entries"][0];
+    assert_eq!(trace["actor"], json!({"type": "user", "id": "anonymous", "name": "Audit tab (no login)"}));
+    assert_eq!(trace["details"]["rows"], 0);
+}
