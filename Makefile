@@ -33,5 +33,6 @@ e2e:
 	cd end2end && npx playwright test
 
 bench: build
+	scripts/setup.sh bench
 	cargo bench -p server --bench audit
 	scripts/bench-ui.sh

@@ -2,7 +2,8 @@
 # Installs what a fresh machine lacks, from the package registries only:
 #   build: the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, and the
 #          npm packages of end2end/ (binaryen's wasm-opt, Playwright);
-#   test:  also Debian's Chromium (never a browser download).
+#   test:  also Debian's Chromium (never a browser download);
+#   bench: also Debian's sqlite3, which the export benchmark compares against.
 # Safe to run again: each step checks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,11 +31,20 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@p
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-if [ "$what" = test ]; then
+apt_install() {
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+if [ "$what" = test ] || [ "$what" = bench ]; then
   if ! command -v chromium >/dev/null 2>&1; then
     say "installing Debian's chromium"
-    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    apt_install chromium
   fi
+fi
+
+if [ "$what" = bench ] && ! command -v sqlite3 >/dev/null 2>&1; then
+  say "installing Debian's sqlite3"
+  apt_install sqlite3
 fi

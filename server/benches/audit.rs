@@ -145,6 +145,8 @@ async fn main() {
         );
     }
 
+    let exports = export_section(&app, &token, &dir.path().join("bench.db"), &day(9)).await;
+
     let report = format!(
         "# Benchmarks\n\n\
          Written by `make bench` (`cargo bench -p server --bench audit`) on {date}. Do not edit by hand.\n\n\
@@ -159,7 +161,7 @@ async fn main() {
          ## First page of `GET /audit/entries` at {events} entries\n\n\
          Through the real axum router in-process (token check, validation, query, total, JSON), \
          {RUNS} runs after {WARMUP} warm-up runs, limit 50.\n\n\
-         | case | query | total | p50 ms | p95 ms | target p95 ms | met |\n|---|---|---|---|---|---|---|\n{rows}",
+         | case | query | total | p50 ms | p95 ms | target p95 ms | met |\n|---|---|---|---|---|---|---|\n{rows}\n{exports}",
         date = until.format("%Y-%m-%d"),
         machine = machine(),
         ingest_ok = if ingest_rate >= 40_000.0 { "met" } else { "**not met**" },
@@ -168,6 +170,109 @@ async fn main() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/benchmarks.md");
     std::fs::write(path, report).expect("write docs/benchmarks.md");
     eprintln!("wrote docs/benchmarks.md");
+}
+
+/// Export through the router (the body read to its end, as a client would), against
+/// `sqlite3 -csv -header` over the same rows of the same database, with the peak memory
+/// of this process during each export.
+async fn export_section(app: &axum::Router, token: &str, db: &std::path::Path, nine_days_ago: &str) -> String {
+    let cases = [
+        ("CSV, every entry", "format=csv".to_owned()),
+        ("JSON, every entry", "format=json".to_owned()),
+        ("CSV, the last 9 days", format!("format=csv&start_date={nine_days_ago}")),
+    ];
+    let mut rows = String::new();
+    let mut csv_secs = None;
+    for (name, query) in cases {
+        reset_peak_memory();
+        let request = Request::get(format!("/audit/export?{query}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request");
+        let t = Instant::now();
+        let response = app.clone().oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::OK, "{query}");
+        let mut body = response.into_body();
+        let (mut bytes, mut lines, mut frames) = (0usize, 0usize, 0usize);
+        let heap_before = anon_memory_mib().unwrap_or(0.0);
+        let mut heap = heap_before;
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.expect("frame").into_data() {
+                bytes += data.len();
+                lines += data.iter().filter(|b| **b == b'\n').count();
+            }
+            frames += 1;
+            if frames % 16 == 0 {
+                heap = heap.max(anon_memory_mib().unwrap_or(0.0));
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        // CSV: a header line and CRLF rows (a newline inside a value would add one; the
+        // seeded data has none). JSON: one entry a line between the brackets.
+        let entries = lines.saturating_sub(1);
+        if query == "format=csv" {
+            csv_secs = Some(secs);
+        }
+        eprintln!("export {name}: {entries} entries, {:.1} MB in {secs:.2}s", bytes as f64 / 1e6);
+        let _ = writeln!(
+            rows,
+            "| {name} | `{query}` | {entries} | {:.1} | {secs:.2} | {:.0} | {heap_before:.0} → {heap:.0} | {} |",
+            bytes as f64 / 1e6,
+            entries as f64 / secs,
+            peak_memory_mib().map_or("n/a".to_owned(), |m| format!("{m:.0}"))
+        );
+    }
+    let columns = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, resource_id, \
+                   resource_name, description, details, ip_address, user_agent";
+    let sql = format!("SELECT {columns} FROM audit_entries ORDER BY ts, seq");
+    let t = Instant::now();
+    let sqlite3 = std::process::Command::new("sqlite3")
+        .args(["-csv", "-header"])
+        .arg(db)
+        .arg(&sql)
+        .stderr(std::process::Stdio::null())
+        .output();
+    let comparison = match (sqlite3, csv_secs) {
+        (Ok(out), Some(ours)) if out.status.success() => {
+            let theirs = t.elapsed().as_secs_f64();
+            let ratio = ours / theirs;
+            format!(
+                "`sqlite3 -csv -header` over the same rows (`{sql}`): {:.1} MB in {theirs:.2} s. \
+                 CSV export time / sqlite3 time: **{ratio:.2}** (target ≤ 1: {}).\n",
+                out.stdout.len() as f64 / 1e6,
+                if ratio <= 1.0 { "met" } else { "**not met**" }
+            )
+        }
+        _ => "`sqlite3` could not be run here, so there is no comparison.\n".to_owned(),
+    };
+    format!(
+        "\n## Export\n\n\
+         `GET /audit/export` through the router, the body read to its end. Heap is the anonymous memory \
+         (RssAnon) of this benchmark process before the export → the most sampled during it (it also \
+         holds SQLite's page cache, up to 32 MiB for each pooled connection an export happens to use); \
+         peak RSS is the high-water mark (VmHWM) during the export alone, which also counts the database \
+         file's pages mapped by SQLite (mmap, up to 256 MiB).\n\n\
+         | export | query | entries | MB | seconds | entries/s | heap MiB | peak RSS MiB |\n|---|---|---|---|---|---|---|---|\n\
+         {rows}\n{comparison}"
+    )
+}
+
+/// Starts a new high-water mark of this process's memory (Linux: clear_refs 5).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn anon_memory_mib() -> Option<f64> {
+    status_kib("RssAnon:").map(|kb| kb / 1024.0)
+}
+
+fn status_kib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn peak_memory_mib() -> Option<f64> {
+    status_kib("VmHWM:").map(|kb| kb / 1024.0)
 }
 
 fn machine() -> String {
