@@ -2,7 +2,7 @@
 //! are read, so memory stays flat whatever the size, and a receiver that goes away (a
 //! client that disconnected) stops the query.
 
-use super::query::{resolve_search, Search};
+use super::query::{bounds, resolve_search, Search};
 use super::rows::{EntryRow, COLUMNS};
 use crate::entry::AuditEntry;
 use crate::filter::EntryFilter;
@@ -34,8 +34,7 @@ async fn read_into(
     if matches!(search, Search::Nothing) {
         return Ok(());
     }
-    let start = filter.start.map(|t| t.timestamp_micros());
-    let end = filter.end.map(|t| t.timestamp_micros());
+    let (start, end) = bounds(filter);
     let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries"));
     push_where(&mut qb, filter, search.fts(), Target::Entries { start, end });
     qb.push(" ORDER BY ts, seq");

@@ -41,7 +41,7 @@ impl Search {
     }
 }
 
-fn bounds(filter: &EntryFilter) -> (Option<i64>, Option<i64>) {
+pub(super) fn bounds(filter: &EntryFilter) -> (Option<i64>, Option<i64>) {
     (filter.start.map(|t| t.timestamp_micros()), filter.end.map(|t| t.timestamp_micros()))
 }
 
