@@ -2,7 +2,8 @@
 # Installs what a fresh machine lacks, from the package registries only:
 #   build: the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, and the
 #          npm packages of end2end/ (binaryen's wasm-opt, Playwright);
-#   test:  also Debian's Chromium (never a browser download);
+#   test:  also Debian's Chromium (never a browser download) and poppler's pdftotext,
+#          which the PDF export tests read the reports with;
 #   bench: also Debian's sqlite3, which the export benchmark compares against.
 # Safe to run again: each step checks first.
 set -euo pipefail
@@ -38,9 +39,12 @@ apt_install() {
 }
 
 if [ "$what" = test ] || [ "$what" = bench ]; then
-  if ! command -v chromium >/dev/null 2>&1; then
-    say "installing Debian's chromium"
-    apt_install chromium
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian's ${missing[*]}"
+    apt_install "${missing[@]}"
   fi
 fi
 

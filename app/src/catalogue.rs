@@ -19,6 +19,17 @@ pub enum Category {
 }
 
 impl Category {
+    pub const ALL: [Category; 8] = [
+        Category::Auth,
+        Category::User,
+        Category::Discovery,
+        Category::Rotation,
+        Category::Sync,
+        Category::Configuration,
+        Category::System,
+        Category::Custom,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Auth => "auth",

@@ -14,16 +14,25 @@ pub enum ExportFormat {
     Ndjson,
     /// RFC 4180, one row an entry, nested fields flattened.
     Csv,
+    /// A paginated report for assessors, at most [`PDF_MAX_ENTRIES`] entries.
+    Pdf,
 }
 
+/// The most entries a PDF report holds. A report is laid out whole before it is sent (its
+/// pages say "Page n of m"), so its memory grows with its entries; 50,000 entries make
+/// about 1,900 pages, more than anyone reads. Larger exports are refused with a 422 that
+/// says so, never cut short; CSV and JSON have no limit.
+pub const PDF_MAX_ENTRIES: u64 = 50_000;
+
 impl ExportFormat {
-    pub const ALL: [ExportFormat; 3] = [ExportFormat::Json, ExportFormat::Ndjson, ExportFormat::Csv];
+    pub const ALL: [ExportFormat; 4] = [ExportFormat::Json, ExportFormat::Ndjson, ExportFormat::Csv, ExportFormat::Pdf];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ExportFormat::Json => "json",
             ExportFormat::Ndjson => "ndjson",
             ExportFormat::Csv => "csv",
+            ExportFormat::Pdf => "pdf",
         }
     }
 
@@ -32,6 +41,7 @@ impl ExportFormat {
             ExportFormat::Json => "application/json",
             ExportFormat::Ndjson => "application/x-ndjson",
             ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Pdf => "application/pdf",
         }
     }
 }
@@ -68,7 +78,18 @@ pub fn describe(format: ExportFormat) -> &'static str {
         ExportFormat::Json => "JSON: an array of entries exactly as the API returns them",
         ExportFormat::Ndjson => "NDJSON: one entry a line, for SIEM bulk loads",
         ExportFormat::Csv => "CSV: one row an entry, for spreadsheets (formula-like cells made safe)",
+        ExportFormat::Pdf => "PDF: a paginated report for assessors, up to 50,000 entries",
     }
+}
+
+/// Why the dialog will not offer a PDF of `total` entries, if it will not.
+pub fn pdf_refusal(total: u64) -> Option<String> {
+    (total > PDF_MAX_ENTRIES).then(|| {
+        format!(
+            "A PDF report holds at most 50,000 entries and these filters match {total}: narrow the period or \
+             the filters, or choose CSV or JSON, which have no limit."
+        )
+    })
 }
 
 /// The CSV's columns, in order: the entry with `actor` and `resource` flattened.
@@ -126,6 +147,14 @@ mod tests {
     }
 
     #[test]
+    fn a_pdf_over_the_cap_is_refused_up_front() {
+        assert_eq!(pdf_refusal(PDF_MAX_ENTRIES), None);
+        assert_eq!(pdf_refusal(0), None);
+        let refusal = pdf_refusal(PDF_MAX_ENTRIES + 1).expect("refused");
+        assert!(refusal.contains("at most 50,000") && refusal.contains("match 50001"), "{refusal}");
+    }
+
+    #[test]
     fn formula_cells_are_neutralised_and_others_left_alone() {
         for hostile in ["=1+1", "+SUM(A1)", "-2", "@cmd", "\tx", "\rx", "\0x"] {
             assert_eq!(neutralise(hostile), format!("'{hostile}"));
@@ -134,6 +163,9 @@ mod tests {
             assert_eq!(neutralise(plain), plain);
         }
         assert_eq!("json".parse(), Ok(ExportFormat::Json));
-        assert!("pdf".parse::<ExportFormat>().is_err());
+        assert_eq!("pdf".parse(), Ok(ExportFormat::Pdf));
+        assert!("xlsx".parse::<ExportFormat>().is_err());
+        // The dialog states the cap in words: they must agree.
+        assert!(describe(ExportFormat::Pdf).contains("50,000") && PDF_MAX_ENTRIES == 50_000);
     }
 }

@@ -1,4 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 // The export dialog of the Audit tab: it summarises the filters and the count, and each
@@ -8,12 +9,12 @@ async function hydrated(page: Page) {
   await expect(page.locator("section.audit[data-hydrated=true]")).toBeVisible();
 }
 
-async function download(page: Page, format: RegExp): Promise<{ name: string; text: string }> {
+async function download(page: Page, format: RegExp): Promise<{ name: string; text: string; path: string }> {
   const dialog = page.getByRole("dialog", { name: "Export audit entries" });
   await dialog.getByRole("radio", { name: format }).check();
   const [file] = await Promise.all([page.waitForEvent("download"), dialog.getByRole("link", { name: "Download" }).click()]);
-  const path = await file.path();
-  return { name: file.suggestedFilename(), text: readFileSync(path!, "utf8") };
+  const path = (await file.path())!;
+  return { name: file.suggestedFilename(), text: readFileSync(path, "utf8"), path };
 }
 
 test("the export dialog downloads the filtered entries in each format", async ({ page }) => {
@@ -43,6 +44,18 @@ test("the export dialog downloads the filtered entries in each format", async ({
 
   const ndjson = (await download(page, /^NDJSON/)).text.trimEnd().split("\n");
   expect(ndjson.map((l) => JSON.parse(l).id)).toEqual(json.map((e: { id: string }) => e.id));
+
+  // The PDF report, read back with poppler's pdftotext (installed by scripts/setup.sh test).
+  const pdf = await download(page, /^PDF/);
+  expect(pdf.name).toMatch(/^certifyclouds-audit-start_\d{4}-\d\d-\d\d\.pdf$/);
+  expect(readFileSync(pdf.path).subarray(0, 5).toString()).toBe("%PDF-");
+  const text = execFileSync("pdftotext", [pdf.path, "-"]).toString();
+  expect(text).toContain("Severity: error");
+  expect(text).toContain("Page 1 of 1");
+  const words = new Set(text.split(/\s+/));
+  expect(ids.every((id) => words.has(id))).toBe(true);
+  expect(words.has("info")).toBe(false);
+  await expect(dialog.getByRole("status")).toHaveText(/Preparing the PDF report/);
 
   await page.keyboard.press("Escape");
   await expect(dialog).toHaveCount(0);

@@ -145,7 +145,7 @@ async fn main() {
         );
     }
 
-    let exports = export_section(&app, &token, &dir.path().join("bench.db"), &day(9)).await;
+    let exports = export_section(&app, &token, &dir.path().join("bench.db"), day).await;
 
     let report = format!(
         "# Benchmarks\n\n\
@@ -173,45 +173,45 @@ async fn main() {
 }
 
 /// Export through the router (the body read to its end, as a client would), against
-/// `sqlite3 -csv -header` over the same rows of the same database, with the peak memory
-/// of this process during each export.
-async fn export_section(app: &axum::Router, token: &str, db: &std::path::Path, nine_days_ago: &str) -> String {
+/// `sqlite3 -csv -header` over the same rows of the same database, with the memory of
+/// this process during each export.
+async fn export_section(app: &axum::Router, token: &str, db: &std::path::Path, day: impl Fn(i64) -> String) -> String {
     let cases = [
-        ("CSV, every entry", "format=csv".to_owned()),
-        ("JSON, every entry", "format=json".to_owned()),
-        ("CSV, the last 9 days", format!("format=csv&start_date={nine_days_ago}")),
+        ("CSV, every entry", "csv", String::new()),
+        ("JSON, every entry", "json", String::new()),
+        ("CSV, the last 9 days", "csv", format!("start_date={}", day(9))),
+        ("PDF, one day", "pdf", format!("start_date={0}&end_date={0}", day(2))),
+        ("PDF, three days", "pdf", format!("start_date={}&end_date={}", day(4), day(2))),
     ];
     let mut rows = String::new();
     let mut csv_secs = None;
-    for (name, query) in cases {
+    let mut pdf_rates = Vec::new();
+    for (name, format, filters) in cases {
+        let entries = request(app, token, &format!("/audit/entries?limit=1&{filters}")).await;
+        let entries: serde_json::Value =
+            serde_json::from_slice(&entries.into_body().collect().await.expect("body").to_bytes()).expect("JSON");
+        let entries = entries["total"].as_u64().unwrap_or(0);
+        let query = if filters.is_empty() { format!("format={format}") } else { format!("format={format}&{filters}") };
         reset_peak_memory();
-        let request = Request::get(format!("/audit/export?{query}"))
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .expect("request");
-        let t = Instant::now();
-        let response = app.clone().oneshot(request).await.expect("response");
-        assert_eq!(response.status(), StatusCode::OK, "{query}");
-        let mut body = response.into_body();
-        let (mut bytes, mut lines, mut frames) = (0usize, 0usize, 0usize);
         let heap_before = anon_memory_mib().unwrap_or(0.0);
-        let mut heap = heap_before;
+        let sampler = HeapSampler::start();
+        let t = Instant::now();
+        let response = request(app, token, &format!("/audit/export?{query}")).await;
+        let status = response.status();
+        // Read as a client would, without keeping the file.
+        let mut body = response.into_body();
+        let mut bytes = 0;
         while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame.expect("frame").into_data() {
-                bytes += data.len();
-                lines += data.iter().filter(|b| **b == b'\n').count();
-            }
-            frames += 1;
-            if frames % 16 == 0 {
-                heap = heap.max(anon_memory_mib().unwrap_or(0.0));
-            }
+            bytes += frame.expect("frame").into_data().map_or(0, |d| d.len());
         }
         let secs = t.elapsed().as_secs_f64();
-        // CSV: a header line and CRLF rows (a newline inside a value would add one; the
-        // seeded data has none). JSON: one entry a line between the brackets.
-        let entries = lines.saturating_sub(1);
+        let heap = sampler.stop().max(heap_before);
+        assert_eq!(status, StatusCode::OK, "{query}");
         if query == "format=csv" {
             csv_secs = Some(secs);
+        }
+        if format == "pdf" {
+            pdf_rates.push(entries as f64 / secs);
         }
         eprintln!("export {name}: {entries} entries, {:.1} MB in {secs:.2}s", bytes as f64 / 1e6);
         let _ = writeln!(
@@ -245,16 +245,57 @@ async fn export_section(app: &axum::Router, token: &str, db: &std::path::Path, n
         }
         _ => "`sqlite3` could not be run here, so there is no comparison.\n".to_owned(),
     };
+    let slowest_pdf = pdf_rates.iter().copied().fold(f64::INFINITY, f64::min);
+    let pdf = format!(
+        "PDF reports (at most {} entries each): slowest {slowest_pdf:.0} entries/s (target ≥ 20,000: {}). \
+         A report is laid out whole before it is sent, so its memory grows with its entries, up to the cap.\n",
+        app::export::PDF_MAX_ENTRIES,
+        if slowest_pdf >= 20_000.0 { "met" } else { "**not met**" }
+    );
     format!(
         "\n## Export\n\n\
          `GET /audit/export` through the router, the body read to its end. Heap is the anonymous memory \
-         (RssAnon) of this benchmark process before the export → the most sampled during it (it also \
-         holds SQLite's page cache, up to 32 MiB for each pooled connection an export happens to use); \
-         peak RSS is the high-water mark (VmHWM) during the export alone, which also counts the database \
-         file's pages mapped by SQLite (mmap, up to 256 MiB).\n\n\
+         (RssAnon) of this benchmark process before the export → the most sampled (every 5 ms) during it; \
+         it also holds SQLite's page cache, up to 32 MiB for each pooled connection an export happens to \
+         use. Peak RSS is the high-water mark (VmHWM) during the export alone, which also counts the \
+         database file's pages mapped by SQLite (mmap, up to 256 MiB).\n\n\
          | export | query | entries | MB | seconds | entries/s | heap MiB | peak RSS MiB |\n|---|---|---|---|---|---|---|---|\n\
-         {rows}\n{comparison}"
+         {rows}\n{comparison}\n{pdf}"
     )
+}
+
+/// `GET` through the router with the token.
+async fn request(app: &axum::Router, token: &str, uri: &str) -> axum::response::Response {
+    let request =
+        Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).expect("request");
+    app.clone().oneshot(request).await.expect("response")
+}
+
+/// The most anonymous memory seen while it runs, sampled on its own thread.
+struct HeapSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<f64>,
+}
+
+impl HeapSampler {
+    fn start() -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut most: f64 = 0.0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(anon_memory_mib().unwrap_or(0.0));
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            most
+        });
+        HeapSampler { stop, thread }
+    }
+
+    fn stop(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or(0.0)
+    }
 }
 
 /// Starts a new high-water mark of this process's memory (Linux: clear_refs 5).

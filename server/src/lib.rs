@@ -1,6 +1,7 @@
 //! The CertifyClouds Audit process: configuration, the HTTP router and the commands.
 
 pub mod config;
+pub mod export;
 pub mod jobs;
 pub mod live;
 pub mod rest;

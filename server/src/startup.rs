@@ -42,7 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::router(&state))
         .route("/healthz", get(health))
         .route(app::audit::live::LIVE_PATH, get(crate::live::stream))
-        .route(app::export::PAGE_EXPORT_PATH, get(crate::rest::export_handler))
+        .route(app::export::PAGE_EXPORT_PATH, get(crate::export::export))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -3,7 +3,7 @@
 //! browser's own download shows its progress).
 
 use super::url::chips;
-use crate::export::{describe, page_export_url, ExportFormat};
+use crate::export::{describe, page_export_url, pdf_refusal, ExportFormat};
 use crate::filter::EntryQuery;
 use leptos::prelude::*;
 
@@ -62,7 +62,16 @@ pub fn ExportDialog(
         Some(n) => format!("{n} entries will be exported."),
         None => "Counting the entries…".to_owned(),
     };
-    let href = move || filters.get().map(|f| page_export_url(&f, format.get()));
+    // A PDF over the cap is refused here, before anything is downloaded.
+    let refusal = move || (format.get() == ExportFormat::Pdf).then(|| total.get().and_then(pdf_refusal)).flatten();
+    let href = move || filters.get().filter(|_| refusal().is_none()).map(|f| page_export_url(&f, format.get()));
+    let status = move || {
+        started.get().then(|| match format.get() {
+            // A report is laid out whole before it is sent: say why nothing shows yet.
+            ExportFormat::Pdf => "Preparing the PDF report: your browser's download starts when it is ready.",
+            _ => "Download started: see your browser's downloads.",
+        })
+    };
     view! {
         <Show when=move || open.get()>
             <div class="modal-backdrop" on:click=move |_| open.set(false)></div>
@@ -96,16 +105,25 @@ pub fn ExportDialog(
                         })
                         .collect_view()}
                 </fieldset>
-                <p class="muted">"Every matching entry is included; the file is written as it is read, and your browser shows the download's progress."</p>
+                <p class="muted">"Every matching entry is included. JSON, NDJSON and CSV are written as they are read, and your browser shows the download's progress."</p>
+                <p class="export-refusal" role="alert">{refusal}</p>
                 <div class="export-actions">
-                    <a class="download" href=move || href().unwrap_or_default() download="" on:click=move |_| started.set(true)>
+                    <a
+                        class="download"
+                        href=href
+                        aria-disabled=move || refusal().is_some().then_some("true")
+                        download=""
+                        on:click=move |_| {
+                            if refusal().is_none() {
+                                started.set(true);
+                            }
+                        }
+                    >
                         "Download"
                     </a>
                     <button type="button" on:click=move |_| open.set(false)>"Close"</button>
                 </div>
-                <p class="export-status" role="status">
-                    {move || started.get().then_some("Download started: see your browser's downloads.")}
-                </p>
+                <p class="export-status" role="status">{status}</p>
             </div>
         </Show>
     }

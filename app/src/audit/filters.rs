@@ -3,7 +3,7 @@
 //! once hydrated, every change is applied in the page and pushed to the history.
 
 use super::api::suggest_actors;
-use super::url::{self, category_types, chips, datetime_local, preset_start, CATEGORIES, PAGE_SIZES, PRESETS};
+use super::url::{self, categories, category_types, chips, datetime_local, preset_start, PAGE_SIZES, PRESETS};
 use crate::catalogue::{self, Category};
 use crate::entry::Severity;
 use crate::filter::{EntryQuery, DEFAULT_LIMIT};
@@ -348,7 +348,7 @@ fn EventTypePicker(query: Signal<EntryQuery>, go: impl Fn(EntryQuery) + Clone + 
     view! {
         <details class="filter event-types" node_ref=picker>
             <summary>"Event type: " <span class="picked">{summary}</span></summary>
-            <div class="categories">{CATEGORIES.into_iter().map(group).collect_view()}</div>
+            <div class="categories">{categories().map(group).collect_view()}</div>
             {others}
         </details>
     }

@@ -63,16 +63,11 @@ pub fn category_types(category: Category) -> Vec<&'static str> {
     CATALOGUE.iter().filter(|e| e.category == category).map(|e| e.name).collect()
 }
 
-/// The catalogue's categories in the order the filter shows them.
-pub const CATEGORIES: [Category; 7] = [
-    Category::Auth,
-    Category::User,
-    Category::Discovery,
-    Category::Rotation,
-    Category::Sync,
-    Category::Configuration,
-    Category::System,
-];
+/// The catalogue's categories in the order the filter shows them (custom types have no
+/// list to pick from).
+pub fn categories() -> impl Iterator<Item = Category> {
+    Category::ALL.into_iter().filter(|c| *c != Category::Custom)
+}
 
 /// A date bound of the URL as a `datetime-local` field shows it (UTC, to the second):
 /// a bare start date is its midnight, a bare end date the last second of that day.
@@ -135,7 +130,7 @@ pub fn chips(query: &EntryQuery) -> Vec<Chip> {
     }
     // A whole category selected reads as one chip.
     let mut rest: Vec<&String> = base.event_type.iter().collect();
-    for category in CATEGORIES {
+    for category in categories() {
         let types = category_types(category);
         if types.iter().all(|t| base.event_type.iter().any(|v| v == t)) {
             rest.retain(|v| !types.contains(&v.as_str()));

@@ -28,6 +28,11 @@ pub enum ApiError {
     NotFound(String),
     #[error("internal error")]
     Store(#[from] StoreError),
+    /// A report could not be written (the cause is logged, not sent).
+    #[error("internal error")]
+    Report(String),
+    #[error("the server is shutting down")]
+    Unavailable,
 }
 
 impl From<QueryError> for ApiError {
@@ -47,7 +52,8 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(_) | ApiError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -55,8 +61,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::Store(e) = &self {
-            tracing::error!(error = %e, "audit store failed");
+        match &self {
+            ApiError::Store(e) => tracing::error!(error = %e, "audit store failed"),
+            ApiError::Report(e) => tracing::error!(error = %e, "PDF report failed"),
+            _ => {}
         }
         let mut body = json!({ "error": self.to_string() });
         if let ApiError::BadEvents(IngestError::Invalid { index, field, .. }) = &self {

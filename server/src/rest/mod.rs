@@ -5,10 +5,8 @@ mod auth;
 mod entries;
 mod error;
 mod events;
-mod export;
 
 pub use error::ApiError;
-pub use export::export as export_handler;
 
 use crate::startup::AppState;
 use app::tokens::Scope;
@@ -34,7 +32,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/audit/entries", get(entries::list))
         .route("/audit/entries/{entry_id}", get(entries::get_one))
         .route("/audit/event-types", get(entries::event_types))
-        .route("/audit/export", get(export::export))
+        .route("/audit/export", get(crate::export::export))
         .route_layer(from_fn_with_state((state.store.clone(), Scope::Read), auth::require_scope));
     let ingest = Router::new()
         .route("/audit/events", post(events::ingest))

@@ -25,6 +25,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub text: String,
+    /// The body as sent, for files that are not text (PDF).
+    pub bytes: axum::body::Bytes,
 }
 
 impl Reply {
@@ -76,7 +78,7 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        Reply { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
+        Reply { status, headers, text: String::from_utf8_lossy(&bytes).into_owned(), bytes }
     }
 
     /// `GET` with the read token.

@@ -5,6 +5,7 @@ mod chain;
 mod cli;
 mod entries;
 mod export;
+mod export_pdf;
 mod helpers;
 mod ingest;
 mod live;

@@ -1,0 +1,269 @@
+//! `GET /audit/export`: every matching entry as a download, in JSON, NDJSON, CSV or PDF.
+//! Problems with the request are answered (400) before the first byte of the file. The
+//! text formats are written as they are read ([`stream`]); a store failure mid-way aborts
+//! the transfer, so a client can never mistake a cut-off file for a whole one. A PDF is
+//! laid out whole before it is sent ([`pdf`]). Each export is itself audited.
+
+mod pdf;
+mod stream;
+
+use crate::rest::ApiError;
+use app::entry::{Actor, ActorType, AuditEntry, Severity};
+use app::export::{file_name, ExportFormat, PDF_MAX_ENTRIES};
+use app::filter::{EntryFilter, EntryQuery};
+use app::ingest::ValidEntry;
+use app::store::{AuditStore, StoreError};
+use app::tokens::TokenRecord;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use chrono::{DateTime, Utc};
+use futures_util::stream::unfold;
+use pdf::{PdfError, Report, ReportMeta};
+use serde_json::json;
+use std::sync::Arc;
+use stream::{Text, Writer};
+use thiserror::Error;
+use tokio::sync::{mpsc, Semaphore};
+
+/// PDF reports are built one at a time: each holds its pages in memory until it is sent.
+static PDF_BUILDS: Semaphore = Semaphore::const_new(1);
+
+/// `GET /audit/export` (bearer token) and `GET /api/audit/export` (the Audit tab's
+/// export dialog; the pages have no login yet, so neither has their export).
+pub async fn export(
+    State(store): State<Arc<dyn AuditStore>>,
+    token: Option<Extension<TokenRecord>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (format, filters) = split_format(query.as_deref().unwrap_or_default())?;
+    let query = EntryQuery::from_query_string(&filters)?;
+    if query.limit.is_some() || query.offset.is_some() {
+        return Err(bad_request("an export holds every matching entry: leave out limit and offset"));
+    }
+    let (filter, _) = query.validate()?;
+    let now = Utc::now();
+    let name = file_name(&filter, format, now);
+    let exported_by = match token {
+        Some(Extension(token)) => Exporter::Token(token.name),
+        None => Exporter::Page,
+    };
+    let audit = ExportAudit { store: store.clone(), format, filters, exported_by };
+    let body = match format {
+        ExportFormat::Json => text_body(Text::Json, store, filter, audit),
+        ExportFormat::Ndjson => text_body(Text::Ndjson, store, filter, audit),
+        ExportFormat::Csv => text_body(Text::Csv, store, filter, audit),
+        ExportFormat::Pdf => pdf_body(store, &query, filter, audit, now).await?,
+    };
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    Ok(response)
+}
+
+fn text_body(format: Text, store: Arc<dyn AuditStore>, filter: EntryFilter, audit: ExportAudit) -> Body {
+    let rows = store.export(filter);
+    Body::from_stream(unfold(Writer::new(format, rows, audit), Writer::next_chunk))
+}
+
+/// The PDF report, complete, or a 422 if it would hold more than [`PDF_MAX_ENTRIES`].
+async fn pdf_body(
+    store: Arc<dyn AuditStore>,
+    query: &EntryQuery,
+    filter: EntryFilter,
+    audit: ExportAudit,
+    now: DateTime<Utc>,
+) -> Result<Body, ApiError> {
+    let matched = store.count(&filter).await?;
+    if matched > PDF_MAX_ENTRIES {
+        return Err(too_many(matched));
+    }
+    let meta = ReportMeta {
+        period: period(&filter),
+        filters: app::audit::url::chips(query).iter().map(|c| c.label()).collect(),
+        generated_by: audit.exported_by.describe(),
+        generated_at: now,
+    };
+    let _turn = PDF_BUILDS.acquire().await.map_err(|_| ApiError::Unavailable)?;
+    let rows = store.export(filter);
+    let (bytes, count) = tokio::task::spawn_blocking(move || build_pdf(meta, rows))
+        .await
+        .map_err(|e| ApiError::Report(e.to_string()))??;
+    audit.record(count).await?;
+    Ok(Body::from(bytes))
+}
+
+#[derive(Debug, Error)]
+enum BuildError {
+    #[error(transparent)]
+    Pdf(#[from] PdfError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Entries arrived while the report was read and took it past the limit.
+    #[error("too many entries")]
+    TooMany(u64),
+}
+
+impl From<BuildError> for ApiError {
+    fn from(e: BuildError) -> Self {
+        match e {
+            BuildError::Pdf(e) => ApiError::Report(e.to_string()),
+            BuildError::Store(e) => ApiError::Store(e),
+            BuildError::TooMany(n) => too_many(n),
+        }
+    }
+}
+
+/// Lays out the entries as they arrive from the store (on a blocking thread: this is
+/// CPU work) and writes the file.
+fn build_pdf(
+    meta: ReportMeta,
+    mut rows: mpsc::Receiver<Result<AuditEntry, StoreError>>,
+) -> Result<(Vec<u8>, u64), BuildError> {
+    let mut report = Report::new(meta)?;
+    let mut count = 0;
+    while let Some(entry) = rows.blocking_recv() {
+        count += 1;
+        if count > PDF_MAX_ENTRIES {
+            return Err(BuildError::TooMany(count));
+        }
+        report.push(&entry?);
+    }
+    Ok((report.finish()?, count))
+}
+
+fn too_many(matched: u64) -> ApiError {
+    ApiError::BadBody {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        message: format!(
+            "a PDF report holds at most {PDF_MAX_ENTRIES} entries and these filters match {matched}{}: \
+             narrow the period or the filters, or export CSV or JSON, which have no limit",
+            if matched > PDF_MAX_ENTRIES { "" } else { " or more" }
+        ),
+    }
+}
+
+/// The period a filter covers, in words.
+fn period(filter: &EntryFilter) -> String {
+    let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let from = filter.start.map_or_else(|| "the first entry".to_owned(), at);
+    let to =
+        filter.end.map_or_else(|| "the time of this report".to_owned(), |end| format!("{} (not included)", at(end)));
+    format!("From {from} up to {to}")
+}
+
+fn bad_request(message: &str) -> ApiError {
+    ApiError::BadBody { status: StatusCode::BAD_REQUEST, message: message.to_owned() }
+}
+
+/// Takes the required `format` out of the query; the rest are the filters.
+fn split_format(query: &str) -> Result<(ExportFormat, String), ApiError> {
+    let mut format = None;
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if key == "format" {
+            let parsed = value
+                .parse()
+                .map_err(|()| bad_request(&format!("format '{value}' is unknown: use json, ndjson, csv or pdf")))?;
+            if format.replace(parsed).is_some() {
+                return Err(bad_request("parameter 'format' may be given only once"));
+            }
+        } else {
+            rest.append_pair(&key, &value);
+        }
+    }
+    let format = format.ok_or_else(|| bad_request("format is required: json, ndjson, csv or pdf"))?;
+    Ok((format, rest.finish()))
+}
+
+/// Who asked for an export.
+enum Exporter {
+    /// A REST client, named by its token.
+    Token(String),
+    /// The Audit tab's export dialog, which has no login yet.
+    Page,
+}
+
+impl Exporter {
+    fn actor(&self) -> Actor {
+        match self {
+            Exporter::Token(name) => Actor { kind: ActorType::Service, id: name.clone(), name: name.clone() },
+            Exporter::Page => {
+                Actor { kind: ActorType::User, id: "anonymous".to_owned(), name: "Audit tab (no login)".to_owned() }
+            }
+        }
+    }
+
+    /// As a report names its author.
+    fn describe(&self) -> String {
+        match self {
+            Exporter::Token(name) => format!("API token \"{name}\""),
+            Exporter::Page => "the Audit tab (no login)".to_owned(),
+        }
+    }
+}
+
+/// What the audit entry of an export records, once its row count is known.
+pub(super) struct ExportAudit {
+    store: Arc<dyn AuditStore>,
+    format: ExportFormat,
+    filters: String,
+    exported_by: Exporter,
+}
+
+impl ExportAudit {
+    pub(super) async fn record(&self, rows: u64) -> Result<(), StoreError> {
+        let actor = self.exported_by.actor();
+        let details = json!({
+            "format": self.format.as_str(),
+            "filters": self.filters,
+            "rows": rows,
+            "exported_by": actor.name,
+        });
+        let details = details.as_object().cloned().unwrap_or_default();
+        let description = app::catalogue::lookup("audit.exported")
+            .map(|spec| app::catalogue::render_template(spec.template, &details))
+            .unwrap_or_default();
+        let entry = ValidEntry {
+            timestamp: Utc::now(),
+            event_type: "audit.exported".to_owned(),
+            actor,
+            resource: None,
+            description,
+            details,
+            severity: Severity::Info,
+            ip_address: None,
+            user_agent: None,
+        };
+        self.store.append(&[entry]).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_is_required_once_and_known() {
+        assert!(split_format("severity=error").is_err());
+        assert!(split_format("format=xml").is_err());
+        assert!(split_format("format=csv&format=json").is_err());
+        let (format, rest) = split_format("format=pdf&severity=error&q=kv").map_err(|e| e.to_string()).expect("ok");
+        assert_eq!((format, rest.as_str()), (ExportFormat::Pdf, "severity=error&q=kv"));
+    }
+
+    #[test]
+    fn the_period_is_said_in_words() {
+        let filter = |q: &str| EntryQuery::from_query_string(q).and_then(|q| q.validate()).expect("valid").0;
+        assert_eq!(
+            period(&filter("start_date=2025-01-01&end_date=2025-01-31")),
+            "From 2025-01-01 00:00:00 UTC up to 2025-02-01 00:00:00 UTC (not included)"
+        );
+        assert_eq!(period(&filter("")), "From the first entry up to the time of this report");
+    }
+}
