@@ -181,7 +181,7 @@ async fn export_section(app: &axum::Router, token: &str, db: &std::path::Path, d
         ("JSON, every entry", "json", String::new()),
         ("CSV, the last 9 days", "csv", format!("start_date={}", day(9))),
         ("PDF, one day", "pdf", format!("start_date={0}&end_date={0}", day(2))),
-        ("PDF, three days", "pdf", format!("start_date={}&end_date={}", day(4), day(2))),
+        ("PDF, four days (near the cap)", "pdf", format!("start_date={}&end_date={}", day(5), day(2))),
     ];
     let mut rows = String::new();
     let mut csv_secs = None;

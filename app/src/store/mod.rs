@@ -8,7 +8,7 @@ mod sqlite;
 pub use chain::{entry_hash, ChainFields, GENESIS_HASH};
 pub use sqlite::SqliteStore;
 
-use crate::entry::{AuditEntry, EntryPage};
+use crate::entry::{AuditEntry, EntryPage, Severity};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
@@ -32,6 +32,41 @@ pub enum StoreError {
     Corrupt { seq: u64, reason: String },
     #[error("a token named '{0}' already exists")]
     DuplicateTokenName(String),
+    #[error("database error while scanning: {0}")]
+    Scan(#[from] rusqlite::Error),
+    #[error("the scan of the store stopped: {0}")]
+    ScanStopped(String),
+}
+
+/// One stored entry as its columns, borrowed from the database while a scan visits it:
+/// what exports that write many rows read, without building an [`AuditEntry`] for each.
+#[derive(Clone, Copy, Debug)]
+pub struct RawEntry<'a> {
+    pub sequence: u64,
+    pub timestamp: DateTime<Utc>,
+    pub event_type: &'a str,
+    pub severity: Severity,
+    pub actor_type: &'a str,
+    pub actor_id: &'a str,
+    pub actor_name: &'a str,
+    pub resource_type: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub resource_name: Option<&'a str>,
+    pub description: &'a str,
+    /// The details as stored: compact JSON with its keys in order, exactly as the API
+    /// serialises them.
+    pub details: &'a str,
+    pub ip_address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// What a scan hands its entries to. It runs on a blocking thread, so it may block (on a
+/// full channel, say) and should not allocate per entry if it can help it.
+pub trait ScanSink: Send {
+    /// One more entry, oldest first; `false` stops the scan (the reader went away).
+    fn entry(&mut self, entry: &RawEntry<'_>) -> bool;
+    /// Called once after the last entry of a scan that ran to its end.
+    fn end(&mut self);
 }
 
 /// Where the hash chain ends after an append.
@@ -66,6 +101,10 @@ pub trait AuditStore: Send + Sync {
     /// Every matching entry, oldest first, sent as it is read (the export). The query
     /// stops when the receiver is dropped; a failure arrives as the last item.
     fn export(&self, filter: EntryFilter) -> tokio::sync::mpsc::Receiver<Result<AuditEntry, StoreError>>;
+
+    /// Every matching entry, oldest first, handed to `sink` as borrowed columns: the
+    /// fastest way through many entries (CSV exports). Returns how many were handed over.
+    async fn scan(&self, filter: &EntryFilter, sink: Box<dyn ScanSink>) -> Result<u64, StoreError>;
 
     /// The newest sequence number as appends of this process move it (live updates wait
     /// on it; appends of other processes are found by polling [`AuditStore::entries_after`]).

@@ -36,74 +36,151 @@ pub fn narrows(filter: &EntryFilter) -> bool {
         || !filter.search.is_empty()
 }
 
-/// Appends ` WHERE …` for the filter on the given table. `fts` is the filter's search as
-/// an FTS5 query (see [`search_word`]); it applies to the entries only.
+/// A value bound to a `?` of a condition list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL conditions and the values bound to them, written once and handed to either
+/// driver: sqlx for the queries ([`Conditions::push_to`]) and rusqlite for the export
+/// scan ([`Conditions::text`]).
+#[derive(Debug, Default)]
+pub struct Conditions {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug)]
+enum Part {
+    Sql(String),
+    Bind(Bind),
+}
+
+impl Conditions {
+    fn sql(&mut self, sql: impl Into<String>) -> &mut Self {
+        self.parts.push(Part::Sql(sql.into()));
+        self
+    }
+
+    fn int(&mut self, value: i64) -> &mut Self {
+        self.parts.push(Part::Bind(Bind::Int(value)));
+        self
+    }
+
+    fn text(&mut self, value: impl Into<String>) -> &mut Self {
+        self.parts.push(Part::Bind(Bind::Text(value.into())));
+        self
+    }
+
+    pub fn push_to(&self, qb: &mut QueryBuilder<'_, Sqlite>) {
+        for part in &self.parts {
+            match part {
+                Part::Sql(sql) => {
+                    qb.push(sql);
+                }
+                Part::Bind(Bind::Int(v)) => {
+                    qb.push_bind(*v);
+                }
+                Part::Bind(Bind::Text(v)) => {
+                    qb.push_bind(v.clone());
+                }
+            }
+        }
+    }
+
+    /// The SQL with a `?` for each value, and the values in order.
+    pub fn to_sql(&self) -> (String, Vec<Bind>) {
+        let mut sql = String::new();
+        let mut binds = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Sql(text) => sql.push_str(text),
+                Part::Bind(bind) => {
+                    sql.push('?');
+                    binds.push(bind.clone());
+                }
+            }
+        }
+        (sql, binds)
+    }
+}
+
+/// Appends ` WHERE …` for the filter on the given table (see [`conditions`]).
 pub fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EntryFilter, fts: Option<&str>, target: Target) {
-    qb.push(" WHERE 1 = 1");
+    conditions(filter, fts, target).push_to(qb);
+}
+
+/// ` WHERE …` for the filter on the given table. `fts` is the filter's search as an FTS5
+/// query (see [`search_word`]); it applies to the entries only.
+pub fn conditions(filter: &EntryFilter, fts: Option<&str>, target: Target) -> Conditions {
+    let mut c = Conditions::default();
+    c.sql(" WHERE 1 = 1");
     let (column, start, end) = match target {
         Target::Entries { start, end } => ("ts", start, end),
         Target::Counts { start, end } => ("day", start, end),
     };
     if let Some(start) = start {
-        qb.push(format_args!(" AND {column} >= ")).push_bind(start);
+        c.sql(format!(" AND {column} >= ")).int(start);
     }
     if let Some(end) = end {
-        qb.push(format_args!(" AND {column} < ")).push_bind(end);
+        c.sql(format!(" AND {column} < ")).int(end);
     }
 
     if !filter.event_types.is_empty() {
-        qb.push(" AND (");
+        c.sql(" AND (");
         for (i, m) in filter.event_types.iter().enumerate() {
             if i > 0 {
-                qb.push(" OR ");
+                c.sql(" OR ");
             }
             match m {
                 EventTypeMatch::Exact(name) => {
-                    qb.push("event_type = ").push_bind(name.clone());
+                    c.sql("event_type = ").text(name.as_str());
                 }
                 // A range instead of LIKE so that the (event_type, ts) index serves it:
                 // '/' is the character after '.'.
                 EventTypeMatch::Prefix(prefix) => {
                     let upper = format!("{}/", &prefix[..prefix.len() - 1]);
-                    qb.push("(event_type >= ").push_bind(prefix.clone());
-                    qb.push(" AND event_type < ").push_bind(upper).push(")");
+                    c.sql("(event_type >= ").text(prefix.as_str());
+                    c.sql(" AND event_type < ").text(upper).sql(")");
                 }
             }
         }
-        qb.push(")");
+        c.sql(")");
     }
 
     if !filter.severities.is_empty() {
-        qb.push(" AND severity IN (");
-        let mut list = qb.separated(", ");
-        for s in &filter.severities {
-            list.push_bind(s.code());
+        c.sql(" AND severity IN (");
+        for (i, s) in filter.severities.iter().enumerate() {
+            if i > 0 {
+                c.sql(", ");
+            }
+            c.int(s.code());
         }
-        qb.push(")");
+        c.sql(")");
         // Warnings and errors have a partial index (see migrations/sqlite/0002), which
         // SQLite uses only when the query states the index's own condition.
         if !filter.severities.contains(&Severity::Info) {
-            qb.push(" AND severity > 0");
+            c.sql(" AND severity > 0");
         }
     }
 
     match &filter.actor {
         None => {}
         Some(ActorMatch::System) => {
-            qb.push(" AND actor_type = 'system'");
+            c.sql(" AND actor_type = 'system'");
         }
         Some(ActorMatch::Named(who)) => {
             let key = who.to_ascii_lowercase();
-            qb.push(" AND actor_ref IN (SELECT ref FROM audit_actors WHERE id_key = ").push_bind(key.clone());
-            qb.push(" OR name_key = ").push_bind(key).push(")");
+            c.sql(" AND actor_ref IN (SELECT ref FROM audit_actors WHERE id_key = ").text(key.as_str());
+            c.sql(" OR name_key = ").text(key).sql(")");
         }
     }
 
     if let (Some(query), Target::Entries { .. }) = (fts, target) {
-        qb.push(" AND seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ")
-            .push_bind(query.to_owned())
-            .push(")");
+        c.sql(" AND seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ").text(query).sql(")");
     }
+    c
 }
 
 /// One search word as an FTS5 expression: the whole words it is a prefix of, when the
@@ -166,6 +243,28 @@ mod tests {
                 }
             ),
             "SELECT seq FROM audit_entries WHERE 1 = 1 AND actor_ref IN (SELECT ref FROM audit_actors WHERE id_key = ? OR name_key = ?)"
+        );
+    }
+
+    #[test]
+    fn either_driver_gets_the_same_sql_and_values() {
+        let (filter, _) = EntryQuery::from_query_string("severity=error&severity=warning&actor=Bob")
+            .and_then(|q| q.validate())
+            .expect("valid");
+        let c = conditions(&filter, None, Target::Entries { start: Some(5), end: None });
+        let (text, binds) = c.to_sql();
+        let mut qb = QueryBuilder::new("");
+        c.push_to(&mut qb);
+        assert_eq!(text, qb.sql());
+        assert_eq!(
+            binds,
+            [
+                Bind::Int(5),
+                Bind::Int(Severity::Warning.code()),
+                Bind::Int(Severity::Error.code()),
+                Bind::Text("bob".into()),
+                Bind::Text("bob".into())
+            ]
         );
     }
 

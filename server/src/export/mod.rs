@@ -1,18 +1,20 @@
 //! `GET /audit/export`: every matching entry as a download, in JSON, NDJSON, CSV or PDF.
-//! Problems with the request are answered (400) before the first byte of the file. The
-//! text formats are written as they are read ([`stream`]); a store failure mid-way aborts
-//! the transfer, so a client can never mistake a cut-off file for a whole one. A PDF is
-//! laid out whole before it is sent ([`pdf`]). Each export is itself audited.
+//! Problems with the request are answered (400) before the first byte of the file. JSON,
+//! NDJSON ([`stream`]) and CSV ([`csv`]) are written as they are read; a store failure
+//! mid-way aborts the transfer, so a client can never mistake a cut-off file for a whole
+//! one. A PDF is laid out whole before it is sent ([`pdf`]). Each export is itself
+//! audited.
 
+mod csv;
 mod pdf;
 mod stream;
 
 use crate::rest::ApiError;
-use app::entry::{Actor, ActorType, AuditEntry, Severity};
+use app::entry::{Actor, ActorType, Severity};
 use app::export::{file_name, ExportFormat, PDF_MAX_ENTRIES};
 use app::filter::{EntryFilter, EntryQuery};
 use app::ingest::ValidEntry;
-use app::store::{AuditStore, StoreError};
+use app::store::{AuditStore, RawEntry, ScanSink, StoreError};
 use app::tokens::TokenRecord;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -25,8 +27,7 @@ use pdf::{PdfError, Report, ReportMeta};
 use serde_json::json;
 use std::sync::Arc;
 use stream::{Text, Writer};
-use thiserror::Error;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{oneshot, Semaphore};
 
 /// PDF reports are built one at a time: each holds its pages in memory until it is sent.
 static PDF_BUILDS: Semaphore = Semaphore::const_new(1);
@@ -54,7 +55,7 @@ pub async fn export(
     let body = match format {
         ExportFormat::Json => text_body(Text::Json, store, filter, audit),
         ExportFormat::Ndjson => text_body(Text::Ndjson, store, filter, audit),
-        ExportFormat::Csv => text_body(Text::Csv, store, filter, audit),
+        ExportFormat::Csv => csv::body(store, filter, audit),
         ExportFormat::Pdf => pdf_body(store, &query, filter, audit, now).await?,
     };
     let mut response = (StatusCode::OK, body).into_response();
@@ -90,51 +91,53 @@ async fn pdf_body(
         generated_at: now,
     };
     let _turn = PDF_BUILDS.acquire().await.map_err(|_| ApiError::Unavailable)?;
-    let rows = store.export(filter);
-    let (bytes, count) = tokio::task::spawn_blocking(move || build_pdf(meta, rows))
-        .await
-        .map_err(|e| ApiError::Report(e.to_string()))??;
-    audit.record(count).await?;
-    Ok(Body::from(bytes))
+    let (done, written) = oneshot::channel();
+    let sink = PdfSink { report: Some(Report::new(meta)?), rows: 0, limit: PDF_MAX_ENTRIES, done: Some(done) };
+    let rows = store.scan(&filter, Box::new(sink)).await?;
+    match written.await {
+        Ok(bytes) => {
+            let bytes = bytes?;
+            audit.record(rows).await?;
+            Ok(Body::from(bytes))
+        }
+        // The scan stopped early: entries arrived meanwhile and took it past the cap.
+        Err(_) => Err(too_many(rows + 1)),
+    }
 }
 
-#[derive(Debug, Error)]
-enum BuildError {
-    #[error(transparent)]
-    Pdf(#[from] PdfError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Entries arrived while the report was read and took it past the limit.
-    #[error("too many entries")]
-    TooMany(u64),
+/// Lays out each entry as the scan reads it (on the scan's thread: this is CPU work) and
+/// writes the file when the last one is in.
+struct PdfSink {
+    report: Option<Report>,
+    rows: u64,
+    /// The cap, checked again here: entries may arrive after they were counted.
+    limit: u64,
+    done: Option<oneshot::Sender<Result<Vec<u8>, PdfError>>>,
 }
 
-impl From<BuildError> for ApiError {
-    fn from(e: BuildError) -> Self {
-        match e {
-            BuildError::Pdf(e) => ApiError::Report(e.to_string()),
-            BuildError::Store(e) => ApiError::Store(e),
-            BuildError::TooMany(n) => too_many(n),
+impl ScanSink for PdfSink {
+    fn entry(&mut self, entry: &RawEntry<'_>) -> bool {
+        self.rows += 1;
+        match &mut self.report {
+            Some(report) if self.rows <= self.limit => {
+                report.push(entry);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn end(&mut self) {
+        if let (Some(report), Some(done)) = (self.report.take(), self.done.take()) {
+            let _ = done.send(report.finish());
         }
     }
 }
 
-/// Lays out the entries as they arrive from the store (on a blocking thread: this is
-/// CPU work) and writes the file.
-fn build_pdf(
-    meta: ReportMeta,
-    mut rows: mpsc::Receiver<Result<AuditEntry, StoreError>>,
-) -> Result<(Vec<u8>, u64), BuildError> {
-    let mut report = Report::new(meta)?;
-    let mut count = 0;
-    while let Some(entry) = rows.blocking_recv() {
-        count += 1;
-        if count > PDF_MAX_ENTRIES {
-            return Err(BuildError::TooMany(count));
-        }
-        report.push(&entry?);
+impl From<PdfError> for ApiError {
+    fn from(e: PdfError) -> Self {
+        ApiError::Report(e.to_string())
     }
-    Ok((report.finish()?, count))
 }
 
 fn too_many(matched: u64) -> ApiError {
@@ -255,6 +258,45 @@ mod tests {
         assert!(split_format("format=csv&format=json").is_err());
         let (format, rest) = split_format("format=pdf&severity=error&q=kv").map_err(|e| e.to_string()).expect("ok");
         assert_eq!((format, rest.as_str()), (ExportFormat::Pdf, "severity=error&q=kv"));
+    }
+
+    #[test]
+    fn a_report_that_grows_past_the_cap_while_read_is_never_written() {
+        let meta = || ReportMeta {
+            period: String::new(),
+            filters: Vec::new(),
+            generated_by: "test".to_owned(),
+            generated_at: Utc::now(),
+        };
+        let entry = RawEntry {
+            sequence: 1,
+            timestamp: Utc::now(),
+            event_type: "auth.logout",
+            severity: Severity::Info,
+            actor_type: "user",
+            actor_id: "u",
+            actor_name: "u",
+            resource_type: None,
+            resource_id: None,
+            resource_name: None,
+            description: "d",
+            details: "{}",
+            ip_address: None,
+            user_agent: None,
+        };
+        let (done, mut written) = oneshot::channel();
+        let mut sink = PdfSink { report: Report::new(meta()).ok(), rows: 0, limit: 2, done: Some(done) };
+        assert!(sink.entry(&entry) && sink.entry(&entry));
+        assert!(!sink.entry(&entry), "the third entry stops the scan");
+        drop(sink); // a stopped scan never calls `end`
+        assert!(written.try_recv().is_err(), "no file");
+
+        let (done, mut written) = oneshot::channel();
+        let mut sink = PdfSink { report: Report::new(meta()).ok(), rows: 0, limit: 2, done: Some(done) };
+        assert!(sink.entry(&entry));
+        sink.end();
+        let pdf = written.try_recv().expect("written").expect("a file");
+        assert!(pdf.starts_with(b"%PDF-"));
     }
 
     #[test]

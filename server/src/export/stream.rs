@@ -1,9 +1,9 @@
-//! JSON, NDJSON and CSV: written as the entries are read from the store, in chunks, so the
-//! download starts at once and memory stays flat whatever the size.
+//! JSON and NDJSON: each entry through the API's own serializer, written as the entries
+//! are read from the store, in chunks, so the download starts at once and memory stays
+//! flat whatever the size.
 
 use super::ExportAudit;
 use app::entry::AuditEntry;
-use app::export::{neutralise, CSV_COLUMNS};
 use app::store::StoreError;
 use axum::body::Bytes;
 use tokio::sync::mpsc;
@@ -13,11 +13,10 @@ use tokio::sync::mpsc;
 pub(super) enum Text {
     Json,
     Ndjson,
-    Csv,
 }
 
 /// Bytes gathered before a chunk is sent: few syscalls, flat memory.
-const CHUNK: usize = 64 * 1024;
+pub(super) const CHUNK: usize = 64 * 1024;
 
 /// Turns the stream of entries into the file, chunk by chunk.
 pub(super) struct Writer {
@@ -49,7 +48,6 @@ impl Writer {
             self.state = WriterState::Rows;
             match self.format {
                 Text::Json => out.push('['),
-                Text::Csv => csv_row(&mut out, CSV_COLUMNS.iter().map(|c| (*c).to_owned())),
                 Text::Ndjson => {}
             }
         }
@@ -91,59 +89,6 @@ impl Writer {
                 out.push_str(&serde_json::to_string(entry).unwrap_or_default());
                 out.push('\n');
             }
-            Text::Csv => csv_row(out, csv_cells(entry).into_iter()),
         }
-    }
-}
-
-/// The CSV cells of an entry, in [`CSV_COLUMNS`] order.
-fn csv_cells(e: &AuditEntry) -> [String; 14] {
-    let resource = e.resource.as_ref();
-    [
-        e.id.clone(),
-        e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        e.event_type.clone(),
-        e.severity.as_str().to_owned(),
-        e.actor.kind.as_str().to_owned(),
-        e.actor.id.clone(),
-        e.actor.name.clone(),
-        resource.map(|r| r.kind.clone()).unwrap_or_default(),
-        resource.map(|r| r.id.clone()).unwrap_or_default(),
-        resource.and_then(|r| r.name.clone()).unwrap_or_default(),
-        e.description.clone(),
-        serde_json::to_string(&e.details).unwrap_or_default(),
-        e.ip_address.clone().unwrap_or_default(),
-        e.user_agent.clone().unwrap_or_default(),
-    ]
-}
-
-/// One RFC 4180 record: fields quoted when they hold a comma, a quote or a line break
-/// (quotes doubled), formula-like cells neutralised, CRLF at the end.
-fn csv_row(out: &mut String, cells: impl Iterator<Item = String>) {
-    for (i, cell) in cells.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let cell = neutralise(&cell);
-        if cell.contains([',', '"', '\r', '\n']) {
-            out.push('"');
-            out.push_str(&cell.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&cell);
-        }
-    }
-    out.push_str("\r\n");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_are_quoted_only_when_they_must_be() {
-        let mut out = String::new();
-        csv_row(&mut out, ["plain", "a,b", "say \"hi\"", "two\nlines", "=1+1", ""].iter().map(|s| s.to_string()));
-        assert_eq!(out, "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",'=1+1,\r\n");
     }
 }

@@ -5,12 +5,13 @@ mod export;
 mod histogram;
 mod query;
 mod rows;
+mod scan;
 mod search;
 
 use rows::{seq_u64, EntryRow, COLUMNS};
 
 use super::chain::{entry_hash, ChainFields, GENESIS_HASH};
-use super::{AppendReceipt, AuditStore, ChainReport, StoreError};
+use super::{AppendReceipt, AuditStore, ChainReport, ScanSink, StoreError};
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
@@ -105,6 +106,10 @@ impl AuditStore for SqliteStore {
 
     fn export(&self, filter: EntryFilter) -> mpsc::Receiver<Result<AuditEntry, StoreError>> {
         export::export(self.pool.clone(), filter)
+    }
+
+    async fn scan(&self, filter: &EntryFilter, sink: Box<dyn ScanSink>) -> Result<u64, StoreError> {
+        scan::scan(&self.pool, filter, sink).await
     }
 
     fn watch_head(&self) -> watch::Receiver<u64> {

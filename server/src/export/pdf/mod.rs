@@ -14,7 +14,8 @@ mod fonts;
 mod text;
 
 use app::catalogue::{category_of, Category};
-use app::entry::{AuditEntry, Severity};
+use app::entry::{entry_id, Severity};
+use app::store::RawEntry;
 use chrono::{DateTime, Utc};
 use fonts::{fonts, Face, Fonts};
 use printpdf::{
@@ -129,11 +130,11 @@ impl Report {
     }
 
     /// Lays out one more entry (entries come oldest first).
-    pub fn push(&mut self, entry: &AuditEntry) {
+    pub fn push(&mut self, entry: &RawEntry<'_>) {
         self.rows += 1;
         self.oldest.get_or_insert(entry.timestamp);
         self.newest = Some(entry.timestamp);
-        let category = Category::ALL.iter().position(|c| *c == category_of(&entry.event_type)).unwrap_or(0);
+        let category = Category::ALL.iter().position(|c| *c == category_of(entry.event_type)).unwrap_or(0);
         self.summary[category][severity_index(entry.severity)] += 1;
 
         let cells = self.cells(entry);
@@ -217,34 +218,32 @@ impl Report {
     }
 
     /// The row's cells, each wrapped to its column.
-    fn cells(&self, e: &AuditEntry) -> [Cell; 6] {
+    fn cells(&self, e: &RawEntry<'_>) -> [Cell; 6] {
         let fit = |i: usize, text: &str| Cell::wrap(self.fonts, text, COLUMNS[i].1 - 2.0 * CELL_PAD, SIZE);
-        let kind = e.actor.kind.as_str();
-        let actor = if e.actor.name == e.actor.id || e.actor.name.is_empty() {
+        let kind = e.actor_type;
+        let actor = if e.actor_name == e.actor_id || e.actor_name.is_empty() {
             // The system actor is called "system": saying so twice helps nobody.
-            if e.actor.id == kind {
-                e.actor.id.clone()
+            if e.actor_id == kind {
+                e.actor_id.to_owned()
             } else {
-                format!("{} ({kind})", e.actor.id)
+                format!("{} ({kind})", e.actor_id)
             }
         } else {
-            format!("{} ({kind}: {})", e.actor.name, e.actor.id)
+            format!("{} ({kind}: {})", e.actor_name, e.actor_id)
         };
-        let resource = match &e.resource {
-            Some(r) => match &r.name {
-                Some(name) if *name != r.id => format!("{}: {name} ({})", r.kind, r.id),
-                _ => format!("{}: {}", r.kind, r.id),
-            },
-            None => "—".to_owned(),
+        let resource = match (e.resource_type, e.resource_id, e.resource_name) {
+            (Some(kind), Some(id), Some(name)) if name != id => format!("{kind}: {name} ({id})"),
+            (Some(kind), Some(id), _) => format!("{kind}: {id}"),
+            _ => "—".to_owned(),
         };
-        let time = fit(0, &format!("{}\n{}", e.timestamp.format("%Y-%m-%d %H:%M:%S"), e.id));
+        let time = format!("{}\n{}", e.timestamp.format("%Y-%m-%d %H:%M:%S"), entry_id(e.sequence));
         [
-            time,
-            fit(1, &e.event_type),
+            fit(0, &time),
+            fit(1, e.event_type),
             fit(2, e.severity.as_str()),
             fit(3, &actor),
             fit(4, &resource),
-            fit(5, &e.description),
+            fit(5, e.description),
         ]
     }
 
@@ -498,23 +497,23 @@ fn grouped(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::entry::{Actor, ActorType};
 
-    fn entry(seq: u64, actor: &str, description: &str) -> AuditEntry {
-        AuditEntry {
-            id: app::entry::entry_id(seq),
+    fn entry<'a>(seq: u64, actor: &'a str, description: &'a str) -> RawEntry<'a> {
+        RawEntry {
+            sequence: seq,
             timestamp: "2025-01-15T11:30:00Z".parse().expect("time"),
-            event_type: "auth.login.success".to_owned(),
-            actor: Actor { kind: ActorType::User, id: "user-1".to_owned(), name: actor.to_owned() },
-            resource: None,
-            description: description.to_owned(),
-            details: Default::default(),
+            event_type: "auth.login.success",
             severity: Severity::Info,
+            actor_type: "user",
+            actor_id: "user-1",
+            actor_name: actor,
+            resource_type: None,
+            resource_id: None,
+            resource_name: None,
+            description,
+            details: "{}",
             ip_address: None,
             user_agent: None,
-            sequence: seq,
-            prev_hash: String::new(),
-            hash: String::new(),
         }
     }
 
