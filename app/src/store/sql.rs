@@ -45,7 +45,7 @@ pub enum Bind {
 
 /// SQL conditions and the values bound to them, written once and handed to either
 /// driver: sqlx for the queries ([`Conditions::push_to`]) and rusqlite for the export
-/// scan ([`Conditions::text`]).
+/// scan ([`Conditions::to_sql`]).
 #[derive(Debug, Default)]
 pub struct Conditions {
     parts: Vec<Part>,

@@ -15,21 +15,29 @@ use axum::body::{Body, Bytes};
 use futures_util::stream::unfold;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 /// Chunks written ahead of the client: enough to keep the scan busy, little memory.
 const AHEAD: usize = 8;
 
-/// A piece of the file and how many entries it holds.
+/// How long a client may take no data before the export is abandoned: a stalled
+/// download must not hold a database read (and a blocking thread) open for ever.
+const IDLE: Duration = Duration::from_secs(300);
+
+/// A piece of the file, how many entries it holds, and whether it is the last: a stream
+/// that ends without its last chunk was cut off, never complete.
 struct Chunk {
     bytes: Bytes,
     rows: u64,
+    last: bool,
 }
 
 /// The CSV download: the header at once, then the rows as the scan writes them.
 pub(super) fn body(store: Arc<dyn AuditStore>, filter: EntryFilter, audit: ExportAudit) -> Body {
     let (tx, rx) = mpsc::channel(AHEAD);
-    let sink = Sink { out: String::with_capacity(CHUNK + 4096), rows: 0, tx: tx.clone() };
+    let sink = Sink { out: String::with_capacity(CHUNK + 4096), rows: 0, tx: tx.clone(), runtime: Handle::current() };
     tokio::spawn(async move {
         if let Err(e) = store.scan(&filter, Box::new(sink)).await {
             let _ = tx.send(Err(e)).await;
@@ -37,7 +45,7 @@ pub(super) fn body(store: Arc<dyn AuditStore>, filter: EntryFilter, audit: Expor
     });
     let mut header = String::new();
     row(&mut header, CSV_COLUMNS);
-    let state = State { header: Some(header), rx, audit, rows: 0, done: false };
+    let state = State { header: Some(header), rx, audit, rows: 0, complete: false, done: false };
     Body::from_stream(unfold(state, State::next))
 }
 
@@ -46,14 +54,17 @@ struct Sink {
     out: String,
     rows: u64,
     tx: mpsc::Sender<Result<Chunk, StoreError>>,
+    runtime: Handle,
 }
 
 impl Sink {
-    /// Sends what is written; `false` once the client has gone.
-    fn flush(&mut self) -> bool {
+    /// Sends what is written, waiting while the client catches up; `false` once the
+    /// client has gone or has taken nothing for [`IDLE`].
+    fn flush(&mut self, last: bool) -> bool {
         let out = std::mem::replace(&mut self.out, String::with_capacity(CHUNK + 4096));
-        let chunk = Chunk { bytes: Bytes::from(out), rows: std::mem::take(&mut self.rows) };
-        self.tx.blocking_send(Ok(chunk)).is_ok()
+        let chunk = Chunk { bytes: Bytes::from(out), rows: std::mem::take(&mut self.rows), last };
+        // The scan's thread is a blocking one, where waiting on the runtime is allowed.
+        matches!(self.runtime.block_on(tokio::time::timeout(IDLE, self.tx.send(Ok(chunk)))), Ok(Ok(())))
     }
 }
 
@@ -80,11 +91,11 @@ impl ScanSink for Sink {
             ],
         );
         self.rows += 1;
-        self.out.len() < CHUNK || self.flush()
+        self.out.len() < CHUNK || self.flush(false)
     }
 
     fn end(&mut self) {
-        self.flush();
+        self.flush(true);
     }
 }
 
@@ -95,10 +106,18 @@ struct State {
     rx: mpsc::Receiver<Result<Chunk, StoreError>>,
     audit: ExportAudit,
     rows: u64,
+    /// The last chunk has been seen.
+    complete: bool,
     done: bool,
 }
 
 impl State {
+    fn abort(mut self, e: StoreError) -> Option<(Result<Bytes, StoreError>, Self)> {
+        tracing::error!(error = %e, "export failed part-way; the transfer is aborted");
+        self.done = true;
+        Some((Err(e), self))
+    }
+
     async fn next(mut self) -> Option<(Result<Bytes, StoreError>, Self)> {
         if let Some(header) = self.header.take() {
             return Some((Ok(Bytes::from(header)), self));
@@ -109,13 +128,11 @@ impl State {
         match self.rx.recv().await {
             Some(Ok(chunk)) => {
                 self.rows += chunk.rows;
+                self.complete = chunk.last;
                 Some((Ok(chunk.bytes), self))
             }
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "export failed part-way; the transfer is aborted");
-                self.done = true;
-                Some((Err(e), self))
-            }
+            Some(Err(e)) => self.abort(e),
+            None if !self.complete => self.abort(StoreError::ScanStopped("the scan ended before its last row".into())),
             None => {
                 self.done = true;
                 match self.audit.record(self.rows).await {

@@ -27,7 +27,7 @@ use pdf::{PdfError, Report, ReportMeta};
 use serde_json::json;
 use std::sync::Arc;
 use stream::{Text, Writer};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, Semaphore, SemaphorePermit};
 
 /// PDF reports are built one at a time: each holds its pages in memory until it is sent.
 static PDF_BUILDS: Semaphore = Semaphore::const_new(1);
@@ -82,7 +82,7 @@ async fn pdf_body(
 ) -> Result<Body, ApiError> {
     let matched = store.count(&filter).await?;
     if matched > PDF_MAX_ENTRIES {
-        return Err(too_many(matched));
+        return Err(too_many(&matched.to_string()));
     }
     let meta = ReportMeta {
         period: period(&filter),
@@ -90,9 +90,17 @@ async fn pdf_body(
         generated_by: audit.exported_by.describe(),
         generated_at: now,
     };
-    let _turn = PDF_BUILDS.acquire().await.map_err(|_| ApiError::Unavailable)?;
+    // The turn goes with the build, so a client that leaves cannot start another
+    // alongside a build still running.
+    let turn = PDF_BUILDS.acquire().await.map_err(|_| ApiError::Unavailable)?;
     let (done, written) = oneshot::channel();
-    let sink = PdfSink { report: Some(Report::new(meta)?), rows: 0, limit: PDF_MAX_ENTRIES, done: Some(done) };
+    let sink = PdfSink {
+        report: Some(Report::new(meta)?),
+        rows: 0,
+        limit: PDF_MAX_ENTRIES,
+        done: Some(done),
+        _turn: Some(turn),
+    };
     let rows = store.scan(&filter, Box::new(sink)).await?;
     match written.await {
         Ok(bytes) => {
@@ -101,7 +109,7 @@ async fn pdf_body(
             Ok(Body::from(bytes))
         }
         // The scan stopped early: entries arrived meanwhile and took it past the cap.
-        Err(_) => Err(too_many(rows + 1)),
+        Err(_) => Err(too_many(&format!("more than {PDF_MAX_ENTRIES}"))),
     }
 }
 
@@ -113,11 +121,16 @@ struct PdfSink {
     /// The cap, checked again here: entries may arrive after they were counted.
     limit: u64,
     done: Option<oneshot::Sender<Result<Vec<u8>, PdfError>>>,
+    _turn: Option<SemaphorePermit<'static>>,
 }
 
 impl ScanSink for PdfSink {
     fn entry(&mut self, entry: &RawEntry<'_>) -> bool {
         self.rows += 1;
+        // Stop when the client has gone: nobody would receive the file.
+        if self.done.as_ref().is_none_or(|done| done.is_closed()) {
+            return false;
+        }
         match &mut self.report {
             Some(report) if self.rows <= self.limit => {
                 report.push(entry);
@@ -140,13 +153,12 @@ impl From<PdfError> for ApiError {
     }
 }
 
-fn too_many(matched: u64) -> ApiError {
+fn too_many(matched: &str) -> ApiError {
     ApiError::BadBody {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         message: format!(
-            "a PDF report holds at most {PDF_MAX_ENTRIES} entries and these filters match {matched}{}: \
-             narrow the period or the filters, or export CSV or JSON, which have no limit",
-            if matched > PDF_MAX_ENTRIES { "" } else { " or more" }
+            "a PDF report holds at most {PDF_MAX_ENTRIES} entries and these filters match {matched}: \
+             narrow the period or the filters, or export CSV or JSON, which have no limit"
         ),
     }
 }
@@ -285,18 +297,25 @@ mod tests {
             user_agent: None,
         };
         let (done, mut written) = oneshot::channel();
-        let mut sink = PdfSink { report: Report::new(meta()).ok(), rows: 0, limit: 2, done: Some(done) };
+        let mut sink = PdfSink { report: Report::new(meta()).ok(), rows: 0, limit: 2, done: Some(done), _turn: None };
         assert!(sink.entry(&entry) && sink.entry(&entry));
         assert!(!sink.entry(&entry), "the third entry stops the scan");
+        assert!(matches!(written.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
         drop(sink); // a stopped scan never calls `end`
         assert!(written.try_recv().is_err(), "no file");
 
         let (done, mut written) = oneshot::channel();
-        let mut sink = PdfSink { report: Report::new(meta()).ok(), rows: 0, limit: 2, done: Some(done) };
+        let mut sink = PdfSink { report: Report::new(meta()).ok(), rows: 0, limit: 2, done: Some(done), _turn: None };
         assert!(sink.entry(&entry));
         sink.end();
         let pdf = written.try_recv().expect("written").expect("a file");
         assert!(pdf.starts_with(b"%PDF-"));
+
+        // A client that went away stops the layout at the next entry.
+        let (done, written) = oneshot::channel();
+        let mut sink = PdfSink { report: Report::new(meta()).ok(), rows: 0, limit: 2, done: Some(done), _turn: None };
+        drop(written);
+        assert!(!sink.entry(&entry));
     }
 
     #[test]

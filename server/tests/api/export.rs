@@ -232,4 +232,14 @@ async fn csv_and_json_hold_the_same_entries_field_for_field() {
             assert_eq!(got, want, "{filters}");
         }
     }
+    // Every CSV export ran to its end (a cut-off one is never recorded), the empty one too.
+    let traces = app.list("event_type=audit.exported&limit=100").await;
+    let csv: Vec<&Value> = traces["entries"]
+        .as_array()
+        .map(|a| a.iter().filter(|e| e["details"]["format"] == "csv").collect())
+        .unwrap_or_default();
+    assert_eq!(csv.len(), 5);
+    assert!(csv
+        .iter()
+        .any(|e| e["details"]["rows"] == 0 && e["details"]["filters"].as_str().is_some_and(|f| f.contains("zzzz"))));
 }

@@ -10,12 +10,22 @@ use std::process::Command;
 
 /// The text of a report, page by page, as `pdftotext` extracts it.
 fn pages(app: &TestApp, reply: &Reply) -> Vec<String> {
+    extract(app, reply, &[])
+}
+
+/// The same, with the columns laid out as on the page (`pdftotext -layout`).
+fn layout_pages(app: &TestApp, reply: &Reply) -> Vec<String> {
+    extract(app, reply, &["-layout"])
+}
+
+fn extract(app: &TestApp, reply: &Reply, flags: &[&str]) -> Vec<String> {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.headers[header::CONTENT_TYPE], "application/pdf");
     assert!(reply.bytes.starts_with(b"%PDF-"), "not a PDF");
     let file = app.dir.path().join("report.pdf");
     std::fs::write(&file, &reply.bytes).expect("report written");
     let text = Command::new("pdftotext")
+        .args(flags)
         .arg(&file)
         .arg("-")
         .output()
@@ -79,7 +89,8 @@ async fn a_report_holds_every_entry_and_says_what_it_covers() {
 async fn every_page_repeats_the_header_and_is_numbered() {
     let app = TestApp::spawn().await;
     app.seed(300, 3, 11, "2025-03-01T00:00:00Z").await;
-    let pages = pages(&app, &app.get("/audit/export?format=pdf").await);
+    let reply = app.get("/audit/export?format=pdf").await;
+    let pages = pages(&app, &reply);
     let count = pages.len();
     assert!(count > 3, "300 entries fill several pages, got {count}");
     for (i, page) in pages.iter().enumerate() {
@@ -91,8 +102,16 @@ async fn every_page_repeats_the_header_and_is_numbered() {
         assert!(all.contains(&format!("audit-{seq}").as_str()), "audit-{seq} missing");
     }
     let last = &pages[count - 1];
-    assert!(last.contains("Summary by category and severity") && last.contains("All categories"));
-    assert!(last.contains("300"), "the summary's total");
+    assert!(last.contains("Summary by category and severity"));
+    // The summary's last row: every category, info + warning + error = 300.
+    let laid_out = layout_pages(&app, &reply);
+    let total: Vec<u64> = laid_out[count - 1]
+        .lines()
+        .find(|l| l.trim_start().starts_with("All categories"))
+        .map(|l| l.split_whitespace().skip(2).filter_map(|n| n.replace(',', "").parse().ok()).collect())
+        .unwrap_or_default();
+    assert_eq!(total.len(), 4, "info, warning, error, total");
+    assert_eq!((total[0] + total[1] + total[2], total[3]), (300, 300));
     assert!(!pages[0].contains("Summary by category"), "the summary belongs on the last page");
 }
 
@@ -119,6 +138,15 @@ async fn a_report_over_the_limit_is_refused_not_cut_short() {
     assert!(error.contains("export CSV or JSON"), "{error}");
     // Refused, so nothing was exported and nothing recorded; a narrower filter works.
     assert_eq!(app.list("event_type=audit.exported").await["total"], 0);
-    let pages = pages(&app, &app.get("/audit/export?format=pdf&severity=error&start_date=2025-02-28").await);
-    assert!(!pages.is_empty());
+    let narrow = "severity=error&start_date=2025-02-28";
+    let expected = app.list(narrow).await["total"].as_u64().unwrap_or_default();
+    let pages = pages(&app, &app.get(&format!("/audit/export?format=pdf&{narrow}")).await);
+    // The first page states the count (thousands grouped with commas).
+    let digits = expected.to_string();
+    let grouped: String = digits
+        .chars()
+        .enumerate()
+        .flat_map(|(i, c)| (i > 0 && (digits.len() - i).is_multiple_of(3)).then_some(',').into_iter().chain([c]))
+        .collect();
+    assert!(expected > 0 && pages[0].contains(&format!("\n{grouped} (")), "{expected} entries:\n{}", pages[0]);
 }

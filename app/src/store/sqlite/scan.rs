@@ -16,23 +16,37 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use sqlx::SqlitePool;
 use std::path::Path;
+use tokio::sync::Semaphore;
 
 const COLUMNS: &str = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, \
      resource_id, resource_name, description, details, ip_address, user_agent";
 
+/// Scans at once, each with its own connection and page cache; more wait their turn.
+static SCANS: Semaphore = Semaphore::const_new(4);
+
 pub async fn scan(pool: &SqlitePool, filter: &EntryFilter, mut sink: Box<dyn ScanSink>) -> Result<u64, StoreError> {
     let search = resolve_search(pool, &filter.search).await?;
-    if matches!(search, Search::Nothing) {
-        sink.end();
-        return Ok(0);
-    }
-    let (start, end) = bounds(filter);
-    let (conditions, binds) = conditions(filter, search.fts(), Target::Entries { start, end }).to_sql();
-    let sql = format!("SELECT {COLUMNS} FROM audit_entries{conditions} ORDER BY ts, seq");
+    let query = match search {
+        // No entry can match: the sink still gets its end (on a blocking thread, where it
+        // may block).
+        Search::Nothing => None,
+        search => {
+            let (start, end) = bounds(filter);
+            let (conditions, binds) = conditions(filter, search.fts(), Target::Entries { start, end }).to_sql();
+            Some((format!("SELECT {COLUMNS} FROM audit_entries{conditions} ORDER BY ts, seq"), binds))
+        }
+    };
+    let _turn = SCANS.acquire().await.map_err(|e| StoreError::ScanStopped(e.to_string()))?;
     let path = pool.connect_options().get_filename().to_owned();
-    tokio::task::spawn_blocking(move || read(&path, &sql, &binds, sink.as_mut()))
-        .await
-        .map_err(|e| StoreError::ScanStopped(e.to_string()))?
+    tokio::task::spawn_blocking(move || match query {
+        Some((sql, binds)) => read(&path, &sql, &binds, sink.as_mut()),
+        None => {
+            sink.end();
+            Ok(0)
+        }
+    })
+    .await
+    .map_err(|e| StoreError::ScanStopped(e.to_string()))?
 }
 
 fn read(path: &Path, sql: &str, binds: &[Bind], sink: &mut dyn ScanSink) -> Result<u64, StoreError> {

@@ -64,6 +64,8 @@ const META_SIZE: f32 = 8.5;
 const META_LEADING: f32 = 11.5;
 const META_LABEL_W: f32 = 92.0;
 const META_VALUE_W: f32 = 560.0;
+/// The most lines one fact of the first page may take.
+const META_MAX_LINES: usize = 6;
 
 /// What the report says about itself on its first page and in every footer.
 pub struct ReportMeta {
@@ -99,7 +101,16 @@ impl Report {
         let fonts = fonts().ok_or(PdfError::Font)?;
         let mut doc = PdfDocument::new("Audit log report");
         let unicode = doc.add_font(&fonts.unicode);
-        let value = |text: &str| Cell::wrap(fonts, text, META_VALUE_W, META_SIZE);
+        // The first page must leave room for the table: a value longer than a few lines
+        // (hundreds of event types, say) is shortened, and says where the rest is.
+        let value = |text: &str| {
+            let mut cell = Cell::wrap(fonts, text, META_VALUE_W, META_SIZE);
+            if cell.lines.len() > META_MAX_LINES {
+                cell.lines.truncate(META_MAX_LINES - 1);
+                cell.lines.push("… (shortened: the full query is in this export's audit.exported entry)".to_owned());
+            }
+            cell
+        };
         let filters = if meta.filters.is_empty() { "None: every entry".to_owned() } else { meta.filters.join("; ") };
         let front = vec![
             ("Period", value(&meta.period)),
@@ -186,6 +197,9 @@ impl Report {
             self.meta.generated_by
         );
         let footer_face = Face::for_text(&footer);
+        // A long author name must not run into the page number.
+        let room = PAGE_W - 2.0 * MARGIN - self.fonts.metrics(Face::Latin).width("Page 00000 of 00000", 7.0) - 12.0;
+        let footer = clip(&footer, room, 7.0, self.fonts.metrics(footer_face));
         let mut pages = Vec::with_capacity(count);
         for (n, canvas) in std::mem::take(&mut self.pages).into_iter().enumerate() {
             let mut canvas = canvas;
@@ -481,6 +495,25 @@ fn severity_index(severity: Severity) -> usize {
     }
 }
 
+/// `text` cut to `width` points with an ellipsis, if it is wider.
+fn clip(text: &str, width: f32, size: f32, metrics: &text::Metrics) -> String {
+    if metrics.width(text, size) <= width {
+        return text.to_owned();
+    }
+    let room = width - metrics.width("…", size);
+    let mut out = String::new();
+    for c in text.chars() {
+        let mut next = out.clone();
+        next.push(c);
+        if metrics.width(&next, size) > room {
+            break;
+        }
+        out = next;
+    }
+    out.push('…');
+    out
+}
+
 /// `1234567` as `1,234,567`.
 fn grouped(n: u64) -> String {
     let digits = n.to_string();
@@ -517,14 +550,17 @@ mod tests {
         }
     }
 
-    fn report() -> Report {
-        let meta = ReportMeta {
+    fn report_meta() -> ReportMeta {
+        ReportMeta {
             period: "From the first entry up to the time of this report".to_owned(),
             filters: Vec::new(),
             generated_by: "test".to_owned(),
             generated_at: "2025-02-01T00:00:00Z".parse().expect("time"),
-        };
-        Report::new(meta).expect("fonts load")
+        }
+    }
+
+    fn report() -> Report {
+        Report::new(report_meta()).expect("fonts load")
     }
 
     /// Every string shown on the laid-out pages so far, in order.
@@ -586,6 +622,23 @@ mod tests {
         assert_eq!(grouped(999), "999");
         assert_eq!(grouped(1000), "1,000");
         assert_eq!(grouped(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn long_facts_are_shortened_and_clipped_not_spilled() {
+        let fonts = fonts().expect("fonts load");
+        let metrics = fonts.metrics(Face::Latin);
+        let long = "x".repeat(500);
+        let clipped = clip(&long, 100.0, 7.0, metrics);
+        assert!(metrics.width(&clipped, 7.0) <= 100.0 && clipped.ends_with('…'));
+        assert_eq!(clip("short", 100.0, 7.0, metrics), "short");
+
+        let filters: Vec<String> = (0..300).map(|i| format!("Event type: custom.kind{i}")).collect();
+        let meta = ReportMeta { filters, ..report_meta() };
+        let report = Report::new(meta).expect("fonts load");
+        let shown = report.front.iter().find(|(label, _)| *label == "Filters").map(|(_, c)| c.lines.len());
+        assert_eq!(shown, Some(META_MAX_LINES));
+        assert!(report.y > BOTTOM + 100.0, "the table still starts on the first page");
     }
 
     #[test]
