@@ -8,7 +8,7 @@ mod sqlite;
 pub use chain::{entry_hash, ChainFields, GENESIS_HASH};
 pub use sqlite::SqliteStore;
 
-use crate::entry::{AuditEntry, EntryPage, Severity};
+use crate::entry::{entry_id, Actor, AuditEntry, EntryPage, Resource, Severity};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
@@ -58,6 +58,38 @@ pub struct RawEntry<'a> {
     pub details: &'a str,
     pub ip_address: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub prev_hash: &'a [u8],
+    pub hash: &'a [u8],
+}
+
+impl RawEntry<'_> {
+    /// The entry as the API serves it.
+    pub fn to_entry(&self) -> Result<AuditEntry, StoreError> {
+        let corrupt = |reason: &str| StoreError::Corrupt { seq: self.sequence, reason: reason.to_owned() };
+        let kind = self.actor_type.parse().map_err(|()| corrupt("unknown actor type"))?;
+        let details = serde_json::from_str(self.details).map_err(|_| corrupt("details are not a JSON object"))?;
+        let resource = match (self.resource_type, self.resource_id) {
+            (Some(kind), Some(id)) => {
+                Some(Resource { kind: kind.to_owned(), id: id.to_owned(), name: self.resource_name.map(str::to_owned) })
+            }
+            _ => None,
+        };
+        Ok(AuditEntry {
+            id: entry_id(self.sequence),
+            timestamp: self.timestamp,
+            event_type: self.event_type.to_owned(),
+            actor: Actor { kind, id: self.actor_id.to_owned(), name: self.actor_name.to_owned() },
+            resource,
+            description: self.description.to_owned(),
+            details,
+            severity: self.severity,
+            ip_address: self.ip_address.map(str::to_owned),
+            user_agent: self.user_agent.map(str::to_owned),
+            sequence: self.sequence,
+            prev_hash: hex::encode(self.prev_hash),
+            hash: hex::encode(self.hash),
+        })
+    }
 }
 
 /// What a scan hands its entries to. It runs on a blocking thread, so it may block (on a
@@ -98,12 +130,9 @@ pub trait AuditStore: Send + Sync {
 
     async fn get(&self, sequence: u64) -> Result<Option<AuditEntry>, StoreError>;
 
-    /// Every matching entry, oldest first, sent as it is read (the export). The query
-    /// stops when the receiver is dropped; a failure arrives as the last item.
-    fn export(&self, filter: EntryFilter) -> tokio::sync::mpsc::Receiver<Result<AuditEntry, StoreError>>;
-
-    /// Every matching entry, oldest first, handed to `sink` as borrowed columns: the
-    /// fastest way through many entries (CSV exports). Returns how many were handed over.
+    /// Every matching entry, oldest first, handed to `sink` as borrowed columns as it is
+    /// read (the exports): nothing is built per entry unless the sink builds it, and the
+    /// scan stops when the sink says so. Returns how many entries were handed over.
     async fn scan(&self, filter: &EntryFilter, sink: Box<dyn ScanSink>) -> Result<u64, StoreError>;
 
     /// The newest sequence number as appends of this process move it (live updates wait

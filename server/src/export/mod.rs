@@ -1,11 +1,12 @@
 //! `GET /audit/export`: every matching entry as a download, in JSON, NDJSON, CSV or PDF.
 //! Problems with the request are answered (400) before the first byte of the file. JSON,
-//! NDJSON ([`stream`]) and CSV ([`csv`]) are written as they are read; a store failure
+//! NDJSON ([`json`]) and CSV ([`csv`]) are written as they are read ([`stream`]); a store failure
 //! mid-way aborts the transfer, so a client can never mistake a cut-off file for a whole
 //! one. A PDF is laid out whole before it is sent ([`pdf`]). Each export is itself
 //! audited.
 
 mod csv;
+mod json;
 mod pdf;
 mod stream;
 
@@ -22,11 +23,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use chrono::{DateTime, Utc};
-use futures_util::stream::unfold;
+use csv::Csv;
+use json::Json;
 use pdf::{PdfError, Report, ReportMeta};
 use serde_json::json;
 use std::sync::Arc;
-use stream::{Text, Writer};
 use tokio::sync::{oneshot, Semaphore, SemaphorePermit};
 
 /// PDF reports are built one at a time: each holds its pages in memory until it is sent.
@@ -53,9 +54,9 @@ pub async fn export(
     };
     let audit = ExportAudit { store: store.clone(), format, filters, exported_by };
     let body = match format {
-        ExportFormat::Json => text_body(Text::Json, store, filter, audit),
-        ExportFormat::Ndjson => text_body(Text::Ndjson, store, filter, audit),
-        ExportFormat::Csv => csv::body(store, filter, audit),
+        ExportFormat::Json => stream::body(store, filter, audit, Json { lines: false }),
+        ExportFormat::Ndjson => stream::body(store, filter, audit, Json { lines: true }),
+        ExportFormat::Csv => stream::body(store, filter, audit, Csv),
         ExportFormat::Pdf => pdf_body(store, &query, filter, audit, now).await?,
     };
     let mut response = (StatusCode::OK, body).into_response();
@@ -65,11 +66,6 @@ pub async fn export(
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
     Ok(response)
-}
-
-fn text_body(format: Text, store: Arc<dyn AuditStore>, filter: EntryFilter, audit: ExportAudit) -> Body {
-    let rows = store.export(filter);
-    Body::from_stream(unfold(Writer::new(format, rows, audit), Writer::next_chunk))
 }
 
 /// The PDF report, complete, or a 422 if it would hold more than [`PDF_MAX_ENTRIES`].
@@ -295,6 +291,8 @@ mod tests {
             details: "{}",
             ip_address: None,
             user_agent: None,
+            prev_hash: &[],
+            hash: &[],
         };
         let (done, mut written) = oneshot::channel();
         let mut sink = PdfSink { report: Report::new(meta()).ok(), rows: 0, limit: 2, done: Some(done), _turn: None };

@@ -243,3 +243,37 @@ async fn csv_and_json_hold_the_same_entries_field_for_field() {
         .iter()
         .any(|e| e["details"]["rows"] == 0 && e["details"]["filters"].as_str().is_some_and(|f| f.contains("zzzz"))));
 }
+
+#[tokio::test]
+async fn a_row_that_cannot_be_read_aborts_the_transfer_instead_of_ending_the_file() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = fixture().await;
+    // A row whose details are not JSON, written past the store (the store never would).
+    let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("pool");
+    sqlx::query(
+        "INSERT INTO audit_entries (seq, ts, ts_high, event_type, severity, actor_type, actor_id, actor_name, \
+         actor_ref, description, details, prev_hash, hash) \
+         SELECT 5, 1736600000000000, 1736600000000000, 'auth.logout', 0, 'user', 'u', 'u', ref, 'broken', \
+         'not json', zeroblob(32), zeroblob(32) FROM audit_actors LIMIT 1",
+    )
+    .execute(&pool)
+    .await
+    .expect("inserted");
+    let request = axum::http::Request::get("/audit/export?format=json")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.read))
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = app.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK, "the file had started");
+    let mut body = response.into_body();
+    let mut failed = false;
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            failed = true;
+            break;
+        }
+    }
+    assert!(failed, "the transfer must fail, not end as if the file were whole");
+    assert_eq!(app.list("event_type=audit.exported").await["total"], 0, "an aborted export is not recorded");
+}

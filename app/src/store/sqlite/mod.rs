@@ -1,7 +1,6 @@
 //! The embedded SQLite engine (WAL): one writer at a time, readers alongside.
 
 mod append;
-mod export;
 mod histogram;
 mod query;
 mod rows;
@@ -23,7 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Executor, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Mutex};
+use tokio::sync::{watch, Mutex};
 
 const VERIFY_CHUNK: i64 = 10_000;
 
@@ -102,10 +101,6 @@ impl AuditStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.map(AuditEntry::try_from).transpose()
-    }
-
-    fn export(&self, filter: EntryFilter) -> mpsc::Receiver<Result<AuditEntry, StoreError>> {
-        export::export(self.pool.clone(), filter)
     }
 
     async fn scan(&self, filter: &EntryFilter, sink: Box<dyn ScanSink>) -> Result<u64, StoreError> {

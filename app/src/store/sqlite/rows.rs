@@ -1,9 +1,8 @@
 //! Stored rows and their conversion to the shared [`AuditEntry`].
 
-use crate::entry::{entry_id, Actor, ActorType, AuditEntry, Resource, Severity};
-use crate::store::StoreError;
+use crate::entry::{AuditEntry, Severity};
+use crate::store::{RawEntry, StoreError};
 use chrono::{DateTime, Utc};
-use std::str::FromStr;
 
 /// The columns read back; the append writes these and `actor_ref` ([`INSERT_COLUMNS`]).
 pub const COLUMNS: &str = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, \
@@ -41,31 +40,37 @@ impl TryFrom<EntryRow> for AuditEntry {
     type Error = StoreError;
 
     fn try_from(row: EntryRow) -> Result<Self, StoreError> {
-        let seq = seq_u64(row.seq);
-        let corrupt = |reason: &str| StoreError::Corrupt { seq, reason: reason.to_owned() };
-        let timestamp =
-            DateTime::<Utc>::from_timestamp_micros(row.ts).ok_or_else(|| corrupt("timestamp out of range"))?;
-        let severity = Severity::from_code(row.severity).ok_or_else(|| corrupt("unknown severity"))?;
-        let kind = ActorType::from_str(&row.actor_type).map_err(|()| corrupt("unknown actor type"))?;
-        let details = serde_json::from_str(&row.details).map_err(|_| corrupt("details are not a JSON object"))?;
-        let resource = match (row.resource_type, row.resource_id) {
-            (Some(kind), Some(id)) => Some(Resource { kind, id, name: row.resource_name }),
-            _ => None,
-        };
-        Ok(AuditEntry {
-            id: entry_id(seq),
-            timestamp,
-            event_type: row.event_type,
-            actor: Actor { kind, id: row.actor_id, name: row.actor_name },
-            resource,
-            description: row.description,
-            details,
-            severity,
-            ip_address: row.ip_address,
-            user_agent: row.user_agent,
-            sequence: seq,
-            prev_hash: hex::encode(row.prev_hash),
-            hash: hex::encode(row.hash),
-        })
+        let sequence = seq_u64(row.seq);
+        RawEntry {
+            sequence,
+            timestamp: timestamp(sequence, row.ts)?,
+            event_type: &row.event_type,
+            severity: severity(sequence, row.severity)?,
+            actor_type: &row.actor_type,
+            actor_id: &row.actor_id,
+            actor_name: &row.actor_name,
+            resource_type: row.resource_type.as_deref(),
+            resource_id: row.resource_id.as_deref(),
+            resource_name: row.resource_name.as_deref(),
+            description: &row.description,
+            details: &row.details,
+            ip_address: row.ip_address.as_deref(),
+            user_agent: row.user_agent.as_deref(),
+            prev_hash: &row.prev_hash,
+            hash: &row.hash,
+        }
+        .to_entry()
     }
+}
+
+/// A stored time (microseconds since the epoch), checked.
+pub fn timestamp(sequence: u64, micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| StoreError::Corrupt { seq: sequence, reason: "timestamp out of range".to_owned() })
+}
+
+/// A stored severity code, checked.
+pub fn severity(sequence: u64, code: i64) -> Result<Severity, StoreError> {
+    Severity::from_code(code)
+        .ok_or_else(|| StoreError::Corrupt { seq: sequence, reason: "unknown severity".to_owned() })
 }

@@ -1,4 +1,4 @@
-//! The fast read behind CSV exports: every matching row, oldest first, read on a blocking
+//! The fast read behind the exports: every matching row, oldest first, read on a blocking
 //! thread with rusqlite and handed over as borrowed columns. sqlx reads each row on its
 //! worker thread, copies every value and sends the row over a channel to the async side;
 //! over a million rows that machinery cost more than four times what the `sqlite3` shell
@@ -7,19 +7,15 @@
 //! read while the pool writes.
 
 use super::query::{bounds, resolve_search, Search};
-use crate::entry::Severity;
+use super::rows::{seq_u64, severity, timestamp, COLUMNS};
 use crate::filter::EntryFilter;
 use crate::store::sql::{conditions, Bind, Target};
 use crate::store::{RawEntry, ScanSink, StoreError};
-use chrono::DateTime;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use sqlx::SqlitePool;
 use std::path::Path;
 use tokio::sync::Semaphore;
-
-const COLUMNS: &str = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, \
-     resource_id, resource_name, description, details, ip_address, user_agent";
 
 /// Scans at once, each with its own connection and page cache; more wait their turn.
 static SCANS: Semaphore = Semaphore::const_new(4);
@@ -51,28 +47,26 @@ pub async fn scan(pool: &SqlitePool, filter: &EntryFilter, mut sink: Box<dyn Sca
 
 fn read(path: &Path, sql: &str, binds: &[Bind], sink: &mut dyn ScanSink) -> Result<u64, StoreError> {
     let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    // The pool's own read settings; and this connection never writes.
     db.busy_timeout(std::time::Duration::from_secs(10))?;
+    // This connection never writes. It reads through a page cache of at most 32 MiB and
+    // without mmap (unlike the pool), so an export of any size holds the same memory: a
+    // mapped file would add every page it touched to the process's resident size.
     db.pragma_update(None, "query_only", true)?;
-    db.pragma_update(None, "mmap_size", 268_435_456)?;
+    db.pragma_update(None, "mmap_size", 0)?;
     db.pragma_update(None, "cache_size", -32_768)?;
     let mut statement = db.prepare(sql)?;
     let mut rows = statement.query(rusqlite::params_from_iter(binds))?;
     let mut count = 0;
     while let Some(row) = rows.next()? {
-        let seq = row.get::<_, i64>(0)?;
-        let sequence = u64::try_from(seq).unwrap_or(0);
-        let corrupt = |reason: &str| StoreError::Corrupt { seq: sequence, reason: reason.to_owned() };
+        let sequence = seq_u64(row.get(0)?);
         let text = |i: usize| row.get_ref(i).and_then(|v| v.as_str().map_err(Into::into));
         let optional = |i: usize| row.get_ref(i).and_then(|v| v.as_str_or_null().map_err(Into::into));
-        let timestamp =
-            DateTime::from_timestamp_micros(row.get(1)?).ok_or_else(|| corrupt("timestamp out of range"))?;
-        let severity = Severity::from_code(row.get(3)?).ok_or_else(|| corrupt("unknown severity"))?;
+        let blob = |i: usize| row.get_ref(i).and_then(|v| v.as_blob().map_err(Into::into));
         let entry = RawEntry {
             sequence,
-            timestamp,
+            timestamp: timestamp(sequence, row.get(1)?)?,
             event_type: text(2)?,
-            severity,
+            severity: severity(sequence, row.get(3)?)?,
             actor_type: text(4)?,
             actor_id: text(5)?,
             actor_name: text(6)?,
@@ -83,6 +77,8 @@ fn read(path: &Path, sql: &str, binds: &[Bind], sink: &mut dyn ScanSink) -> Resu
             details: text(11)?,
             ip_address: optional(12)?,
             user_agent: optional(13)?,
+            prev_hash: blob(14)?,
+            hash: blob(15)?,
         };
         if !sink.entry(&entry) {
             // The reader went away: dropping the statement ends the query.

@@ -547,6 +547,8 @@ mod tests {
             details: "{}",
             ip_address: None,
             user_agent: None,
+            prev_hash: &[],
+            hash: &[],
         }
     }
 

@@ -1,0 +1,39 @@
+//! JSON (an array) and NDJSON (one entry a line): each entry exactly as the API returns it,
+//! through the same type and serializer.
+
+use super::stream::RowFormat;
+use app::store::{RawEntry, StoreError};
+
+pub(super) struct Json {
+    /// One entry a line (NDJSON) instead of an array.
+    pub lines: bool,
+}
+
+impl RowFormat for Json {
+    fn head(&self) -> String {
+        if self.lines {
+            String::new()
+        } else {
+            "[".to_owned()
+        }
+    }
+
+    fn row(&self, out: &mut String, entry: &RawEntry<'_>, index: u64) -> Result<(), StoreError> {
+        let entry = entry.to_entry()?;
+        if !self.lines {
+            out.push_str(if index == 0 { "\n" } else { ",\n" });
+        }
+        // Serialising an entry cannot fail: its maps have string keys.
+        out.push_str(&serde_json::to_string(&entry).unwrap_or_default());
+        if self.lines {
+            out.push('\n');
+        }
+        Ok(())
+    }
+
+    fn tail(&self, out: &mut String, rows: u64) {
+        if !self.lines {
+            out.push_str(if rows == 0 { "]" } else { "\n]" });
+        }
+    }
+}
