@@ -19,8 +19,7 @@ use app::store::RawEntry;
 use chrono::{DateTime, Utc};
 use fonts::{fonts, Face, Fonts};
 use printpdf::{
-    Color, FontId, Op, PaintMode, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Pt, Rect, Rgb, TextItem,
-    TextMatrix,
+    Color, FontId, Op, PaintMode, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem,
 };
 use text::wrap;
 use thiserror::Error;
@@ -410,11 +409,15 @@ struct Canvas {
     unicode: FontId,
     /// The face and size last set, so that they are set only when they change.
     font: Option<(Face, u32)>,
+    /// Where the current text line starts. Each line is placed relative to the last
+    /// (`Td`, two numbers) rather than absolutely (`Tm`, six): a report has hundreds of
+    /// thousands of lines, and writing the numbers is much of its cost.
+    origin: (f32, f32),
 }
 
 impl Canvas {
     fn new(unicode: FontId) -> Self {
-        Canvas { graphics: Vec::new(), ops: Vec::new(), unicode, font: None }
+        Canvas { graphics: Vec::new(), ops: Vec::new(), unicode, font: None, origin: (0.0, 0.0) }
     }
 
     /// A fresh page in the same document.
@@ -440,7 +443,8 @@ impl Canvas {
             };
             self.ops.push(Op::SetFont { font, size: Pt(size) });
         }
-        self.ops.push(Op::SetTextMatrix { matrix: TextMatrix::Translate(Pt(x), Pt(y)) });
+        let (from_x, from_y) = std::mem::replace(&mut self.origin, (x, y));
+        self.ops.push(Op::SetTextCursor { pos: Point { x: Pt(x - from_x), y: Pt(y - from_y) } });
         self.ops.push(Op::ShowText { items: vec![TextItem::Text(text.to_owned())] });
     }
 

@@ -52,6 +52,21 @@ impl Metrics {
 /// so that nothing invisible hides in a compliance document.
 pub fn wrap(text: &str, max: f32, size: f32, metrics: &Metrics) -> Vec<String> {
     let max_em = max / size;
+    // Most values are one short line with nothing to tidy: answer those in one pass.
+    let mut width = 0.0;
+    let mut plain = !text.starts_with(' ') && !text.ends_with(' ');
+    let mut after_space = false;
+    for c in text.chars() {
+        if c.is_control() || (c == ' ' && after_space) {
+            plain = false;
+            break;
+        }
+        after_space = c == ' ';
+        width += metrics.em(c);
+    }
+    if plain && width <= max_em {
+        return vec![text.to_owned()];
+    }
     let space = metrics.em(' ');
     let mut lines = Vec::new();
     for paragraph in text.split('\n') {
@@ -132,5 +147,7 @@ mod tests {
         assert_eq!(wrap("a\u{7}b", 500.0, 7.5, &m), ["a\u{FFFD}b"]);
         assert_eq!(wrap("", 500.0, 7.5, &m), [""]);
         assert_eq!(wrap("x   y\t z", 500.0, 7.5, &m), ["x y z"]);
+        assert_eq!(wrap(" padded ", 500.0, 7.5, &m), ["padded"]);
+        assert_eq!(wrap("one line", 500.0, 7.5, &m), ["one line"]);
     }
 }
