@@ -23,8 +23,9 @@ impl RowFormat for Json {
         if !self.lines {
             out.push_str(if index == 0 { "\n" } else { ",\n" });
         }
-        // Serialising an entry cannot fail: its maps have string keys.
-        out.push_str(&serde_json::to_string(&entry).unwrap_or_default());
+        let json = serde_json::to_string(&entry)
+            .map_err(|e| StoreError::Corrupt { seq: entry.sequence, reason: format!("cannot be serialised: {e}") })?;
+        out.push_str(&json);
         if self.lines {
             out.push('\n');
         }

@@ -10,7 +10,7 @@ use app::store::{AuditStore, RawEntry, ScanSink, StoreError};
 use axum::body::{Body, Bytes};
 use futures_util::stream::unfold;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
@@ -20,9 +20,12 @@ const CHUNK: usize = 64 * 1024;
 /// Chunks written ahead of the client: enough to keep the scan busy, little memory.
 const AHEAD: usize = 8;
 
-/// How long a client may take no data before the export is abandoned: a stalled
-/// download must not hold a database read (and a blocking thread) open for ever.
+/// How long a client may take no data before the export is abandoned, and the longest
+/// an export may last in all: a stalled or crawling download must not hold a database
+/// read (and a blocking thread, and one of the few scan turns) open for ever. A million
+/// entries take seconds to write; an hour lets even a slow link fetch them.
 const IDLE: Duration = Duration::from_secs(300);
+const LONGEST: Duration = Duration::from_secs(3600);
 
 /// How one streamed format writes a file.
 pub(super) trait RowFormat: Send + 'static {
@@ -45,7 +48,7 @@ pub(super) fn body(
     let head = format.head();
     let sink = Sink { format, out: String::with_capacity(CHUNK + 4096), rows: 0, total: 0, tx: tx.clone() };
     let runtime = Handle::current();
-    let sink = Box::new(Scanning { sink, runtime });
+    let sink = Box::new(Scanning { sink, runtime, deadline: Instant::now() + LONGEST });
     tokio::spawn(async move {
         if let Err(e) = store.scan(&filter, sink).await {
             let _ = tx.send(Err(e)).await;
@@ -78,13 +81,15 @@ struct Sink<F> {
 struct Scanning<F> {
     sink: Sink<F>,
     runtime: Handle,
+    deadline: Instant,
 }
 
 impl<F: RowFormat> Scanning<F> {
     /// Sends a chunk or an error, waiting while the client catches up; `false` once the
     /// client has gone or has taken nothing for [`IDLE`].
     fn send(&self, item: Result<Chunk, StoreError>) -> bool {
-        let sent = self.runtime.block_on(tokio::time::timeout(IDLE, self.sink.tx.send(item)));
+        let wait = IDLE.min(self.deadline.saturating_duration_since(Instant::now()));
+        let sent = self.runtime.block_on(tokio::time::timeout(wait, self.sink.tx.send(item)));
         matches!(sent, Ok(Ok(())))
     }
 
@@ -160,5 +165,59 @@ impl State {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ExportAudit, Exporter};
+    use super::*;
+    use app::export::ExportFormat;
+    use app::filter::EntryQuery;
+
+    /// The response side over a channel the test feeds, and how many exports it recorded.
+    async fn respond(chunks: Vec<Chunk>) -> (Vec<Result<Bytes, StoreError>>, u64) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = app::store::open(&format!("sqlite:{}", dir.path().join("a.db").display())).await.expect("store");
+        let audit = ExportAudit {
+            store: store.clone(),
+            format: ExportFormat::Csv,
+            filters: String::new(),
+            exported_by: Exporter::Page,
+        };
+        let (tx, rx) = mpsc::channel(8);
+        for chunk in chunks {
+            assert!(tx.send(Ok(chunk)).await.is_ok());
+        }
+        drop(tx);
+        let mut state = State { head: Some("head\r\n".to_owned()), rx, audit, rows: 0, complete: false, done: false };
+        let mut out = Vec::new();
+        while let Some((item, next)) = state.next().await {
+            out.push(item);
+            state = next;
+        }
+        let (filter, _) =
+            EntryQuery::from_query_string("event_type=audit.exported").and_then(|q| q.validate()).expect("valid");
+        (out, store.count(&filter).await.expect("count"))
+    }
+
+    fn chunk(last: bool) -> Chunk {
+        Chunk { bytes: Bytes::from_static(b"row\r\n"), rows: 1, last }
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_ends_without_its_last_chunk_is_aborted_and_not_recorded() {
+        let (out, recorded) = respond(vec![chunk(false)]).await;
+        assert_eq!(out.len(), 3, "head, chunk, then the error");
+        assert!(out[0].is_ok() && out[1].is_ok() && out[2].is_err());
+        assert_eq!(recorded, 0);
+    }
+
+    #[tokio::test]
+    async fn a_stream_with_its_last_chunk_ends_cleanly_and_is_recorded() {
+        let (out, recorded) = respond(vec![chunk(false), chunk(true)]).await;
+        assert_eq!(out.len(), 3, "head and two chunks");
+        assert!(out.iter().all(Result::is_ok));
+        assert_eq!(recorded, 1);
     }
 }

@@ -168,6 +168,12 @@ async fn a_client_that_goes_away_stops_the_export() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // An export that ran to its end would have been recorded; this one was stopped.
     assert_eq!(app.list("event_type=audit.exported").await["total"], 0);
+    // And its read is over: a scan still waiting to send would hold a read snapshot, and
+    // the write-ahead log could not be checkpointed and emptied.
+    let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("pool");
+    let (busy, _, _): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&pool).await.expect("checkpoint");
+    assert_eq!(busy, 0, "the export's read is still open");
 }
 
 #[tokio::test]

@@ -20,6 +20,9 @@ use tokio::sync::Semaphore;
 /// Scans at once, each with its own connection and page cache; more wait their turn.
 static SCANS: Semaphore = Semaphore::const_new(4);
 
+/// The longest a scan waits for its turn.
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub async fn scan(pool: &SqlitePool, filter: &EntryFilter, mut sink: Box<dyn ScanSink>) -> Result<u64, StoreError> {
     let search = resolve_search(pool, &filter.search).await?;
     let query = match search {
@@ -32,13 +35,22 @@ pub async fn scan(pool: &SqlitePool, filter: &EntryFilter, mut sink: Box<dyn Sca
             Some((format!("SELECT {COLUMNS} FROM audit_entries{conditions} ORDER BY ts, seq"), binds))
         }
     };
-    let _turn = SCANS.acquire().await.map_err(|e| StoreError::ScanStopped(e.to_string()))?;
+    // Waiting too long for a turn fails the export rather than queue it without end.
+    let turn = tokio::time::timeout(TURN_WAIT, SCANS.acquire())
+        .await
+        .map_err(|_| StoreError::ScanStopped("too many exports are running: try again shortly".into()))?
+        .map_err(|e| StoreError::ScanStopped(e.to_string()))?;
     let path = pool.connect_options().get_filename().to_owned();
-    tokio::task::spawn_blocking(move || match query {
-        Some((sql, binds)) => read(&path, &sql, &binds, sink.as_mut()),
-        None => {
-            sink.end();
-            Ok(0)
+    // The turn goes with the thread: it ends when the read does, not when the caller
+    // stops waiting for it.
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        match query {
+            Some((sql, binds)) => read(&path, &sql, &binds, sink.as_mut()),
+            None => {
+                sink.end();
+                Ok(0)
+            }
         }
     })
     .await

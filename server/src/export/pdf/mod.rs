@@ -623,6 +623,36 @@ mod tests {
     }
 
     #[test]
+    fn relative_moves_put_every_line_where_it_was_asked() {
+        let mut canvas = Canvas::new(FontId("F1".to_owned()));
+        let asked = [
+            (Face::Label, 36.0, 500.0),
+            (Face::Latin, 120.5, 500.0),
+            (Face::Unicode, 36.0, 491.0),
+            (Face::Latin, 700.25, 24.0),
+            (Face::Latin, 36.0, 24.0),
+        ];
+        for (face, x, y) in asked {
+            canvas.text(face, SIZE, x, y, "text");
+        }
+        // Replay the moves as a reader does: each from the start of the line before.
+        let mut at = (0.0f32, 0.0f32);
+        let mut placed = Vec::new();
+        for op in canvas.into_ops() {
+            match op {
+                Op::SetTextCursor { pos } => at = (at.0 + pos.x.0, at.1 + pos.y.0),
+                Op::ShowText { .. } => placed.push(at),
+                _ => {}
+            }
+        }
+        let want: Vec<(f32, f32)> = asked.iter().map(|(_, x, y)| (*x, *y)).collect();
+        assert_eq!(placed.len(), want.len());
+        for (got, want) in placed.iter().zip(&want) {
+            assert!((got.0 - want.0).abs() < 1e-3 && (got.1 - want.1).abs() < 1e-3, "{got:?} != {want:?}");
+        }
+    }
+
+    #[test]
     fn counts_are_grouped_by_thousands() {
         assert_eq!(grouped(0), "0");
         assert_eq!(grouped(999), "999");

@@ -141,6 +141,18 @@ mod tests {
     }
 
     #[test]
+    fn the_one_line_shortcut_agrees_with_the_wrapper() {
+        let m = metrics();
+        for text in ["one line", "alice@contoso.com", "Zoë  two  spaces", "x", "a b c d e f", "Жанна Иванова"]
+        {
+            // A trailing line break takes the full wrapper, and adds one empty line.
+            let full = wrap(&format!("{text}\n"), 500.0, 7.5, &m);
+            assert_eq!(wrap(text, 500.0, 7.5, &m), full[..1], "{text:?}");
+            assert_eq!(full[1], "");
+        }
+    }
+
+    #[test]
     fn line_breaks_are_kept_and_control_characters_shown() {
         let m = metrics();
         assert_eq!(wrap("first\nsecond", 500.0, 7.5, &m), ["first", "second"]);
