@@ -20,7 +20,7 @@ pub enum ExportFormat {
 
 /// The most entries a PDF report holds. A report is laid out whole before it is sent (its
 /// pages say "Page n of m"), so its memory grows with its entries; 50,000 entries make
-/// about 1,900 pages, more than anyone reads. Larger exports are refused with a 422 that
+/// about 2,600 pages, more than anyone reads. Larger exports are refused with a 422 that
 /// says so, never cut short; CSV and JSON have no limit.
 pub const PDF_MAX_ENTRIES: u64 = 50_000;
 
