@@ -6,6 +6,7 @@ use serde::Serialize;
 
 /// The families of the spec's "What's Logged" section, plus `system` and `custom`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Auth,
@@ -59,6 +60,7 @@ impl Category {
 
 /// One known event type.
 #[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EventSpec {
     pub name: &'static str,
     pub category: Category,
@@ -71,10 +73,19 @@ pub struct EventSpec {
     /// The description used when an ingested entry has none; `{key}` is replaced by
     /// `details.key`.
     pub template: &'static str,
+    /// Only the product itself records this event (an export, a purge): ingest refuses it,
+    /// so that no token can forge the log's own account of itself.
+    pub internal: bool,
 }
 
 macro_rules! event {
     ($name:literal, $cat:ident, $sev:ident, $summary:literal, [$($req:literal),*], $template:literal) => {
+        event!(@ $name, $cat, $sev, $summary, [$($req),*], $template, false)
+    };
+    (internal $name:literal, $cat:ident, $sev:ident, $summary:literal, [$($req:literal),*], $template:literal) => {
+        event!(@ $name, $cat, $sev, $summary, [$($req),*], $template, true)
+    };
+    (@ $name:literal, $cat:ident, $sev:ident, $summary:literal, [$($req:literal),*], $template:literal, $internal:literal) => {
         EventSpec {
             name: $name,
             category: Category::$cat,
@@ -82,9 +93,14 @@ macro_rules! event {
             summary: $summary,
             required: &[$($req),*],
             template: $template,
+            internal: $internal,
         }
     };
 }
+
+/// Namespaces that belong to the product itself: no ingested event may use them, even a
+/// type the catalogue does not (yet) list.
+pub const INTERNAL_NAMESPACES: &[&str] = &["audit.", "retention."];
 
 /// Every event type of the spec, and the system events the product itself emits.
 pub static CATALOGUE: &[EventSpec] = &[
@@ -298,15 +314,31 @@ pub static CATALOGUE: &[EventSpec] = &[
         "Scheduled task {task} failed: {error}"
     ),
     event!(
-        "audit.exported",
+        internal "audit.exported",
         System,
         Info,
-        "Audit log exported",
-        ["details.format", "details.filters", "details.rows", "details.exported_by"],
-        "{exported_by} exported {rows} audit entries as {format}"
+        "Audit log export started",
+        ["details.format", "details.filters", "details.exported_by"],
+        "{exported_by} started an export of audit entries as {format}"
     ),
     event!(
-        "retention.purge.completed",
+        internal "audit.export.completed",
+        System,
+        Info,
+        "Audit log export completed",
+        ["details.export_id", "details.format", "details.rows", "details.bytes"],
+        "Export {export_id} completed: {rows} entries ({bytes} bytes) as {format}"
+    ),
+    event!(
+        internal "audit.export.aborted",
+        System,
+        Warning,
+        "Audit log export aborted",
+        ["details.export_id", "details.format", "details.rows", "details.bytes", "details.reason"],
+        "Export {export_id} aborted after {rows} entries ({bytes} bytes): {reason}"
+    ),
+    event!(
+        internal "retention.purge.completed",
         System,
         Info,
         "Audit retention purge",
@@ -323,6 +355,12 @@ pub fn lookup(event_type: &str) -> Option<&'static EventSpec> {
 /// The category an event type belongs to; unknown types are `custom`.
 pub fn category_of(event_type: &str) -> Category {
     lookup(event_type).map_or(Category::Custom, |spec| spec.category)
+}
+
+/// Whether only the product itself may record this event type.
+pub fn is_internal(event_type: &str) -> bool {
+    lookup(event_type).is_some_and(|spec| spec.internal)
+        || INTERNAL_NAMESPACES.iter().any(|ns| event_type.starts_with(ns))
 }
 
 /// Whether a name is a well-formed event type: two or three dot-separated words of
@@ -433,6 +471,20 @@ mod tests {
             }
             let rendered = render_template(spec.template, &details);
             assert!(!rendered.contains('{'), "{} leaves a placeholder: {rendered}", spec.name);
+        }
+    }
+
+    #[test]
+    fn the_logs_own_events_are_internal_and_others_are_not() {
+        for name in ["audit.exported", "audit.export.completed", "retention.purge.completed", "retention.purge.started"]
+        {
+            assert!(is_internal(name), "{name}");
+        }
+        for name in ["rotation.failed", "auth.login.success", "backup.done", "auditing.done"] {
+            assert!(!is_internal(name), "{name}");
+        }
+        for spec in CATALOGUE {
+            assert_eq!(spec.internal, is_internal(spec.name), "{}", spec.name);
         }
     }
 

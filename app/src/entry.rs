@@ -7,8 +7,10 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How serious an event is. Stored as a small integer so that it sorts and indexes cheaply.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", schema(example = "info"))]
 pub enum Severity {
     Info,
     Warning,
@@ -50,6 +52,7 @@ impl FromStr for Severity {
 }
 
 /// Who did it: a person, the product itself, or another component acting with a token.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActorType {
@@ -77,6 +80,7 @@ impl FromStr for ActorType {
     }
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Actor {
@@ -86,6 +90,7 @@ pub struct Actor {
     pub name: String,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
@@ -96,22 +101,53 @@ pub struct Resource {
     pub name: Option<String>,
 }
 
-/// One stored audit entry: the spec's fields, then the integrity fields that make the log
-/// tamper-evident (`sequence`, `prev_hash`, `hash`).
+/// The token that posted an entry through `POST /audit/events`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestToken {
+    /// The token's key in the store (names can be reused after a token is revoked).
+    pub id: i64,
+    pub name: String,
+}
+
+impl fmt::Display for IngestToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (token {})", self.name, self.id)
+    }
+}
+
+/// One stored audit entry: the spec's fields, its provenance (when the server received it
+/// and which token posted it), then the integrity fields that make the log tamper-evident
+/// (`sequence`, `prev_hash`, `hash`). Provenance is part of the hashed content.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
+    /// `audit-` and the sequence number.
+    #[cfg_attr(feature = "ssr", schema(example = "audit-123"))]
     pub id: String,
+    /// When it happened, UTC.
     pub timestamp: DateTime<Utc>,
     pub event_type: String,
     pub actor: Actor,
     pub resource: Option<Resource>,
     pub description: String,
+    /// What the event type's catalogue entry requires, and anything else the reporter sent.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub details: serde_json::Map<String, serde_json::Value>,
     pub severity: Severity,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    /// When the server received (or, for its own events, recorded) the entry. `null` only
+    /// for entries stored before provenance was recorded.
+    pub received_at: Option<DateTime<Utc>>,
+    /// The token that posted the entry; `null` for the product's own events.
+    pub ingested_by: Option<IngestToken>,
+    /// The entry's place in the hash chain, from 1.
     pub sequence: u64,
+    /// The previous entry's hash (hex; zeros for the first entry).
     pub prev_hash: String,
+    /// SHA-256 of `prev_hash` and the entry's canonical JSON (hex).
     pub hash: String,
 }
 
@@ -133,6 +169,7 @@ pub fn parse_entry_id(id: &str) -> Option<u64> {
 }
 
 /// One page of entries, newest first, with the number of entries that match in all.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EntryPage {
     pub entries: Vec<AuditEntry>,
@@ -177,6 +214,8 @@ mod tests {
             severity: Severity::Info,
             ip_address: Some("192.0.2.50".into()),
             user_agent: None,
+            received_at: Some("2025-01-15T10:30:01Z".parse().expect("valid time")),
+            ingested_by: Some(IngestToken { id: 3, name: "discovery".into() }),
             sequence: 7,
             prev_hash: "00".into(),
             hash: "ff".into(),
@@ -187,5 +226,7 @@ mod tests {
         assert_eq!(json["resource"], serde_json::json!({"type": "scan", "id": "scan-789"}));
         assert_eq!(json["severity"], "info");
         assert_eq!(json["user_agent"], serde_json::Value::Null);
+        assert_eq!(json["received_at"], "2025-01-15T10:30:01Z");
+        assert_eq!(json["ingested_by"], serde_json::json!({"id": 3, "name": "discovery"}));
     }
 }

@@ -93,7 +93,7 @@ pub fn pdf_refusal(total: u64) -> Option<String> {
 }
 
 /// The CSV's columns, in order: the entry with `actor` and `resource` flattened.
-pub const CSV_COLUMNS: [&str; 14] = [
+pub const CSV_COLUMNS: [&str; 17] = [
     "id",
     "timestamp",
     "event_type",
@@ -108,6 +108,9 @@ pub const CSV_COLUMNS: [&str; 14] = [
     "details",
     "ip_address",
     "user_agent",
+    "received_at",
+    "ingested_by_id",
+    "ingested_by_name",
 ];
 
 /// `certifyclouds-audit-2025-01-01_2025-01-31.csv`: named for the period it covers (the

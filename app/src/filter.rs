@@ -4,6 +4,7 @@
 
 use crate::catalogue::{is_well_formed, is_word};
 use crate::entry::{ActorType, AuditEntry, Severity};
+use crate::search;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -19,14 +20,31 @@ const MAX_YEAR: i32 = 9999;
 
 /// The query parameters of `GET /audit/entries`, exactly as given (not yet validated).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct EntryQuery {
+    /// From this date (`2025-01-31`, from its midnight UTC) or date-time (ISO 8601, any
+    /// offset; none means UTC), inclusive.
+    #[cfg_attr(feature = "ssr", param(example = "2025-01-01"))]
     pub start_date: Option<String>,
+    /// To this date (the whole day included) or date-time (inclusive).
+    #[cfg_attr(feature = "ssr", param(example = "2025-01-31"))]
     pub end_date: Option<String>,
+    /// Event types, repeatable or comma-separated: exact (`auth.login.failed`) or a
+    /// prefix (`auth.*`).
+    #[cfg_attr(feature = "ssr", param(style = Form, explode))]
     pub event_type: Vec<String>,
+    /// An actor's id or name (the name ignoring case), or `system` for the product's own events.
     pub actor: Option<String>,
+    /// Severities, repeatable or comma-separated: `info`, `warning`, `error`.
+    #[cfg_attr(feature = "ssr", param(style = Form, explode))]
     pub severity: Vec<String>,
+    /// Search words, all of which must match a word of the event type, actor name,
+    /// description or resource name (accents and case ignored; a word of three or more
+    /// letters matches as a prefix, a shorter one as a whole word). At most 200 characters.
     pub q: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
     pub limit: Option<String>,
+    /// How many matching entries to skip (default 0).
     pub offset: Option<String>,
 }
 
@@ -94,8 +112,11 @@ pub struct EntryFilter {
     pub event_types: Vec<EventTypeMatch>,
     pub actor: Option<ActorMatch>,
     pub severities: Vec<Severity>,
-    /// Search words, already split; every one must match (see [`word_matches`]).
+    /// Search words, split and folded; every one must match (see [`search::word_matches`]).
     pub search: Vec<String>,
+    /// The newest sequence number to include: a snapshot of the log as it stood (an
+    /// export covers the log up to the moment it was asked for). Not a query parameter.
+    pub up_to: Option<u64>,
 }
 
 impl EntryFilter {
@@ -113,34 +134,13 @@ impl EntryFilter {
                 entry.actor.id.eq_ignore_ascii_case(who) || entry.actor.name.eq_ignore_ascii_case(who)
             }
         };
-        in_time && typed && severe && actor && self.search_matches(entry)
+        let in_snapshot = self.up_to.is_none_or(|last| entry.sequence <= last);
+        in_time && in_snapshot && typed && severe && actor && self.search_matches(entry)
     }
 
     fn search_matches(&self, entry: &AuditEntry) -> bool {
-        if self.search.is_empty() {
-            return true;
-        }
         let resource = entry.resource.as_ref().and_then(|r| r.name.as_deref()).unwrap_or("");
-        let words: Vec<String> = [entry.event_type.as_str(), &entry.actor.name, &entry.description, resource]
-            .iter()
-            .flat_map(|text| search_words_all(text))
-            .collect();
-        self.search.iter().all(|term| words.iter().any(|w| word_matches(term, w)))
-    }
-}
-
-/// Search words shorter than this match whole words only: a one- or two-letter prefix
-/// stands for thousands of words (so it would be slow and match nearly everything),
-/// while short whole words such as `kv` or `id` are exactly what people look for.
-pub const PREFIX_MIN_CHARS: usize = 3;
-
-/// Whether a search word matches a word of an entry: as a prefix once it is
-/// [`PREFIX_MIN_CHARS`] long (so results follow the typing), whole before that.
-pub fn word_matches(term: &str, word: &str) -> bool {
-    if term.chars().count() >= PREFIX_MIN_CHARS {
-        word.starts_with(term)
-    } else {
-        word == term
+        search::all_match(&self.search, &[&entry.event_type, &entry.actor.name, &entry.description, resource])
     }
 }
 
@@ -157,6 +157,10 @@ impl Default for PageRequest {
 }
 
 impl EntryQuery {
+    /// Every parameter [`EntryQuery::from_query_string`] accepts; any other is refused.
+    pub const PARAMETERS: [&'static str; 8] =
+        ["start_date", "end_date", "event_type", "actor", "severity", "q", "limit", "offset"];
+
     /// Reads a URL query string (`a=1&b=2`), with repeatable `event_type` and `severity`
     /// (comma-separated lists work too). Unknown parameters are refused so that a typo
     /// never silently widens an audit query.
@@ -240,7 +244,7 @@ impl EntryQuery {
 
         let search = match self.q.as_deref() {
             Some(q) if q.chars().count() > MAX_SEARCH_LEN => return Err(FilterError::SearchTooLong),
-            Some(q) => search_words(q),
+            Some(q) => search::query_words(q),
             None => Vec::new(),
         };
 
@@ -261,7 +265,10 @@ impl EntryQuery {
                 .ok_or_else(|| FilterError::BadOffset(v.to_owned()))?,
         };
 
-        Ok((EntryFilter { start, end, event_types, actor, severities, search }, PageRequest { limit, offset }))
+        Ok((
+            EntryFilter { start, end, event_types, actor, severities, search, up_to: None },
+            PageRequest { limit, offset },
+        ))
     }
 }
 
@@ -305,7 +312,7 @@ fn parse_instant(value: &str, bound: Bound) -> Option<DateTime<Utc>> {
 }
 
 fn split_list<'a>(values: &'a [String], param: &'static str) -> Result<Vec<&'a str>, FilterError> {
-    let items: Vec<&str> = values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|v| !v.is_empty()).collect();
+    let items: Vec<&str> = values.iter().flat_map(|v| comma_list(v)).collect();
     if items.len() > MAX_VALUES {
         return Err(FilterError::TooManyValues(param));
     }
@@ -328,17 +335,26 @@ fn parse_event_type(value: &str) -> Result<EventTypeMatch, FilterError> {
     }
 }
 
-/// Splits a search into words of letters and digits (lower-cased); punctuation separates
-/// words, so `admin@company.com` searches for `admin`, `company` and `com`.
-pub fn search_words(q: &str) -> Vec<String> {
-    let mut words = search_words_all(q);
-    words.dedup();
-    words.truncate(16);
-    words
+/// The non-empty, trimmed items of a comma-separated list.
+pub fn comma_list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn search_words_all(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+/// Takes a parameter that may be given once out of a URL query string, leaving the rest
+/// (the export's `format`, the live stream's `after`).
+pub fn take_param(query: &str, name: &'static str) -> Result<(Option<String>, String), FilterError> {
+    let mut taken = None;
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if key == name {
+            if taken.replace(value.into_owned()).is_some() {
+                return Err(FilterError::Repeated(name));
+            }
+        } else {
+            rest.append_pair(&key, &value);
+        }
+    }
+    Ok((taken, rest.finish()))
 }
 
 #[cfg(test)]
@@ -411,22 +427,17 @@ mod tests {
 
     #[test]
     fn search_is_split_into_words() {
-        let (f, _) = q("q=Admin%40Company.com+kv-prod").expect("valid");
-        assert_eq!(f.search, vec!["admin", "company", "com", "kv", "prod"]);
+        let (f, _) = q("q=Admin%40Company.com+kv-prod+M%C3%BCller").expect("valid");
+        assert_eq!(f.search, vec!["admin", "company", "com", "kv", "prod", "muller"]);
         assert_eq!(q(&format!("q={}", "a".repeat(201))), Err(FilterError::SearchTooLong));
     }
 
     #[test]
-    fn short_words_match_whole_words_and_longer_ones_prefixes() {
-        assert!(word_matches("kv", "kv"));
-        assert!(!word_matches("kv", "kvault"));
-        assert!(!word_matches("ro", "rotation"));
-        assert!(word_matches("rot", "rotation"));
-        assert!(word_matches("rotation", "rotation"));
-        assert!(!word_matches("rotations", "rotation"));
-        // Characters, not bytes: "éé" is two letters, so it stays a whole word.
-        assert!(!word_matches("éé", "ééx"));
-        assert!(word_matches("ééé", "éééx"));
+    fn one_parameter_is_taken_out_of_a_query_once() {
+        assert_eq!(take_param("a=1&format=csv&b=2", "format"), Ok((Some("csv".into()), "a=1&b=2".into())));
+        assert_eq!(take_param("a=1", "format"), Ok((None, "a=1".into())));
+        assert_eq!(take_param("format=a&format=b", "format"), Err(FilterError::Repeated("format")));
+        assert_eq!(comma_list(" a, ,b ,").collect::<Vec<_>>(), ["a", "b"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Entries over time, by severity: the timeline above the Audit table. One definition
 //! for the store that counts and the page that draws.
 
+use crate::entry::Severity;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,15 @@ pub struct Bucket {
 impl Bucket {
     pub fn total(&self) -> u64 {
         self.info + self.warning + self.error
+    }
+
+    /// Counts `n` more entries of a severity.
+    pub fn add(&mut self, severity: Severity, n: u64) {
+        match severity {
+            Severity::Info => self.info += n,
+            Severity::Warning => self.warning += n,
+            Severity::Error => self.error += n,
+        }
     }
 }
 
@@ -56,6 +66,17 @@ impl Histogram {
 
     pub fn total(&self) -> u64 {
         self.buckets.iter().map(Bucket::total).sum()
+    }
+
+    /// Counts `n` more entries at `at` (nothing if `at` lies outside the span).
+    pub fn add(&mut self, at: DateTime<Utc>, severity: Severity, n: u64) {
+        if at < self.start || at >= self.end {
+            return;
+        }
+        let index = usize::try_from((at - self.start).num_seconds() / self.bucket_secs.max(1)).ok();
+        if let Some(bucket) = index.and_then(|i| self.buckets.get_mut(i)) {
+            bucket.add(severity, n);
+        }
     }
 }
 

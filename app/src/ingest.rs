@@ -1,16 +1,17 @@
 //! Validation of events posted by other components: a batch is accepted whole or
 //! refused whole, and a refusal names the entry and the field that were wrong.
 
-use crate::catalogue::{is_well_formed, lookup, render_template};
-use crate::entry::{Actor, Resource, Severity};
+use crate::catalogue::{is_internal, is_well_formed, lookup, render_template, EventSpec};
+use crate::entry::{Actor, ActorType, IngestToken, Resource, Severity};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
 pub const MAX_BATCH: usize = 1000;
-const MAX_TEXT: usize = 4096;
-const MAX_NAME: usize = 256;
+pub const MAX_TEXT: usize = 4096;
+pub const MAX_NAME: usize = 256;
+const MAX_USER_AGENT: usize = 1024;
 const MAX_DETAILS_BYTES: usize = 64 * 1024;
 /// Clocks drift; an event stamped further ahead than this is refused rather than pinned
 /// to the top of a newest-first log.
@@ -18,17 +19,24 @@ const MAX_CLOCK_SKEW_MINUTES: i64 = 5;
 
 /// An event as another component posts it. The server assigns `id` and `sequence`.
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewEntry {
+    /// RFC 3339, any offset; default: when the server receives it. At most five minutes ahead.
     #[serde(default)]
     pub timestamp: Option<String>,
+    /// `word.word[.word]`: a catalogued type (`GET /audit/event-types`) or a custom one.
     pub event_type: String,
+    /// `user` or `service` (`system` is the product itself).
     pub actor: Actor,
     #[serde(default)]
     pub resource: Option<Resource>,
+    /// Default: the catalogue's template filled from the details (required for custom types).
     #[serde(default)]
     pub description: Option<String>,
+    /// Must hold what the event type's catalogue entry requires.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub details: Option<Map<String, Value>>,
     #[serde(default)]
     pub severity: Option<Severity>,
@@ -38,7 +46,8 @@ pub struct NewEntry {
     pub user_agent: Option<String>,
 }
 
-/// An entry ready to append: every field checked, defaults filled in from the catalogue.
+/// An entry ready to append: every field checked, defaults filled in from the catalogue,
+/// and its provenance (when it arrived, from which token) attached.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValidEntry {
     pub timestamp: DateTime<Utc>,
@@ -50,6 +59,15 @@ pub struct ValidEntry {
     pub severity: Severity,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub ingested_by: Option<IngestToken>,
+}
+
+/// Where and when a batch arrived: stamped on every entry of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub received_at: DateTime<Utc>,
+    pub token: Option<IngestToken>,
 }
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -71,7 +89,7 @@ impl IngestError {
 }
 
 /// Parses a request body (one event or an array) and validates every entry.
-pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<ValidEntry>, IngestError> {
+pub fn parse_batch(body: &[u8], receipt: &Receipt) -> Result<Vec<ValidEntry>, IngestError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| IngestError::NotJson(e.to_string()))?;
     let items = match value {
         Value::Array(items) => items,
@@ -89,7 +107,7 @@ pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<ValidEntry>, I
                 let (path, message) = (e.path().to_string(), e.into_inner().to_string());
                 IngestError::at(index, error_field(&path, &message), message)
             })?;
-            entry.validate(now).map_err(|(field, message)| IngestError::at(index, field, message))
+            entry.validate(receipt).map_err(|(field, message)| IngestError::at(index, field, message))
         })
         .collect()
 }
@@ -106,13 +124,23 @@ fn error_field(path: &str, message: &str) -> String {
     }
 }
 
-type FieldError = (String, String);
+/// A field that is wrong, and what is wrong with it.
+pub type FieldError = (String, String);
 
 fn field_err(field: &str, message: impl Into<String>) -> FieldError {
     (field.to_owned(), message.into())
 }
 
-fn check_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<(), FieldError> {
+/// Characters that reorder the text around them (the "Trojan Source" overrides and
+/// isolates): in a log they can make a line read differently from what it says.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The checks every text of an entry passes, whoever wrote it: not blank (unless
+/// allowed), at most `max` characters, no control characters but newline and tab, no
+/// bidirectional overrides.
+pub fn check_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<(), FieldError> {
     if !allow_empty && value.trim().is_empty() {
         return Err(field_err(field, "must not be empty"));
     }
@@ -122,12 +150,93 @@ fn check_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result
     if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(field_err(field, "contains control characters"));
     }
+    if value.chars().any(is_bidi_control) {
+        return Err(field_err(field, "contains bidirectional override characters"));
+    }
+    Ok(())
+}
+
+/// What an entry of a catalogued type must carry (the spec's "Details Captured").
+pub fn check_required(
+    spec: &EventSpec,
+    details: &Map<String, Value>,
+    ip_address: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<(), FieldError> {
+    for required in spec.required {
+        let present = match required.strip_prefix("details.") {
+            Some(key) => details.contains_key(key),
+            None => match *required {
+                "ip_address" => ip_address.is_some(),
+                "user_agent" => user_agent.is_some(),
+                _ => true,
+            },
+        };
+        if !present {
+            return Err(field_err(required, format!("is required for {} events", spec.name)));
+        }
+    }
+    Ok(())
+}
+
+/// The description of an entry: the one given, or the type's template filled from the
+/// details. Either way it passes the same checks, so a template cannot smuggle in what
+/// an explicit description could not.
+pub fn describe(
+    spec: Option<&EventSpec>,
+    given: Option<String>,
+    details: &Map<String, Value>,
+) -> Result<String, FieldError> {
+    match (given, spec) {
+        (Some(d), _) => {
+            check_text("description", &d, MAX_TEXT, false)?;
+            Ok(d)
+        }
+        (None, Some(spec)) => {
+            let rendered = render_template(spec.template, details);
+            check_text("description", &rendered, MAX_TEXT, false).map_err(|(field, message)| {
+                (field, format!("{message} (as rendered from the details by the {} template)", spec.name))
+            })?;
+            Ok(rendered)
+        }
+        (None, None) => Err(field_err("description", "is required for custom event types")),
+    }
+}
+
+/// The checks of the fields every entry has, whoever records it.
+pub fn check_fields(
+    actor: &Actor,
+    resource: Option<&Resource>,
+    ip_address: Option<&str>,
+    user_agent: Option<&str>,
+    details: &Map<String, Value>,
+) -> Result<(), FieldError> {
+    check_text("actor.id", &actor.id, MAX_NAME, false)?;
+    check_text("actor.name", &actor.name, MAX_NAME, false)?;
+    if let Some(resource) = resource {
+        check_text("resource.type", &resource.kind, MAX_NAME, false)?;
+        check_text("resource.id", &resource.id, MAX_NAME, false)?;
+        if let Some(name) = &resource.name {
+            check_text("resource.name", name, MAX_NAME, false)?;
+        }
+    }
+    if let Some(ip) = ip_address {
+        ip.parse::<std::net::IpAddr>()
+            .map_err(|_| field_err("ip_address", format!("'{ip}' is not an IPv4 or IPv6 address")))?;
+    }
+    if let Some(ua) = user_agent {
+        check_text("user_agent", ua, MAX_USER_AGENT, false)?;
+    }
+    if serde_json::to_vec(details).map_or(0, |v| v.len()) > MAX_DETAILS_BYTES {
+        return Err(field_err("details", format!("is larger than {MAX_DETAILS_BYTES} bytes")));
+    }
     Ok(())
 }
 
 impl NewEntry {
     /// Checks every field; on failure returns the field's path and what is wrong.
-    pub fn validate(self, now: DateTime<Utc>) -> Result<ValidEntry, FieldError> {
+    pub fn validate(self, receipt: &Receipt) -> Result<ValidEntry, FieldError> {
+        let now = receipt.received_at;
         let timestamp = match self.timestamp.as_deref() {
             None => now,
             Some(text) => {
@@ -158,54 +267,32 @@ impl NewEntry {
                 ),
             ));
         }
-        check_text("actor.id", &self.actor.id, MAX_NAME, false)?;
-        check_text("actor.name", &self.actor.name, MAX_NAME, false)?;
-        if let Some(resource) = &self.resource {
-            check_text("resource.type", &resource.kind, MAX_NAME, false)?;
-            check_text("resource.id", &resource.id, MAX_NAME, false)?;
-            if let Some(name) = &resource.name {
-                check_text("resource.name", name, MAX_NAME, false)?;
-            }
+        // The log's own account of itself (exports, purges, …) cannot be forged by a token.
+        if is_internal(&self.event_type) {
+            return Err(field_err(
+                "event_type",
+                format!("'{}' is recorded by CertifyClouds itself and cannot be ingested", self.event_type),
+            ));
         }
-        if let Some(ip) = &self.ip_address {
-            ip.parse::<std::net::IpAddr>()
-                .map_err(|_| field_err("ip_address", format!("'{ip}' is not an IPv4 or IPv6 address")))?;
-        }
-        if let Some(ua) = &self.user_agent {
-            check_text("user_agent", ua, 1024, false)?;
+        if self.actor.kind == ActorType::System {
+            return Err(field_err(
+                "actor.type",
+                "'system' is the product itself and cannot be ingested: report a component as 'service'",
+            ));
         }
         let details = self.details.unwrap_or_default();
-        if serde_json::to_vec(&details).map_or(0, |v| v.len()) > MAX_DETAILS_BYTES {
-            return Err(field_err("details", format!("is larger than {MAX_DETAILS_BYTES} bytes")));
-        }
-
+        check_fields(
+            &self.actor,
+            self.resource.as_ref(),
+            self.ip_address.as_deref(),
+            self.user_agent.as_deref(),
+            &details,
+        )?;
         let spec = lookup(&self.event_type);
         if let Some(spec) = spec {
-            for required in spec.required {
-                let present = match required.strip_prefix("details.") {
-                    Some(key) => details.contains_key(key),
-                    None => match *required {
-                        "ip_address" => self.ip_address.is_some(),
-                        "user_agent" => self.user_agent.is_some(),
-                        _ => true,
-                    },
-                };
-                if !present {
-                    return Err(field_err(required, format!("is required for {} events", spec.name)));
-                }
-            }
+            check_required(spec, &details, self.ip_address.as_deref(), self.user_agent.as_deref())?;
         }
-
-        let description = match self.description {
-            Some(d) => {
-                check_text("description", &d, MAX_TEXT, false)?;
-                d
-            }
-            None => match spec {
-                Some(spec) => render_template(spec.template, &details),
-                None => return Err(field_err("description", "is required for custom event types")),
-            },
-        };
+        let description = describe(spec, self.description, &details)?;
         let severity = self.severity.or(spec.map(|s| s.severity)).unwrap_or(Severity::Info);
 
         Ok(ValidEntry {
@@ -218,6 +305,8 @@ impl NewEntry {
             severity,
             ip_address: self.ip_address,
             user_agent: self.user_agent,
+            received_at: now,
+            ingested_by: receipt.token.clone(),
         })
     }
 }
@@ -242,8 +331,12 @@ mod tests {
         })
     }
 
+    fn receipt() -> Receipt {
+        Receipt { received_at: now(), token: Some(IngestToken { id: 4, name: "rotation".into() }) }
+    }
+
     fn parse(v: Value) -> Result<Vec<ValidEntry>, IngestError> {
-        parse_batch(v.to_string().as_bytes(), now())
+        parse_batch(v.to_string().as_bytes(), &receipt())
     }
 
     #[test]
@@ -254,6 +347,40 @@ mod tests {
         assert_eq!(e.timestamp, "2025-01-15T08:30:00Z".parse::<DateTime<Utc>>().expect("time"));
         assert_eq!(e.severity, Severity::Info);
         assert_eq!(e.description, "admin@company.com logged in");
+        assert_eq!((e.received_at, e.ingested_by.as_ref().map(|t| t.id)), (now(), Some(4)));
+    }
+
+    #[test]
+    fn the_products_own_events_and_actor_cannot_be_ingested() {
+        for event_type in ["audit.exported", "audit.export.completed", "retention.purge.completed", "retention.purge.x"]
+        {
+            let v = json!({"event_type": event_type, "actor": {"type": "service", "id": "s", "name": "s"}, "description": "d"});
+            let err = parse(v).expect_err(event_type);
+            assert_eq!(field_of(err.clone()), (0, "event_type".into()), "{event_type}");
+            assert!(err.to_string().contains("recorded by CertifyClouds itself"), "{err}");
+        }
+        let mut v = login();
+        v["actor"]["type"] = json!("system");
+        let err = parse(v).expect_err("system actor");
+        assert_eq!(field_of(err.clone()), (0, "actor.type".into()));
+        assert!(err.to_string().contains("the product itself"), "{err}");
+    }
+
+    #[test]
+    fn a_description_from_a_template_passes_the_same_checks_as_a_given_one() {
+        for (bad, why) in [("\u{202E}evil", "bidirectional"), ("a\u{7}b", "control"), (&*"x".repeat(5000), "longer")] {
+            let mut v = login();
+            v["details"]["username"] = json!(bad);
+            let err = parse(v).expect_err(why);
+            assert_eq!(field_of(err.clone()), (0, "description".into()), "{why}");
+            assert!(err.to_string().contains(why) && err.to_string().contains("template"), "{err}");
+            let mut v = login();
+            v["description"] = json!(bad);
+            assert_eq!(field_of(parse(v).expect_err(why)), (0, "description".into()), "{why}");
+        }
+        let mut v = login();
+        v["actor"]["name"] = json!("admin\u{2067}moc.ynapmoc");
+        assert_eq!(field_of(parse(v).expect_err("bidi name")), (0, "actor.name".into()));
     }
 
     #[test]
@@ -318,7 +445,7 @@ mod tests {
 
     #[test]
     fn refuses_bodies_that_are_not_batches() {
-        assert!(matches!(parse_batch(b"{", now()), Err(IngestError::NotJson(_))));
+        assert!(matches!(parse_batch(b"{", &receipt()), Err(IngestError::NotJson(_))));
         assert_eq!(parse(json!("text")), Err(IngestError::NotAnEvent));
         assert_eq!(parse(json!([])), Err(IngestError::BatchSize(0)));
         let many: Vec<Value> = (0..=MAX_BATCH).map(|_| login()).collect();

@@ -1,6 +1,7 @@
 //! CertifyClouds Audit: the types shared by server and browser, the Leptos pages, and
 //! (behind the `ssr` feature) the audit store and the services the server runs.
 
+pub mod access;
 pub mod audit;
 pub mod catalogue;
 pub mod entry;
@@ -8,6 +9,9 @@ pub mod export;
 pub mod filter;
 pub mod histogram;
 pub mod ingest;
+#[cfg(feature = "ssr")]
+pub mod internal_event;
+pub mod search;
 pub mod tokens;
 
 #[cfg(feature = "ssr")]

@@ -44,9 +44,11 @@ impl FromStr for Scope {
     }
 }
 
-/// A stored token, as far as authorisation needs it.
+/// A stored token, as far as authorisation and provenance need it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRecord {
+    /// The store's key: names may be reused once a token is revoked, ids never are.
+    pub id: i64,
     pub name: String,
     pub scopes: Vec<Scope>,
 }
@@ -54,6 +56,11 @@ pub struct TokenRecord {
 impl TokenRecord {
     pub fn allows(&self, needed: Scope) -> bool {
         self.scopes.iter().any(|s| *s == needed || *s == Scope::Admin)
+    }
+
+    /// The actor id under which this token's own actions (an export, say) are recorded.
+    pub fn actor_id(&self) -> String {
+        format!("token-{}", self.id)
     }
 }
 
@@ -86,8 +93,8 @@ mod tests {
 
     #[test]
     fn admin_allows_everything_and_others_only_themselves() {
-        let admin = TokenRecord { name: "a".into(), scopes: vec![Scope::Admin] };
-        let reader = TokenRecord { name: "r".into(), scopes: vec![Scope::Read] };
+        let admin = TokenRecord { id: 1, name: "a".into(), scopes: vec![Scope::Admin] };
+        let reader = TokenRecord { id: 2, name: "r".into(), scopes: vec![Scope::Read] };
         for s in Scope::ALL {
             assert!(admin.allows(s));
         }

@@ -29,7 +29,7 @@ test("the export dialog downloads the filtered entries in each format", async ({
   expect(csv.name).toMatch(/^certifyclouds-audit-start_\d{4}-\d\d-\d\d\.csv$/);
   const lines = csv.text.trimEnd().split("\r\n");
   expect(lines[0]).toBe(
-    "id,timestamp,event_type,severity,actor_type,actor_id,actor_name,resource_type,resource_id,resource_name,description,details,ip_address,user_agent",
+    "id,timestamp,event_type,severity,actor_type,actor_id,actor_name,resource_type,resource_id,resource_name,description,details,ip_address,user_agent,received_at,ingested_by_id,ingested_by_name",
   );
   expect(lines.length).toBe(11);
   expect(lines.slice(1).every((l) => l.split(",")[3] === "error")).toBe(true);

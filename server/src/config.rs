@@ -1,8 +1,10 @@
 //! The command line: every flag has an environment fallback and a default that needs no
 //! setup.
 
+use crate::state::TrustedProxies;
+use app::store::Head;
 use app::tokens::Scope;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
@@ -11,6 +13,11 @@ pub struct Cli {
     /// Where the audit store lives (`sqlite:<path>`).
     #[arg(long, global = true, env = "CERTIFYCLOUDS_DATABASE_URL", default_value = "sqlite:data/audit.db")]
     pub database_url: String,
+
+    /// How logs are written to stderr: `text` for a terminal, `json` (one object a line)
+    /// for log collectors.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -28,6 +35,17 @@ pub struct ServeArgs {
     /// The folder holding the built site (`pkg/` with the WASM, JS and CSS).
     #[arg(long, global = true, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+
+    /// Proxies (addresses or networks, comma-separated) whose `X-Forwarded-For` names the
+    /// client: audit entries record the client's address, not the proxy's.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,8 +59,17 @@ pub enum Command {
     },
     /// Fill the store with realistic demo events.
     Seed(SeedArgs),
-    /// Re-compute the hash chain and report the first broken link, if any.
-    Verify,
+    /// Re-check the whole log (read-only): the hash chain over every row, the search
+    /// index, the per-day and per-actor counts; exits non-zero on any problem.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// A head seen before (`SEQ:HASH`, as `verify` prints it): the log must still hold that
+    /// entry with that hash, so entries removed from the end are found.
+    #[arg(long, value_name = "SEQ:HASH")]
+    pub expect_head: Option<Head>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +108,33 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.addr.to_string(), "127.0.0.1:8080");
         assert!(cli.database_url.starts_with("sqlite:"));
+        assert_eq!(cli.log_format, LogFormat::Text);
+        assert_eq!(cli.serve.trusted_proxies, TrustedProxies::default());
+    }
+
+    #[test]
+    fn log_format_proxies_and_expected_heads_parse_and_bad_ones_are_refused() {
+        let head = format!("12:{}", "ab".repeat(32));
+        let cli = Cli::try_parse_from([
+            "certifyclouds",
+            "verify",
+            "--expect-head",
+            &head,
+            "--log-format",
+            "json",
+            "--trusted-proxies",
+            "10.0.0.0/8,192.0.2.1",
+        ])
+        .expect("parses");
+        assert_eq!(cli.log_format, LogFormat::Json);
+        assert!(cli.serve.trusted_proxies.contains("10.2.3.4".parse().expect("ip")));
+        match cli.command {
+            Some(Command::Verify(VerifyArgs { expect_head: Some(h) })) => assert_eq!(h.sequence, 12),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["certifyclouds", "verify", "--expect-head", "12"]).is_err());
+        assert!(Cli::try_parse_from(["certifyclouds", "--log-format", "xml"]).is_err());
+        assert!(Cli::try_parse_from(["certifyclouds", "--trusted-proxies", "nope"]).is_err());
     }
 
     #[test]

@@ -1,21 +1,24 @@
-//! The CertifyClouds Audit process: configuration, the HTTP router and the commands.
+//! The CertifyClouds Audit process: configuration, the HTTP server and the commands.
 
 pub mod config;
-pub mod export;
+pub mod http;
 pub mod jobs;
-pub mod live;
-pub mod rest;
 pub mod seed;
+pub mod shutdown;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 
-use app::store::{self, StoreError};
-use config::{Cli, Command, TokenCommand};
+use app::store::{self, OpenError, StoreError, VerifyReport};
+use config::{Cli, Command, TokenCommand, VerifyArgs};
+use state::AppState;
 use std::io::Write;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum RunError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
@@ -24,26 +27,31 @@ pub enum RunError {
     Serve(std::io::Error),
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
-    #[error("the hash chain is broken at sequence {0}")]
-    ChainBroken(u64),
+    #[error("seeding failed: {0}")]
+    Seed(String),
+    #[error("the audit log failed verification: {0}")]
+    Verification(String),
 }
 
 /// Runs the command the command line names.
 pub async fn run(cli: Cli) -> Result<(), RunError> {
-    let store = store::open(&cli.database_url).await?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            let store = store::open(&cli.database_url).await?;
             let listener = tokio::net::TcpListener::bind(cli.serve.addr)
                 .await
                 .map_err(|source| RunError::Bind { addr: cli.serve.addr, source })?;
-            let _statistics = jobs::spawn_statistics_refresh(store.clone());
-            let state = startup::AppState::new(store, &cli.serve.site_root);
-            tracing::info!(addr = %cli.serve.addr, "serving http://{}/audit", cli.serve.addr);
-            startup::serve(listener, state).await.map_err(RunError::Serve)
+            let state =
+                AppState::new(store, &cli.serve.site_root).with_trusted_proxies(cli.serve.trusted_proxies.clone());
+            let running = startup::start(listener, state).map_err(RunError::Serve)?;
+            tracing::info!(addr = %running.addr, "serving http://{}/audit", running.addr);
+            running.until(startup::stop_signal()).await.map_err(RunError::Serve)
         }
         Command::Token { action: TokenCommand::Create { name, scopes } } => {
+            let store = store::open(&cli.database_url).await?;
             let token = app::tokens::generate();
-            store.create_token(&name, &scopes, &app::tokens::hash(&token)).await?;
+            store.tokens.create_token(&name, &scopes, &app::tokens::hash(&token)).await?;
+            store.maintenance.close().await;
             let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
             let mut out = std::io::stdout().lock();
             writeln!(out, "Created token '{name}' with scopes {}. It is shown only once:", scopes.join(","))
@@ -51,9 +59,11 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
                 .map_err(RunError::Output)
         }
         Command::Seed(args) => {
+            let store = store::open(&cli.database_url).await?;
             let started = std::time::Instant::now();
-            let added = seed::seed_store(store.as_ref(), &args, chrono::Utc::now()).await?;
-            store.optimize().await?;
+            let added = seed::seed_store(store.log.as_ref(), &args, chrono::Utc::now()).await?;
+            store.maintenance.optimize().await?;
+            store.maintenance.close().await;
             let secs = started.elapsed().as_secs_f64();
             writeln!(
                 std::io::stdout(),
@@ -62,13 +72,40 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             )
             .map_err(RunError::Output)
         }
-        Command::Verify => {
-            let report = store.verify_chain().await?;
-            if let Some(seq) = report.first_broken {
-                return Err(RunError::ChainBroken(seq));
-            }
-            writeln!(std::io::stdout(), "Hash chain intact: {} entries verified", report.entries)
-                .map_err(RunError::Output)
+        Command::Verify(VerifyArgs { expect_head }) => {
+            // Read-only: a mistyped path must not leave an empty database behind.
+            let store = store::open_read_only(&cli.database_url).await?;
+            let report = store.log.verify(expect_head.as_ref()).await?;
+            store.maintenance.close().await;
+            print_report(&report)
         }
     }
+}
+
+/// What `verify` prints: the problems (and a non-zero exit), or what was checked and the
+/// head to pass as `--expect-head` next time.
+fn print_report(report: &VerifyReport) -> Result<(), RunError> {
+    if !report.is_intact() {
+        let mut err = std::io::stderr().lock();
+        for problem in &report.problems {
+            writeln!(err, "problem: {problem}").map_err(RunError::Output)?;
+        }
+        let n = report.problems.len();
+        return Err(RunError::Verification(format!(
+            "{n} problem{} found ({} entries verified before the first broken link, if any)",
+            if n == 1 { "" } else { "s" },
+            report.entries
+        )));
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Audit log intact: {} entries verified (hash chain, search index, per-day and per-actor counts)",
+        report.entries
+    )
+    .map_err(RunError::Output)?;
+    if let Some(head) = &report.head {
+        writeln!(out, "Head: {head}").map_err(RunError::Output)?;
+    }
+    Ok(())
 }

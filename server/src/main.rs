@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    server::telemetry::init();
-    match server::run(Cli::parse()).await {
+    let cli = Cli::parse();
+    server::telemetry::init(cli.log_format);
+    match server::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,65 +1,61 @@
-//! Builds the router and its state; tests bind it to port 0.
+//! Starting and stopping the server: the router and its state, the background jobs, and an
+//! orderly stop (no new connections, live streams and jobs told to end, in-flight requests
+//! finished, jobs awaited, the store closed). Tests bind port 0.
 
-use crate::rest;
-use app::store::AuditStore;
-use app::{shell, App};
-use axum::extract::{FromRef, State};
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::sync::Arc;
+use crate::http;
+use crate::jobs::{Alive, Jobs};
+use crate::state::AppState;
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
-/// The name of the site's WASM/JS/CSS files (cargo-leptos's `name`).
-pub const OUTPUT_NAME: &str = "certifyclouds";
-
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub store: Arc<dyn AuditStore>,
+/// A server that is running.
+pub struct Running {
+    pub addr: SocketAddr,
+    state: AppState,
+    server: JoinHandle<std::io::Result<()>>,
+    jobs: Jobs,
 }
 
-impl AppState {
-    pub fn new(store: Arc<dyn AuditStore>, site_root: &str) -> Self {
-        // `cargo leptos watch` tells the page where its live-reload socket listens.
-        let reload_port = std::env::var("LEPTOS_RELOAD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001);
-        let leptos_options = LeptosOptions::builder()
-            .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| OUTPUT_NAME.to_owned()))
-            .site_root(site_root)
-            .reload_port(reload_port)
-            .build();
-        Self { leptos_options, store }
+/// Serves on `listener` until [`Running::stop`].
+pub fn start(listener: TcpListener, state: AppState) -> std::io::Result<Running> {
+    let addr = listener.local_addr()?;
+    let jobs = Jobs::start(&state);
+    let shutdown = state.shutdown.clone();
+    let app = http::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.triggered().await }).await
+    });
+    Ok(Running { addr, state, server, jobs })
+}
+
+impl Running {
+    /// The background jobs alive, counted as long as the handle is kept.
+    pub fn jobs(&self) -> Alive {
+        self.jobs.alive()
+    }
+
+    /// Stops the server, its streams and its jobs, and closes the store. Returns once
+    /// nothing of it runs any more.
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.state.shutdown.trigger();
+        let served = self.server.await.map_err(std::io::Error::other)?;
+        self.jobs.stopped().await;
+        self.state.maintenance.close().await;
+        tracing::info!("stopped");
+        served
+    }
+
+    /// Runs until `signal` completes, then stops.
+    pub async fn until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
+        signal.await;
+        self.stop().await
     }
 }
 
-/// The whole application: REST API, health check, pages, server functions and assets.
-pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
-    let store = state.store.clone();
-    let options = state.leptos_options.clone();
-    Router::new()
-        .merge(rest::router(&state))
-        .route("/healthz", get(health))
-        .route(app::audit::live::LIVE_PATH, get(crate::live::stream))
-        .route(app::export::PAGE_EXPORT_PATH, get(crate::export::export))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(store.clone()),
-            move || shell(options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .with_state(state)
-}
-
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
-}
-
-/// Ctrl-C or SIGTERM (as sent by service managers and container runtimes) stops the
-/// server after in-flight requests finish.
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM (as sent by service managers and container runtimes).
+pub async fn stop_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -82,14 +78,4 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
-}
-
-async fn health(State(store): State<Arc<dyn AuditStore>>) -> (StatusCode, Json<serde_json::Value>) {
-    match store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
-        Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"})))
-        }
-    }
 }

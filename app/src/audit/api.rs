@@ -37,7 +37,7 @@ pub async fn list_entries(query: String) -> Result<EntryPage, AuditError> {
     use crate::audit::service;
 
     let query = parse_query(&query)?;
-    service::list_entries(store()?.as_ref(), &query).await.map_err(query_failed("listing audit entries"))
+    service::list_entries(log()?.as_ref(), &query).await.map_err(query_failed("listing audit entries"))
 }
 
 /// The timeline of the entries a URL query string selects (paging is ignored).
@@ -46,12 +46,12 @@ pub async fn entry_timeline(query: String) -> Result<Histogram, AuditError> {
     use crate::audit::service;
 
     let query = parse_query(&query)?;
-    service::timeline(store()?.as_ref(), &query).await.map_err(query_failed("counting the timeline"))
+    service::timeline(log()?.as_ref(), &query).await.map_err(query_failed("counting the timeline"))
 }
 
 #[cfg(feature = "ssr")]
 fn parse_query(query: &str) -> Result<crate::filter::EntryQuery, AuditError> {
-    crate::filter::EntryQuery::from_query_string(query).map_err(|e| AuditError::BadQuery(e.to_string()))
+    crate::filter::EntryQuery::from_query_string(query).map_err(|e| answer(AuditError::BadQuery(e.to_string())))
 }
 
 /// A failed query as the page is told it: what was wrong with it, or only that the
@@ -60,21 +60,59 @@ fn parse_query(query: &str) -> Result<crate::filter::EntryQuery, AuditError> {
 fn query_failed(what: &'static str) -> impl Fn(crate::audit::service::QueryError) -> AuditError {
     use crate::audit::service::QueryError;
     move |e| match e {
-        QueryError::BadQuery(e) => AuditError::BadQuery(e.to_string()),
+        QueryError::BadQuery(e) => answer(AuditError::BadQuery(e.to_string())),
         QueryError::Store(e) => unavailable(e, what),
     }
 }
 
 /// Logs a store failure and reports it to the page without its internals.
 #[cfg(feature = "ssr")]
-fn unavailable(error: impl std::fmt::Display, what: &str) -> AuditError {
-    tracing::error!(error = %error, "{what} failed");
-    AuditError::Unavailable
+fn unavailable(error: crate::store::StoreError, what: &str) -> AuditError {
+    match &error {
+        crate::store::StoreError::Overloaded { .. } => tracing::warn!(error = %error, "{what} failed"),
+        _ => tracing::error!(error = %error, "{what} failed"),
+    }
+    answer(AuditError::Unavailable)
 }
 
+/// How long a page should wait before asking again when the store is unavailable.
 #[cfg(feature = "ssr")]
-fn store() -> Result<std::sync::Arc<dyn crate::store::AuditStore>, AuditError> {
-    use_context::<std::sync::Arc<dyn crate::store::AuditStore>>().ok_or(AuditError::Unavailable)
+const RETRY_AFTER_SECS: &str = "5";
+
+#[cfg(feature = "ssr")]
+impl AuditError {
+    /// The HTTP status this error means.
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            AuditError::BadQuery(_) => StatusCode::BAD_REQUEST,
+            AuditError::NotFound(_) => StatusCode::NOT_FOUND,
+            AuditError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuditError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Answers the request (the server function's, or the page's while it renders on the
+/// server) with the status the error means, and returns it.
+#[cfg(feature = "ssr")]
+fn answer(error: AuditError) -> AuditError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(error.status());
+        if matches!(error, AuditError::Unavailable) {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+    }
+    error
+}
+
+/// The log, provided to server functions by the router.
+#[cfg(feature = "ssr")]
+fn log() -> Result<std::sync::Arc<dyn crate::store::AuditLog>, AuditError> {
+    use_context::<std::sync::Arc<dyn crate::store::AuditLog>>().ok_or_else(|| {
+        tracing::error!("no audit log in the server function's context");
+        answer(AuditError::Unavailable)
+    })
 }
 
 /// One entry by its id (`audit-123`), for its own page.
@@ -82,10 +120,9 @@ fn store() -> Result<std::sync::Arc<dyn crate::store::AuditStore>, AuditError> {
 pub async fn get_entry(id: String) -> Result<AuditEntry, AuditError> {
     use crate::audit::service;
 
-    let store = store()?;
-    match service::get_entry(store.as_ref(), &id).await {
+    match service::get_entry(log()?.as_ref(), &id).await {
         Ok(Some(entry)) => Ok(entry),
-        Ok(None) => Err(AuditError::NotFound(id)),
+        Ok(None) => Err(answer(AuditError::NotFound(id))),
         Err(e) => Err(unavailable(e, "reading an audit entry")),
     }
 }
@@ -97,5 +134,5 @@ pub async fn suggest_actors(text: String) -> Result<Vec<String>, AuditError> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    store()?.suggest_actors(&text, SUGGESTIONS).await.map_err(|e| unavailable(e, "suggesting actors"))
+    log()?.suggest_actors(&text, SUGGESTIONS).await.map_err(|e| unavailable(e, "suggesting actors"))
 }

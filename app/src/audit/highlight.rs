@@ -1,6 +1,6 @@
-//! Marking the search words in a row, by the rule the store matches them with.
+//! Marking the search words in a row, by the rules the store matches them with.
 
-use crate::filter::word_matches;
+use crate::search::{fold, prefix_end, word_matches, word_ranges};
 
 /// `text` cut into runs, each flagged when it is the part of a word a search term matched
 /// (the term's length for a prefix, the whole word otherwise).
@@ -19,30 +19,23 @@ pub fn spans(text: &str, terms: &[String]) -> Vec<(String, bool)> {
         push(text, false);
         return out;
     }
-    let mut rest = text;
-    while !rest.is_empty() {
-        // The next word: a run of letters and digits, as the search splits text.
-        let start = rest.find(char::is_alphanumeric).unwrap_or(rest.len());
-        push(&rest[..start], false);
-        rest = &rest[start..];
-        let end = rest.find(|c: char| !c.is_alphanumeric()).unwrap_or(rest.len());
-        let word = &rest[..end];
-        let lower = word.to_lowercase();
-        let matched = terms
-            .iter()
-            .filter(|t| word_matches(t, &lower))
-            .map(|t| t.chars().count())
-            .max()
-            .map(|chars| word.char_indices().nth(chars).map_or(word.len(), |(i, _)| i));
+    let mut at = 0;
+    for (start, end) in word_ranges(text) {
+        push(&text[at..start], false);
+        let word = &text[start..end];
+        let folded = fold(word);
+        let matched = terms.iter().filter(|t| word_matches(t, &folded)).map(|t| t.chars().count()).max();
         match matched {
-            Some(cut) => {
+            Some(chars) => {
+                let cut = prefix_end(word, chars);
                 push(&word[..cut], true);
                 push(&word[cut..], false);
             }
             None => push(word, false),
         }
-        rest = &rest[end..];
+        at = end;
     }
+    push(&text[at..], false);
     out
 }
 
@@ -59,7 +52,8 @@ mod tests {
     fn marks_prefixes_and_whole_short_words_ignoring_case() {
         assert_eq!(marked("Rotation of kv-prod-payments", &["rot", "kv"]), "[Rot]ation of [kv]-prod-payments");
         assert_eq!(marked("kvault kv", &["kv"]), "kvault [kv]");
-        assert_eq!(marked("Élan élan", &["éla"]), "[Éla]n [éla]n");
+        assert_eq!(marked("Élan élan", &["ela"]), "[Éla]n [éla]n");
+        assert_eq!(marked("Zahlung an Müller", &["mull"]), "Zahlung an [Müll]er");
         assert_eq!(marked("nothing here", &["zzz"]), "nothing here");
         assert_eq!(marked("plain", &[]), "plain");
         assert_eq!(marked("", &["a"]), "");

@@ -11,7 +11,8 @@ use super::time::TimeZoneSwitch;
 use super::timeline::Timeline;
 use super::url::{self, chips};
 use crate::entry::EntryPage;
-use crate::filter::{search_words, EntryQuery};
+use crate::filter::EntryQuery;
+use crate::search::query_words;
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
@@ -106,7 +107,7 @@ fn Results(page: EntryPage, query: Signal<EntryQuery>, busy: Signal<bool>) -> im
     if page.total == 0 {
         return view! { <EmptyState query=current/> }.into_any();
     }
-    let terms = current.q.as_deref().map(search_words).unwrap_or_default();
+    let terms = current.q.as_deref().map(query_words).unwrap_or_default();
     let first = page.offset + 1;
     let last = page.offset + page.entries.len() as u64;
     let summary = if page.entries.is_empty() {

@@ -3,7 +3,7 @@
 use crate::entry::{parse_entry_id, AuditEntry, EntryPage};
 use crate::filter::{EntryQuery, FilterError};
 use crate::histogram::{Histogram, Span};
-use crate::store::{AuditStore, StoreError};
+use crate::store::{AuditLog, StoreError};
 use chrono::Utc;
 use thiserror::Error;
 
@@ -16,26 +16,26 @@ pub enum QueryError {
 }
 
 /// Validates a query and reads one page of entries.
-pub async fn list_entries(store: &dyn AuditStore, query: &EntryQuery) -> Result<EntryPage, QueryError> {
+pub async fn list_entries(log: &dyn AuditLog, query: &EntryQuery) -> Result<EntryPage, QueryError> {
     let (filter, page) = query.validate()?;
-    Ok(store.list(&filter, page).await?)
+    Ok(log.list(&filter, page).await?)
 }
 
 /// One entry by its id; `None` for an id that is not ours or not stored.
-pub async fn get_entry(store: &dyn AuditStore, id: &str) -> Result<Option<AuditEntry>, StoreError> {
+pub async fn get_entry(log: &dyn AuditLog, id: &str) -> Result<Option<AuditEntry>, StoreError> {
     match parse_entry_id(id) {
-        Some(seq) => store.get(seq).await,
+        Some(seq) => log.get(seq).await,
         None => Ok(None),
     }
 }
 
 /// The timeline of a query: its range (or everything up to now) in hourly or daily buckets.
-pub async fn timeline(store: &dyn AuditStore, query: &EntryQuery) -> Result<Histogram, QueryError> {
+pub async fn timeline(log: &dyn AuditLog, query: &EntryQuery) -> Result<Histogram, QueryError> {
     let (filter, _) = query.validate()?;
     let earliest = match filter.start {
         Some(_) => None,
-        None => store.earliest().await?,
+        None => log.earliest().await?,
     };
     let span = Span::plan(filter.start, filter.end, earliest, Utc::now());
-    Ok(store.histogram(&filter, span).await?)
+    Ok(log.histogram(&filter, span).await?)
 }

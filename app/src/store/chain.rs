@@ -1,7 +1,7 @@
 //! The hash chain: each entry's hash covers its canonical form and the previous entry's
 //! hash, so changing, removing or reordering any stored entry breaks every later link.
 
-use crate::entry::{Actor, AuditEntry, Resource, Severity};
+use crate::entry::{Actor, AuditEntry, IngestToken, Resource, Severity};
 use crate::ingest::ValidEntry;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -22,6 +22,10 @@ pub struct ChainFields<'a> {
     pub details: &'a Map<String, Value>,
     pub ip_address: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// When the server received the entry; `None` only for entries stored before
+    /// provenance was recorded, whose canonical form has neither provenance field.
+    pub received_at_micros: Option<i64>,
+    pub ingested_by: Option<&'a IngestToken>,
 }
 
 impl<'a> ChainFields<'a> {
@@ -38,6 +42,8 @@ impl<'a> ChainFields<'a> {
             details: &entry.details,
             ip_address: entry.ip_address.as_deref(),
             user_agent: entry.user_agent.as_deref(),
+            received_at_micros: Some(entry.received_at.timestamp_micros()),
+            ingested_by: entry.ingested_by.as_ref(),
         }
     }
 
@@ -54,12 +60,15 @@ impl<'a> ChainFields<'a> {
             details: &entry.details,
             ip_address: entry.ip_address.as_deref(),
             user_agent: entry.user_agent.as_deref(),
+            received_at_micros: entry.received_at.map(|t| t.timestamp_micros()),
+            ingested_by: entry.ingested_by.as_ref(),
         }
     }
 }
 
 /// SHA-256 over the previous hash and the entry's canonical JSON (fixed key order,
-/// details' keys sorted at every depth, no white space).
+/// details' keys sorted at every depth, no white space). Provenance (`received_at_us`,
+/// `ingested_by`) follows `user_agent` in every entry that records it.
 pub fn entry_hash(prev: &[u8; 32], fields: &ChainFields<'_>) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(prev);
@@ -100,6 +109,17 @@ fn canonical(f: &ChainFields<'_>) -> String {
     push_opt(&mut out, f.ip_address);
     out.push_str(",\"user_agent\":");
     push_opt(&mut out, f.user_agent);
+    if let Some(received) = f.received_at_micros {
+        let _ = write!(out, ",\"received_at_us\":{received},\"ingested_by\":");
+        match f.ingested_by {
+            Some(token) => {
+                let _ = write!(out, "[{},", token.id);
+                push_str(&mut out, &token.name);
+                out.push(']');
+            }
+            None => out.push_str("null"),
+        }
+    }
     out.push('}');
     out
 }
@@ -170,6 +190,8 @@ mod tests {
             details,
             ip_address: None,
             user_agent: None,
+            received_at_micros: Some(1_700_000_000_500_000),
+            ingested_by: None,
         }
     }
 
@@ -205,5 +227,26 @@ mod tests {
         let mut f = fields(&a, &d);
         f.severity = Severity::Error;
         assert_ne!(base, entry_hash(&GENESIS_HASH, &f));
+        let mut f = fields(&a, &d);
+        f.received_at_micros = Some(1_700_000_000_500_001);
+        assert_ne!(base, entry_hash(&GENESIS_HASH, &f), "when it was received is hashed");
+        let token = IngestToken { id: 3, name: "rotation".into() };
+        let mut f = fields(&a, &d);
+        f.ingested_by = Some(&token);
+        assert_ne!(base, entry_hash(&GENESIS_HASH, &f), "which token posted it is hashed");
+    }
+
+    #[test]
+    fn entries_stored_before_provenance_keep_their_canonical_form() {
+        let a = actor();
+        let d = Map::new();
+        let mut f = fields(&a, &d);
+        f.received_at_micros = None;
+        assert!(canonical(&f).ends_with(",\"user_agent\":null}"), "{}", canonical(&f));
+        let token = IngestToken { id: 3, name: "rotation".into() };
+        let mut f = fields(&a, &d);
+        f.ingested_by = Some(&token);
+        let text = canonical(&f);
+        assert!(text.ends_with(",\"received_at_us\":1700000000500000,\"ingested_by\":[3,\"rotation\"]}"), "{text}");
     }
 }

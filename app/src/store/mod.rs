@@ -1,14 +1,23 @@
-//! The audit store behind one seam: callers hold an `Arc<dyn AuditStore>` and never know
-//! which database engine answers. SQLite is the embedded default.
+//! The store behind one seam per aggregate: the log ([`AuditLog`]), the API tokens
+//! ([`TokenStore`]) and the database's own upkeep ([`Maintenance`]); accounts, settings,
+//! delivery cursors and integrity join as traits of their own. Callers hold a [`Store`]
+//! and never know which engine answers: SQLite is the embedded default. Every engine
+//! runs the same conformance suite (`conformance`).
 
 mod chain;
+#[cfg(test)]
+mod conformance;
+mod error;
 mod sql;
 mod sqlite;
+mod verify;
 
 pub use chain::{entry_hash, ChainFields, GENESIS_HASH};
+pub use error::{OpenError, StoreError};
 pub use sqlite::SqliteStore;
+pub use verify::{Head, Problem, VerifyReport};
 
-use crate::entry::{entry_id, Actor, AuditEntry, EntryPage, Resource, Severity};
+use crate::entry::{entry_id, Actor, AuditEntry, EntryPage, IngestToken, Resource, Severity};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
@@ -16,27 +25,6 @@ use crate::tokens::{Scope, TokenRecord};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("cannot create the database folder {path}: {source}")]
-    CreateDir { path: String, source: std::io::Error },
-    #[error("unsupported database URL '{0}': use sqlite:<path>")]
-    UnsupportedUrl(String),
-    #[error("stored entry {seq} cannot be read: {reason}")]
-    Corrupt { seq: u64, reason: String },
-    #[error("a token named '{0}' already exists")]
-    DuplicateTokenName(String),
-    #[error("database error while scanning: {0}")]
-    Scan(#[from] rusqlite::Error),
-    #[error("the scan of the store stopped: {0}")]
-    ScanStopped(String),
-}
 
 /// One stored entry as its columns, borrowed from the database while a scan visits it:
 /// what exports that write many rows read, without building an [`AuditEntry`] for each.
@@ -58,6 +46,9 @@ pub struct RawEntry<'a> {
     pub details: &'a str,
     pub ip_address: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub ingest_token_id: Option<i64>,
+    pub ingest_token_name: Option<&'a str>,
     pub prev_hash: &'a [u8],
     pub hash: &'a [u8],
 }
@@ -85,10 +76,20 @@ impl RawEntry<'_> {
             severity: self.severity,
             ip_address: self.ip_address.map(str::to_owned),
             user_agent: self.user_agent.map(str::to_owned),
+            received_at: self.received_at,
+            ingested_by: self.ingested_by(),
             sequence: self.sequence,
             prev_hash: hex::encode(self.prev_hash),
             hash: hex::encode(self.hash),
         })
+    }
+
+    /// The token that posted the entry, if one did.
+    pub fn ingested_by(&self) -> Option<IngestToken> {
+        match (self.ingest_token_id, self.ingest_token_name) {
+            (Some(id), Some(name)) => Some(IngestToken { id, name: name.to_owned() }),
+            _ => None,
+        }
     }
 }
 
@@ -109,18 +110,12 @@ pub struct AppendReceipt {
     pub head_hash: String,
 }
 
-/// The outcome of re-computing the whole chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChainReport {
-    pub entries: u64,
-    /// The first sequence number whose stored hash or link does not match, if any.
-    pub first_broken: Option<u64>,
-}
-
+/// The log: appended to, never changed; read by page, count, scan and stream.
 #[async_trait]
-pub trait AuditStore: Send + Sync {
-    /// Appends entries in one transaction, extending the hash chain; all or nothing.
-    async fn append(&self, entries: &[ValidEntry]) -> Result<AppendReceipt, StoreError>;
+pub trait AuditLog: Send + Sync {
+    /// Appends entries in one transaction, extending the hash chain; all or nothing. It
+    /// answers only once the transaction holding them is durably committed.
+    async fn append(&self, entries: Vec<ValidEntry>) -> Result<AppendReceipt, StoreError>;
 
     /// One page of matching entries, newest first, and the total that match.
     async fn list(&self, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError>;
@@ -133,10 +128,12 @@ pub trait AuditStore: Send + Sync {
     /// Every matching entry, oldest first, handed to `sink` as borrowed columns as it is
     /// read (the exports): nothing is built per entry unless the sink builds it, and the
     /// scan stops when the sink says so. Returns how many entries were handed over.
+    /// Callers take a turn from the application's limits first: each scan holds a
+    /// connection and a page cache of its own.
     async fn scan(&self, filter: &EntryFilter, sink: Box<dyn ScanSink>) -> Result<u64, StoreError>;
 
     /// The newest sequence number as appends of this process move it (live updates wait
-    /// on it; appends of other processes are found by polling [`AuditStore::entries_after`]).
+    /// on it; appends of other processes are found by polling [`AuditLog::entries_after`]).
     fn watch_head(&self) -> tokio::sync::watch::Receiver<u64>;
 
     /// Entries with a sequence number above `sequence`, oldest first.
@@ -152,26 +149,68 @@ pub trait AuditStore: Send + Sync {
     /// with it first: suggestions for the actor filter.
     async fn suggest_actors(&self, text: &str, limit: u32) -> Result<Vec<String>, StoreError>;
 
-    /// Re-computes every hash from the first entry on.
-    async fn verify_chain(&self) -> Result<ChainReport, StoreError>;
+    /// Re-checks the whole log: every row's place and hash in the chain, the search index
+    /// and the per-day and per-actor counts, and (if given) the head a reader saw before.
+    async fn verify(&self, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError>;
+}
 
-    async fn create_token(&self, name: &str, scopes: &[Scope], token_hash: &[u8]) -> Result<(), StoreError>;
+/// The API's bearer tokens (only their hashes are kept).
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a new token; [`StoreError::Conflict`] if the name is taken.
+    async fn create_token(&self, name: &str, scopes: &[Scope], token_hash: &[u8]) -> Result<TokenRecord, StoreError>;
 
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
+}
 
+/// The database's upkeep.
+#[async_trait]
+pub trait Maintenance: Send + Sync {
     /// Refreshes the query planner's statistics (sampled, so it stays cheap at any size);
     /// run after bulk loads and periodically.
     async fn optimize(&self) -> Result<(), StoreError>;
 
     /// Answers when the database can be reached.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Finishes pending writes and closes the connections.
+    async fn close(&self);
+
+    /// Transactions this process has committed to the log: fewer than appends when
+    /// appends that arrived together were committed together.
+    fn commits(&self) -> u64;
+}
+
+/// The store's aggregates, all answered by the engine the database URL names.
+#[derive(Clone)]
+pub struct Store {
+    pub log: Arc<dyn AuditLog>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub maintenance: Arc<dyn Maintenance>,
+}
+
+impl Store {
+    fn of<E: AuditLog + TokenStore + Maintenance + 'static>(engine: E) -> Self {
+        let engine = Arc::new(engine);
+        Store { log: engine.clone(), tokens: engine.clone(), maintenance: engine }
+    }
 }
 
 /// Opens (creating and migrating if need be) the store a database URL names.
-pub async fn open(database_url: &str) -> Result<Arc<dyn AuditStore>, StoreError> {
+pub async fn open(database_url: &str) -> Result<Store, OpenError> {
     if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(database_url).await?))
+        Ok(Store::of(SqliteStore::open(database_url).await?))
     } else {
-        Err(StoreError::UnsupportedUrl(database_url.to_owned()))
+        Err(OpenError::UnsupportedUrl(database_url.to_owned()))
+    }
+}
+
+/// Opens an existing store to read it only: nothing is created, migrated or written (what
+/// `verify` needs: a mistyped path must not leave an empty database behind).
+pub async fn open_read_only(database_url: &str) -> Result<Store, OpenError> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Store::of(SqliteStore::open_read_only(database_url).await?))
+    } else {
+        Err(OpenError::UnsupportedUrl(database_url.to_owned()))
     }
 }

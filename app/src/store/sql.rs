@@ -16,10 +16,15 @@ pub enum Target {
     Counts { start: Option<i64>, end: Option<i64> },
 }
 
+/// A filter's time bounds as stored (microseconds since the epoch), `[start, end)`.
+pub fn bounds(filter: &EntryFilter) -> (Option<i64>, Option<i64>) {
+    (filter.start.map(|t| t.timestamp_micros()), filter.end.map(|t| t.timestamp_micros()))
+}
+
 /// The per-day count table that can answer a filter's total, if any: search totals
 /// need the entries; an actor filter by name or id needs the per-actor counts.
 pub fn counts_table(filter: &EntryFilter) -> Option<&'static str> {
-    if !filter.search.is_empty() {
+    if !filter.search.is_empty() || filter.up_to.is_some() {
         None
     } else if matches!(filter.actor, Some(ActorMatch::Named(_))) {
         Some("audit_actor_counts")
@@ -34,6 +39,7 @@ pub fn narrows(filter: &EntryFilter) -> bool {
         || !filter.severities.is_empty()
         || filter.actor.is_some()
         || !filter.search.is_empty()
+        || filter.up_to.is_some()
 }
 
 /// A value bound to a `?` of a condition list.
@@ -177,6 +183,9 @@ pub fn conditions(filter: &EntryFilter, fts: Option<&str>, target: Target) -> Co
         }
     }
 
+    if let (Some(up_to), Target::Entries { .. }) = (filter.up_to, target) {
+        c.sql(" AND seq <= ").int(i64::try_from(up_to).unwrap_or(i64::MAX));
+    }
     if let (Some(query), Target::Entries { .. }) = (fts, target) {
         c.sql(" AND seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ").text(query).sql(")");
     }

@@ -1,6 +1,7 @@
 //! The hash chain and append-only guarantees, under batches, concurrency and restarts.
 
 use crate::helpers::{event, TestApp};
+use app::ingest::Receipt;
 use app::store::{self, GENESIS_HASH};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -25,8 +26,9 @@ async fn assert_linked(app: &TestApp, expected: u64) {
         assert_eq!(entry["prev_hash"], json!(prev), "link of {seq}");
         prev = entry["hash"].as_str().expect("hash").to_owned();
     }
-    let report = app.store.verify_chain().await.expect("verifies");
-    assert_eq!((report.entries, report.first_broken), (expected, None));
+    let report = app.store.log.verify(None).await.expect("verifies");
+    assert!(report.is_intact(), "{:?}", report.problems);
+    assert_eq!(report.entries, expected);
 }
 
 #[tokio::test]
@@ -65,8 +67,13 @@ async fn tampering_is_detected_at_the_changed_entry() {
         .execute(&mut conn)
         .await
         .expect("tamper");
-    let report = app.store.verify_chain().await.expect("runs");
-    assert_eq!((report.entries, report.first_broken), (2, Some(3)));
+    let report = app.store.log.verify(None).await.expect("runs");
+    assert_eq!(report.entries, 2);
+    assert!(
+        matches!(&report.problems[0], app::store::Problem::BrokenLink { seq: 3, reason } if reason.contains("hash")),
+        "{:?}",
+        report.problems
+    );
 }
 
 #[tokio::test]
@@ -95,8 +102,10 @@ async fn concurrent_ingests_never_fork_the_chain() {
     let other_writer = tokio::spawn(async move {
         let now: chrono::DateTime<chrono::Utc> = "2025-02-01T00:00:00Z".parse().expect("time");
         for _ in 0..5 {
-            let entries: Vec<_> = app::ingest::parse_batch(batch(40, 59).to_string().as_bytes(), now).expect("valid");
-            other.append(&entries).await.expect("appends");
+            let receipt = Receipt { received_at: now, token: None };
+            let entries: Vec<_> =
+                app::ingest::parse_batch(batch(40, 59).to_string().as_bytes(), &receipt).expect("valid");
+            other.log.append(entries).await.expect("appends");
         }
     });
     for t in tasks {
@@ -111,15 +120,17 @@ async fn chain_survives_a_restart() {
     let app = TestApp::spawn().await;
     app.post_events(&batch(10, 0)).await;
     let head_before = app.get("/audit/entries/audit-10").await.json()["hash"].clone();
-    drop(app.store.clone());
-    // Reopen the same file as a fresh process would.
-    let reopened = store::open(&app.database_url).await.expect("reopens");
-    let now = chrono::Utc::now();
-    let entries = app::ingest::parse_batch(batch(5, 1).to_string().as_bytes(), now).expect("valid");
-    let receipt = reopened.append(&entries).await.expect("appends");
-    assert_eq!(receipt.sequences, vec![11, 12, 13, 14, 15]);
-    let eleven = reopened.get(11).await.expect("reads").expect("exists");
-    assert_eq!(json!(eleven.prev_hash), head_before);
-    assert_eq!(reopened.verify_chain().await.expect("verifies").first_broken, None);
-    assert_linked(&app, 15).await;
+    // Stop the store as the server does when it stops: pending writes finished, every
+    // connection closed. Nothing of it is left to carry the chain over.
+    app.store.maintenance.close().await;
+    assert!(app.store.maintenance.ping().await.is_err(), "the first store is closed");
+
+    // Reopen the same file as a fresh process would, behind a fresh router.
+    let reopened = TestApp::reopen(&app).await;
+    let reply = reopened.post_events(&batch(5, 1)).await;
+    assert_eq!(reply.status, axum::http::StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.json()["ids"], json!(["audit-11", "audit-12", "audit-13", "audit-14", "audit-15"]));
+    let eleven = reopened.get("/audit/entries/audit-11").await.json();
+    assert_eq!(eleven["prev_hash"], head_before, "the new entries link to the old head");
+    assert_linked(&reopened, 15).await;
 }

@@ -57,10 +57,124 @@ async fn seed_is_deterministic_and_verify_checks_the_chain() {
     assert!(stats > 0);
 
     let verify = certifyclouds(&a.database_url, &["verify"]);
-    assert!(verify.status.success());
-    assert!(String::from_utf8_lossy(&verify.stdout).contains("300 entries verified"));
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert!(stdout.contains("300 entries verified"), "{stdout}");
+    assert!(stdout.contains("Head: 300:"), "{stdout}");
+}
+
+#[tokio::test]
+async fn verify_of_a_missing_or_mistyped_database_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = dir.path().join("nope").join("audit.db");
+    for url in [format!("sqlite:{}", missing.display()), format!("sqlite://{}", missing.display())] {
+        let out = certifyclouds(&url, &["verify"]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("no audit database at") && stderr.contains("nope"), "{stderr}");
+        assert!(!dir.path().join("nope").exists(), "verify created {url}");
+    }
+    let plain = dir.path().join("notes.txt");
+    std::fs::write(&plain, "hello").expect("write");
+    let out = certifyclouds(&format!("sqlite:{}", plain.display()), &["verify"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a CertifyClouds audit database"));
+    assert_eq!(std::fs::read_to_string(&plain).expect("read"), "hello", "nothing written");
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1, "no -wal or -shm files left");
 
     let bad = certifyclouds("postgres://nowhere/db", &["verify"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unsupported database URL"));
+    let typo = certifyclouds("sqlit:data/audit.db", &["verify"]);
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("unsupported database URL"));
+}
+
+#[tokio::test]
+async fn verify_with_an_expected_head_finds_entries_removed_from_the_end() {
+    let app = TestApp::spawn().await;
+    app.seed(50, 2, 3, "2025-03-01T00:00:00Z").await;
+    let out = certifyclouds(&app.database_url, &["verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let head = stdout.lines().find_map(|l| l.strip_prefix("Head: ")).expect("a head").trim().to_owned();
+    assert!(certifyclouds(&app.database_url, &["verify", "--expect-head", &head]).status.success());
+
+    // Someone with the file removes the last entries, and tidies the counts and the index.
+    let mut conn = sqlx::SqliteConnection::connect(&app.database_url).await.expect("connects");
+    for sql in [
+        "DROP TRIGGER audit_entries_no_delete",
+        "DELETE FROM audit_search WHERE rowid > 47",
+        "DELETE FROM audit_daily_counts",
+        "DELETE FROM audit_actor_counts",
+        "DELETE FROM audit_entries WHERE seq > 47",
+        "INSERT INTO audit_daily_counts SELECT ts / 86400000000, event_type, severity, actor_type, COUNT(*) FROM audit_entries GROUP BY 1, 2, 3, 4",
+        "INSERT INTO audit_actor_counts SELECT actor_ref, ts / 86400000000, event_type, severity, COUNT(*) FROM audit_entries GROUP BY 1, 2, 3, 4",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    drop(conn);
+    let plain = certifyclouds(&app.database_url, &["verify"]);
+    assert!(
+        plain.status.success(),
+        "the shortened log is consistent in itself: {}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let checked = certifyclouds(&app.database_url, &["verify", "--expect-head", &head]);
+    assert!(!checked.status.success());
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert!(stderr.contains("ends at sequence 47 but sequence 50 was expected"), "{stderr}");
+
+    let malformed = certifyclouds(&app.database_url, &["verify", "--expect-head", "50"]);
+    assert!(!malformed.status.success());
+    assert!(String::from_utf8_lossy(&malformed.stderr).contains("SEQ:HASH"));
+}
+
+#[tokio::test]
+async fn the_server_logs_json_lines_per_request_and_stops_on_sigterm() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let app = TestApp::spawn().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json"])
+        .env("CERTIFYCLOUDS_DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut logged: Vec<serde_json::Value> = Vec::new();
+    let addr = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("logs in time")
+            .expect("reads")
+            .expect("a line before exit");
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if let Some(addr) = json["addr"].as_str() {
+            break addr.to_owned();
+        }
+        logged.push(json);
+    };
+    for path in ["/healthz", "/audit/entries"] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connects");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("sends");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("reads");
+        assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.1 401"), "{answer}");
+    }
+    let pid = child.id().expect("pid").to_string();
+    assert!(std::process::Command::new("kill").arg(&pid).status().expect("kill").success());
+    let status =
+        tokio::time::timeout(std::time::Duration::from_secs(20), child.wait()).await.expect("stops").expect("waits");
+    assert!(status.success(), "a SIGTERM is an orderly stop: {status}");
+    while let Some(line) = lines.next_line().await.expect("reads") {
+        logged.push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")));
+    }
+    let health = logged.iter().find(|l| l["route"] == "/healthz").expect("a line for the health check");
+    assert_eq!((health["level"].as_str(), health["status"].as_u64()), (Some("INFO"), Some(200)), "{health}");
+    assert_eq!(health["principal"], "anonymous");
+    assert!(health["ms"].as_f64().is_some() && health["method"] == "GET", "{health}");
+    let denied = logged.iter().find(|l| l["route"] == "/audit/entries").expect("a line for the denied request");
+    assert_eq!((denied["level"].as_str(), denied["status"].as_u64()), (Some("WARN"), Some(401)), "{denied}");
+    assert_eq!(denied["reason"], "no bearer token");
+    assert!(logged.iter().any(|l| l["message"] == "stopped"), "{logged:?}");
 }

@@ -27,8 +27,7 @@ async fn fixture() -> TestApp {
         event("settings.updated", "2025-01-12T23:59:59Z", ALICE),
         sync,
     ]);
-    let reply = app.post_events(&batch).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    app.record(&batch).await;
     app
 }
 

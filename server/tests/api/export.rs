@@ -90,6 +90,10 @@ async fn csv_round_trips_hostile_values_through_a_real_parser() {
         assert_eq!(cell("resource_name"), entry["resource"]["name"].as_str().unwrap_or_default());
         let details: Value = serde_json::from_str(&cell("details")).expect("details as JSON");
         assert_eq!(details, entry["details"]);
+        // Provenance: when the server received it and which token posted it.
+        assert_eq!(cell("received_at"), entry["received_at"].as_str().unwrap_or_default());
+        assert_eq!(cell("ingested_by_name"), "ingester");
+        assert_eq!(cell("ingested_by_id"), entry["ingested_by"]["id"].to_string());
     }
     let hostile = &rows[1];
     for cell in hostile.iter() {
@@ -133,19 +137,106 @@ async fn bad_requests_are_refused_before_any_byte_of_the_file() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
+/// The export events of the log, oldest first.
+async fn export_events(app: &TestApp) -> Vec<Value> {
+    let page = app.list("event_type=audit.*&limit=1000").await;
+    let mut events = page["entries"].as_array().cloned().unwrap_or_default();
+    events.reverse();
+    events
+}
+
 #[tokio::test]
-async fn every_export_leaves_an_entry_in_the_log() {
+async fn every_export_records_who_asked_before_the_data_and_its_outcome_after() {
+    use tower::ServiceExt;
     let app = fixture().await;
-    let reply = app.get("/audit/export?format=csv&severity=info").await;
+    let request = axum::http::Request::get("/audit/export?format=csv&severity=info")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.read))
+        .header(header::USER_AGENT, "splunk-pull/1.0")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = app.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    // Not one byte of the file has been read, and the request is already on record.
+    let events = export_events(&app).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let started = &events[0];
+    assert_eq!(started["event_type"], "audit.exported");
+    assert_eq!(started["details"]["format"], "csv");
+    assert_eq!(started["details"]["filters"], "severity=info");
+    assert_eq!(started["details"]["exported_by"], "API token \"reader\"");
+    assert_eq!(started["actor"]["name"], "reader");
+    assert_eq!(started["actor"]["type"], "service");
+    assert_eq!(started["ip_address"], "192.0.2.10");
+    assert_eq!(started["user_agent"], "splunk-pull/1.0");
+    assert_eq!(started["ingested_by"], Value::Null, "the product's own record");
+
+    let body = http_body_util::BodyExt::collect(response.into_body()).await.expect("body").to_bytes();
+    let events = export_events(&app).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    let outcome = &events[1];
+    assert_eq!(outcome["event_type"], "audit.export.completed");
+    assert_eq!(outcome["details"]["export_id"], started["id"]);
+    assert_eq!(outcome["details"]["rows"], 3, "the file covers the log as it stood when asked for");
+    assert_eq!(outcome["details"]["bytes"], body.len());
+    assert_eq!(outcome["actor"], started["actor"]);
+    // The export does not hold its own record.
+    assert!(!String::from_utf8_lossy(&body).contains("audit.exported"));
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_recorded_and_otherwise_the_peer() {
+    let header = [("x-forwarded-for", "198.51.100.4, 203.0.113.7")];
+    let direct = fixture().await;
+    let reply = direct
+        .request_with(axum::http::Method::GET, "/audit/export?format=json", Some(&direct.read), &header, Vec::new())
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
-    let page = app.list("event_type=audit.exported").await;
-    let trace = &page["entries"][0];
-    assert_eq!(page["total"], 1);
-    assert_eq!(trace["details"]["format"], "csv");
-    assert_eq!(trace["details"]["filters"], "severity=info");
-    assert_eq!(trace["details"]["rows"], 3);
-    assert_eq!(trace["details"]["exported_by"], "reader");
-    assert_eq!(trace["actor"]["name"], "reader");
+    assert_eq!(export_events(&direct).await[0]["ip_address"], "192.0.2.10", "an untrusted peer's header is ignored");
+
+    let proxied = TestApp::spawn_with(|s| s.with_trusted_proxies("192.0.2.0/24".parse().expect("proxies"))).await;
+    let reply = proxied
+        .request_with(axum::http::Method::GET, "/audit/export?format=json", Some(&proxied.read), &header, Vec::new())
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(export_events(&proxied).await[0]["ip_address"], "203.0.113.7", "the address the proxy saw");
+}
+
+#[tokio::test]
+async fn too_many_exports_at_once_get_a_503_with_retry_after_before_any_byte() {
+    use tower::ServiceExt;
+    let limits = server::state::Limits::new(1, std::time::Duration::from_millis(200), 1);
+    let app = TestApp::spawn_with(|s| s.with_limits(limits)).await;
+    app.seed(20_000, 30, 7, "2025-02-01T00:00:00Z").await;
+    let request = |format: &str| {
+        axum::http::Request::get(format!("/audit/export?format={format}"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", app.read))
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    // The first export holds the only turn while its client reads nothing.
+    let first = app.router.clone().oneshot(request("csv")).await.expect("response");
+    assert_eq!(first.status(), StatusCode::OK);
+    for format in ["json", "pdf"] {
+        let second = app.get(&format!("/audit/export?format={format}&severity=error&start_date=2025-01-31")).await;
+        assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE, "{format}: {}", second.text);
+        let retry: u64 = second.headers[header::RETRY_AFTER].to_str().expect("text").parse().expect("seconds");
+        assert!(retry >= 1);
+        assert!(second.error().contains("too many"), "{}", second.error());
+    }
+    let started: Vec<Value> =
+        export_events(&app).await.into_iter().filter(|e| e["event_type"] == "audit.exported").collect();
+    assert_eq!(started.len(), 1, "a refused export is not an export");
+    drop(first);
+    // The turn comes back when the first export's read ends.
+    let mut third = app.get("/audit/export?format=json&severity=error&start_date=2025-01-31").await;
+    for _ in 0..50 {
+        if third.status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        third = app.get("/audit/export?format=json&severity=error&start_date=2025-01-31").await;
+    }
+    assert_eq!(third.status, StatusCode::OK, "{}", third.text);
 }
 
 #[tokio::test]
@@ -165,9 +256,20 @@ async fn a_client_that_goes_away_stops_the_export() {
     let first = body.frame().await.expect("a chunk").expect("no error").into_data().expect("data");
     assert!(first.starts_with(b"id,timestamp,") && first.len() < 1_000_000);
     drop(body);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    // An export that ran to its end would have been recorded; this one was stopped.
-    assert_eq!(app.list("event_type=audit.exported").await["total"], 0);
+    // The request was recorded before the first byte; that it was cut short, once it was.
+    let mut events = export_events(&app).await;
+    for _ in 0..50 {
+        if events.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        events = export_events(&app).await;
+    }
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event_type"].as_str()).collect();
+    assert_eq!(kinds, ["audit.exported", "audit.export.aborted"]);
+    assert_eq!(events[1]["details"]["reason"], "the client went away");
+    let sent = events[1]["details"]["bytes"].as_u64().expect("bytes");
+    assert!(sent >= first.len() as u64 && sent < 20_000 * 300, "{sent}");
     // And its read is over: a scan still waiting to send would hold a read snapshot, and
     // the write-ahead log could not be checkpointed and emptied.
     let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("pool");
@@ -183,9 +285,13 @@ async fn the_audit_tab_exports_without_a_token_and_is_recorded_as_such() {
         app.request(axum::http::Method::GET, "/api/audit/export?format=ndjson&actor=system", None, Vec::new()).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.text, "", "no system entries in the fixture");
-    let trace = &app.list("event_type=audit.exported").await["entries"][0];
-    assert_eq!(trace["actor"], json!({"type": "user", "id": "anonymous", "name": "Audit tab (no login)"}));
-    assert_eq!(trace["details"]["rows"], 0);
+    let events = export_events(&app).await;
+    assert_eq!(events[0]["actor"], json!({"type": "user", "id": "anonymous", "name": "Audit tab (no login)"}));
+    assert_eq!(events[0]["details"]["exported_by"], "the Audit tab (no login)");
+    assert_eq!(
+        (events[1]["event_type"].as_str(), events[1]["details"]["rows"].as_u64()),
+        (Some("audit.export.completed"), Some(0))
+    );
 }
 
 /// A CSV cell as it was before neutralisation.
@@ -233,21 +339,22 @@ async fn csv_and_json_hold_the_same_entries_field_for_field() {
                 entry["details"].to_string(),
                 text(&entry["ip_address"]),
                 text(&entry["user_agent"]),
+                text(&entry["received_at"]),
+                entry["ingested_by"]["id"].as_i64().map(|id| id.to_string()).unwrap_or_default(),
+                text(&entry["ingested_by"]["name"]),
             ];
             let got: Vec<String> = row.iter().map(recover).collect();
             assert_eq!(got, want, "{filters}");
         }
     }
-    // Every CSV export ran to its end (a cut-off one is never recorded), the empty one too.
-    let traces = app.list("event_type=audit.exported&limit=100").await;
-    let csv: Vec<&Value> = traces["entries"]
-        .as_array()
-        .map(|a| a.iter().filter(|e| e["details"]["format"] == "csv").collect())
-        .unwrap_or_default();
-    assert_eq!(csv.len(), 5);
-    assert!(csv
+    // Every CSV export ran to its end, the empty one too.
+    let events = export_events(&app).await;
+    let csv: Vec<&Value> = events
         .iter()
-        .any(|e| e["details"]["rows"] == 0 && e["details"]["filters"].as_str().is_some_and(|f| f.contains("zzzz"))));
+        .filter(|e| e["event_type"] == "audit.export.completed" && e["details"]["format"] == "csv")
+        .collect();
+    assert_eq!(csv.len(), 5);
+    assert!(csv.iter().any(|e| e["details"]["rows"] == 0));
 }
 
 #[tokio::test]
@@ -257,11 +364,13 @@ async fn a_row_that_cannot_be_read_aborts_the_transfer_instead_of_ending_the_fil
     let app = fixture().await;
     // A row whose details are not JSON, written past the store (the store never would).
     let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("pool");
+    // At the head, linked, as the database demands; only its details are broken.
     sqlx::query(
         "INSERT INTO audit_entries (seq, ts, ts_high, event_type, severity, actor_type, actor_id, actor_name, \
          actor_ref, description, details, prev_hash, hash) \
-         SELECT 5, 1736600000000000, 1736600000000000, 'auth.logout', 0, 'user', 'u', 'u', ref, 'broken', \
-         'not json', zeroblob(32), zeroblob(32) FROM audit_actors LIMIT 1",
+         SELECT 5, 1736600000000000, MAX(1736600000000000, e.ts_high), 'auth.logout', 0, 'user', 'u', 'u', \
+         (SELECT MIN(ref) FROM audit_actors), 'broken', 'not json', e.hash, zeroblob(32) \
+         FROM audit_entries e WHERE e.seq = 4",
     )
     .execute(&pool)
     .await
@@ -281,5 +390,8 @@ async fn a_row_that_cannot_be_read_aborts_the_transfer_instead_of_ending_the_fil
         }
     }
     assert!(failed, "the transfer must fail, not end as if the file were whole");
-    assert_eq!(app.list("event_type=audit.exported").await["total"], 0, "an aborted export is not recorded");
+    let events = export_events(&app).await;
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event_type"].as_str()).collect();
+    assert_eq!(kinds, ["audit.exported", "audit.export.aborted"]);
+    assert_eq!(events[1]["details"]["reason"], "the store could not be read to the end");
 }

@@ -1,18 +1,23 @@
-use app::store::{self, AuditStore};
+use app::store::{self, Store};
 use app::tokens::{self, Scope};
 use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use server::startup::{router, AppState};
-use std::sync::Arc;
+use server::state::AppState;
+use std::net::SocketAddr;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
+/// The address requests of the test app come from.
+pub const PEER: ([u8; 4], u16) = ([192, 0, 2, 10], 5555);
+
 pub struct TestApp {
     pub router: Router,
-    pub store: Arc<dyn AuditStore>,
+    pub state: AppState,
+    pub store: Store,
     pub database_url: String,
     pub read: String,
     pub ingest: String,
@@ -41,11 +46,18 @@ impl Reply {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|state| state).await
+    }
+
+    /// An app whose state the test adjusts (limits, trusted proxies).
+    pub async fn spawn_with(adjust: impl FnOnce(AppState) -> AppState) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = format!("sqlite:{}", dir.path().join("audit.db").display());
         let store = store::open(&database_url).await.expect("store opens");
+        let state = adjust(AppState::new(store.clone(), "target/site"));
         let mut app = TestApp {
-            router: router(AppState::new(store.clone(), "target/site")),
+            router: server::http::app(state.clone()).layer(MockConnectInfo(SocketAddr::from(PEER))),
+            state,
             store,
             database_url,
             read: String::new(),
@@ -59,14 +71,65 @@ impl TestApp {
         app
     }
 
+    /// A new app over the same database file (as after a restart), with its own tokens.
+    pub async fn reopen(previous: &TestApp) -> TestApp {
+        let store = store::open(&previous.database_url).await.expect("store reopens");
+        let state = AppState::new(store.clone(), "target/site");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut app = TestApp {
+            router: server::http::app(state.clone()).layer(MockConnectInfo(SocketAddr::from(PEER))),
+            state,
+            store,
+            database_url: previous.database_url.clone(),
+            read: String::new(),
+            ingest: String::new(),
+            admin: String::new(),
+            dir,
+        };
+        app.read = app.token("reader-2", &[Scope::Read]).await;
+        app.ingest = app.token("ingester-2", &[Scope::Ingest]).await;
+        app.admin = app.token("admin-2", &[Scope::Admin]).await;
+        app
+    }
+
     pub async fn token(&self, name: &str, scopes: &[Scope]) -> String {
         let token = tokens::generate();
-        self.store.create_token(name, scopes, &tokens::hash(&token)).await.expect("token stored");
+        self.store.tokens.create_token(name, scopes, &tokens::hash(&token)).await.expect("token stored");
         token
     }
 
     pub async fn request(&self, method: Method, uri: &str, token: Option<&str>, body: Vec<u8>) -> Reply {
+        self.request_with(method, uri, token, &[], body).await
+    }
+
+    /// The response itself, its body unread (for streams that never end).
+    pub async fn respond(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> axum::response::Response {
         let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.router.clone().oneshot(builder.body(Body::from(body)).expect("request")).await.expect("response")
+    }
+
+    /// A request with extra headers.
+    pub async fn request_with(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
         if let Some(token) = token {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
@@ -91,6 +154,25 @@ impl TestApp {
         self.request(Method::POST, "/audit/events", Some(&self.ingest.clone()), body.to_string().into_bytes()).await
     }
 
+    /// Appends events straight to the store, with ingest's checks, as the product records
+    /// its own: the actor `system` (which ingest refuses) included.
+    pub async fn record(&self, events: &Value) {
+        let mut events = events.clone();
+        let mut system = Vec::new();
+        for (i, event) in events.as_array_mut().expect("an array").iter_mut().enumerate() {
+            if event["actor"]["type"] == "system" {
+                event["actor"]["type"] = json!("service");
+                system.push(i);
+            }
+        }
+        let receipt = app::ingest::Receipt { received_at: chrono::Utc::now(), token: None };
+        let mut entries = app::ingest::parse_batch(events.to_string().as_bytes(), &receipt).expect("valid events");
+        for i in system {
+            entries[i].actor.kind = app::entry::ActorType::System;
+        }
+        self.store.log.append(entries).await.expect("appended");
+    }
+
     /// Lists with the read token and asserts success.
     pub async fn list(&self, query: &str) -> Value {
         let reply = self.get(&format!("/audit/entries?{query}")).await;
@@ -100,7 +182,7 @@ impl TestApp {
 
     pub async fn seed(&self, events: u64, days: u32, seed: u64, until: &str) {
         let args = server::config::SeedArgs { events, days, seed };
-        server::seed::seed_store(self.store.as_ref(), &args, until.parse().expect("time")).await.expect("seeded");
+        server::seed::seed_store(self.store.log.as_ref(), &args, until.parse().expect("time")).await.expect("seeded");
     }
 }
 

@@ -1,6 +1,5 @@
 //! Integration tests: the real router over a real SQLite file per test.
 
-mod auth;
 mod chain;
 mod cli;
 mod entries;
@@ -9,4 +8,6 @@ mod export_pdf;
 mod helpers;
 mod ingest;
 mod live;
+mod operations;
 mod pages;
+mod routes;

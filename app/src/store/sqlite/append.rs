@@ -1,18 +1,39 @@
-//! Appending a batch: one transaction that extends the hash chain, inserts the rows with
-//! multi-row statements, indexes them for search and adds them to the per-day counts.
+//! Appending a group of entries: one transaction that extends the hash chain, inserts the
+//! rows, indexes their words for search and adds them to the per-day counts. It runs on
+//! the writer's own thread and connection (rusqlite, prepared statements kept), so that a
+//! commit costs SQLite's work and the disk's, not a channel hop per statement.
 
 use super::rows::{seq_u64, INSERT_COLUMNS};
 use crate::ingest::ValidEntry;
 use crate::store::chain::{entry_hash, ChainFields, GENESIS_HASH};
 use crate::store::sql::DAY_MICROS;
-use crate::store::{AppendReceipt, StoreError};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::store::StoreError;
+use rusqlite::{params, OptionalExtension, Transaction};
+use std::collections::{BTreeMap, HashMap};
 
-/// 18 bound values a row: 500 rows stay far below SQLite's 32,766-parameter limit.
-const ROWS_PER_INSERT: usize = 500;
-/// Rows per statement for the small tables (at most 5 values a row).
-const KEYS_PER_STATEMENT: usize = 1000;
+/// The actor key the actor filter compares: ASCII case folded, as SQLite's `lower()`.
+pub type ActorKey = (String, String);
+
+/// Actors already registered, by key. Refs never change once given, so what a committed
+/// transaction registered can be remembered for good.
+#[derive(Default)]
+pub struct Actors {
+    known: HashMap<ActorKey, i64>,
+}
+
+impl Actors {
+    /// Remembers the actors registered by a transaction that committed.
+    pub fn learn(&mut self, registered: HashMap<ActorKey, i64>) {
+        self.known.extend(registered);
+    }
+}
+
+/// What an append did: each entry's sequence number and hash, in order, and the actors
+/// it registered (to remember once the transaction commits).
+pub struct Appended {
+    pub chained: Vec<(u64, [u8; 32])>,
+    pub registered: HashMap<ActorKey, i64>,
+}
 
 struct ChainedRow<'a> {
     seq: i64,
@@ -26,11 +47,11 @@ struct ChainedRow<'a> {
 
 /// Runs inside a transaction that already holds the write lock (`BEGIN IMMEDIATE`), so
 /// the chain head read here cannot change before the commit.
-pub async fn append(conn: &mut SqliteConnection, entries: &[ValidEntry]) -> Result<AppendReceipt, StoreError> {
-    let head: Option<(i64, Vec<u8>, i64)> =
-        sqlx::query_as("SELECT seq, hash, ts_high FROM audit_entries ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
+pub fn append(tx: &Transaction<'_>, actors: &Actors, entries: &[&ValidEntry]) -> Result<Appended, StoreError> {
+    let head: Option<(i64, Vec<u8>, i64)> = tx
+        .prepare_cached("SELECT seq, hash, ts_high FROM audit_entries ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
     let (mut seq, mut prev, mut ts_high) = match head {
         Some((seq, hash, ts_high)) => {
             let prev: [u8; 32] = hash
@@ -40,103 +61,94 @@ pub async fn append(conn: &mut SqliteConnection, entries: &[ValidEntry]) -> Resu
         }
         None => (0, GENESIS_HASH, i64::MIN),
     };
-    let first = seq + 1;
-    let actor_refs = actor_refs(conn, entries).await?;
-
+    let mut registered = HashMap::new();
     let mut rows = Vec::with_capacity(entries.len());
-    for (entry, actor_ref) in entries.iter().zip(actor_refs) {
+    for &entry in entries {
+        let actor_ref = actor_ref(tx, actors, &mut registered, entry)?;
         seq += 1;
         ts_high = ts_high.max(entry.timestamp.timestamp_micros());
         let hash = entry_hash(&prev, &ChainFields::of_new(entry, seq_u64(seq)));
+        // Serialising a map of JSON values cannot fail.
         let details = serde_json::to_string(&entry.details).unwrap_or_else(|_| "{}".into());
         rows.push(ChainedRow { seq, ts_high, actor_ref, entry, details, prev_hash: prev, hash });
         prev = hash;
     }
 
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut qb: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new(format!("INSERT INTO audit_entries ({INSERT_COLUMNS}) "));
-        qb.push_values(chunk, |mut b, row| {
-            let e = row.entry;
-            let resource = e.resource.as_ref();
-            b.push_bind(row.seq)
-                .push_bind(e.timestamp.timestamp_micros())
-                .push_bind(row.ts_high)
-                .push_bind(e.event_type.as_str())
-                .push_bind(e.severity.code())
-                .push_bind(e.actor.kind.as_str())
-                .push_bind(e.actor.id.as_str())
-                .push_bind(e.actor.name.as_str())
-                .push_bind(row.actor_ref)
-                .push_bind(resource.map(|r| r.kind.as_str()))
-                .push_bind(resource.map(|r| r.id.as_str()))
-                .push_bind(resource.and_then(|r| r.name.as_deref()))
-                .push_bind(e.description.as_str())
-                .push_bind(row.details.as_str())
-                .push_bind(e.ip_address.as_deref())
-                .push_bind(e.user_agent.as_deref())
-                .push_bind(&row.prev_hash[..])
-                .push_bind(&row.hash[..]);
-        });
-        qb.build().execute(&mut *conn).await?;
+    let mut insert =
+        tx.prepare_cached(&format!("INSERT INTO audit_entries ({INSERT_COLUMNS}) VALUES ({})", placeholders(21)))?;
+    for row in &rows {
+        let e = row.entry;
+        let resource = e.resource.as_ref();
+        insert.execute(params![
+            row.seq,
+            e.timestamp.timestamp_micros(),
+            row.ts_high,
+            e.event_type,
+            e.severity.code(),
+            e.actor.kind.as_str(),
+            e.actor.id,
+            e.actor.name,
+            row.actor_ref,
+            resource.map(|r| r.kind.as_str()),
+            resource.map(|r| r.id.as_str()),
+            resource.and_then(|r| r.name.as_deref()),
+            e.description,
+            row.details,
+            e.ip_address,
+            e.user_agent,
+            e.received_at.timestamp_micros(),
+            e.ingested_by.as_ref().map(|t| t.id),
+            e.ingested_by.as_ref().map(|t| t.name.as_str()),
+            &row.prev_hash[..],
+            &row.hash[..],
+        ])?;
     }
-    index_search(conn, first, seq).await?;
-    add_counts(conn, &rows).await?;
-    Ok(AppendReceipt { sequences: rows.iter().map(|r| seq_u64(r.seq)).collect(), head_hash: hex::encode(prev) })
-}
-
-/// The actor key the actor filter compares: ASCII case folded, as SQLite's `lower()`.
-fn actor_key(entry: &ValidEntry) -> (String, String) {
-    (entry.actor.id.to_ascii_lowercase(), entry.actor.name.to_ascii_lowercase())
-}
-
-/// The `audit_actors.ref` of each entry's actor, adding actors not seen before.
-async fn actor_refs(conn: &mut SqliteConnection, entries: &[ValidEntry]) -> Result<Vec<i64>, StoreError> {
-    let keys: Vec<(String, String)> = entries.iter().map(actor_key).collect();
-    let distinct: Vec<&(String, String)> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
-    let mut refs: HashMap<&(String, String), i64> = HashMap::with_capacity(distinct.len());
-    for chunk in distinct.chunks(KEYS_PER_STATEMENT / 2) {
-        let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO audit_actors (id_key, name_key) ");
-        insert.push_values(chunk, |mut b, (id, name)| {
-            b.push_bind(id.as_str()).push_bind(name.as_str());
-        });
-        insert.push(" ON CONFLICT (id_key, name_key) DO NOTHING");
-        insert.build().execute(&mut *conn).await?;
-
-        let mut select =
-            QueryBuilder::<Sqlite>::new("SELECT ref, id_key, name_key FROM audit_actors WHERE (id_key, name_key) IN (");
-        let mut list = select.separated(", ");
-        for (id, name) in chunk {
-            list.push("(").push_bind_unseparated(id.as_str()).push_unseparated(", ");
-            list.push_bind_unseparated(name.as_str()).push_unseparated(")");
-        }
-        select.push(")");
-        let found: Vec<(i64, String, String)> = select.build_query_as().fetch_all(&mut *conn).await?;
-        for (actor_ref, id, name) in found {
-            if let Some(key) = chunk.iter().find(|k| k.0 == id && k.1 == name) {
-                refs.insert(key, actor_ref);
-            }
-        }
+    // The search index after the rows, not between them: interleaved with the table's
+    // inserts, FTS5's inserts cost twice as much (measured).
+    let mut index = tx.prepare_cached("INSERT INTO audit_search (rowid, words) VALUES (?, ?)")?;
+    for row in &rows {
+        let e = row.entry;
+        let resource_name = e.resource.as_ref().and_then(|r| r.name.as_deref());
+        index.execute(params![row.seq, search_words(&e.event_type, &e.actor.name, &e.description, resource_name)])?;
     }
-    keys.iter()
-        .map(|k| {
-            refs.get(k).copied().ok_or_else(|| StoreError::Corrupt { seq: 0, reason: "actor not registered".into() })
-        })
-        .collect()
+    add_counts(tx, &rows)?;
+    Ok(Appended { chained: rows.iter().map(|r| (seq_u64(r.seq), r.hash)).collect(), registered })
 }
 
-/// Adds the rows `first..=last` to the search index in one statement: far cheaper than
-/// a trigger firing once per row.
-async fn index_search(conn: &mut SqliteConnection, first: i64, last: i64) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_search (rowid, event_type, actor_name, description, resource_name) \
-         SELECT seq, event_type, actor_name, description, resource_name FROM audit_entries WHERE seq BETWEEN ?1 AND ?2",
-    )
-    .bind(first)
-    .bind(last)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// The `audit_actors.ref` of an entry's actor, registering an actor not seen before.
+fn actor_ref(
+    tx: &Transaction<'_>,
+    actors: &Actors,
+    registered: &mut HashMap<ActorKey, i64>,
+    entry: &ValidEntry,
+) -> Result<i64, StoreError> {
+    let key = (entry.actor.id.to_ascii_lowercase(), entry.actor.name.to_ascii_lowercase());
+    if let Some(actor_ref) = actors.known.get(&key).or_else(|| registered.get(&key)) {
+        return Ok(*actor_ref);
+    }
+    tx.prepare_cached(
+        "INSERT INTO audit_actors (id_key, name_key) VALUES (?1, ?2) ON CONFLICT (id_key, name_key) DO NOTHING",
+    )?
+    .execute(params![key.0, key.1])?;
+    let actor_ref: i64 = tx
+        .prepare_cached("SELECT ref FROM audit_actors WHERE id_key = ?1 AND name_key = ?2")?
+        .query_row(params![key.0, key.1], |r| r.get(0))?;
+    registered.insert(key, actor_ref);
+    Ok(actor_ref)
+}
+
+/// What the index holds for an entry.
+pub(super) fn search_words(
+    event_type: &str,
+    actor_name: &str,
+    description: &str,
+    resource_name: Option<&str>,
+) -> String {
+    crate::search::index_text(&[event_type, actor_name, description, resource_name.unwrap_or("")])
 }
 
 /// One value of a count key, in the key columns' order.
@@ -146,11 +158,20 @@ enum KeyPart<'a> {
     Text(&'a str),
 }
 
+impl rusqlite::ToSql for KeyPart<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            KeyPart::Int(v) => v.to_sql(),
+            KeyPart::Text(v) => v.to_sql(),
+        }
+    }
+}
+
 type Counts<'a> = BTreeMap<[KeyPart<'a>; 4], i64>;
 
-/// Adds the batch to the per-day counts, aggregated here so that each key is written
-/// once per batch.
-async fn add_counts(conn: &mut SqliteConnection, rows: &[ChainedRow<'_>]) -> Result<(), StoreError> {
+/// Adds the group to the per-day counts, aggregated here so that each key is written
+/// once per commit.
+fn add_counts(tx: &Transaction<'_>, rows: &[ChainedRow<'_>]) -> Result<(), StoreError> {
     use KeyPart::{Int, Text};
     let mut daily = Counts::new();
     let mut per_actor = Counts::new();
@@ -161,30 +182,17 @@ async fn add_counts(conn: &mut SqliteConnection, rows: &[ChainedRow<'_>]) -> Res
         *daily.entry([day, event_type, severity, Text(e.actor.kind.as_str())]).or_default() += 1;
         *per_actor.entry([Int(row.actor_ref), day, event_type, severity]).or_default() += 1;
     }
-    upsert_counts(conn, "audit_daily_counts", "day, event_type, severity, actor_type", daily).await?;
-    upsert_counts(conn, "audit_actor_counts", "actor_ref, day, event_type, severity", per_actor).await
+    upsert_counts(tx, "audit_daily_counts", "day, event_type, severity, actor_type", daily)?;
+    upsert_counts(tx, "audit_actor_counts", "actor_ref, day, event_type, severity", per_actor)
 }
 
-async fn upsert_counts(
-    conn: &mut SqliteConnection,
-    table: &str,
-    key_columns: &str,
-    counts: Counts<'_>,
-) -> Result<(), StoreError> {
-    let counts: Vec<_> = counts.into_iter().collect();
-    for chunk in counts.chunks(KEYS_PER_STATEMENT) {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} ({key_columns}, n) "));
-        qb.push_values(chunk, |mut b, (key, n)| {
-            for part in key {
-                match *part {
-                    KeyPart::Int(v) => b.push_bind(v),
-                    KeyPart::Text(v) => b.push_bind(v),
-                };
-            }
-            b.push_bind(*n);
-        });
-        qb.push(format_args!(" ON CONFLICT ({key_columns}) DO UPDATE SET n = n + excluded.n"));
-        qb.build().execute(&mut *conn).await?;
+fn upsert_counts(tx: &Transaction<'_>, table: &str, key_columns: &str, counts: Counts<'_>) -> Result<(), StoreError> {
+    let mut upsert = tx.prepare_cached(&format!(
+        "INSERT INTO {table} ({key_columns}, n) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT ({key_columns}) DO UPDATE SET n = n + excluded.n"
+    ))?;
+    for ([a, b, c, d], n) in counts {
+        upsert.execute(params![a, b, c, d, n])?;
     }
     Ok(())
 }

@@ -1,12 +1,13 @@
 //! The timeline's counts: whole days from the per-day count tables where the filter
 //! allows (as totals do), everything else grouped from the entries themselves.
 
-use super::query::{resolve_search, Search};
+use super::search::{resolve_search, Search};
 use crate::entry::Severity;
 use crate::filter::EntryFilter;
 use crate::histogram::{Histogram, Span, DAY_SECS};
 use crate::store::sql::{ceil_day, counts_table, floor_day, push_where, Target, DAY_MICROS};
 use crate::store::StoreError;
+use chrono::DateTime;
 use sqlx::{QueryBuilder, SqlitePool};
 
 const MICROS: i64 = 1_000_000;
@@ -25,15 +26,12 @@ pub async fn histogram(pool: &SqlitePool, filter: &EntryFilter, span: Span) -> R
     if lo >= hi {
         return Ok(out);
     }
+    // `at` is in microseconds; bucket starts and day starts are exact instants.
     let mut add = |at: i64, severity: i64, n: i64| {
-        let index = usize::try_from((at - origin).div_euclid(bucket)).ok();
-        let slot = index.and_then(|i| out.buckets.get_mut(i));
-        if let (Some(slot), Some(severity), Ok(n)) = (slot, Severity::from_code(severity), u64::try_from(n)) {
-            match severity {
-                Severity::Info => slot.info += n,
-                Severity::Warning => slot.warning += n,
-                Severity::Error => slot.error += n,
-            }
+        if let (Some(at), Some(severity), Ok(n)) =
+            (DateTime::from_timestamp_micros(at), Severity::from_code(severity), u64::try_from(n))
+        {
+            out.add(at, severity, n);
         }
     };
 

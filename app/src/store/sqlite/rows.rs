@@ -6,11 +6,13 @@ use chrono::{DateTime, Utc};
 
 /// The columns read back; the append writes these and `actor_ref` ([`INSERT_COLUMNS`]).
 pub const COLUMNS: &str = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, \
-     resource_id, resource_name, description, details, ip_address, user_agent, prev_hash, hash";
+     resource_id, resource_name, description, details, ip_address, user_agent, received_at, ingest_token_id, \
+     ingest_token_name, prev_hash, hash";
 
 pub const INSERT_COLUMNS: &str =
     "seq, ts, ts_high, event_type, severity, actor_type, actor_id, actor_name, actor_ref, \
-     resource_type, resource_id, resource_name, description, details, ip_address, user_agent, prev_hash, hash";
+     resource_type, resource_id, resource_name, description, details, ip_address, user_agent, \
+     received_at, ingest_token_id, ingest_token_name, prev_hash, hash";
 
 #[derive(sqlx::FromRow)]
 pub struct EntryRow {
@@ -28,6 +30,9 @@ pub struct EntryRow {
     pub details: String,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    pub received_at: Option<i64>,
+    pub ingest_token_id: Option<i64>,
+    pub ingest_token_name: Option<String>,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
 }
@@ -36,12 +41,12 @@ pub fn seq_u64(seq: i64) -> u64 {
     u64::try_from(seq).unwrap_or(0)
 }
 
-impl TryFrom<EntryRow> for AuditEntry {
-    type Error = StoreError;
-
-    fn try_from(row: EntryRow) -> Result<Self, StoreError> {
+impl EntryRow {
+    /// The row's columns, borrowed.
+    pub fn raw(&self) -> Result<RawEntry<'_>, StoreError> {
+        let row = self;
         let sequence = seq_u64(row.seq);
-        RawEntry {
+        Ok(RawEntry {
             sequence,
             timestamp: timestamp(sequence, row.ts)?,
             event_type: &row.event_type,
@@ -56,10 +61,20 @@ impl TryFrom<EntryRow> for AuditEntry {
             details: &row.details,
             ip_address: row.ip_address.as_deref(),
             user_agent: row.user_agent.as_deref(),
+            received_at: row.received_at.map(|t| timestamp(sequence, t)).transpose()?,
+            ingest_token_id: row.ingest_token_id,
+            ingest_token_name: row.ingest_token_name.as_deref(),
             prev_hash: &row.prev_hash,
             hash: &row.hash,
-        }
-        .to_entry()
+        })
+    }
+}
+
+impl TryFrom<EntryRow> for AuditEntry {
+    type Error = StoreError;
+
+    fn try_from(row: EntryRow) -> Result<Self, StoreError> {
+        row.raw()?.to_entry()
     }
 }
 

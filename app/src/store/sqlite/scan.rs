@@ -6,22 +6,15 @@
 //! writes it. The connection is a separate read-only one on the same file: WAL lets it
 //! read while the pool writes.
 
-use super::query::{bounds, resolve_search, Search};
 use super::rows::{seq_u64, severity, timestamp, COLUMNS};
+use super::search::{resolve_search, Search};
 use crate::filter::EntryFilter;
-use crate::store::sql::{conditions, Bind, Target};
+use crate::store::sql::{bounds, conditions, Bind, Target};
 use crate::store::{RawEntry, ScanSink, StoreError};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use sqlx::SqlitePool;
 use std::path::Path;
-use tokio::sync::Semaphore;
-
-/// Scans at once, each with its own connection and page cache; more wait their turn.
-static SCANS: Semaphore = Semaphore::const_new(4);
-
-/// The longest a scan waits for its turn.
-const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub async fn scan(pool: &SqlitePool, filter: &EntryFilter, mut sink: Box<dyn ScanSink>) -> Result<u64, StoreError> {
     let search = resolve_search(pool, &filter.search).await?;
@@ -35,63 +28,40 @@ pub async fn scan(pool: &SqlitePool, filter: &EntryFilter, mut sink: Box<dyn Sca
             Some((format!("SELECT {COLUMNS} FROM audit_entries{conditions} ORDER BY ts, seq"), binds))
         }
     };
-    // Waiting too long for a turn fails the export rather than queue it without end.
-    let turn = tokio::time::timeout(TURN_WAIT, SCANS.acquire())
-        .await
-        .map_err(|_| StoreError::ScanStopped("too many exports are running: try again shortly".into()))?
-        .map_err(|e| StoreError::ScanStopped(e.to_string()))?;
     let path = pool.connect_options().get_filename().to_owned();
-    // The turn goes with the thread: it ends when the read does, not when the caller
-    // stops waiting for it.
-    tokio::task::spawn_blocking(move || {
-        let _turn = turn;
-        match query {
-            Some((sql, binds)) => read(&path, &sql, &binds, sink.as_mut()),
-            None => {
-                sink.end();
-                Ok(0)
-            }
+    // The sink goes with the thread (and with it the caller's scan turn): it is dropped
+    // when the read ends, not when the caller stops waiting for it.
+    tokio::task::spawn_blocking(move || match query {
+        Some((sql, binds)) => read(&path, &sql, &binds, sink.as_mut()),
+        None => {
+            sink.end();
+            Ok(0)
         }
     })
     .await
-    .map_err(|e| StoreError::ScanStopped(e.to_string()))?
+    .map_err(StoreError::backend)?
+}
+
+/// A connection of its own for a long read. It reads through a page cache of at most
+/// 32 MiB and without mmap (unlike the pool), so a read of any size holds the same
+/// memory: a mapped file would add every page it touched to the process's resident size.
+pub(super) fn reader(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let db = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    db.busy_timeout(super::BUSY_TIMEOUT)?;
+    db.pragma_update(None, "mmap_size", 0)?;
+    db.pragma_update(None, "cache_size", -32_768)?;
+    Ok(db)
 }
 
 fn read(path: &Path, sql: &str, binds: &[Bind], sink: &mut dyn ScanSink) -> Result<u64, StoreError> {
-    let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    db.busy_timeout(std::time::Duration::from_secs(10))?;
-    // This connection never writes. It reads through a page cache of at most 32 MiB and
-    // without mmap (unlike the pool), so an export of any size holds the same memory: a
-    // mapped file would add every page it touched to the process's resident size.
+    let db = reader(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    // This connection never writes.
     db.pragma_update(None, "query_only", true)?;
-    db.pragma_update(None, "mmap_size", 0)?;
-    db.pragma_update(None, "cache_size", -32_768)?;
     let mut statement = db.prepare(sql)?;
     let mut rows = statement.query(rusqlite::params_from_iter(binds))?;
     let mut count = 0;
     while let Some(row) = rows.next()? {
-        let sequence = seq_u64(row.get(0)?);
-        let text = |i: usize| row.get_ref(i).and_then(|v| v.as_str().map_err(Into::into));
-        let optional = |i: usize| row.get_ref(i).and_then(|v| v.as_str_or_null().map_err(Into::into));
-        let blob = |i: usize| row.get_ref(i).and_then(|v| v.as_blob().map_err(Into::into));
-        let entry = RawEntry {
-            sequence,
-            timestamp: timestamp(sequence, row.get(1)?)?,
-            event_type: text(2)?,
-            severity: severity(sequence, row.get(3)?)?,
-            actor_type: text(4)?,
-            actor_id: text(5)?,
-            actor_name: text(6)?,
-            resource_type: optional(7)?,
-            resource_id: optional(8)?,
-            resource_name: optional(9)?,
-            description: text(10)?,
-            details: text(11)?,
-            ip_address: optional(12)?,
-            user_agent: optional(13)?,
-            prev_hash: blob(14)?,
-            hash: blob(15)?,
-        };
+        let entry = raw(row)?;
         if !sink.entry(&entry) {
             // The reader went away: dropping the statement ends the query.
             return Ok(count);
@@ -100,6 +70,35 @@ fn read(path: &Path, sql: &str, binds: &[Bind], sink: &mut dyn ScanSink) -> Resu
     }
     sink.end();
     Ok(count)
+}
+
+/// A row of [`COLUMNS`], borrowed.
+pub(super) fn raw<'r>(row: &'r rusqlite::Row<'_>) -> Result<RawEntry<'r>, StoreError> {
+    let sequence = seq_u64(row.get(0)?);
+    let text = |i: usize| row.get_ref(i).and_then(|v| v.as_str().map_err(Into::into));
+    let optional = |i: usize| row.get_ref(i).and_then(|v| v.as_str_or_null().map_err(Into::into));
+    let blob = |i: usize| row.get_ref(i).and_then(|v| v.as_blob().map_err(Into::into));
+    Ok(RawEntry {
+        sequence,
+        timestamp: timestamp(sequence, row.get(1)?)?,
+        event_type: text(2)?,
+        severity: severity(sequence, row.get(3)?)?,
+        actor_type: text(4)?,
+        actor_id: text(5)?,
+        actor_name: text(6)?,
+        resource_type: optional(7)?,
+        resource_id: optional(8)?,
+        resource_name: optional(9)?,
+        description: text(10)?,
+        details: text(11)?,
+        ip_address: optional(12)?,
+        user_agent: optional(13)?,
+        received_at: row.get::<_, Option<i64>>(14)?.map(|t| timestamp(sequence, t)).transpose()?,
+        ingest_token_id: row.get(15)?,
+        ingest_token_name: optional(16)?,
+        prev_hash: blob(17)?,
+        hash: blob(18)?,
+    })
 }
 
 impl ToSql for Bind {

@@ -551,6 +551,9 @@ mod tests {
             details: "{}",
             ip_address: None,
             user_agent: None,
+            received_at: None,
+            ingest_token_id: None,
+            ingest_token_name: None,
             prev_hash: &[],
             hash: &[],
         }

@@ -10,7 +10,7 @@ use super::text::Metrics;
 use printpdf::{BuiltinFont, ParsedFont};
 use std::sync::LazyLock;
 
-static UNICODE_FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansCondensed.ttf");
+static UNICODE_FONT: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSansCondensed.ttf");
 
 /// How a piece of text is set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

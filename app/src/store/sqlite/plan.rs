@@ -1,14 +1,14 @@
-//! Reading pages: the total comes from the per-day counts wherever it can, and the page
-//! is found either by walking the time index (when matches are common) or through the
-//! filter's own index (when they are rare), whichever visits fewer rows. A search with
-//! other filters has no such counts: its matches are gathered once for both.
+//! The query planner: a page's total comes from the per-day counts wherever it can, and
+//! the page is found either by walking the time index (when matches are common) or
+//! through the filter's own index (when they are rare), whichever visits fewer rows. A
+//! search with other filters has no such counts: its matches are gathered once for both.
+//! (How search words become an FTS5 query is [`super::search`].)
 
 use super::rows::{EntryRow, COLUMNS};
+use super::search::{page_keys, resolve_search, Search};
 use crate::entry::{AuditEntry, EntryPage};
-use crate::filter::{EntryFilter, EventTypeMatch, PageRequest, PREFIX_MIN_CHARS};
-use crate::store::sql::{
-    ceil_day, counts_table, floor_day, narrows, push_where, search_word, Target, DAY_MICROS, MAX_EXPANSIONS,
-};
+use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
+use crate::store::sql::{bounds, ceil_day, counts_table, floor_day, narrows, push_where, Target, DAY_MICROS};
 use crate::store::StoreError;
 use sqlx::{QueryBuilder, SqlitePool};
 
@@ -23,68 +23,8 @@ enum Plan {
     Collected,
 }
 
-/// A filter's search, resolved against the words the index holds.
-pub(super) enum Search {
-    /// No search words.
-    Any,
-    /// A word that no entry holds: nothing can match.
-    Nothing,
-    Fts(String),
-}
-
-impl Search {
-    pub(super) fn fts(&self) -> Option<&str> {
-        match self {
-            Search::Fts(q) => Some(q),
-            _ => None,
-        }
-    }
-}
-
-pub(super) fn bounds(filter: &EntryFilter) -> (Option<i64>, Option<i64>) {
-    (filter.start.map(|t| t.timestamp_micros()), filter.end.map(|t| t.timestamp_micros()))
-}
-
 fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
-}
-
-/// Expands each search word long enough to be a prefix into the indexed words it begins
-/// (one lookup in the vocabulary per word); shorter words stay whole words.
-pub(super) async fn resolve_search(pool: &SqlitePool, words: &[String]) -> Result<Search, StoreError> {
-    if words.is_empty() {
-        return Ok(Search::Any);
-    }
-    // (entries holding the word, its FTS5 expression)
-    let mut parts: Vec<(i64, String)> = Vec::with_capacity(words.len());
-    for word in words {
-        if word.chars().count() < PREFIX_MIN_CHARS {
-            // A whole word: nothing to expand. Short words tend to be common, so they
-            // follow the expanded words whose rarity is known.
-            parts.push((i64::MAX - 1, search_word(word, std::slice::from_ref(word))));
-            continue;
-        }
-        // U+10FFFF sorts after every character that can follow the prefix.
-        let terms: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT term, doc FROM audit_search_vocab WHERE term >= ?1 AND term < ?1 || char(1114111) \
-             ORDER BY term LIMIT ?2",
-        )
-        .bind(word)
-        .bind(i64::try_from(MAX_EXPANSIONS + 1).unwrap_or(i64::MAX))
-        .fetch_all(pool)
-        .await?;
-        if terms.is_empty() {
-            return Ok(Search::Nothing);
-        }
-        let names: Vec<String> = terms.iter().map(|(t, _)| t.clone()).collect();
-        // A word left as a prefix query (too many expansions) is likely common: put it last.
-        let docs = if names.len() > MAX_EXPANSIONS { i64::MAX } else { terms.iter().map(|(_, d)| d).sum() };
-        parts.push((docs, search_word(word, &names)));
-    }
-    // FTS5 intersects fastest when the rarest word leads (measured: about twice as fast).
-    parts.sort_by_key(|(docs, _)| *docs);
-    let parts: Vec<String> = parts.into_iter().map(|(_, expr)| expr).collect();
-    Ok(Search::Fts(parts.join(" AND ")))
 }
 
 pub async fn list(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError> {
@@ -116,7 +56,7 @@ async fn list_with(
         return Ok(result);
     }
     if let (Some(fts), true, None) = (search.fts(), *filter == search_only, forced) {
-        let keys = super::search::page_keys(pool, fts, page.offset, page.limit).await?;
+        let keys = page_keys(pool, fts, page.offset, page.limit).await?;
         result.entries = read_keys(pool, &keys).await?;
         return Ok(result);
     }
@@ -339,45 +279,9 @@ async fn count_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::{Actor, ActorType, Resource, Severity};
     use crate::filter::EntryQuery;
-    use crate::ingest::ValidEntry;
-    use crate::store::{AuditStore, SqliteStore};
-    use chrono::{DateTime, Duration, Utc};
-
-    /// Entries whose times jump back and forth (late arrivals, equal times), with actors
-    /// whose case varies, so that ordering and matching rules are all exercised.
-    fn entries(n: i64) -> Vec<ValidEntry> {
-        let base: DateTime<Utc> = "2025-03-01T00:00:00Z".parse().expect("time");
-        let types = ["auth.login.success", "auth.login.failed", "rotation.failed", "sync.completed", "backup.done"];
-        let actors = [
-            (ActorType::User, "user-1", "Alice@Contoso.com"),
-            (ActorType::User, "user-2", "bob@contoso.com"),
-            (ActorType::Service, "sp-rot", "rotation-worker"),
-            (ActorType::System, "system", "system"),
-        ];
-        (0..n)
-            .map(|i| {
-                let (kind, id, name) = actors[(i % 4) as usize];
-                let minutes = (i * 7919) % (10 * 24 * 60) - if i % 13 == 0 { 2000 } else { 0 };
-                ValidEntry {
-                    timestamp: base + Duration::minutes(minutes),
-                    event_type: types[(i % 5) as usize].to_owned(),
-                    actor: Actor { kind, id: id.to_owned(), name: name.to_owned() },
-                    resource: (i % 3 == 0).then(|| Resource {
-                        kind: "secret".into(),
-                        id: format!("kv/{i}"),
-                        name: Some(if i % 2 == 0 { "stripe-api-key".into() } else { "kv-prod-payments".into() }),
-                    }),
-                    description: format!("event {i} in vault kv-prod-{}", i % 6),
-                    details: serde_json::Map::new(),
-                    severity: Severity::ALL[(i % 3) as usize],
-                    ip_address: None,
-                    user_agent: None,
-                }
-            })
-            .collect()
-    }
+    use crate::store::conformance::samples;
+    use crate::store::{AuditLog, Maintenance, SqliteStore};
 
     #[tokio::test]
     async fn warning_and_error_filters_can_use_their_partial_index() {
@@ -400,67 +304,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_timeline_counts_exactly_the_matching_entries() {
-        use crate::histogram::{Span, DAY_SECS};
-        let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
-        let all = entries(1200);
-        store.append(&all).await.expect("appends");
-        let now: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
-        let queries = [
-            "",
-            "severity=error",
-            "actor=bob%40contoso.com",
-            "actor=system&event_type=auth.*",
-            "q=stripe",
-            "start_date=2025-03-03T05:30:00Z&end_date=2025-03-07T18:00:00Z",
-            "start_date=2025-03-04T06:00:00Z&end_date=2025-03-05T12:00:00Z&severity=info,warning",
-            "start_date=2025-03-02T07:00:00Z&q=kv&actor=rotation-worker",
-        ];
-        let mut every: Vec<AuditEntry> = Vec::new();
-        for seq in 1..=1200 {
-            every.push(store.get(seq).await.expect("reads").expect("exists"));
-        }
-        let earliest = store.earliest().await.expect("earliest");
-        for text in queries {
-            let (filter, _) = EntryQuery::from_query_string(text).and_then(|q| q.validate()).expect("valid");
-            let span = Span::plan(filter.start, filter.end, earliest, now);
-            let got = store.histogram(&filter, span).await.expect("histogram");
-            let mut want = crate::histogram::Histogram::empty(span);
-            for e in every.iter().filter(|e| filter.matches(e) && e.timestamp >= span.start && e.timestamp < span.end) {
-                let i = usize::try_from((e.timestamp - span.start).num_seconds() / span.bucket_secs).expect("index");
-                let b = &mut want.buckets[i];
-                match e.severity {
-                    Severity::Info => b.info += 1,
-                    Severity::Warning => b.warning += 1,
-                    Severity::Error => b.error += 1,
-                }
-            }
-            assert!(want.total() > 0, "{text} counts nothing: a weak check");
-            assert_eq!(got, want, "{text} by {}s", span.bucket_secs);
-            if text.is_empty() {
-                assert_eq!(span.bucket_secs, DAY_SECS);
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn a_word_nobody_wrote_matches_nothing() {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
-        store.append(&entries(20)).await.expect("appends");
-        let (filter, page) = EntryQuery::from_query_string("q=zzz").and_then(|q| q.validate()).expect("valid");
-        let result = list(store.pool(), &filter, page).await.expect("lists");
-        assert_eq!((result.total, result.entries.len()), (0, 0));
-    }
-
-    #[tokio::test]
     async fn every_plan_returns_exactly_the_matching_rows_in_order() {
         let dir = tempfile::tempdir().expect("dir");
         let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
-        let all = entries(1500);
-        for chunk in all.chunks(400) {
-            store.append(chunk).await.expect("appends");
+        for chunk in samples(0..1500).chunks(400) {
+            store.append(chunk.to_vec()).await.expect("appends");
         }
         // The automatic plan runs with planner statistics, as in production.
         store.optimize().await.expect("statistics");

@@ -23,7 +23,7 @@ impl RowFormat for Csv {
         let _ = write!(out, "audit-{}", e.sequence);
         out.push(',');
         out.push_str(&e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
-        row_rest(
+        cells(
             out,
             [
                 e.event_type,
@@ -40,6 +40,17 @@ impl RowFormat for Csv {
                 e.user_agent.unwrap_or_default(),
             ],
         );
+        // Provenance: when the server received the entry and which token posted it.
+        out.push(',');
+        if let Some(received) = e.received_at {
+            out.push_str(&received.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+        }
+        out.push(',');
+        if let Some(id) = e.ingest_token_id {
+            let _ = write!(out, "{id}");
+        }
+        cells(out, [e.ingest_token_name.unwrap_or_default()]);
+        out.push_str("\r\n");
         Ok(())
     }
 
@@ -57,13 +68,12 @@ fn row<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
     out.push_str("\r\n");
 }
 
-/// The cells after the first ones, each preceded by its comma, and the line end.
-fn row_rest<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
+/// Cells after the first ones of a record, each preceded by its comma.
+fn cells<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
     for cell in cells {
         out.push(',');
         cell_into(out, cell);
     }
-    out.push_str("\r\n");
 }
 
 /// A field, neutralised if formula-like, quoted when it holds a comma, a quote or a line

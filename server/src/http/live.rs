@@ -2,11 +2,12 @@
 //! the page's filters. Appends in this process wake it at once; a slow poll also finds
 //! entries other processes append to the same database.
 
-use crate::rest::ApiError;
-use crate::startup::AppState;
-use app::audit::live::{split_after, ENTRY_EVENT};
-use app::filter::{EntryFilter, EntryQuery};
-use app::store::AuditStore;
+use super::error::ApiError;
+use crate::shutdown::Shutdown;
+use crate::state::AppState;
+use app::audit::live::ENTRY_EVENT;
+use app::filter::{take_param, EntryFilter, EntryQuery};
+use app::store::AuditLog;
 use axum::extract::{RawQuery, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -23,30 +24,35 @@ const BATCH: u32 = 500;
 const MAX_BACKLOG: u64 = 10_000;
 
 struct Follow {
-    store: Arc<dyn AuditStore>,
+    log: Arc<dyn AuditLog>,
     filter: EntryFilter,
     head: watch::Receiver<u64>,
     cursor: u64,
 }
 
 /// `GET /api/audit/live?<filters>&after=<sequence>`: every entry after `after` (or after
-/// the newest at connection) that matches, as an `entry` event carrying its JSON.
+/// the newest at connection) that matches, as an `entry` event carrying its JSON. The
+/// stream ends when the server stops, so that it never holds a shutdown up.
 pub async fn stream(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let (after, rest) = split_after(query.as_deref().unwrap_or_default())
-        .map_err(|message| ApiError::BadBody { status: axum::http::StatusCode::BAD_REQUEST, message })?;
+    let (after, rest) = take_param(query.as_deref().unwrap_or_default(), "after")?;
+    let after = after
+        .map(|value| {
+            value.parse::<u64>().map_err(|_| ApiError::bad_request(format!("after '{value}' is not a sequence number")))
+        })
+        .transpose()?;
     let (filter, _) = EntryQuery::from_query_string(&rest)?.validate()?;
-    let store = state.store.clone();
-    let head = store.watch_head();
+    let log = state.log.clone();
+    let head = log.watch_head();
     // A cursor far behind would have the stream read (and filter) the whole backlog.
     let newest = *head.borrow();
     let cursor = after.map_or(newest, |after| after.max(newest.saturating_sub(MAX_BACKLOG)));
-    let follow = Follow { store, filter, head, cursor };
+    let follow = Follow { log, filter, head, cursor };
     let events = stream::unfold(follow, |mut f| async move {
         loop {
-            match f.store.entries_after(f.cursor, BATCH).await {
+            match f.log.entries_after(f.cursor, BATCH).await {
                 Ok(entries) if !entries.is_empty() => {
                     f.cursor = entries.last().map_or(f.cursor, |e| e.sequence);
                     let matching: Vec<Result<Event, Infallible>> = entries
@@ -70,6 +76,11 @@ pub async fn stream(
             }
         }
     })
-    .flatten();
+    .flatten()
+    .take_until(stopping(state.shutdown));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+async fn stopping(shutdown: Shutdown) {
+    shutdown.triggered().await;
 }

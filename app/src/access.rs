@@ -1,0 +1,134 @@
+//! Who is asking, and what each route lets them do. The route table (server/src/http/routes.rs)
+//! gives every route one [`Permission`]; the request is identified once, as a [`Principal`],
+//! and every audited action takes its actor from it, never from the request body.
+
+use crate::entry::{Actor, ActorType};
+use crate::tokens::{Scope, TokenRecord};
+use std::fmt;
+
+/// What a route requires of whoever asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    /// Anyone, always: the health check and the site's static files.
+    Public,
+    /// The Audit tab, its server functions and its page twins (export, live stream). Until
+    /// people can sign in, whoever reaches the server may use them, as the README says;
+    /// the accounts issue turns this into "a signed-in auditor or admin".
+    AuditTab,
+    /// A bearer token with this scope (or `admin`).
+    Scope(Scope),
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Permission::Public => f.write_str("public"),
+            Permission::AuditTab => f.write_str("audit tab"),
+            Permission::Scope(scope) => write!(f, "{scope} scope"),
+        }
+    }
+}
+
+/// Who is asking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// A client that presented a valid bearer token.
+    Token(TokenRecord),
+    /// Someone without credentials: a visitor of the pages (there are no sign-ins yet) or
+    /// a caller of a public route.
+    Anonymous,
+}
+
+/// Why a principal may not use a route: 401 when credentials are missing, 403 when they
+/// do not reach far enough.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Denied {
+    /// No credentials, or none that are valid.
+    Unauthenticated,
+    /// Valid credentials without the permission.
+    Forbidden(Permission),
+}
+
+impl Principal {
+    /// Whether this principal may use a route that needs `permission`.
+    pub fn check(&self, permission: Permission) -> Result<(), Denied> {
+        match (permission, self) {
+            (Permission::Public | Permission::AuditTab, _) => Ok(()),
+            (Permission::Scope(scope), Principal::Token(token)) if token.allows(scope) => Ok(()),
+            (Permission::Scope(_), Principal::Token(_)) => Err(Denied::Forbidden(permission)),
+            (Permission::Scope(_), Principal::Anonymous) => Err(Denied::Unauthenticated),
+        }
+    }
+
+    /// The actor of what this principal does, as the log records it.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Principal::Token(token) => {
+                Actor { kind: ActorType::Service, id: token.actor_id(), name: token.name.clone() }
+            }
+            Principal::Anonymous => {
+                Actor { kind: ActorType::User, id: ANONYMOUS_ID.to_owned(), name: ANONYMOUS_NAME.to_owned() }
+            }
+        }
+    }
+
+    /// How request logs and reports name this principal.
+    pub fn describe(&self) -> String {
+        match self {
+            Principal::Token(token) => format!("API token \"{}\"", token.name),
+            Principal::Anonymous => "the Audit tab (no login)".to_owned(),
+        }
+    }
+
+    /// A short label for request logs and metrics.
+    pub fn label(&self) -> String {
+        match self {
+            Principal::Token(token) => format!("token:{}", token.name),
+            Principal::Anonymous => "anonymous".to_owned(),
+        }
+    }
+}
+
+/// The actor id and name of a page visitor without login.
+pub const ANONYMOUS_ID: &str = "anonymous";
+pub const ANONYMOUS_NAME: &str = "Audit tab (no login)";
+
+/// The principal of a request with where it came from: what an audited action records.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The client's address: the connection's peer, or the `X-Forwarded-For` client when
+    /// the peer is a trusted proxy.
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(scopes: &[Scope]) -> Principal {
+        Principal::Token(TokenRecord { id: 7, name: "splunk".into(), scopes: scopes.to_vec() })
+    }
+
+    #[test]
+    fn scopes_admit_their_routes_and_admin_admits_all() {
+        let read = Permission::Scope(Scope::Read);
+        assert_eq!(token(&[Scope::Read]).check(read), Ok(()));
+        assert_eq!(token(&[Scope::Admin]).check(read), Ok(()));
+        assert_eq!(token(&[Scope::Ingest]).check(read), Err(Denied::Forbidden(read)));
+        assert_eq!(Principal::Anonymous.check(read), Err(Denied::Unauthenticated));
+        for open in [Permission::Public, Permission::AuditTab] {
+            assert_eq!(Principal::Anonymous.check(open), Ok(()));
+            assert_eq!(token(&[Scope::Ingest]).check(open), Ok(()));
+        }
+    }
+
+    #[test]
+    fn actors_come_from_the_principal() {
+        let actor = token(&[Scope::Read]).actor();
+        assert_eq!((actor.kind, actor.id.as_str(), actor.name.as_str()), (ActorType::Service, "token-7", "splunk"));
+        assert_eq!(Principal::Anonymous.actor().name, ANONYMOUS_NAME);
+    }
+}

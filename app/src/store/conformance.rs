@@ -1,0 +1,380 @@
+//! The store conformance suite: what every engine must do, written once against the
+//! traits. An engine runs it with [`conformance_suite!`], giving a function that opens a
+//! fresh, empty store (and a guard that removes it). The expected results are computed
+//! from the entries themselves with the filter's own Rust rules, so every engine is held
+//! to one definition of what a filter matches.
+
+use super::{Head, Problem, RawEntry, ScanSink, Store, StoreError};
+use crate::entry::{Actor, ActorType, AuditEntry, IngestToken, Resource, Severity};
+use crate::filter::{EntryFilter, EntryQuery, PageRequest};
+use crate::histogram::{Histogram, Span};
+use crate::ingest::ValidEntry;
+use crate::tokens::Scope;
+use chrono::{DateTime, Duration, Utc};
+use std::sync::{Arc, Mutex};
+
+/// Generates one `#[tokio::test]` per case for an engine: `conformance_suite!(open)`,
+/// where `open().await` gives `(Store, guard)`.
+macro_rules! conformance_suite {
+    ($open:path) => {
+        conformance_suite!(@cases $open;
+            appends_extend_the_chain_and_read_back_exactly,
+            lists_and_counts_match_the_filter_rules,
+            the_timeline_counts_exactly_the_matching_entries,
+            a_scan_hands_over_every_match_oldest_first_and_stops_when_told,
+            new_entries_are_announced_and_read_after_a_sequence,
+            search_folds_accents_in_lists_counts_timeline_and_scans,
+            actors_are_suggested_by_any_part_of_their_name_or_id,
+            verify_passes_an_intact_log_and_checks_a_given_head,
+            tokens_are_found_by_hash_and_names_are_unique,
+            concurrent_appends_never_fork_the_chain,
+            unknown_entries_are_none_and_empty_appends_write_nothing);
+    };
+    (@cases $open:path; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (store, _guard) = $open().await;
+                $crate::store::conformance::$case(store).await;
+            }
+        )*
+    };
+}
+pub(crate) use conformance_suite;
+
+/// A sample entry: its number decides everything about it.
+pub fn sample(i: i64) -> ValidEntry {
+    let base: DateTime<Utc> = "2025-03-01T00:00:00Z".parse().expect("time");
+    let types = ["auth.login.success", "auth.login.failed", "rotation.failed", "sync.completed", "backup.done"];
+    let actors = [
+        (ActorType::User, "user-1", "Alice@Contoso.com"),
+        (ActorType::User, "user-2", "bob@contoso.com"),
+        (ActorType::Service, "sp-rot", "rotation-worker"),
+        (ActorType::System, "system", "system"),
+    ];
+    let (kind, id, name) = actors[(i % 4) as usize];
+    // Times jump back and forth (late arrivals, equal times).
+    let minutes = (i * 7919) % (10 * 24 * 60) - if i % 13 == 0 { 2000 } else { 0 };
+    let received = base + Duration::days(12) + Duration::seconds(i);
+    ValidEntry {
+        timestamp: base + Duration::minutes(minutes),
+        event_type: types[(i % 5) as usize].to_owned(),
+        actor: Actor { kind, id: id.to_owned(), name: name.to_owned() },
+        resource: (i % 3 == 0).then(|| Resource {
+            kind: "secret".into(),
+            id: format!("kv/{i}"),
+            name: Some(if i % 2 == 0 { "stripe-api-key".into() } else { "kv-prod-payments".into() }),
+        }),
+        description: format!("event {i} in vault kv-prod-{}", i % 6),
+        details: serde_json::json!({"n": i, "nested": {"b": [1, 2], "a": null}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        severity: Severity::ALL[(i % 3) as usize],
+        ip_address: (i % 2 == 0).then(|| "192.0.2.7".to_owned()),
+        user_agent: (i % 5 == 0).then(|| "curl/8".to_owned()),
+        received_at: received,
+        ingested_by: (i % 4 != 3).then(|| IngestToken { id: 1 + i % 3, name: format!("token-{}", i % 3) }),
+    }
+}
+
+pub fn samples(range: std::ops::Range<i64>) -> Vec<ValidEntry> {
+    range.map(sample).collect()
+}
+
+fn filter(query: &str) -> EntryFilter {
+    EntryQuery::from_query_string(query).and_then(|q| q.validate()).expect("valid query").0
+}
+
+/// Every stored entry, read one by one.
+async fn all(store: &Store, n: u64) -> Vec<AuditEntry> {
+    let mut out = Vec::new();
+    for seq in 1..=n {
+        out.push(store.log.get(seq).await.expect("reads").expect("stored"));
+    }
+    out
+}
+
+fn newest_first(mut entries: Vec<AuditEntry>) -> Vec<AuditEntry> {
+    entries.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
+    entries
+}
+
+pub async fn appends_extend_the_chain_and_read_back_exactly(store: Store) {
+    let mut sequences = Vec::new();
+    for batch in [samples(0..1), samples(1..8), samples(8..40)] {
+        let given = batch.clone();
+        let receipt = store.log.append(batch).await.expect("appends");
+        assert_eq!(receipt.sequences.len(), given.len());
+        let last = store.log.get(*receipt.sequences.last().expect("one")).await.expect("reads").expect("stored");
+        assert_eq!(receipt.head_hash, last.hash, "the receipt names the batch's last hash");
+        for (seq, entry) in receipt.sequences.iter().zip(&given) {
+            let stored = store.log.get(*seq).await.expect("reads").expect("stored");
+            assert_eq!(stored.id, format!("audit-{seq}"));
+            assert_eq!(
+                (&stored.timestamp, &stored.event_type, &stored.actor, &stored.resource, &stored.description),
+                (&entry.timestamp, &entry.event_type, &entry.actor, &entry.resource, &entry.description)
+            );
+            assert_eq!((&stored.details, stored.severity), (&entry.details, entry.severity));
+            assert_eq!((&stored.ip_address, &stored.user_agent), (&entry.ip_address, &entry.user_agent));
+            assert_eq!((stored.received_at, &stored.ingested_by), (Some(entry.received_at), &entry.ingested_by));
+        }
+        sequences.extend(receipt.sequences);
+    }
+    assert_eq!(sequences, (1..=40).collect::<Vec<u64>>());
+    let entries = all(&store, 40).await;
+    assert_eq!(entries[0].prev_hash, hex::encode(super::GENESIS_HASH));
+    for pair in entries.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "entry {} links to the one before", pair[1].sequence);
+    }
+}
+
+pub async fn lists_and_counts_match_the_filter_rules(store: Store) {
+    for chunk in samples(0..1500).chunks(400) {
+        store.log.append(chunk.to_vec()).await.expect("appends");
+    }
+    let stored = newest_first(all(&store, 1500).await);
+    let queries = [
+        "",
+        "event_type=auth.*",
+        "event_type=rotation.failed&event_type=backup.done",
+        "severity=error",
+        "severity=info,warning",
+        "actor=ALICE%40contoso.com",
+        "actor=USER-2&severity=info,warning",
+        "actor=system&start_date=2025-03-03T05:00:00Z",
+        "q=stripe",
+        "q=kv-prod-payments&severity=info",
+        "start_date=2025-03-02&end_date=2025-03-05T12:00:00Z&event_type=auth.login.*",
+        "q=vault+kv&actor=rotation-worker&end_date=2025-03-06",
+        "q=eve",
+        "q=1",
+        "q=kv&severity=error",
+    ];
+    for text in queries {
+        let f = filter(text);
+        let expected: Vec<u64> = stored.iter().filter(|e| f.matches(e)).map(|e| e.sequence).collect();
+        assert!(!expected.is_empty(), "{text} matches nothing: a weak check");
+        assert_eq!(store.log.count(&f).await.expect("counts"), expected.len() as u64, "count of {text}");
+        let last = expected.len() as u64 - 1;
+        for (limit, offset) in [(50, 0), (7, 3), (1000, 0), (25, 1000), (10, last), (10, last + 1)] {
+            let page = store.log.list(&f, PageRequest { limit, offset }).await.expect("lists");
+            let got: Vec<u64> = page.entries.iter().map(|e| e.sequence).collect();
+            let want: Vec<u64> = expected.iter().skip(offset as usize).take(limit as usize).copied().collect();
+            assert_eq!(got, want, "{text} limit {limit} offset {offset}");
+            assert_eq!(page.total, expected.len() as u64, "total of {text}");
+        }
+    }
+    let nothing = store.log.list(&filter("q=zzzz"), PageRequest::default()).await.expect("lists");
+    assert_eq!((nothing.total, nothing.entries.len()), (0, 0));
+}
+
+pub async fn the_timeline_counts_exactly_the_matching_entries(store: Store) {
+    store.log.append(samples(0..1200)).await.expect("appends");
+    let now: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
+    let every = all(&store, 1200).await;
+    let earliest = store.log.earliest().await.expect("earliest");
+    assert_eq!(earliest, every.iter().map(|e| e.timestamp).min());
+    for text in [
+        "",
+        "severity=error",
+        "actor=bob%40contoso.com",
+        "actor=system&event_type=auth.*",
+        "q=stripe",
+        "start_date=2025-03-03T05:30:00Z&end_date=2025-03-07T18:00:00Z",
+        "start_date=2025-03-04T06:00:00Z&end_date=2025-03-05T12:00:00Z&severity=info,warning",
+        "start_date=2025-03-02T07:00:00Z&q=kv&actor=rotation-worker",
+    ] {
+        let f = filter(text);
+        let span = Span::plan(f.start, f.end, earliest, now);
+        let got = store.log.histogram(&f, span).await.expect("histogram");
+        let mut want = Histogram::empty(span);
+        for e in every.iter().filter(|e| f.matches(e)) {
+            want.add(e.timestamp, e.severity, 1);
+        }
+        assert!(want.total() > 0, "{text} counts nothing: a weak check");
+        assert_eq!(got, want, "{text} by {}s", span.bucket_secs);
+    }
+}
+
+/// Each scanned entry's sequence and posting token.
+type Seen = Arc<Mutex<Vec<(u64, Option<i64>)>>>;
+
+/// Records what a scan hands over, and stops after `stop_after` entries if asked.
+struct Collect {
+    seen: Seen,
+    stop_after: Option<usize>,
+    ended: Arc<Mutex<bool>>,
+}
+
+impl ScanSink for Collect {
+    fn entry(&mut self, entry: &RawEntry<'_>) -> bool {
+        let mut seen = self.seen.lock().expect("lock");
+        seen.push((entry.sequence, entry.ingest_token_id));
+        assert!(entry.to_entry().is_ok(), "a scanned row reads back as an entry");
+        self.stop_after.is_none_or(|n| seen.len() < n)
+    }
+
+    fn end(&mut self) {
+        *self.ended.lock().expect("lock") = true;
+    }
+}
+
+pub async fn a_scan_hands_over_every_match_oldest_first_and_stops_when_told(store: Store) {
+    store.log.append(samples(0..300)).await.expect("appends");
+    let every = all(&store, 300).await;
+    for text in ["", "severity=error&q=stripe", "actor=system", "q=nothingmatches"] {
+        let f = filter(text);
+        let mut want: Vec<&AuditEntry> = every.iter().filter(|e| f.matches(e)).collect();
+        want.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then(a.sequence.cmp(&b.sequence)));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let ended = Arc::new(Mutex::new(false));
+        let sink = Collect { seen: seen.clone(), stop_after: None, ended: ended.clone() };
+        let n = store.log.scan(&f, Box::new(sink)).await.expect("scans");
+        let got: Vec<(u64, Option<i64>)> = seen.lock().expect("lock").clone();
+        let expected: Vec<(u64, Option<i64>)> =
+            want.iter().map(|e| (e.sequence, e.ingested_by.as_ref().map(|t| t.id))).collect();
+        assert_eq!(got, expected, "{text}");
+        assert_eq!(n, expected.len() as u64);
+        assert!(*ended.lock().expect("lock"), "a scan that ran to its end says so");
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let ended = Arc::new(Mutex::new(false));
+    let sink = Collect { seen: seen.clone(), stop_after: Some(10), ended: ended.clone() };
+    store.log.scan(&filter(""), Box::new(sink)).await.expect("scans");
+    assert_eq!(seen.lock().expect("lock").len(), 10, "the scan stopped when the sink said so");
+    assert!(!*ended.lock().expect("lock"), "a stopped scan has no end");
+}
+
+pub async fn new_entries_are_announced_and_read_after_a_sequence(store: Store) {
+    let mut head = store.log.watch_head();
+    assert_eq!(*head.borrow_and_update(), 0);
+    store.log.append(samples(0..5)).await.expect("appends");
+    assert!(head.has_changed().expect("open"), "an append moves the head");
+    assert_eq!(*head.borrow_and_update(), 5);
+    store.log.append(samples(5..9)).await.expect("appends");
+    let after: Vec<u64> = store.log.entries_after(3, 100).await.expect("reads").iter().map(|e| e.sequence).collect();
+    assert_eq!(after, vec![4, 5, 6, 7, 8, 9]);
+    let limited: Vec<u64> = store.log.entries_after(3, 2).await.expect("reads").iter().map(|e| e.sequence).collect();
+    assert_eq!(limited, vec![4, 5]);
+    assert!(store.log.entries_after(9, 10).await.expect("reads").is_empty());
+}
+
+pub async fn search_folds_accents_in_lists_counts_timeline_and_scans(store: Store) {
+    let mut entries = samples(0..6);
+    entries[2].description = "Zahlung an Müller".into();
+    entries[4].description = "Überweisung an Muller & Söhne, Crème brûlée".into();
+    store.log.append(entries).await.expect("appends");
+    let every = all(&store, 6).await;
+    let now: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
+    for (q, want) in [
+        ("müller", vec![5, 3]),
+        ("muller", vec![5, 3]),
+        ("MÜLLER", vec![5, 3]),
+        ("mull", vec![5, 3]),
+        ("sohne", vec![5]),
+        ("creme brulee", vec![5]),
+        ("crème", vec![5]),
+        ("uberweisung", vec![5]),
+    ] {
+        let f = filter(&format!("q={}", url_encode(q)));
+        let rust: Vec<u64> = newest_first(every.clone()).iter().filter(|e| f.matches(e)).map(|e| e.sequence).collect();
+        let mut want = want;
+        let mut sorted = rust.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        want.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(sorted, want, "the Rust rules for {q}");
+        let page = store.log.list(&f, PageRequest::default()).await.expect("lists");
+        assert_eq!(page.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(), rust, "list of {q}");
+        assert_eq!(store.log.count(&f).await.expect("counts"), want.len() as u64, "count of {q}");
+        let span = Span::plan(None, None, store.log.earliest().await.expect("earliest"), now);
+        assert_eq!(
+            store.log.histogram(&f, span).await.expect("histogram").total(),
+            want.len() as u64,
+            "timeline of {q}"
+        );
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Collect { seen: seen.clone(), stop_after: None, ended: Arc::new(Mutex::new(false)) };
+        assert_eq!(store.log.scan(&f, Box::new(sink)).await.expect("scans"), want.len() as u64, "scan of {q}");
+    }
+}
+
+fn url_encode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+pub async fn actors_are_suggested_by_any_part_of_their_name_or_id(store: Store) {
+    store.log.append(samples(0..8)).await.expect("appends");
+    let names = store.log.suggest_actors("CONTOSO", 10).await.expect("suggests");
+    assert_eq!(names, vec!["alice@contoso.com", "bob@contoso.com"]);
+    let names = store.log.suggest_actors("rot", 10).await.expect("suggests");
+    assert_eq!(names, vec!["rotation-worker", "sp-rot"], "those that begin with it first");
+    assert_eq!(store.log.suggest_actors("o", 1).await.expect("suggests").len(), 1);
+    assert!(store.log.suggest_actors("nobody", 10).await.expect("suggests").is_empty());
+}
+
+pub async fn verify_passes_an_intact_log_and_checks_a_given_head(store: Store) {
+    let empty = store.log.verify(None).await.expect("verifies");
+    assert!(empty.is_intact() && empty.entries == 0 && empty.head.is_none(), "{empty:?}");
+    store.log.append(samples(0..30)).await.expect("appends");
+    let receipt = store.log.append(samples(30..50)).await.expect("appends");
+    let report = store.log.verify(None).await.expect("verifies");
+    assert!(report.is_intact(), "{:?}", report.problems);
+    let head = Head { sequence: 50, hash: receipt.head_hash.clone() };
+    assert_eq!((report.entries, report.head.as_ref()), (50, Some(&head)));
+
+    let earlier = store.log.get(30).await.expect("reads").expect("stored");
+    let seen = Head { sequence: 30, hash: earlier.hash };
+    assert!(store.log.verify(Some(&seen)).await.expect("verifies").is_intact());
+    let beyond = Head { sequence: 51, hash: receipt.head_hash.clone() };
+    let report = store.log.verify(Some(&beyond)).await.expect("verifies");
+    assert_eq!(report.problems, vec![Problem::Truncated { expected: 51, last: 50 }]);
+    let other = Head { sequence: 50, hash: "0".repeat(64) };
+    let report = store.log.verify(Some(&other)).await.expect("verifies");
+    assert!(matches!(report.problems.as_slice(), [Problem::HeadMismatch { seq: 50, .. }]), "{:?}", report.problems);
+}
+
+pub async fn tokens_are_found_by_hash_and_names_are_unique(store: Store) {
+    let made = store.tokens.create_token("splunk", &[Scope::Read, Scope::Ingest], &[7; 32]).await.expect("creates");
+    assert_eq!((made.name.as_str(), made.scopes.as_slice()), ("splunk", &[Scope::Read, Scope::Ingest][..]));
+    let found = store.tokens.find_token(&[7; 32]).await.expect("finds");
+    assert_eq!(found.as_ref(), Some(&made));
+    assert_eq!(store.tokens.find_token(&[8; 32]).await.expect("finds"), None);
+    let again = store.tokens.create_token("splunk", &[Scope::Read], &[9; 32]).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let other = store.tokens.create_token("ingest", &[Scope::Ingest], &[9; 32]).await.expect("creates");
+    assert_ne!(other.id, made.id, "ids are unique");
+}
+
+pub async fn concurrent_appends_never_fork_the_chain(store: Store) {
+    let mut tasks = Vec::new();
+    for producer in 0..8 {
+        let log = store.log.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..10 {
+                let first = producer * 1000 + round * 10;
+                let size = 1 + (round % 3) as usize;
+                log.append(samples(first..first + size as i64)).await.expect("appends");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("producer");
+    }
+    let report = store.log.verify(None).await.expect("verifies");
+    assert!(report.is_intact(), "{:?}", report.problems);
+    let per_producer: u64 = (0..10).map(|round| 1 + round % 3).sum();
+    assert_eq!(report.entries, 8 * per_producer);
+}
+
+pub async fn unknown_entries_are_none_and_empty_appends_write_nothing(store: Store) {
+    assert!(store.log.get(1).await.expect("reads").is_none());
+    let receipt = store.log.append(Vec::new()).await.expect("nothing to do");
+    assert!(receipt.sequences.is_empty());
+    store.log.append(samples(0..2)).await.expect("appends");
+    assert!(store.log.get(3).await.expect("reads").is_none());
+    assert!(store.log.get(u64::MAX).await.expect("reads").is_none());
+    assert_eq!(store.log.count(&filter("")).await.expect("counts"), 2);
+    store.maintenance.ping().await.expect("answers");
+    store.maintenance.optimize().await.expect("statistics");
+}

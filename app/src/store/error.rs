@@ -1,0 +1,57 @@
+//! The store's errors, the same whatever engine answers: callers decide what to tell the
+//! client from the kind of failure, never from a driver's error type.
+
+use std::time::Duration;
+use thiserror::Error;
+
+/// A driver's own error, kept as the source of a [`StoreError::Backend`] for the logs.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// What was asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// It would contradict what is stored (a name already taken).
+    #[error("{0}")]
+    Conflict(String),
+    /// The store cannot take this now (busy database, every export turn taken): the
+    /// client should try again after `retry_after`.
+    #[error("{reason}")]
+    Overloaded { reason: String, retry_after: Duration },
+    /// A stored entry cannot be read back: tampering or damage.
+    #[error("stored entry {seq} cannot be read: {reason}")]
+    Corrupt { seq: u64, reason: String },
+    /// Anything else the database reported; logged, never shown to clients.
+    #[error("database error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+impl StoreError {
+    pub fn backend(error: impl Into<BoxError>) -> Self {
+        StoreError::Backend(error.into())
+    }
+}
+
+/// Why a store could not be opened.
+#[derive(Debug, Error)]
+pub enum OpenError {
+    #[error("unsupported database URL '{0}': use sqlite:<path>")]
+    UnsupportedUrl(String),
+    #[error("no audit database at {0}")]
+    Missing(String),
+    #[error("{0} is not a CertifyClouds audit database")]
+    NotAnAuditDatabase(String),
+    #[error("cannot create the database folder {path}: {source}")]
+    CreateDir { path: String, source: std::io::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[source] BoxError),
+    #[error("cannot open the database: {0}")]
+    Backend(#[source] BoxError),
+}
+
+impl From<StoreError> for OpenError {
+    fn from(e: StoreError) -> Self {
+        OpenError::Backend(Box::new(e))
+    }
+}

@@ -1,0 +1,53 @@
+//! How this engine's drivers' errors become the store's own: a busy or locked database
+//! is "overloaded, try again", everything else is the backend's failure.
+
+use crate::store::StoreError;
+use std::time::Duration;
+
+/// What a client is told to wait when the database stays locked past its busy timeout.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// SQLITE_BUSY and SQLITE_LOCKED, whatever their extended code.
+fn is_busy(code: i32) -> bool {
+    matches!(code & 0xff, 5 | 6)
+}
+
+fn overloaded() -> StoreError {
+    StoreError::Overloaded { reason: "the audit database is busy".into(), retry_after: RETRY_AFTER }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.code().and_then(|c| c.parse().ok()).is_some_and(is_busy) => overloaded(),
+            sqlx::Error::PoolTimedOut => overloaded(),
+            _ => StoreError::backend(e),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(failure, _) if is_busy(failure.extended_code) => overloaded(),
+            _ => StoreError::backend(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_and_locked_are_overloaded_and_the_rest_is_the_backend() {
+        for code in [5, 6, 261, 517, 773] {
+            let e = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+            assert!(matches!(StoreError::from(e), StoreError::Overloaded { .. }), "{code}");
+        }
+        let e = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(11), None);
+        assert!(matches!(StoreError::from(e), StoreError::Backend(_)));
+        assert!(matches!(StoreError::from(sqlx::Error::PoolTimedOut), StoreError::Overloaded { .. }));
+        assert!(matches!(StoreError::from(sqlx::Error::RowNotFound), StoreError::Backend(_)));
+    }
+}

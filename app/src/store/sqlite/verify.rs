@@ -1,0 +1,340 @@
+//! `verify` on SQLite, on a read-only connection of its own: the chain over every stored
+//! row in sequence order, then the structures that decide what lists and searches show:
+//! the search index (each word's number of entries, against the words the entries hold),
+//! the per-day and per-actor counts, the actor each entry is filed under, and `ts_high`.
+
+use super::append::search_words;
+use super::rows::COLUMNS;
+use super::scan::{raw, reader};
+use crate::store::verify::{ChainWalk, Head, Problem, VerifyReport};
+use crate::store::StoreError;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use sqlx::SqlitePool;
+use std::collections::HashMap;
+use std::path::Path;
+
+pub async fn verify(pool: &SqlitePool, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError> {
+    let path = pool.connect_options().get_filename().to_owned();
+    let expect_head = expect_head.cloned();
+    tokio::task::spawn_blocking(move || run(&path, expect_head.as_ref())).await.map_err(StoreError::backend)?
+}
+
+fn run(path: &Path, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError> {
+    let db = reader(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    // One snapshot for every check, so that appends meanwhile cannot look like damage.
+    db.execute_batch("BEGIN")?;
+    let (mut report, words) = walk_chain(&db)?;
+    report.problems.extend(check_ts_high(&db)?);
+    report.problems.extend(check_search_index(&db, words)?);
+    report.problems.extend(check_counts(&db)?);
+    report.problems.extend(check_actors(&db)?);
+    if let Some(expected) = expect_head {
+        let seq = i64::try_from(expected.sequence).unwrap_or(i64::MAX);
+        let hash: Option<Vec<u8>> =
+            db.query_row("SELECT hash FROM audit_entries WHERE seq = ?", [seq], |r| r.get(0)).optional()?;
+        report.check_head(expected, hash.map(hex::encode));
+    }
+    db.execute_batch("COMMIT")?;
+    Ok(report)
+}
+
+/// How many entries hold each word, as the search rules make the words.
+type WordCounts = HashMap<String, i64>;
+
+/// Every row, whatever its sequence number: one stored out of place is reported, not
+/// skipped. The walk stops checking at the first broken link (every later one depends on
+/// it) but reads on to count the words every entry holds.
+fn walk_chain(db: &Connection) -> Result<(VerifyReport, WordCounts), StoreError> {
+    let mut statement = db.prepare(&format!("SELECT {COLUMNS} FROM audit_entries ORDER BY seq"))?;
+    let mut rows = statement.query([])?;
+    let mut walk = ChainWalk::default();
+    let mut words = WordCounts::new();
+    while let Some(row) = rows.next()? {
+        let entry = raw(row);
+        if let Ok(e) = &entry {
+            for word in search_words(e.event_type, e.actor_name, e.description, e.resource_name).split(' ') {
+                if !word.is_empty() {
+                    *words.entry(word.to_owned()).or_default() += 1;
+                }
+            }
+        }
+        walk.visit(row.get(0)?, entry);
+    }
+    Ok((walk.report, words))
+}
+
+/// `ts_high` is the latest time up to each entry: searches rely on it to stop early.
+fn check_ts_high(db: &Connection) -> Result<Option<Problem>, StoreError> {
+    let wrong: Option<i64> = db
+        .query_row(
+            "SELECT seq FROM (SELECT seq, ts_high, MAX(ts) OVER (ORDER BY seq) AS expected FROM audit_entries) \
+             WHERE ts_high IS NOT expected ORDER BY seq LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(wrong.map(|seq| Problem::SearchIndex(format!("entry audit-{seq} has a wrong ts_high"))))
+}
+
+/// The index against the entries, word by word: an entry missing from the index (hidden
+/// from searches) or indexed with words it does not hold changes some word's count.
+fn check_search_index(db: &Connection, mut expected: WordCounts) -> Result<Option<Problem>, StoreError> {
+    let mut statement = db.prepare("SELECT term, doc FROM audit_search_vocab")?;
+    let mut rows = statement.query([])?;
+    let mut wrong = Vec::new();
+    while let Some(row) = rows.next()? {
+        let (term, indexed): (String, i64) = (row.get(0)?, row.get(1)?);
+        let held = expected.remove(&term).unwrap_or(0);
+        if held != indexed {
+            wrong.push((term, indexed, held));
+        }
+    }
+    wrong.extend(expected.into_iter().map(|(term, held)| (term, 0, held)));
+    if wrong.is_empty() {
+        return Ok(None);
+    }
+    wrong.sort();
+    let shown: Vec<String> = wrong
+        .iter()
+        .take(5)
+        .map(|(term, indexed, held)| format!("'{term}' is indexed for {indexed} entries but {held} hold it"))
+        .collect();
+    let more = if wrong.len() > 5 { format!(" (and {} more words)", wrong.len() - 5) } else { String::new() };
+    Ok(Some(Problem::SearchIndex(format!("{}{more}", shown.join("; ")))))
+}
+
+/// Each count table against a count of the entries themselves.
+fn check_counts(db: &Connection) -> Result<Vec<Problem>, StoreError> {
+    let day = "ts / 86400000000";
+    let tables = [
+        (
+            "audit_daily_counts",
+            ["day", "event_type", "severity", "actor_type"],
+            format!("{day}, event_type, severity, actor_type"),
+        ),
+        (
+            "audit_actor_counts",
+            ["actor_ref", "day", "event_type", "severity"],
+            format!("actor_ref, {day}, event_type, severity"),
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (table, key, counted_key) in tables {
+        let on: Vec<String> = (1..=4).map(|i| format!("r.k{i} = c.k{i}")).collect();
+        let pick: Vec<String> = (1..=4).map(|i| format!("coalesce(r.k{i}, c.k{i})")).collect();
+        let sql = format!(
+            "WITH recorded (k1, k2, k3, k4, n) AS (SELECT {}, n FROM {table} WHERE n <> 0), \
+                  counted (k1, k2, k3, k4, n) AS (SELECT {counted_key}, COUNT(*) FROM audit_entries GROUP BY 1, 2, 3, 4) \
+             SELECT {}, coalesce(r.n, 0), coalesce(c.n, 0) FROM recorded r FULL JOIN counted c ON {} \
+             WHERE coalesce(r.n, 0) <> coalesce(c.n, 0) LIMIT 1",
+            key.join(", "),
+            pick.join(", "),
+            on.join(" AND "),
+        );
+        let found = db
+            .query_row(&sql, [], |r| {
+                let mut parts = Vec::with_capacity(4);
+                for (i, name) in key.iter().enumerate() {
+                    parts.push(format!("{name} {}", show(name, r.get(i)?)));
+                }
+                let (recorded, counted): (i64, i64) = (r.get(4)?, r.get(5)?);
+                Ok(format!("{}: it records {recorded} entries, the entries count {counted}", parts.join(", ")))
+            })
+            .optional()?;
+        if let Some(detail) = found {
+            problems.push(Problem::Counts { table, detail });
+        }
+    }
+    Ok(problems)
+}
+
+/// A key column's value as people read it.
+fn show(column: &str, value: rusqlite::types::Value) -> String {
+    use rusqlite::types::Value;
+    match (column, value) {
+        ("day", Value::Integer(day)) => chrono::DateTime::from_timestamp(day.saturating_mul(86_400), 0)
+            .map_or_else(|| day.to_string(), |t| t.date_naive().to_string()),
+        ("severity", Value::Integer(code)) => {
+            crate::entry::Severity::from_code(code).map_or_else(|| code.to_string(), |s| s.as_str().to_owned())
+        }
+        (_, Value::Integer(n)) => n.to_string(),
+        (_, Value::Text(text)) => text,
+        (_, other) => format!("{other:?}"),
+    }
+}
+
+/// The actor filter finds entries through `actor_ref`: an entry filed under another
+/// actor (or none) would be hidden from it.
+fn check_actors(db: &Connection) -> Result<Option<Problem>, StoreError> {
+    let wrong: Option<i64> = db
+        .query_row(
+            "SELECT e.seq FROM audit_entries e LEFT JOIN audit_actors a ON a.ref = e.actor_ref \
+             WHERE a.ref IS NULL OR a.id_key IS NOT lower(e.actor_id) OR a.name_key IS NOT lower(e.actor_name) \
+             ORDER BY e.seq LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(wrong.map(|seq| Problem::ActorIndex { seq: u64::try_from(seq).unwrap_or(0) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::conformance::samples;
+    use crate::store::{AuditLog, Problem, SqliteStore};
+    use sqlx::SqlitePool;
+
+    async fn store_of(n: i64) -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
+        store.append(samples(0..n)).await.expect("appends");
+        (store, dir)
+    }
+
+    /// A row written straight into the table, as an attacker with the file would.
+    async fn insert_raw(pool: &SqlitePool, verb: &str, seq: i64, prev_hash: &[u8], ts_high: i64) -> Result<(), String> {
+        sqlx::query(&format!(
+            "{verb} INTO audit_entries (seq, ts, ts_high, event_type, severity, actor_type, actor_id, actor_name, \
+             actor_ref, description, details, prev_hash, hash) \
+             VALUES (?, 1741000000000000, ?, 'auth.logout', 0, 'user', 'm', 'mallory', 1, 'forged', '{{}}', ?, zeroblob(32))"
+        ))
+        .bind(seq)
+        .bind(ts_high)
+        .bind(prev_hash)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
+    async fn head(pool: &SqlitePool) -> (Vec<u8>, i64) {
+        sqlx::query_as("SELECT hash, ts_high FROM audit_entries ORDER BY seq DESC LIMIT 1")
+            .fetch_one(pool)
+            .await
+            .expect("head")
+    }
+
+    #[tokio::test]
+    async fn the_database_refuses_rows_anywhere_but_at_the_head() {
+        let (store, _dir) = store_of(3).await;
+        let pool = store.pool();
+        let (hash, ts_high) = head(pool).await;
+        let zero = [0u8; 32];
+        for (verb, seq, prev) in [
+            ("INSERT", 0, &zero[..]),
+            ("INSERT", -1, &zero[..]),
+            ("INSERT", 5, &hash[..]),
+            ("INSERT", 3, &hash[..]),
+            ("INSERT OR REPLACE", 2, &zero[..]),
+            ("REPLACE", 3, &hash[..]),
+            ("INSERT OR IGNORE", 1, &zero[..]),
+            ("INSERT", 4, &zero[..]),
+        ] {
+            let refused = insert_raw(pool, verb, seq, prev, ts_high.max(1741000000000000)).await;
+            if verb == "INSERT OR IGNORE" {
+                // IGNORE turns the refusal into silence: still nothing is written.
+                continue;
+            }
+            let err = refused.expect_err(&format!("{verb} seq {seq}"));
+            assert!(err.contains("appended at the head of the chain only"), "{verb} {seq}: {err}");
+        }
+        let wrong_high = insert_raw(pool, "INSERT", 4, &hash, 5).await.expect_err("ts_high below the running latest");
+        assert!(wrong_high.contains("head of the chain only"), "{wrong_high}");
+        let report = store.verify(None).await.expect("verifies");
+        assert!(report.is_intact() && report.entries == 3, "{report:?}");
+
+        // At the head and linked, a forged row gets in: its hash gives it away.
+        insert_raw(pool, "INSERT", 4, &hash, ts_high.max(1741000000000000)).await.expect("at the head");
+        let report = store.verify(None).await.expect("verifies");
+        assert!(
+            matches!(&report.problems[0], Problem::BrokenLink { seq: 4, reason } if reason.contains("hash")),
+            "{:?}",
+            report.problems
+        );
+        assert_eq!(report.entries, 3);
+    }
+
+    #[tokio::test]
+    async fn rows_stored_out_of_place_behind_the_triggers_are_reported_not_skipped() {
+        for seq in [-5, 0, 9] {
+            let (store, _dir) = store_of(4).await;
+            let pool = store.pool();
+            sqlx::query("DROP TRIGGER audit_entries_at_head_only").execute(pool).await.expect("drop");
+            insert_raw(pool, "INSERT", seq, &[0; 32], i64::MAX).await.expect("no trigger now");
+            let report = store.verify(None).await.expect("verifies");
+            let expected = if seq > 0 { 5 } else { 1 };
+            assert!(
+                report.problems.contains(&Problem::OutOfPlace { stored_seq: seq, expected }),
+                "{seq}: {:?}",
+                report.problems
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_entry_hidden_from_search_is_reported() {
+        let (store, _dir) = store_of(20).await;
+        sqlx::query("DELETE FROM audit_search WHERE rowid = 7").execute(store.pool()).await.expect("hide it");
+        let report = store.verify(None).await.expect("verifies");
+        assert!(
+            report.problems.iter().any(
+                |p| matches!(p, Problem::SearchIndex(d) if d.contains("'6' is indexed for 0 entries but 1 hold it"))
+            ),
+            "{:?}",
+            report.problems
+        );
+        assert_eq!(report.entries, 20, "the chain itself is intact");
+
+        // Words an entry does not hold, slipped into the index, are found too.
+        let (store, _dir) = store_of(5).await;
+        sqlx::query("INSERT INTO audit_search (rowid, words) VALUES (3, 'mallory')").execute(store.pool()).await.ok();
+        sqlx::query("DELETE FROM audit_search WHERE rowid = 3").execute(store.pool()).await.expect("delete");
+        sqlx::query("INSERT INTO audit_search (rowid, words) VALUES (3, 'mallory')")
+            .execute(store.pool())
+            .await
+            .expect("invent");
+        let report = store.verify(None).await.expect("verifies");
+        assert!(
+            report.problems.iter().any(|p| matches!(p, Problem::SearchIndex(d) if d.contains("'mallory' is indexed for 1 entries but 0 hold it"))),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    #[tokio::test]
+    async fn miscounted_entries_and_a_misfiled_actor_are_reported() {
+        let (store, _dir) = store_of(30).await;
+        let pool = store.pool();
+        sqlx::query("UPDATE audit_daily_counts SET n = n - 1 WHERE (day, event_type) IN (SELECT day, event_type FROM audit_daily_counts LIMIT 1)")
+            .execute(pool)
+            .await
+            .expect("miscount");
+        sqlx::query("DELETE FROM audit_actor_counts WHERE actor_ref = (SELECT MIN(actor_ref) FROM audit_actor_counts)")
+            .execute(pool)
+            .await
+            .expect("drop a count");
+        let report = store.verify(None).await.expect("verifies");
+        let tables: Vec<&str> = report
+            .problems
+            .iter()
+            .filter_map(|p| if let Problem::Counts { table, .. } = p { Some(*table) } else { None })
+            .collect();
+        assert_eq!(tables, ["audit_daily_counts", "audit_actor_counts"], "{:?}", report.problems);
+        assert!(report.problems[0].to_string().contains("it records"), "{}", report.problems[0]);
+
+        sqlx::query("DROP TRIGGER audit_entries_no_update").execute(pool).await.expect("drop");
+        sqlx::query("UPDATE audit_entries SET actor_ref = actor_ref % 4 + 1 WHERE seq = 12")
+            .execute(pool)
+            .await
+            .expect("misfile");
+        let report = store.verify(None).await.expect("verifies");
+        assert!(report.problems.contains(&Problem::ActorIndex { seq: 12 }), "{:?}", report.problems);
+        sqlx::query("UPDATE audit_entries SET ts_high = 0 WHERE seq = 20").execute(pool).await.expect("ts_high");
+        let report = store.verify(None).await.expect("verifies");
+        assert!(
+            report.problems.iter().any(|p| matches!(p, Problem::SearchIndex(d) if d.contains("audit-20"))),
+            "{:?}",
+            report.problems
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! What `verify` checks and reports, whatever engine stores the log: the chain walked row
+//! by row (every row a list or export can show, in sequence order, none skipped), and the
+//! problems an engine's own checks find (search index, counts).
+
+use super::chain::{entry_hash, ChainFields, GENESIS_HASH};
+use super::{RawEntry, StoreError};
+use std::fmt;
+use std::str::FromStr;
+
+/// A point of the chain a reader saw before: `SEQ:HASH` (hex).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub sequence: u64,
+    pub hash: String,
+}
+
+impl FromStr for Head {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not SEQ:HASH (a sequence number and a 64-digit hex hash)");
+        let (seq, hash) = s.split_once(':').ok_or_else(bad)?;
+        let sequence = seq.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+        let hash = hash.trim().to_ascii_lowercase();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        Ok(Head { sequence, hash })
+    }
+}
+
+impl fmt::Display for Head {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.sequence, self.hash)
+    }
+}
+
+/// One thing found wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// A stored row that is not where the chain expects the next one (a gap, a duplicate,
+    /// a sequence of 0 or below).
+    OutOfPlace { stored_seq: i64, expected: u64 },
+    /// The row's content, link or hash does not match the chain.
+    BrokenLink { seq: u64, reason: String },
+    /// The search index does not hold exactly the entries: an entry may be hidden from
+    /// (or invented in) searches.
+    SearchIndex(String),
+    /// A count table disagrees with the entries: totals and the timeline would be wrong.
+    Counts { table: &'static str, detail: String },
+    /// An entry is filed under the wrong actor: the actor filter would hide it.
+    ActorIndex { seq: u64 },
+    /// The head given to check against lies past the end: entries were removed from the end.
+    Truncated { expected: u64, last: u64 },
+    /// The entry at the given head's place has another hash: the log was rewritten.
+    HeadMismatch { seq: u64, found: String },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::OutOfPlace { stored_seq, expected } => {
+                write!(f, "a row with sequence {stored_seq} is stored where sequence {expected} was expected")
+            }
+            Problem::BrokenLink { seq, reason } => write!(f, "the hash chain is broken at sequence {seq}: {reason}"),
+            Problem::SearchIndex(detail) => write!(f, "the search index disagrees with the entries: {detail}"),
+            Problem::Counts { table, detail } => write!(f, "{table} disagrees with the entries: {detail}"),
+            Problem::ActorIndex { seq } => {
+                write!(f, "entry audit-{seq} is filed under another actor than its own (the actor filter would hide it)")
+            }
+            Problem::Truncated { expected, last } => write!(
+                f,
+                "the log ends at sequence {last} but sequence {expected} was expected: entries were removed from the end"
+            ),
+            Problem::HeadMismatch { seq, found } => {
+                write!(f, "entry audit-{seq} now has hash {found}, not the expected one: the log was rewritten")
+            }
+        }
+    }
+}
+
+/// The outcome of a verification.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Entries whose place and hash were checked (up to the first broken one).
+    pub entries: u64,
+    /// The last entry checked, as `SEQ:HASH`.
+    pub head: Option<Head>,
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    pub fn is_intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// Compares the chain's end with a head a reader saw before.
+    pub fn check_head(&mut self, expected: &Head, hash_at: Option<String>) {
+        let last = self.head.as_ref().map_or(0, |h| h.sequence);
+        match hash_at {
+            None => self.problems.push(Problem::Truncated { expected: expected.sequence, last }),
+            Some(found) if found != expected.hash => {
+                self.problems.push(Problem::HeadMismatch { seq: expected.sequence, found })
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Walks stored rows in sequence order and checks each one's place, link and hash. It
+/// stops at the first broken row: every later link depends on it.
+pub struct ChainWalk {
+    prev: [u8; 32],
+    expected: u64,
+    pub report: VerifyReport,
+    broken: bool,
+}
+
+impl Default for ChainWalk {
+    fn default() -> Self {
+        ChainWalk { prev: GENESIS_HASH, expected: 1, report: VerifyReport::default(), broken: false }
+    }
+}
+
+impl ChainWalk {
+    /// Checks the next stored row (`stored_seq` as the database holds it, which may be
+    /// anything if rows were written behind the store's back). `false` once broken.
+    pub fn visit(&mut self, stored_seq: i64, row: Result<RawEntry<'_>, StoreError>) -> bool {
+        if self.broken {
+            return false;
+        }
+        let expected = self.expected;
+        if u64::try_from(stored_seq).ok() != Some(expected) {
+            return self.fail(Problem::OutOfPlace { stored_seq, expected });
+        }
+        let entry = match row.and_then(|row| row.to_entry()) {
+            Ok(entry) => entry,
+            Err(e) => return self.fail(Problem::BrokenLink { seq: expected, reason: e.to_string() }),
+        };
+        if entry.prev_hash != hex::encode(self.prev) {
+            return self
+                .fail(Problem::BrokenLink { seq: expected, reason: "its link to the previous entry differs".into() });
+        }
+        let hash = entry_hash(&self.prev, &ChainFields::of_stored(&entry));
+        if entry.hash != hex::encode(hash) {
+            return self
+                .fail(Problem::BrokenLink { seq: expected, reason: "its content does not match its hash".into() });
+        }
+        self.prev = hash;
+        self.expected += 1;
+        self.report.entries = expected;
+        self.report.head = Some(Head { sequence: expected, hash: entry.hash });
+        true
+    }
+
+    fn fail(&mut self, problem: Problem) -> bool {
+        self.report.problems.push(problem);
+        self.broken = true;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_parse_as_seq_colon_hash() {
+        let hash = "ab".repeat(32);
+        assert_eq!(format!("12:{hash}").parse(), Ok(Head { sequence: 12, hash: hash.clone() }));
+        assert_eq!(format!("12:{}", hash.to_uppercase()).parse::<Head>().map(|h| h.hash), Ok(hash.clone()));
+        for bad in ["", "12", &format!("0:{hash}"), &format!("x:{hash}"), "12:abc", &format!("12:{}", "g".repeat(64))] {
+            assert!(bad.parse::<Head>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_head_past_the_end_or_with_another_hash_is_reported() {
+        let head = Head { sequence: 5, hash: "aa".repeat(32) };
+        let mut report =
+            VerifyReport { entries: 3, head: Some(Head { sequence: 3, hash: "bb".repeat(32) }), problems: vec![] };
+        report.check_head(&head, None);
+        assert_eq!(report.problems, vec![Problem::Truncated { expected: 5, last: 3 }]);
+        let mut report = VerifyReport::default();
+        report.check_head(&head, Some("cc".repeat(32)));
+        assert!(matches!(report.problems[0], Problem::HeadMismatch { seq: 5, .. }));
+        let mut report = VerifyReport::default();
+        report.check_head(&head, Some("aa".repeat(32)));
+        assert!(report.is_intact());
+    }
+}

@@ -1,0 +1,173 @@
+//! Who is asking, worked out in one place for every route: the bearer token (if any)
+//! becomes the [`Principal`], the connection (or, behind a trusted proxy, its
+//! `X-Forwarded-For`) gives the client's address. The route's permission is checked here;
+//! handlers and server functions receive the [`Caller`] and take every audited action's
+//! actor from it.
+
+use super::error::ApiError;
+use super::routes::Route;
+use crate::state::{AppState, TrustedProxies};
+use app::access::{Caller, Permission, Principal};
+use app::tokens;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, SocketAddr};
+
+/// The route and principal of an answered request, for the request log and the metrics.
+#[derive(Clone, Debug)]
+pub struct Served {
+    pub route: &'static str,
+    pub principal: String,
+}
+
+/// Identifies the caller, checks the route's permission and hands the [`Caller`] on.
+pub async fn authorize(
+    State((state, route)): State<(AppState, &'static Route)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let (principal, refused) = match identify(&state, request.headers(), route.permission).await {
+        Ok(principal) => {
+            let refused = principal.check(route.permission).err().map(ApiError::from);
+            (principal, refused)
+        }
+        Err(error) => (Principal::Anonymous, Some(error)),
+    };
+    let served = Served { route: route.path, principal: principal.label() };
+    let mut response = match refused {
+        Some(error) => error.into_response(),
+        None => {
+            let caller = Caller {
+                principal,
+                ip: client_ip(&request, &state.proxies),
+                user_agent: header_text(request.headers(), USER_AGENT),
+            };
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+    };
+    response.extensions_mut().insert(served);
+    response
+}
+
+/// The principal the request's credentials name. Public routes ignore credentials (a
+/// load balancer's health check may carry any); elsewhere a credential that is presented
+/// must be valid.
+async fn identify(state: &AppState, headers: &HeaderMap, permission: Permission) -> Result<Principal, ApiError> {
+    if permission == Permission::Public {
+        return Ok(Principal::Anonymous);
+    }
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(Principal::Anonymous);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized { reason: "malformed Authorization header" })?;
+    match state.tokens.find_token(&tokens::hash(token)).await? {
+        Some(record) => Ok(Principal::Token(record)),
+        None => Err(ApiError::Unauthorized { reason: "unknown bearer token" }),
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).filter(|v| !v.trim().is_empty())
+}
+
+/// The client's address: the connection's peer, unless the peer is a trusted proxy; then
+/// the nearest address in `X-Forwarded-For` that is not itself a trusted proxy (addresses
+/// further left were written by the client, and anyone can write anything there).
+fn client_ip(request: &Request, proxies: &TrustedProxies) -> Option<IpAddr> {
+    let extensions = request.extensions();
+    // Tests stand in for the connection with axum's `MockConnectInfo`.
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .or_else(|| extensions.get::<MockConnectInfo<SocketAddr>>().map(|MockConnectInfo(addr)| addr.ip()))?;
+    if !proxies.contains(peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !proxies.contains(ip) {
+                    break;
+                }
+            }
+            // Garbage in the header: believe no further.
+            Err(_) => break,
+        }
+    }
+    Some(client)
+}
+
+/// Handlers name the [`Caller`] in their signature; [`authorize`] put it there.
+pub struct Who(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Who {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        // Every route is built from the route table with `authorize` in front of it.
+        parts.extensions.get::<Caller>().cloned().map(Who).ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "a handler ran without the route table's authorisation");
+            ApiError::Unavailable
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    fn request(peer: &str, forwarded: &[&str]) -> Request {
+        let mut builder = Request::builder().uri("/");
+        for value in forwarded {
+            builder = builder.header("x-forwarded-for", *value);
+        }
+        let mut request = builder.body(Body::empty()).expect("request");
+        let addr: SocketAddr = format!("{peer}:4000").parse().expect("addr");
+        request.extensions_mut().insert(ConnectInfo(addr));
+        request
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().expect("ip"))
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let proxies: TrustedProxies = "10.0.0.0/8".parse().expect("proxies");
+        // An untrusted peer's header is ignored: anyone can send it.
+        assert_eq!(client_ip(&request("192.0.2.9", &["203.0.113.5"]), &proxies), ip("192.0.2.9"));
+        // Behind a trusted proxy: the last address it was given.
+        assert_eq!(client_ip(&request("10.0.0.2", &["203.0.113.5"]), &proxies), ip("203.0.113.5"));
+        // A spoofed address to the left is not believed; chained trusted proxies are skipped.
+        assert_eq!(client_ip(&request("10.0.0.2", &["6.6.6.6, 203.0.113.5", "10.0.0.7"]), &proxies), ip("203.0.113.5"));
+        assert_eq!(client_ip(&request("10.0.0.2", &["junk, 203.0.113.5"]), &proxies), ip("203.0.113.5"));
+        assert_eq!(client_ip(&request("10.0.0.2", &["203.0.113.5, junk"]), &proxies), ip("10.0.0.2"));
+        assert_eq!(client_ip(&request("10.0.0.2", &[]), &proxies), ip("10.0.0.2"));
+        assert_eq!(client_ip(&request("10.0.0.2", &["203.0.113.5"]), &TrustedProxies::default()), ip("10.0.0.2"));
+        let no_peer = Request::builder().body(Body::empty()).expect("request");
+        assert_eq!(client_ip(&no_peer, &proxies), None);
+    }
+}

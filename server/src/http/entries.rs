@@ -1,0 +1,71 @@
+//! Reading the log: `GET /audit/entries`, `/audit/entries/{id}` and `/audit/event-types`.
+
+use super::error::ApiError;
+use app::audit::service;
+use app::catalogue::{EventSpec, CATALOGUE};
+use app::entry::{AuditEntry, EntryPage};
+use app::filter::EntryQuery;
+use app::store::AuditLog;
+use axum::extract::{Path, RawQuery, State};
+use axum::Json;
+use std::sync::Arc;
+
+/// A page of entries, newest first.
+#[utoipa::path(
+    get,
+    path = "/audit/entries",
+    tag = "log",
+    params(EntryQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of matching entries and how many match in all", body = EntryPage),
+        (status = 400, description = "A parameter is wrong or unknown; the error says which", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody)
+    )
+)]
+pub async fn list(
+    State(log): State<Arc<dyn AuditLog>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<EntryPage>, ApiError> {
+    let query = EntryQuery::from_query_string(query.as_deref().unwrap_or_default())?;
+    Ok(Json(service::list_entries(log.as_ref(), &query).await?))
+}
+
+/// One entry by its id.
+#[utoipa::path(
+    get,
+    path = "/audit/entries/{entry_id}",
+    tag = "log",
+    params(("entry_id" = String, Path, description = "The entry's id, such as `audit-123`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The entry", body = AuditEntry),
+        (status = 404, description = "No entry has this id", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody)
+    )
+)]
+pub async fn get_one(
+    State(log): State<Arc<dyn AuditLog>>,
+    Path(entry_id): Path<String>,
+) -> Result<Json<AuditEntry>, ApiError> {
+    service::get_entry(log.as_ref(), &entry_id).await?.map(Json).ok_or(ApiError::NotFound(entry_id))
+}
+
+/// The event catalogue: every known event type with its category, default severity,
+/// required details and description template.
+#[utoipa::path(
+    get,
+    path = "/audit/event-types",
+    tag = "log",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The catalogue", body = Vec<EventSpec>),
+        (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody)
+    )
+)]
+pub async fn event_types() -> Json<&'static [EventSpec]> {
+    Json(CATALOGUE)
+}

@@ -1,0 +1,167 @@
+//! The HTTP errors and their one mapping to a response: always JSON `{"error": "…"}`;
+//! server faults are logged and never described to the client; a store that is
+//! overloaded answers 503 with `Retry-After`.
+
+use app::access::{Denied, Permission};
+use app::audit::service::QueryError;
+use app::filter::FilterError;
+use app::ingest::IngestError;
+use app::store::StoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::time::Duration;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    BadQuery(#[from] FilterError),
+    #[error(transparent)]
+    BadEvents(#[from] IngestError),
+    #[error("{message}")]
+    BadRequest { status: StatusCode, message: String },
+    /// No valid credentials; the reason goes to the log, not to the client.
+    #[error("a valid bearer token is required (Authorization: Bearer <token>)")]
+    Unauthorized { reason: &'static str },
+    #[error("{}", forbidden(.0))]
+    Forbidden(Permission),
+    #[error("no audit entry with id '{0}'")]
+    NotFound(String),
+    /// Too much at once: the client should try again after a while.
+    #[error("{reason}")]
+    Busy { reason: String, retry_after: Duration },
+    #[error("internal error")]
+    Store(#[source] StoreError),
+    /// A report could not be written (the cause is logged, not sent).
+    #[error("internal error")]
+    Report(String),
+    #[error("the server is shutting down")]
+    Unavailable,
+}
+
+fn forbidden(permission: &Permission) -> String {
+    match permission {
+        Permission::Scope(scope) => format!("this token lacks the '{scope}' scope"),
+        other => format!("this route needs the {other} permission"),
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Overloaded { reason, retry_after } => ApiError::Busy { reason, retry_after },
+            e => ApiError::Store(e),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::BadQuery(e) => ApiError::BadQuery(e),
+            QueryError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Unauthenticated => ApiError::Unauthorized { reason: "no bearer token" },
+            Denied::Forbidden(permission) => ApiError::Forbidden(permission),
+        }
+    }
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest { status: StatusCode::BAD_REQUEST, message: message.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadQuery(_) | ApiError::BadEvents(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest { status, .. } => *status,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ApiError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
+            ApiError::Store(_) | ApiError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Busy { .. } | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Why the request was refused, for the request log (401 and 403 only).
+    pub fn denial(&self) -> Option<String> {
+        match self {
+            ApiError::Unauthorized { reason } => Some((*reason).to_owned()),
+            ApiError::Forbidden(_) => Some(self.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Recorded on a response for the request log: why a request was denied.
+#[derive(Clone, Debug)]
+pub struct DenialReason(pub String);
+
+/// Recorded on a response for the metrics: the kind of store failure behind it.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreFailure(pub &'static str);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let failure = match &self {
+            ApiError::Store(e) => {
+                tracing::error!(error = %e, "audit store failed");
+                Some(match e {
+                    StoreError::Corrupt { .. } => "corrupt",
+                    StoreError::NotFound(_) => "not_found",
+                    StoreError::Conflict(_) => "conflict",
+                    _ => "backend",
+                })
+            }
+            ApiError::Busy { reason, .. } => {
+                tracing::warn!(reason = %reason, "refused for now: busy");
+                Some("overloaded")
+            }
+            ApiError::Report(e) => {
+                tracing::error!(error = %e, "PDF report failed");
+                None
+            }
+            _ => None,
+        };
+        // A conflict is the client's to resolve: say what it is.
+        let message = match &self {
+            ApiError::Store(StoreError::Conflict(what)) => what.clone(),
+            other => other.to_string(),
+        };
+        let mut body = json!({ "error": message });
+        if let ApiError::BadEvents(IngestError::Invalid { index, field, .. }) = &self {
+            body["index"] = json!(index);
+            body["field"] = json!(field);
+        }
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized { .. } => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::Busy { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+            }
+            _ => {}
+        }
+        if let Some(reason) = self.denial() {
+            response.extensions_mut().insert(DenialReason(reason));
+        }
+        if let Some(kind) = failure {
+            response.extensions_mut().insert(StoreFailure(kind));
+        }
+        response
+    }
+}

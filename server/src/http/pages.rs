@@ -1,0 +1,58 @@
+//! The Audit tab as HTTP: its pages rendered on the server, its server functions, the
+//! site's static files, and the answer for anything else.
+
+use crate::state::AppState;
+use app::shell;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use leptos::prelude::provide_context;
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
+
+/// What server functions (and pages rendering on the server) find in their context.
+fn provide_app_context(state: &AppState) {
+    provide_context(state.log.clone());
+}
+
+/// A page: rendered whole on the server (the rows are in the HTML), then hydrated.
+pub async fn render(State(state): State<AppState>, request: Request) -> Response {
+    let options = state.leptos_options.clone();
+    let handler =
+        leptos_axum::render_app_async_with_context(move || provide_app_context(&state), move || shell(options.clone()));
+    handler(request).await
+}
+
+/// A server function of the pages (its path is declared in the route table).
+pub async fn server_fn(State(state): State<AppState>, request: Request) -> Response {
+    leptos_axum::handle_server_fns_with_context(move || provide_app_context(&state), request).await.into_response()
+}
+
+/// A file of the built site (`target/site`): the script, the WASM, the stylesheet, the icon.
+pub async fn asset(State(state): State<AppState>, request: Request) -> Response {
+    let root = state.leptos_options.site_root.to_string();
+    match ServeDir::new(root).oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(infallible) => match infallible {},
+    }
+}
+
+/// Anything the route table does not declare.
+pub async fn not_found(request: Request) -> Response {
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        let page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found</title></head>\
+                    <body><h1>Page not found</h1><p><a href=\"/audit\">Go to the Audit tab</a></p></body></html>";
+        (StatusCode::NOT_FOUND, Html(page)).into_response()
+    } else {
+        let mut response =
+            (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "no such route"}))).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}

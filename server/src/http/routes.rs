@@ -1,0 +1,101 @@
+//! The route table: every HTTP route the server answers, declared once with the
+//! permission it needs. The router is built from this table alone ([`router`]), each route
+//! behind [`authorize`] with its own permission, so a route cannot exist without a
+//! declared rule; the permission tests and the API description walk this same table.
+
+use super::caller::authorize;
+use super::{entries, events, export, health, live, metrics, openapi, pages};
+use crate::state::AppState;
+use app::access::Permission;
+use app::audit::api::{EntryTimeline, GetEntry, ListEntries, SuggestActors};
+use app::tokens::Scope;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use leptos::server_fn::ServerFn;
+
+/// The largest ingest body: 1000 events of a few KiB each.
+pub const MAX_INGEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// What kind of route it is: the API description lists the [`Kind::Api`] ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The REST API and the operational endpoints, described at `/openapi.json`.
+    Api,
+    /// What the Audit tab calls without a token: its export and live stream.
+    PageTwin,
+    /// A Leptos server function of the pages.
+    ServerFn,
+    /// A page, rendered on the server.
+    Page,
+    /// The site's static files.
+    Asset,
+}
+
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub permission: Permission,
+    pub kind: Kind,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+macro_rules! route {
+    ($method:ident $path:expr, $permission:expr, $kind:ident, $handler:expr) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            permission: $permission,
+            kind: Kind::$kind,
+            handler: || on(MethodFilter::$method, $handler),
+        }
+    };
+}
+
+const READ: Permission = Permission::Scope(Scope::Read);
+const INGEST: Permission = Permission::Scope(Scope::Ingest);
+const TAB: Permission = Permission::AuditTab;
+const PUBLIC: Permission = Permission::Public;
+
+pub static ROUTES: &[Route] = &[
+    // The REST API.
+    route!(GET "/audit/entries", READ, Api, entries::list),
+    route!(GET "/audit/entries/{entry_id}", READ, Api, entries::get_one),
+    route!(GET "/audit/event-types", READ, Api, entries::event_types),
+    route!(GET "/audit/export", READ, Api, export::export),
+    route!(POST "/audit/events", INGEST, Api, events::ingest),
+    route!(GET "/openapi.json", READ, Api, openapi::document),
+    route!(GET "/metrics", READ, Api, metrics::serve),
+    route!(GET "/healthz", PUBLIC, Api, health::check),
+    // The Audit tab: its pages, their server functions and their twins of the API.
+    route!(GET "/", TAB, Page, pages::render),
+    route!(GET "/audit", TAB, Page, pages::render),
+    route!(GET "/audit/{id}", TAB, Page, pages::render),
+    route!(GET "/api-docs", TAB, Page, openapi::page),
+    route!(POST <ListEntries as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <EntryTimeline as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <GetEntry as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <SuggestActors as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(GET app::export::PAGE_EXPORT_PATH, TAB, PageTwin, export::export),
+    route!(GET app::audit::live::LIVE_PATH, TAB, PageTwin, live::stream),
+    // Static files.
+    route!(GET "/pkg/{*file}", PUBLIC, Asset, pages::asset),
+    route!(GET "/favicon.svg", PUBLIC, Asset, pages::asset),
+];
+
+/// The router: each route of [`ROUTES`] behind [`authorize`] with its permission, and a
+/// 404 for everything else.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let mut router = Router::new();
+    for route in ROUTES {
+        let mut handler = (route.handler)();
+        if route.method == Method::POST && route.path == "/audit/events" {
+            handler = handler.layer(DefaultBodyLimit::max(MAX_INGEST_BYTES));
+        }
+        let handler = handler.route_layer(from_fn_with_state((state.clone(), route), authorize));
+        router = router.route(route.path, handler);
+    }
+    router.fallback(pages::not_found)
+}

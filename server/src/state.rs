@@ -1,0 +1,128 @@
+//! What every request handler, server function and job shares: the store's aggregates,
+//! the limits on expensive work, who counts as a trusted proxy, the metrics, and the
+//! signal that the server is stopping.
+
+use crate::http::metrics::Metrics;
+use crate::shutdown::Shutdown;
+use app::store::{AuditLog, Maintenance, Store, TokenStore};
+use axum::extract::FromRef;
+use ipnet::IpNet;
+use leptos::prelude::LeptosOptions;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// The name of the site's WASM/JS/CSS files (cargo-leptos's `name`).
+pub const OUTPUT_NAME: &str = "certifyclouds";
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub log: Arc<dyn AuditLog>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub maintenance: Arc<dyn Maintenance>,
+    pub limits: Arc<Limits>,
+    pub proxies: Arc<TrustedProxies>,
+    pub metrics: Arc<Metrics>,
+    pub shutdown: Shutdown,
+}
+
+impl AppState {
+    pub fn new(store: Store, site_root: &str) -> Self {
+        // `cargo leptos watch` tells the page where its live-reload socket listens.
+        let reload_port = std::env::var("LEPTOS_RELOAD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001);
+        let leptos_options = LeptosOptions::builder()
+            .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| OUTPUT_NAME.to_owned()))
+            .site_root(site_root)
+            .reload_port(reload_port)
+            .build();
+        Self {
+            leptos_options,
+            log: store.log,
+            tokens: store.tokens,
+            maintenance: store.maintenance,
+            limits: Arc::new(Limits::default()),
+            proxies: Arc::new(TrustedProxies::default()),
+            metrics: Arc::new(Metrics::default()),
+            shutdown: Shutdown::default(),
+        }
+    }
+
+    /// Takes the client address from `X-Forwarded-For` when the peer is one of these.
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = Arc::new(proxies);
+        self
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = Arc::new(limits);
+        self
+    }
+}
+
+/// Bounds on work that holds memory or a database connection for long.
+#[derive(Debug)]
+pub struct Limits {
+    /// Exports reading the store at once: each holds a connection and a page cache.
+    pub scans: Arc<Semaphore>,
+    /// How long an export waits for a turn before it is refused with a 503.
+    pub scan_wait: Duration,
+    /// PDF reports built at once: each holds its pages in memory until it is sent.
+    pub pdf_builds: Arc<Semaphore>,
+}
+
+impl Limits {
+    pub fn new(scans: usize, scan_wait: Duration, pdf_builds: usize) -> Self {
+        Limits { scans: Arc::new(Semaphore::new(scans)), scan_wait, pdf_builds: Arc::new(Semaphore::new(pdf_builds)) }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new(4, Duration::from_secs(5), 1)
+    }
+}
+
+/// Proxies whose `X-Forwarded-For` is believed: addresses or networks (`10.0.0.0/8`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<IpNet>);
+
+impl TrustedProxies {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+impl std::str::FromStr for TrustedProxies {
+    type Err = String;
+
+    /// A comma-separated list of addresses and networks.
+    fn from_str(text: &str) -> Result<Self, String> {
+        app::filter::comma_list(text)
+            .map(|item| {
+                item.parse::<IpNet>()
+                    .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("'{item}' is not an IP address or network (such as 10.0.0.0/8)"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let proxies: TrustedProxies = "10.0.0.0/8, 192.0.2.1,::1".parse().expect("parses");
+        assert!(proxies.contains("10.1.2.3".parse().expect("ip")));
+        assert!(proxies.contains("192.0.2.1".parse().expect("ip")));
+        assert!(!proxies.contains("192.0.2.2".parse().expect("ip")));
+        assert!(proxies.contains("::1".parse().expect("ip")));
+        assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
+        assert!("proxy.local".parse::<TrustedProxies>().is_err());
+        assert_eq!("".parse::<TrustedProxies>(), Ok(TrustedProxies::default()));
+    }
+}
