@@ -291,23 +291,40 @@ fn parse_bound(value: &str, param: &'static str, bound: Bound) -> Result<DateTim
     Ok(instant)
 }
 
-fn parse_instant(value: &str, bound: Bound) -> Option<DateTime<Utc>> {
+/// A date bound as written: a bare date, or an instant (with its offset; none means UTC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateBound {
+    Day(NaiveDate),
+    At(DateTime<Utc>),
+}
+
+/// Reads a date bound: `2025-01-31`, an RFC 3339 date-time with any offset, or a
+/// date-time without one (`2025-01-31T10:00`, seconds and fractions optional).
+pub fn read_date(value: &str) -> Option<DateBound> {
+    let value = value.trim();
     if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        let midnight = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?);
-        return match bound {
-            Bound::Start => Some(midnight),
-            Bound::End => midnight.checked_add_signed(Duration::days(1)),
-        };
+        return Some(DateBound::Day(date));
     }
-    let instant = DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
-        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(value, f).ok())
-            .map(|t| Utc.from_utc_datetime(&t))
-    })?;
-    match bound {
-        Bound::Start => Some(instant),
-        Bound::End => instant.checked_add_signed(Duration::microseconds(1)),
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(value, f).ok())
+                .map(|t| Utc.from_utc_datetime(&t))
+        })
+        .map(DateBound::At)
+}
+
+fn parse_instant(value: &str, bound: Bound) -> Option<DateTime<Utc>> {
+    match (read_date(value)?, bound) {
+        (DateBound::Day(date), Bound::Start) => Some(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?)),
+        (DateBound::Day(date), Bound::End) => {
+            Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?).checked_add_signed(Duration::days(1))
+        }
+        (DateBound::At(instant), Bound::Start) => Some(instant),
+        (DateBound::At(instant), Bound::End) => instant.checked_add_signed(Duration::microseconds(1)),
     }
 }
 

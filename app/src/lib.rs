@@ -19,7 +19,7 @@ pub mod store;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 /// The HTML document the server renders around the app.
@@ -61,7 +61,6 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                    <Route path=path!("") view=|| view! { <Redirect path="/audit"/> }/>
                     // Async: the whole page is rendered before it is sent, so the rows are
                     // in the HTML even where no script runs.
                     <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>

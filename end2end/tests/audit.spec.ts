@@ -1,10 +1,8 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { hydrated } from "./support";
 
 // The e2e server is seeded with 120 events (scripts/e2e-server.sh): three pages of 50.
 
-async function hydrated(page: Page) {
-  await expect(page.locator("section.audit[data-hydrated=true]")).toBeVisible();
-}
 
 test("the server renders the newest entries from the store", async ({ page }) => {
   await page.goto("/audit");

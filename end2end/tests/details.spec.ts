@@ -1,11 +1,9 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { hydrated } from "./support";
 
 // Seed 1 (scripts/e2e-server.sh) holds two settings.updated entries, each a change of a
 // setting from 90 to 180.
 
-async function hydrated(page: Page) {
-  await expect(page.locator("section.audit[data-hydrated=true]")).toBeVisible();
-}
 
 test("details open in a side panel with every field, and close with Escape", async ({ page }) => {
   await page.goto("/audit");

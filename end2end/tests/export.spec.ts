@@ -1,13 +1,11 @@
 import { expect, test, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { hydrated } from "./support";
 
 // The export dialog of the Audit tab: it summarises the filters and the count, and each
 // format downloads a file with exactly the filtered rows (seed 1: 10 errors).
 
-async function hydrated(page: Page) {
-  await expect(page.locator("section.audit[data-hydrated=true]")).toBeVisible();
-}
 
 async function download(page: Page, format: RegExp): Promise<{ name: string; text: string; path: string }> {
   const dialog = page.getByRole("dialog", { name: "Export audit entries" });

@@ -1,12 +1,10 @@
 import { expect, test, type Page } from "@playwright/test";
+import { hydrated } from "./support";
 
 // The e2e server's 120 seeded events (scripts/e2e-server.sh, seed 1) hold, among others:
 // 10 errors (4 of them by the system), 18 rotation.* events, all 18 by rotation-worker,
 // 29 auth.logout, 2 settings.updated and 3 entries that name alice nguyen.
 
-async function hydrated(page: Page) {
-  await expect(page.locator("section.audit[data-hydrated=true]")).toBeVisible();
-}
 
 const summary = (page: Page) => page.locator(".summary");
 const rows = (page: Page) => page.locator("table.entries tbody tr");

@@ -1,21 +1,8 @@
-import { expect, test, type Page } from "@playwright/test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { expect, test } from "@playwright/test";
+import { hydrated, ingest } from "./support";
 
 // Runs after every read-only test (playwright.config.ts): it adds entries.
-const token = () => readFileSync(join(__dirname, "..", ".data", "token"), "utf8").trim();
 
-async function hydrated(page: Page) {
-  await expect(page.locator("section.audit[data-hydrated=true]")).toBeVisible();
-}
-
-async function ingest(page: Page, events: object[]) {
-  const reply = await page.request.post("/audit/events", {
-    headers: { authorization: `Bearer ${token()}` },
-    data: events,
-  });
-  expect(reply.status(), await reply.text()).toBe(201);
-}
 
 const event = (description: string, severity: string) => ({
   timestamp: new Date().toISOString(),
@@ -42,8 +29,9 @@ test("live updates stream matching new entries into the top of the table", async
   expect(await page.evaluate(() => window.scrollY)).toBeGreaterThan(0);
   const before = (await anchor.boundingBox())!.y;
 
-  // One entry that matches (an error) and one that does not (a warning).
-  await ingest(page, [event("Sync failed: live test one", "error"), event("Sync failed: filtered out", "warning")]);
+  // One entry that does not match (a warning) and, after it, one that does (an error): had
+  // the first been let through, it would show before the second does.
+  await ingest(page, [event("Sync failed: filtered out", "warning"), event("Sync failed: live test one", "error")]);
   await expect(rows.first()).toContainText("live test one");
   await expect(rows.first()).toHaveClass(/fresh/);
   await expect(rows).toHaveCount(11);
@@ -51,9 +39,11 @@ test("live updates stream matching new entries into the top of the table", async
   await expect(page.locator("table.entries")).not.toContainText("filtered out");
   await expect.poll(async () => Math.abs((await anchor.boundingBox())!.y - before)).toBeLessThan(2);
 
-  // Off: nothing more arrives.
+  // Off: the stream is closed, so nothing more can arrive.
+  const closed = page.waitForEvent("requestfailed", (r) => r.url().includes("/api/audit/live"));
   await page.getByRole("switch", { name: "Live" }).uncheck();
+  await closed;
   await ingest(page, [event("Sync failed: after live was turned off", "error")]);
-  await page.waitForTimeout(1500);
+  await expect(page.locator(".live-status")).toHaveText("");
   await expect(page.locator("table.entries")).not.toContainText("after live was turned off");
 });

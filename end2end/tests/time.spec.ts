@@ -1,13 +1,11 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { hydrated } from "./support";
 
 // Times show in the browser's zone with the offset, a switch shows UTC, the choice
 // survives a reload (the server renders it), and every time's tooltip is the exact UTC
 // instant.
 test.use({ timezoneId: "Asia/Kolkata" });
 
-async function hydrated(page: Page) {
-  await expect(page.locator("section.audit[data-hydrated=true]")).toBeVisible();
-}
 
 /** The instant a `datetime` attribute names, as shown in +05:30. */
 function kolkata(datetime: string): string {

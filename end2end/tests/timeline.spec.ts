@@ -1,10 +1,8 @@
 import { expect, test, type Page } from "@playwright/test";
+import { hydrated } from "./support";
 
 // The 120 seeded events span the last 7 days: the timeline counts them by day.
 
-async function hydrated(page: Page) {
-  await expect(page.locator("section.audit[data-hydrated=true]")).toBeVisible();
-}
 
 const bars = (page: Page) => page.locator(".chart svg a");
 

@@ -63,6 +63,12 @@ pub fn EntryDetails(entry: AuditEntry) -> impl IntoView {
     let changes = changes(&entry.details);
     let details: Vec<(String, String)> = entry.details.iter().map(|(k, v)| (k.clone(), show(v))).collect();
     let optional = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
+    let received = entry.received_at.map(|t| (t, t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)));
+    let posted_by = match &entry.ingested_by {
+        Some(token) => format!("API token \"{}\" (id {})", token.name, token.id),
+        None if entry.received_at.is_some() => "CertifyClouds (its own record)".to_owned(),
+        None => "—".to_owned(),
+    };
     view! {
         <div class="entry-details">
             <dl class="fields">
@@ -106,6 +112,22 @@ pub fn EntryDetails(entry: AuditEntry) -> impl IntoView {
                 <dd>{optional(&entry.ip_address)}</dd>
                 <dt>"User agent"</dt>
                 <dd>{optional(&entry.user_agent)}</dd>
+                <dt>"Received"</dt>
+                <dd>
+                    {match received {
+                        Some((at, exact)) => {
+                            view! {
+                                <time datetime=exact.clone() title=format!("{exact} (UTC)")>
+                                    {move || clock.show(at)}
+                                </time>
+                            }
+                                .into_any()
+                        }
+                        None => "—".into_any(),
+                    }}
+                </dd>
+                <dt>"Ingested by"</dt>
+                <dd>{posted_by}</dd>
                 <dt>"Sequence"</dt>
                 <dd>{entry.sequence}</dd>
                 <dt>"Hash"</dt>

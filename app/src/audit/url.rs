@@ -4,8 +4,8 @@
 //! change it.
 
 use crate::catalogue::{Category, CATALOGUE};
-use crate::filter::EntryQuery;
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use crate::filter::{comma_list, read_date, DateBound, EntryQuery};
+use chrono::{DateTime, Duration, Utc};
 
 /// The page sizes offered; the API's default (50) is the middle one.
 pub const PAGE_SIZES: [u32; 3] = [25, 50, 100];
@@ -27,7 +27,7 @@ fn tidy(mut q: EntryQuery) -> EntryQuery {
     }
     for list in [&mut q.event_type, &mut q.severity] {
         let mut values: Vec<String> = Vec::new();
-        for value in list.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|v| !v.is_empty()) {
+        for value in list.iter().flat_map(|v| comma_list(v)) {
             if !values.iter().any(|v| v == value) {
                 values.push(value.to_owned());
             }
@@ -73,19 +73,13 @@ pub fn categories() -> impl Iterator<Item = Category> {
 /// a bare start date is its midnight, a bare end date the last second of that day.
 /// A value that is not a date is shown as it is, for the server to explain.
 pub fn datetime_local(value: &str, end: bool) -> String {
-    let value = value.trim();
-    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return format!("{date}T{}", if end { "23:59:59" } else { "00:00:00" });
+    match read_date(value) {
+        Some(DateBound::Day(date)) => format!("{date}T{}", if end { "23:59:59" } else { "00:00:00" }),
+        // The field takes no more than seconds (an end typed to the second is stored
+        // with its last microsecond).
+        Some(DateBound::At(t)) => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        None => value.trim().to_owned(),
     }
-    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-        return t.with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%S").to_string();
-    }
-    // The field takes no more than seconds (an end typed to the second is stored with
-    // its last microsecond).
-    if let Ok(t) = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f") {
-        return t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    }
-    value.to_owned()
 }
 
 /// The start of a "last N days" preset, to the minute, as the URL carries it.
@@ -193,7 +187,7 @@ mod tests {
         assert_eq!(datetime_local("2025-01-31", false), "2025-01-31T00:00:00");
         assert_eq!(datetime_local("2025-01-31", true), "2025-01-31T23:59:59");
         assert_eq!(datetime_local("2025-01-31T10:30:00+02:00", false), "2025-01-31T08:30:00");
-        assert_eq!(datetime_local("2025-01-31T10:30", false), "2025-01-31T10:30");
+        assert_eq!(datetime_local("2025-01-31T10:30", false), "2025-01-31T10:30:00");
         assert_eq!(datetime_local("2025-01-31T23:59:59.999999", true), "2025-01-31T23:59:59");
         assert_eq!(datetime_local("2025-01-31T04:59:59.999999Z", true), "2025-01-31T04:59:59");
         let now: DateTime<Utc> = "2025-02-01T12:34:56Z".parse().expect("time");

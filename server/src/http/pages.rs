@@ -6,7 +6,7 @@ use app::shell;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use leptos::prelude::provide_context;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
@@ -22,6 +22,11 @@ pub async fn render(State(state): State<AppState>, request: Request) -> Response
     let handler =
         leptos_axum::render_app_async_with_context(move || provide_app_context(&state), move || shell(options.clone()));
     handler(request).await
+}
+
+/// The site's root: the Audit tab is the product's page.
+pub async fn home() -> Redirect {
+    Redirect::temporary("/audit")
 }
 
 /// A server function of the pages (its path is declared in the route table).

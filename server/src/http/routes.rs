@@ -70,7 +70,7 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/metrics", READ, Api, metrics::serve),
     route!(GET "/healthz", PUBLIC, Api, health::check),
     // The Audit tab: its pages, their server functions and their twins of the API.
-    route!(GET "/", TAB, Page, pages::render),
+    route!(GET "/", TAB, Page, pages::home),
     route!(GET "/audit", TAB, Page, pages::render),
     route!(GET "/audit/{id}", TAB, Page, pages::render),
     route!(GET "/api-docs", TAB, Page, openapi::page),

@@ -83,6 +83,11 @@ async fn a_report_holds_every_entry_and_says_what_it_covers() {
         assert!(text.split_whitespace().any(|w| w == word), "{word} was cut from the description");
     }
     assert!(text.contains("sync-worker") && text.contains("kv-prod-payments/stripe-api-key"));
+    // Provenance: these were posted long after they happened, by the ingest token.
+    let received = app.get("/audit/entries/audit-1").await.json()["received_at"].as_str().expect("received").to_owned();
+    let day = &received[..10];
+    assert!(text.contains(&format!("received {day}")), "when it was received:\n{text}");
+    assert_eq!(text.matches("via ingester").count(), 3, "which token posted each:\n{text}");
 }
 
 #[tokio::test]

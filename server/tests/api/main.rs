@@ -11,3 +11,4 @@ mod live;
 mod operations;
 mod pages;
 mod routes;
+mod search;

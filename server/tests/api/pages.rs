@@ -38,7 +38,39 @@ async fn audit_page_is_rendered_from_the_store() {
 async fn root_redirects_to_the_audit_tab() {
     let app = TestApp::spawn().await;
     let reply = app.request(Method::GET, "/", None, Vec::new()).await;
-    assert!(reply.status.is_redirection() || reply.text.contains("/audit"), "{}", reply.status);
+    // Rendered on the server, the redirect is an HTTP one to exactly the Audit tab.
+    assert!(reply.status.is_redirection(), "{}: {}", reply.status, reply.text);
+    assert_eq!(reply.headers[axum::http::header::LOCATION], "/audit");
+}
+
+#[tokio::test]
+async fn the_pages_server_functions_answer_with_the_status_their_error_means() {
+    let app = TestApp::spawn().await;
+    app.post_events(&serde_json::json!([event("auth.logout", "2025-01-10T08:00:00Z", ("user", "u1", "alice"))])).await;
+    let call = |path: &'static str, body: &'static str| {
+        let app = &app;
+        async move {
+            app.request_with(
+                Method::POST,
+                path,
+                None,
+                &[("content-type", "application/x-www-form-urlencoded")],
+                body.as_bytes().to_vec(),
+            )
+            .await
+        }
+    };
+    let found = call("/api/audit_entry", "id=audit-1").await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+    assert_eq!(found.json()["id"], "audit-1");
+    let missing = call("/api/audit_entry", "id=audit-7").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
+    assert!(missing.text.contains("audit-7"));
+    let bad = call("/api/audit_entries", "query=severity%3Dcritical").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert!(bad.text.contains("severity 'critical' is unknown"), "{}", bad.text);
+    let listed = call("/api/audit_entries", "query=severity%3Dinfo").await;
+    assert_eq!((listed.status, listed.json()["total"].as_u64()), (StatusCode::OK, Some(1)));
 }
 
 #[tokio::test]
@@ -56,8 +88,13 @@ async fn each_entry_has_its_own_page() {
     assert!(html.contains("audit.retention_days"));
     assert!(html.contains(r#"<td class="before">90</td>"#) && html.contains(r#"<td class="after">180</td>"#), "{html}");
 
-    let missing = app.request(Method::GET, "/audit/audit-99", None, Vec::new()).await.text;
-    assert!(missing.contains("no audit entry has the id"), "{missing}");
+    // Provenance: when the server received it, and which token posted it.
+    assert!(html.contains("<dt>Received</dt>") && html.contains("<dt>Ingested by</dt>"), "{html}");
+    assert!(html.contains("API token") && html.contains("ingester"), "{html}");
+
+    let missing = app.request(Method::GET, "/audit/audit-99", None, Vec::new()).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "a missing entry's page says so in its status too");
+    assert!(missing.text.contains("no audit entry has the id"), "{}", missing.text);
 }
 
 #[tokio::test]

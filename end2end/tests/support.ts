@@ -1,0 +1,20 @@
+import { expect, type Page } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Waits until the Audit tab has hydrated (its section says so once the WASM runs). */
+export async function hydrated(page: Page) {
+  await expect(page.locator("section.audit[data-hydrated=true]")).toBeVisible();
+}
+
+/** The ingest token scripts/e2e-server.sh created for the tests that add entries. */
+export const token = () => readFileSync(join(__dirname, "..", ".data", "token"), "utf8").trim();
+
+/** Posts events with the ingest token; they must be accepted. */
+export async function ingest(page: Page, events: object[]) {
+  const reply = await page.request.post("/audit/events", {
+    headers: { authorization: `Bearer ${token()}` },
+    data: events,
+  });
+  expect(reply.status(), await reply.text()).toBe(201);
+}

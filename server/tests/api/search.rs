@@ -1,0 +1,67 @@
+//! Search folds accents and case the same way in every place that searches: the list and
+//! its total, the timeline, the export and the live stream.
+
+use crate::helpers::{event, TestApp};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tower::ServiceExt;
+
+const FINANCE: (&str, &str, &str) = ("service", "sp-pay", "payment-worker");
+
+fn payment(description: &str, time: &str) -> Value {
+    let mut e = event("sync.completed", time, FINANCE);
+    e["description"] = json!(description);
+    e
+}
+
+#[tokio::test]
+async fn accented_and_plain_words_find_the_same_entries_everywhere() {
+    let app = TestApp::spawn().await;
+    let batch = json!([
+        payment("Zahlung an Müller", "2025-01-10T08:00:00Z"),
+        payment("Zahlung an Meier", "2025-01-10T09:00:00Z"),
+        payment("Crème brûlée für MULLER & Söhne", "2025-01-10T10:00:00Z"),
+    ]);
+    assert_eq!(app.post_events(&batch).await.status, StatusCode::CREATED);
+    for q in ["müller", "muller", "MÜLLER", "Mu%CC%88ller"] {
+        let q = if q.contains('%') { q.to_owned() } else { form_urlencoded::byte_serialize(q.as_bytes()).collect() };
+        let page = app.list(&format!("q={q}")).await;
+        assert_eq!(page["total"], 2, "list total for {q}");
+        let ids: Vec<&str> = page["entries"].as_array().expect("entries").iter().filter_map(|e| e["id"].as_str()).collect();
+        assert_eq!(ids, ["audit-3", "audit-1"], "{q}");
+
+        let export: Vec<Value> = serde_json::from_str(&app.get(&format!("/audit/export?format=json&q={q}")).await.text)
+            .expect("JSON export");
+        assert_eq!(export.len(), 2, "export for {q}");
+
+        let html = app.request(Method::GET, &format!("/audit?q={q}"), None, Vec::new()).await.text;
+        assert!(html.contains("Showing 1–2 of 2"), "page for {q}");
+        assert!(html.contains("2 entries by"), "timeline for {q}");
+        assert!(html.contains("<mark>Müll</mark>") || html.contains("<mark>Müller</mark>"), "highlight for {q}");
+    }
+    assert_eq!(app.list("q=sohne+creme").await["total"], 1);
+    assert_eq!(app.list("q=s%C3%B6hne").await["total"], 1);
+
+    // The live stream applies the same rule to what arrives.
+    let request = Request::get("/api/audit/live?q=muller").body(Body::empty()).expect("request");
+    let mut body = app.router.clone().oneshot(request).await.expect("response").into_body();
+    let reply = app
+        .post_events(&json!([payment("Zahlung an Meier", "2025-01-11T08:00:00Z"), payment("Gutschrift für Müller", "2025-01-11T09:00:00Z")]))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("an event within 5 s")
+            .expect("open")
+            .expect("a frame");
+        if let Some(bytes) = frame.data_ref() {
+            text.push_str(&String::from_utf8_lossy(bytes));
+        }
+    }
+    assert!(text.contains("Gutschrift für Müller") && !text.contains("Meier"), "{text}");
+}
