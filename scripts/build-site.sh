@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the browser bundle into target/site without cargo-leptos (same output names as
-# `cargo leptos build`, read from [[workspace.metadata.leptos]]), then the server.
+# Builds the browser bundle into target/site without cargo-leptos, names its files for
+# their content and compresses them (scripts/pack-site.js), then builds the server.
 #   scripts/build-site.sh release   # target/release/certifyclouds, wasm-opt applied
 #   scripts/build-site.sh debug     # target/debug/certifyclouds, for the browser tests
 set -euo pipefail
@@ -22,7 +22,10 @@ if [ "$mode" = release ]; then
     "$pkg/${name}_bg.wasm" -o "$pkg/${name}_bg.wasm"
 fi
 cp style/main.css "$pkg/$name.css"
+rm -f "$site"/*.svg* "$site/output-name"
 cp -r public/. "$site/"
+# Content-hashed names and brotli/gzip copies of the script, WASM and stylesheet.
+node scripts/pack-site.js "$site" "$name"
 
 if [ "$mode" = release ]; then
   cargo build -p server --release

@@ -1,6 +1,7 @@
 //! Exports of the log: the formats, their file names and the columns of the CSV. Shared
 //! by the export endpoint and the export dialog.
 
+use crate::dates;
 use crate::filter::EntryFilter;
 use chrono::{DateTime, Duration, Utc};
 use std::fmt;
@@ -116,9 +117,9 @@ pub const CSV_COLUMNS: [&str; 17] = [
 /// `certifyclouds-audit-2025-01-01_2025-01-31.csv`: named for the period it covers (the
 /// filter's dates; an open start reads `start`, an open end the day of the export).
 pub fn file_name(filter: &EntryFilter, format: ExportFormat, now: DateTime<Utc>) -> String {
-    let from = filter.start.map_or_else(|| "start".to_owned(), |s| s.format("%Y-%m-%d").to_string());
+    let from = filter.start.map_or_else(|| "start".to_owned(), |s| dates::ymd(&s));
     // The end is exclusive: the last day covered is the one before it.
-    let to = filter.end.map_or(now, |e| e - Duration::microseconds(1)).format("%Y-%m-%d");
+    let to = dates::ymd(&filter.end.map_or(now, |e| e - Duration::microseconds(1)));
     format!("certifyclouds-audit-{from}_{to}.{}", format.as_str())
 }
 

@@ -3,9 +3,10 @@
 //! that the store turns into SQL.
 
 use crate::catalogue::{is_well_formed, is_word};
+use crate::dates;
 use crate::entry::{ActorType, AuditEntry, Severity};
 use crate::search;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -302,18 +303,13 @@ pub enum DateBound {
 /// date-time without one (`2025-01-31T10:00`, seconds and fractions optional).
 pub fn read_date(value: &str) -> Option<DateBound> {
     let value = value.trim();
-    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+    if let Some(date) = dates::read_ymd(value) {
         return Some(DateBound::Day(date));
     }
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .ok()
-        .or_else(|| {
-            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-                .iter()
-                .find_map(|f| NaiveDateTime::parse_from_str(value, f).ok())
-                .map(|t| Utc.from_utc_datetime(&t))
-        })
+        .or_else(|| dates::read_naive(value).map(|t| Utc.from_utc_datetime(&t)))
         .map(DateBound::At)
 }
 

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod catalogue;
+pub mod dates;
 pub mod entry;
 pub mod export;
 pub mod filter;
@@ -18,12 +19,14 @@ pub mod tokens;
 pub mod store;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-/// The HTML document the server renders around the app.
+/// The HTML document the server renders around the app. The stylesheet is named like the
+/// script and the WASM (content-hashed by `make build`), which only the server knows.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -31,6 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <link rel="stylesheet" href=stylesheet/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -50,7 +54,6 @@ pub fn App() -> impl IntoView {
     // Once in the browser: learn its time zone (and tell the server, for later pages).
     Effect::new(move |_| clock.adopt_browser_zone());
     view! {
-        <Stylesheet id="leptos" href="/pkg/certifyclouds.css"/>
         <Title text="CertifyClouds Audit"/>
         <Router>
             <header class="topbar">

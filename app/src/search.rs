@@ -9,8 +9,7 @@
 //! so `Crème` is `creme` and `Ærø` is `ærø` (letters that are not a base letter with
 //! marks stay as they are).
 
-use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
+use unicode::{is_combining_mark, strip_marks};
 
 /// Search words shorter than this match whole words only: a one- or two-letter prefix
 /// stands for thousands of words (so it would be slow and match nearly everything),
@@ -26,7 +25,35 @@ pub fn fold(word: &str) -> String {
     if word.is_ascii() {
         return word.to_ascii_lowercase();
     }
-    word.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
+    strip_marks(word).chars().flat_map(char::to_lowercase).collect()
+}
+
+/// Unicode decomposition and the combining marks: on the server from the crate's tables;
+/// in the browser from its own (`String.prototype.normalize`, `\p{M}`), so that the page
+/// need not carry them (they would be a tenth of the WASM).
+#[cfg(not(feature = "hydrate"))]
+mod unicode {
+    pub use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+
+    /// The word decomposed, without its marks.
+    pub fn strip_marks(word: &str) -> String {
+        word.nfd().filter(|c| !is_combining_mark(*c)).collect()
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod unicode {
+    use js_sys::{JsString, RegExp};
+
+    pub fn strip_marks(word: &str) -> String {
+        let marks = RegExp::new("\\p{M}", "gu");
+        JsString::from(word).normalize("NFD").replace_by_pattern(&marks, "").into()
+    }
+
+    pub fn is_combining_mark(c: char) -> bool {
+        RegExp::new("^\\p{M}$", "u").test(c.encode_utf8(&mut [0; 4]))
+    }
 }
 
 /// The byte ranges of the words of `text`, unfolded.

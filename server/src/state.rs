@@ -33,7 +33,7 @@ impl AppState {
         // `cargo leptos watch` tells the page where its live-reload socket listens.
         let reload_port = std::env::var("LEPTOS_RELOAD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001);
         let leptos_options = LeptosOptions::builder()
-            .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| OUTPUT_NAME.to_owned()))
+            .output_name(output_name(site_root))
             .site_root(site_root)
             .reload_port(reload_port)
             .build();
@@ -58,6 +58,19 @@ impl AppState {
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = Arc::new(limits);
         self
+    }
+}
+
+/// The base name of the site's files: content-hashed by `make build`
+/// (`certifyclouds.<hash>`, written to `<site>/output-name`), or the plain name of a
+/// build that does not hash (`cargo leptos watch`).
+fn output_name(site_root: &str) -> String {
+    let root = std::path::Path::new(site_root);
+    let hashed = std::fs::read_to_string(root.join("output-name")).ok().map(|name| name.trim().to_owned());
+    match hashed {
+        // Only if the files are there: a stale name must not break the page.
+        Some(name) if root.join("pkg").join(format!("{name}.js")).is_file() => name,
+        _ => std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| OUTPUT_NAME.to_owned()),
     }
 }
 

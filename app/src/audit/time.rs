@@ -2,6 +2,7 @@
 //! in UTC. The choice and the zone's name live in cookies, so that the server renders
 //! the same text the browser would and nothing changes when the page hydrates.
 
+use crate::dates;
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 
@@ -42,10 +43,10 @@ impl Clock {
     /// The time as shown in a table cell, in the current mode.
     pub fn show(&self, t: DateTime<Utc>) -> String {
         match self.mode.get() {
-            TimeMode::Utc => format!("{} UTC", t.format("%Y-%m-%d %H:%M:%S")),
+            TimeMode::Utc => format!("{} UTC", dates::ymd_hms(&t, ' ')),
             TimeMode::Local => match offset_minutes(t, self.zone.get_value().as_deref()) {
                 Some(offset) => with_offset(t, offset),
-                None => format!("{} UTC", t.format("%Y-%m-%d %H:%M:%S")),
+                None => format!("{} UTC", dates::ymd_hms(&t, ' ')),
             },
         }
     }
@@ -103,7 +104,7 @@ pub fn with_offset(t: DateTime<Utc>, offset_minutes: i32) -> String {
     let local = t + Duration::minutes(i64::from(offset_minutes));
     let sign = if offset_minutes < 0 { '-' } else { '+' };
     let m = offset_minutes.unsigned_abs();
-    format!("{} {sign}{:02}:{:02}", local.format("%Y-%m-%d %H:%M:%S"), m / 60, m % 60)
+    format!("{} {sign}{:02}:{:02}", dates::ymd_hms(&local, ' '), m / 60, m % 60)
 }
 
 fn cookie(cookies: &str, name: &str) -> Option<String> {

@@ -4,6 +4,7 @@
 //! change it.
 
 use crate::catalogue::{Category, CATALOGUE};
+use crate::dates;
 use crate::filter::{comma_list, read_date, DateBound, EntryQuery};
 use chrono::{DateTime, Duration, Utc};
 
@@ -77,7 +78,7 @@ pub fn datetime_local(value: &str, end: bool) -> String {
         Some(DateBound::Day(date)) => format!("{date}T{}", if end { "23:59:59" } else { "00:00:00" }),
         // The field takes no more than seconds (an end typed to the second is stored
         // with its last microsecond).
-        Some(DateBound::At(t)) => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        Some(DateBound::At(t)) => dates::ymd_hms(&t, 'T'),
         None => value.trim().to_owned(),
     }
 }
@@ -85,7 +86,7 @@ pub fn datetime_local(value: &str, end: bool) -> String {
 /// The start of a "last N days" preset, to the minute, as the URL carries it.
 pub fn preset_start(now: DateTime<Utc>, hours: i64) -> String {
     let start = now - Duration::hours(hours);
-    start.format("%Y-%m-%dT%H:%M:00Z").to_string()
+    format!("{}:00Z", dates::ymd_hm(&start, 'T'))
 }
 
 /// The presets of the date filter: (label, hours back from now).

@@ -34,13 +34,24 @@ pub async fn server_fn(State(state): State<AppState>, request: Request) -> Respo
     leptos_axum::handle_server_fns_with_context(move || provide_app_context(&state), request).await.into_response()
 }
 
-/// A file of the built site (`target/site`): the script, the WASM, the stylesheet, the icon.
+/// A file of the built site (`target/site`): the script, the WASM, the stylesheet, the
+/// icon; sent as stored compressed (brotli or gzip) when the client accepts it. Files
+/// named for their content may be kept for a year (a new build brings new names);
+/// others are checked again on each use.
 pub async fn asset(State(state): State<AppState>, request: Request) -> Response {
-    let root = state.leptos_options.site_root.to_string();
-    match ServeDir::new(root).oneshot(request).await {
+    let options = &state.leptos_options;
+    let hashed = options.output_name.contains('.')
+        && request.uri().path().starts_with(&format!("/{}/{}", options.site_pkg_dir, options.output_name));
+    let files = ServeDir::new(options.site_root.to_string()).precompressed_br().precompressed_gzip();
+    let mut response = match files.oneshot(request).await {
         Ok(response) => response.map(Body::new),
         Err(infallible) => match infallible {},
+    };
+    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+        let cache = if hashed { "public, max-age=31536000, immutable" } else { "no-cache" };
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     }
+    response
 }
 
 /// Anything the route table does not declare.

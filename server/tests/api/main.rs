@@ -12,3 +12,4 @@ mod operations;
 mod pages;
 mod routes;
 mod search;
+mod site;

@@ -30,7 +30,8 @@ async fn accented_and_plain_words_find_the_same_entries_everywhere() {
         let q = if q.contains('%') { q.to_owned() } else { form_urlencoded::byte_serialize(q.as_bytes()).collect() };
         let page = app.list(&format!("q={q}")).await;
         assert_eq!(page["total"], 2, "list total for {q}");
-        let ids: Vec<&str> = page["entries"].as_array().expect("entries").iter().filter_map(|e| e["id"].as_str()).collect();
+        let ids: Vec<&str> =
+            page["entries"].as_array().expect("entries").iter().filter_map(|e| e["id"].as_str()).collect();
         assert_eq!(ids, ["audit-3", "audit-1"], "{q}");
 
         let export: Vec<Value> = serde_json::from_str(&app.get(&format!("/audit/export?format=json&q={q}")).await.text)
@@ -49,7 +50,10 @@ async fn accented_and_plain_words_find_the_same_entries_everywhere() {
     let request = Request::get("/api/audit/live?q=muller").body(Body::empty()).expect("request");
     let mut body = app.router.clone().oneshot(request).await.expect("response").into_body();
     let reply = app
-        .post_events(&json!([payment("Zahlung an Meier", "2025-01-11T08:00:00Z"), payment("Gutschrift für Müller", "2025-01-11T09:00:00Z")]))
+        .post_events(&json!([
+            payment("Zahlung an Meier", "2025-01-11T08:00:00Z"),
+            payment("Gutschrift für Müller", "2025-01-11T09:00:00Z")
+        ]))
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let mut text = String::new();
