@@ -11,7 +11,7 @@ use thiserror::Error;
 pub const MAX_BATCH: usize = 1000;
 pub const MAX_TEXT: usize = 4096;
 pub const MAX_NAME: usize = 256;
-const MAX_USER_AGENT: usize = 1024;
+pub const MAX_USER_AGENT: usize = 1024;
 const MAX_DETAILS_BYTES: usize = 64 * 1024;
 /// Clocks drift; an event stamped further ahead than this is refused rather than pinned
 /// to the top of a newest-first log.
@@ -364,6 +364,16 @@ mod tests {
         let err = parse(v).expect_err("system actor");
         assert_eq!(field_of(err.clone()), (0, "actor.type".into()));
         assert!(err.to_string().contains("the product itself"), "{err}");
+        // Nor in another spelling: types are lower-case words, actor types exact names.
+        for event_type in ["Audit.Exported", "audit.exported ", " audit.exported", "AUDIT.export.completed"] {
+            let v = json!({"event_type": event_type, "actor": {"type": "service", "id": "s", "name": "s"}, "description": "d"});
+            assert_eq!(field_of(parse(v).expect_err(event_type)), (0, "event_type".into()), "{event_type:?}");
+        }
+        for actor_type in ["System", "SYSTEM", "system "] {
+            let mut v = login();
+            v["actor"]["type"] = json!(actor_type);
+            assert_eq!(field_of(parse(v).expect_err(actor_type)), (0, "actor.type".into()), "{actor_type:?}");
+        }
     }
 
     #[test]

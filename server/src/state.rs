@@ -63,14 +63,23 @@ impl AppState {
 
 /// The base name of the site's files: content-hashed by `make build`
 /// (`certifyclouds.<hash>`, written to `<site>/output-name`), or the plain name of a
-/// build that does not hash (`cargo leptos watch`).
+/// build that does not hash (`cargo leptos watch`). `make build` leaves no plain files,
+/// so plain files newer than the hashed ones come from such a build, made since: they
+/// win, or the server would keep sending a stale bundle marked to be kept for a year.
 fn output_name(site_root: &str) -> String {
     let root = std::path::Path::new(site_root);
+    let plain = std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| OUTPUT_NAME.to_owned());
+    let modified =
+        |name: &str| std::fs::metadata(root.join("pkg").join(format!("{name}.js"))).and_then(|m| m.modified()).ok();
     let hashed = std::fs::read_to_string(root.join("output-name")).ok().map(|name| name.trim().to_owned());
     match hashed {
         // Only if the files are there: a stale name must not break the page.
-        Some(name) if root.join("pkg").join(format!("{name}.js")).is_file() => name,
-        _ => std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| OUTPUT_NAME.to_owned()),
+        Some(name) => match (modified(&name), modified(&plain)) {
+            (Some(hashed_at), Some(plain_at)) if plain_at > hashed_at => plain,
+            (Some(_), _) => name,
+            (None, _) => plain,
+        },
+        None => plain,
     }
 }
 

@@ -45,7 +45,7 @@ pub async fn authorize(
             let caller = Caller {
                 principal,
                 ip: client_ip(&request, &state.proxies),
-                user_agent: header_text(request.headers(), USER_AGENT),
+                user_agent: user_agent(request.headers()),
             };
             request.extensions_mut().insert(caller);
             next.run(request).await
@@ -78,8 +78,14 @@ async fn identify(state: &AppState, headers: &HeaderMap, permission: Permission)
     }
 }
 
-fn header_text(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).filter(|v| !v.trim().is_empty())
+/// The `User-Agent` as an entry may record it: at most as long as ingest allows, tabs as
+/// spaces. A client's odd header is shortened, never a reason to refuse what it asked for
+/// (an export must still be recorded).
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let text = headers.get(USER_AGENT).and_then(|v| v.to_str().ok())?;
+    let text: String =
+        text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(app::ingest::MAX_USER_AGENT).collect();
+    Some(text).filter(|v| !v.trim().is_empty())
 }
 
 /// The client's address: the connection's peer, unless the peer is a trusted proxy; then

@@ -2,6 +2,7 @@
 //! the page's filters. Appends in this process wake it at once; a slow poll also finds
 //! entries other processes append to the same database.
 
+use super::caller::Who;
 use super::error::ApiError;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
@@ -35,6 +36,7 @@ struct Follow {
 /// stream ends when the server stops, so that it never holds a shutdown up.
 pub async fn stream(
     State(state): State<AppState>,
+    Who(caller): Who,
     RawQuery(query): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (after, rest) = take_param(query.as_deref().unwrap_or_default(), "after")?;
@@ -44,6 +46,8 @@ pub async fn stream(
         })
         .transpose()?;
     let (filter, _) = EntryQuery::from_query_string(&rest)?.validate()?;
+    // Reading the log as it grows is a read like any other: say who follows it.
+    tracing::info!(principal = %caller.principal.label(), ip = ?caller.ip, "live stream opened");
     let log = state.log.clone();
     let head = log.watch_head();
     // A cursor far behind would have the stream read (and filter) the whole backlog.

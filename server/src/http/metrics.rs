@@ -90,6 +90,7 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let method = method_label(method);
         let labels = RequestLabels { method: method.to_owned(), route: route.to_owned(), status };
         self.requests.get_or_create(&labels).inc();
         let labels = RouteLabels { method: method.to_owned(), route: route.to_owned() };
@@ -117,6 +118,14 @@ impl Metrics {
         encode(&mut out, &self.registry)?;
         Ok(out)
     }
+}
+
+/// The method as a label: the standard ones by name, any other as `other`, so that
+/// requests with made-up methods cannot add series without end (every label set is kept
+/// for the life of the process).
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+    KNOWN.into_iter().find(|known| *known == method).unwrap_or("other")
 }
 
 /// `GET /metrics`: Prometheus metrics.
@@ -171,5 +180,19 @@ mod tests {
         assert!(text.contains(r#"certifyclouds_store_errors_total{kind="overloaded"} 1"#), "{text}");
         assert!(text.contains("certifyclouds_store_commits 7"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        let metrics = Metrics::default();
+        for i in 0..50 {
+            metrics.request(&format!("FOO{i}"), "unmatched", 404, Duration::from_millis(1));
+        }
+        let text = metrics.render(0).expect("renders");
+        assert!(
+            text.contains(r#"certifyclouds_http_requests_total{method="other",route="unmatched",status="404"} 50"#),
+            "{text}"
+        );
+        assert!(!text.contains("FOO"), "{text}");
     }
 }

@@ -2,6 +2,7 @@
 //! site's static files, and the answer for anything else.
 
 use crate::state::AppState;
+use app::access::Caller;
 use app::shell;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -11,16 +12,28 @@ use leptos::prelude::provide_context;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-/// What server functions (and pages rendering on the server) find in their context.
-fn provide_app_context(state: &AppState) {
+/// What server functions (and pages rendering on the server) find in their context: the
+/// log, and the [`Caller`] the route table's middleware worked out, from which anything
+/// they record takes its actor.
+fn provide_app_context(state: &AppState, caller: Option<Caller>) {
     provide_context(state.log.clone());
+    if let Some(caller) = caller {
+        provide_context(caller);
+    }
+}
+
+fn caller_of(request: &Request) -> Option<Caller> {
+    request.extensions().get::<Caller>().cloned()
 }
 
 /// A page: rendered whole on the server (the rows are in the HTML), then hydrated.
 pub async fn render(State(state): State<AppState>, request: Request) -> Response {
     let options = state.leptos_options.clone();
-    let handler =
-        leptos_axum::render_app_async_with_context(move || provide_app_context(&state), move || shell(options.clone()));
+    let caller = caller_of(&request);
+    let handler = leptos_axum::render_app_async_with_context(
+        move || provide_app_context(&state, caller.clone()),
+        move || shell(options.clone()),
+    );
     handler(request).await
 }
 
@@ -31,7 +44,10 @@ pub async fn home() -> Redirect {
 
 /// A server function of the pages (its path is declared in the route table).
 pub async fn server_fn(State(state): State<AppState>, request: Request) -> Response {
-    leptos_axum::handle_server_fns_with_context(move || provide_app_context(&state), request).await.into_response()
+    let caller = caller_of(&request);
+    leptos_axum::handle_server_fns_with_context(move || provide_app_context(&state, caller.clone()), request)
+        .await
+        .into_response()
 }
 
 /// A file of the built site (`target/site`): the script, the WASM, the stylesheet, the
@@ -50,6 +66,9 @@ pub async fn asset(State(state): State<AppState>, request: Request) -> Response 
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         let cache = if hashed { "public, max-age=31536000, immutable" } else { "no-cache" };
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        // The same name is sent as brotli, gzip or plain by what the client accepts: a
+        // shared cache must keep them apart.
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
 }

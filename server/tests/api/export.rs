@@ -184,6 +184,25 @@ async fn every_export_records_who_asked_before_the_data_and_its_outcome_after() 
 }
 
 #[tokio::test]
+async fn an_overlong_or_tabbed_user_agent_is_shortened_in_the_record_not_a_reason_to_fail() {
+    let app = fixture().await;
+    let agent = format!("tool\t{}", "x".repeat(5000));
+    let reply = app
+        .request_with(
+            axum::http::Method::GET,
+            "/audit/export?format=csv",
+            Some(&app.read),
+            &[("user-agent", agent.as_str())],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let recorded = export_events(&app).await[0]["user_agent"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(recorded.chars().count(), 1024);
+    assert!(recorded.starts_with("tool xxx"), "{recorded}");
+}
+
+#[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_client_is_recorded_and_otherwise_the_peer() {
     let header = [("x-forwarded-for", "198.51.100.4, 203.0.113.7")];
     let direct = fixture().await;

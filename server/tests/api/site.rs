@@ -61,9 +61,12 @@ async fn the_page_names_the_hashed_files_and_they_are_kept_for_a_year() {
     assert_eq!(js.headers[header::CONTENT_ENCODING], "br", "the stored brotli copy");
     assert_eq!(js.text, "brotli bytes");
     assert_eq!(js.headers[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    assert_eq!(js.headers[header::VARY], "accept-encoding", "a shared cache keeps brotli and plain apart");
+    assert_eq!(js.headers[header::CONTENT_TYPE], "text/javascript");
     let plain = app.request(Method::GET, "/pkg/certifyclouds.0123456789abcdef.css", None, Vec::new()).await;
     assert_eq!((plain.status, plain.text.as_str()), (StatusCode::OK, "body { margin: 0 }"));
     assert!(plain.headers.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(plain.headers[header::VARY], "accept-encoding");
 
     let icon = app.request(Method::GET, "/favicon.svg", None, Vec::new()).await;
     assert_eq!((icon.status, icon.headers[header::CACHE_CONTROL].to_str().ok()), (StatusCode::OK, Some("no-cache")));
@@ -80,6 +83,29 @@ async fn a_stale_output_name_falls_back_to_the_plain_names() {
     let app = with_site(&site).await;
     let html = app.request(Method::GET, "/audit", None, Vec::new()).await.text;
     assert!(html.contains("/pkg/certifyclouds.css") && !html.contains("ffffffffffffffff"));
+}
+
+#[tokio::test]
+async fn plain_files_built_after_the_hashed_ones_are_served_instead() {
+    let site = site();
+    // `cargo leptos watch` run after `make build`: plain names, newer than the hashed ones.
+    let hashed = site.path().join("pkg/certifyclouds.0123456789abcdef.js");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&hashed).and_then(|f| f.set_modified(old)).expect("age the build");
+    std::fs::write(site.path().join("pkg/certifyclouds.js"), "export default function init() {}").expect("js");
+    let app = with_site(&site).await;
+    let html = app.request(Method::GET, "/audit", None, Vec::new()).await.text;
+    assert!(html.contains("/pkg/certifyclouds.css") && !html.contains("0123456789abcdef"));
+
+    // A plain file older than the hashed build is a leftover: the hashed build wins.
+    std::fs::File::options()
+        .write(true)
+        .open(site.path().join("pkg/certifyclouds.js"))
+        .and_then(|f| f.set_modified(old - std::time::Duration::from_secs(60)))
+        .expect("age the leftover");
+    let app = with_site(&site).await;
+    let html = app.request(Method::GET, "/audit", None, Vec::new()).await.text;
+    assert!(html.contains("/pkg/certifyclouds.0123456789abcdef.css"));
 }
 
 #[tokio::test]

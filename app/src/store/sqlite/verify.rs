@@ -1,7 +1,7 @@
 //! `verify` on SQLite, on a read-only connection of its own: the chain over every stored
 //! row in sequence order, then the structures that decide what lists and searches show:
-//! the search index (each word's number of entries, against the words the entries hold),
-//! the per-day and per-actor counts, the actor each entry is filed under, and `ts_high`.
+//! the search index (each entry's words, against the words the index holds for it), the
+//! per-day and per-actor counts, the actor each entry is filed under, and `ts_high`.
 
 use super::append::search_words;
 use super::rows::COLUMNS;
@@ -11,6 +11,7 @@ use crate::store::StoreError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use sqlx::SqlitePool;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 
 pub async fn verify(pool: &SqlitePool, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError> {
@@ -23,7 +24,8 @@ fn run(path: &Path, expect_head: Option<&Head>) -> Result<VerifyReport, StoreErr
     let db = reader(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     // One snapshot for every check, so that appends meanwhile cannot look like damage.
     db.execute_batch("BEGIN")?;
-    let (mut report, words) = walk_chain(&db)?;
+    let words = WordSets::new();
+    let (mut report, words) = walk_chain(&db, words)?;
     report.problems.extend(check_ts_high(&db)?);
     report.problems.extend(check_search_index(&db, words)?);
     report.problems.extend(check_counts(&db)?);
@@ -38,27 +40,58 @@ fn run(path: &Path, expect_head: Option<&Head>) -> Result<VerifyReport, StoreErr
     Ok(report)
 }
 
-/// How many entries hold each word, as the search rules make the words.
-type WordCounts = HashMap<String, i64>;
+/// Each entry's set of words against the set the index holds for it, as one digest per
+/// entry: the sum of a keyed hash of each distinct word. Comparing sets per entry (not
+/// each word's number of entries) also finds a word moved from one entry to another,
+/// which hides the first from searches while every count stays right. The hash keys are
+/// new for each run, so no one can choose words whose digests collide.
+struct WordSets {
+    keys: RandomState,
+    /// Per sequence number: (the entry's digest minus the index's, whether the entry exists).
+    entries: HashMap<i64, (u64, bool)>,
+}
+
+impl WordSets {
+    fn new() -> Self {
+        WordSets { keys: RandomState::new(), entries: HashMap::new() }
+    }
+
+    fn digest<'a>(&self, words: impl Iterator<Item = &'a str>) -> u64 {
+        let mut distinct: Vec<&str> = words.filter(|w| !w.is_empty()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct.iter().fold(0u64, |sum, word| sum.wrapping_add(self.keys.hash_one(word)))
+    }
+
+    fn held(&mut self, seq: i64, words: &str) {
+        let digest = self.digest(words.split(' '));
+        let slot = self.entries.entry(seq).or_insert((0, true));
+        *slot = (slot.0.wrapping_add(digest), true);
+    }
+
+    fn indexed(&mut self, seq: i64, word: &str) {
+        let digest = self.keys.hash_one(word);
+        let slot = self.entries.entry(seq).or_insert((0, false));
+        slot.0 = slot.0.wrapping_sub(digest);
+    }
+}
 
 /// Every row, whatever its sequence number: one stored out of place is reported, not
 /// skipped. The walk stops checking at the first broken link (every later one depends on
-/// it) but reads on to count the words every entry holds.
-fn walk_chain(db: &Connection) -> Result<(VerifyReport, WordCounts), StoreError> {
+/// it) but reads on to note the words every entry holds.
+fn walk_chain(db: &Connection, mut words: WordSets) -> Result<(VerifyReport, WordSets), StoreError> {
     let mut statement = db.prepare(&format!("SELECT {COLUMNS} FROM audit_entries ORDER BY seq"))?;
     let mut rows = statement.query([])?;
     let mut walk = ChainWalk::default();
-    let mut words = WordCounts::new();
     while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
         let entry = raw(row);
-        if let Ok(e) = &entry {
-            for word in search_words(e.event_type, e.actor_name, e.description, e.resource_name).split(' ') {
-                if !word.is_empty() {
-                    *words.entry(word.to_owned()).or_default() += 1;
-                }
-            }
+        match &entry {
+            Ok(e) => words.held(seq, &search_words(e.event_type, e.actor_name, e.description, e.resource_name)),
+            // An unreadable row is reported by the walk; its words are not compared.
+            Err(_) => words.held(seq, ""),
         }
-        walk.visit(row.get(0)?, entry);
+        walk.visit(seq, entry);
     }
     Ok((walk.report, words))
 }
@@ -76,30 +109,45 @@ fn check_ts_high(db: &Connection) -> Result<Option<Problem>, StoreError> {
     Ok(wrong.map(|seq| Problem::SearchIndex(format!("entry audit-{seq} has a wrong ts_high"))))
 }
 
-/// The index against the entries, word by word: an entry missing from the index (hidden
-/// from searches) or indexed with words it does not hold changes some word's count.
-fn check_search_index(db: &Connection, mut expected: WordCounts) -> Result<Option<Problem>, StoreError> {
-    let mut statement = db.prepare("SELECT term, doc FROM audit_search_vocab")?;
+/// The index against the entries, entry by entry: an entry missing from the index
+/// (hidden from searches), indexed with words it does not hold, or a word indexed for a
+/// sequence number that holds no entry.
+fn check_search_index(db: &Connection, mut words: WordSets) -> Result<Option<Problem>, StoreError> {
+    // A temporary table: allowed on a read-only connection, gone when it closes.
+    db.execute_batch("CREATE VIRTUAL TABLE temp.verify_instances USING fts5vocab(main, audit_search, instance)")?;
+    let mut statement = db.prepare("SELECT term, doc FROM temp.verify_instances")?;
     let mut rows = statement.query([])?;
-    let mut wrong = Vec::new();
+    let mut last: Option<(String, i64)> = None;
     while let Some(row) = rows.next()? {
-        let (term, indexed): (String, i64) = (row.get(0)?, row.get(1)?);
-        let held = expected.remove(&term).unwrap_or(0);
-        if held != indexed {
-            wrong.push((term, indexed, held));
+        let (term, doc): (String, i64) = (row.get(0)?, row.get(1)?);
+        // Rows come by word, then entry: a word counts once per entry.
+        if last.as_ref().is_some_and(|(t, d)| *t == term && *d == doc) {
+            continue;
         }
+        words.indexed(doc, &term);
+        last = Some((term, doc));
     }
-    wrong.extend(expected.into_iter().map(|(term, held)| (term, 0, held)));
+    drop(rows);
+    drop(statement);
+    db.execute_batch("DROP TABLE temp.verify_instances")?;
+    let mut wrong: Vec<(i64, bool)> =
+        words.entries.into_iter().filter(|(_, (diff, _))| *diff != 0).map(|(seq, (_, exists))| (seq, exists)).collect();
     if wrong.is_empty() {
         return Ok(None);
     }
-    wrong.sort();
+    wrong.sort_unstable();
     let shown: Vec<String> = wrong
         .iter()
         .take(5)
-        .map(|(term, indexed, held)| format!("'{term}' is indexed for {indexed} entries but {held} hold it"))
+        .map(|(seq, exists)| {
+            if *exists {
+                format!("entry audit-{seq} is not indexed with exactly its words")
+            } else {
+                format!("words are indexed for audit-{seq}, which is no entry")
+            }
+        })
         .collect();
-    let more = if wrong.len() > 5 { format!(" (and {} more words)", wrong.len() - 5) } else { String::new() };
+    let more = if wrong.len() > 5 { format!(" (and {} more entries)", wrong.len() - 5) } else { String::new() };
     Ok(Some(Problem::SearchIndex(format!("{}{more}", shown.join("; ")))))
 }
 
@@ -278,7 +326,7 @@ mod tests {
         let report = store.verify(None).await.expect("verifies");
         assert!(
             report.problems.iter().any(
-                |p| matches!(p, Problem::SearchIndex(d) if d.contains("'6' is indexed for 0 entries but 1 hold it"))
+                |p| matches!(p, Problem::SearchIndex(d) if d.contains("entry audit-7 is not indexed with exactly its words"))
             ),
             "{:?}",
             report.problems
@@ -295,7 +343,55 @@ mod tests {
             .expect("invent");
         let report = store.verify(None).await.expect("verifies");
         assert!(
-            report.problems.iter().any(|p| matches!(p, Problem::SearchIndex(d) if d.contains("'mallory' is indexed for 1 entries but 0 hold it"))),
+            report.problems.iter().any(|p| matches!(p, Problem::SearchIndex(d) if d.contains("entry audit-3 is not indexed with exactly its words"))),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    #[tokio::test]
+    async fn entries_whose_index_rows_were_swapped_are_reported_though_every_count_holds() {
+        let (store, _dir) = store_of(10).await;
+        let pool = store.pool();
+        let words = |e: &crate::entry::AuditEntry| {
+            super::search_words(
+                &e.event_type,
+                &e.actor.name,
+                &e.description,
+                e.resource.as_ref().and_then(|r| r.name.as_deref()),
+            )
+        };
+        let (a, b) = (store.get(4).await.expect("reads").expect("4"), store.get(5).await.expect("reads").expect("5"));
+        assert_ne!(words(&a), words(&b), "the samples differ");
+        sqlx::query("DELETE FROM audit_search WHERE rowid IN (4, 5)").execute(pool).await.expect("delete");
+        for (rowid, held) in [(4, words(&b)), (5, words(&a))] {
+            sqlx::query("INSERT INTO audit_search (rowid, words) VALUES (?, ?)")
+                .bind(rowid)
+                .bind(held)
+                .execute(pool)
+                .await
+                .expect("swap");
+        }
+        let report = store.verify(None).await.expect("verifies");
+        let found: Vec<&str> = report
+            .problems
+            .iter()
+            .filter_map(|p| match p {
+                Problem::SearchIndex(d) => Some(d.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(found, ["entry audit-4 is not indexed with exactly its words; entry audit-5 is not indexed with exactly its words"]);
+
+        // Words for a sequence number that holds no entry are found too.
+        let (store, _dir) = store_of(3).await;
+        sqlx::query("INSERT INTO audit_search (rowid, words) VALUES (99, 'ghost')")
+            .execute(store.pool())
+            .await
+            .expect("ghost");
+        let report = store.verify(None).await.expect("verifies");
+        assert!(
+            report.problems.contains(&Problem::SearchIndex("words are indexed for audit-99, which is no entry".into())),
             "{:?}",
             report.problems
         );

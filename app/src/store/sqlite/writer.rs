@@ -116,23 +116,37 @@ fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, head: &watch::Sender<u64
 }
 
 /// Commits a group in one transaction and answers each job. If the group fails, each job
-/// is tried alone, so that one caller's failure is never another's.
+/// is tried alone, so that one caller's failure is never another's; but a database that
+/// stayed busy through its timeout would make each of those tries wait as long again,
+/// with every later append queued behind them, so then every caller is told at once.
 fn commit(conn: &mut Connection, actors: &mut Actors, head: &watch::Sender<u64>, group: Vec<Job>) {
     if group.len() > 1 {
         match transaction(conn, actors, &group) {
             Ok(receipts) => return answer(head, group, receipts),
+            Err(StoreError::Overloaded { reason, retry_after }) => return refuse(group, &reason, retry_after),
             Err(e) => {
                 tracing::warn!(error = %e, jobs = group.len(), "a group commit failed; committing its appends one by one")
             }
         }
     }
-    for job in group {
+    let mut jobs = group.into_iter();
+    while let Some(job) = jobs.next() {
         match transaction(conn, actors, std::slice::from_ref(&job)) {
             Ok(receipts) => answer(head, vec![job], receipts),
+            Err(StoreError::Overloaded { reason, retry_after }) => {
+                refuse(std::iter::once(job).chain(jobs.by_ref()).collect(), &reason, retry_after);
+            }
             Err(e) => {
                 let _ = job.reply.send(Err(e));
             }
         }
+    }
+}
+
+/// Answers every job of a group with the same "busy, try again" error.
+fn refuse(group: Vec<Job>, reason: &str, retry_after: std::time::Duration) {
+    for job in group {
+        let _ = job.reply.send(Err(StoreError::Overloaded { reason: reason.to_owned(), retry_after }));
     }
 }
 
@@ -170,6 +184,19 @@ mod tests {
     use crate::store::conformance::sample;
     use crate::store::{AuditLog, SqliteStore};
     use std::sync::Arc;
+
+    #[tokio::test]
+    async fn the_connection_that_commits_appends_waits_for_the_disk() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.db");
+        // Opening the store creates and migrates the file the writer then connects to.
+        drop(SqliteStore::open(&format!("sqlite:{}", path.display())).await.expect("opens"));
+        let conn = super::connect(&path).expect("connects");
+        let synchronous: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0)).expect("pragma");
+        assert_eq!(synchronous, 2, "FULL: a commit is on disk before it is answered");
+        let journal: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).expect("pragma");
+        assert_eq!(journal, "wal");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_appends_share_commits_and_each_gets_its_own_entries() {

@@ -129,15 +129,32 @@ async fn pdf_body(
     turns: [OwnedSemaphorePermit; 2],
 ) -> Result<Body, ApiError> {
     let (done, written) = oneshot::channel();
-    let sink =
-        PdfSink { report: Some(Report::new(meta)?), rows: 0, limit: PDF_MAX_ENTRIES, done: Some(done), _turns: turns };
-    let rows = state.log.scan(&filter, Box::new(sink)).await?;
-    match written.await {
-        Ok(bytes) => Ok(stream::whole(bytes?, rows, trace)),
-        // The scan stopped early: entries arrived meanwhile and took it past the cap.
-        Err(_) => {
+    let built: Result<Option<(Vec<u8>, u64)>, ApiError> = async {
+        let sink = PdfSink {
+            report: Some(Report::new(meta)?),
+            rows: 0,
+            limit: PDF_MAX_ENTRIES,
+            done: Some(done),
+            _turns: turns,
+        };
+        let rows = state.log.scan(&filter, Box::new(sink)).await?;
+        match written.await {
+            Ok(bytes) => Ok(Some((bytes?, rows))),
+            // The scan stopped early: entries arrived meanwhile and took it past the cap.
+            Err(_) => Ok(None),
+        }
+    }
+    .await;
+    match built {
+        Ok(Some((bytes, rows))) => Ok(stream::whole(bytes, rows, trace)),
+        Ok(None) => {
             trace.aborted("the entries grew past the PDF limit while they were read").await;
             Err(too_many(&format!("more than {PDF_MAX_ENTRIES}")))
+        }
+        // Recorded as such, not as a client that went away.
+        Err(e) => {
+            trace.aborted("the PDF report could not be built").await;
+            Err(e)
         }
     }
 }

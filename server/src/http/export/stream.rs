@@ -6,7 +6,7 @@
 //! scan, and a stream that ends without its last chunk is aborted rather than passed off
 //! as a whole file. However the transfer ends, its outcome is recorded.
 
-use super::trace::ExportTrace;
+use super::trace::{ExportTrace, StopReason};
 use app::filter::EntryFilter;
 use app::store::{AuditLog, RawEntry, ScanSink, StoreError};
 use axum::body::{Body, Bytes};
@@ -60,7 +60,14 @@ pub(super) fn scanned(
     let (tx, rx) = mpsc::channel(AHEAD);
     let head = format.head();
     let sink = Sink { format, out: String::with_capacity(CHUNK + 4096), rows: 0, total: 0, tx: tx.clone() };
-    let sink = Box::new(Scanning { sink, runtime: Handle::current(), deadline: Instant::now() + LONGEST, _turn: turn });
+    let stopped = trace.stop_reason();
+    let sink = Box::new(Scanning {
+        sink,
+        runtime: Handle::current(),
+        deadline: Instant::now() + LONGEST,
+        stopped,
+        _turn: turn,
+    });
     tokio::spawn(async move {
         if let Err(e) = log.scan(&filter, sink).await {
             let _ = tx.send(Err(e)).await;
@@ -107,6 +114,8 @@ struct Scanning<F> {
     sink: Sink<F>,
     runtime: Handle,
     deadline: Instant,
+    /// Set when this side gives up on a client too slow, so that the outcome says so.
+    stopped: StopReason,
     _turn: OwnedSemaphorePermit,
 }
 
@@ -115,8 +124,20 @@ impl<F: RowFormat> Scanning<F> {
     /// client has gone or has taken nothing for [`IDLE`].
     fn send(&self, item: Result<Chunk, StoreError>) -> bool {
         let wait = IDLE.min(self.deadline.saturating_duration_since(Instant::now()));
-        let sent = self.runtime.block_on(tokio::time::timeout(wait, self.sink.tx.send(item)));
-        matches!(sent, Ok(Ok(())))
+        match self.runtime.block_on(tokio::time::timeout(wait, self.sink.tx.send(item))) {
+            Ok(Ok(())) => true,
+            // The response was dropped: the client went away.
+            Ok(Err(_)) => false,
+            Err(_) => {
+                let why = if Instant::now() >= self.deadline {
+                    "the download lasted longer than an hour"
+                } else {
+                    "the client took nothing for five minutes"
+                };
+                let _ = self.stopped.set(why);
+                false
+            }
+        }
     }
 
     fn flush(&mut self, last: bool) -> bool {
@@ -169,8 +190,12 @@ impl Sending {
                 self.complete = chunk.last;
                 Some((Ok(chunk.bytes), self))
             }
-            Some(Err(e)) => self.abort(e).await,
-            None if !self.complete => self.abort(StoreError::backend("the scan ended before its last row")).await,
+            Some(Err(e)) => self.abort(e, "the store could not be read to the end").await,
+            None if !self.complete => {
+                let why = self.trace.as_ref().and_then(|t| t.stop_reason().get().copied());
+                let why = why.unwrap_or("the store could not be read to the end");
+                self.abort(StoreError::backend("the scan ended before its last row"), why).await
+            }
             None => {
                 if let Some(trace) = self.trace.take() {
                     trace.completed().await;
@@ -189,10 +214,10 @@ impl Sending {
 
     /// Ends the transfer with an error, so that the client sees a failed download rather
     /// than a short file.
-    async fn abort(mut self, e: StoreError) -> Option<(Result<Bytes, StoreError>, Self)> {
-        tracing::error!(error = %e, "export failed part-way; the transfer is aborted");
+    async fn abort(mut self, e: StoreError, why: &str) -> Option<(Result<Bytes, StoreError>, Self)> {
+        tracing::error!(error = %e, reason = why, "export failed part-way; the transfer is aborted");
         if let Some(trace) = self.trace.take() {
-            trace.aborted("the store could not be read to the end").await;
+            trace.aborted(why).await;
         }
         Some((Err(e), self))
     }

@@ -13,7 +13,11 @@ use app::ingest::ValidEntry;
 use app::internal_event::{EventError, InternalEvent};
 use app::store::AuditLog;
 use chrono::Utc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// Why a transfer stopped early, when the server stopped it (a time limit) rather than
+/// the client: set by the side that gives up, read when the outcome is recorded.
+pub(super) type StopReason = Arc<OnceLock<&'static str>>;
 
 pub(super) struct ExportTrace {
     log: Arc<dyn AuditLog>,
@@ -26,6 +30,7 @@ pub(super) struct ExportTrace {
     pub rows: u64,
     pub bytes: u64,
     ended: bool,
+    stopped: StopReason,
 }
 
 impl ExportTrace {
@@ -57,7 +62,13 @@ impl ExportTrace {
             rows: 0,
             bytes: 0,
             ended: false,
+            stopped: StopReason::default(),
         })
+    }
+
+    /// Where the reading side says why it gave up, if it does.
+    pub fn stop_reason(&self) -> StopReason {
+        self.stopped.clone()
     }
 
     /// The newest entry before this export's own record: the export covers the log as it
@@ -113,12 +124,14 @@ async fn record(log: Arc<dyn AuditLog>, entry: Result<ValidEntry, EventError>) {
 }
 
 impl Drop for ExportTrace {
-    /// A transfer dropped before it ended: the client went away.
+    /// A transfer dropped before it ended: the client went away (or the server stopped
+    /// waiting for it, and said why).
     fn drop(&mut self) {
         if self.ended {
             return;
         }
-        let entry = self.outcome(Some("the client went away"));
+        let reason = self.stopped.get().copied().unwrap_or("the client went away");
+        let entry = self.outcome(Some(reason));
         self.metrics.export(self.format.as_str(), "aborted", self.bytes);
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
