@@ -280,7 +280,7 @@ async fn count_entries(
 mod tests {
     use super::*;
     use crate::filter::EntryQuery;
-    use crate::store::conformance::samples;
+    use crate::store::conformance::{samples, FILTER_QUERIES};
     use crate::store::{AuditLog, Maintenance, SqliteStore};
 
     #[tokio::test]
@@ -318,24 +318,7 @@ mod tests {
         }
         stored.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
 
-        let queries = [
-            "",
-            "event_type=auth.*",
-            "event_type=rotation.failed&event_type=backup.done",
-            "severity=error",
-            "actor=ALICE%40contoso.com",
-            "actor=USER-2&severity=info,warning",
-            "actor=system&start_date=2025-03-03T05:00:00Z",
-            "q=stripe",
-            "q=kv-prod-payments&severity=info",
-            "start_date=2025-03-02&end_date=2025-03-05T12:00:00Z&event_type=auth.login.*",
-            "q=vault+kv&actor=rotation-worker&end_date=2025-03-06",
-            "q=eve",
-            "q=eve+in",
-            "q=1",
-            "q=kv&severity=error",
-        ];
-        for text in queries {
+        for text in FILTER_QUERIES {
             let (filter, _) = EntryQuery::from_query_string(text).and_then(|q| q.validate()).expect("valid");
             let expected: Vec<u64> = stored.iter().filter(|e| filter.matches(e)).map(|e| e.sequence).collect();
             assert!(!expected.is_empty(), "{text} matches nothing: a weak check");
