@@ -3,6 +3,7 @@
 pub mod config;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod seed;
 pub mod shutdown;
 pub mod startup;

@@ -2,7 +2,7 @@
 //! the limits on expensive work, who counts as a trusted proxy, the metrics, and the
 //! signal that the server is stopping.
 
-use crate::http::metrics::Metrics;
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use app::store::{AuditLog, Maintenance, Store, TokenStore};
 use axum::extract::FromRef;

@@ -7,6 +7,7 @@ mod export;
 mod export_pdf;
 mod helpers;
 mod ingest;
+mod layout;
 mod live;
 mod operations;
 mod pages;

@@ -110,8 +110,8 @@ fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, head: &watch::Sender<u64
         // Everything that arrived while the last commit ran goes into this one.
         let mut group = vec![first];
         group.extend(jobs.try_iter());
-        commit(&mut conn, &mut actors, head, group);
-        commits.fetch_add(1, Ordering::Relaxed);
+        let committed = commit(&mut conn, &mut actors, head, group);
+        commits.fetch_add(committed, Ordering::Relaxed);
     }
 }
 
@@ -119,20 +119,31 @@ fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, head: &watch::Sender<u64
 /// is tried alone, so that one caller's failure is never another's; but a database that
 /// stayed busy through its timeout would make each of those tries wait as long again,
 /// with every later append queued behind them, so then every caller is told at once.
-fn commit(conn: &mut Connection, actors: &mut Actors, head: &watch::Sender<u64>, group: Vec<Job>) {
+/// Returns how many transactions it committed.
+fn commit(conn: &mut Connection, actors: &mut Actors, head: &watch::Sender<u64>, group: Vec<Job>) -> u64 {
     if group.len() > 1 {
         match transaction(conn, actors, &group) {
-            Ok(receipts) => return answer(head, group, receipts),
-            Err(StoreError::Overloaded { reason, retry_after }) => return refuse(group, &reason, retry_after),
+            Ok(receipts) => {
+                answer(head, group, receipts);
+                return 1;
+            }
+            Err(StoreError::Overloaded { reason, retry_after }) => {
+                refuse(group, &reason, retry_after);
+                return 0;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, jobs = group.len(), "a group commit failed; committing its appends one by one")
             }
         }
     }
+    let mut committed = 0;
     let mut jobs = group.into_iter();
     while let Some(job) = jobs.next() {
         match transaction(conn, actors, std::slice::from_ref(&job)) {
-            Ok(receipts) => answer(head, vec![job], receipts),
+            Ok(receipts) => {
+                answer(head, vec![job], receipts);
+                committed += 1;
+            }
             Err(StoreError::Overloaded { reason, retry_after }) => {
                 refuse(std::iter::once(job).chain(jobs.by_ref()).collect(), &reason, retry_after);
             }
@@ -141,6 +152,7 @@ fn commit(conn: &mut Connection, actors: &mut Actors, head: &watch::Sender<u64>,
             }
         }
     }
+    committed
 }
 
 /// Answers every job of a group with the same "busy, try again" error.

@@ -226,7 +226,7 @@ impl Sending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::metrics::Metrics;
+    use crate::metrics::Metrics;
     use app::access::{Caller, Principal};
     use app::export::ExportFormat;
     use app::filter::EntryQuery;

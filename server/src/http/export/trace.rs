@@ -5,7 +5,7 @@
 //! file and hangs up still left the first record.
 
 use super::super::error::ApiError;
-use crate::http::metrics::Metrics;
+use crate::metrics::Metrics;
 use app::access::Caller;
 use app::entry::entry_id;
 use app::export::ExportFormat;
