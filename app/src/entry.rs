@@ -173,9 +173,40 @@ pub fn parse_entry_id(id: &str) -> Option<u64> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EntryPage {
     pub entries: Vec<AuditEntry>,
+    /// How many entries match; when `total_exact` is false, at least this many.
     pub total: u64,
+    /// False when counting stopped early: a search is counted up to
+    /// [`SEARCH_TOTAL_BOUND`] matches (and a search combined with other filters within a
+    /// fixed amount of reading), so that a common word costs no more than its page. The
+    /// exact number is what an export holds (the export dialog counts it).
+    #[serde(default = "exact")]
+    pub total_exact: bool,
     pub limit: u32,
     pub offset: u64,
+}
+
+fn exact() -> bool {
+    true
+}
+
+/// A search's total is counted up to this many matches; past it the page says "at
+/// least" this many. Lower in the store's own tests, so that they cover bounded totals.
+#[cfg(not(test))]
+pub const SEARCH_TOTAL_BOUND: u64 = 10_000;
+#[cfg(test)]
+pub const SEARCH_TOTAL_BOUND: u64 = 40;
+
+impl EntryPage {
+    /// An empty page with an exact total of zero.
+    pub fn empty(limit: u32, offset: u64) -> Self {
+        EntryPage { entries: Vec::new(), total: 0, total_exact: true, limit, offset }
+    }
+
+    /// Whether another page follows this one.
+    pub fn has_more(&self) -> bool {
+        let next = self.offset + u64::from(self.limit);
+        next < self.total || (!self.total_exact && self.entries.len() == self.limit as usize)
+    }
 }
 
 #[cfg(test)]

@@ -96,6 +96,17 @@ pub struct SeedArgs {
     /// The random seed: the same seed gives the same events.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Which descriptions: the catalogue's (`catalogue`), or short sentences from a small
+    /// vocabulary where a few words are in a third of all entries (`templates`).
+    #[arg(long, value_enum, default_value_t = Profile::Catalogue)]
+    pub profile: Profile,
+}
+
+/// The kind of descriptions `seed` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    Catalogue,
+    Templates,
 }
 
 #[cfg(test)]
@@ -158,7 +169,13 @@ mod tests {
         let cli =
             Cli::try_parse_from(["certifyclouds", "seed", "--events", "5", "--seed", "9", "--addr", "127.0.0.1:0"])
                 .expect("parses");
-        assert!(matches!(cli.command, Some(Command::Seed(SeedArgs { events: 5, days: 90, seed: 9 }))));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Seed(SeedArgs { events: 5, days: 90, seed: 9, profile: Profile::Catalogue }))
+        ));
         assert_eq!(cli.serve.addr.port(), 0);
+        let cli = Cli::try_parse_from(["certifyclouds", "seed", "--profile", "templates"]).expect("parses");
+        assert!(matches!(cli.command, Some(Command::Seed(SeedArgs { profile: Profile::Templates, .. }))));
+        assert!(Cli::try_parse_from(["certifyclouds", "seed", "--profile", "lorem"]).is_err());
     }
 }

@@ -40,6 +40,16 @@ pub async fn list_entries(query: String) -> Result<EntryPage, AuditError> {
     service::list_entries(log()?.as_ref(), &query).await.map_err(query_failed("listing audit entries"))
 }
 
+/// Exactly how many entries a URL query string selects (paging is ignored): what an
+/// export of it holds, where the page's own total is only a bound.
+#[server(endpoint = "audit_count")]
+pub async fn count_entries(query: String) -> Result<u64, AuditError> {
+    use crate::audit::service;
+
+    let query = parse_query(&query)?;
+    service::count_entries(log()?.as_ref(), &query).await.map_err(query_failed("counting audit entries"))
+}
+
 /// The timeline of the entries a URL query string selects (paging is ignored).
 #[server(endpoint = "audit_timeline")]
 pub async fn entry_timeline(query: String) -> Result<Histogram, AuditError> {

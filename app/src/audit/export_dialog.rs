@@ -2,10 +2,23 @@
 //! hold, the format, and a download that starts at once (the file is streamed, so the
 //! browser's own download shows its progress).
 
+use super::api::count_entries;
 use super::url::chips;
 use crate::export::{describe, page_export_url, pdf_refusal, ExportFormat};
 use crate::filter::EntryQuery;
 use leptos::prelude::*;
+
+/// What the dialog knows of the number of entries the file will hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Count {
+    /// The page has not loaded yet.
+    Loading,
+    /// The page's total is a bound and the exact count is on its way.
+    Counting,
+    Exact(u64),
+    /// The exact count failed: the page's bound.
+    AtLeast(u64),
+}
 
 /// Whether the dialog is open; the "Export" button and the dialog share it.
 #[derive(Clone, Copy)]
@@ -27,8 +40,8 @@ pub fn ExportDialog(
     /// The page's filters without paging, or `None` when the URL does not parse.
     filters: Memo<Option<String>>,
     query: Signal<EntryQuery>,
-    /// How many entries match, once the page has loaded.
-    total: Signal<Option<u64>>,
+    /// How many entries match once the page has loaded, and whether that is exact.
+    total: Signal<Option<(u64, bool)>>,
 ) -> impl IntoView {
     let open = expect_context::<ExportOpen>().0;
     let format = RwSignal::new(ExportFormat::Csv);
@@ -57,14 +70,48 @@ pub fn ExportDialog(
             active.iter().map(|c| c.label()).collect::<Vec<_>>().join(" · ")
         }
     };
-    let count = move || match total.get() {
-        Some(1) => "1 entry will be exported.".to_owned(),
-        Some(n) => format!("{n} entries will be exported."),
-        None => "Counting the entries…".to_owned(),
+    // A page's total may be a lower bound (a common search word): the dialog then counts
+    // the matches exactly, once it is open, so that it states what the file will hold.
+    let exact = Resource::new(
+        move || (open.get(), total.get(), filters.get()),
+        |(open, total, filters)| async move {
+            match (open, total, filters) {
+                (true, Some((_, false)), Some(filters)) => Some(count_entries(filters).await),
+                _ => None,
+            }
+        },
+    );
+    let known = move || match total.get() {
+        Some((n, true)) => Count::Exact(n),
+        Some((n, false)) => match exact.get().flatten() {
+            Some(Ok(n)) => Count::Exact(n),
+            // The page's bound still holds: the file holds at least that many.
+            Some(Err(_)) => Count::AtLeast(n),
+            None => Count::Counting,
+        },
+        None => Count::Loading,
+    };
+    let count = move || match known() {
+        Count::Exact(1) => "1 entry will be exported.".to_owned(),
+        Count::Exact(n) => format!("{n} entries will be exported."),
+        Count::AtLeast(n) => format!("The entries could not be counted just now: at least {n} will be exported."),
+        Count::Counting | Count::Loading => "Counting the entries…".to_owned(),
     };
     // A PDF over the cap is refused here, before anything is downloaded.
-    let refusal = move || (format.get() == ExportFormat::Pdf).then(|| total.get().and_then(pdf_refusal)).flatten();
-    let href = move || filters.get().filter(|_| refusal().is_none()).map(|f| page_export_url(&f, format.get()));
+    let refusal = move || {
+        let n = match known() {
+            Count::Exact(n) | Count::AtLeast(n) => Some(n),
+            Count::Counting | Count::Loading => None,
+        };
+        (format.get() == ExportFormat::Pdf).then(|| n.and_then(pdf_refusal)).flatten()
+    };
+    // No download while the exact count is on its way: the dialog states it first.
+    let href = move || {
+        filters
+            .get()
+            .filter(|_| refusal().is_none() && known() != Count::Counting)
+            .map(|f| page_export_url(&f, format.get()))
+    };
     let status = move || {
         started.get().then(|| match format.get() {
             // A report is laid out whole before it is sent: say why nothing shows yet.
@@ -111,10 +158,10 @@ pub fn ExportDialog(
                     <a
                         class="download"
                         href=href
-                        aria-disabled=move || refusal().is_some().then_some("true")
+                        aria-disabled=move || href().is_none().then_some("true")
                         download=""
                         on:click=move |_| {
-                            if refusal().is_none() {
+                            if href().is_some() {
                                 started.set(true);
                             }
                         }

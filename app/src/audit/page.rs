@@ -38,7 +38,7 @@ pub fn AuditPage() -> impl IntoView {
     provide_context(OpenEntry(RwSignal::new(None)));
     provide_context(Live::new());
     provide_context(ExportOpen(RwSignal::new(false)));
-    let total = Signal::derive(move || page.get().and_then(Result::ok).map(|p| p.total));
+    let total = Signal::derive(move || page.get().and_then(Result::ok).map(|p| (p.total, p.total_exact)));
     let first_page = Signal::derive(move || query.with(|q| q.offset.as_deref().is_none_or(|o| o == "0")));
     // The newest entry shown: live updates continue after it.
     let newest = Signal::derive(move || {
@@ -110,10 +110,12 @@ fn Results(page: EntryPage, query: Signal<EntryQuery>, busy: Signal<bool>) -> im
     let terms = current.q.as_deref().map(query_words).unwrap_or_default();
     let first = page.offset + 1;
     let last = page.offset + page.entries.len() as u64;
+    // A common search word is counted only so far: say so rather than guess.
+    let total = if page.total_exact { page.total.to_string() } else { format!("at least {}", page.total) };
     let summary = if page.entries.is_empty() {
-        format!("No entries on this page ({} in all)", page.total)
+        format!("No entries on this page ({total} in all)")
     } else {
-        format!("Showing {first}–{last} of {}", page.total)
+        format!("Showing {first}–{last} of {total}")
     };
     view! {
         <p class="summary" aria-live="polite">{summary}</p>
@@ -165,9 +167,11 @@ fn Pager(page: EntryPage, query: EntryQuery) -> impl IntoView {
     let limit = u64::from(page.limit);
     let first = (page.offset > 0).then(|| link(0));
     let prev = (page.offset > 0).then(|| link(page.offset.saturating_sub(limit)));
-    let next = (page.offset + limit < page.total).then(|| link(page.offset + limit));
+    let next = page.has_more().then(|| link(page.offset + limit));
     let pages = page.total.div_ceil(limit.max(1));
     let at = page.offset / limit.max(1) + 1;
+    let position =
+        if page.total_exact { format!("Page {at} of {pages}") } else { format!("Page {at} of at least {pages}") };
     let item = |href: Option<String>, class: &'static str, rel: &'static str, text: &'static str| match href {
         Some(href) => view! { <a class=class rel=rel href=href>{text}</a> }.into_any(),
         None => view! { <span class=format!("{class} disabled") aria-disabled="true">{text}</span> }.into_any(),
@@ -176,7 +180,7 @@ fn Pager(page: EntryPage, query: EntryQuery) -> impl IntoView {
         <nav class="pager" aria-label="Pages">
             {item(first, "first", "first", "« Newest")}
             {item(prev, "prev", "prev", "← Newer")}
-            <span class="position">{format!("Page {at} of {pages}")}</span>
+            <span class="position">{position}</span>
             {item(next, "next", "next", "Older →")}
         </nav>
     }

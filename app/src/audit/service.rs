@@ -21,6 +21,12 @@ pub async fn list_entries(log: &dyn AuditLog, query: &EntryQuery) -> Result<Entr
     Ok(log.list(&filter, page).await?)
 }
 
+/// Validates a query and counts every entry it selects, exactly.
+pub async fn count_entries(log: &dyn AuditLog, query: &EntryQuery) -> Result<u64, QueryError> {
+    let (filter, _) = query.validate()?;
+    Ok(log.count(&filter).await?)
+}
+
 /// One entry by its id; `None` for an id that is not ours or not stored.
 pub async fn get_entry(log: &dyn AuditLog, id: &str) -> Result<Option<AuditEntry>, StoreError> {
     match parse_entry_id(id) {

@@ -5,7 +5,7 @@
 //! to one definition of what a filter matches.
 
 use super::{Head, Problem, RawEntry, ScanSink, Store, StoreError};
-use crate::entry::{Actor, ActorType, AuditEntry, IngestToken, Resource, Severity};
+use crate::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity, SEARCH_TOTAL_BOUND};
 use crate::filter::{EntryFilter, EntryQuery, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
@@ -151,6 +151,28 @@ pub const FILTER_QUERIES: &[&str] = &[
     "q=eve+in",
 ];
 
+/// A page's total is exact, or (a search's, counted only so far) a true lower bound no
+/// smaller than the rows the page shows.
+pub fn assert_total(page: &EntryPage, matching: u64, what: &str) {
+    if page.total_exact {
+        assert_eq!(page.total, matching, "exact total of {what}");
+    } else {
+        assert!(page.total <= matching, "a bound no more than the matches: {what}");
+        let shown = if page.entries.is_empty() { 0 } else { page.offset + page.entries.len() as u64 };
+        assert!(page.total >= shown.min(matching), "a bound no less than the rows shown: {what}");
+        assert!(page.has_more() || page.entries.len() < page.limit as usize, "a bound lets the pages go on: {what}");
+    }
+}
+
+/// Only a search's total may be a bound, and never that of a page that saw every match.
+pub fn assert_exact_where_cheap(page: &EntryPage, filter: &EntryFilter, matching: u64, what: &str) {
+    // A page cut short by the last match has seen them all.
+    let last_page = !page.entries.is_empty() && page.entries.len() < page.limit as usize;
+    if filter.search.is_empty() || last_page || matching <= SEARCH_TOTAL_BOUND.min(page.limit.into()) {
+        assert!(page.total_exact, "{what} must be counted exactly");
+    }
+}
+
 pub async fn lists_and_counts_match_the_filter_rules(store: Store) {
     for chunk in samples(0..1500).chunks(400) {
         store.log.append(chunk.to_vec()).await.expect("appends");
@@ -167,8 +189,22 @@ pub async fn lists_and_counts_match_the_filter_rules(store: Store) {
             let got: Vec<u64> = page.entries.iter().map(|e| e.sequence).collect();
             let want: Vec<u64> = expected.iter().skip(offset as usize).take(limit as usize).copied().collect();
             assert_eq!(got, want, "{text} limit {limit} offset {offset}");
-            assert_eq!(page.total, expected.len() as u64, "total of {text}");
+            let what = format!("{text} limit {limit} offset {offset}");
+            assert_total(&page, expected.len() as u64, &what);
+            assert_exact_where_cheap(&page, &f, expected.len() as u64, &what);
         }
+    }
+    // A search of several common words is counted up to the bound and says so; a one-word
+    // search is counted exactly from its per-word counts; the count stays exact.
+    for (query, bounded) in [("q=stripe+kv", true), ("q=stripe", false)] {
+        let common = filter(query);
+        let matching = stored.iter().filter(|e| common.matches(e)).count() as u64;
+        assert!(matching > SEARCH_TOTAL_BOUND, "{query}: the sample must exceed the bound");
+        let page = store.log.list(&common, PageRequest { limit: 10, offset: 0 }).await.expect("lists");
+        let expected = if bounded { (SEARCH_TOTAL_BOUND, false) } else { (matching, true) };
+        assert_eq!((page.total, page.total_exact), expected, "{query}");
+        assert!(page.has_more());
+        assert_eq!(store.log.count(&common).await.expect("counts"), matching);
     }
     let nothing = store.log.list(&filter("q=zzzz"), PageRequest::default()).await.expect("lists");
     assert_eq!((nothing.total, nothing.entries.len()), (0, 0));
@@ -189,6 +225,13 @@ pub async fn the_timeline_counts_exactly_the_matching_entries(store: Store) {
         "start_date=2025-03-03T05:30:00Z&end_date=2025-03-07T18:00:00Z",
         "start_date=2025-03-04T06:00:00Z&end_date=2025-03-05T12:00:00Z&severity=info,warning",
         "start_date=2025-03-02T07:00:00Z&q=kv&actor=rotation-worker",
+        // One word and at most time and severity besides: from the per-word counts.
+        "q=kv&severity=info,warning",
+        "start_date=2025-03-03T05:30:00Z&end_date=2025-03-07T18:00:00Z&q=stripe",
+        "q=stripe+kv",
+        // Edge days with no entries outside the range: counted whole from the counts.
+        "start_date=2025-02-27T06:00:00Z&end_date=2025-03-20T10:00:00Z&q=stripe",
+        "start_date=2025-02-27T06:00:00Z&end_date=2025-03-20T10:00:00Z&severity=warning",
     ] {
         let f = filter(text);
         let span = Span::plan(f.start, f.end, earliest, now);

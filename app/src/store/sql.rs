@@ -121,7 +121,22 @@ pub fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EntryFilter, fts: 
 /// query (see [`search_word`]); it applies to the entries only.
 pub fn conditions(filter: &EntryFilter, fts: Option<&str>, target: Target) -> Conditions {
     let mut c = Conditions::default();
-    c.sql(" WHERE 1 = 1");
+    c.sql(" WHERE ");
+    write_predicate(&mut c, filter, fts, target);
+    c
+}
+
+/// The same conditions as one expression (`1 = 1 AND …`), true for a matching row.
+pub fn predicate(filter: &EntryFilter, target: Target) -> Conditions {
+    let mut c = Conditions::default();
+    c.sql("(");
+    write_predicate(&mut c, filter, None, target);
+    c.sql(")");
+    c
+}
+
+fn write_predicate(c: &mut Conditions, filter: &EntryFilter, fts: Option<&str>, target: Target) {
+    c.sql("1 = 1");
     let (column, start, end) = match target {
         Target::Entries { start, end } => ("ts", start, end),
         Target::Counts { start, end } => ("day", start, end),
@@ -189,7 +204,6 @@ pub fn conditions(filter: &EntryFilter, fts: Option<&str>, target: Target) -> Co
     if let (Some(query), Target::Entries { .. }) = (fts, target) {
         c.sql(" AND seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ").text(query).sql(")");
     }
-    c
 }
 
 /// One search word as an FTS5 expression: the whole words it is a prefix of, when the

@@ -1,4 +1,5 @@
-//! Reading the log: `GET /audit/entries`, `/audit/entries/{id}` and `/audit/event-types`.
+//! Reading the log: `GET /audit/entries`, `/audit/entries/count`, `/audit/entries/{id}`
+//! and `/audit/event-types`.
 
 use super::error::ApiError;
 use app::audit::service;
@@ -18,7 +19,7 @@ use std::sync::Arc;
     params(EntryQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "One page of matching entries and how many match in all", body = EntryPage),
+        (status = 200, description = "One page of matching entries and how many match in all: exactly, or for a search at least `total` when `total_exact` is false (searches are counted up to 10,000 matches)", body = EntryPage),
         (status = 400, description = "A parameter is wrong or unknown; the error says which", body = crate::http::openapi::ErrorBody),
         (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
         (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody)
@@ -30,6 +31,38 @@ pub async fn list(
 ) -> Result<Json<EntryPage>, ApiError> {
     let query = EntryQuery::from_query_string(query.as_deref().unwrap_or_default())?;
     Ok(Json(service::list_entries(log.as_ref(), &query).await?))
+}
+
+/// How many entries a filter selects, counted exactly.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct EntryCount {
+    pub count: u64,
+}
+
+/// Exactly how many entries match: what an export of the same filters holds, where a
+/// search's page total is only a bound (`total_exact: false`).
+#[utoipa::path(
+    get,
+    path = "/audit/entries/count",
+    tag = "log",
+    params(EntryQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "How many entries match, exactly", body = EntryCount),
+        (status = 400, description = "A parameter is wrong or unknown, or paging was given; the error says which", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody)
+    )
+)]
+pub async fn count(
+    State(log): State<Arc<dyn AuditLog>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<EntryCount>, ApiError> {
+    let query = EntryQuery::from_query_string(query.as_deref().unwrap_or_default())?;
+    if query.limit.is_some() || query.offset.is_some() {
+        return Err(ApiError::bad_request("a count covers every matching entry: leave out limit and offset"));
+    }
+    Ok(Json(EntryCount { count: service::count_entries(log.as_ref(), &query).await? }))
 }
 
 /// One entry by its id.

@@ -3,7 +3,8 @@
 //! `/api-docs`, rendered here from the same document so that it needs nothing from the
 //! internet. A test holds the document to the route table.
 
-use super::{entries, events, export, health, metrics};
+use super::entries::{self, EntryCount};
+use super::{events, export, health, metrics};
 use app::catalogue::{Category, EventSpec};
 use app::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity};
 use app::filter::EntryQuery;
@@ -48,6 +49,7 @@ pub struct IngestReply {
     ),
     paths(
         entries::list,
+        entries::count,
         entries::get_one,
         entries::event_types,
         export::export,
@@ -58,7 +60,7 @@ pub struct IngestReply {
     ),
     components(schemas(
         AuditEntry, EntryPage, Actor, ActorType, Resource, IngestToken, Severity, EventSpec, Category, NewEntry,
-        ErrorBody, IngestReply
+        ErrorBody, IngestReply, EntryCount
     )),
     modifiers(&BearerAuth, &ExportParameters),
     tags(

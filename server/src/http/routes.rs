@@ -7,7 +7,7 @@ use super::caller::authorize;
 use super::{entries, events, export, health, live, metrics, openapi, pages};
 use crate::state::AppState;
 use app::access::Permission;
-use app::audit::api::{EntryTimeline, GetEntry, ListEntries, SuggestActors};
+use app::audit::api::{CountEntries, EntryTimeline, GetEntry, ListEntries, SuggestActors};
 use app::tokens::Scope;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -62,6 +62,7 @@ const PUBLIC: Permission = Permission::Public;
 pub static ROUTES: &[Route] = &[
     // The REST API.
     route!(GET "/audit/entries", READ, Api, entries::list),
+    route!(GET "/audit/entries/count", READ, Api, entries::count),
     route!(GET "/audit/entries/{entry_id}", READ, Api, entries::get_one),
     route!(GET "/audit/event-types", READ, Api, entries::event_types),
     route!(GET "/audit/export", READ, Api, export::export),
@@ -76,6 +77,7 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api-docs", TAB, Page, openapi::page),
     route!(POST <ListEntries as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <EntryTimeline as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <CountEntries as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <GetEntry as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <SuggestActors as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(GET app::export::PAGE_EXPORT_PATH, TAB, PageTwin, export::export),

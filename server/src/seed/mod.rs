@@ -5,8 +5,9 @@
 mod data;
 mod draw;
 mod kinds;
+mod templates;
 
-use crate::config::SeedArgs;
+use crate::config::{Profile, SeedArgs};
 use app::ingest::ValidEntry;
 use app::internal_event::InternalEvent;
 use app::store::{AuditLog, StoreError};
@@ -25,6 +26,7 @@ pub struct Generator {
     step_micros: f64,
     produced: u64,
     count: u64,
+    profile: Profile,
 }
 
 impl Generator {
@@ -32,7 +34,22 @@ impl Generator {
         let total_weight = KINDS.iter().map(|(_, w, _)| w).sum();
         let span = Duration::days(i64::from(days.max(1)));
         let step_micros = span.num_microseconds().unwrap_or(i64::MAX) as f64 / count.max(1) as f64;
-        Self { draw: Draw::new(seed), total_weight, start: until - span, step_micros, produced: 0, count }
+        Self {
+            draw: Draw::new(seed),
+            total_weight,
+            start: until - span,
+            step_micros,
+            produced: 0,
+            count,
+            profile: Profile::Catalogue,
+        }
+    }
+
+    /// Events whose descriptions come from another profile (the template draws share
+    /// the generator, so the events after the first differ from the catalogue's too).
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
     }
 
     fn entry(&mut self, timestamp: DateTime<Utc>) -> Result<ValidEntry, StoreError> {
@@ -58,6 +75,12 @@ impl Generator {
                 None => e,
             })
             .and_then(|e| e.build(timestamp))
+            .map(|mut entry| {
+                if self.profile == Profile::Templates {
+                    entry.description = templates::description(&mut self.draw);
+                }
+                entry
+            })
             .map_err(|e| StoreError::backend(e.to_string()))
     }
 }
@@ -79,7 +102,7 @@ impl Iterator for Generator {
 
 /// Appends generated events in batches; returns how many were added.
 pub async fn seed_store(log: &dyn AuditLog, args: &SeedArgs, until: DateTime<Utc>) -> Result<u64, StoreError> {
-    let mut generator = Generator::new(args.events, args.days, args.seed, until);
+    let mut generator = Generator::new(args.events, args.days, args.seed, until).profile(args.profile);
     let mut added = 0;
     loop {
         let batch: Vec<ValidEntry> = generator.by_ref().take(BATCH).collect::<Result<_, _>>()?;

@@ -181,7 +181,7 @@ impl TestApp {
     }
 
     pub async fn seed(&self, events: u64, days: u32, seed: u64, until: &str) {
-        let args = server::config::SeedArgs { events, days, seed };
+        let args = server::config::SeedArgs { events, days, seed, profile: server::config::Profile::Catalogue };
         server::seed::seed_store(self.store.log.as_ref(), &args, until.parse().expect("time")).await.expect("seeded");
     }
 }

@@ -71,6 +71,11 @@ async fn the_pages_server_functions_answer_with_the_status_their_error_means() {
     assert!(bad.text.contains("severity 'critical' is unknown"), "{}", bad.text);
     let listed = call("/api/audit_entries", "query=severity%3Dinfo").await;
     assert_eq!((listed.status, listed.json()["total"].as_u64()), (StatusCode::OK, Some(1)));
+    assert_eq!(listed.json()["total_exact"], true);
+    let counted = call("/api/audit_count", "query=q%3Dalice").await;
+    assert_eq!((counted.status, counted.text.as_str()), (StatusCode::OK, "1"));
+    let bad = call("/api/audit_count", "query=limit%3Dmany").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
 }
 
 #[tokio::test]

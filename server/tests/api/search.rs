@@ -69,3 +69,62 @@ async fn accented_and_plain_words_find_the_same_entries_everywhere() {
     }
     assert!(text.contains("Gutschrift für Müller") && !text.contains("Meier"), "{text}");
 }
+
+#[tokio::test]
+async fn a_common_word_is_counted_up_to_the_bound_and_the_export_count_is_exact() {
+    let app = TestApp::spawn().await;
+    app.seed(20_000, 30, 11, "2025-06-01T00:00:00Z").await;
+    let contoso = app::filter::EntryFilter { search: vec!["contoso".into()], ..Default::default() };
+    let exact = app.store.log.count(&contoso).await.expect("counts");
+    assert!(exact > app::entry::SEARCH_TOTAL_BOUND, "the seed must exceed the bound: {exact}");
+
+    // One word: exact, from its per-word counts.
+    let one = app.list("q=contoso&limit=5").await;
+    assert_eq!((one["total"].as_u64(), &one["total_exact"]), (Some(exact), &json!(true)));
+    // Two common words: counted up to the bound, and said so.
+    let both = app::filter::EntryFilter { search: vec!["contoso".into(), "com".into()], ..Default::default() };
+    let exact = app.store.log.count(&both).await.expect("counts");
+    assert!(exact > app::entry::SEARCH_TOTAL_BOUND, "the seed must exceed the bound: {exact}");
+    let page = app.list("q=contoso+com&limit=5").await;
+    assert_eq!((page["total"].as_u64(), &page["total_exact"]), (Some(app::entry::SEARCH_TOTAL_BOUND), &json!(false)));
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(5));
+    // A narrower search is counted exactly.
+    let narrow = app.list("q=contoso+locked").await;
+    assert_eq!(narrow["total_exact"], true);
+
+    let html = app.request(Method::GET, "/audit?q=contoso+com", None, Vec::new()).await.text;
+    assert!(html.contains("Showing 1–50 of at least 10000"), "the page says the total is a bound");
+    let counted = app
+        .request_with(
+            Method::POST,
+            "/api/audit_count",
+            None,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"query=q%3Dcontoso%2Bcom".to_vec(),
+        )
+        .await;
+    assert_eq!(counted.text, exact.to_string(), "the export dialog's count is exact");
+}
+
+#[tokio::test]
+async fn the_count_endpoint_counts_exactly_and_refuses_paging_and_bad_input() {
+    let app = TestApp::spawn().await;
+    app.seed(20_000, 30, 11, "2025-06-01T00:00:00Z").await;
+    let both = app::filter::EntryFilter { search: vec!["contoso".into(), "com".into()], ..Default::default() };
+    let exact = app.store.log.count(&both).await.expect("counts");
+    assert!(exact > app::entry::SEARCH_TOTAL_BOUND);
+    let counted = app.get("/audit/entries/count?q=contoso+com").await;
+    assert_eq!(counted.status, StatusCode::OK, "{}", counted.text);
+    assert_eq!(counted.json()["count"].as_u64(), Some(exact));
+    let errors = app.get("/audit/entries/count?severity=error").await.json()["count"].as_u64();
+    assert_eq!(errors, app.list("severity=error&limit=1").await["total"].as_u64());
+    for bad in ["limit=5", "offset=10", "severity=critical", "colour=red"] {
+        let reply = app.get(&format!("/audit/entries/count?{bad}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {}", reply.text);
+    }
+    // Without a token, or with one that may only ingest: refused.
+    let anonymous = app.request(Method::GET, "/audit/entries/count", None, Vec::new()).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let writer = app.request(Method::GET, "/audit/entries/count", Some(&app.ingest), Vec::new()).await;
+    assert_eq!(writer.status, StatusCode::FORBIDDEN);
+}

@@ -106,11 +106,15 @@ pub fn append(tx: &Transaction<'_>, actors: &Actors, entries: &[&ValidEntry]) ->
     // The search index after the rows, not between them: interleaved with the table's
     // inserts, FTS5's inserts cost twice as much (measured).
     let mut index = tx.prepare_cached("INSERT INTO audit_search (rowid, words) VALUES (?, ?)")?;
+    let mut terms = TermCounts::default();
     for row in &rows {
         let e = row.entry;
         let resource_name = e.resource.as_ref().and_then(|r| r.name.as_deref());
-        index.execute(params![row.seq, search_words(&e.event_type, &e.actor.name, &e.description, resource_name)])?;
+        let words = search_words(&e.event_type, &e.actor.name, &e.description, resource_name);
+        index.execute(params![row.seq, words])?;
+        terms.add(&words, e.timestamp.timestamp_micros(), e.severity.code());
     }
+    terms.write(tx)?;
     add_counts(tx, &rows)?;
     Ok(Appended { chained: rows.iter().map(|r| (seq_u64(r.seq), r.hash)).collect(), registered })
 }
@@ -139,6 +143,41 @@ fn actor_ref(
         .query_row(params![key.0, key.1], |r| r.get(0))?;
     registered.insert(key, actor_ref);
     Ok(actor_ref)
+}
+
+/// How many entries hold each search word, per day and severity, gathered for one write
+/// per key (see migrations/sqlite/0004).
+#[derive(Default)]
+pub(super) struct TermCounts {
+    counts: HashMap<(String, i64, i64), i64>,
+}
+
+impl TermCounts {
+    /// Adds one entry's words (as [`search_words`] gives them: distinct, space-separated).
+    pub fn add(&mut self, words: &str, ts: i64, severity: i64) {
+        let day = ts.div_euclid(DAY_MICROS);
+        for word in words.split(' ').filter(|w| !w.is_empty()) {
+            *self.counts.entry((word.to_owned(), day, severity)).or_default() += 1;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Adds the gathered counts to the table, in key order (cheaper for its B-tree).
+    pub fn write(self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO audit_search_terms (term, day, severity, n) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (term, day, severity) DO UPDATE SET n = n + excluded.n",
+        )?;
+        let mut counts: Vec<_> = self.counts.into_iter().collect();
+        counts.sort_unstable();
+        for ((term, day, severity), n) in counts {
+            upsert.execute(params![term, day, severity, n])?;
+        }
+        Ok(())
+    }
 }
 
 /// What the index holds for an entry.

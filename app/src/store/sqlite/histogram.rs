@@ -1,14 +1,16 @@
-//! The timeline's counts: whole days from the per-day count tables where the filter
-//! allows (as totals do), everything else grouped from the entries themselves.
+//! The timeline's counts: whole days from the per-day count tables, or a one-word
+//! search's per-word counts, where the filter allows (as totals do), everything else
+//! grouped from the entries themselves.
 
+use super::plan::counts_for;
 use super::search::{resolve_search, Search};
 use crate::entry::Severity;
 use crate::filter::EntryFilter;
 use crate::histogram::{Histogram, Span, DAY_SECS};
-use crate::store::sql::{ceil_day, counts_table, floor_day, push_where, Target, DAY_MICROS};
+use crate::store::sql::{ceil_day, floor_day, push_where, Target, DAY_MICROS};
 use crate::store::StoreError;
 use chrono::DateTime;
-use sqlx::{QueryBuilder, SqlitePool};
+use sqlx::{QueryBuilder, SqliteConnection, SqlitePool};
 
 const MICROS: i64 = 1_000_000;
 
@@ -35,30 +37,55 @@ pub async fn histogram(pool: &SqlitePool, filter: &EntryFilter, span: Span) -> R
         }
     };
 
-    let table = counts_table(filter).filter(|_| span.bucket_secs % DAY_SECS == 0);
-    let (first_day, end_day) = (ceil_day(lo), floor_day(hi));
+    let counts = counts_for(filter, &search).filter(|_| span.bucket_secs % DAY_SECS == 0);
+    // One snapshot for every query below: an entry appended meanwhile could otherwise be
+    // counted in a whole day that was judged to have nothing outside the span.
+    let mut tx = pool.begin().await?;
+    let (mut first_day, mut end_day) = (ceil_day(lo), floor_day(hi));
+    // An edge day with no entry outside the span (the usual newest edge: today up to
+    // now) is counted whole, from the counts, rather than from its entries.
+    if counts.is_some() && first_day <= end_day {
+        if lo < first_day * DAY_MICROS && !any_entry(&mut tx, (first_day - 1) * DAY_MICROS, lo).await? {
+            first_day -= 1;
+        }
+        if end_day * DAY_MICROS < hi && !any_entry(&mut tx, hi, (end_day + 1) * DAY_MICROS).await? {
+            end_day += 1;
+        }
+    }
+    let (lo_whole, hi_whole) = (lo.max(first_day * DAY_MICROS), hi.min(end_day * DAY_MICROS));
     let mut edges = vec![(lo, hi)];
-    if let (Some(table), true) = (table, first_day < end_day) {
-        let mut qb = QueryBuilder::new(format!("SELECT day, severity, SUM(n) FROM {table}"));
+    if let (Some(counts), true) = (counts, first_day < end_day) {
+        let mut qb = QueryBuilder::new(format!("SELECT day, severity, SUM(n) FROM {}", counts.table()));
         push_where(&mut qb, filter, None, Target::Counts { start: Some(first_day), end: Some(end_day) });
+        counts.push_term(&mut qb);
         qb.push(" GROUP BY day, severity");
-        let rows: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(pool).await?;
+        let rows: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
         for (day, severity, n) in rows {
             add(day * DAY_MICROS, severity, n);
         }
-        edges = vec![(lo, first_day * DAY_MICROS), (end_day * DAY_MICROS, hi)];
+        edges = vec![(lo, lo_whole), (hi_whole, hi)];
     }
     for (from, to) in edges.into_iter().filter(|(from, to)| from < to) {
         let mut qb = QueryBuilder::new("SELECT (ts - ");
         qb.push_bind(origin).push(") / ").push_bind(bucket).push(" AS b, severity, COUNT(*) FROM audit_entries");
         push_where(&mut qb, filter, search.fts(), Target::Entries { start: Some(from), end: Some(to) });
         qb.push(" GROUP BY b, severity");
-        let rows: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(pool).await?;
+        let rows: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
         for (b, severity, n) in rows {
             add(origin + b * bucket, severity, n);
         }
     }
     Ok(out)
+}
+
+/// Whether any entry has a time in `[from, to)`.
+async fn any_entry(conn: &mut SqliteConnection, from: i64, to: i64) -> Result<bool, StoreError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM audit_entries WHERE ts >= ?1 AND ts < ?2 LIMIT 1")
+        .bind(from)
+        .bind(to)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// When the earliest entry was recorded, if any.

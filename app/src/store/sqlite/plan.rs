@@ -1,13 +1,14 @@
 //! The query planner: a page's total comes from the per-day counts wherever it can, and
 //! the page is found either by walking the time index (when matches are common) or
-//! through the filter's own index (when they are rare), whichever visits fewer rows. A
-//! search with other filters has no such counts: its matches are gathered once for both.
-//! (How search words become an FTS5 query is [`super::search`].)
+//! through the filter's own index (when they are rare), whichever visits fewer rows.
+//! A filter with a search is paged by [`super::searched`]; how search words become an
+//! FTS5 query is [`super::search`].
 
 use super::rows::{EntryRow, COLUMNS};
-use super::search::{page_keys, resolve_search, Search};
+use super::search::{resolve_search, Search};
+use super::searched::{self, Driver};
 use crate::entry::{AuditEntry, EntryPage};
-use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
+use crate::filter::{ActorMatch, EntryFilter, EventTypeMatch, PageRequest};
 use crate::store::sql::{bounds, ceil_day, counts_table, floor_day, narrows, push_where, Target, DAY_MICROS};
 use crate::store::StoreError;
 use sqlx::{QueryBuilder, SqlitePool};
@@ -19,8 +20,14 @@ enum Plan {
     TimeOrder,
     /// Let the filter's index find every match, then sort them.
     FilterFirst,
-    /// Collect every match once, and take both the total and the page from that set.
-    Collected,
+}
+
+/// A plan forced by a test, for either kind of filter.
+#[cfg_attr(not(test), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Forced {
+    Plan(Plan),
+    Driver(Driver),
 }
 
 fn to_u64(n: i64) -> u64 {
@@ -35,29 +42,41 @@ async fn list_with(
     pool: &SqlitePool,
     filter: &EntryFilter,
     page: PageRequest,
-    forced: Option<Plan>,
+    forced: Option<Forced>,
 ) -> Result<EntryPage, StoreError> {
-    let mut result = EntryPage { entries: Vec::new(), total: 0, limit: page.limit, offset: page.offset };
+    let mut result = EntryPage::empty(page.limit, page.offset);
     let search = resolve_search(pool, &filter.search).await?;
-    if matches!(search, Search::Nothing) {
-        return Ok(result);
-    }
-    // A search narrowed by other filters has no per-day counts to total it: counting the
-    // matches and then finding the page would visit them twice.
-    let search_only = EntryFilter { search: filter.search.clone(), ..EntryFilter::default() };
-    let counted_by_days = counts_table(filter).is_some() || *filter == search_only;
-    if forced == Some(Plan::Collected) || (forced.is_none() && !counted_by_days) {
-        if let Some(collected) = collected(pool, filter, search.fts(), page).await? {
-            return Ok(collected);
+    match &search {
+        Search::Nothing => return Ok(result),
+        Search::Fts(fts) => {
+            let rest = EntryFilter { search: Vec::new(), ..filter.clone() };
+            let filter_matches = match counts_table(&rest) {
+                Some(_) => Some(count_resolved(pool, &rest, &Search::Any).await?),
+                None => None,
+            };
+            // A one-word search's total is read from its counts, exactly and cheaply.
+            let exact = match counts_for(filter, &search) {
+                Some(_) => Some(count_resolved(pool, filter, &search).await?),
+                None => None,
+            };
+            let driver = match forced {
+                Some(Forced::Driver(driver)) => Some(driver),
+                _ => None,
+            };
+            // The filters' candidates are read up to the reading budget: plan for that many.
+            let reading =
+                PageRequest { limit: u32::try_from(searched::CANDIDATE_BUDGET).unwrap_or(u32::MAX), offset: 0 };
+            let time_order = match filter_matches {
+                Some(n) => plan(pool, &rest, reading, n).await? == Plan::TimeOrder,
+                None => false,
+            };
+            let known = searched::Known { filter_matches, total: exact, time_order };
+            return searched::list(pool, filter, fts, known, page, driver).await;
         }
+        Search::Any => {}
     }
-    result.total = count_resolved(pool, filter, &search).await?;
+    result.total = count_resolved(pool, filter, &Search::Any).await?;
     if page.offset >= result.total {
-        return Ok(result);
-    }
-    if let (Some(fts), true, None) = (search.fts(), *filter == search_only, forced) {
-        let keys = page_keys(pool, fts, page.offset, page.limit).await?;
-        result.entries = read_keys(pool, &keys).await?;
         return Ok(result);
     }
     let (start, mut end) = bounds(filter);
@@ -66,15 +85,15 @@ async fn list_with(
         (end, page.offset) = seek(pool, filter, table, page.offset).await?;
     }
     let plan = match forced {
-        Some(Plan::Collected) | None => plan(pool, filter, page, result.total).await?,
-        Some(plan) => plan,
+        Some(Forced::Plan(plan)) => plan,
+        _ => plan(pool, filter, page, result.total).await?,
     };
     let mut qb =
         QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries WHERE seq IN (SELECT seq FROM audit_entries"));
     if plan == Plan::TimeOrder {
         qb.push(" INDEXED BY audit_entries_ts");
     }
-    push_where(&mut qb, filter, search.fts(), Target::Entries { start, end });
+    push_where(&mut qb, filter, None, Target::Entries { start, end });
     // `+ts` keeps the planner from walking the time index when the filter's is better.
     let sorted_by_index = plan == Plan::TimeOrder || ordered_by_one_index(filter);
     qb.push(if sorted_by_index { " ORDER BY ts DESC, seq DESC" } else { " ORDER BY +ts DESC, seq DESC" });
@@ -140,42 +159,8 @@ async fn seek(
     Ok((first_day.map(|d| d * DAY_MICROS).or(end), left))
 }
 
-/// The page and the total from one pass over the matches: SQLite gathers the (time,
-/// sequence) of every match once, counts them and picks the page's rows from them.
-/// `None` when the page lies past the last match (no row to carry the total).
-async fn collected(
-    pool: &SqlitePool,
-    filter: &EntryFilter,
-    fts: Option<&str>,
-    page: PageRequest,
-) -> Result<Option<EntryPage>, StoreError> {
-    let (start, end) = bounds(filter);
-    let mut qb = QueryBuilder::new("WITH matches AS MATERIALIZED (SELECT seq, ts FROM audit_entries");
-    push_where(&mut qb, filter, fts, Target::Entries { start, end });
-    qb.push("), page AS (SELECT seq FROM matches ORDER BY ts DESC, seq DESC LIMIT ")
-        .push_bind(i64::from(page.limit))
-        .push(" OFFSET ")
-        .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
-        .push(format_args!(
-            ") SELECT (SELECT COUNT(*) FROM matches) AS total, {COLUMNS} FROM audit_entries \
-             WHERE seq IN (SELECT seq FROM page) ORDER BY ts DESC, seq DESC"
-        ));
-    let rows: Vec<CountedRow> = qb.build_query_as().fetch_all(pool).await?;
-    let Some(total) = rows.first().map(|r| to_u64(r.total)) else { return Ok(None) };
-    let entries = rows.into_iter().map(|r| AuditEntry::try_from(r.row)).collect::<Result<_, _>>()?;
-    Ok(Some(EntryPage { entries, total, limit: page.limit, offset: page.offset }))
-}
-
-/// An entry with the total of the query that found it.
-#[derive(sqlx::FromRow)]
-struct CountedRow {
-    total: i64,
-    #[sqlx(flatten)]
-    row: EntryRow,
-}
-
 /// The entries with these sequence numbers, in the order given.
-async fn read_keys(pool: &SqlitePool, keys: &[i64]) -> Result<Vec<AuditEntry>, StoreError> {
+pub(super) async fn read_keys(pool: &SqlitePool, keys: &[i64]) -> Result<Vec<AuditEntry>, StoreError> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -192,8 +177,7 @@ async fn read_keys(pool: &SqlitePool, keys: &[i64]) -> Result<Vec<AuditEntry>, S
 
 /// Walking the time index visits about `(offset + limit) × rows in range / matches` rows,
 /// each a table lookup in nearly sequential order. Going through the filter's index finds
-/// every match and sorts them: cheap when the index ends in `ts` (no table lookup), dear
-/// for search matches (a random table lookup each).
+/// every match and sorts them: cheap when the index ends in `ts` (no table lookup).
 async fn plan(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest, total: u64) -> Result<Plan, StoreError> {
     if !narrows(filter) {
         return Ok(Plan::TimeOrder);
@@ -205,16 +189,19 @@ async fn plan(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest, total:
     let in_range = to_u64(qb.build_query_scalar().fetch_one(pool).await?);
     let wanted = page.offset + u64::from(page.limit);
     let walk_cost = wanted.saturating_mul(in_range) / total.max(1) * 4;
-    let filter_cost = if filter.search.is_empty() { total } else { total.saturating_mul(16) };
+    let filter_cost = total;
     Ok(if walk_cost <= filter_cost { Plan::TimeOrder } else { Plan::FilterFirst })
 }
 
 /// Whether one index yields the filter's matches already in time order, so that
-/// SQLite should be left to walk it rather than sort.
-fn ordered_by_one_index(filter: &EntryFilter) -> bool {
-    filter.search.is_empty()
-        && ((filter.event_types.len() == 1 && matches!(filter.event_types[0], EventTypeMatch::Exact(_)))
-            || filter.severities.len() == 1)
+/// SQLite should be left to walk it rather than sort: one exact event type, one severity,
+/// or one actor alone (the actor's index is sorted by time within each actor).
+pub(super) fn ordered_by_one_index(filter: &EntryFilter) -> bool {
+    (filter.event_types.len() == 1 && matches!(filter.event_types[0], EventTypeMatch::Exact(_)))
+        || filter.severities.len() == 1
+        || (matches!(filter.actor, Some(ActorMatch::Named(_)))
+            && filter.event_types.is_empty()
+            && filter.severities.is_empty())
 }
 
 /// How many entries match.
@@ -225,9 +212,45 @@ pub async fn count(pool: &SqlitePool, filter: &EntryFilter) -> Result<u64, Store
     }
 }
 
+/// Where whole days of a filter's total can be read instead of counted: a per-day count
+/// table, or for a one-word search narrowed at most by time and severity, that word's
+/// counts.
+pub(super) enum CountSource<'a> {
+    Table(&'static str),
+    Term(&'a str),
+}
+
+impl CountSource<'_> {
+    pub(super) fn table(&self) -> &'static str {
+        match self {
+            CountSource::Table(table) => table,
+            CountSource::Term(_) => "audit_search_terms",
+        }
+    }
+
+    /// Appends the term's condition to a query of [`CountSource::table`] (after its WHERE).
+    pub(super) fn push_term(&self, qb: &mut QueryBuilder<'_, sqlx::Sqlite>) {
+        if let CountSource::Term(term) = self {
+            qb.push(" AND term = ").push_bind(term.to_string());
+        }
+    }
+}
+
+pub(super) fn counts_for<'a>(filter: &EntryFilter, search: &'a Search) -> Option<CountSource<'a>> {
+    match search {
+        Search::Any => counts_table(filter).map(CountSource::Table),
+        Search::Fts(_) => {
+            let term = search.term()?;
+            let time_and_severity = filter.event_types.is_empty() && filter.actor.is_none() && filter.up_to.is_none();
+            time_and_severity.then_some(CountSource::Term(term))
+        }
+        Search::Nothing => None,
+    }
+}
+
 async fn count_resolved(pool: &SqlitePool, filter: &EntryFilter, search: &Search) -> Result<u64, StoreError> {
     let (start, end) = bounds(filter);
-    let Some(table) = counts_table(filter) else {
+    let Some(counts) = counts_for(filter, search) else {
         // A search alone is counted in the search index, without touching the entries.
         let search_only = EntryFilter { search: filter.search.clone(), ..EntryFilter::default() };
         if let (Some(fts), true) = (search.fts(), *filter == search_only) {
@@ -239,8 +262,8 @@ async fn count_resolved(pool: &SqlitePool, filter: &EntryFilter, search: &Search
         }
         return count_entries(pool, filter, search, start, end).await;
     };
-    // Whole days [first_day, end_day) come from the per-day counts; the partial days at
-    // either edge are counted from the entries themselves.
+    // Whole days [first_day, end_day) come from the counts; the partial days at either
+    // edge are counted from the entries themselves.
     let first_day = start.map(ceil_day);
     let end_day = end.map(floor_day);
     if let (Some(a), Some(b)) = (first_day, end_day) {
@@ -248,8 +271,9 @@ async fn count_resolved(pool: &SqlitePool, filter: &EntryFilter, search: &Search
             return count_entries(pool, filter, search, start, end).await;
         }
     }
-    let mut qb = QueryBuilder::new(format!("SELECT COALESCE(SUM(n), 0) FROM {table}"));
+    let mut qb = QueryBuilder::new(format!("SELECT COALESCE(SUM(n), 0) FROM {}", counts.table()));
     push_where(&mut qb, filter, None, Target::Counts { start: first_day, end: end_day });
+    counts.push_term(&mut qb);
     let mut total = to_u64(qb.build_query_scalar().fetch_one(pool).await?);
     if let (Some(s), Some(day)) = (start, first_day) {
         if s < day * DAY_MICROS {
@@ -280,7 +304,7 @@ async fn count_entries(
 mod tests {
     use super::*;
     use crate::filter::EntryQuery;
-    use crate::store::conformance::{samples, FILTER_QUERIES};
+    use crate::store::conformance::{assert_exact_where_cheap, assert_total, samples, FILTER_QUERIES};
     use crate::store::{AuditLog, Maintenance, SqliteStore};
 
     #[tokio::test]
@@ -322,7 +346,12 @@ mod tests {
             let (filter, _) = EntryQuery::from_query_string(text).and_then(|q| q.validate()).expect("valid");
             let expected: Vec<u64> = stored.iter().filter(|e| filter.matches(e)).map(|e| e.sequence).collect();
             assert!(!expected.is_empty(), "{text} matches nothing: a weak check");
-            for plan in [Some(Plan::TimeOrder), Some(Plan::FilterFirst), Some(Plan::Collected), None] {
+            let forced = if filter.search.is_empty() {
+                [Some(Forced::Plan(Plan::TimeOrder)), Some(Forced::Plan(Plan::FilterFirst)), None]
+            } else {
+                [Some(Forced::Driver(Driver::Search)), Some(Forced::Driver(Driver::Filters)), None]
+            };
+            for plan in forced {
                 let deep = [(25, 1000), (50, 1210), (10, expected.len() as u64 - 1)];
                 for (limit, offset) in [(50, 0), (7, 3), (1000, 0)].into_iter().chain(deep) {
                     let page =
@@ -330,9 +359,73 @@ mod tests {
                     let got: Vec<u64> = page.entries.iter().map(|e| e.sequence).collect();
                     let want: Vec<u64> = expected.iter().skip(offset as usize).take(limit as usize).copied().collect();
                     assert_eq!(got, want, "{text} {plan:?} limit {limit} offset {offset}");
-                    assert_eq!(page.total, expected.len() as u64, "total of {text}");
+                    assert_total(&page, expected.len() as u64, &format!("{text} {plan:?} {limit} {offset}"));
                 }
             }
         }
+    }
+
+    #[tokio::test]
+    async fn random_filter_and_search_combinations_match_a_brute_force_scan() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
+        for chunk in samples(0..2000).chunks(500) {
+            store.append(chunk.to_vec()).await.expect("appends");
+        }
+        store.optimize().await.expect("statistics");
+        let mut stored: Vec<AuditEntry> = Vec::new();
+        for seq in 1..=2000 {
+            stored.push(store.get(seq).await.expect("reads").expect("exists"));
+        }
+        stored.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
+        let parts: [&[&str]; 5] = [
+            &["", "event_type=auth.*", "event_type=rotation.failed", "event_type=auth.login.*&event_type=backup.done"],
+            &["", "severity=error", "severity=info,warning", "severity=warning"],
+            &["", "actor=ALICE%40contoso.com", "actor=system", "actor=rotation-worker", "actor=USER-2"],
+            &["", "q=stripe", "q=kv", "q=vault+kv", "q=eve", "q=1", "q=eve+in", "q=kv-prod-payments", "q=in", "q=100"],
+            &[
+                "",
+                "start_date=2025-03-03",
+                "end_date=2025-03-05T12:00:00Z",
+                "start_date=2025-03-02&end_date=2025-03-04",
+            ],
+        ];
+        // A fixed xorshift sequence: the same combinations on every run.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut bounded, mut searched) = (0, 0);
+        for _ in 0..150 {
+            let text: Vec<&str> = parts.iter().map(|p| p[next(p.len())]).filter(|p| !p.is_empty()).collect();
+            let text = text.join("&");
+            let (filter, _) = EntryQuery::from_query_string(&text).and_then(|q| q.validate()).expect("valid");
+            let expected: Vec<u64> = stored.iter().filter(|e| filter.matches(e)).map(|e| e.sequence).collect();
+            assert_eq!(store.count(&filter).await.expect("counts"), expected.len() as u64, "count of {text}");
+            let forced = if filter.search.is_empty() {
+                [Some(Forced::Plan(Plan::TimeOrder)), Some(Forced::Plan(Plan::FilterFirst)), None]
+            } else {
+                searched += 1;
+                [Some(Forced::Driver(Driver::Search)), Some(Forced::Driver(Driver::Filters)), None]
+            };
+            let middle = expected.len() as u64 / 2;
+            for plan in forced {
+                for (limit, offset) in [(50, 0), (7, 3), (20, middle)] {
+                    let page =
+                        list_with(store.pool(), &filter, PageRequest { limit, offset }, plan).await.expect("lists");
+                    let got: Vec<u64> = page.entries.iter().map(|e| e.sequence).collect();
+                    let want: Vec<u64> = expected.iter().skip(offset as usize).take(limit as usize).copied().collect();
+                    assert_eq!(got, want, "{text} {plan:?} limit {limit} offset {offset}");
+                    let what = format!("{text} {plan:?} {limit} {offset}");
+                    assert_total(&page, expected.len() as u64, &what);
+                    assert_exact_where_cheap(&page, &filter, expected.len() as u64, &what);
+                    bounded += usize::from(!page.total_exact);
+                }
+            }
+        }
+        assert!(searched > 50 && bounded > 20, "searches {searched}, bounded totals {bounded}: too few to prove much");
     }
 }

@@ -1,44 +1,64 @@
 //! Work a migration leaves for the store, done when it opens: rebuilding the search index
-//! from the entries when the search rules changed (SQL alone cannot apply them: the words
-//! are made by the Rust search rules).
+//! and the per-word counts from the entries when the search rules changed, or filling the
+//! counts when they are new (SQL alone cannot do either: the words are made by the Rust
+//! search rules).
 
-use super::append::search_words;
+use super::append::{search_words, TermCounts};
 use crate::store::StoreError;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-const OWED: &str = "SELECT value FROM audit_meta WHERE key = 'search_index'";
+const OWED: &str = "SELECT group_concat(key) FROM audit_meta WHERE key IN ('search_index', 'search_terms')";
+
+/// Per-word counts are written out after this many distinct keys, to bound memory.
+const FLUSH_KEYS: usize = 200_000;
 
 pub fn settle(conn: &mut Connection) -> Result<(), StoreError> {
-    if conn.query_row(OWED, [], |r| r.get::<_, String>(0)).optional()?.is_none() {
+    let owed = |conn: &Connection| -> Result<Option<String>, StoreError> {
+        Ok(conn.query_row(OWED, [], |r| r.get::<_, Option<String>>(0)).optional()?.flatten())
+    };
+    if owed(conn)?.is_none() {
         return Ok(());
     }
     let started = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Another process may have done it meanwhile.
-    if tx.query_row(OWED, [], |r| r.get::<_, String>(0)).optional()?.is_none() {
-        return Ok(());
-    }
-    tx.execute("INSERT INTO audit_search (audit_search) VALUES ('delete-all')", [])?;
-    let mut indexed = 0u64;
-    {
-        let mut read = tx.prepare(
-            "SELECT seq, event_type, actor_name, description, resource_name FROM audit_entries ORDER BY seq",
-        )?;
-        let mut index = tx.prepare("INSERT INTO audit_search (rowid, words) VALUES (?, ?)")?;
-        let mut rows = read.query([])?;
-        while let Some(row) = rows.next()? {
-            let (event_type, actor_name, description): (String, String, String) =
-                (row.get(1)?, row.get(2)?, row.get(3)?);
-            let resource_name: Option<String> = row.get(4)?;
-            let words = search_words(&event_type, &actor_name, &description, resource_name.as_deref());
-            index.execute(params![row.get::<_, i64>(0)?, words])?;
-            indexed += 1;
-        }
-    }
-    tx.execute("DELETE FROM audit_meta WHERE key = 'search_index'", [])?;
+    let Some(work) = owed(&tx)? else { return Ok(()) };
+    let index = work.split(',').any(|k| k == "search_index");
+    let indexed = rebuild(&tx, index)?;
+    tx.execute("DELETE FROM audit_meta WHERE key IN ('search_index', 'search_terms')", [])?;
     tx.commit()?;
     if indexed > 0 {
-        tracing::info!(entries = indexed, secs = started.elapsed().as_secs_f64(), "rebuilt the search index");
+        tracing::info!(entries = indexed, index, secs = started.elapsed().as_secs_f64(), "rebuilt search words");
     }
     Ok(())
+}
+
+/// Counts every entry's words again, and indexes them again when `index` is set.
+fn rebuild(tx: &Transaction<'_>, index: bool) -> Result<u64, StoreError> {
+    if index {
+        tx.execute("INSERT INTO audit_search (audit_search) VALUES ('delete-all')", [])?;
+    }
+    tx.execute("DELETE FROM audit_search_terms", [])?;
+    let mut indexed = 0u64;
+    let mut read = tx.prepare(
+        "SELECT seq, event_type, actor_name, description, resource_name, ts, severity FROM audit_entries ORDER BY seq",
+    )?;
+    let mut insert = tx.prepare("INSERT INTO audit_search (rowid, words) VALUES (?, ?)")?;
+    let mut terms = TermCounts::default();
+    let mut rows = read.query([])?;
+    while let Some(row) = rows.next()? {
+        let (event_type, actor_name, description): (String, String, String) = (row.get(1)?, row.get(2)?, row.get(3)?);
+        let resource_name: Option<String> = row.get(4)?;
+        let words = search_words(&event_type, &actor_name, &description, resource_name.as_deref());
+        if index {
+            insert.execute(params![row.get::<_, i64>(0)?, words])?;
+        }
+        terms.add(&words, row.get(5)?, row.get(6)?);
+        if terms.len() >= FLUSH_KEYS {
+            std::mem::take(&mut terms).write(tx)?;
+        }
+        indexed += 1;
+    }
+    terms.write(tx)?;
+    Ok(indexed)
 }

@@ -6,6 +6,7 @@
 use super::append::search_words;
 use super::rows::COLUMNS;
 use super::scan::{raw, reader};
+use crate::store::sql::DAY_MICROS;
 use crate::store::verify::{ChainWalk, Head, Problem, VerifyReport};
 use crate::store::StoreError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -27,8 +28,9 @@ fn run(path: &Path, expect_head: Option<&Head>) -> Result<VerifyReport, StoreErr
     // One snapshot for every check, so that appends meanwhile cannot look like damage.
     db.execute_batch("BEGIN")?;
     let words = WordSets::new();
-    let (mut report, words) = walk_chain(&db, words)?;
+    let (mut report, mut words) = walk_chain(&db, words)?;
     report.problems.extend(check_ts_high(&db)?);
+    report.problems.extend(check_search_terms(&db, &mut words)?);
     report.problems.extend(check_search_index(&db, words)?);
     report.problems.extend(check_counts(&db)?);
     report.problems.extend(check_actors(&db)?);
@@ -53,11 +55,19 @@ struct WordSets {
     entries: HashMap<i64, (u64, bool)>,
     /// Rows that cannot be read: the chain walk reports them; their words are not compared.
     unreadable: Vec<i64>,
+    /// Per day: the keyed hashes of (word, day, severity) over every entry's words, minus
+    /// those the per-word counts record (each times its count). Zero when they agree.
+    term_days: HashMap<i64, u64>,
 }
 
 impl WordSets {
     fn new() -> Self {
-        WordSets { keys: RandomState::new(), entries: HashMap::new(), unreadable: Vec::new() }
+        WordSets {
+            keys: RandomState::new(),
+            entries: HashMap::new(),
+            unreadable: Vec::new(),
+            term_days: HashMap::new(),
+        }
     }
 
     fn digest<'a>(&self, words: impl Iterator<Item = &'a str>) -> u64 {
@@ -71,6 +81,24 @@ impl WordSets {
         let digest = self.digest(words.split(' '));
         let slot = self.entries.entry(seq).or_insert((0, true));
         *slot = (slot.0.wrapping_add(digest), true);
+    }
+
+    /// An entry's words as the per-word counts should count them.
+    fn counted(&mut self, words: &str, ts: i64, severity: i64) {
+        let day = ts.div_euclid(DAY_MICROS);
+        let sum = words
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .fold(0u64, |sum, w| sum.wrapping_add(self.keys.hash_one((w, day, severity))));
+        let slot = self.term_days.entry(day).or_default();
+        *slot = slot.wrapping_add(sum);
+    }
+
+    /// A row of the per-word counts.
+    fn recorded(&mut self, term: &str, day: i64, severity: i64, n: i64) {
+        let hash = self.keys.hash_one((term, day, severity)).wrapping_mul(n as u64);
+        let slot = self.term_days.entry(day).or_default();
+        *slot = slot.wrapping_sub(hash);
     }
 
     fn indexed(&mut self, seq: i64, word: &str) {
@@ -91,7 +119,11 @@ fn walk_chain(db: &Connection, mut words: WordSets) -> Result<(VerifyReport, Wor
         let seq: i64 = row.get(0)?;
         let entry = raw(row);
         match &entry {
-            Ok(e) => words.held(seq, &search_words(e.event_type, e.actor_name, e.description, e.resource_name)),
+            Ok(e) => {
+                let held = search_words(e.event_type, e.actor_name, e.description, e.resource_name);
+                words.held(seq, &held);
+                words.counted(&held, e.timestamp.timestamp_micros(), e.severity.code());
+            }
             Err(_) => {
                 words.held(seq, "");
                 words.unreadable.push(seq);
@@ -100,6 +132,28 @@ fn walk_chain(db: &Connection, mut words: WordSets) -> Result<(VerifyReport, Wor
         walk.visit(seq, entry);
     }
     Ok((walk.report, words))
+}
+
+/// The per-word counts (a search's vocabulary, and one-word totals and timelines)
+/// against the words of the entries, day by day.
+fn check_search_terms(db: &Connection, words: &mut WordSets) -> Result<Option<Problem>, StoreError> {
+    let mut statement = db.prepare("SELECT term, day, severity, n FROM audit_search_terms")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let term: String = row.get(0)?;
+        words.recorded(&term, row.get(1)?, row.get(2)?, row.get(3)?);
+    }
+    let mut wrong: Vec<i64> = words.term_days.iter().filter(|(_, diff)| **diff != 0).map(|(day, _)| *day).collect();
+    if wrong.is_empty() || !words.unreadable.is_empty() {
+        // An unreadable row's words are unknown: the chain walk reports it.
+        return Ok(None);
+    }
+    wrong.sort_unstable();
+    let days: Vec<String> = wrong.iter().take(5).map(|d| show("day", rusqlite::types::Value::Integer(*d))).collect();
+    Ok(Some(Problem::Counts {
+        table: "audit_search_terms",
+        detail: format!("the word counts of {} do not match the entries' words", days.join(", ")),
+    }))
 }
 
 /// `ts_high` is the latest time up to each entry: searches rely on it to stop early.
@@ -401,6 +455,26 @@ mod tests {
         let report = store.verify(None).await.expect("verifies");
         assert!(
             report.problems.contains(&Problem::SearchIndex("words are indexed for audit-99, which is no entry".into())),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    #[tokio::test]
+    async fn word_counts_that_differ_from_the_entries_words_are_reported() {
+        let (store, _dir) = store_of(30).await;
+        assert!(store.verify(None).await.expect("verifies").is_intact());
+        // A word's count moved from one severity to another: every total still adds up.
+        sqlx::query(
+            "UPDATE audit_search_terms SET severity = 2 - severity \
+             WHERE (term, day, severity) = (SELECT term, day, severity FROM audit_search_terms WHERE severity <> 1 LIMIT 1)",
+        )
+        .execute(store.pool())
+        .await
+        .expect("misfile a count");
+        let report = store.verify(None).await.expect("verifies");
+        assert!(
+            report.problems.iter().any(|p| matches!(p, Problem::Counts { table: "audit_search_terms", detail } if detail.contains("do not match"))),
             "{:?}",
             report.problems
         );

@@ -30,6 +30,8 @@ pub struct Writer {
     /// `None` once closed, or for a store opened read-only.
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The checkpointer (see [`checkpoints`]): stops when this sender is dropped.
+    checkpointer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
     /// Transactions committed: fewer than appends when appends were grouped.
     commits: Arc<AtomicU64>,
 }
@@ -39,10 +41,10 @@ impl Writer {
     /// [`reindex`]) and starts the thread.
     pub async fn start(path: &Path, head: Arc<watch::Sender<u64>>) -> Result<Self, StoreError> {
         let path = path.to_owned();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+        let (conn, checkpoint_conn) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let mut conn = connect(&path)?;
             reindex::settle(&mut conn)?;
-            Ok(conn)
+            Ok((conn, connect(&path)?))
         })
         .await
         .map_err(StoreError::backend)??;
@@ -53,12 +55,27 @@ impl Writer {
             .name("audit-writer".into())
             .spawn(move || run(conn, rx, &head, &counter))
             .map_err(StoreError::backend)?;
-        Ok(Writer { jobs: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)), commits })
+        let (stop, stopped) = mpsc::channel();
+        let checkpointer = std::thread::Builder::new()
+            .name("audit-checkpoints".into())
+            .spawn(move || checkpoints(&checkpoint_conn, &stopped))
+            .map_err(StoreError::backend)?;
+        Ok(Writer {
+            jobs: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            checkpointer: Mutex::new(Some((stop, checkpointer))),
+            commits,
+        })
     }
 
     /// A writer that refuses every append (a store opened read-only).
     pub fn none() -> Self {
-        Writer { jobs: Mutex::new(None), thread: Mutex::new(None), commits: Arc::default() }
+        Writer {
+            jobs: Mutex::new(None),
+            thread: Mutex::new(None),
+            checkpointer: Mutex::new(None),
+            commits: Arc::default(),
+        }
     }
 
     pub async fn append(&self, entries: Vec<ValidEntry>) -> Result<AppendReceipt, StoreError> {
@@ -83,6 +100,11 @@ impl Writer {
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
+        let checkpointer = self.checkpointer.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some((stop, thread)) = checkpointer {
+            drop(stop);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 
     /// How many transactions this writer has committed.
@@ -91,17 +113,52 @@ impl Writer {
     }
 }
 
-/// The writer's connection: full durability (a commit is on disk before it is answered)
-/// and a 32 MiB WAL between checkpoints, which this connection runs as it commits.
+/// A connection of the writer's (or of its checkpointer): full durability (a commit is on
+/// disk before it is answered).
+/// Checkpoints normally run on another thread ([`checkpoints`]); this connection runs one
+/// itself only when the WAL outgrows that thread (bulk ingest faster than it can copy
+/// back), which holds appends back just enough to keep the WAL bounded.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(super::BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 16_000)?;
+    // A WAL that grew (bulk ingest) is cut back to this once it is reset.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.pragma_update(None, "cache_size", -32_768)?;
     conn.pragma_update(None, "temp_store", "memory")?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
+}
+
+/// How often the WAL is copied back into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Copies committed pages from the WAL back into the database, off the append path.
+/// SQLite's automatic checkpoint runs inside the commit that crosses its threshold, and
+/// while readers hold old snapshots it cannot finish, so every later commit tried again:
+/// under 80 concurrent readers, appends waited on checkpoints rather than on the disk.
+/// A passive checkpoint never blocks readers or the writer.
+fn checkpoints(conn: &Connection, stop: &mpsc::Receiver<()>) {
+    let mut failing = false;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            // Said once when it starts failing and once when it recovers, not 4 times a second.
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "WAL checkpoints fail; they are tried again");
+                failing = true;
+            }
+            Ok(()) if failing => {
+                tracing::info!("WAL checkpoints succeed again");
+                failing = false;
+            }
+            _ => {}
+        }
+    }
+    // The store closes: copy everything back, so that the WAL need not be replayed, unless
+    // a reader still holds an old snapshot (then the WAL stays; nothing is lost).
+    let _ = conn.busy_timeout(std::time::Duration::from_millis(200));
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
 }
 
 fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, head: &watch::Sender<u64>, commits: &AtomicU64) {

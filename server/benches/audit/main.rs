@@ -1,0 +1,440 @@
+//! `make bench`: seeds two fresh SQLite stores with 1M events each (through the store, so
+//! with the indexes, full-text search, per-day counts and the hash chain): the catalogue's
+//! descriptions, and a small template vocabulary where a few words are in a third of all
+//! entries. Then, through the real router: the first page of `GET /audit/entries` for
+//! each filter and search, the Audit tab's own page, exports, bulk ingest at this size, a
+//! mixed load of readers, producers and an export, and durable single-event ingest. The
+//! figures go to this size's section of docs/benchmarks.md.
+//!
+//! - `BENCH_ENTRIES` (or `BENCH_EVENTS`): entries per store (default 1,000,000; the 10M
+//!   figures come from `BENCH_ENTRIES=10000000`).
+//! - `BENCH_DATA=<dir>`: keep the seeded stores in `<dir>` and reuse them on the next run
+//!   (seeding 10M takes minutes); the ingest rate is then not measured again.
+//! - `BENCH_LOAD_SECS`: how long the mixed load runs (default 30).
+//! - `BENCH_EXPORTS=0`: leave out the exports (at 10M they take minutes).
+//! - `BENCH_ONLY=templates` (or `catalogue`, `load`): time only those parts and print
+//!   them, for a quick look; the report is left alone. `BENCH_CASE=<words>` keeps only
+//!   the cases whose name holds them.
+
+mod export;
+mod ingest;
+mod load;
+mod memory;
+mod report;
+
+use app::store::{self, Store};
+use app::tokens::{self, Scope};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use http_body_util::BodyExt;
+use server::config::Profile;
+use server::seed::Generator;
+use server::state::AppState;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+use tower::ServiceExt;
+
+pub const BATCH: usize = 1000;
+const WARMUP: usize = 20;
+const RUNS: usize = 200;
+
+struct Case {
+    name: &'static str,
+    /// The path and query, e.g. `/audit/entries?q=vault`.
+    uri: String,
+    target_ms: f64,
+}
+
+fn entries(query: &str) -> String {
+    format!("/audit/entries?{query}")
+}
+
+/// A seeded store, and how fast it was filled (`None` when an earlier run's was reused).
+struct Seeded {
+    store: Store,
+    path: PathBuf,
+    ingest: Option<(f64, f64)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn seeded(profile: Profile, events: u64, until: DateTime<Utc>) -> Seeded {
+    let name = format!("{}-{events}.db", if profile == Profile::Templates { "templates" } else { "catalogue" });
+    let (path, dir) = match std::env::var_os("BENCH_DATA") {
+        Some(data) => (PathBuf::from(data).join(&name), None),
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            (dir.path().join(&name), Some(dir))
+        }
+    };
+    let reuse = path.exists();
+    let store = store::open(&format!("sqlite:{}", path.display())).await.expect("store opens");
+    let mut ingest = None;
+    if !reuse {
+        // Generation is timed apart so that the figure is the store's own rate.
+        let mut generator = Generator::new(events, 90, 2025, until).profile(profile);
+        let mut store_time = std::time::Duration::ZERO;
+        let started = Instant::now();
+        loop {
+            let batch: Vec<_> = generator.by_ref().take(BATCH).collect::<Result<_, _>>().expect("generated");
+            if batch.is_empty() {
+                break;
+            }
+            let t = Instant::now();
+            store.log.append(batch).await.expect("append");
+            store_time += t.elapsed();
+        }
+        let rate = events as f64 / store_time.as_secs_f64();
+        eprintln!("{name}: ingested {events} events, {rate:.0} events/s in the store");
+        ingest = Some((rate, started.elapsed().as_secs_f64()));
+    }
+    store.maintenance.optimize().await.expect("statistics");
+    Seeded { store, path, ingest, _dir: dir }
+}
+
+#[tokio::main]
+async fn main() {
+    let events: u64 =
+        ["BENCH_ENTRIES", "BENCH_EVENTS"].iter().find_map(|v| std::env::var(v).ok()?.parse().ok()).unwrap_or(1_000_000);
+    let load_secs: u64 = std::env::var("BENCH_LOAD_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let until = Utc::now();
+    let day = |days_ago: i64| (until - Duration::days(days_ago)).date_naive().to_string();
+
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        return quick(&only, events, until).await;
+    }
+    let catalogue = seeded(Profile::Catalogue, events, until).await;
+    let token = tokens::generate();
+    let scopes = [Scope::Read, Scope::Ingest];
+    catalogue
+        .store
+        .tokens
+        .create_token(&format!("bench-{}", until.timestamp_micros()), &scopes, &tokens::hash(&token))
+        .await
+        .expect("token");
+    let app = server::http::app(AppState::new(catalogue.store.clone(), "target/site"));
+
+    let templates = seeded(Profile::Templates, events, until).await;
+    templates
+        .store
+        .tokens
+        .create_token(&format!("bench-{}", until.timestamp_micros()), &scopes, &tokens::hash(&token))
+        .await
+        .expect("token");
+    let templated = server::http::app(AppState::new(templates.store.clone(), "target/site"));
+
+    let (catalogue_cases, template_cases) = cases(until);
+    let catalogue_rows = time_cases(&app, &token, &catalogue_cases).await;
+    let template_rows = time_cases(&templated, &token, &template_cases).await;
+
+    let exports = if std::env::var("BENCH_EXPORTS").is_ok_and(|v| v == "0") {
+        "\n### Export\n\nNot measured in this run (`BENCH_EXPORTS=0`).\n".to_owned()
+    } else {
+        export::export_section(&app, &token, &catalogue.path, day).await
+    };
+    let bulk_batches = 15;
+    let bulk = ingest::bulk_rate(&app, &token, bulk_batches).await;
+    eprintln!("bulk ingest at {events}: {bulk:.0} events/s");
+    let mixed_queries: Vec<String> = catalogue_cases
+        .iter()
+        .filter_map(|c| c.uri.strip_prefix("/audit/entries?").map(str::to_owned))
+        .chain(["q=contoso", "q=rotation+failed", "severity=warning&q=vault"].map(String::from))
+        .collect();
+    let fair = load::run(&app, &token, &mixed_queries, load_secs, false).await;
+    let mixed = load::run(&app, &token, &mixed_queries, load_secs, true).await;
+    let durable = ingest::durable_ingest_section().await;
+
+    let ingest_rows: String = [("catalogue", &catalogue), ("templates", &templates)]
+        .iter()
+        .map(|(name, s)| match s.ingest {
+            Some((rate, wall)) => format!(
+                "| store ingest, {name} profile | {rate:.0} events/s ({wall:.1} s wall with generation) | ≥ 40,000 events/s ({}) |\n",
+                if rate >= 40_000.0 { "met" } else { "**not met**" }
+            ),
+            None => format!("| store ingest, {name} profile | not measured: the store of an earlier run was reused (`BENCH_DATA`) | |\n"),
+        })
+        .collect();
+    let section = format!(
+        "## {events} entries\n\n\
+         Measured on {date}. Machine: {machine}.\n\n\
+         ### Ingest\n\n\
+         Seeded events over 90 days, appended through `AuditLog::append` in batches of {BATCH} (the indexes, \
+         full-text search, per-day counts and the SHA-256 hash chain), and {BATCH}-event batches posted over \
+         HTTP by two clients into the seeded store ({n} events).\n\n\
+         | measure | value | target |\n|---|---|---|\n{ingest_rows}\
+         | bulk ingest over HTTP at this size, 2 clients | {bulk:.0} events/s | ≥ 20,000 events/s ({bulk_ok}) |\n\n\
+         ### First page of `GET /audit/entries`, catalogue profile\n\n\
+         Through the real axum router in-process (token check, validation, query, total, JSON), \
+         {RUNS} runs after {WARMUP} warm-up runs, limit 50.\n\n\
+         | case | query | total | p50 ms | p95 ms | target p95 ms | met |\n|---|---|---|---|---|---|---|\n{catalogue_rows}\n\
+         ### Searches, template profile\n\n\
+         Descriptions from a small vocabulary: \"vault\", \"rotation\" and \"failed\" are each in about a third of \
+         all entries. A total marked `+` is a bound (`total_exact: false`): counting stopped there.\n\n\
+         | case | query | total | p50 ms | p95 ms | target p95 ms | met |\n|---|---|---|---|---|---|---|\n{template_rows}\n\
+         {load}\n{exports}\n{durable}",
+        date = until.format("%Y-%m-%d"),
+        machine = memory::machine(),
+        n = 2 * bulk_batches * BATCH,
+        bulk_ok = if bulk >= 20_000.0 { "met" } else { "**not met**" },
+        load = load_section(&fair, &mixed, mixed_queries.len()),
+    );
+    report::write_section(&format!("bench:{events}"), &section);
+}
+
+/// The cases timed for each profile.
+fn cases(until: DateTime<Utc>) -> (Vec<Case>, Vec<Case>) {
+    let day = |days_ago: i64| (until - Duration::days(days_ago)).date_naive().to_string();
+    let catalogue = vec![
+        Case { name: "no filter", uri: entries(""), target_ms: 10.0 },
+        Case {
+            name: "date range (7 days)",
+            uri: entries(&format!("start_date={}&end_date={}", day(8), day(1))),
+            target_ms: 10.0,
+        },
+        Case { name: "event type (exact, rare)", uri: entries("event_type=rotation.failed"), target_ms: 10.0 },
+        Case { name: "event type (prefix auth.*)", uri: entries("event_type=auth.*"), target_ms: 10.0 },
+        Case { name: "actor (one user)", uri: entries("actor=alice.nguyen%40contoso.com"), target_ms: 10.0 },
+        Case { name: "actor (system)", uri: entries("actor=system"), target_ms: 10.0 },
+        Case { name: "severity (error)", uri: entries("severity=error"), target_ms: 10.0 },
+        Case {
+            name: "all filters but search",
+            uri: entries(&format!(
+                "start_date={}&end_date={}&event_type=rotation.*&actor=rotation-worker&severity=error",
+                day(30),
+                day(1)
+            )),
+            target_ms: 10.0,
+        },
+        // Combinations no single index serves: each part is common, together they are rare.
+        Case {
+            name: "prefix + severity + one user",
+            uri: entries("event_type=auth.*&severity=warning&actor=alice.nguyen%40contoso.com"),
+            target_ms: 10.0,
+        },
+        Case {
+            name: "prefix + severity + service",
+            uri: entries("event_type=rotation.*&severity=info&actor=rotation-worker"),
+            target_ms: 10.0,
+        },
+        Case {
+            name: "two prefixes + two severities, 30 days",
+            uri: entries(&format!(
+                "event_type=auth.*&event_type=secret.*&severity=warning,error&start_date={}",
+                day(30)
+            )),
+            target_ms: 10.0,
+        },
+        Case {
+            name: "prefix + severity + user, page 40",
+            uri: entries("event_type=auth.*&severity=warning&actor=alice.nguyen%40contoso.com&offset=2000"),
+            target_ms: 10.0,
+        },
+        Case {
+            name: "all filters and search",
+            uri: entries(&format!(
+                "start_date={}&end_date={}&event_type=rotation.*&actor=rotation-worker&severity=error&q=stripe",
+                day(30),
+                day(1)
+            )),
+            target_ms: 20.0,
+        },
+        Case { name: "search q=stripe", uri: entries("q=stripe"), target_ms: 20.0 },
+        Case { name: "search q=kv-prod-payments", uri: entries("q=kv-prod-payments"), target_ms: 20.0 },
+        Case { name: "search q=alice", uri: entries("q=alice"), target_ms: 20.0 },
+        Case { name: "offset=10000", uri: entries("offset=10000"), target_ms: 10.0 },
+        Case { name: "deep page, offset=500000", uri: entries("offset=500000"), target_ms: 10.0 },
+        Case {
+            name: "deep filtered page",
+            uri: entries("severity=info&event_type=auth.*&offset=200000"),
+            target_ms: 10.0,
+        },
+    ];
+    let templates = vec![
+        Case { name: "common word q=vault", uri: entries("q=vault"), target_ms: 20.0 },
+        Case { name: "two common words q=vault+failed", uri: entries("q=vault+failed"), target_ms: 20.0 },
+        Case { name: "common prefix q=rot", uri: entries("q=rot"), target_ms: 20.0 },
+        Case { name: "common word + severity", uri: entries("q=failed&severity=error"), target_ms: 20.0 },
+        Case { name: "common word + prefix", uri: entries("q=vault&event_type=auth.*"), target_ms: 20.0 },
+        Case {
+            name: "two common words + one user",
+            uri: entries("q=vault+failed&actor=alice.nguyen%40contoso.com"),
+            target_ms: 20.0,
+        },
+        Case { name: "common word, page 20", uri: entries("q=vault&offset=1000"), target_ms: 20.0 },
+        Case {
+            name: "Audit tab page /audit?q=vault (rows, total, timeline)",
+            uri: "/audit?q=vault".into(),
+            target_ms: 150.0,
+        },
+        Case { name: "Audit tab timeline of q=vault", uri: "timeline:q=vault".into(), target_ms: 150.0 },
+        Case { name: "Audit tab timeline of q=vault+failed", uri: "timeline:q=vault+failed".into(), target_ms: 150.0 },
+        Case {
+            name: "Audit tab page /audit?q=vault+failed&severity=error",
+            uri: "/audit?q=vault+failed&severity=error".into(),
+            target_ms: 150.0,
+        },
+    ];
+    (catalogue, templates)
+}
+
+/// Only the parts named, printed and not written down.
+async fn quick(only: &str, events: u64, until: DateTime<Utc>) {
+    let token = tokens::generate();
+    for part in only.split(',') {
+        let profile = if part == "templates" { Profile::Templates } else { Profile::Catalogue };
+        let seeded = seeded(profile, events, until).await;
+        let name = format!("quick-{}", Utc::now().timestamp_micros());
+        seeded
+            .store
+            .tokens
+            .create_token(&name, &[Scope::Read, Scope::Ingest], &tokens::hash(&token))
+            .await
+            .expect("token");
+        let app = server::http::app(AppState::new(seeded.store.clone(), "target/site"));
+        let (catalogue, mut templates) = cases(until);
+        let mut catalogue = catalogue;
+        if let Ok(only) = std::env::var("BENCH_CASE") {
+            templates.retain(|c| c.name.contains(only.as_str()));
+            catalogue.retain(|c| c.name.contains(only.as_str()));
+        }
+        match part {
+            "templates" => drop(time_cases(&app, &token, &templates).await),
+            "catalogue" => drop(time_cases(&app, &token, &catalogue).await),
+            "bulk" => eprintln!("bulk ingest: {:.0} events/s", ingest::bulk_rate(&app, &token, 15).await),
+            _ => {
+                let queries: Vec<String> =
+                    catalogue.iter().filter_map(|c| c.uri.strip_prefix("/audit/entries?").map(str::to_owned)).collect();
+                let fair = load::run(&app, &token, &queries, 30, false).await;
+                let mixed = load::run(&app, &token, &queries, 30, true).await;
+                eprintln!("{}", load_section(&fair, &mixed, queries.len()));
+            }
+        }
+    }
+}
+
+fn load_section(fair: &load::Load, mixed: &load::Load, queries: usize) -> String {
+    let row = |name: &str, f: &load::Figures, unit: &str, target: &str| {
+        format!(
+            "| {name} | {} | {} | {:.0} {unit}/s | {:.1} | {:.1} | {} | {target} |\n",
+            f.requests, f.items, f.per_sec, f.p50_ms, f.p99_ms, f.errors
+        )
+    };
+    let writes_ok = fair.writes.per_sec >= 500.0 && fair.writes.p99_ms <= 100.0 && fair.writes.errors == 0;
+    let reads_ok = fair.reads.p99_ms <= 250.0 && fair.reads.errors == 0;
+    format!(
+        "### Readers and writers at once\n\n\
+         {readers} readers cycling through {queries} filters, searches and pages with no pause, and {producers} \
+         producers posting one event at a time (each answered after its durable commit), all at once for \
+         {secs:.0} s through the router, against the catalogue store. Any answer but success is an error.\n\n\
+         | requests | count | items | throughput | p50 ms | p99 ms | errors | target |\n|---|---|---|---|---|---|---|---|\n\
+         {reads}{writes}\n\
+         The full mix: the same, with one client posting {BATCH}-event batches and one CSV export of the last \
+         3 days running again and again (no targets: it shows how the work shares two cores).\n\n\
+         | requests | count | items | throughput | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|\n\
+         {mixed_rows}",
+        readers = load::READERS,
+        producers = load::PRODUCERS,
+        secs = fair.secs,
+        reads = row("reads", &fair.reads, "pages", &format!("p99 ≤ 250 ms, 0 errors ({})", met(reads_ok))),
+        writes = row(
+            "single-event posts",
+            &fair.writes,
+            "events",
+            &format!("≥ 500 events/s, p99 ≤ 100 ms, 0 errors ({})", met(writes_ok))
+        ),
+        mixed_rows = [
+            ("reads", &mixed.reads, "pages"),
+            ("single-event posts", &mixed.writes, "events"),
+            ("1000-event batches", &mixed.batches, "events"),
+            ("CSV exports", &mixed.exports, "bytes"),
+        ]
+        .iter()
+        .map(|(name, f, unit)| {
+            format!(
+                "| {name} | {} | {} | {:.0} {unit}/s | {:.1} | {:.1} | {} |\n",
+                f.requests, f.items, f.per_sec, f.p50_ms, f.p99_ms, f.errors
+            )
+        })
+        .collect::<String>(),
+    )
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "**not met**"
+    }
+}
+
+/// Times each case and returns its table rows. A `timeline:` case calls the Audit tab's
+/// timeline server function with that query, as the page does.
+async fn time_cases(app: &axum::Router, token: &str, cases: &[Case]) -> String {
+    let mut rows = String::new();
+    for case in cases {
+        let mut samples = Vec::with_capacity(RUNS);
+        let mut total = String::new();
+        // A case far over its target is timed fewer times: its figure is plain anyway.
+        let (mut warmup, mut runs) = (WARMUP, RUNS);
+        let mut i = 0;
+        while i < warmup + runs {
+            let request = match case.uri.strip_prefix("timeline:") {
+                Some(query) => Request::post("/api/audit_timeline")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(Body::from(format!(
+                        "query={}",
+                        form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+                    )))
+                    .expect("request"),
+                None => Request::get(&case.uri)
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .expect("request"),
+            };
+            let t = Instant::now();
+            let response = app.clone().oneshot(request).await.expect("response");
+            let status = response.status();
+            let body = response.into_body().collect().await.expect("body").to_bytes();
+            let elapsed = t.elapsed().as_secs_f64() * 1000.0;
+            assert_eq!(status, StatusCode::OK, "{}: {}", case.uri, String::from_utf8_lossy(&body));
+            if i == 0 && elapsed > 20.0 * case.target_ms {
+                (warmup, runs) = (1, 10);
+            }
+            if i >= warmup {
+                samples.push(elapsed);
+            }
+            if i == 0 && case.uri.starts_with("/audit/entries") {
+                let page: serde_json::Value = serde_json::from_slice(&body).expect("json");
+                let bound = if page["total_exact"] == false { "+" } else { "" };
+                total = format!("{}{bound}", page["total"].as_u64().unwrap_or(0));
+            }
+            i += 1;
+        }
+        samples.sort_by(f64::total_cmp);
+        let p50 = samples[samples.len() / 2];
+        let p95 = samples[samples.len() * 95 / 100];
+        eprintln!(
+            "{:<40} total {:>9}  p50 {:>7.2} ms  p95 {:>7.2} ms  (target {} ms)",
+            case.name, total, p50, p95, case.target_ms
+        );
+        let shown = case.uri.strip_prefix("/audit/entries?").unwrap_or(&case.uri);
+        let _ = writeln!(
+            rows,
+            "| {}{} | `{}` | {total} | {p50:.2} | {p95:.2} | ≤ {} | {} |",
+            case.name,
+            if runs < RUNS { format!(" ({runs} runs)") } else { String::new() },
+            if shown.is_empty() { "(none)" } else { shown },
+            case.target_ms,
+            if p95 <= case.target_ms { "yes" } else { "**no**" }
+        );
+    }
+    rows
+}
+
+/// `GET` through the router with the token.
+pub async fn request(app: &axum::Router, token: &str, uri: &str) -> axum::response::Response {
+    let request =
+        Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).expect("request");
+    app.clone().oneshot(request).await.expect("response")
+}
