@@ -307,6 +307,32 @@ mod tests {
     use crate::store::conformance::{assert_exact_where_cheap, assert_total, samples, FILTER_QUERIES};
     use crate::store::{AuditLog, Maintenance, SqliteStore};
 
+    /// A store of `n` sample entries with planner statistics (as in production), and
+    /// every entry newest first.
+    async fn filled(n: i64) -> (SqliteStore, tempfile::TempDir, Vec<AuditEntry>) {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
+        for chunk in samples(0..n).chunks(500) {
+            store.append(chunk.to_vec()).await.expect("appends");
+        }
+        store.optimize().await.expect("statistics");
+        let mut stored: Vec<AuditEntry> = Vec::new();
+        for seq in 1..=u64::try_from(n).expect("positive") {
+            stored.push(store.get(seq).await.expect("reads").expect("exists"));
+        }
+        stored.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
+        (store, dir, stored)
+    }
+
+    /// Each way a filter's page can be found, forced, and the automatic choice.
+    fn every_plan(filter: &EntryFilter) -> [Option<Forced>; 3] {
+        if filter.search.is_empty() {
+            [Some(Forced::Plan(Plan::TimeOrder)), Some(Forced::Plan(Plan::FilterFirst)), None]
+        } else {
+            [Some(Forced::Driver(Driver::Search)), Some(Forced::Driver(Driver::Filters)), None]
+        }
+    }
+
     #[tokio::test]
     async fn warning_and_error_filters_can_use_their_partial_index() {
         let dir = tempfile::tempdir().expect("dir");
@@ -329,29 +355,13 @@ mod tests {
 
     #[tokio::test]
     async fn every_plan_returns_exactly_the_matching_rows_in_order() {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
-        for chunk in samples(0..1500).chunks(400) {
-            store.append(chunk.to_vec()).await.expect("appends");
-        }
-        // The automatic plan runs with planner statistics, as in production.
-        store.optimize().await.expect("statistics");
-        let mut stored: Vec<AuditEntry> = Vec::new();
-        for seq in 1..=1500 {
-            stored.push(store.get(seq).await.expect("reads").expect("exists"));
-        }
-        stored.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
+        let (store, _dir, stored) = filled(1500).await;
 
         for text in FILTER_QUERIES {
             let (filter, _) = EntryQuery::from_query_string(text).and_then(|q| q.validate()).expect("valid");
             let expected: Vec<u64> = stored.iter().filter(|e| filter.matches(e)).map(|e| e.sequence).collect();
             assert!(!expected.is_empty(), "{text} matches nothing: a weak check");
-            let forced = if filter.search.is_empty() {
-                [Some(Forced::Plan(Plan::TimeOrder)), Some(Forced::Plan(Plan::FilterFirst)), None]
-            } else {
-                [Some(Forced::Driver(Driver::Search)), Some(Forced::Driver(Driver::Filters)), None]
-            };
-            for plan in forced {
+            for plan in every_plan(&filter) {
                 let deep = [(25, 1000), (50, 1210), (10, expected.len() as u64 - 1)];
                 for (limit, offset) in [(50, 0), (7, 3), (1000, 0)].into_iter().chain(deep) {
                     let page =
@@ -367,17 +377,7 @@ mod tests {
 
     #[tokio::test]
     async fn random_filter_and_search_combinations_match_a_brute_force_scan() {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
-        for chunk in samples(0..2000).chunks(500) {
-            store.append(chunk.to_vec()).await.expect("appends");
-        }
-        store.optimize().await.expect("statistics");
-        let mut stored: Vec<AuditEntry> = Vec::new();
-        for seq in 1..=2000 {
-            stored.push(store.get(seq).await.expect("reads").expect("exists"));
-        }
-        stored.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
+        let (store, _dir, stored) = filled(2000).await;
         let parts: [&[&str]; 5] = [
             &["", "event_type=auth.*", "event_type=rotation.failed", "event_type=auth.login.*&event_type=backup.done"],
             &["", "severity=error", "severity=info,warning", "severity=warning"],
@@ -405,14 +405,9 @@ mod tests {
             let (filter, _) = EntryQuery::from_query_string(&text).and_then(|q| q.validate()).expect("valid");
             let expected: Vec<u64> = stored.iter().filter(|e| filter.matches(e)).map(|e| e.sequence).collect();
             assert_eq!(store.count(&filter).await.expect("counts"), expected.len() as u64, "count of {text}");
-            let forced = if filter.search.is_empty() {
-                [Some(Forced::Plan(Plan::TimeOrder)), Some(Forced::Plan(Plan::FilterFirst)), None]
-            } else {
-                searched += 1;
-                [Some(Forced::Driver(Driver::Search)), Some(Forced::Driver(Driver::Filters)), None]
-            };
+            searched += usize::from(!filter.search.is_empty());
             let middle = expected.len() as u64 / 2;
-            for plan in forced {
+            for plan in every_plan(&filter) {
                 for (limit, offset) in [(50, 0), (7, 3), (20, middle)] {
                     let page =
                         list_with(store.pool(), &filter, PageRequest { limit, offset }, plan).await.expect("lists");
