@@ -179,6 +179,55 @@ pub trait Maintenance: Send + Sync {
     /// Transactions this process has committed to the log: fewer than appends when
     /// appends that arrived together were committed together.
     fn commits(&self) -> u64;
+
+    /// Where this process's appends have spent their time so far.
+    fn append_phases(&self) -> AppendPhases;
+}
+
+/// Time spent appending, by phase, summed over every append of this process since the
+/// store opened: what `make bench` reports as the ingest breakdown.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AppendPhases {
+    /// Entries appended.
+    pub entries: u64,
+    /// Hash chain: actor references, serialised details and each entry's SHA-256.
+    pub chain: std::time::Duration,
+    /// The rows, with the table's filter and time indexes.
+    pub rows: std::time::Duration,
+    /// The full-text search index: each entry's words and their FTS5 postings.
+    pub search: std::time::Duration,
+    /// The per-word counts by day and severity.
+    pub terms: std::time::Duration,
+    /// The per-day counts (by type, severity, actor kind; and by actor).
+    pub counts: std::time::Duration,
+    /// The commit: writing the WAL and waiting for the disk.
+    pub commit: std::time::Duration,
+}
+
+impl AppendPhases {
+    /// Adds another append's phases to these.
+    pub fn add(&mut self, other: &AppendPhases) {
+        self.entries += other.entries;
+        self.chain += other.chain;
+        self.rows += other.rows;
+        self.search += other.search;
+        self.terms += other.terms;
+        self.counts += other.counts;
+        self.commit += other.commit;
+    }
+
+    /// What was spent between `earlier` and `self`.
+    pub fn since(&self, earlier: &AppendPhases) -> AppendPhases {
+        AppendPhases {
+            entries: self.entries.saturating_sub(earlier.entries),
+            chain: self.chain.saturating_sub(earlier.chain),
+            rows: self.rows.saturating_sub(earlier.rows),
+            search: self.search.saturating_sub(earlier.search),
+            terms: self.terms.saturating_sub(earlier.terms),
+            counts: self.counts.saturating_sub(earlier.counts),
+            commit: self.commit.saturating_sub(earlier.commit),
+        }
+    }
 }
 
 /// The store's aggregates, all answered by the engine the database URL names.

@@ -99,7 +99,8 @@ pub async fn export_section(
          (RssAnon) of this benchmark process before the export → the most sampled (every 5 ms) during it; \
          it also holds SQLite's page cache, up to 32 MiB for each pooled connection an export happens to \
          use. Peak RSS is the high-water mark (VmHWM) during the export alone, which also counts the \
-         database file's pages mapped by SQLite (mmap, up to 256 MiB).\n\n\
+         database file's pages the pooled connections map (mmap, up to 256 MiB for each; the export's own scan maps \
+         none and reads through its 32 MiB cache).\n\n\
          | export | query | entries | MB | seconds | entries/s | heap MiB | peak RSS MiB |\n|---|---|---|---|---|---|---|---|\n\
          {rows}\n{comparison}\n{pdf}"
     )

@@ -7,9 +7,10 @@ use super::rows::{seq_u64, INSERT_COLUMNS};
 use crate::ingest::ValidEntry;
 use crate::store::chain::{entry_hash, ChainFields, GENESIS_HASH};
 use crate::store::sql::DAY_MICROS;
-use crate::store::StoreError;
+use crate::store::{AppendPhases, StoreError};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 /// The actor key the actor filter compares: ASCII case folded, as SQLite's `lower()`.
 pub type ActorKey = (String, String);
@@ -46,8 +47,15 @@ struct ChainedRow<'a> {
 }
 
 /// Runs inside a transaction that already holds the write lock (`BEGIN IMMEDIATE`), so
-/// the chain head read here cannot change before the commit.
-pub fn append(tx: &Transaction<'_>, actors: &Actors, entries: &[&ValidEntry]) -> Result<Appended, StoreError> {
+/// the chain head read here cannot change before the commit. Adds the time each phase
+/// took to `phases` (a few clock reads per group, not per entry).
+pub fn append(
+    tx: &Transaction<'_>,
+    actors: &Actors,
+    entries: &[&ValidEntry],
+    phases: &mut AppendPhases,
+) -> Result<Appended, StoreError> {
+    let clock = Instant::now();
     let head: Option<(i64, Vec<u8>, i64)> = tx
         .prepare_cached("SELECT seq, hash, ts_high FROM audit_entries ORDER BY seq DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -73,6 +81,7 @@ pub fn append(tx: &Transaction<'_>, actors: &Actors, entries: &[&ValidEntry]) ->
         rows.push(ChainedRow { seq, ts_high, actor_ref, entry, details, prev_hash: prev, hash });
         prev = hash;
     }
+    let clock = lap(clock, &mut phases.chain);
 
     let mut insert =
         tx.prepare_cached(&format!("INSERT INTO audit_entries ({INSERT_COLUMNS}) VALUES ({})", placeholders(21)))?;
@@ -103,20 +112,35 @@ pub fn append(tx: &Transaction<'_>, actors: &Actors, entries: &[&ValidEntry]) ->
             &row.hash[..],
         ])?;
     }
+    let clock = lap(clock, &mut phases.rows);
     // The search index after the rows, not between them: interleaved with the table's
     // inserts, FTS5's inserts cost twice as much (measured).
     let mut index = tx.prepare_cached("INSERT INTO audit_search (rowid, words) VALUES (?, ?)")?;
-    let mut terms = TermCounts::default();
+    let mut words = Vec::with_capacity(rows.len());
     for row in &rows {
         let e = row.entry;
         let resource_name = e.resource.as_ref().and_then(|r| r.name.as_deref());
-        let words = search_words(&e.event_type, &e.actor.name, &e.description, resource_name);
-        index.execute(params![row.seq, words])?;
-        terms.add(&words, e.timestamp.timestamp_micros(), e.severity.code());
+        let text = search_words(&e.event_type, &e.actor.name, &e.description, resource_name);
+        index.execute(params![row.seq, text])?;
+        words.push(text);
+    }
+    let clock = lap(clock, &mut phases.search);
+    let mut terms = TermCounts::default();
+    for (row, text) in rows.iter().zip(&words) {
+        terms.add(text, row.entry.timestamp.timestamp_micros(), row.entry.severity.code());
     }
     terms.write(tx)?;
+    let clock = lap(clock, &mut phases.terms);
     add_counts(tx, &rows)?;
+    lap(clock, &mut phases.counts);
     Ok(Appended { chained: rows.iter().map(|r| (seq_u64(r.seq), r.hash)).collect(), registered })
+}
+
+/// Adds the time since `since` to `phase` and starts the next phase's clock.
+fn lap(since: Instant, phase: &mut std::time::Duration) -> Instant {
+    let now = Instant::now();
+    *phase += now - since;
+    now
 }
 
 fn placeholders(n: usize) -> String {

@@ -8,9 +8,10 @@ use super::rows::{EntryRow, COLUMNS};
 use super::search::{resolve_search, Search};
 use super::searched::{self, Driver};
 use crate::entry::{AuditEntry, EntryPage};
-use crate::filter::{ActorMatch, EntryFilter, EventTypeMatch, PageRequest};
+use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
 use crate::store::sql::{bounds, ceil_day, counts_table, floor_day, narrows, push_where, Target, DAY_MICROS};
 use crate::store::StoreError;
+use futures_util::TryStreamExt;
 use sqlx::{QueryBuilder, SqlitePool};
 
 /// How the page's rows are found.
@@ -79,13 +80,18 @@ async fn list_with(
     if page.offset >= result.total {
         return Ok(result);
     }
-    let (start, mut end) = bounds(filter);
-    let mut page = page;
-    if let (Some(table), true) = (counts_table(filter), page.offset >= DEEP_OFFSET) {
-        (end, page.offset) = seek(pool, filter, table, page.offset).await?;
+    let (mut start, mut end) = bounds(filter);
+    let mut offset = page.offset;
+    let mut chosen = None;
+    if let (Some(table), true) = (counts_table(filter), narrows(filter) || page.offset >= DEEP_OFFSET) {
+        if let Some(w) = window(pool, filter, table, page).await? {
+            (start, end, offset) = (w.start, w.end, w.offset);
+            let walk_is_cheaper = !narrows(filter) || w.walk.saturating_mul(WALK_ROW_COST) <= w.matches;
+            chosen = Some(if walk_is_cheaper { Plan::TimeOrder } else { Plan::FilterFirst });
+        }
     }
-    let plan = match forced {
-        Some(Forced::Plan(plan)) => plan,
+    let plan = match (forced, chosen) {
+        (Some(Forced::Plan(plan)), _) | (_, Some(plan)) => plan,
         _ => plan(pool, filter, page, result.total).await?,
     };
     let mut qb =
@@ -94,69 +100,169 @@ async fn list_with(
         qb.push(" INDEXED BY audit_entries_ts");
     }
     push_where(&mut qb, filter, None, Target::Entries { start, end });
+    if plan == Plan::FilterFirst {
+        push_prefixed_types(&mut qb, filter, start, end);
+    }
     // `+ts` keeps the planner from walking the time index when the filter's is better.
     let sorted_by_index = plan == Plan::TimeOrder || ordered_by_one_index(filter);
     qb.push(if sorted_by_index { " ORDER BY ts DESC, seq DESC" } else { " ORDER BY +ts DESC, seq DESC" });
     qb.push(" LIMIT ")
         .push_bind(i64::from(page.limit))
         .push(" OFFSET ")
-        .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+        .push_bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .push(") ORDER BY ts DESC, seq DESC");
     let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
     result.entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
     Ok(result)
 }
 
-/// From this offset on, a page is first sought by day (see [`seek`]); below it, stepping
-/// over the newer entries is cheaper. Tests seek from a small offset to cover it fully.
+/// Names the event types an event-type prefix stands for in the time range, from the
+/// per-day counts, so that the type index is sought type by type within the range: a
+/// range of types cannot be combined with a range of times in one index search, and
+/// SQLite would read every entry of the prefix's types outside the range too. The
+/// condition is added to the prefix's own, which it can only narrow to the same rows.
+fn push_prefixed_types(
+    qb: &mut QueryBuilder<'_, sqlx::Sqlite>,
+    filter: &EntryFilter,
+    start: Option<i64>,
+    end: Option<i64>,
+) {
+    if !filter.event_types.iter().any(|m| matches!(m, EventTypeMatch::Prefix(_))) {
+        return;
+    }
+    let types = EntryFilter { event_types: filter.event_types.clone(), ..EntryFilter::default() };
+    qb.push(" AND event_type IN (SELECT event_type FROM audit_daily_counts");
+    push_where(qb, &types, None, Target::Counts { start: start.map(floor_day), end: end.map(ceil_day) });
+    qb.push(" GROUP BY event_type)");
+}
+
+/// Without a narrowing filter, a page below this offset is found by stepping over the
+/// newer entries; from it on, its [`window`] is sought first. Tests seek from a small
+/// offset to cover it fully.
 #[cfg(not(test))]
 const DEEP_OFFSET: u64 = 1000;
 #[cfg(test)]
 const DEEP_OFFSET: u64 = 5;
 
-/// Where a deep page begins, found in the per-day counts instead of by stepping over
-/// every newer entry: the exclusive time bound to walk back from (the end of the day the
-/// page starts in) and the offset left within it. Entries sort by time, so every entry of
-/// a later day comes before any of that day: the result is exactly the same page.
-async fn seek(
+/// What visiting one entry of the time index costs against finding and sorting one match
+/// through the filter's own index.
+const WALK_ROW_COST: u64 = 4;
+
+/// The part of the time range a page lies in, read from the per-day counts, and what
+/// each way of finding the page would visit there.
+struct Window {
+    start: Option<i64>,
+    end: Option<i64>,
+    /// The page's offset among the window's matches.
+    offset: u64,
+    /// Entries the time walk visits before the page is complete, if each day's matches
+    /// are spread evenly over the day.
+    walk: u64,
+    /// The matches in the window: what the filter's index finds and sorts.
+    matches: u64,
+}
+
+/// A stretch of time and its matches: a whole day, or a part of a day at either edge.
+struct Segment {
+    start: i64,
+    end: i64,
+    day: i64,
+    matches: u64,
+}
+
+/// The window that holds the page: from the end of the newest day (or edge) holding one
+/// of its entries back to the start of the oldest. Entries sort by time, so every match
+/// of a later day comes before any of an earlier one: the page found in the window is
+/// exactly the page of the whole range. Days are read newest first and only until the
+/// page is complete, and with them a burst of other entries is seen and walked around:
+/// a day full of entries that do not match makes its matches cheaper to find through
+/// the filter's index than by walking time. `None` when there is no whole day to read,
+/// or when the counts hold fewer matches than the offset (the caller's plan then applies).
+async fn window(
     pool: &SqlitePool,
     filter: &EntryFilter,
     table: &str,
-    offset: u64,
-) -> Result<(Option<i64>, u64), StoreError> {
+    page: PageRequest,
+) -> Result<Option<Window>, StoreError> {
     let (start, end) = bounds(filter);
     let (first_day, end_day) = (start.map(ceil_day), end.map(floor_day));
     if let (Some(a), Some(b)) = (first_day, end_day) {
         if a >= b {
-            // No whole day in the range: nothing to skip by.
-            return Ok((end, offset));
+            return Ok(None);
         }
     }
-    let mut left = offset;
-    // The partial day at the newest edge is counted from the entries.
+    let wanted = page.offset.saturating_add(u64::from(page.limit));
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut seen = 0;
+    // The partial days at the edges are counted from the entries.
     if let (Some(e), Some(day)) = (end, end_day) {
         if day * DAY_MICROS < e {
-            let newest = count_entries(pool, filter, &Search::Any, Some(day * DAY_MICROS), Some(e)).await?;
-            if left < newest {
-                return Ok((end, left));
+            let matches = count_entries(pool, filter, &Search::Any, Some(day * DAY_MICROS), Some(e)).await?;
+            segments.push(Segment { start: day * DAY_MICROS, end: e, day, matches });
+            seen += matches;
+        }
+    }
+    if seen < wanted {
+        let mut qb = QueryBuilder::new(format!("SELECT day, SUM(n) FROM {table}"));
+        push_where(&mut qb, filter, None, Target::Counts { start: first_day, end: end_day });
+        qb.push(" GROUP BY day ORDER BY day DESC");
+        let mut days = qb.build_query_as::<(i64, i64)>().fetch(pool);
+        while let Some((day, n)) = days.try_next().await? {
+            let matches = to_u64(n);
+            segments.push(Segment { start: day * DAY_MICROS, end: (day + 1) * DAY_MICROS, day, matches });
+            seen += matches;
+            if seen >= wanted {
+                break;
             }
-            left -= newest;
         }
     }
-    let mut qb = QueryBuilder::new(format!("SELECT day, SUM(n) FROM {table}"));
-    push_where(&mut qb, filter, None, Target::Counts { start: first_day, end: end_day });
-    qb.push(" GROUP BY day ORDER BY day DESC");
-    let days: Vec<(i64, i64)> = qb.build_query_as().fetch_all(pool).await?;
-    for (day, n) in days {
-        let n = to_u64(n);
-        if left < n {
-            let day_end = (day + 1) * DAY_MICROS;
-            return Ok((Some(end.map_or(day_end, |e| e.min(day_end))), left));
+    if let (Some(s), Some(day), true) = (start, first_day, seen < wanted) {
+        if s < day * DAY_MICROS {
+            let matches = count_entries(pool, filter, &Search::Any, Some(s), Some(day * DAY_MICROS)).await?;
+            segments.push(Segment { start: s, end: day * DAY_MICROS, day: day - 1, matches });
         }
-        left -= n;
     }
-    // Past every whole day: the page begins in the partial day at the oldest edge.
-    Ok((first_day.map(|d| d * DAY_MICROS).or(end), left))
+    // The segment the page begins in, and the page's offset within it.
+    let mut offset = page.offset;
+    let Some(first) = segments.iter().position(|s| {
+        let here = offset < s.matches;
+        if !here {
+            offset -= s.matches;
+        }
+        here
+    }) else {
+        return Ok(None);
+    };
+    // The segment the page ends in: how much of it the walk visits.
+    let mut need = offset + u64::from(page.limit);
+    let mut matches = 0;
+    let mut last = (segments.len() - 1, 1.0);
+    for (i, s) in segments.iter().enumerate().skip(first) {
+        matches += s.matches;
+        if s.matches >= need {
+            last = (i, need as f64 / s.matches as f64);
+            break;
+        }
+        need -= s.matches;
+    }
+    let (last, share) = last;
+    let (newest_day, oldest_day) = (segments[first].day, segments[last].day);
+    let mut qb = QueryBuilder::new("SELECT day, SUM(n) FROM audit_daily_counts WHERE day BETWEEN ");
+    qb.push_bind(oldest_day).push(" AND ").push_bind(newest_day).push(" GROUP BY day");
+    let rows: Vec<(i64, i64)> = qb.build_query_as().fetch_all(pool).await?;
+    let walk = rows
+        .iter()
+        .map(|&(day, n)| if day == oldest_day { (to_u64(n) as f64 * share) as u64 } else { to_u64(n) })
+        .sum();
+    Ok(Some(Window {
+        // Days are read until the page is complete or none is left, so no match of the
+        // page is older than the last segment read.
+        start: Some(segments[last].start),
+        end: Some(segments[first].end),
+        offset,
+        walk,
+        matches,
+    }))
 }
 
 /// The entries with these sequence numbers, in the order given.
@@ -188,20 +294,19 @@ async fn plan(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest, total:
     push_where(&mut qb, &everything, None, Target::Counts { start: start.map(floor_day), end: end.map(ceil_day) });
     let in_range = to_u64(qb.build_query_scalar().fetch_one(pool).await?);
     let wanted = page.offset + u64::from(page.limit);
-    let walk_cost = wanted.saturating_mul(in_range) / total.max(1) * 4;
+    let walk_cost = wanted.saturating_mul(in_range) / total.max(1) * WALK_ROW_COST;
     let filter_cost = total;
     Ok(if walk_cost <= filter_cost { Plan::TimeOrder } else { Plan::FilterFirst })
 }
 
 /// Whether one index yields the filter's matches already in time order, so that
 /// SQLite should be left to walk it rather than sort: one exact event type, one severity,
-/// or one actor alone (the actor's index is sorted by time within each actor).
+/// or one actor alone (the actor's index is sorted by time within each actor, and the
+/// system actor's has its own).
 pub(super) fn ordered_by_one_index(filter: &EntryFilter) -> bool {
     (filter.event_types.len() == 1 && matches!(filter.event_types[0], EventTypeMatch::Exact(_)))
         || filter.severities.len() == 1
-        || (matches!(filter.actor, Some(ActorMatch::Named(_)))
-            && filter.event_types.is_empty()
-            && filter.severities.is_empty())
+        || (filter.actor.is_some() && filter.event_types.is_empty() && filter.severities.is_empty())
 }
 
 /// How many entries match.
@@ -306,6 +411,7 @@ mod tests {
     use crate::filter::EntryQuery;
     use crate::store::conformance::{assert_exact_where_cheap, assert_total, samples, FILTER_QUERIES};
     use crate::store::{AuditLog, Maintenance, SqliteStore};
+    use chrono::{DateTime, Utc};
 
     /// A store of `n` sample entries with planner statistics (as in production), and
     /// every entry newest first.
@@ -373,6 +479,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_other_entries_is_walked_around_through_the_filters_index() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
+        store.append(samples(0..600)).await.expect("appends");
+        // The newest day: a burst of 900 entries, only 9 of them auth events.
+        let newest: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
+        let burst: Vec<_> = samples(600..1500)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                if i % 100 != 0 {
+                    e.event_type = "sync.completed".into();
+                }
+                e.timestamp = newest + chrono::Duration::seconds(i as i64);
+                e
+            })
+            .collect();
+        store.append(burst).await.expect("appends");
+        store.optimize().await.expect("statistics");
+        let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
+        let page = PageRequest { limit: 50, offset: 0 };
+        let w = window(store.pool(), &filter, "audit_daily_counts", page).await.expect("reads").expect("a window");
+        assert_eq!(w.end, Some(newest.timestamp_micros() + DAY_MICROS), "the page begins on the burst's day");
+        assert!(w.start.is_some(), "the page's oldest day bounds the window");
+        assert!(w.walk >= 900, "the walk passes the whole burst: {}", w.walk);
+        assert!(w.walk.saturating_mul(WALK_ROW_COST) > w.matches, "so the filter's index is the cheaper way");
+        let all: Vec<AuditEntry> = {
+            let mut v = Vec::new();
+            for seq in 1..=1500 {
+                v.push(store.get(seq).await.expect("reads").expect("exists"));
+            }
+            v.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
+            v
+        };
+        let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).take(50).map(|e| e.sequence).collect();
+        let got = list(store.pool(), &filter, page).await.expect("lists");
+        assert_eq!(got.total, all.iter().filter(|e| filter.matches(e)).count() as u64);
+        assert_eq!(got.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(), want);
     }
 
     #[tokio::test]

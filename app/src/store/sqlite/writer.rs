@@ -10,7 +10,7 @@
 use super::append::{self, Actors};
 use super::reindex;
 use crate::ingest::ValidEntry;
-use crate::store::{AppendReceipt, StoreError};
+use crate::store::{AppendPhases, AppendReceipt, StoreError};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,8 +32,16 @@ pub struct Writer {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The checkpointer (see [`checkpoints`]): stops when this sender is dropped.
     checkpointer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
-    /// Transactions committed: fewer than appends when appends were grouped.
-    commits: Arc<AtomicU64>,
+    /// What the writer has done, read by the store's maintenance calls.
+    tally: Arc<Tally>,
+}
+
+/// Transactions committed (fewer than appends when appends were grouped), and where the
+/// time of the appends in them went.
+#[derive(Default)]
+struct Tally {
+    commits: AtomicU64,
+    phases: Mutex<AppendPhases>,
 }
 
 impl Writer {
@@ -49,8 +57,8 @@ impl Writer {
         .await
         .map_err(StoreError::backend)??;
         let (tx, rx) = mpsc::channel();
-        let commits = Arc::new(AtomicU64::new(0));
-        let counter = commits.clone();
+        let tally = Arc::new(Tally::default());
+        let counter = tally.clone();
         let thread = std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || run(conn, rx, &head, &counter))
@@ -64,7 +72,7 @@ impl Writer {
             jobs: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             checkpointer: Mutex::new(Some((stop, checkpointer))),
-            commits,
+            tally,
         })
     }
 
@@ -74,7 +82,7 @@ impl Writer {
             jobs: Mutex::new(None),
             thread: Mutex::new(None),
             checkpointer: Mutex::new(None),
-            commits: Arc::default(),
+            tally: Arc::default(),
         }
     }
 
@@ -109,7 +117,12 @@ impl Writer {
 
     /// How many transactions this writer has committed.
     pub fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.tally.commits.load(Ordering::Relaxed)
+    }
+
+    /// Where the appends' time went (see [`AppendPhases`]).
+    pub fn phases(&self) -> AppendPhases {
+        *self.tally.phases.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -140,6 +153,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// under 80 concurrent readers, appends waited on checkpoints rather than on the disk.
 /// A passive checkpoint never blocks readers or the writer.
 fn checkpoints(conn: &Connection, stop: &mpsc::Receiver<()>) {
+    super::priority::lower_this_thread();
     let mut failing = false;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
         match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -161,14 +175,14 @@ fn checkpoints(conn: &Connection, stop: &mpsc::Receiver<()>) {
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
 }
 
-fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, head: &watch::Sender<u64>, commits: &AtomicU64) {
+fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, head: &watch::Sender<u64>, tally: &Tally) {
     let mut actors = Actors::default();
     while let Ok(first) = jobs.recv() {
         // Everything that arrived while the last commit ran goes into this one.
         let mut group = vec![first];
         group.extend(jobs.try_iter());
-        let committed = commit(&mut conn, &mut actors, head, group);
-        commits.fetch_add(committed, Ordering::Relaxed);
+        let committed = commit(&mut conn, &mut actors, head, group, tally);
+        tally.commits.fetch_add(committed, Ordering::Relaxed);
     }
 }
 
@@ -177,9 +191,15 @@ fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, head: &watch::Sender<u64
 /// stayed busy through its timeout would make each of those tries wait as long again,
 /// with every later append queued behind them, so then every caller is told at once.
 /// Returns how many transactions it committed.
-fn commit(conn: &mut Connection, actors: &mut Actors, head: &watch::Sender<u64>, group: Vec<Job>) -> u64 {
+fn commit(
+    conn: &mut Connection,
+    actors: &mut Actors,
+    head: &watch::Sender<u64>,
+    group: Vec<Job>,
+    tally: &Tally,
+) -> u64 {
     if group.len() > 1 {
-        match transaction(conn, actors, &group) {
+        match transaction(conn, actors, &group, tally) {
             Ok(receipts) => {
                 answer(head, group, receipts);
                 return 1;
@@ -196,7 +216,7 @@ fn commit(conn: &mut Connection, actors: &mut Actors, head: &watch::Sender<u64>,
     let mut committed = 0;
     let mut jobs = group.into_iter();
     while let Some(job) = jobs.next() {
-        match transaction(conn, actors, std::slice::from_ref(&job)) {
+        match transaction(conn, actors, std::slice::from_ref(&job), tally) {
             Ok(receipts) => {
                 answer(head, vec![job], receipts);
                 committed += 1;
@@ -219,11 +239,21 @@ fn refuse(group: Vec<Job>, reason: &str, retry_after: std::time::Duration) {
     }
 }
 
-fn transaction(conn: &mut Connection, actors: &mut Actors, jobs: &[Job]) -> Result<Vec<AppendReceipt>, StoreError> {
+fn transaction(
+    conn: &mut Connection,
+    actors: &mut Actors,
+    jobs: &[Job],
+    tally: &Tally,
+) -> Result<Vec<AppendReceipt>, StoreError> {
     let entries: Vec<&ValidEntry> = jobs.iter().flat_map(|job| job.entries.iter()).collect();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let appended = append::append(&tx, actors, &entries)?;
+    let mut phases = AppendPhases::default();
+    let appended = append::append(&tx, actors, &entries, &mut phases)?;
+    let clock = std::time::Instant::now();
     tx.commit()?;
+    phases.commit = clock.elapsed();
+    phases.entries = entries.len() as u64;
+    tally.phases.lock().unwrap_or_else(PoisonError::into_inner).add(&phases);
     actors.learn(appended.registered);
     let mut rest = appended.chained.as_slice();
     let mut receipts = Vec::with_capacity(jobs.len());
@@ -299,5 +329,22 @@ mod tests {
         let commits = store.writer.commits();
         assert!(commits < 200, "200 appends from 8 producers took {commits} commits: none were grouped");
         assert!(store.verify(None).await.expect("verifies").is_intact());
+    }
+
+    #[tokio::test]
+    async fn every_appended_entry_is_counted_in_the_phases_of_its_commit() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
+        assert_eq!(store.writer.phases(), crate::store::AppendPhases::default());
+        store.append((0..300).map(sample).collect()).await.expect("appends");
+        let first = store.writer.phases();
+        store.append(vec![sample(300)]).await.expect("appends");
+        let both = store.writer.phases();
+        assert_eq!((first.entries, both.since(&first).entries), (300, 1));
+        let zero = std::time::Duration::ZERO;
+        for (phase, took) in [("rows", first.rows), ("search", first.search), ("commit", first.commit)] {
+            assert!(took > zero, "{phase} took no time");
+        }
+        assert!(both.rows >= first.rows && both.commit > first.commit, "phases only grow");
     }
 }
