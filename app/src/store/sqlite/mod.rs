@@ -349,10 +349,14 @@ mod tests {
     async fn an_append_completes_while_every_reader_connection_is_busy() {
         let (store, _dir) = store().await;
         store.append(samples(0..10)).await.expect("appends");
+        store.create_token("producer", &[Scope::Ingest], b"producer-hash").await.expect("token");
         let mut held = Vec::new();
         for _ in 0..READERS {
             held.push(store.pool().acquire().await.expect("a reader connection"));
         }
+        // An ingest request first looks its caller's token up: not on a reader's connection.
+        let found = tokio::time::timeout(Duration::from_secs(5), store.find_token(b"producer-hash")).await;
+        assert_eq!(found.expect("not starved").expect("finds").map(|t| t.name).as_deref(), Some("producer"));
         let appended = tokio::time::timeout(Duration::from_secs(5), store.append(samples(10..20))).await;
         assert_eq!(appended.expect("not starved").expect("appends").sequences.len(), 10);
         // A read finds no connection: it is told the store is busy, promptly.

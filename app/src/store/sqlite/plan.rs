@@ -523,6 +523,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_page_ending_exactly_on_a_day_boundary_keeps_its_window_bounded() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
+        // Ten days of 10 auth entries each (and other entries between them).
+        let first: DateTime<Utc> = "2025-03-01T00:00:00Z".parse().expect("time");
+        let entries: Vec<_> = samples(0..200)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                e.event_type = if i % 2 == 0 { "auth.login.success".into() } else { "sync.completed".into() };
+                e.timestamp = first + chrono::Duration::days((i / 20) as i64) + chrono::Duration::minutes(i as i64);
+                e
+            })
+            .collect();
+        store.append(entries).await.expect("appends");
+        let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
+        // The newest three days hold exactly 30 matches.
+        let page = PageRequest { limit: 25, offset: 5 };
+        let w = window(store.pool(), &filter, "audit_daily_counts", page).await.expect("reads").expect("a window");
+        let newest_day = first + chrono::Duration::days(9);
+        assert_eq!(w.start, Some((newest_day - chrono::Duration::days(2)).timestamp_micros()));
+        assert_eq!(w.end, Some((newest_day + chrono::Duration::days(1)).timestamp_micros()));
+        assert_eq!((w.offset, w.matches), (5, 30));
+        let mut all = Vec::new();
+        for seq in 1..=200 {
+            all.push(store.get(seq).await.expect("reads").expect("exists"));
+        }
+        all.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
+        let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).skip(5).take(25).map(|e| e.sequence).collect();
+        for plan in every_plan(&filter) {
+            let got = list_with(store.pool(), &filter, page, plan).await.expect("lists");
+            assert_eq!(got.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(), want, "{plan:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn random_filter_and_search_combinations_match_a_brute_force_scan() {
         let (store, _dir, stored) = filled(2000).await;
         let parts: [&[&str]; 5] = [
