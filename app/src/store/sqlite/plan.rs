@@ -422,12 +422,18 @@ mod tests {
             store.append(chunk.to_vec()).await.expect("appends");
         }
         store.optimize().await.expect("statistics");
-        let mut stored: Vec<AuditEntry> = Vec::new();
-        for seq in 1..=u64::try_from(n).expect("positive") {
+        let stored = newest_first(&store, u64::try_from(n).expect("positive")).await;
+        (store, dir, stored)
+    }
+
+    /// Entries 1..=n of the store, newest first (by time, then sequence), as pages show them.
+    async fn newest_first(store: &SqliteStore, n: u64) -> Vec<AuditEntry> {
+        let mut stored = Vec::new();
+        for seq in 1..=n {
             stored.push(store.get(seq).await.expect("reads").expect("exists"));
         }
         stored.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
-        (store, dir, stored)
+        stored
     }
 
     /// Each way a filter's page can be found, forced, and the automatic choice.
@@ -508,14 +514,7 @@ mod tests {
         assert!(w.start.is_some(), "the page's oldest day bounds the window");
         assert!(w.walk >= 900, "the walk passes the whole burst: {}", w.walk);
         assert!(w.walk.saturating_mul(WALK_ROW_COST) > w.matches, "so the filter's index is the cheaper way");
-        let all: Vec<AuditEntry> = {
-            let mut v = Vec::new();
-            for seq in 1..=1500 {
-                v.push(store.get(seq).await.expect("reads").expect("exists"));
-            }
-            v.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
-            v
-        };
+        let all = newest_first(&store, 1500).await;
         let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).take(50).map(|e| e.sequence).collect();
         let got = list(store.pool(), &filter, page).await.expect("lists");
         assert_eq!(got.total, all.iter().filter(|e| filter.matches(e)).count() as u64);
@@ -546,11 +545,7 @@ mod tests {
         assert_eq!(w.start, Some((newest_day - chrono::Duration::days(2)).timestamp_micros()));
         assert_eq!(w.end, Some((newest_day + chrono::Duration::days(1)).timestamp_micros()));
         assert_eq!((w.offset, w.matches), (5, 30));
-        let mut all = Vec::new();
-        for seq in 1..=200 {
-            all.push(store.get(seq).await.expect("reads").expect("exists"));
-        }
-        all.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.sequence.cmp(&a.sequence)));
+        let all = newest_first(&store, 200).await;
         let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).skip(5).take(25).map(|e| e.sequence).collect();
         for plan in every_plan(&filter) {
             let got = list_with(store.pool(), &filter, page, plan).await.expect("lists");
