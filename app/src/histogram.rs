@@ -111,9 +111,12 @@ impl Span {
         Span { start, end: end.max(start + Duration::seconds(1)), bucket_secs }
     }
 
+    /// Buckets enough to hold every instant before `end`, to the microsecond: an end
+    /// given as a time includes that time, so the range may end just past a bucket's start.
     pub fn buckets(&self) -> usize {
-        let secs = (self.end - self.start).num_seconds().max(1);
-        usize::try_from((secs + self.bucket_secs - 1) / self.bucket_secs).unwrap_or(0)
+        let micros = (self.end - self.start).num_microseconds().unwrap_or(i64::MAX).max(1);
+        let bucket = self.bucket_secs.saturating_mul(1_000_000).max(1);
+        usize::try_from((micros - 1) / bucket + 1).unwrap_or(0)
     }
 }
 
@@ -156,5 +159,16 @@ mod tests {
         assert_eq!(h.buckets.len(), 3);
         assert_eq!(h.bounds(0), (t("2025-03-10T10:00:00Z"), t("2025-03-10T11:00:00Z")));
         assert_eq!(h.bounds(2), (t("2025-03-10T12:00:00Z"), now));
+    }
+
+    #[test]
+    fn an_end_just_past_a_bucket_start_has_that_bucket() {
+        // `end_date=2025-03-08T00:00:00Z` includes that instant: the filter ends 1 µs later.
+        let end = t("2025-03-08T00:00:00Z") + Duration::microseconds(1);
+        let span = Span::plan(Some(t("2025-02-26T00:00:00Z")), Some(end), None, end);
+        assert_eq!((span.bucket_secs, span.buckets()), (DAY_SECS, 11));
+        let mut h = Histogram::empty(span);
+        h.add(t("2025-03-08T00:00:00Z"), Severity::Error, 1);
+        assert_eq!((h.total(), h.buckets[10].error), (1, 1));
     }
 }

@@ -73,7 +73,10 @@ pub fn ExportDialog(
     // A page's total may be a lower bound (a common search word): the dialog then counts
     // the matches exactly, once it is open, so that it states what the file will hold.
     let exact = Resource::new(
-        move || (open.get(), total.get(), filters.get()),
+        // Read with `try_get`: on the server this resource's task can wake (the page's
+        // total arrived) after the page was rendered and its values disposed; the
+        // dialog is closed there, so nothing is counted either way.
+        move || (open.try_get().unwrap_or(false), total.try_get().flatten(), filters.try_get().flatten()),
         |(open, total, filters)| async move {
             match (open, total, filters) {
                 (true, Some((_, false)), Some(filters)) => Some(count_entries(filters).await),

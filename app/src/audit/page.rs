@@ -38,7 +38,8 @@ pub fn AuditPage() -> impl IntoView {
     provide_context(OpenEntry(RwSignal::new(None)));
     provide_context(Live::new());
     provide_context(ExportOpen(RwSignal::new(false)));
-    let total = Signal::derive(move || page.get().and_then(Result::ok).map(|p| (p.total, p.total_exact)));
+    // `try_get`: the export dialog's count may read this after the server rendered the page.
+    let total = Signal::derive(move || page.try_get().flatten().and_then(Result::ok).map(|p| (p.total, p.total_exact)));
     let first_page = Signal::derive(move || query.with(|q| q.offset.as_deref().is_none_or(|o| o == "0")));
     // The newest entry shown: live updates continue after it.
     let newest = Signal::derive(move || {
@@ -51,6 +52,23 @@ pub fn AuditPage() -> impl IntoView {
     // Browser tests wait for this before they click.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+
+    let fallback = || view! { <p class="state loading visible">"Loading entries…"</p> };
+    let rows = move || {
+        Suspend::new(async move {
+            match page.await {
+                Ok(result) => view! { <Results page=result query busy/> }.into_any(),
+                Err(error) => view! { <ErrorState error/> }.into_any(),
+            }
+        })
+    };
+    // `set_pending` runs an effect on the server too, where its read of the pending set
+    // can meet another worker's write and panic (leptos 0.8 reads it without waiting).
+    // Nothing is pending in the server's HTML, so only the browser tracks it.
+    #[cfg(feature = "hydrate")]
+    let results = view! { <Transition fallback set_pending=loading.write_only()>{rows}</Transition> };
+    #[cfg(not(feature = "hydrate"))]
+    let results = view! { <Transition fallback>{rows}</Transition> };
 
     view! {
         <section class="audit" data-hydrated=move || hydrated.get().then_some("true")>
@@ -66,17 +84,7 @@ pub fn AuditPage() -> impl IntoView {
                 {move || if loading.get() { "Loading entries…" } else { "" }}
             </p>
             <div class="results">
-                <Transition
-                    fallback=|| view! { <p class="state loading visible">"Loading entries…"</p> }
-                    set_pending=loading.write_only()
-                >
-                    {move || Suspend::new(async move {
-                        match page.await {
-                            Ok(result) => view! { <Results page=result query busy/> }.into_any(),
-                            Err(error) => view! { <ErrorState error/> }.into_any(),
-                        }
-                    })}
-                </Transition>
+                {results}
                 <DetailsPanel/>
                 <ExportDialog filters=timeline_key query total/>
             </div>

@@ -21,6 +21,7 @@ macro_rules! conformance_suite {
             appends_extend_the_chain_and_read_back_exactly,
             lists_and_counts_match_the_filter_rules,
             the_timeline_counts_exactly_the_matching_entries,
+            a_search_timeline_counts_late_entries_in_their_own_day,
             a_scan_hands_over_every_match_oldest_first_and_stops_when_told,
             new_entries_are_announced_and_read_after_a_sequence,
             search_folds_accents_in_lists_counts_timeline_and_scans,
@@ -242,6 +243,57 @@ pub async fn the_timeline_counts_exactly_the_matching_entries(store: Store) {
         }
         assert!(want.total() > 0, "{text} counts nothing: a weak check");
         assert_eq!(got, want, "{text} by {}s", span.bucket_secs);
+    }
+}
+
+/// Entries mostly in time order, as a live log records them, with some recorded late:
+/// after a later day had begun (one of them after its own day had no other entry left),
+/// at the very start of a day, and in batches that cross days.
+pub async fn a_search_timeline_counts_late_entries_in_their_own_day(store: Store) {
+    let base: DateTime<Utc> = "2025-03-01T00:00:00Z".parse().expect("time");
+    let mut entries = samples(0..900);
+    for (i, e) in entries.iter_mut().enumerate() {
+        let i = i as i64;
+        // 100 entries a day over 9 days; every 17th recorded one to three days late, and
+        // every 50th at midnight exactly.
+        let minutes = i * 1440 / 100;
+        let late = if i % 17 == 5 { 1440 * (1 + i % 3) } else { 0 };
+        e.timestamp =
+            if i % 50 == 0 { base + Duration::days(i / 100) } else { base + Duration::minutes(minutes - late) };
+    }
+    // A day of which only late entries are left: recorded after the next day began.
+    entries[420].timestamp = base - Duration::days(2) + Duration::hours(3);
+    for batch in [0..1, 1..40, 40..333, 333..334, 334..900] {
+        store.log.append(entries[batch].to_vec()).await.expect("appends");
+    }
+    let now: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
+    let every = all(&store, 900).await;
+    let earliest = store.log.earliest().await.expect("earliest");
+    for text in [
+        "q=stripe+kv",
+        "q=vault+kv",
+        "q=vault+event",
+        "q=vault+kv&severity=warning",
+        "q=vault+kv&severity=info,error",
+        "q=vault+kv&severity=info",
+        "q=kv+prod&severity=error,warning",
+        "start_date=2025-03-02T05:30:00Z&end_date=2025-03-07T18:00:00Z&q=vault+kv",
+        "start_date=2025-02-26T00:00:00Z&end_date=2025-03-08T00:00:00Z&q=vault+kv&severity=info,warning",
+        "start_date=2025-03-03T00:00:00Z&q=stripe+kv",
+        "end_date=2025-03-04T12:00:00Z&q=kv+prod",
+    ] {
+        let f = filter(text);
+        let span = Span::plan(f.start, f.end, earliest, now);
+        let got = store.log.histogram(&f, span).await.expect("histogram");
+        let mut want = Histogram::empty(span);
+        for e in every.iter().filter(|e| f.matches(e)) {
+            want.add(e.timestamp, e.severity, 1);
+        }
+        assert!(want.total() > 0, "{text} counts nothing: a weak check");
+        assert_eq!(got, want, "{text} by {}s", span.bucket_secs);
+        let page = store.log.list(&f, PageRequest { limit: 1000, offset: 0 }).await.expect("lists");
+        assert_eq!(page.entries.len() as u64, want.total(), "{text}: the list agrees with the timeline");
+        assert_eq!(store.log.count(&f).await.expect("counts"), want.total(), "{text}: the count too");
     }
 }
 

@@ -4,6 +4,7 @@
 //! commit costs SQLite's work and the disk's, not a channel hop per statement.
 
 use super::rows::{seq_u64, INSERT_COLUMNS};
+use super::search::indexed_text;
 use crate::ingest::ValidEntry;
 use crate::store::chain::{entry_hash, ChainFields, GENESIS_HASH};
 use crate::store::sql::DAY_MICROS;
@@ -69,6 +70,7 @@ pub fn append(
         }
         None => (0, GENESIS_HASH, i64::MIN),
     };
+    let head_ts_high = ts_high;
     let mut registered = HashMap::new();
     let mut rows = Vec::with_capacity(entries.len());
     for &entry in entries {
@@ -82,6 +84,7 @@ pub fn append(
         prev = hash;
     }
     let clock = lap(clock, &mut phases.chain);
+    mark_new_days(tx, head_ts_high, &rows)?;
 
     let mut insert =
         tx.prepare_cached(&format!("INSERT INTO audit_entries ({INSERT_COLUMNS}) VALUES ({})", placeholders(21)))?;
@@ -121,7 +124,7 @@ pub fn append(
         let e = row.entry;
         let resource_name = e.resource.as_ref().and_then(|r| r.name.as_deref());
         let text = search_words(&e.event_type, &e.actor.name, &e.description, resource_name);
-        index.execute(params![row.seq, text])?;
+        index.execute(params![row.seq, indexed_text(&text, e.severity)])?;
         words.push(text);
     }
     let clock = lap(clock, &mut phases.search);
@@ -134,6 +137,22 @@ pub fn append(
     add_counts(tx, &rows)?;
     lap(clock, &mut phases.counts);
     Ok(Appended { chained: rows.iter().map(|r| (seq_u64(r.seq), r.hash)).collect(), registered })
+}
+
+/// Records where each day's range of sequence numbers begins: at the first entry whose
+/// `ts_high` reaches the day (see migrations/sqlite/0007). `ts_high` never decreases, so
+/// each day is named once.
+fn mark_new_days(tx: &Transaction<'_>, head_ts_high: i64, rows: &[ChainedRow<'_>]) -> Result<(), StoreError> {
+    let mut day = (head_ts_high != i64::MIN).then(|| head_ts_high.div_euclid(DAY_MICROS));
+    for row in rows {
+        let this = row.ts_high.div_euclid(DAY_MICROS);
+        if day != Some(this) {
+            tx.prepare_cached("INSERT OR IGNORE INTO audit_day_seqs (day, first_seq) VALUES (?, ?)")?
+                .execute(params![this, row.seq])?;
+            day = Some(this);
+        }
+    }
+    Ok(())
 }
 
 /// Adds the time since `since` to `phase` and starts the next phase's clock.

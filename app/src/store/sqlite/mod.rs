@@ -10,6 +10,7 @@ mod reindex;
 mod rows;
 mod scan;
 mod search;
+mod search_days;
 mod searched;
 mod tokens;
 mod verify;
@@ -66,6 +67,8 @@ pub struct SqliteStore {
     writer: writer::Writer,
     /// The newest sequence number, published after every append of this process.
     head: Arc<watch::Sender<u64>>,
+    /// What searches' timelines counted in the days that are over (see [`search_days`]).
+    range_counts: search_days::RangeCounts,
 }
 
 impl SqliteStore {
@@ -88,9 +91,13 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|source| OpenError::CreateDir { path: dir.display().to_string(), source })?;
         }
+        // No ping before each use (`test_before_acquire`): a connection to a local file
+        // does not go stale as a network one can, and each ping is a round trip to the
+        // connection's thread for every query.
         let control = SqlitePoolOptions::new()
             .max_connections(CONTROL)
             .acquire_timeout(READER_WAIT)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(open_error)?;
@@ -98,6 +105,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(READER_WAIT)
+            .test_before_acquire(false)
             .after_connect(|_, _| {
                 Box::pin(async {
                     priority::lower_reader_threads();
@@ -142,7 +150,7 @@ impl SqliteStore {
         } else {
             writer::Writer::none()
         };
-        Ok(Self { writer, pool, control, head })
+        Ok(Self { writer, pool, control, head, range_counts: search_days::RangeCounts::default() })
     }
 
     #[cfg(test)]
@@ -185,11 +193,23 @@ async fn check_schema(pool: &SqlitePool, path: &Path) -> Result<(), OpenError> {
         .await
         .map_err(|_| not_ours())?;
     let known = i64::try_from(MIGRATOR.iter().count()).unwrap_or(i64::MAX);
-    if applied < known {
+    // Work a migration left for the first open (a search index to rebuild) is done by a
+    // writing open: until then searches would read an index of the old rules. (Older
+    // versions may have no `audit_meta` at all: they are told to migrate first.)
+    let owed: i64 = if applied < known {
+        0
+    } else {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_meta WHERE key IN ('search_index', 'search_terms')")
+            .fetch_one(pool)
+            .await
+            .map_err(|_| not_ours())?
+    };
+    if applied < known || owed > 0 {
         return Err(OpenError::Migrate(
             format!(
-                "{} was written by an older version ({applied} of {known} migrations): start the server once to migrate it",
-                path.display()
+                "{} was written by an older version ({applied} of {known} migrations{}): start the server once to migrate it",
+                path.display(),
+                if owed > 0 { ", its search index not rebuilt yet" } else { "" }
             )
             .into(),
         ));
@@ -243,7 +263,7 @@ impl AuditLog for SqliteStore {
     }
 
     async fn histogram(&self, filter: &EntryFilter, span: Span) -> Result<Histogram, StoreError> {
-        histogram::histogram(&self.pool, filter, span).await
+        histogram::histogram(&self.pool, &self.range_counts, filter, span).await
     }
 
     async fn earliest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

@@ -5,7 +5,7 @@
 //! FTS5 query is [`super::search`].
 
 use super::rows::{EntryRow, COLUMNS};
-use super::search::{resolve_search, Search};
+use super::search::{resolve_search, with_severities, Fts, Search};
 use super::searched::{self, Driver};
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
@@ -50,14 +50,15 @@ async fn list_with(
     match &search {
         Search::Nothing => return Ok(result),
         Search::Fts(fts) => {
-            let rest = EntryFilter { search: Vec::new(), ..filter.clone() };
-            let filter_matches = match counts_table(&rest) {
-                Some(_) => Some(count_resolved(pool, &rest, &Search::Any).await?),
-                None => None,
-            };
             // A one-word search's total is read from its counts, exactly and cheaply.
             let exact = match counts_for(filter, &search) {
                 Some(_) => Some(count_resolved(pool, filter, &search).await?),
+                None => None,
+            };
+            let (filter, fts) = &narrowed(filter, fts);
+            let rest = EntryFilter { search: Vec::new(), ..filter.clone() };
+            let filter_matches = match counts_table(&rest) {
+                Some(_) => Some(count_resolved(pool, &rest, &Search::Any).await?),
                 None => None,
             };
             let driver = match forced {
@@ -114,6 +115,26 @@ async fn list_with(
     let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
     result.entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
     Ok(result)
+}
+
+/// The search narrowed to the filter's severities in the index itself (see
+/// [`with_severities`]). Where nothing but time narrows the filter besides, the
+/// severities are then left to the search alone, which pages and counts it without
+/// reading entries; otherwise they stay a filter too, for the filters' own indexes.
+fn narrowed(filter: &EntryFilter, fts: &Fts) -> (EntryFilter, Fts) {
+    let Some(expr) = with_severities(&fts.expr, &filter.severities) else {
+        return (filter.clone(), fts.clone());
+    };
+    let mut filter = filter.clone();
+    if only_time_and_severity(&filter) {
+        filter.severities.clear();
+    }
+    (filter, Fts { expr, ..fts.clone() })
+}
+
+/// Whether nothing but time and severity narrows the filter besides its search.
+pub(super) fn only_time_and_severity(filter: &EntryFilter) -> bool {
+    filter.event_types.is_empty() && filter.actor.is_none() && filter.up_to.is_none()
 }
 
 /// Names the event types an event-type prefix stands for in the time range, from the
@@ -346,8 +367,7 @@ pub(super) fn counts_for<'a>(filter: &EntryFilter, search: &'a Search) -> Option
         Search::Any => counts_table(filter).map(CountSource::Table),
         Search::Fts(_) => {
             let term = search.term()?;
-            let time_and_severity = filter.event_types.is_empty() && filter.actor.is_none() && filter.up_to.is_none();
-            time_and_severity.then_some(CountSource::Term(term))
+            only_time_and_severity(filter).then_some(CountSource::Term(term))
         }
         Search::Nothing => None,
     }
@@ -356,11 +376,17 @@ pub(super) fn counts_for<'a>(filter: &EntryFilter, search: &'a Search) -> Option
 async fn count_resolved(pool: &SqlitePool, filter: &EntryFilter, search: &Search) -> Result<u64, StoreError> {
     let (start, end) = bounds(filter);
     let Some(counts) = counts_for(filter, search) else {
-        // A search alone is counted in the search index, without touching the entries.
-        let search_only = EntryFilter { search: filter.search.clone(), ..EntryFilter::default() };
+        // A search alone (or narrowed by severity) is counted in the search index, without
+        // touching the entries.
+        let search_only = EntryFilter {
+            search: filter.search.clone(),
+            severities: filter.severities.clone(),
+            ..EntryFilter::default()
+        };
         if let (Some(fts), true) = (search.fts(), *filter == search_only) {
+            let expr = with_severities(fts, &filter.severities).unwrap_or_else(|| fts.to_owned());
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_search WHERE audit_search MATCH ?")
-                .bind(fts)
+                .bind(expr)
                 .fetch_one(pool)
                 .await?;
             return Ok(to_u64(n));
@@ -409,6 +435,8 @@ async fn count_entries(
 mod tests {
     use super::*;
     use crate::filter::EntryQuery;
+    use crate::histogram::{Histogram, Span};
+    use crate::ingest::ValidEntry;
     use crate::store::conformance::{assert_exact_where_cheap, assert_total, samples, FILTER_QUERIES};
     use crate::store::{AuditLog, Maintenance, SqliteStore};
     use chrono::{DateTime, Utc};
@@ -416,9 +444,26 @@ mod tests {
     /// A store of `n` sample entries with planner statistics (as in production), and
     /// every entry newest first.
     async fn filled(n: i64) -> (SqliteStore, tempfile::TempDir, Vec<AuditEntry>) {
+        filled_with(samples(0..n)).await
+    }
+
+    /// The same entries recorded in time order, as a live log mostly records them, every
+    /// 23rd a day or two late.
+    async fn filled_in_order(n: i64) -> (SqliteStore, tempfile::TempDir, Vec<AuditEntry>) {
+        let base: DateTime<Utc> = "2025-03-01T00:00:00Z".parse().expect("time");
+        let mut entries = samples(0..n);
+        for (i, e) in (0_i64..).zip(entries.iter_mut()) {
+            let late = if i % 23 == 7 { 1440 * (1 + i % 2) } else { 0 };
+            e.timestamp = base + chrono::Duration::minutes(i * 10 * 1440 / n - late);
+        }
+        filled_with(entries).await
+    }
+
+    async fn filled_with(entries: Vec<ValidEntry>) -> (SqliteStore, tempfile::TempDir, Vec<AuditEntry>) {
         let dir = tempfile::tempdir().expect("dir");
         let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
-        for chunk in samples(0..n).chunks(500) {
+        let n = entries.len() as i64;
+        for chunk in entries.chunks(500) {
             store.append(chunk.to_vec()).await.expect("appends");
         }
         store.optimize().await.expect("statistics");
@@ -556,6 +601,18 @@ mod tests {
     #[tokio::test]
     async fn random_filter_and_search_combinations_match_a_brute_force_scan() {
         let (store, _dir, stored) = filled(2000).await;
+        matches_a_brute_force_scan(&store, &stored).await;
+    }
+
+    #[tokio::test]
+    async fn random_combinations_match_a_brute_force_scan_of_entries_recorded_in_time_order() {
+        let (store, _dir, stored) = filled_in_order(2000).await;
+        matches_a_brute_force_scan(&store, &stored).await;
+    }
+
+    async fn matches_a_brute_force_scan(store: &SqliteStore, stored: &[AuditEntry]) {
+        let now: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
+        let earliest = store.earliest().await.expect("earliest");
         let parts: [&[&str]; 5] = [
             &["", "event_type=auth.*", "event_type=rotation.failed", "event_type=auth.login.*&event_type=backup.done"],
             &["", "severity=error", "severity=info,warning", "severity=warning"],
@@ -583,6 +640,13 @@ mod tests {
             let (filter, _) = EntryQuery::from_query_string(&text).and_then(|q| q.validate()).expect("valid");
             let expected: Vec<u64> = stored.iter().filter(|e| filter.matches(e)).map(|e| e.sequence).collect();
             assert_eq!(store.count(&filter).await.expect("counts"), expected.len() as u64, "count of {text}");
+            // The timeline counts the same entries, bucket by bucket.
+            let span = Span::plan(filter.start, filter.end, earliest, now);
+            let mut timeline = Histogram::empty(span);
+            for e in stored.iter().filter(|e| filter.matches(e)) {
+                timeline.add(e.timestamp, e.severity, 1);
+            }
+            assert_eq!(store.histogram(&filter, span).await.expect("timeline"), timeline, "timeline of {text}");
             searched += usize::from(!filter.search.is_empty());
             let middle = expected.len() as u64 / 2;
             for plan in every_plan(&filter) {

@@ -4,6 +4,9 @@
 //! search rules).
 
 use super::append::{search_words, TermCounts};
+use super::rows::seq_u64;
+use super::search::indexed_text;
+use crate::entry::Severity;
 use crate::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
@@ -50,10 +53,13 @@ fn rebuild(tx: &Transaction<'_>, index: bool) -> Result<u64, StoreError> {
         let (event_type, actor_name, description): (String, String, String) = (row.get(1)?, row.get(2)?, row.get(3)?);
         let resource_name: Option<String> = row.get(4)?;
         let words = search_words(&event_type, &actor_name, &description, resource_name.as_deref());
+        let (seq, code): (i64, i64) = (row.get(0)?, row.get(6)?);
         if index {
-            insert.execute(params![row.get::<_, i64>(0)?, words])?;
+            let severity = Severity::from_code(code)
+                .ok_or_else(|| StoreError::Corrupt { seq: seq_u64(seq), reason: format!("severity code {code}") })?;
+            insert.execute(params![seq, indexed_text(&words, severity)])?;
         }
-        terms.add(&words, row.get(5)?, row.get(6)?);
+        terms.add(&words, row.get(5)?, code);
         if terms.len() >= FLUSH_KEYS {
             std::mem::take(&mut terms).write(tx)?;
         }

@@ -5,10 +5,11 @@
 //! the page. Entries mostly arrive in time order, so this usually stops after one small
 //! read; late-arriving old entries only make it read further, never give a wrong page.
 
+use crate::entry::Severity;
 use crate::search::PREFIX_MIN_CHARS;
 use crate::store::sql::{search_word, MAX_EXPANSIONS};
 use crate::store::StoreError;
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::HashSet;
 
 /// A filter's search, resolved against the words the index holds.
@@ -21,6 +22,7 @@ pub(super) enum Search {
 }
 
 /// A search as an FTS5 query, with what the per-word counts say of its size.
+#[derive(Clone)]
 pub(super) struct Fts {
     pub expr: String,
     /// At most this many entries match: the entries holding its rarest word
@@ -45,6 +47,44 @@ impl Search {
             _ => None,
         }
     }
+}
+
+/// The word the search index holds for an entry of this severity, beside its own words
+/// (none for info, the common case: an info search is "neither of the others"). `§` is
+/// a word character to the index's tokenizer but never part of a search word, so no
+/// search can name these words, nor find entries by them.
+pub(super) fn severity_word(severity: Severity) -> Option<&'static str> {
+    match severity {
+        Severity::Info => None,
+        Severity::Warning => Some("§warning"),
+        Severity::Error => Some("§error"),
+    }
+}
+
+/// What the index holds for an entry: its search words and its severity's word.
+pub(super) fn indexed_text(words: &str, severity: Severity) -> String {
+    match severity_word(severity) {
+        Some(word) if words.is_empty() => word.to_owned(),
+        Some(word) => format!("{words} {word}"),
+        None => words.to_owned(),
+    }
+}
+
+/// A search narrowed to entries of some severities, in the index itself; `None` when
+/// the severities narrow nothing (none named, or every one).
+pub(super) fn with_severities(expr: &str, severities: &[Severity]) -> Option<String> {
+    if severities.is_empty() || Severity::ALL.iter().all(|s| severities.contains(s)) {
+        return None;
+    }
+    let quoted = |s: &Severity| severity_word(*s).map(|w| format!("\"{w}\""));
+    Some(if severities.contains(&Severity::Info) {
+        let left_out: Vec<String> =
+            Severity::ALL.iter().filter(|s| !severities.contains(s)).filter_map(quoted).collect();
+        format!("({expr}) NOT ({})", left_out.join(" OR "))
+    } else {
+        let named: Vec<String> = severities.iter().filter_map(quoted).collect();
+        format!("({}) AND ({expr})", named.join(" OR "))
+    })
 }
 
 /// Expands each search word long enough to be a prefix into the indexed words it begins
@@ -118,7 +158,12 @@ pub async fn bounded_count(pool: &SqlitePool, fts: &str, bound: u64) -> Result<(
 /// Which of `seqs` the search matches. Nearby sequence numbers are looked up as one range
 /// of the index's list (reading a match costs far less than a seek), distant ones apart:
 /// `density` (the share of entries the search may match) says how far apart is distant.
-pub async fn members(pool: &SqlitePool, fts: &str, seqs: &[i64], density: f64) -> Result<HashSet<i64>, StoreError> {
+pub async fn members(
+    conn: &mut SqliteConnection,
+    fts: &str,
+    seqs: &[i64],
+    density: f64,
+) -> Result<HashSet<i64>, StoreError> {
     let mut sorted = seqs.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
@@ -146,7 +191,7 @@ pub async fn members(pool: &SqlitePool, fts: &str, seqs: &[i64], density: f64) -
         .bind(first)
         .bind(last)
         .bind(cluster)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
         found.extend(rows);
     }

@@ -254,7 +254,7 @@ async fn by_filters(
         walk.exhausted = rows.len() < chunk;
         let Some(&last) = rows.last() else { break };
         let seqs: Vec<i64> = rows.iter().map(|(seq, _)| *seq).collect();
-        let matching = members(pool, &fts.expr, &seqs, density).await?;
+        let matching = members(&mut *pool.acquire().await?, &fts.expr, &seqs, density).await?;
         for &(seq, ts) in rows.iter().filter(|(seq, _)| matching.contains(seq)) {
             walk.hits += 1;
             if walk.best.len() < wanted {

@@ -6,6 +6,7 @@
 use super::append::search_words;
 use super::rows::COLUMNS;
 use super::scan::{raw, reader};
+use super::search::indexed_text;
 use crate::store::sql::DAY_MICROS;
 use crate::store::verify::{ChainWalk, Head, Problem, VerifyReport};
 use crate::store::StoreError;
@@ -30,6 +31,7 @@ fn run(path: &Path, expect_head: Option<&Head>) -> Result<VerifyReport, StoreErr
     let words = WordSets::new();
     let (mut report, mut words) = walk_chain(&db, words)?;
     report.problems.extend(check_ts_high(&db)?);
+    report.problems.extend(check_day_seqs(&db)?);
     report.problems.extend(check_search_terms(&db, &mut words)?);
     report.problems.extend(check_search_index(&db, words)?);
     report.problems.extend(check_counts(&db)?);
@@ -121,7 +123,7 @@ fn walk_chain(db: &Connection, mut words: WordSets) -> Result<(VerifyReport, Wor
         match &entry {
             Ok(e) => {
                 let held = search_words(e.event_type, e.actor_name, e.description, e.resource_name);
-                words.held(seq, &held);
+                words.held(seq, &indexed_text(&held, e.severity));
                 words.counted(&held, e.timestamp.timestamp_micros(), e.severity.code());
             }
             Err(_) => {
@@ -167,6 +169,26 @@ fn check_ts_high(db: &Connection) -> Result<Option<Problem>, StoreError> {
         )
         .optional()?;
     Ok(wrong.map(|seq| Problem::SearchIndex(format!("entry audit-{seq} has a wrong ts_high"))))
+}
+
+/// Where each day's range of sequence numbers begins: a search's timeline counts the
+/// index day by day over these ranges.
+fn check_day_seqs(db: &Connection) -> Result<Option<Problem>, StoreError> {
+    let wrong: Option<i64> = db
+        .query_row(
+            "WITH expected AS (SELECT ts_high / 86400000000 AS day, MIN(seq) AS first_seq FROM audit_entries GROUP BY 1) \
+             SELECT coalesce(r.day, e.day) FROM audit_day_seqs r FULL JOIN expected e ON r.day = e.day \
+             WHERE r.first_seq IS NOT e.first_seq ORDER BY 1 LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(wrong.map(|day| {
+        Problem::SearchIndex(format!(
+            "the sequence range of {} is recorded wrongly",
+            show("day", rusqlite::types::Value::Integer(day))
+        ))
+    }))
 }
 
 /// The index against the entries, entry by entry: an entry missing from the index
@@ -477,6 +499,28 @@ mod tests {
             report.problems.iter().any(|p| matches!(p, Problem::Counts { table: "audit_search_terms", detail } if detail.contains("do not match"))),
             "{:?}",
             report.problems
+        );
+    }
+
+    #[tokio::test]
+    async fn a_day_range_that_begins_at_the_wrong_entry_is_reported() {
+        let (store, _dir) = store_of(30).await;
+        assert!(store.verify(None).await.expect("verifies").is_intact());
+        let (day, first): (i64, i64) = sqlx::query_as("SELECT day, first_seq FROM audit_day_seqs ORDER BY day LIMIT 1")
+            .fetch_one(store.pool())
+            .await
+            .expect("a range");
+        sqlx::query("UPDATE audit_day_seqs SET first_seq = first_seq + 1 WHERE day = ?")
+            .bind(day)
+            .execute(store.pool())
+            .await
+            .expect("move its start");
+        let report = store.verify(None).await.expect("verifies");
+        let shown = chrono::DateTime::from_timestamp(day * 86_400, 0).expect("day").date_naive().to_string();
+        assert_eq!(
+            report.problems,
+            [Problem::SearchIndex(format!("the sequence range of {shown} is recorded wrongly"))],
+            "range starting at {first}"
         );
     }
 
