@@ -84,9 +84,17 @@ async fn list_with(
     let (mut start, mut end) = bounds(filter);
     let mut offset = page.offset;
     let mut chosen = None;
+    // A page in the older half of its window is counted from the window's older end:
+    // reaching it from there visits fewer entries (in the time index, or in the sort of
+    // the filter's matches) than from the newer end.
+    let mut oldest_first = false;
     if let (Some(table), true) = (counts_table(filter), narrows(filter) || page.offset >= DEEP_OFFSET) {
         if let Some(w) = window(pool, filter, table, page).await? {
             (start, end, offset) = (w.start, w.end, w.offset);
+            let reach = w.offset + u64::from(page.limit);
+            if w.matches >= reach && w.matches - w.offset < reach {
+                (oldest_first, offset) = (true, w.matches - reach);
+            }
             let walk_is_cheaper = !narrows(filter) || w.walk.saturating_mul(WALK_ROW_COST) <= w.matches;
             chosen = Some(if walk_is_cheaper { Plan::TimeOrder } else { Plan::FilterFirst });
         }
@@ -106,7 +114,12 @@ async fn list_with(
     }
     // `+ts` keeps the planner from walking the time index when the filter's is better.
     let sorted_by_index = plan == Plan::TimeOrder || ordered_by_one_index(filter);
-    qb.push(if sorted_by_index { " ORDER BY ts DESC, seq DESC" } else { " ORDER BY +ts DESC, seq DESC" });
+    qb.push(match (sorted_by_index, oldest_first) {
+        (true, false) => " ORDER BY ts DESC, seq DESC",
+        (false, false) => " ORDER BY +ts DESC, seq DESC",
+        (true, true) => " ORDER BY ts, seq",
+        (false, true) => " ORDER BY +ts, seq",
+    });
     qb.push(" LIMIT ")
         .push_bind(i64::from(page.limit))
         .push(" OFFSET ")
