@@ -89,7 +89,10 @@ async fn list_with(
     // the filter's matches) than from the newer end.
     let mut oldest_first = false;
     if let (Some(table), true) = (counts_table(filter), narrows(filter) || page.offset >= DEEP_OFFSET) {
-        if let Some(w) = window(pool, filter, table, page).await? {
+        // The filter's share of all entries (the newest sequence number counts them).
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_entries").fetch_one(pool).await?;
+        let share = result.total as f64 / head.unwrap_or(0).max(1) as f64;
+        if let Some(w) = window(pool, filter, table, page, share).await? {
             (start, end, offset) = (w.start, w.end, w.offset);
             let reach = w.offset + u64::from(page.limit);
             if w.matches >= reach && w.matches - w.offset < reach {
@@ -178,6 +181,10 @@ const DEEP_OFFSET: u64 = 1000;
 #[cfg(test)]
 const DEEP_OFFSET: u64 = 5;
 
+/// A day whose share of matches is under the filter's usual share divided by this holds
+/// a burst of other entries.
+const BURST_DILUTION: f64 = 4.0;
+
 /// What visiting one entry of the time index costs against finding and sorting one match
 /// through the filter's own index.
 const WALK_ROW_COST: u64 = 4;
@@ -217,6 +224,7 @@ async fn window(
     filter: &EntryFilter,
     table: &str,
     page: PageRequest,
+    usual_share: f64,
 ) -> Result<Option<Window>, StoreError> {
     let (start, end) = bounds(filter);
     let (first_day, end_day) = (start.map(ceil_day), end.map(floor_day));
@@ -286,7 +294,20 @@ async fn window(
     let rows: Vec<(i64, i64)> = qb.build_query_as().fetch_all(pool).await?;
     let walk = rows
         .iter()
-        .map(|&(day, n)| if day == oldest_day { (to_u64(n) as f64 * share) as u64 } else { to_u64(n) })
+        .map(|&(day, n)| {
+            let n = to_u64(n);
+            if day != oldest_day {
+                return n;
+            }
+            // A day far poorer in matches than the filter's usual share holds a burst of
+            // other entries, which may all be newer than the matches: plan for walking it.
+            let matches = segments[last].matches;
+            if (matches as f64) < n as f64 * usual_share / BURST_DILUTION {
+                n.saturating_sub(matches) + (matches as f64 * share) as u64
+            } else {
+                (n as f64 * share) as u64
+            }
+        })
         .sum();
     Ok(Some(Window {
         // Days are read until the page is complete or none is left, so no match of the
@@ -567,7 +588,7 @@ mod tests {
         store.optimize().await.expect("statistics");
         let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
         let page = PageRequest { limit: 50, offset: 0 };
-        let w = window(store.pool(), &filter, "audit_daily_counts", page).await.expect("reads").expect("a window");
+        let w = window(store.pool(), &filter, "audit_daily_counts", page, 0.5).await.expect("reads").expect("a window");
         assert_eq!(w.end, Some(newest.timestamp_micros() + DAY_MICROS), "the page begins on the burst's day");
         assert!(w.start.is_some(), "the page's oldest day bounds the window");
         assert!(w.walk >= 900, "the walk passes the whole burst: {}", w.walk);
@@ -576,6 +597,37 @@ mod tests {
         let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).take(50).map(|e| e.sequence).collect();
         let got = list(store.pool(), &filter, page).await.expect("lists");
         assert_eq!(got.total, all.iter().filter(|e| filter.matches(e)).count() as u64);
+        assert_eq!(got.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(), want);
+    }
+
+    #[tokio::test]
+    async fn a_burst_sharing_a_day_with_enough_matches_is_planned_as_walked_whole() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
+        // The newest day: 60 auth entries in its first hour, then a burst of 2000 others.
+        let day: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
+        let entries: Vec<_> = samples(0..2060)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                e.event_type = if i < 60 { "auth.login.success".into() } else { "sync.completed".into() };
+                e.timestamp = day + chrono::Duration::seconds(i as i64 * 30);
+                e
+            })
+            .collect();
+        store.append(entries).await.expect("appends");
+        let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
+        let page = PageRequest { limit: 50, offset: 0 };
+        // Usually half of all entries match: this day's 3% is a burst, walked whole.
+        let w = window(store.pool(), &filter, "audit_daily_counts", page, 0.5).await.expect("reads").expect("a window");
+        assert!(w.walk >= 2000, "the whole burst: {}", w.walk);
+        // Where this day's share is the usual one, matches are taken as spread evenly.
+        let w =
+            window(store.pool(), &filter, "audit_daily_counts", page, 0.03).await.expect("reads").expect("a window");
+        assert!(w.walk < 2000, "spread evenly: {}", w.walk);
+        let all = newest_first(&store, 2060).await;
+        let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).take(50).map(|e| e.sequence).collect();
+        let got = list(store.pool(), &filter, page).await.expect("lists");
         assert_eq!(got.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(), want);
     }
 
@@ -598,7 +650,7 @@ mod tests {
         let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
         // The newest three days hold exactly 30 matches.
         let page = PageRequest { limit: 25, offset: 5 };
-        let w = window(store.pool(), &filter, "audit_daily_counts", page).await.expect("reads").expect("a window");
+        let w = window(store.pool(), &filter, "audit_daily_counts", page, 0.5).await.expect("reads").expect("a window");
         let newest_day = first + chrono::Duration::days(9);
         assert_eq!(w.start, Some((newest_day - chrono::Duration::days(2)).timestamp_micros()));
         assert_eq!(w.end, Some((newest_day + chrono::Duration::days(1)).timestamp_micros()));
