@@ -30,7 +30,10 @@ pub async fn histogram(
     span: Span,
 ) -> Result<Histogram, StoreError> {
     let mut out = Histogram::empty(span);
-    let search = resolve_search(pool, &filter.search).await?;
+    // One snapshot for every query below: an entry appended meanwhile could otherwise be
+    // counted in a whole day that was judged to have nothing outside the span.
+    let mut tx = pool.begin().await?;
+    let search = resolve_search(&mut tx, &filter.search).await?;
     if matches!(search, Search::Nothing) {
         return Ok(out);
     }
@@ -72,9 +75,6 @@ pub async fn histogram(
         }
         _ => None,
     };
-    // One snapshot for every query below: an entry appended meanwhile could otherwise be
-    // counted in a whole day that was judged to have nothing outside the span.
-    let mut tx = pool.begin().await?;
     let (mut first_day, mut end_day) = (ceil_day(lo), floor_day(hi));
     // An edge day with no entry outside the span (the usual newest edge: today up to
     // now) is counted whole, from the counts, rather than from its entries.

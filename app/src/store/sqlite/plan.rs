@@ -12,7 +12,7 @@ use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
 use crate::store::sql::{bounds, ceil_day, counts_table, floor_day, narrows, push_where, Target, DAY_MICROS};
 use crate::store::StoreError;
 use futures_util::TryStreamExt;
-use sqlx::{QueryBuilder, SqlitePool};
+use sqlx::{QueryBuilder, SqliteConnection, SqlitePool};
 
 /// How the page's rows are found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,30 +35,39 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// A page with its total. All its statements run in one read transaction on one
+/// connection: the total and the rows describe the same moment while appends go on, the
+/// request waits for a connection once rather than once per statement, and SQLite keeps
+/// the connection's page cache from one statement to the next (it empties the cache
+/// whenever a new read transaction finds that the log has grown).
 pub async fn list(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError> {
-    list_with(pool, filter, page, None).await
+    let mut read = pool.begin().await?;
+    let page = list_with(&mut read, filter, page, None).await?;
+    // Nothing was written: ending the transaction either way only releases the snapshot.
+    read.rollback().await?;
+    Ok(page)
 }
 
 async fn list_with(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     filter: &EntryFilter,
     page: PageRequest,
     forced: Option<Forced>,
 ) -> Result<EntryPage, StoreError> {
     let mut result = EntryPage::empty(page.limit, page.offset);
-    let search = resolve_search(pool, &filter.search).await?;
+    let search = resolve_search(conn, &filter.search).await?;
     match &search {
         Search::Nothing => return Ok(result),
         Search::Fts(fts) => {
             // A one-word search's total is read from its counts, exactly and cheaply.
             let exact = match counts_for(filter, &search) {
-                Some(_) => Some(count_resolved(pool, filter, &search).await?),
+                Some(_) => Some(count_resolved(conn, filter, &search).await?),
                 None => None,
             };
             let (filter, fts) = &narrowed(filter, fts);
             let rest = EntryFilter { search: Vec::new(), ..filter.clone() };
             let filter_matches = match counts_table(&rest) {
-                Some(_) => Some(count_resolved(pool, &rest, &Search::Any).await?),
+                Some(_) => Some(count_resolved(conn, &rest, &Search::Any).await?),
                 None => None,
             };
             let driver = match forced {
@@ -69,15 +78,15 @@ async fn list_with(
             let reading =
                 PageRequest { limit: u32::try_from(searched::CANDIDATE_BUDGET).unwrap_or(u32::MAX), offset: 0 };
             let time_order = match filter_matches {
-                Some(n) => plan(pool, &rest, reading, n).await? == Plan::TimeOrder,
+                Some(n) => plan(conn, &rest, reading, n).await? == Plan::TimeOrder,
                 None => false,
             };
             let known = searched::Known { filter_matches, total: exact, time_order };
-            return searched::list(pool, filter, fts, known, page, driver).await;
+            return searched::list(conn, filter, fts, known, page, driver).await;
         }
         Search::Any => {}
     }
-    result.total = count_resolved(pool, filter, &Search::Any).await?;
+    result.total = count_resolved(conn, filter, &Search::Any).await?;
     if page.offset >= result.total {
         return Ok(result);
     }
@@ -90,9 +99,9 @@ async fn list_with(
     let mut oldest_first = false;
     if let (Some(table), true) = (counts_table(filter), narrows(filter) || page.offset >= DEEP_OFFSET) {
         // The filter's share of all entries (the newest sequence number counts them).
-        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_entries").fetch_one(pool).await?;
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_entries").fetch_one(&mut *conn).await?;
         let share = result.total as f64 / head.unwrap_or(0).max(1) as f64;
-        if let Some(w) = window(pool, filter, table, page, share).await? {
+        if let Some(w) = window(conn, filter, table, page, share).await? {
             (start, end, offset) = (w.start, w.end, w.offset);
             let reach = w.offset + u64::from(page.limit);
             if w.matches >= reach && w.matches - w.offset < reach {
@@ -104,7 +113,7 @@ async fn list_with(
     }
     let plan = match (forced, chosen) {
         (Some(Forced::Plan(plan)), _) | (_, Some(plan)) => plan,
-        _ => plan(pool, filter, page, result.total).await?,
+        _ => plan(conn, filter, page, result.total).await?,
     };
     let mut qb =
         QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries WHERE seq IN (SELECT seq FROM audit_entries"));
@@ -128,7 +137,7 @@ async fn list_with(
         .push(" OFFSET ")
         .push_bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .push(") ORDER BY ts DESC, seq DESC");
-    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
     result.entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
     Ok(result)
 }
@@ -220,7 +229,7 @@ struct Segment {
 /// the filter's index than by walking time. `None` when there is no whole day to read,
 /// or when the counts hold fewer matches than the offset (the caller's plan then applies).
 async fn window(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     filter: &EntryFilter,
     table: &str,
     page: PageRequest,
@@ -239,7 +248,7 @@ async fn window(
     // The partial days at the edges are counted from the entries.
     if let (Some(e), Some(day)) = (end, end_day) {
         if day * DAY_MICROS < e {
-            let matches = count_entries(pool, filter, &Search::Any, Some(day * DAY_MICROS), Some(e)).await?;
+            let matches = count_entries(conn, filter, &Search::Any, Some(day * DAY_MICROS), Some(e)).await?;
             segments.push(Segment { start: day * DAY_MICROS, end: e, day, matches });
             seen += matches;
         }
@@ -248,7 +257,7 @@ async fn window(
         let mut qb = QueryBuilder::new(format!("SELECT day, SUM(n) FROM {table}"));
         push_where(&mut qb, filter, None, Target::Counts { start: first_day, end: end_day });
         qb.push(" GROUP BY day ORDER BY day DESC");
-        let mut days = qb.build_query_as::<(i64, i64)>().fetch(pool);
+        let mut days = qb.build_query_as::<(i64, i64)>().fetch(&mut *conn);
         while let Some((day, n)) = days.try_next().await? {
             let matches = to_u64(n);
             segments.push(Segment { start: day * DAY_MICROS, end: (day + 1) * DAY_MICROS, day, matches });
@@ -260,7 +269,7 @@ async fn window(
     }
     if let (Some(s), Some(day), true) = (start, first_day, seen < wanted) {
         if s < day * DAY_MICROS {
-            let matches = count_entries(pool, filter, &Search::Any, Some(s), Some(day * DAY_MICROS)).await?;
+            let matches = count_entries(conn, filter, &Search::Any, Some(s), Some(day * DAY_MICROS)).await?;
             segments.push(Segment { start: s, end: day * DAY_MICROS, day: day - 1, matches });
         }
     }
@@ -291,7 +300,7 @@ async fn window(
     let (newest_day, oldest_day) = (segments[first].day, segments[last].day);
     let mut qb = QueryBuilder::new("SELECT day, SUM(n) FROM audit_daily_counts WHERE day BETWEEN ");
     qb.push_bind(oldest_day).push(" AND ").push_bind(newest_day).push(" GROUP BY day");
-    let rows: Vec<(i64, i64)> = qb.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
     let walk = rows
         .iter()
         .map(|&(day, n)| {
@@ -321,7 +330,7 @@ async fn window(
 }
 
 /// The entries with these sequence numbers, in the order given.
-pub(super) async fn read_keys(pool: &SqlitePool, keys: &[i64]) -> Result<Vec<AuditEntry>, StoreError> {
+pub(super) async fn read_keys(conn: &mut SqliteConnection, keys: &[i64]) -> Result<Vec<AuditEntry>, StoreError> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -331,7 +340,7 @@ pub(super) async fn read_keys(pool: &SqlitePool, keys: &[i64]) -> Result<Vec<Aud
         list.push_bind(*key);
     }
     qb.push(")");
-    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
     let mut by_seq: std::collections::HashMap<i64, EntryRow> = rows.into_iter().map(|r| (r.seq, r)).collect();
     keys.iter().filter_map(|k| by_seq.remove(k)).map(AuditEntry::try_from).collect()
 }
@@ -339,7 +348,12 @@ pub(super) async fn read_keys(pool: &SqlitePool, keys: &[i64]) -> Result<Vec<Aud
 /// Walking the time index visits about `(offset + limit) × rows in range / matches` rows,
 /// each a table lookup in nearly sequential order. Going through the filter's index finds
 /// every match and sorts them: cheap when the index ends in `ts` (no table lookup).
-async fn plan(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest, total: u64) -> Result<Plan, StoreError> {
+async fn plan(
+    conn: &mut SqliteConnection,
+    filter: &EntryFilter,
+    page: PageRequest,
+    total: u64,
+) -> Result<Plan, StoreError> {
     if !narrows(filter) {
         return Ok(Plan::TimeOrder);
     }
@@ -347,7 +361,7 @@ async fn plan(pool: &SqlitePool, filter: &EntryFilter, page: PageRequest, total:
     let mut qb = QueryBuilder::new("SELECT COALESCE(SUM(n), 0) FROM audit_daily_counts");
     let everything = EntryFilter::default();
     push_where(&mut qb, &everything, None, Target::Counts { start: start.map(floor_day), end: end.map(ceil_day) });
-    let in_range = to_u64(qb.build_query_scalar().fetch_one(pool).await?);
+    let in_range = to_u64(qb.build_query_scalar().fetch_one(&mut *conn).await?);
     let wanted = page.offset + u64::from(page.limit);
     let walk_cost = wanted.saturating_mul(in_range) / total.max(1) * WALK_ROW_COST;
     let filter_cost = total;
@@ -364,12 +378,15 @@ pub(super) fn ordered_by_one_index(filter: &EntryFilter) -> bool {
         || (filter.actor.is_some() && filter.event_types.is_empty() && filter.severities.is_empty())
 }
 
-/// How many entries match.
+/// How many entries match, counted in one read transaction (see [`list`]).
 pub async fn count(pool: &SqlitePool, filter: &EntryFilter) -> Result<u64, StoreError> {
-    match resolve_search(pool, &filter.search).await? {
-        Search::Nothing => Ok(0),
-        search => count_resolved(pool, filter, &search).await,
-    }
+    let mut read = pool.begin().await?;
+    let n = match resolve_search(&mut read, &filter.search).await? {
+        Search::Nothing => 0,
+        search => count_resolved(&mut read, filter, &search).await?,
+    };
+    read.rollback().await?;
+    Ok(n)
 }
 
 /// Where whole days of a filter's total can be read instead of counted: a per-day count
@@ -407,7 +424,7 @@ pub(super) fn counts_for<'a>(filter: &EntryFilter, search: &'a Search) -> Option
     }
 }
 
-async fn count_resolved(pool: &SqlitePool, filter: &EntryFilter, search: &Search) -> Result<u64, StoreError> {
+async fn count_resolved(conn: &mut SqliteConnection, filter: &EntryFilter, search: &Search) -> Result<u64, StoreError> {
     let (start, end) = bounds(filter);
     let Some(counts) = counts_for(filter, search) else {
         // A search alone (or narrowed by severity) is counted in the search index, without
@@ -421,11 +438,11 @@ async fn count_resolved(pool: &SqlitePool, filter: &EntryFilter, search: &Search
             let expr = with_severities(fts, &filter.severities).unwrap_or_else(|| fts.to_owned());
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_search WHERE audit_search MATCH ?")
                 .bind(expr)
-                .fetch_one(pool)
+                .fetch_one(&mut *conn)
                 .await?;
             return Ok(to_u64(n));
         }
-        return count_entries(pool, filter, search, start, end).await;
+        return count_entries(conn, filter, search, start, end).await;
     };
     // Whole days [first_day, end_day) come from the counts; the partial days at either
     // edge are counted from the entries themselves.
@@ -433,28 +450,28 @@ async fn count_resolved(pool: &SqlitePool, filter: &EntryFilter, search: &Search
     let end_day = end.map(floor_day);
     if let (Some(a), Some(b)) = (first_day, end_day) {
         if a > b {
-            return count_entries(pool, filter, search, start, end).await;
+            return count_entries(conn, filter, search, start, end).await;
         }
     }
     let mut qb = QueryBuilder::new(format!("SELECT COALESCE(SUM(n), 0) FROM {}", counts.table()));
     push_where(&mut qb, filter, None, Target::Counts { start: first_day, end: end_day });
     counts.push_term(&mut qb);
-    let mut total = to_u64(qb.build_query_scalar().fetch_one(pool).await?);
+    let mut total = to_u64(qb.build_query_scalar().fetch_one(&mut *conn).await?);
     if let (Some(s), Some(day)) = (start, first_day) {
         if s < day * DAY_MICROS {
-            total += count_entries(pool, filter, search, Some(s), Some(day * DAY_MICROS)).await?;
+            total += count_entries(conn, filter, search, Some(s), Some(day * DAY_MICROS)).await?;
         }
     }
     if let (Some(e), Some(day)) = (end, end_day) {
         if day * DAY_MICROS < e {
-            total += count_entries(pool, filter, search, Some(day * DAY_MICROS), Some(e)).await?;
+            total += count_entries(conn, filter, search, Some(day * DAY_MICROS), Some(e)).await?;
         }
     }
     Ok(total)
 }
 
 async fn count_entries(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     filter: &EntryFilter,
     search: &Search,
     start: Option<i64>,
@@ -462,7 +479,7 @@ async fn count_entries(
 ) -> Result<u64, StoreError> {
     let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM audit_entries");
     push_where(&mut qb, filter, search.fts(), Target::Entries { start, end });
-    Ok(to_u64(qb.build_query_scalar().fetch_one(pool).await?))
+    Ok(to_u64(qb.build_query_scalar().fetch_one(&mut *conn).await?))
 }
 
 #[cfg(test)]
@@ -491,6 +508,11 @@ mod tests {
             e.timestamp = base + chrono::Duration::minutes(i * 10 * 1440 / n - late);
         }
         filled_with(entries).await
+    }
+
+    /// One of the store's reader connections, for calling the planner's steps directly.
+    async fn connection(store: &SqliteStore) -> sqlx::pool::PoolConnection<sqlx::Sqlite> {
+        store.pool().acquire().await.expect("a connection")
     }
 
     async fn filled_with(entries: Vec<ValidEntry>) -> (SqliteStore, tempfile::TempDir, Vec<AuditEntry>) {
@@ -525,6 +547,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_page_and_its_total_describe_one_moment_while_appends_go_on() {
+        let (store, _dir, _) = filled(50).await;
+        let store = std::sync::Arc::new(store);
+        let appending = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for mut entry in samples(1000..1300) {
+                    // Each newer than every other: it heads the unfiltered page.
+                    entry.timestamp = Utc::now();
+                    store.append(vec![entry]).await.expect("appends");
+                }
+            })
+        };
+        // Sequence numbers count the entries: read in one snapshot, the newest row's
+        // number is never above the total that came with it.
+        let page = PageRequest { limit: 5, offset: 0 };
+        let mut pages = 0;
+        while !appending.is_finished() || pages == 0 {
+            let got = list(store.pool(), &EntryFilter::default(), page).await.expect("lists");
+            let newest = got.entries.first().expect("a row").sequence;
+            assert!(newest <= got.total, "row {newest} came with the total {}", got.total);
+            pages += 1;
+        }
+        appending.await.expect("appends");
+    }
+
+    #[tokio::test]
     async fn warning_and_error_filters_can_use_their_partial_index() {
         let dir = tempfile::tempdir().expect("dir");
         let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
@@ -555,8 +604,9 @@ mod tests {
             for plan in every_plan(&filter) {
                 let deep = [(25, 1000), (50, 1210), (10, expected.len() as u64 - 1)];
                 for (limit, offset) in [(50, 0), (7, 3), (1000, 0)].into_iter().chain(deep) {
-                    let page =
-                        list_with(store.pool(), &filter, PageRequest { limit, offset }, plan).await.expect("lists");
+                    let page = list_with(&mut *connection(&store).await, &filter, PageRequest { limit, offset }, plan)
+                        .await
+                        .expect("lists");
                     let got: Vec<u64> = page.entries.iter().map(|e| e.sequence).collect();
                     let want: Vec<u64> = expected.iter().skip(offset as usize).take(limit as usize).copied().collect();
                     assert_eq!(got, want, "{text} {plan:?} limit {limit} offset {offset}");
@@ -588,7 +638,10 @@ mod tests {
         store.optimize().await.expect("statistics");
         let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
         let page = PageRequest { limit: 50, offset: 0 };
-        let w = window(store.pool(), &filter, "audit_daily_counts", page, 0.5).await.expect("reads").expect("a window");
+        let w = window(&mut *connection(&store).await, &filter, "audit_daily_counts", page, 0.5)
+            .await
+            .expect("reads")
+            .expect("a window");
         assert_eq!(w.end, Some(newest.timestamp_micros() + DAY_MICROS), "the page begins on the burst's day");
         assert!(w.start.is_some(), "the page's oldest day bounds the window");
         assert!(w.walk >= 900, "the walk passes the whole burst: {}", w.walk);
@@ -619,11 +672,16 @@ mod tests {
         let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
         let page = PageRequest { limit: 50, offset: 0 };
         // Usually half of all entries match: this day's 3% is a burst, walked whole.
-        let w = window(store.pool(), &filter, "audit_daily_counts", page, 0.5).await.expect("reads").expect("a window");
+        let w = window(&mut *connection(&store).await, &filter, "audit_daily_counts", page, 0.5)
+            .await
+            .expect("reads")
+            .expect("a window");
         assert!(w.walk >= 2000, "the whole burst: {}", w.walk);
         // Where this day's share is the usual one, matches are taken as spread evenly.
-        let w =
-            window(store.pool(), &filter, "audit_daily_counts", page, 0.03).await.expect("reads").expect("a window");
+        let w = window(&mut *connection(&store).await, &filter, "audit_daily_counts", page, 0.03)
+            .await
+            .expect("reads")
+            .expect("a window");
         assert!(w.walk < 2000, "spread evenly: {}", w.walk);
         let all = newest_first(&store, 2060).await;
         let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).take(50).map(|e| e.sequence).collect();
@@ -650,7 +708,10 @@ mod tests {
         let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
         // The newest three days hold exactly 30 matches.
         let page = PageRequest { limit: 25, offset: 5 };
-        let w = window(store.pool(), &filter, "audit_daily_counts", page, 0.5).await.expect("reads").expect("a window");
+        let w = window(&mut *connection(&store).await, &filter, "audit_daily_counts", page, 0.5)
+            .await
+            .expect("reads")
+            .expect("a window");
         let newest_day = first + chrono::Duration::days(9);
         assert_eq!(w.start, Some((newest_day - chrono::Duration::days(2)).timestamp_micros()));
         assert_eq!(w.end, Some((newest_day + chrono::Duration::days(1)).timestamp_micros()));
@@ -658,7 +719,7 @@ mod tests {
         let all = newest_first(&store, 200).await;
         let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).skip(5).take(25).map(|e| e.sequence).collect();
         for plan in every_plan(&filter) {
-            let got = list_with(store.pool(), &filter, page, plan).await.expect("lists");
+            let got = list_with(&mut *connection(&store).await, &filter, page, plan).await.expect("lists");
             assert_eq!(got.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(), want, "{plan:?}");
         }
     }
@@ -716,8 +777,9 @@ mod tests {
             let middle = expected.len() as u64 / 2;
             for plan in every_plan(&filter) {
                 for (limit, offset) in [(50, 0), (7, 3), (20, middle)] {
-                    let page =
-                        list_with(store.pool(), &filter, PageRequest { limit, offset }, plan).await.expect("lists");
+                    let page = list_with(&mut *connection(store).await, &filter, PageRequest { limit, offset }, plan)
+                        .await
+                        .expect("lists");
                     let got: Vec<u64> = page.entries.iter().map(|e| e.sequence).collect();
                     let want: Vec<u64> = expected.iter().skip(offset as usize).take(limit as usize).copied().collect();
                     assert_eq!(got, want, "{text} {plan:?} limit {limit} offset {offset}");

@@ -17,7 +17,7 @@ use sqlx::SqlitePool;
 use std::path::Path;
 
 pub async fn scan(pool: &SqlitePool, filter: &EntryFilter, mut sink: Box<dyn ScanSink>) -> Result<u64, StoreError> {
-    let search = resolve_search(pool, &filter.search).await?;
+    let search = resolve_search(&mut *pool.acquire().await?, &filter.search).await?;
     let query = match search {
         // No entry can match: the sink still gets its end (on a blocking thread, where it
         // may block).

@@ -9,7 +9,7 @@ use crate::entry::Severity;
 use crate::search::PREFIX_MIN_CHARS;
 use crate::store::sql::{search_word, MAX_EXPANSIONS};
 use crate::store::StoreError;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 use std::collections::HashSet;
 
 /// A filter's search, resolved against the words the index holds.
@@ -89,7 +89,7 @@ pub(super) fn with_severities(expr: &str, severities: &[Severity]) -> Option<Str
 
 /// Expands each search word long enough to be a prefix into the indexed words it begins
 /// (one range of the per-word counts per word); shorter words stay whole words.
-pub(super) async fn resolve_search(pool: &SqlitePool, words: &[String]) -> Result<Search, StoreError> {
+pub(super) async fn resolve_search(conn: &mut SqliteConnection, words: &[String]) -> Result<Search, StoreError> {
     if words.is_empty() {
         return Ok(Search::Any);
     }
@@ -101,7 +101,7 @@ pub(super) async fn resolve_search(pool: &SqlitePool, words: &[String]) -> Resul
             let docs: Option<i64> =
                 sqlx::query_scalar("SELECT SUM(n) FROM audit_search_terms WHERE term = ?1 HAVING SUM(n) > 0")
                     .bind(word)
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut *conn)
                     .await?;
             let Some(docs) = docs else { return Ok(Search::Nothing) };
             let expr = search_word(word, std::slice::from_ref(word));
@@ -115,7 +115,7 @@ pub(super) async fn resolve_search(pool: &SqlitePool, words: &[String]) -> Resul
         )
         .bind(word)
         .bind(i64::try_from(MAX_EXPANSIONS + 1).unwrap_or(i64::MAX))
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
         if terms.is_empty() {
             return Ok(Search::Nothing);
@@ -143,13 +143,13 @@ pub(super) async fn resolve_search(pool: &SqlitePool, words: &[String]) -> Resul
 
 /// How many entries the search matches, counted in the search index up to `bound`:
 /// `(bound, false)` when more match.
-pub async fn bounded_count(pool: &SqlitePool, fts: &str, bound: u64) -> Result<(u64, bool), StoreError> {
+pub async fn bounded_count(conn: &mut SqliteConnection, fts: &str, bound: u64) -> Result<(u64, bool), StoreError> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM (SELECT rowid FROM audit_search WHERE audit_search MATCH ?1 LIMIT ?2)",
     )
     .bind(fts)
     .bind(i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX))
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
     let n = u64::try_from(n).unwrap_or(0);
     Ok(if n > bound { (bound, false) } else { (n, true) })
@@ -203,7 +203,7 @@ const SEEK_COST_IN_MATCHES: f64 = 1500.0;
 /// The smallest sequence number whose `ts_high` is at least `at` (one past the newest
 /// when none is): every entry before it is older than `at`. `ts_high` never decreases
 /// along the chain, so a binary search over sequence numbers finds it.
-pub async fn first_seq_reaching(pool: &SqlitePool, at: i64, head: i64) -> Result<i64, StoreError> {
+pub async fn first_seq_reaching(conn: &mut SqliteConnection, at: i64, head: i64) -> Result<i64, StoreError> {
     let (mut lo, mut hi) = (1_i64, head + 1);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
@@ -211,7 +211,7 @@ pub async fn first_seq_reaching(pool: &SqlitePool, at: i64, head: i64) -> Result
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT seq, ts_high FROM audit_entries WHERE seq >= ?1 ORDER BY seq LIMIT 1")
                 .bind(mid)
-                .fetch_optional(pool)
+                .fetch_optional(&mut *conn)
                 .await?;
         match row {
             Some((seq, high)) if high < at => lo = seq + 1,
@@ -226,7 +226,12 @@ const FIRST_CHUNK: i64 = 256;
 
 /// The sequence numbers of entries `offset..offset + limit` among the search's matches,
 /// newest first (by time, then sequence).
-pub async fn page_keys(pool: &SqlitePool, fts: &str, offset: u64, limit: u32) -> Result<Vec<i64>, StoreError> {
+pub async fn page_keys(
+    conn: &mut SqliteConnection,
+    fts: &str,
+    offset: u64,
+    limit: u32,
+) -> Result<Vec<i64>, StoreError> {
     let wanted = usize::try_from(offset + u64::from(limit)).unwrap_or(usize::MAX);
     // (ts, seq) of the best matches so far, kept sorted newest first and cut to `wanted`.
     let mut best: Vec<(i64, i64)> = Vec::new();
@@ -241,7 +246,7 @@ pub async fn page_keys(pool: &SqlitePool, fts: &str, offset: u64, limit: u32) ->
         .bind(fts)
         .bind(below)
         .bind(chunk)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
         let Some(&(lowest_seq, _, lowest_high)) = rows.last() else { break };
         let exhausted = i64::try_from(rows.len()).unwrap_or(i64::MAX) < chunk;

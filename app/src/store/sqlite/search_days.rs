@@ -129,9 +129,9 @@ struct Late {
 }
 
 /// The search's matches of the wanted severities (all when none is named) in what is
-/// counted, or `None` when too many entries are late. `conn` is the caller's snapshot;
-/// `pool` counts what no later append can change: closed ranges, and which late
-/// entries match.
+/// counted, or `None` when too many entries are late. `conn` is the caller's snapshot
+/// (it also tells which late entries match); `pool` lends spare connections, which
+/// count only what no later append can change: the closed ranges.
 pub(super) async fn counts(
     conn: &mut SqliteConnection,
     pool: &SqlitePool,

@@ -17,7 +17,7 @@ use crate::entry::{EntryPage, SEARCH_TOTAL_BOUND};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::store::sql::{bounds, conditions, predicate, Target};
 use crate::store::StoreError;
-use sqlx::{QueryBuilder, SqlitePool};
+use sqlx::{QueryBuilder, SqliteConnection};
 
 /// Candidates read (beyond those the page needs) before counting stops.
 #[cfg(not(test))]
@@ -47,7 +47,7 @@ pub(super) struct Known {
 
 /// The page of a filter that has a search.
 pub(super) async fn list(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     filter: &EntryFilter,
     fts: &Fts,
     known: Known,
@@ -63,18 +63,18 @@ pub(super) async fn list(
         }
     }
     if rest == EntryFilter::default() && forced.is_none() {
-        let keys = page_keys(pool, &fts.expr, page.offset, page.limit).await?;
+        let keys = page_keys(conn, &fts.expr, page.offset, page.limit).await?;
         if known.total.is_none() {
             if !keys.is_empty() && keys.len() < page.limit as usize {
                 // A page cut short by the end of the matches knows the total exactly.
                 (result.total, result.total_exact) = (shown(page.offset, keys.len()), true);
             } else {
-                let (counted, exact) = bounded_count(pool, &fts.expr, SEARCH_TOTAL_BOUND).await?;
+                let (counted, exact) = bounded_count(conn, &fts.expr, SEARCH_TOTAL_BOUND).await?;
                 result.total = counted.max(shown(page.offset, keys.len()));
                 result.total_exact = exact;
             }
         }
-        result.entries = read_keys(pool, &keys).await?;
+        result.entries = read_keys(conn, &keys).await?;
         return Ok(result);
     }
     let driver = forced.unwrap_or(match known.filter_matches {
@@ -84,19 +84,19 @@ pub(super) async fn list(
     let wanted = usize::try_from(page.offset + u64::from(page.limit)).unwrap_or(usize::MAX);
     // With the total known, the walk stops as soon as the page is.
     let counting = known.total.is_none();
-    let head = head(pool).await?;
+    let head = head(conn).await?;
     // The share of candidates expected to match: the other side's share of all entries.
     // (An unknown count, a prefix left unexpanded, is taken as every entry.)
     let share = |matches: Option<u64>| matches.map_or(1.0, |n| (n as f64 / head.max(1) as f64).min(1.0));
     let walk = match driver {
         Driver::Search => {
             let first = first_chunk(wanted, share(known.filter_matches));
-            by_search(pool, &rest, fts, Reading { wanted, first, counting, head }).await?
+            by_search(conn, &rest, fts, Reading { wanted, first, counting, head }).await?
         }
         Driver::Filters => {
             let first = first_chunk(wanted, share(Some(fts.estimate)));
             let reading = Reading { wanted, first, counting, head };
-            by_filters(pool, &rest, fts, share(Some(fts.estimate)), known.time_order, reading).await?
+            by_filters(conn, &rest, fts, share(Some(fts.estimate)), known.time_order, reading).await?
         }
     };
     result.total = if walk.exhausted { walk.hits } else { walk.hits.min(SEARCH_TOTAL_BOUND) };
@@ -107,7 +107,7 @@ pub(super) async fn list(
     let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
     let keys: Vec<i64> = walk.best.into_iter().skip(skip).map(|(_, seq)| seq).collect();
     result.total = result.total.max(shown(page.offset, keys.len()));
-    result.entries = read_keys(pool, &keys).await?;
+    result.entries = read_keys(conn, &keys).await?;
     Ok(result)
 }
 
@@ -155,13 +155,18 @@ impl Walk {
     }
 }
 
-async fn by_search(pool: &SqlitePool, rest: &EntryFilter, fts: &Fts, reading: Reading) -> Result<Walk, StoreError> {
+async fn by_search(
+    conn: &mut SqliteConnection,
+    rest: &EntryFilter,
+    fts: &Fts,
+    reading: Reading,
+) -> Result<Walk, StoreError> {
     let Reading { wanted, first, counting, head } = reading;
     let (start, end) = bounds(rest);
     // Entries before the first one whose running latest time reaches the start are all
     // older than the range: the walk stops there.
     let floor = match start {
-        Some(start) => first_seq_reaching(pool, start, head).await?,
+        Some(start) => first_seq_reaching(conn, start, head).await?,
         None => 0,
     };
     let test = predicate(rest, Target::Entries { start, end });
@@ -192,7 +197,7 @@ async fn by_search(pool: &SqlitePool, rest: &EntryFilter, fts: &Fts, reading: Re
                 ") UNION ALL SELECT (SELECT seq FROM lowest), (SELECT high FROM lowest), \
                  (SELECT COUNT(*) FROM c) * 4294967296 + (SELECT COUNT(*) FROM c WHERE hit), 0",
             );
-        let rows: Vec<(Option<i64>, Option<i64>, i64, i64)> = qb.build_query_as().fetch_all(pool).await?;
+        let rows: Vec<(Option<i64>, Option<i64>, i64, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
         // The summary: the lowest candidate, its running latest time, and how many
         // candidates and matches the chunk held (packed in one integer).
         let Some(&(lowest, lowest_high, packed, _)) = rows.iter().find(|r| r.3 == 0) else { break };
@@ -217,7 +222,7 @@ async fn by_search(pool: &SqlitePool, rest: &EntryFilter, fts: &Fts, reading: Re
 }
 
 async fn by_filters(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     rest: &EntryFilter,
     fts: &Fts,
     density: f64,
@@ -247,14 +252,14 @@ async fn by_filters(
         // `+ts` keeps SQLite from walking the time index when the filter's is better.
         qb.push(if sorted_by_index { " ORDER BY ts DESC, seq DESC" } else { " ORDER BY +ts DESC, seq DESC" });
         qb.push(" LIMIT ").push_bind(i64::try_from(chunk).unwrap_or(i64::MAX)).push(")");
-        let packed: String = qb.build_query_scalar().fetch_one(pool).await?;
+        let packed: String = qb.build_query_scalar().fetch_one(&mut *conn).await?;
         let mut rows: Vec<(i64, i64)> = serde_json::from_str(&packed).map_err(StoreError::backend)?;
         rows.sort_unstable_by_key(|&(seq, ts)| std::cmp::Reverse((ts, seq)));
         candidates += rows.len();
         walk.exhausted = rows.len() < chunk;
         let Some(&last) = rows.last() else { break };
         let seqs: Vec<i64> = rows.iter().map(|(seq, _)| *seq).collect();
-        let matching = members(&mut *pool.acquire().await?, &fts.expr, &seqs, density).await?;
+        let matching = members(conn, &fts.expr, &seqs, density).await?;
         for &(seq, ts) in rows.iter().filter(|(seq, _)| matching.contains(seq)) {
             walk.hits += 1;
             if walk.best.len() < wanted {
@@ -272,7 +277,7 @@ async fn by_filters(
     Ok(walk)
 }
 
-async fn head(pool: &SqlitePool) -> Result<i64, StoreError> {
-    let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_entries").fetch_one(pool).await?;
+async fn head(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_entries").fetch_one(&mut *conn).await?;
     Ok(head.unwrap_or(0))
 }
