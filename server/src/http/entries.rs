@@ -22,7 +22,8 @@ use std::sync::Arc;
         (status = 200, description = "One page of matching entries and how many match in all: exactly, or for a search at least `total` when `total_exact` is false (searches are counted up to 10,000 matches)", body = EntryPage),
         (status = 400, description = "A parameter is wrong or unknown; the error says which", body = crate::http::openapi::ErrorBody),
         (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody)
+        (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The store is busy; try again after `Retry-After` seconds", body = crate::http::openapi::ErrorBody)
     )
 )]
 pub async fn list(
@@ -51,7 +52,8 @@ pub struct EntryCount {
         (status = 200, description = "How many entries match, exactly", body = EntryCount),
         (status = 400, description = "A parameter is wrong or unknown, or paging was given; the error says which", body = crate::http::openapi::ErrorBody),
         (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody)
+        (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The store is busy; try again after `Retry-After` seconds", body = crate::http::openapi::ErrorBody)
     )
 )]
 pub async fn count(
@@ -76,7 +78,8 @@ pub async fn count(
         (status = 200, description = "The entry", body = AuditEntry),
         (status = 404, description = "No entry has this id", body = crate::http::openapi::ErrorBody),
         (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody)
+        (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The store is busy; try again after `Retry-After` seconds", body = crate::http::openapi::ErrorBody)
     )
 )]
 pub async fn get_one(
