@@ -618,9 +618,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_of_other_entries_is_walked_around_through_the_filters_index() {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
-        store.append(samples(0..600)).await.expect("appends");
         // The newest day: a burst of 900 entries, only 9 of them auth events.
         let newest: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
         let burst: Vec<_> = samples(600..1500)
@@ -634,8 +631,7 @@ mod tests {
                 e
             })
             .collect();
-        store.append(burst).await.expect("appends");
-        store.optimize().await.expect("statistics");
+        let (store, _dir, all) = filled_with(samples(0..600).into_iter().chain(burst).collect()).await;
         let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
         let page = PageRequest { limit: 50, offset: 0 };
         let w = window(&mut *connection(&store).await, &filter, "audit_daily_counts", page, 0.5)
@@ -646,7 +642,6 @@ mod tests {
         assert!(w.start.is_some(), "the page's oldest day bounds the window");
         assert!(w.walk >= 900, "the walk passes the whole burst: {}", w.walk);
         assert!(w.walk.saturating_mul(WALK_ROW_COST) > w.matches, "so the filter's index is the cheaper way");
-        let all = newest_first(&store, 1500).await;
         let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).take(50).map(|e| e.sequence).collect();
         let got = list(store.pool(), &filter, page).await.expect("lists");
         assert_eq!(got.total, all.iter().filter(|e| filter.matches(e)).count() as u64);
@@ -655,8 +650,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_sharing_a_day_with_enough_matches_is_planned_as_walked_whole() {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
         // The newest day: 60 auth entries in its first hour, then a burst of 2000 others.
         let day: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
         let entries: Vec<_> = samples(0..2060)
@@ -668,7 +661,7 @@ mod tests {
                 e
             })
             .collect();
-        store.append(entries).await.expect("appends");
+        let (store, _dir, all) = filled_with(entries).await;
         let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
         let page = PageRequest { limit: 50, offset: 0 };
         // Usually half of all entries match: this day's 3% is a burst, walked whole.
@@ -683,7 +676,6 @@ mod tests {
             .expect("reads")
             .expect("a window");
         assert!(w.walk < 2000, "spread evenly: {}", w.walk);
-        let all = newest_first(&store, 2060).await;
         let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).take(50).map(|e| e.sequence).collect();
         let got = list(store.pool(), &filter, page).await.expect("lists");
         assert_eq!(got.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(), want);
@@ -691,8 +683,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_page_ending_exactly_on_a_day_boundary_keeps_its_window_bounded() {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
         // Ten days of 10 auth entries each (and other entries between them).
         let first: DateTime<Utc> = "2025-03-01T00:00:00Z".parse().expect("time");
         let entries: Vec<_> = samples(0..200)
@@ -704,7 +694,7 @@ mod tests {
                 e
             })
             .collect();
-        store.append(entries).await.expect("appends");
+        let (store, _dir, all) = filled_with(entries).await;
         let (filter, _) = EntryQuery::from_query_string("event_type=auth.*").and_then(|q| q.validate()).expect("valid");
         // The newest three days hold exactly 30 matches.
         let page = PageRequest { limit: 25, offset: 5 };
@@ -716,7 +706,6 @@ mod tests {
         assert_eq!(w.start, Some((newest_day - chrono::Duration::days(2)).timestamp_micros()));
         assert_eq!(w.end, Some((newest_day + chrono::Duration::days(1)).timestamp_micros()));
         assert_eq!((w.offset, w.matches), (5, 30));
-        let all = newest_first(&store, 200).await;
         let want: Vec<u64> = all.iter().filter(|e| filter.matches(e)).skip(5).take(25).map(|e| e.sequence).collect();
         for plan in every_plan(&filter) {
             let got = list_with(&mut *connection(&store).await, &filter, page, plan).await.expect("lists");
