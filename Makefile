@@ -25,8 +25,11 @@ lint:
 	cargo clippy $(RUST_PKGS) --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
+# Under a private PostgreSQL server (scripts/with-postgres.sh): the store conformance
+# suite runs on both engines, and the API tests run a second time on PostgreSQL.
 unit:
-	cargo test $(RUST_PKGS)
+	scripts/with-postgres.sh bash -c 'cargo test $(RUST_PKGS) && \
+	  CERTIFYCLOUDS_TEST_ENGINE=postgres cargo test -p server --features app/ssr --test api'
 
 e2e:
 	scripts/build-site.sh debug

@@ -4,7 +4,9 @@
 #          npm packages of end2end/ (binaryen's wasm-opt, Playwright);
 #   test:  also Debian's Chromium (never a browser download) and poppler's pdftotext,
 #          which the PDF export tests read the reports with;
-#   bench: also Debian's sqlite3, which the export benchmark compares against.
+#   bench: also Debian's sqlite3, which the export benchmark compares against;
+#   postgres (and test, bench): Debian's PostgreSQL server, which the tests start privately
+#          (scripts/with-postgres.sh).
 # Safe to run again: each step checks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,4 +53,11 @@ fi
 if [ "$what" = bench ] && ! command -v sqlite3 >/dev/null 2>&1; then
   say "installing Debian's sqlite3"
   apt_install sqlite3
+fi
+
+if [ "$what" = test ] || [ "$what" = bench ] || [ "$what" = postgres ]; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "installing Debian's postgresql"
+    apt_install postgresql
+  fi
 fi

@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 #[derive(Debug, Parser)]
 #[command(name = "certifyclouds", version, about = "CertifyClouds Audit: the audit trail server")]
 pub struct Cli {
-    /// Where the audit store lives (`sqlite:<path>`).
+    /// Where the audit store lives: `sqlite:<path>`, or a PostgreSQL server
+    /// (`postgres://user:password@host:port/database`).
     #[arg(long, global = true, env = "CERTIFYCLOUDS_DATABASE_URL", default_value = "sqlite:data/audit.db")]
     pub database_url: String,
 

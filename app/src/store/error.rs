@@ -31,12 +31,40 @@ impl StoreError {
     pub fn backend(error: impl Into<BoxError>) -> Self {
         StoreError::Backend(error.into())
     }
+
+    /// The database is busy: the client should try again shortly.
+    pub fn overloaded() -> Self {
+        StoreError::Overloaded { reason: "the audit database is busy".into(), retry_after: RETRY_AFTER }
+    }
+}
+
+/// What a client is told to wait when the database stays busy past the store's patience.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Whether a database error says "busy, try again" rather than "failed": SQLite's busy and
+/// locked codes; PostgreSQL's lock and statement timeouts, serialization failures,
+/// deadlocks and a server out of connections.
+fn is_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return matches!(pg.code(), "55P03" | "57014" | "40001" | "40P01" | "53300");
+    }
+    db.code().and_then(|c| c.parse().ok()).is_some_and(super::sqlite::is_busy)
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if is_busy(db.as_ref()) => StoreError::overloaded(),
+            sqlx::Error::PoolTimedOut => StoreError::overloaded(),
+            _ => StoreError::backend(e),
+        }
+    }
 }
 
 /// Why a store could not be opened.
 #[derive(Debug, Error)]
 pub enum OpenError {
-    #[error("unsupported database URL '{0}': use sqlite:<path>")]
+    #[error("unsupported database URL '{0}': use sqlite:<path> or postgres://user@host/database")]
     UnsupportedUrl(String),
     #[error("no audit database at {0}")]
     Missing(String),

@@ -8,12 +8,17 @@ mod chain;
 #[cfg(test)]
 mod conformance;
 mod error;
+mod postgres;
+mod rows;
 mod sql;
 mod sqlite;
 mod verify;
 
 pub use chain::{entry_hash, ChainFields, GENESIS_HASH};
 pub use error::{OpenError, StoreError};
+#[cfg(any(test, feature = "test-support"))]
+pub use postgres::testing;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use verify::{Head, Problem, VerifyReport};
 
@@ -249,6 +254,8 @@ impl Store {
 pub async fn open(database_url: &str) -> Result<Store, OpenError> {
     if database_url.starts_with("sqlite:") {
         Ok(Store::of(SqliteStore::open(database_url).await?))
+    } else if postgres::names(database_url) {
+        Ok(Store::of(PgStore::open(database_url).await?))
     } else {
         Err(OpenError::UnsupportedUrl(database_url.to_owned()))
     }
@@ -259,6 +266,8 @@ pub async fn open(database_url: &str) -> Result<Store, OpenError> {
 pub async fn open_read_only(database_url: &str) -> Result<Store, OpenError> {
     if database_url.starts_with("sqlite:") {
         Ok(Store::of(SqliteStore::open_read_only(database_url).await?))
+    } else if postgres::names(database_url) {
+        Ok(Store::of(PgStore::open_read_only(database_url).await?))
     } else {
         Err(OpenError::UnsupportedUrl(database_url.to_owned()))
     }

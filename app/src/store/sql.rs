@@ -3,7 +3,7 @@
 
 use crate::entry::Severity;
 use crate::filter::{ActorMatch, EntryFilter, EventTypeMatch};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{Database, Encode, QueryBuilder, Type};
 
 pub const DAY_MICROS: i64 = 86_400_000_000;
 
@@ -79,7 +79,13 @@ impl Conditions {
         self
     }
 
-    pub fn push_to(&self, qb: &mut QueryBuilder<'_, Sqlite>) {
+    /// Writes the conditions into a query of either engine, each value bound (`?` for
+    /// SQLite, `$n` for PostgreSQL).
+    pub fn push_to<'a, DB: Database>(&self, qb: &mut QueryBuilder<'a, DB>)
+    where
+        i64: Encode<'a, DB> + Type<DB>,
+        String: Encode<'a, DB> + Type<DB>,
+    {
         for part in &self.parts {
             match part {
                 Part::Sql(sql) => {
@@ -113,7 +119,15 @@ impl Conditions {
 }
 
 /// Appends ` WHERE …` for the filter on the given table (see [`conditions`]).
-pub fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EntryFilter, fts: Option<&str>, target: Target) {
+pub fn push_where<'a, DB: Database>(
+    qb: &mut QueryBuilder<'a, DB>,
+    filter: &EntryFilter,
+    fts: Option<&str>,
+    target: Target,
+) where
+    i64: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
     conditions(filter, fts, target).push_to(qb);
 }
 
@@ -236,7 +250,7 @@ mod tests {
 
     fn sql(query: &str, target: Target) -> String {
         let (filter, _) = EntryQuery::from_query_string(query).and_then(|q| q.validate()).expect("valid");
-        let mut qb = QueryBuilder::new("SELECT seq FROM audit_entries");
+        let mut qb = QueryBuilder::<sqlx::Sqlite>::new("SELECT seq FROM audit_entries");
         push_where(&mut qb, &filter, (!filter.search.is_empty()).then_some("kv*"), target);
         qb.sql().to_owned()
     }
@@ -276,7 +290,7 @@ mod tests {
             .expect("valid");
         let c = conditions(&filter, None, Target::Entries { start: Some(5), end: None });
         let (text, binds) = c.to_sql();
-        let mut qb = QueryBuilder::new("");
+        let mut qb = QueryBuilder::<sqlx::Sqlite>::new("");
         c.push_to(&mut qb);
         assert_eq!(text, qb.sql());
         assert_eq!(

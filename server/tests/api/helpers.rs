@@ -22,8 +22,15 @@ pub struct TestApp {
     pub read: String,
     pub ingest: String,
     pub admin: String,
+    /// The PostgreSQL database of a run on that engine, dropped with the app.
+    _postgres: Option<store::testing::TestDatabase>,
     // Dropped last: removes the database file.
     pub dir: TempDir,
+}
+
+/// Whether this run tests the PostgreSQL engine (`make unit` runs the API tests on both).
+pub fn on_postgres() -> bool {
+    std::env::var("CERTIFYCLOUDS_TEST_ENGINE").is_ok_and(|e| e == "postgres")
 }
 
 pub struct Reply {
@@ -51,8 +58,17 @@ impl TestApp {
 
     /// An app whose state the test adjusts (limits, trusted proxies).
     pub async fn spawn_with(adjust: impl FnOnce(AppState) -> AppState) -> Self {
+        Self::spawn_engine(on_postgres(), adjust).await
+    }
+
+    /// An app on the given engine, whichever this run tests (to compare the two).
+    pub async fn spawn_engine(postgres: bool, adjust: impl FnOnce(AppState) -> AppState) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = format!("sqlite:{}", dir.path().join("audit.db").display());
+        let postgres = if postgres { Some(store::testing::TestDatabase::create().await) } else { None };
+        let database_url = match &postgres {
+            Some(db) => db.url().to_owned(),
+            None => format!("sqlite:{}", dir.path().join("audit.db").display()),
+        };
         let store = store::open(&database_url).await.expect("store opens");
         let state = adjust(AppState::new(store.clone(), "target/site"));
         let mut app = TestApp {
@@ -63,6 +79,7 @@ impl TestApp {
             read: String::new(),
             ingest: String::new(),
             admin: String::new(),
+            _postgres: postgres,
             dir,
         };
         app.read = app.token("reader", &[Scope::Read]).await;
@@ -84,6 +101,7 @@ impl TestApp {
             read: String::new(),
             ingest: String::new(),
             admin: String::new(),
+            _postgres: None,
             dir,
         };
         app.read = app.token("reader-2", &[Scope::Read]).await;

@@ -3,10 +3,10 @@
 //! the writer's own thread and connection (rusqlite, prepared statements kept), so that a
 //! commit costs SQLite's work and the disk's, not a channel hop per statement.
 
-use super::rows::{seq_u64, INSERT_COLUMNS};
 use super::search::indexed_text;
 use crate::ingest::ValidEntry;
 use crate::store::chain::{entry_hash, ChainFields, GENESIS_HASH};
+use crate::store::rows::{seq_u64, INSERT_COLUMNS};
 use crate::store::sql::DAY_MICROS;
 use crate::store::{AppendPhases, StoreError};
 use rusqlite::{params, OptionalExtension, Transaction};

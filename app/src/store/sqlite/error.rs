@@ -1,35 +1,18 @@
-//! How this engine's drivers' errors become the store's own: a busy or locked database
-//! is "overloaded, try again", everything else is the backend's failure.
+//! How rusqlite's errors become the store's own: a busy or locked database is
+//! "overloaded, try again", everything else is the backend's failure. (sqlx's errors, of
+//! either engine, are mapped in `store::error`.)
 
 use crate::store::StoreError;
-use std::time::Duration;
-
-/// What a client is told to wait when the database stays locked past its busy timeout.
-const RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// SQLITE_BUSY and SQLITE_LOCKED, whatever their extended code.
-fn is_busy(code: i32) -> bool {
+pub(crate) fn is_busy(code: i32) -> bool {
     matches!(code & 0xff, 5 | 6)
-}
-
-fn overloaded() -> StoreError {
-    StoreError::Overloaded { reason: "the audit database is busy".into(), retry_after: RETRY_AFTER }
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::Database(db) if db.code().and_then(|c| c.parse().ok()).is_some_and(is_busy) => overloaded(),
-            sqlx::Error::PoolTimedOut => overloaded(),
-            _ => StoreError::backend(e),
-        }
-    }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match &e {
-            rusqlite::Error::SqliteFailure(failure, _) if is_busy(failure.extended_code) => overloaded(),
+            rusqlite::Error::SqliteFailure(failure, _) if is_busy(failure.extended_code) => StoreError::overloaded(),
             _ => StoreError::backend(e),
         }
     }

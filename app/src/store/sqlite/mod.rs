@@ -3,11 +3,11 @@
 
 mod append;
 mod error;
+pub(crate) use error::is_busy;
 mod histogram;
 mod plan;
 mod priority;
 mod reindex;
-mod rows;
 mod scan;
 mod search;
 mod search_days;
@@ -16,7 +16,7 @@ mod tokens;
 mod verify;
 mod writer;
 
-use rows::{EntryRow, COLUMNS};
+use crate::store::rows::{self, EntryRow, COLUMNS};
 
 use super::{
     AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, OpenError, ScanSink, StoreError, TokenStore, VerifyReport,

@@ -4,11 +4,11 @@
 //! A filter with a search is paged by [`super::searched`]; how search words become an
 //! FTS5 query is [`super::search`].
 
-use super::rows::{EntryRow, COLUMNS};
 use super::search::{resolve_search, with_severities, Fts, Search};
 use super::searched::{self, Driver};
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
+use crate::store::rows::{EntryRow, COLUMNS};
 use crate::store::sql::{bounds, ceil_day, counts_table, floor_day, narrows, push_where, Target, DAY_MICROS};
 use crate::store::StoreError;
 use futures_util::TryStreamExt;

@@ -4,9 +4,9 @@
 //! search rules).
 
 use super::append::{search_words, TermCounts};
-use super::rows::seq_u64;
 use super::search::indexed_text;
 use crate::entry::Severity;
+use crate::store::rows::seq_u64;
 use crate::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 

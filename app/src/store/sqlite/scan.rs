@@ -6,9 +6,9 @@
 //! writes it. The connection is a separate read-only one on the same file: WAL lets it
 //! read while the pool writes.
 
-use super::rows::{seq_u64, severity, timestamp, COLUMNS};
 use super::search::{resolve_search, Search};
 use crate::filter::EntryFilter;
+use crate::store::rows::{seq_u64, severity, timestamp, COLUMNS};
 use crate::store::sql::{bounds, conditions, Bind, Target};
 use crate::store::{RawEntry, ScanSink, StoreError};
 use rusqlite::types::{ToSqlOutput, ValueRef};

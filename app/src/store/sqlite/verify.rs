@@ -4,9 +4,9 @@
 //! per-day and per-actor counts, the actor each entry is filed under, and `ts_high`.
 
 use super::append::search_words;
-use super::rows::COLUMNS;
 use super::scan::{raw, reader};
 use super::search::indexed_text;
+use crate::store::rows::COLUMNS;
 use crate::store::sql::DAY_MICROS;
 use crate::store::verify::{ChainWalk, Head, Problem, VerifyReport};
 use crate::store::StoreError;

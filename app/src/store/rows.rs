@@ -1,4 +1,4 @@
-//! Stored rows and their conversion to the shared [`AuditEntry`].
+//! Stored rows and their conversion to the shared [`AuditEntry`]: the same columns on every engine.
 
 use crate::entry::{AuditEntry, Severity};
 use crate::store::{RawEntry, StoreError};

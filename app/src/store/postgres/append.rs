@@ -1,0 +1,320 @@
+//! Appending a group of entries on PostgreSQL: one transaction that takes the log's
+//! advisory lock (so appends of every instance extend one chain, in sequence order),
+//! reads the head, inserts the rows and adds them to the per-day counts, each as one
+//! statement over arrays, and announces the new head.
+
+use crate::ingest::ValidEntry;
+use crate::store::chain::{entry_hash, ChainFields};
+use crate::store::sql::DAY_MICROS;
+use crate::store::{AppendPhases, AppendReceipt, StoreError};
+use sqlx::{PgConnection, PgPool};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+/// The advisory lock every instance's appends take (any fixed number: "audit" in ASCII).
+const APPEND_LOCK: i64 = 0x0061_7564_6974;
+
+/// PostgreSQL's limit on one lexeme's length, in bytes.
+const MAX_LEXEME_BYTES: usize = 2047;
+
+/// What this process knows is already in the database: month partitions and actor
+/// references, neither of which ever goes away once committed.
+#[derive(Default)]
+pub struct Months {
+    partitions: HashSet<i64>,
+    actors: HashMap<(String, String), i64>,
+}
+
+/// The month (as `year * 12 + month`) holding a time in microseconds.
+fn month_of(micros: i64) -> i64 {
+    use chrono::Datelike;
+    let at = chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
+    i64::from(at.year()) * 12 + i64::from(at.month0())
+}
+
+pub async fn append(
+    pool: &PgPool,
+    known: &mut Months,
+    entries: &[ValidEntry],
+    phases: &mut AppendPhases,
+) -> Result<AppendReceipt, StoreError> {
+    let clock = Instant::now();
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
+    let (head_seq, head_hash): (i64, Vec<u8>) =
+        sqlx::query_as("SELECT seq, hash FROM audit_head").fetch_one(&mut *tx).await?;
+    let mut prev: [u8; 32] = head_hash.try_into().map_err(|_| StoreError::Corrupt {
+        seq: u64::try_from(head_seq).unwrap_or(0),
+        reason: "hash is not 32 bytes".into(),
+    })?;
+
+    let new_months = ensure_partitions(&mut tx, known, entries).await?;
+    let new_actors = actor_refs(&mut tx, known, entries).await?;
+    let actor_ref = |e: &ValidEntry| {
+        let key = actor_key(e);
+        known.actors.get(&key).or_else(|| new_actors.get(&key)).copied().unwrap_or(0)
+    };
+
+    let mut rows = Rows::default();
+    let mut sequences = Vec::with_capacity(entries.len());
+    let mut seq = head_seq;
+    for e in entries {
+        seq += 1;
+        let sequence = u64::try_from(seq).unwrap_or(0);
+        let hash = entry_hash(&prev, &ChainFields::of_new(e, sequence));
+        rows.push(seq, e, actor_ref(e), &prev, &hash);
+        sequences.push(sequence);
+        prev = hash;
+    }
+    let clock = lap(clock, &mut phases.chain);
+    rows.insert(&mut tx).await?;
+    let clock = lap(clock, &mut phases.rows);
+    add_counts(&mut tx, entries, &actor_ref).await?;
+    let clock = lap(clock, &mut phases.counts);
+    sqlx::query("SELECT pg_notify($1, $2)").bind(super::HEAD_CHANNEL).bind(seq.to_string()).execute(&mut *tx).await?;
+    tx.commit().await?;
+    lap(clock, &mut phases.commit);
+    phases.entries += entries.len() as u64;
+    known.partitions.extend(new_months);
+    known.actors.extend(new_actors);
+    Ok(AppendReceipt { sequences, head_hash: hex::encode(prev) })
+}
+
+/// Creates the partitions of months this process has not seen an entry in yet.
+async fn ensure_partitions(
+    conn: &mut PgConnection,
+    known: &Months,
+    entries: &[ValidEntry],
+) -> Result<HashSet<i64>, StoreError> {
+    let mut new = HashSet::new();
+    for e in entries {
+        let at = e.timestamp.timestamp_micros();
+        let month = month_of(at);
+        if !known.partitions.contains(&month) && new.insert(month) {
+            sqlx::query("SELECT audit_ensure_partition($1)").bind(at).execute(&mut *conn).await?;
+        }
+    }
+    Ok(new)
+}
+
+/// The actor key the actor filter compares: ASCII case folded, as in SQLite.
+fn actor_key(e: &ValidEntry) -> (String, String) {
+    (e.actor.id.to_ascii_lowercase(), e.actor.name.to_ascii_lowercase())
+}
+
+/// Registers the actors this process has not seen and returns their references.
+async fn actor_refs(
+    conn: &mut PgConnection,
+    known: &Months,
+    entries: &[ValidEntry],
+) -> Result<HashMap<(String, String), i64>, StoreError> {
+    let unseen: HashSet<(String, String)> =
+        entries.iter().map(actor_key).filter(|k| !known.actors.contains_key(k)).collect();
+    if unseen.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (ids, names): (Vec<String>, Vec<String>) = unseen.into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO audit_actors (id_key, name_key) SELECT * FROM UNNEST($1::text[], $2::text[]) \
+         ON CONFLICT (id_key, name_key) DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&names)
+    .execute(&mut *conn)
+    .await?;
+    let found: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT a.ref, a.id_key, a.name_key FROM audit_actors a \
+         JOIN UNNEST($1::text[], $2::text[]) AS k (id_key, name_key) USING (id_key, name_key)",
+    )
+    .bind(&ids)
+    .bind(&names)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(found.into_iter().map(|(r, id, name)| ((id, name), r)).collect())
+}
+
+/// An entry's search words as PostgreSQL stores them: the words both engines index
+/// (distinct, space-separated), each cut to the longest lexeme PostgreSQL keeps.
+pub fn lexemes(event_type: &str, actor_name: &str, description: &str, resource_name: Option<&str>) -> String {
+    let text = crate::search::index_text(&[event_type, actor_name, description, resource_name.unwrap_or("")]);
+    if text.split(' ').all(|w| w.len() <= MAX_LEXEME_BYTES) {
+        return text;
+    }
+    text.split(' ').map(|w| cut(w, MAX_LEXEME_BYTES)).collect::<Vec<_>>().join(" ")
+}
+
+/// The longest prefix of `word` of at most `bytes` bytes that ends on a character.
+pub fn cut(word: &str, bytes: usize) -> &str {
+    if word.len() <= bytes {
+        return word;
+    }
+    let mut end = bytes;
+    while !word.is_char_boundary(end) {
+        end -= 1;
+    }
+    &word[..end]
+}
+
+/// The group's rows as one array per column, for one `INSERT … SELECT FROM UNNEST`.
+#[derive(Default)]
+struct Rows {
+    seq: Vec<i64>,
+    ts: Vec<i64>,
+    event_type: Vec<String>,
+    severity: Vec<i64>,
+    actor_type: Vec<String>,
+    actor_id: Vec<String>,
+    actor_name: Vec<String>,
+    actor_ref: Vec<i64>,
+    resource_type: Vec<Option<String>>,
+    resource_id: Vec<Option<String>>,
+    resource_name: Vec<Option<String>>,
+    description: Vec<String>,
+    details: Vec<String>,
+    ip_address: Vec<Option<String>>,
+    user_agent: Vec<Option<String>>,
+    received_at: Vec<i64>,
+    token_id: Vec<Option<i64>>,
+    token_name: Vec<Option<String>>,
+    prev_hash: Vec<Vec<u8>>,
+    hash: Vec<Vec<u8>>,
+    words: Vec<String>,
+}
+
+impl Rows {
+    fn push(&mut self, seq: i64, e: &ValidEntry, actor_ref: i64, prev: &[u8; 32], hash: &[u8; 32]) {
+        let resource = e.resource.as_ref();
+        let resource_name = resource.and_then(|r| r.name.clone());
+        self.words.push(lexemes(&e.event_type, &e.actor.name, &e.description, resource_name.as_deref()));
+        self.seq.push(seq);
+        self.ts.push(e.timestamp.timestamp_micros());
+        self.event_type.push(e.event_type.clone());
+        self.severity.push(e.severity.code());
+        self.actor_type.push(e.actor.kind.as_str().to_owned());
+        self.actor_id.push(e.actor.id.clone());
+        self.actor_name.push(e.actor.name.clone());
+        self.actor_ref.push(actor_ref);
+        self.resource_type.push(resource.map(|r| r.kind.clone()));
+        self.resource_id.push(resource.map(|r| r.id.clone()));
+        self.resource_name.push(resource_name);
+        self.description.push(e.description.clone());
+        // Serialising a map of JSON values cannot fail.
+        self.details.push(serde_json::to_string(&e.details).unwrap_or_else(|_| "{}".into()));
+        self.ip_address.push(e.ip_address.clone());
+        self.user_agent.push(e.user_agent.clone());
+        self.received_at.push(e.received_at.timestamp_micros());
+        self.token_id.push(e.ingested_by.as_ref().map(|t| t.id));
+        self.token_name.push(e.ingested_by.as_ref().map(|t| t.name.clone()));
+        self.prev_hash.push(prev.to_vec());
+        self.hash.push(hash.to_vec());
+    }
+
+    async fn insert(self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_entries (seq, ts, event_type, severity, actor_type, actor_id, actor_name, actor_ref, \
+             resource_type, resource_id, resource_name, description, details, ip_address, user_agent, received_at, \
+             ingest_token_id, ingest_token_name, prev_hash, hash, words) \
+             SELECT s, t, et, sv, at, ai, an, ar, rt, ri, rn, d, dt, ip, ua, ra, ti, tn, ph, h, \
+                    array_to_tsvector(string_to_array(w, ' ')) \
+             FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], \
+                         $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], \
+                         $15::text[], $16::int8[], $17::int8[], $18::text[], $19::bytea[], $20::bytea[], $21::text[]) \
+                  AS u (s, t, et, sv, at, ai, an, ar, rt, ri, rn, d, dt, ip, ua, ra, ti, tn, ph, h, w) \
+             ORDER BY s",
+        )
+        .bind(self.seq)
+        .bind(self.ts)
+        .bind(self.event_type)
+        .bind(self.severity)
+        .bind(self.actor_type)
+        .bind(self.actor_id)
+        .bind(self.actor_name)
+        .bind(self.actor_ref)
+        .bind(self.resource_type)
+        .bind(self.resource_id)
+        .bind(self.resource_name)
+        .bind(self.description)
+        .bind(self.details)
+        .bind(self.ip_address)
+        .bind(self.user_agent)
+        .bind(self.received_at)
+        .bind(self.token_id)
+        .bind(self.token_name)
+        .bind(self.prev_hash)
+        .bind(self.hash)
+        .bind(self.words)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Adds the group to the per-day counts, aggregated here so that each key is written once.
+async fn add_counts(
+    conn: &mut PgConnection,
+    entries: &[ValidEntry],
+    actor_ref: &(dyn Fn(&ValidEntry) -> i64 + Sync),
+) -> Result<(), StoreError> {
+    let mut daily: BTreeMap<(i64, &str, i64, &str), i64> = BTreeMap::new();
+    let mut per_actor: BTreeMap<(i64, i64, &str, i64), i64> = BTreeMap::new();
+    for e in entries {
+        let day = e.timestamp.timestamp_micros().div_euclid(DAY_MICROS);
+        let severity = e.severity.code();
+        *daily.entry((day, &e.event_type, severity, e.actor.kind.as_str())).or_default() += 1;
+        *per_actor.entry((actor_ref(e), day, &e.event_type, severity)).or_default() += 1;
+    }
+    sqlx::query(
+        "INSERT INTO audit_daily_counts (day, event_type, severity, actor_type, n) \
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], $5::int8[]) \
+         ON CONFLICT (day, event_type, severity, actor_type) DO UPDATE SET n = audit_daily_counts.n + excluded.n",
+    )
+    .bind(daily.keys().map(|k| k.0).collect::<Vec<_>>())
+    .bind(daily.keys().map(|k| k.1).collect::<Vec<_>>())
+    .bind(daily.keys().map(|k| k.2).collect::<Vec<_>>())
+    .bind(daily.keys().map(|k| k.3).collect::<Vec<_>>())
+    .bind(daily.values().copied().collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO audit_actor_counts (actor_ref, day, event_type, severity, n) \
+         SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::int8[]) \
+         ON CONFLICT (actor_ref, day, event_type, severity) DO UPDATE SET n = audit_actor_counts.n + excluded.n",
+    )
+    .bind(per_actor.keys().map(|k| k.0).collect::<Vec<_>>())
+    .bind(per_actor.keys().map(|k| k.1).collect::<Vec<_>>())
+    .bind(per_actor.keys().map(|k| k.2).collect::<Vec<_>>())
+    .bind(per_actor.keys().map(|k| k.3).collect::<Vec<_>>())
+    .bind(per_actor.values().copied().collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds the time since `since` to `phase` and starts the next phase's clock.
+fn lap(since: Instant, phase: &mut std::time::Duration) -> Instant {
+    let now = Instant::now();
+    *phase += now - since;
+    now
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_words_are_cut_on_a_character_boundary() {
+        assert_eq!(cut("abc", 2047), "abc");
+        let long = "é".repeat(1500);
+        let kept = cut(&long, MAX_LEXEME_BYTES);
+        assert_eq!(kept.len(), 2046, "1023 two-byte characters");
+        let words = lexemes("a.b", "x", &format!("short {long}"), None);
+        assert!(words.split(' ').all(|w| w.len() <= MAX_LEXEME_BYTES), "{}", words.len());
+        assert!(words.split(' ').any(|w| w == "short"));
+    }
+
+    #[test]
+    fn months_are_counted_from_year_zero() {
+        let jan: i64 = chrono::DateTime::parse_from_rfc3339("2025-01-31T23:59:59Z").expect("time").timestamp_micros();
+        assert_eq!(month_of(jan) + 1, month_of(jan + 1_000_000));
+    }
+}

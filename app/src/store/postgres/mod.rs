@@ -1,0 +1,362 @@
+//! The PostgreSQL engine, for a log larger than one machine's disk or served by several
+//! application instances: the same entries, chain, counts and answers as the SQLite
+//! engine (both run the conformance suite), in a database server. Entries are partitioned
+//! by month; appends of every instance are serialised by an advisory lock, and announced
+//! to every instance with `NOTIFY`.
+
+mod append;
+mod read;
+mod scan;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+mod tokens;
+mod verify;
+
+use super::{
+    AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, OpenError, ScanSink, StoreError, TokenStore, VerifyReport,
+};
+use crate::entry::{AuditEntry, EntryPage};
+use crate::filter::{EntryFilter, PageRequest};
+use crate::histogram::{Histogram, Span};
+use crate::ingest::ValidEntry;
+use crate::tokens::{Scope, TokenRecord};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The channel appends announce the new head on (its payload: the newest sequence).
+const HEAD_CHANNEL: &str = "audit_head";
+
+/// Connections to the server: reads, appends and the lookups every request makes share
+/// them; the server, not this pool, is where they wait for each other.
+const CONNECTIONS: u32 = 16;
+
+/// How long a request waits for a connection before it is answered "busy, try again".
+const ACQUIRE_WAIT: Duration = Duration::from_secs(3);
+
+/// Whether a database URL names a PostgreSQL server.
+pub fn names(database_url: &str) -> bool {
+    database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")
+}
+
+pub struct PgStore {
+    pool: PgPool,
+    head: Arc<watch::Sender<u64>>,
+    /// Serialises this process's appends before they queue for the advisory lock, which
+    /// serialises them with other processes' (one connection waiting, not sixteen).
+    appending: tokio::sync::Mutex<append::Months>,
+    commits: AtomicU64,
+    phases: Mutex<AppendPhases>,
+    listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl PgStore {
+    /// Connects, creating or upgrading the schema if need be.
+    pub async fn open(database_url: &str) -> Result<PgStore, OpenError> {
+        let store = Self::connect(database_url).await?;
+        MIGRATOR.run(&store.pool).await.map_err(|e| OpenError::Migrate(Box::new(e)))?;
+        // The partitions of the months around now, so that appends rarely create one
+        // (creating one waits for every reader of the table, an export included).
+        sqlx::query(
+            "SELECT audit_ensure_partition((extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') \
+             + make_interval(months => k)) * 1000000)::bigint) FROM generate_series(-1, 3) AS k",
+        )
+        .execute(&store.pool)
+        .await
+        .map_err(open_error)?;
+        store.start().await?;
+        Ok(store)
+    }
+
+    /// Connects to read only: the schema must already be there, and nothing is written.
+    pub async fn open_read_only(database_url: &str) -> Result<PgStore, OpenError> {
+        let store = Self::connect(database_url).await?;
+        let schema: Option<String> = sqlx::query_scalar("SELECT to_regclass('audit_entries')::text")
+            .fetch_one(&store.pool)
+            .await
+            .map_err(open_error)?;
+        if schema.is_none() {
+            return Err(OpenError::NotAnAuditDatabase(redacted(database_url)));
+        }
+        store.start().await?;
+        Ok(store)
+    }
+
+    async fn connect(database_url: &str) -> Result<PgStore, OpenError> {
+        let options = PgConnectOptions::from_str(database_url).map_err(open_error)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(CONNECTIONS)
+            .acquire_timeout(ACQUIRE_WAIT)
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        Ok(PgStore {
+            pool,
+            head: Arc::new(watch::channel(0).0),
+            appending: tokio::sync::Mutex::new(append::Months::default()),
+            commits: AtomicU64::new(0),
+            phases: Mutex::new(AppendPhases::default()),
+            listener: Mutex::new(None),
+        })
+    }
+
+    /// Reads the head and follows the appends of every instance from then on.
+    async fn start(&self) -> Result<(), OpenError> {
+        let mut listener = PgListener::connect_with(&self.pool).await.map_err(open_error)?;
+        listener.listen(HEAD_CHANNEL).await.map_err(open_error)?;
+        // Read after listening: an append committed in between is announced, not missed.
+        let seq: i64 =
+            sqlx::query_scalar("SELECT seq FROM audit_head").fetch_one(&self.pool).await.map_err(open_error)?;
+        raise(&self.head, u64::try_from(seq).unwrap_or(0));
+        let head = self.head.clone();
+        let task = tokio::spawn(async move {
+            // `recv` reconnects by itself after a lost connection; announcements made
+            // meanwhile are lost, and the live stream's polling finds those entries.
+            while let Ok(note) = listener.recv().await {
+                if let Ok(seq) = note.payload().parse::<u64>() {
+                    raise(&head, seq);
+                }
+            }
+        });
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        Ok(())
+    }
+}
+
+/// Moves the watched head forward only: announcements may arrive after the commit that
+/// made a later one.
+fn raise(head: &watch::Sender<u64>, seq: u64) {
+    head.send_if_modified(|current| {
+        let newer = seq > *current;
+        if newer {
+            *current = seq;
+        }
+        newer
+    });
+}
+
+fn open_error(e: sqlx::Error) -> OpenError {
+    OpenError::Backend(Box::new(e))
+}
+
+/// A URL fit for an error message: without the user and password.
+fn redacted(database_url: &str) -> String {
+    match database_url.split_once("://").map(|(scheme, rest)| (scheme, rest.rsplit_once('@'))) {
+        Some((scheme, Some((_, host)))) => format!("{scheme}://…@{host}"),
+        _ => database_url.to_owned(),
+    }
+}
+
+#[async_trait]
+impl AuditLog for PgStore {
+    #[tracing::instrument(skip_all, fields(entries = entries.len()))]
+    async fn append(&self, entries: Vec<ValidEntry>) -> Result<AppendReceipt, StoreError> {
+        if entries.is_empty() {
+            return Ok(AppendReceipt { sequences: Vec::new(), head_hash: String::new() });
+        }
+        let mut months = self.appending.lock().await;
+        let mut phases = AppendPhases::default();
+        let receipt = append::append(&self.pool, &mut months, &entries, &mut phases).await?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.phases.lock().unwrap_or_else(|e| e.into_inner()).add(&phases);
+        if let Some(last) = receipt.sequences.last() {
+            raise(&self.head, *last);
+        }
+        Ok(receipt)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list(&self, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError> {
+        read::list(&self.pool, filter, page).await
+    }
+
+    async fn count(&self, filter: &EntryFilter) -> Result<u64, StoreError> {
+        let mut tx = read::snapshot(&self.pool).await?;
+        read::count(&mut tx, filter).await
+    }
+
+    async fn get(&self, sequence: u64) -> Result<Option<AuditEntry>, StoreError> {
+        read::get(&self.pool, sequence).await
+    }
+
+    async fn scan(&self, filter: &EntryFilter, sink: Box<dyn ScanSink>) -> Result<u64, StoreError> {
+        scan::scan(&self.pool, filter, sink).await
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    async fn entries_after(&self, sequence: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        read::entries_after(&self.pool, sequence, limit).await
+    }
+
+    async fn histogram(&self, filter: &EntryFilter, span: Span) -> Result<Histogram, StoreError> {
+        read::histogram(&self.pool, filter, span).await
+    }
+
+    async fn earliest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let micros: Option<i64> = sqlx::query_scalar("SELECT min(ts) FROM audit_entries").fetch_one(&self.pool).await?;
+        Ok(micros.and_then(DateTime::from_timestamp_micros))
+    }
+
+    async fn suggest_actors(&self, text: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+        read::suggest_actors(&self.pool, text, limit).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn verify(&self, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError> {
+        verify::verify(&self.pool, expect_head).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for PgStore {
+    async fn create_token(&self, name: &str, scopes: &[Scope], token_hash: &[u8]) -> Result<TokenRecord, StoreError> {
+        tokens::create(&self.pool, name, scopes, token_hash).await
+    }
+
+    async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
+        tokens::find(&self.pool, token_hash).await
+    }
+}
+
+#[async_trait]
+impl Maintenance for PgStore {
+    async fn optimize(&self) -> Result<(), StoreError> {
+        sqlx::query("ANALYZE audit_entries, audit_actors, audit_daily_counts, audit_actor_counts")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        // An append in progress finishes first: it holds this lock until it commits.
+        let _appending = self.appending.lock().await;
+        if let Some(task) = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            task.abort();
+        }
+        self.pool.close().await;
+    }
+
+    fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    fn append_phases(&self) -> AppendPhases {
+        *self.phases.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::TestDatabase;
+    use super::*;
+    use crate::store::conformance::{conformance_suite, samples};
+    use crate::store::{Problem, Store};
+    use sqlx::PgConnection;
+
+    async fn fresh() -> (Store, TestDatabase) {
+        let db = TestDatabase::create().await;
+        let store = crate::store::open(db.url()).await.expect("opens");
+        (store, db)
+    }
+
+    conformance_suite!(fresh);
+
+    #[tokio::test]
+    async fn an_entry_can_be_neither_changed_nor_removed_nor_inserted_off_the_head() {
+        let (store, db) = fresh().await;
+        store.log.append(samples(0..3)).await.expect("appends");
+        let pool = PgPool::connect(db.url()).await.expect("connects");
+        for sql in [
+            "UPDATE audit_entries SET description = 'rewritten' WHERE seq = 2",
+            "DELETE FROM audit_entries WHERE seq = 3",
+            "TRUNCATE audit_entries",
+            "INSERT INTO audit_entries SELECT * FROM audit_entries WHERE seq = 1",
+        ] {
+            let refused = sqlx::query(sql).execute(&pool).await;
+            assert!(refused.is_err(), "{sql} was allowed");
+        }
+        assert!(store.log.verify(None).await.expect("verifies").is_intact());
+        assert_eq!(store.log.count(&EntryFilter::default()).await.expect("counts"), 3);
+    }
+
+    /// Changes made behind the store's back, by a superuser with the triggers off: each
+    /// is found by `verify` and named for what it breaks.
+    #[tokio::test]
+    async fn verify_finds_rows_words_and_counts_changed_behind_its_back() {
+        for (tamper, found) in [
+            ("UPDATE audit_entries SET description = 'rewritten' WHERE seq = 4", "broken link at 4"),
+            ("UPDATE audit_entries SET words = to_tsvector('simple', 'other words') WHERE seq = 2", "search index"),
+            ("UPDATE audit_daily_counts SET n = n + 1 WHERE day = (SELECT min(day) FROM audit_daily_counts)", "counts"),
+            ("UPDATE audit_entries SET actor_ref = actor_ref % 4 + 1 WHERE seq = 3", "actor index"),
+        ] {
+            let (store, db) = fresh().await;
+            store.log.append(samples(0..10)).await.expect("appends");
+            let mut conn = <PgConnection as sqlx::Connection>::connect(db.url()).await.expect("connects");
+            sqlx::query("SET session_replication_role = replica").execute(&mut conn).await.expect("triggers off");
+            sqlx::query(tamper).execute(&mut conn).await.expect("tampers");
+            let problems = store.log.verify(None).await.expect("verifies").problems;
+            let matched = match found {
+                "broken link at 4" => matches!(problems.as_slice(), [Problem::BrokenLink { seq: 4, .. }]),
+                "search index" => matches!(problems.as_slice(), [Problem::SearchIndex(_)]),
+                "counts" => matches!(problems.as_slice(), [Problem::Counts { table: "audit_daily_counts", .. }]),
+                // Filed under another actor, it is also counted under the other one.
+                _ => problems.contains(&Problem::ActorIndex { seq: 3 }),
+            };
+            assert!(matched, "{tamper}: expected {found}, got {problems:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_store_on_the_same_database_sees_the_appends_of_the_first() {
+        let (first, db) = fresh().await;
+        let second = crate::store::open(db.url()).await.expect("opens again");
+        let mut head = second.log.watch_head();
+        first.log.append(samples(0..4)).await.expect("appends");
+        tokio::time::timeout(Duration::from_secs(10), head.wait_for(|seq| *seq == 4))
+            .await
+            .expect("announced in time")
+            .expect("open");
+        let receipt = second.log.append(samples(4..6)).await.expect("appends on the second");
+        assert_eq!(receipt.sequences, vec![5, 6], "one chain across both");
+        assert!(first.log.verify(None).await.expect("verifies").is_intact());
+    }
+
+    #[tokio::test]
+    async fn months_get_their_partitions_as_entries_arrive() {
+        let (store, db) = fresh().await;
+        let mut entries = samples(0..2);
+        entries[1].timestamp = "2019-07-04T12:00:00Z".parse().expect("time");
+        store.log.append(entries).await.expect("appends");
+        let pool = PgPool::connect(db.url()).await.expect("connects");
+        let partitions: Vec<String> =
+            sqlx::query_scalar("SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_entries'::regclass AND c.relkind = 'r' ORDER BY 1")
+                .fetch_all(&pool)
+                .await
+                .expect("lists");
+        assert!(partitions.contains(&"audit_entries_201907".to_owned()), "{partitions:?}");
+        assert!(partitions.contains(&"audit_entries_202502".to_owned()), "{partitions:?}");
+    }
+
+    #[tokio::test]
+    async fn a_read_only_open_needs_an_audit_database() {
+        let db = TestDatabase::create().await;
+        let refused = crate::store::open_read_only(db.url()).await;
+        assert!(matches!(refused, Err(OpenError::NotAnAuditDatabase(_))), "{:?}", refused.err());
+    }
+}

@@ -1,0 +1,215 @@
+//! Reading the log on PostgreSQL: pages, totals, the timeline and single entries. A page
+//! and its total are read in one snapshot, so that they describe the same moment.
+
+use super::append::cut;
+use crate::entry::{AuditEntry, EntryPage, SEARCH_TOTAL_BOUND};
+use crate::filter::{EntryFilter, PageRequest};
+use crate::histogram::{Histogram, Span};
+use crate::search::PREFIX_MIN_CHARS;
+use crate::store::rows::{severity, EntryRow, COLUMNS};
+use crate::store::sql::{bounds, ceil_day, conditions, counts_table, floor_day, Target, DAY_MICROS};
+use crate::store::StoreError;
+use chrono::DateTime;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
+
+/// A read-only transaction that sees one snapshot for all its statements.
+pub async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    Ok(tx)
+}
+
+/// A search's words as a `tsquery`: every word must match; words of three characters or
+/// more as prefixes, shorter ones whole (the rules of `crate::search`). The words are
+/// quoted lexemes, so PostgreSQL neither splits nor folds them again.
+pub fn tsquery(words: &[String]) -> String {
+    let terms: Vec<String> = words
+        .iter()
+        .map(|w| {
+            let quoted = format!("'{}'", cut(w, 2047).replace('\\', "\\\\").replace('\'', "''"));
+            if w.chars().count() >= PREFIX_MIN_CHARS {
+                format!("{quoted}:*")
+            } else {
+                quoted
+            }
+        })
+        .collect();
+    terms.join(" & ")
+}
+
+/// Writes ` WHERE …` for the filter on the entries, the search included.
+pub fn push_entries_where(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    filter: &EntryFilter,
+    start: Option<i64>,
+    end: Option<i64>,
+) {
+    conditions(filter, None, Target::Entries { start, end }).push_to(qb);
+    if !filter.search.is_empty() {
+        qb.push(" AND words @@ ").push_bind(tsquery(&filter.search)).push("::tsquery");
+    }
+}
+
+pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError> {
+    let mut tx = snapshot(pool).await?;
+    let mut result = EntryPage::empty(page.limit, page.offset);
+    let exact_total = if filter.search.is_empty() || counted_exactly(filter) {
+        let total = count(&mut tx, filter).await?;
+        if page.offset >= total {
+            result.total = total;
+            return Ok(result);
+        }
+        Some(total)
+    } else {
+        None
+    };
+    let (start, end) = bounds(filter);
+    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries"));
+    push_entries_where(&mut qb, filter, start, end);
+    qb.push(" ORDER BY ts DESC, seq DESC LIMIT ").push_bind(i64::from(page.limit));
+    qb.push(" OFFSET ").push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    result.entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
+    let shown = if result.entries.is_empty() { 0 } else { page.offset + result.entries.len() as u64 };
+    (result.total, result.total_exact) = match exact_total {
+        Some(total) => (total, true),
+        // A page cut short by the end of the matches knows the total.
+        None if shown > 0 && result.entries.len() < page.limit as usize => (shown, true),
+        None => {
+            let (counted, exact) = bounded_count(&mut tx, filter, SEARCH_TOTAL_BOUND).await?;
+            (counted.max(shown), exact)
+        }
+    };
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// Whether a search's page states its exact total, as SQLite's does: one word, and no
+/// filter besides time and severity (SQLite counts those from its per-word counts).
+fn counted_exactly(filter: &EntryFilter) -> bool {
+    filter.search.len() == 1 && filter.event_types.is_empty() && filter.actor.is_none() && filter.up_to.is_none()
+}
+
+/// Counts matches up to `bound`: (the count, whether it is every match).
+async fn bounded_count(conn: &mut PgConnection, filter: &EntryFilter, bound: u64) -> Result<(u64, bool), StoreError> {
+    let (start, end) = bounds(filter);
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM audit_entries");
+    push_entries_where(&mut qb, filter, start, end);
+    qb.push(" LIMIT ").push_bind(i64::try_from(bound).unwrap_or(i64::MAX).saturating_add(1)).push(") AS matches");
+    let n: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
+    let n = u64::try_from(n).unwrap_or(0);
+    Ok(if n > bound { (bound, false) } else { (n, true) })
+}
+
+/// How many entries match, exactly. Whole days of a filter the per-day counts can answer
+/// are summed from them; only the partial days at the range's edges count entries.
+pub async fn count(conn: &mut PgConnection, filter: &EntryFilter) -> Result<u64, StoreError> {
+    let (start, end) = bounds(filter);
+    let Some(table) = counts_table(filter) else {
+        return count_entries(conn, filter, start, end).await;
+    };
+    let first_day = start.map(ceil_day);
+    let end_day = end.map(floor_day);
+    if let (Some(first), Some(last)) = (first_day, end_day) {
+        if first >= last {
+            return count_entries(conn, filter, start, end).await;
+        }
+    }
+    let mut qb = QueryBuilder::new(format!("SELECT coalesce(sum(n), 0)::int8 FROM {table}"));
+    conditions(filter, None, Target::Counts { start: first_day, end: end_day }).push_to(&mut qb);
+    let whole: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
+    let mut total = u64::try_from(whole).unwrap_or(0);
+    if let (Some(start), Some(first)) = (start, first_day) {
+        if start < first * DAY_MICROS {
+            total += count_entries(conn, filter, Some(start), Some(first * DAY_MICROS)).await?;
+        }
+    }
+    if let (Some(end), Some(last)) = (end, end_day) {
+        if end > last * DAY_MICROS {
+            total += count_entries(conn, filter, Some(last * DAY_MICROS), Some(end)).await?;
+        }
+    }
+    Ok(total)
+}
+
+async fn count_entries(
+    conn: &mut PgConnection,
+    filter: &EntryFilter,
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Result<u64, StoreError> {
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM audit_entries");
+    push_entries_where(&mut qb, filter, start, end);
+    let n: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub async fn get(pool: &PgPool, sequence: u64) -> Result<Option<AuditEntry>, StoreError> {
+    let Ok(seq) = i64::try_from(sequence) else {
+        return Ok(None);
+    };
+    let row: Option<EntryRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_entries WHERE seq = $1"))
+        .bind(seq)
+        .fetch_optional(pool)
+        .await?;
+    row.map(AuditEntry::try_from).transpose()
+}
+
+pub async fn entries_after(pool: &PgPool, sequence: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows: Vec<EntryRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2"))
+            .bind(i64::try_from(sequence).unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+    rows.into_iter().map(AuditEntry::try_from).collect()
+}
+
+/// The timeline: matching entries counted by bucket and severity.
+pub async fn histogram(pool: &PgPool, filter: &EntryFilter, span: Span) -> Result<Histogram, StoreError> {
+    let mut histogram = Histogram::empty(span);
+    let (start, end) = bounds(filter);
+    let (from, to) = (span.start.timestamp_micros(), span.end.timestamp_micros());
+    let start = Some(start.map_or(from, |s| s.max(from)));
+    let end = Some(end.map_or(to, |e| e.min(to)));
+    let bucket = span.bucket_secs.max(1).saturating_mul(1_000_000);
+    let mut qb = QueryBuilder::new("SELECT (ts - ");
+    qb.push_bind(from).push(") / ").push_bind(bucket).push(" AS bucket, severity, count(*) FROM audit_entries");
+    push_entries_where(&mut qb, filter, start, end);
+    qb.push(" GROUP BY 1, 2");
+    let mut tx = snapshot(pool).await?;
+    let counted: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    for (index, code, n) in counted {
+        let at = DateTime::from_timestamp_micros(from.saturating_add(index.saturating_mul(bucket)))
+            .unwrap_or(span.start)
+            .max(span.start);
+        histogram.add(at, severity(0, code)?, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(histogram)
+}
+
+pub async fn suggest_actors(pool: &PgPool, text: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+    // One row per distinct actor (thousands at most): a scan with strpos() is cheap and
+    // needs no escaping of LIKE wildcards.
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT key FROM (SELECT name_key AS key FROM audit_actors UNION SELECT id_key FROM audit_actors) AS keys \
+         WHERE strpos(key, $1) > 0 ORDER BY strpos(key, $1) <> 1, key LIMIT $2",
+    )
+    .bind(text.trim().to_ascii_lowercase())
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_words_match_whole_and_longer_ones_as_prefixes() {
+        let words = vec!["kv".to_owned(), "müller".to_owned(), "it's".to_owned()];
+        assert_eq!(tsquery(&words), "'kv' & 'müller':* & 'it''s':*");
+    }
+}

@@ -1,0 +1,70 @@
+//! Exports' scans on PostgreSQL: every match oldest first, read in batches along the
+//! `(ts, seq)` key inside one snapshot (memory stays flat at any size), and handed to the
+//! sink on a blocking thread while the next batch is read.
+
+use super::read::{push_entries_where, snapshot};
+use crate::filter::EntryFilter;
+use crate::store::rows::{EntryRow, COLUMNS};
+use crate::store::sql::bounds;
+use crate::store::{ScanSink, StoreError};
+use sqlx::{PgPool, QueryBuilder};
+use tokio::sync::mpsc;
+
+/// Rows read per statement.
+const BATCH: i64 = 1000;
+
+pub async fn scan(pool: &PgPool, filter: &EntryFilter, mut sink: Box<dyn ScanSink>) -> Result<u64, StoreError> {
+    // An empty batch says the scan reached its end; a closed channel without it, that the
+    // reading failed (the sink is then not told it ended).
+    let (batches, mut received) = mpsc::channel::<Vec<EntryRow>>(2);
+    let handing = tokio::task::spawn_blocking(move || -> Result<u64, StoreError> {
+        let mut handed = 0;
+        while let Some(batch) = received.blocking_recv() {
+            if batch.is_empty() {
+                sink.end();
+                break;
+            }
+            for row in &batch {
+                handed += 1;
+                if !sink.entry(&row.raw()?) {
+                    return Ok(handed);
+                }
+            }
+        }
+        Ok(handed)
+    });
+    let reading = read_batches(pool, filter, &batches).await;
+    drop(batches);
+    let handed = handing.await.map_err(StoreError::backend)?;
+    reading?;
+    handed
+}
+
+async fn read_batches(
+    pool: &PgPool,
+    filter: &EntryFilter,
+    batches: &mpsc::Sender<Vec<EntryRow>>,
+) -> Result<(), StoreError> {
+    let mut tx = snapshot(pool).await?;
+    let (start, end) = bounds(filter);
+    let mut after: Option<(i64, i64)> = None;
+    loop {
+        let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries"));
+        push_entries_where(&mut qb, filter, start, end);
+        if let Some((ts, seq)) = after {
+            qb.push(" AND (ts, seq) > (").push_bind(ts).push(", ").push_bind(seq).push(")");
+        }
+        qb.push(" ORDER BY ts, seq LIMIT ").push_bind(BATCH);
+        let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
+        let full = rows.len() as i64 == BATCH;
+        after = rows.last().map(|r| (r.ts, r.seq));
+        if !rows.is_empty() && batches.send(rows).await.is_err() {
+            // The sink stopped the scan.
+            return Ok(());
+        }
+        if !full {
+            let _ = batches.send(Vec::new()).await;
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! `verify` on PostgreSQL, in one snapshot: the chain over every stored row in sequence
+//! order (each row's search words checked against the words its fields make), then the
+//! per-day and per-actor counts and the actor each entry is filed under.
+
+use super::append::lexemes;
+use super::read::snapshot;
+use crate::store::rows::{EntryRow, COLUMNS};
+use crate::store::verify::{ChainWalk, Head, Problem, VerifyReport};
+use crate::store::StoreError;
+use sqlx::{FromRow, PgConnection, PgPool, Row};
+
+/// Rows read per statement.
+const BATCH: i64 = 2000;
+
+/// Entries named at most per kind of problem.
+const NAMED: i64 = 5;
+
+pub async fn verify(pool: &PgPool, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError> {
+    let mut tx = snapshot(pool).await?;
+    let mut walk = ChainWalk::default();
+    let mut search = Vec::new();
+    let mut last = 0i64;
+    'rows: loop {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS}, array_to_string(tsvector_to_array(words), ' ') AS stored_words \
+             FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(last)
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        let full = rows.len() as i64 == BATCH;
+        for row in &rows {
+            let entry = EntryRow::from_row(row)?;
+            let stored: String = row.try_get("stored_words")?;
+            last = entry.seq;
+            if !walk.visit(entry.seq, entry.raw()) {
+                break 'rows;
+            }
+            if !same_words(&stored, &entry) && search.len() < NAMED as usize {
+                search.push(entry.seq);
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    let mut report = walk.report;
+    if !search.is_empty() {
+        let named: Vec<String> = search.iter().map(|s| format!("audit-{s}")).collect();
+        report
+            .problems
+            .push(Problem::SearchIndex(format!("the words stored for {} differ from their fields", named.join(", "))));
+    }
+    report.problems.extend(check_counts(&mut tx).await?);
+    report.problems.extend(check_actors(&mut tx).await?);
+    if let Some(expected) = expect_head {
+        let seq = i64::try_from(expected.sequence).unwrap_or(i64::MAX);
+        let hash: Option<Vec<u8>> = sqlx::query_scalar("SELECT hash FROM audit_entries WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(&mut *tx)
+            .await?;
+        report.check_head(expected, hash.map(hex::encode));
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Whether the stored words are exactly those the entry's fields make.
+fn same_words(stored: &str, entry: &EntryRow) -> bool {
+    let made = lexemes(&entry.event_type, &entry.actor_name, &entry.description, entry.resource_name.as_deref());
+    let mut made: Vec<&str> = made.split(' ').filter(|w| !w.is_empty()).collect();
+    let mut stored: Vec<&str> = stored.split(' ').filter(|w| !w.is_empty()).collect();
+    made.sort_unstable();
+    stored.sort_unstable();
+    made == stored
+}
+
+/// The day (since the epoch) of a time in microseconds, rounded down, in SQL.
+const DAY: &str = "floor(ts::numeric / 86400000000)::int8";
+
+/// Each count table against the entries it counts.
+async fn check_counts(conn: &mut PgConnection) -> Result<Vec<Problem>, StoreError> {
+    let mut problems = Vec::new();
+    for (table, keys, grouped) in [
+        (
+            "audit_daily_counts",
+            "day, event_type, severity, actor_type",
+            format!("SELECT {DAY} AS day, event_type, severity, actor_type, count(*) AS n FROM audit_entries GROUP BY 1, 2, 3, 4"),
+        ),
+        (
+            "audit_actor_counts",
+            "actor_ref, day, event_type, severity",
+            format!("SELECT actor_ref, {DAY} AS day, event_type, severity, count(*) AS n FROM audit_entries GROUP BY 1, 2, 3, 4"),
+        ),
+    ] {
+        let differing: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {table} c FULL JOIN ({grouped}) e USING ({keys}) \
+             WHERE c.n IS DISTINCT FROM e.n"
+        ))
+        .fetch_one(&mut *conn)
+        .await?;
+        if differing > 0 {
+            problems.push(Problem::Counts { table, detail: format!("{differing} counts differ from the entries") });
+        }
+    }
+    Ok(problems)
+}
+
+/// Entries filed under an actor other than their own (ASCII case folded, as filed).
+async fn check_actors(conn: &mut PgConnection) -> Result<Vec<Problem>, StoreError> {
+    let misfiled: Vec<i64> = sqlx::query_scalar(
+        "SELECT e.seq FROM audit_entries e LEFT JOIN audit_actors a ON a.ref = e.actor_ref \
+         WHERE a.ref IS NULL OR a.id_key <> lower(e.actor_id COLLATE \"C\") OR a.name_key <> lower(e.actor_name COLLATE \"C\") \
+         ORDER BY e.seq LIMIT $1",
+    )
+    .bind(NAMED)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(misfiled.into_iter().map(|seq| Problem::ActorIndex { seq: u64::try_from(seq).unwrap_or(0) }).collect())
+}
