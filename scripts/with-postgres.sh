@@ -7,10 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
-bin=$(find_bin)
+bin=$(find_bin || true)
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
   scripts/setup.sh postgres
-  bin=$(find_bin)
+  bin=$(find_bin || true)
 fi
 
 dir=$(mktemp -d /tmp/certifyclouds-pg.XXXXXX)

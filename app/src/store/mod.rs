@@ -187,6 +187,11 @@ pub trait Maintenance: Send + Sync {
 
     /// Where this process's appends have spent their time so far.
     fn append_phases(&self) -> AppendPhases;
+
+    /// Whether this process leads the background job `job` among every instance that
+    /// shares the store: only the leader runs it. A leader keeps the lead until it stops
+    /// (or loses its database connection); another instance then takes it on its next try.
+    async fn lead(&self, job: &str) -> Result<bool, StoreError>;
 }
 
 /// Time spent appending, by phase, summed over every append of this process since the

@@ -14,8 +14,15 @@ pub async fn run(maintenance: Arc<dyn Maintenance>, shutdown: Shutdown) {
     loop {
         tokio::select! {
             _ = every.tick() => {
-                if let Err(e) = maintenance.optimize().await {
-                    tracing::warn!(error = %e, "refreshing planner statistics failed");
+                // Several instances may share one database: one of them refreshes.
+                match maintenance.lead("statistics").await {
+                    Ok(true) => {
+                        if let Err(e) = maintenance.optimize().await {
+                            tracing::warn!(error = %e, "refreshing planner statistics failed");
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot tell which instance refreshes planner statistics"),
                 }
             }
             () = shutdown.triggered() => return,

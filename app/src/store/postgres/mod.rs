@@ -23,7 +23,8 @@ use crate::tokens::{Scope, TokenRecord};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The class of the advisory locks that elect a leader per job (the second key is the
+/// job's name hashed); two-key locks never collide with the appends' one-key lock.
+const LEAD_LOCKS: i32 = 0x6c65_6164;
 
 /// The channel appends announce the new head on (its payload: the newest sequence).
 const HEAD_CHANNEL: &str = "audit_head";
@@ -56,13 +61,17 @@ pub struct PgStore {
     commits: AtomicU64,
     phases: Mutex<AppendPhases>,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    options: PgConnectOptions,
+    /// The connections holding this process's leads, by job: a session's advisory lock
+    /// lasts as long as its connection.
+    leads: tokio::sync::Mutex<HashMap<String, PgConnection>>,
 }
 
 impl PgStore {
     /// Connects, creating or upgrading the schema if need be.
     pub async fn open(database_url: &str) -> Result<PgStore, OpenError> {
         let store = Self::connect(database_url).await?;
-        MIGRATOR.run(&store.pool).await.map_err(|e| OpenError::Migrate(Box::new(e)))?;
+        migrate(&store.pool).await?;
         // The partitions of the months around now, so that appends rarely create one
         // (creating one waits for every reader of the table, an export included).
         sqlx::query(
@@ -95,7 +104,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(ACQUIRE_WAIT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(open_error)?;
         Ok(PgStore {
@@ -105,6 +114,8 @@ impl PgStore {
             commits: AtomicU64::new(0),
             phases: Mutex::new(AppendPhases::default()),
             listener: Mutex::new(None),
+            options,
+            leads: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -129,6 +140,26 @@ impl PgStore {
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
         Ok(())
     }
+}
+
+/// Runs the migrations not applied yet. When every one is, nothing is run: an application
+/// role without the right to change the schema (docs/postgres-roles.sql) opens a database
+/// its owner has migrated.
+async fn migrate(pool: &PgPool) -> Result<(), OpenError> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .map_err(open_error)?;
+    if exists {
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await
+            .map_err(open_error)?;
+        if MIGRATOR.iter().all(|m| applied.contains(&m.version)) {
+            return Ok(());
+        }
+    }
+    MIGRATOR.run(pool).await.map_err(|e| OpenError::Migrate(Box::new(e)))
 }
 
 /// Moves the watched head forward only: announcements may arrive after the commit that
@@ -249,6 +280,9 @@ impl Maintenance for PgStore {
         if let Some(task) = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }
+        for (_, conn) in self.leads.lock().await.drain() {
+            let _ = conn.close().await;
+        }
         self.pool.close().await;
     }
 
@@ -258,6 +292,29 @@ impl Maintenance for PgStore {
 
     fn append_phases(&self) -> AppendPhases {
         *self.phases.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn lead(&self, job: &str) -> Result<bool, StoreError> {
+        let mut leads = self.leads.lock().await;
+        if let Some(conn) = leads.get_mut(job) {
+            if conn.ping().await.is_ok() {
+                return Ok(true);
+            }
+            // The connection, and the lock with it, is gone: try again on a new one.
+            leads.remove(job);
+        }
+        let mut conn = PgConnection::connect_with(&self.options).await?;
+        let led: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(LEAD_LOCKS)
+            .bind(job)
+            .fetch_one(&mut conn)
+            .await?;
+        if led {
+            leads.insert(job.to_owned(), conn);
+        } else {
+            let _ = conn.close().await;
+        }
+        Ok(led)
     }
 }
 
@@ -322,6 +379,48 @@ mod tests {
         }
     }
 
+    /// The role of docs/postgres-roles.sql: the application reads and appends (in a new
+    /// month too), and can change nothing, whatever it tries.
+    #[tokio::test]
+    async fn an_application_role_can_read_and_append_but_never_change_the_log() {
+        let (owner, db) = fresh().await;
+        owner.log.append(samples(0..3)).await.expect("appends as the owner");
+        let role = format!("app_{}", db.url().rsplit('/').next().expect("a name"));
+        let mut admin = <PgConnection as sqlx::Connection>::connect(db.url()).await.expect("connects");
+        sqlx::query(&format!("CREATE ROLE {role} LOGIN")).execute(&mut admin).await.expect("creates the role");
+        let grants = include_str!("../../../../docs/postgres-roles.sql").replace(":\"app\"", &format!("\"{role}\""));
+        sqlx::raw_sql(&grants).execute(&mut admin).await.expect("grants");
+
+        let url = db.url().replacen("://postgres@", &format!("://{role}@"), 1);
+        let app = crate::store::open(&url).await.expect("the application role opens the migrated database");
+        let mut entries = samples(3..6);
+        entries[0].timestamp = "2018-02-03T04:05:06Z".parse().expect("time");
+        assert_eq!(app.log.append(entries).await.expect("appends").sequences, vec![4, 5, 6]);
+        app.tokens.create_token("ingest", &[crate::tokens::Scope::Ingest], &[1; 32]).await.expect("creates a token");
+        assert_eq!(app.log.count(&EntryFilter::default()).await.expect("counts"), 6);
+        assert!(app.log.verify(None).await.expect("verifies").is_intact());
+
+        let mut conn = <PgConnection as sqlx::Connection>::connect(&url).await.expect("connects as the role");
+        for sql in [
+            "UPDATE audit_entries SET description = 'rewritten' WHERE seq = 2",
+            "DELETE FROM audit_entries WHERE seq = 6",
+            "UPDATE audit_entries_201802 SET description = 'rewritten'",
+            "DELETE FROM audit_entries_201802",
+            "TRUNCATE audit_entries",
+            "DROP TABLE audit_entries_201802",
+            "ALTER TABLE audit_entries DISABLE TRIGGER USER",
+            "UPDATE audit_head SET seq = 1",
+            "DELETE FROM audit_daily_counts",
+            "SELECT audit_entries_at_head_only()",
+        ] {
+            let refused = sqlx::query(sql).execute(&mut conn).await.expect_err(sql);
+            let code = refused.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
+            // 42501: insufficient privilege; 0A000: a trigger function cannot be called.
+            assert!(matches!(code.as_deref(), Some("42501" | "0A000")), "{sql}: {refused}");
+        }
+        assert!(owner.log.verify(None).await.expect("verifies").is_intact());
+    }
+
     #[tokio::test]
     async fn a_second_store_on_the_same_database_sees_the_appends_of_the_first() {
         let (first, db) = fresh().await;
@@ -335,6 +434,14 @@ mod tests {
         let receipt = second.log.append(samples(4..6)).await.expect("appends on the second");
         assert_eq!(receipt.sequences, vec![5, 6], "one chain across both");
         assert!(first.log.verify(None).await.expect("verifies").is_intact());
+
+        // One leader per job across both; the lead passes on when its holder stops.
+        assert!(first.maintenance.lead("statistics").await.expect("tries"));
+        assert!(first.maintenance.lead("statistics").await.expect("keeps"), "a leader stays one");
+        assert!(!second.maintenance.lead("statistics").await.expect("tries"));
+        assert!(second.maintenance.lead("retention").await.expect("tries"), "each job has its own lead");
+        first.maintenance.close().await;
+        assert!(second.maintenance.lead("statistics").await.expect("takes over"));
     }
 
     #[tokio::test]

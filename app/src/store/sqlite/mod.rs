@@ -330,6 +330,11 @@ impl Maintenance for SqliteStore {
     fn append_phases(&self) -> AppendPhases {
         self.writer.phases()
     }
+
+    /// One server process writes an SQLite file: it leads every job.
+    async fn lead(&self, _job: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

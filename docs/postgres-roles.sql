@@ -1,0 +1,11 @@
+-- The rights of the role the application connects as, when it is not the owner of the
+-- schema (recommended: the owner bypasses every grant). Run as the owner after the first
+-- start (or after `certifyclouds serve` has created the schema once as the owner), with
+-- psql: psql -v app=certifyclouds_app -f docs/postgres-roles.sql
+-- The application role reads everything and appends; it cannot change or remove an
+-- entry, move the chain's head or drop a partition.
+GRANT USAGE ON SCHEMA public TO :"app";
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"app";
+GRANT INSERT ON audit_entries, audit_actors, api_tokens TO :"app";
+GRANT INSERT, UPDATE ON audit_daily_counts, audit_actor_counts TO :"app";
+GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint) TO :"app";
