@@ -53,6 +53,25 @@ pub struct TokenRecord {
     pub scopes: Vec<Scope>,
 }
 
+/// A token as the store keeps it: what copying a store whole carries over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredToken {
+    pub record: TokenRecord,
+    /// The SHA-256 of the token (the token itself is never stored).
+    pub token_hash: Vec<u8>,
+    /// When it was created, in Unix seconds.
+    pub created_at: i64,
+}
+
+impl StoredToken {
+    /// A token from its columns as both engines store them: id, name, comma-separated
+    /// scopes, hash, creation time.
+    pub fn from_columns((id, name, scopes, token_hash, created_at): (i64, String, String, Vec<u8>, i64)) -> Self {
+        let scopes = scopes.split(',').filter_map(|s| s.parse().ok()).collect();
+        StoredToken { record: TokenRecord { id, name, scopes }, token_hash, created_at }
+    }
+}
+
 impl TokenRecord {
     pub fn allows(&self, needed: Scope) -> bool {
         self.scopes.iter().any(|s| *s == needed || *s == Scope::Admin)

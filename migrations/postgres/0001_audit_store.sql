@@ -58,21 +58,43 @@ CREATE TABLE audit_head (
 );
 INSERT INTO audit_head (seq, hash) VALUES (0, '\x0000000000000000000000000000000000000000000000000000000000000000');
 
+-- Checks once per statement that the inserted rows are the next links of the chain (each
+-- row's sequence number one above the row before it and its prev_hash that row's hash,
+-- the first one's the head's), then moves the head. Once per statement and in one pass
+-- over the rows in sequence order: a row trigger updated the head row once per entry,
+-- and each update of one row in one transaction made the next one slower (ingest at 3k
+-- entries/s instead of 26k).
 CREATE FUNCTION audit_entries_at_head_only() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     head audit_head%ROWTYPE;
+    rows_in bigint;
+    broken bigint;
+    last_seq bigint;
+    last_hash bytea;
 BEGIN
     SELECT * INTO head FROM audit_head FOR UPDATE;
-    IF NEW.seq <> head.seq + 1 OR NEW.prev_hash <> head.hash THEN
+    SELECT count(*),
+           count(*) FILTER (WHERE seq IS DISTINCT FROM before_seq + 1 OR prev_hash IS DISTINCT FROM before_hash),
+           max(seq),
+           (array_agg(hash ORDER BY seq DESC))[1]
+        INTO rows_in, broken, last_seq, last_hash
+        FROM (SELECT seq, prev_hash, hash,
+                     coalesce(lag(seq) OVER by_seq, head.seq) AS before_seq,
+                     coalesce(lag(hash) OVER by_seq, head.hash) AS before_hash
+              FROM new_entries WINDOW by_seq AS (ORDER BY seq)) AS links;
+    IF rows_in = 0 THEN
+        RETURN NULL;
+    END IF;
+    IF broken > 0 THEN
         RAISE EXCEPTION 'audit entries are appended at the head of the chain only';
     END IF;
-    UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash;
-    RETURN NEW;
+    UPDATE audit_head SET seq = last_seq, hash = last_hash;
+    RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER audit_entries_at_head_only BEFORE INSERT ON audit_entries
-    FOR EACH ROW EXECUTE FUNCTION audit_entries_at_head_only();
+CREATE TRIGGER audit_entries_at_head_only AFTER INSERT ON audit_entries
+    REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_at_head_only();
 
 CREATE FUNCTION audit_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

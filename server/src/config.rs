@@ -63,6 +63,21 @@ pub enum Command {
     /// Re-check the whole log (read-only): the hash chain over every row, the search
     /// index, the per-day and per-actor counts; exits non-zero on any problem.
     Verify(VerifyArgs),
+    /// Copy a whole store into PostgreSQL: every entry with its sequence number and hash
+    /// (the chain and its head stay the same), and every API token. Run it again after an
+    /// interruption: it resumes after the last entry it copied.
+    MigrateStore(MigrateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// The store to copy, read only: `sqlite:<path>` (or a PostgreSQL URL).
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The PostgreSQL database to copy into (`postgres://user:password@host:port/database`):
+    /// empty, or holding what an interrupted copy of the same source left.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,6 +4,7 @@ pub mod config;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod migrate;
 pub mod seed;
 pub mod shutdown;
 pub mod startup;
@@ -11,7 +12,7 @@ pub mod state;
 pub mod telemetry;
 
 use app::store::{self, OpenError, StoreError, VerifyReport};
-use config::{Cli, Command, TokenCommand, VerifyArgs};
+use config::{Cli, Command, MigrateArgs, TokenCommand, VerifyArgs};
 use state::AppState;
 use std::io::Write;
 use thiserror::Error;
@@ -32,6 +33,8 @@ pub enum RunError {
     Seed(String),
     #[error("the audit log failed verification: {0}")]
     Verification(String),
+    #[error(transparent)]
+    Migrate(#[from] migrate::MigrateError),
 }
 
 /// Runs the command the command line names.
@@ -80,6 +83,28 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             store.maintenance.close().await;
             print_report(&report)
         }
+        Command::MigrateStore(MigrateArgs { from, to }) => {
+            let (source, target) = migrate::open(&from, &to).await?;
+            let copied = migrate::copy(&source, &target, &migrate::progress_bar()).await;
+            source.maintenance.close().await;
+            app::store::Maintenance::close(&target).await;
+            print_copy(&copied?)
+        }
+    }
+}
+
+/// What `migrate-store` prints once the copy is verified.
+fn print_copy(copied: &migrate::Copied) -> Result<(), RunError> {
+    let mut out = std::io::stdout().lock();
+    let resumed = match copied.resumed_after {
+        0 => String::new(),
+        n => format!(" (resumed after entry {n}, copied before)"),
+    };
+    writeln!(out, "Copied {} entries{resumed} and {} API tokens.", copied.entries, copied.tokens)
+        .map_err(RunError::Output)?;
+    match &copied.head {
+        Some(head) => writeln!(out, "The copy verifies: same chain, head {head}").map_err(RunError::Output),
+        None => writeln!(out, "The source holds no entries.").map_err(RunError::Output),
     }
 }
 

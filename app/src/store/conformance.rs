@@ -9,7 +9,7 @@ use crate::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resourc
 use crate::filter::{EntryFilter, EntryQuery, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
-use crate::tokens::Scope;
+use crate::tokens::{Scope, TokenRecord};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::{Arc, Mutex};
 
@@ -444,6 +444,12 @@ pub async fn tokens_are_found_by_hash_and_names_are_unique(store: Store) {
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     let other = store.tokens.create_token("ingest", &[Scope::Ingest], &[9; 32]).await.expect("creates");
     assert_ne!(other.id, made.id, "ids are unique");
+
+    let all = store.tokens.all_tokens().await.expect("lists");
+    let listed: Vec<(&TokenRecord, &[u8])> = all.iter().map(|t| (&t.record, t.token_hash.as_slice())).collect();
+    assert_eq!(listed, vec![(&made, &[7; 32][..]), (&other, &[9; 32][..])], "oldest first, with their hashes");
+    let now = chrono::Utc::now().timestamp();
+    assert!(all.iter().all(|t| (now - 60..=now).contains(&t.created_at)), "{all:?}");
 }
 
 pub async fn concurrent_appends_never_fork_the_chain(store: Store) {

@@ -26,7 +26,7 @@ use crate::entry::{entry_id, Actor, AuditEntry, EntryPage, IngestToken, Resource
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
-use crate::tokens::{Scope, TokenRecord};
+use crate::tokens::{Scope, StoredToken, TokenRecord};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -166,6 +166,9 @@ pub trait TokenStore: Send + Sync {
     async fn create_token(&self, name: &str, scopes: &[Scope], token_hash: &[u8]) -> Result<TokenRecord, StoreError>;
 
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Every token as stored, oldest first (copying a store whole).
+    async fn all_tokens(&self) -> Result<Vec<StoredToken>, StoreError>;
 }
 
 /// The database's upkeep.
@@ -259,11 +262,16 @@ impl Store {
 pub async fn open(database_url: &str) -> Result<Store, OpenError> {
     if database_url.starts_with("sqlite:") {
         Ok(Store::of(SqliteStore::open(database_url).await?))
-    } else if postgres::names(database_url) {
+    } else if is_postgres(database_url) {
         Ok(Store::of(PgStore::open(database_url).await?))
     } else {
         Err(OpenError::UnsupportedUrl(database_url.to_owned()))
     }
+}
+
+/// Whether a database URL names a PostgreSQL server (`postgres://…`, `postgresql://…`).
+pub fn is_postgres(database_url: &str) -> bool {
+    postgres::names(database_url)
 }
 
 /// Opens an existing store to read it only: nothing is created, migrated or written (what
@@ -271,7 +279,7 @@ pub async fn open(database_url: &str) -> Result<Store, OpenError> {
 pub async fn open_read_only(database_url: &str) -> Result<Store, OpenError> {
     if database_url.starts_with("sqlite:") {
         Ok(Store::of(SqliteStore::open_read_only(database_url).await?))
-    } else if postgres::names(database_url) {
+    } else if is_postgres(database_url) {
         Ok(Store::of(PgStore::open_read_only(database_url).await?))
     } else {
         Err(OpenError::UnsupportedUrl(database_url.to_owned()))

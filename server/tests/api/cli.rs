@@ -151,30 +151,9 @@ async fn verify_with_an_expected_head_finds_entries_removed_from_the_end() {
 
 #[tokio::test]
 async fn the_server_logs_json_lines_per_request_and_stops_on_sigterm() {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json"])
-        .env("CERTIFYCLOUDS_DATABASE_URL", &app.database_url)
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let mut logged: Vec<serde_json::Value> = Vec::new();
-    let addr = loop {
-        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("logs in time")
-            .expect("reads")
-            .expect("a line before exit");
-        let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        if let Some(addr) = json["addr"].as_str() {
-            break addr.to_owned();
-        }
-        logged.push(json);
-    };
+    let Served { mut child, mut lines, addr, mut logged } = serve(&app.database_url).await;
     for path in ["/healthz", "/audit/entries"] {
         let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connects");
         let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -199,4 +178,196 @@ async fn the_server_logs_json_lines_per_request_and_stops_on_sigterm() {
     assert_eq!((denied["level"].as_str(), denied["status"].as_u64()), (Some("WARN"), Some(401)), "{denied}");
     assert_eq!(denied["reason"], "no bearer token");
     assert!(logged.iter().any(|l| l["message"] == "stopped"), "{logged:?}");
+}
+
+/// A `certifyclouds serve` process on a free port, logging JSON lines at `info`.
+struct Served {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    addr: String,
+    /// What it logged before it said where it listens.
+    logged: Vec<serde_json::Value>,
+}
+
+async fn serve(database_url: &str) -> Served {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json"])
+        .env("CERTIFYCLOUDS_DATABASE_URL", database_url)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut logged: Vec<serde_json::Value> = Vec::new();
+    let addr = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("logs in time")
+            .expect("reads")
+            .expect("a line before exit");
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if let Some(addr) = json["addr"].as_str() {
+            break addr.to_owned();
+        }
+        logged.push(json);
+    };
+    Served { child, lines, addr, logged }
+}
+
+/// Sends one HTTP/1.1 request and reads the whole answer (the connection closes after it).
+async fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("sends");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("reads");
+    answer
+}
+
+/// Two server processes on one PostgreSQL database: events posted to either extend one
+/// chain with no gaps, and the live stream of one shows what the other appended.
+#[tokio::test]
+async fn two_server_processes_on_one_postgres_database_keep_one_chain_and_one_live_stream() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if !crate::helpers::on_postgres() {
+        return;
+    }
+    let db = app::store::testing::TestDatabase::create().await;
+    let store = app::store::open(db.url()).await.expect("opens");
+    let token = app::tokens::generate();
+    let scopes = [app::tokens::Scope::Ingest, app::tokens::Scope::Read];
+    store.tokens.create_token("both", &scopes, &app::tokens::hash(&token)).await.expect("creates a token");
+    store.maintenance.close().await;
+    let (a, b) = (serve(db.url()).await, serve(db.url()).await);
+
+    let mut live = tokio::net::TcpStream::connect(&a.addr).await.expect("connects");
+    live.write_all(b"GET /api/audit/live HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("sends");
+    let mut seen = String::new();
+    let mut chunk = [0u8; 8192];
+    while !seen.contains("\r\n\r\n") {
+        let n = live.read(&mut chunk).await.expect("reads");
+        assert!(n > 0, "the stream closed: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+
+    let posts = (0..40).map(|i| {
+        let addr = if i % 2 == 0 { a.addr.clone() } else { b.addr.clone() };
+        let token = token.clone();
+        let body = serde_json::json!(crate::helpers::event(
+            "secret.read",
+            "2025-06-01T12:00:00Z",
+            ("user", &format!("u-{i}"), "Ana")
+        ))
+        .to_string();
+        tokio::spawn(async move { http(&addr, "POST", "/audit/events", &token, &body).await })
+    });
+    for answer in futures_util::future::join_all(posts).await {
+        let answer = answer.expect("posts");
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    }
+
+    // Entries 1 to 40, half of them appended by the other process, in order.
+    let wanted: Vec<String> = (1..=40).map(|n| format!("\"id\":\"audit-{n}\"")).collect();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen.contains(&wanted[39]) {
+        let n = tokio::time::timeout_at(deadline, live.read(&mut chunk)).await.expect("all 40 in time").expect("reads");
+        assert!(n > 0, "the stream closed");
+        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    let places: Vec<usize> = wanted.iter().map(|id| seen.find(id.as_str()).expect(id)).collect();
+    assert!(places.windows(2).all(|w| w[0] < w[1]), "in sequence order");
+    assert!(!seen.contains("\"id\":\"audit-41\""), "nothing else was appended");
+
+    let verified = certifyclouds(db.url(), &["verify"]);
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success() && stdout.contains("40 entries verified"), "{stdout}");
+    for served in [a, b] {
+        let page = http(&served.addr, "GET", "/audit/entries?limit=1", &token, "").await;
+        assert!(page.contains("\"total\":40"), "each instance sees the whole log: {page}");
+    }
+}
+
+/// `migrate-store` into PostgreSQL after an interrupted run: what the first run committed
+/// stays, the rest follows, and the target's log is the source's, chain, head, tokens,
+/// provenance and pages alike.
+#[tokio::test]
+async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrupted_copy() {
+    use app::store::{testing::TestDatabase, PgStore};
+    if !crate::helpers::on_postgres() {
+        return;
+    }
+    let source = TestApp::spawn_engine(false, |s| s).await;
+    source.seed(2500, 10, 5, "2025-06-01T00:00:00Z").await;
+    let event = crate::helpers::event("secret.read", "2025-06-01T12:00:00Z", ("user", "u-7", "Ana"));
+    assert_eq!(source.post_events(&serde_json::json!([event])).await.status, StatusCode::CREATED);
+    let total = 2501;
+    let target_db = TestDatabase::create().await;
+
+    // An earlier run committed the first batches, then stopped.
+    let first = source.store.log.entries_after(0, 1200).await.expect("reads");
+    let partial = PgStore::open(target_db.url()).await.expect("opens the target");
+    for batch in first.chunks(500) {
+        partial.append_copies(batch).await.expect("copies");
+    }
+    let out_of_place = partial.append_copies(&first[100..101]).await.expect_err("not at the head");
+    assert!(out_of_place.to_string().contains("would not continue the same chain"), "{out_of_place}");
+    app::store::Maintenance::close(&partial).await;
+
+    let out =
+        certifyclouds("sqlite:unused", &["migrate-store", "--from", &source.database_url, "--to", target_db.url()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("Copied {} entries (resumed after entry 1200", total - 1200)), "{stdout}");
+    assert!(stdout.contains("and 3 API tokens"), "{stdout}");
+    let verified = certifyclouds(&source.database_url, &["verify"]);
+    let source_head = String::from_utf8_lossy(&verified.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Head: ").map(str::to_owned))
+        .expect("the source's head");
+    assert!(stdout.contains(&format!("same chain, head {source_head}")), "{stdout}");
+    let on_target = certifyclouds(target_db.url(), &["verify", "--expect-head", &source_head]);
+    assert!(on_target.status.success(), "{}", String::from_utf8_lossy(&on_target.stderr));
+    assert!(String::from_utf8_lossy(&on_target.stdout).contains(&format!("{total} entries verified")));
+
+    // The same pages, the same provenance, the same tokens under the same ids.
+    let target = app::store::open(target_db.url()).await.expect("opens");
+    for query in ["limit=100", "q=vault&limit=20&offset=10", "actor=Ana", "severity=error&offset=30"] {
+        let (filter, page) =
+            app::filter::EntryQuery::from_query_string(query).and_then(|q| q.validate()).expect("a valid query");
+        let (a, b) = (
+            source.store.log.list(&filter, page).await.expect("lists"),
+            target.log.list(&filter, page).await.expect("lists"),
+        );
+        assert_eq!(a.entries, b.entries, "{query}");
+        assert_eq!(a.total, b.total, "{query}");
+    }
+    let newest = target.log.get(total).await.expect("reads").expect("the posted entry");
+    let ingester = target.tokens.find_token(&app::tokens::hash(&source.ingest)).await.expect("finds");
+    assert_eq!(newest.ingested_by.map(|t| t.id), ingester.map(|t| t.id), "provenance names the copied token");
+    let next = target.tokens.create_token("after-the-move", &[app::tokens::Scope::Read], &[3; 32]).await;
+    assert!(next.expect("new ids do not collide with copied ones").id > 3);
+    target.maintenance.close().await;
+
+    // Run again: nothing left to copy. Into another log: refused, nothing written.
+    let again =
+        certifyclouds("sqlite:unused", &["migrate-store", "--from", &source.database_url, "--to", target_db.url()]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains(&format!("Copied 0 entries (resumed after entry {total}")));
+    let other = TestApp::spawn_engine(true, |s| s).await;
+    other.seed(20, 1, 9, "2025-06-01T00:00:00Z").await;
+    let refused =
+        certifyclouds("sqlite:unused", &["migrate-store", "--from", &source.database_url, "--to", &other.database_url]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("holds another log"), "{refused:?}");
+    assert_eq!(other.list("limit=1").await["total"], 20);
+    let into_sqlite =
+        certifyclouds("sqlite:unused", &["migrate-store", "--from", &source.database_url, "--to", "sqlite:x.db"]);
+    assert!(String::from_utf8_lossy(&into_sqlite.stderr).contains("must be a PostgreSQL database URL"));
 }

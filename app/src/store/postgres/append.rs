@@ -3,6 +3,7 @@
 //! reads the head, inserts the rows and adds them to the per-day counts, each as one
 //! statement over arrays, and announces the new head.
 
+use crate::entry::{Actor, AuditEntry};
 use crate::ingest::ValidEntry;
 use crate::store::chain::{entry_hash, ChainFields};
 use crate::store::sql::DAY_MICROS;
@@ -32,10 +33,42 @@ fn month_of(micros: i64) -> i64 {
     i64::from(at.year()) * 12 + i64::from(at.month0())
 }
 
+/// One entry of a group about to be written: the fields its hash covers and, for an entry
+/// copied from another store, the entry as it was there.
+struct Planned<'a> {
+    fields: ChainFields<'a>,
+    copy_of: Option<&'a AuditEntry>,
+}
+
+/// Appends new entries at the head of the chain.
 pub async fn append(
     pool: &PgPool,
     known: &mut Months,
     entries: &[ValidEntry],
+    phases: &mut AppendPhases,
+) -> Result<AppendReceipt, StoreError> {
+    // The sequence numbers are given once the head is read, under the lock.
+    let group = entries.iter().map(|e| Planned { fields: ChainFields::of_new(e, 0), copy_of: None }).collect();
+    write(pool, known, group, phases).await
+}
+
+/// Appends entries copied from another store with their sequence numbers and hashes
+/// unchanged (`migrate-store`): the first must follow the head of this log, and each must
+/// hash here exactly as it did there, or nothing is written.
+pub async fn copy(
+    pool: &PgPool,
+    known: &mut Months,
+    entries: &[AuditEntry],
+    phases: &mut AppendPhases,
+) -> Result<AppendReceipt, StoreError> {
+    let group = entries.iter().map(|e| Planned { fields: ChainFields::of_stored(e), copy_of: Some(e) }).collect();
+    write(pool, known, group, phases).await
+}
+
+async fn write(
+    pool: &PgPool,
+    known: &mut Months,
+    mut group: Vec<Planned<'_>>,
     phases: &mut AppendPhases,
 ) -> Result<AppendReceipt, StoreError> {
     let clock = Instant::now();
@@ -48,47 +81,71 @@ pub async fn append(
         reason: "hash is not 32 bytes".into(),
     })?;
 
-    let new_months = ensure_partitions(&mut tx, known, entries).await?;
-    let new_actors = actor_refs(&mut tx, known, entries).await?;
-    let actor_ref = |e: &ValidEntry| {
-        let key = actor_key(e);
+    let new_months = ensure_partitions(&mut tx, known, &group).await?;
+    let new_actors = actor_refs(&mut tx, known, &group).await?;
+    let actor_ref = |f: &ChainFields<'_>| {
+        let key = actor_key(f.actor);
         known.actors.get(&key).or_else(|| new_actors.get(&key)).copied().unwrap_or(0)
     };
 
     let mut rows = Rows::default();
-    let mut sequences = Vec::with_capacity(entries.len());
+    let mut sequences = Vec::with_capacity(group.len());
     let mut seq = head_seq;
-    for e in entries {
+    for planned in &mut group {
         seq += 1;
         let sequence = u64::try_from(seq).unwrap_or(0);
-        let hash = entry_hash(&prev, &ChainFields::of_new(e, sequence));
-        rows.push(seq, e, actor_ref(e), &prev, &hash);
+        planned.fields.sequence = sequence;
+        let hash = entry_hash(&prev, &planned.fields);
+        if let Some(original) = planned.copy_of {
+            same_place(original, sequence, &prev, &hash)?;
+        }
+        rows.push(seq, &planned.fields, actor_ref(&planned.fields), &prev, &hash);
         sequences.push(sequence);
         prev = hash;
     }
     let clock = lap(clock, &mut phases.chain);
     rows.insert(&mut tx).await?;
     let clock = lap(clock, &mut phases.rows);
-    add_counts(&mut tx, entries, &actor_ref).await?;
+    add_counts(&mut tx, &group, &actor_ref).await?;
     let clock = lap(clock, &mut phases.counts);
     sqlx::query("SELECT pg_notify($1, $2)").bind(super::HEAD_CHANNEL).bind(seq.to_string()).execute(&mut *tx).await?;
     tx.commit().await?;
     lap(clock, &mut phases.commit);
-    phases.entries += entries.len() as u64;
+    phases.entries += group.len() as u64;
     known.partitions.extend(new_months);
     known.actors.extend(new_actors);
     Ok(AppendReceipt { sequences, head_hash: hex::encode(prev) })
+}
+
+/// Checks that a copied entry lands where it was in its own log, after the same entry,
+/// and hashes to what it did there: the copy continues the very same chain.
+fn same_place(original: &AuditEntry, sequence: u64, prev: &[u8; 32], hash: &[u8; 32]) -> Result<(), StoreError> {
+    if original.sequence != sequence || original.prev_hash != hex::encode(prev) {
+        return Err(StoreError::Conflict(format!(
+            "entry {} cannot be copied here: this log's head is entry {}, which is not the entry before it in \
+             the source, so the copy would not continue the same chain",
+            original.sequence,
+            sequence - 1
+        )));
+    }
+    if original.hash != hex::encode(hash) {
+        return Err(StoreError::Corrupt {
+            seq: original.sequence,
+            reason: "its fields do not hash to its stored hash".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Creates the partitions of months this process has not seen an entry in yet.
 async fn ensure_partitions(
     conn: &mut PgConnection,
     known: &Months,
-    entries: &[ValidEntry],
+    group: &[Planned<'_>],
 ) -> Result<HashSet<i64>, StoreError> {
     let mut new = HashSet::new();
-    for e in entries {
-        let at = e.timestamp.timestamp_micros();
+    for planned in group {
+        let at = planned.fields.timestamp_micros;
         let month = month_of(at);
         if !known.partitions.contains(&month) && new.insert(month) {
             sqlx::query("SELECT audit_ensure_partition($1)").bind(at).execute(&mut *conn).await?;
@@ -98,18 +155,18 @@ async fn ensure_partitions(
 }
 
 /// The actor key the actor filter compares: ASCII case folded, as in SQLite.
-fn actor_key(e: &ValidEntry) -> (String, String) {
-    (e.actor.id.to_ascii_lowercase(), e.actor.name.to_ascii_lowercase())
+fn actor_key(actor: &Actor) -> (String, String) {
+    (actor.id.to_ascii_lowercase(), actor.name.to_ascii_lowercase())
 }
 
 /// Registers the actors this process has not seen and returns their references.
 async fn actor_refs(
     conn: &mut PgConnection,
     known: &Months,
-    entries: &[ValidEntry],
+    group: &[Planned<'_>],
 ) -> Result<HashMap<(String, String), i64>, StoreError> {
     let unseen: HashSet<(String, String)> =
-        entries.iter().map(actor_key).filter(|k| !known.actors.contains_key(k)).collect();
+        group.iter().map(|p| actor_key(p.fields.actor)).filter(|k| !known.actors.contains_key(k)).collect();
     if unseen.is_empty() {
         return Ok(HashMap::new());
     }
@@ -173,7 +230,7 @@ struct Rows {
     details: Vec<String>,
     ip_address: Vec<Option<String>>,
     user_agent: Vec<Option<String>>,
-    received_at: Vec<i64>,
+    received_at: Vec<Option<i64>>,
     token_id: Vec<Option<i64>>,
     token_name: Vec<Option<String>>,
     prev_hash: Vec<Vec<u8>>,
@@ -182,29 +239,28 @@ struct Rows {
 }
 
 impl Rows {
-    fn push(&mut self, seq: i64, e: &ValidEntry, actor_ref: i64, prev: &[u8; 32], hash: &[u8; 32]) {
-        let resource = e.resource.as_ref();
-        let resource_name = resource.and_then(|r| r.name.clone());
-        self.words.push(lexemes(&e.event_type, &e.actor.name, &e.description, resource_name.as_deref()));
+    fn push(&mut self, seq: i64, f: &ChainFields<'_>, actor_ref: i64, prev: &[u8; 32], hash: &[u8; 32]) {
+        let resource_name = f.resource.and_then(|r| r.name.clone());
+        self.words.push(lexemes(f.event_type, &f.actor.name, f.description, resource_name.as_deref()));
         self.seq.push(seq);
-        self.ts.push(e.timestamp.timestamp_micros());
-        self.event_type.push(e.event_type.clone());
-        self.severity.push(e.severity.code());
-        self.actor_type.push(e.actor.kind.as_str().to_owned());
-        self.actor_id.push(e.actor.id.clone());
-        self.actor_name.push(e.actor.name.clone());
+        self.ts.push(f.timestamp_micros);
+        self.event_type.push(f.event_type.to_owned());
+        self.severity.push(f.severity.code());
+        self.actor_type.push(f.actor.kind.as_str().to_owned());
+        self.actor_id.push(f.actor.id.clone());
+        self.actor_name.push(f.actor.name.clone());
         self.actor_ref.push(actor_ref);
-        self.resource_type.push(resource.map(|r| r.kind.clone()));
-        self.resource_id.push(resource.map(|r| r.id.clone()));
+        self.resource_type.push(f.resource.map(|r| r.kind.clone()));
+        self.resource_id.push(f.resource.map(|r| r.id.clone()));
         self.resource_name.push(resource_name);
-        self.description.push(e.description.clone());
+        self.description.push(f.description.to_owned());
         // Serialising a map of JSON values cannot fail.
-        self.details.push(serde_json::to_string(&e.details).unwrap_or_else(|_| "{}".into()));
-        self.ip_address.push(e.ip_address.clone());
-        self.user_agent.push(e.user_agent.clone());
-        self.received_at.push(e.received_at.timestamp_micros());
-        self.token_id.push(e.ingested_by.as_ref().map(|t| t.id));
-        self.token_name.push(e.ingested_by.as_ref().map(|t| t.name.clone()));
+        self.details.push(serde_json::to_string(f.details).unwrap_or_else(|_| "{}".into()));
+        self.ip_address.push(f.ip_address.map(str::to_owned));
+        self.user_agent.push(f.user_agent.map(str::to_owned));
+        self.received_at.push(f.received_at_micros);
+        self.token_id.push(f.ingested_by.map(|t| t.id));
+        self.token_name.push(f.ingested_by.map(|t| t.name.clone()));
         self.prev_hash.push(prev.to_vec());
         self.hash.push(hash.to_vec());
     }
@@ -252,16 +308,16 @@ impl Rows {
 /// Adds the group to the per-day counts, aggregated here so that each key is written once.
 async fn add_counts(
     conn: &mut PgConnection,
-    entries: &[ValidEntry],
-    actor_ref: &(dyn Fn(&ValidEntry) -> i64 + Sync),
+    group: &[Planned<'_>],
+    actor_ref: &(dyn Fn(&ChainFields<'_>) -> i64 + Sync),
 ) -> Result<(), StoreError> {
     let mut daily: BTreeMap<(i64, &str, i64, &str), i64> = BTreeMap::new();
     let mut per_actor: BTreeMap<(i64, i64, &str, i64), i64> = BTreeMap::new();
-    for e in entries {
-        let day = e.timestamp.timestamp_micros().div_euclid(DAY_MICROS);
-        let severity = e.severity.code();
-        *daily.entry((day, &e.event_type, severity, e.actor.kind.as_str())).or_default() += 1;
-        *per_actor.entry((actor_ref(e), day, &e.event_type, severity)).or_default() += 1;
+    for Planned { fields: f, .. } in group {
+        let day = f.timestamp_micros.div_euclid(DAY_MICROS);
+        let severity = f.severity.code();
+        *daily.entry((day, f.event_type, severity, f.actor.kind.as_str())).or_default() += 1;
+        *per_actor.entry((actor_ref(f), day, f.event_type, severity)).or_default() += 1;
     }
     sqlx::query(
         "INSERT INTO audit_daily_counts (day, event_type, severity, actor_type, n) \

@@ -19,7 +19,7 @@ use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
-use crate::tokens::{Scope, TokenRecord};
+use crate::tokens::{Scope, StoredToken, TokenRecord};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -142,6 +142,40 @@ impl PgStore {
     }
 }
 
+/// Copying another store's log into this one (`certifyclouds migrate-store`).
+impl PgStore {
+    /// Appends entries read from another store with their sequence numbers and hashes
+    /// unchanged, in one transaction: the first must follow this log's head, and each must
+    /// hash here as it did there, or nothing is written.
+    pub async fn append_copies(&self, entries: &[AuditEntry]) -> Result<AppendReceipt, StoreError> {
+        if entries.is_empty() {
+            return Ok(AppendReceipt { sequences: Vec::new(), head_hash: String::new() });
+        }
+        let mut months = self.appending.lock().await;
+        let mut phases = AppendPhases::default();
+        let receipt = append::copy(&self.pool, &mut months, entries, &mut phases).await?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        if let Some(last) = receipt.sequences.last() {
+            raise(&self.head, *last);
+        }
+        Ok(receipt)
+    }
+
+    /// The newest entry's place in the chain, if there is one.
+    pub async fn head(&self) -> Result<Option<Head>, StoreError> {
+        let (seq, hash): (i64, Vec<u8>) =
+            sqlx::query_as("SELECT seq, hash FROM audit_head").fetch_one(&self.pool).await?;
+        let sequence = u64::try_from(seq).unwrap_or(0);
+        Ok((sequence > 0).then(|| Head { sequence, hash: hex::encode(hash) }))
+    }
+
+    /// Adds a token read from another store under its own id; a token already copied is
+    /// left as it is. Returns whether it was added.
+    pub async fn copy_token(&self, token: &StoredToken) -> Result<bool, StoreError> {
+        tokens::copy(&self.pool, token).await
+    }
+}
+
 /// Runs the migrations not applied yet. When every one is, nothing is run: an application
 /// role without the right to change the schema (docs/postgres-roles.sql) opens a database
 /// its owner has migrated.
@@ -258,6 +292,10 @@ impl TokenStore for PgStore {
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
         tokens::find(&self.pool, token_hash).await
     }
+
+    async fn all_tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
+        tokens::all(&self.pool).await
+    }
 }
 
 #[async_trait]
@@ -339,17 +377,46 @@ mod tests {
         let (store, db) = fresh().await;
         store.log.append(samples(0..3)).await.expect("appends");
         let pool = PgPool::connect(db.url()).await.expect("connects");
+        // Copies of stored entries at new places, a second later: off the head by a link,
+        // by a gap, by a repeat or by a broken link inside one statement; each is refused
+        // by the head-only trigger (P0001), not by a key.
+        let copies = |seq: &str, prev: &str, of: &str| {
+            format!(
+                "INSERT INTO audit_entries SELECT {seq}, ts + 1000000, event_type, severity, actor_type, actor_id, \
+                 actor_name, actor_ref, resource_type, resource_id, resource_name, description, details, ip_address, \
+                 user_agent, received_at, ingest_token_id, ingest_token_name, {prev}, hash, words \
+                 FROM audit_entries WHERE seq IN ({of})"
+            )
+        };
+        let copy_of_3 = |seq: &str, prev: &str| copies(seq, prev, "3");
+        // Entries 2 and 3 as 4 and 5: 4 follows the head; 5's link must be 4's hash, which
+        // is 2's, as 3's prev_hash is.
+        let two = |prev_of_5: &str| {
+            copies(
+                "seq + 2",
+                &format!("CASE seq WHEN 2 THEN (SELECT hash FROM audit_head) ELSE {prev_of_5} END"),
+                "2, 3",
+            )
+        };
         for sql in [
-            "UPDATE audit_entries SET description = 'rewritten' WHERE seq = 2",
-            "DELETE FROM audit_entries WHERE seq = 3",
-            "TRUNCATE audit_entries",
-            "INSERT INTO audit_entries SELECT * FROM audit_entries WHERE seq = 1",
+            "UPDATE audit_entries SET description = 'rewritten' WHERE seq = 2".to_owned(),
+            "DELETE FROM audit_entries WHERE seq = 3".to_owned(),
+            "TRUNCATE audit_entries".to_owned(),
+            copy_of_3("4", "prev_hash"),
+            copy_of_3("5", "hash"),
+            copy_of_3("4", "sha256(hash)"),
+            copies("4", "(SELECT hash FROM audit_head)", "2, 3"),
+            two("sha256(hash)"),
         ] {
-            let refused = sqlx::query(sql).execute(&pool).await;
-            assert!(refused.is_err(), "{sql} was allowed");
+            let refused = sqlx::query(&sql).execute(&pool).await.expect_err(&sql);
+            let code = refused.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
+            assert_eq!(code.as_deref(), Some("P0001"), "{sql}: {refused}");
         }
-        assert!(store.log.verify(None).await.expect("verifies").is_intact());
-        assert_eq!(store.log.count(&EntryFilter::default()).await.expect("counts"), 3);
+        // The same rows at their right places are taken: the refusals above were for the place.
+        sqlx::query(&two("prev_hash")).execute(&pool).await.expect("the next links are taken");
+        sqlx::query(&copy_of_3("6", "hash")).execute(&pool).await.expect("the next link is taken");
+        sqlx::query("DELETE FROM audit_entries WHERE seq = 4").execute(&pool).await.expect_err("still append-only");
+        assert_eq!(store.log.get(6).await.expect("reads").map(|e| e.sequence), Some(6));
     }
 
     /// Changes made behind the store's back, by a superuser with the triggers off: each

@@ -25,7 +25,7 @@ use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
-use crate::tokens::{Scope, TokenRecord};
+use crate::tokens::{Scope, StoredToken, TokenRecord};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -298,6 +298,10 @@ impl TokenStore for SqliteStore {
 
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
         tokens::find(&self.control, token_hash).await
+    }
+
+    async fn all_tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
+        tokens::all(&self.control).await
     }
 }
 

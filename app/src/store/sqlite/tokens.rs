@@ -1,7 +1,7 @@
 //! API tokens in SQLite: only each token's SHA-256 is stored.
 
 use crate::store::StoreError;
-use crate::tokens::{Scope, TokenRecord};
+use crate::tokens::{Scope, StoredToken, TokenRecord};
 use chrono::Utc;
 use sqlx::SqlitePool;
 
@@ -41,4 +41,12 @@ pub async fn find(pool: &SqlitePool, token_hash: &[u8]) -> Result<Option<TokenRe
         name,
         scopes: crate::filter::comma_list(&scopes).filter_map(|s| s.parse().ok()).collect(),
     }))
+}
+
+pub async fn all(pool: &SqlitePool) -> Result<Vec<StoredToken>, StoreError> {
+    let rows: Vec<(i64, String, String, Vec<u8>, i64)> =
+        sqlx::query_as("SELECT id, name, scopes, token_hash, created_at FROM api_tokens ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(StoredToken::from_columns).collect())
 }

@@ -1,0 +1,125 @@
+//! `certifyclouds migrate-store`: copies a whole store into PostgreSQL. Entries keep their
+//! sequence numbers and hashes (the target's chain is the source's, head included) and
+//! tokens keep their ids, so entries still name the token that posted them. Each batch
+//! commits on its own: an interrupted copy resumes after the last batch it committed.
+
+use app::store::{AuditLog, Head, OpenError, PgStore, Store, StoreError};
+use indicatif::{ProgressBar, ProgressStyle};
+use thiserror::Error;
+
+/// Entries read and committed at a time: large enough that round trips do not dominate,
+/// small enough that an interrupted copy loses little and memory stays flat.
+const BATCH: u32 = 2_000;
+
+#[derive(Debug, Error)]
+pub enum MigrateError {
+    #[error(
+        "--to must be a PostgreSQL database URL (postgres://user@host/database): migrate-store copies into PostgreSQL"
+    )]
+    TargetNotPostgres,
+    #[error(
+        "the target already holds entry {target} but the source ends at entry {source_end}: it holds another log \
+         (copy into an empty database)"
+    )]
+    TargetAhead { target: u64, source_end: u64 },
+    #[error(
+        "the target's entry {0} is not the source's: it holds another log (copy into an empty database, or into the \
+         one an interrupted copy of this source left)"
+    )]
+    Diverged(u64),
+    #[error("cannot open the source: {0}")]
+    Source(#[source] OpenError),
+    #[error("cannot open the target: {0}")]
+    Target(#[source] OpenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the copy failed verification: {0}")]
+    Verification(String),
+}
+
+/// What a copy did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Copied {
+    /// The target's head before this run: entries up to it were copied by an earlier run.
+    pub resumed_after: u64,
+    pub entries: u64,
+    pub tokens: usize,
+    /// The head both logs now share (`None` for an empty source).
+    pub head: Option<Head>,
+}
+
+/// Opens both stores (the source read-only, the target created or migrated if need be).
+pub async fn open(from: &str, to: &str) -> Result<(Store, PgStore), MigrateError> {
+    if !app::store::is_postgres(to) {
+        return Err(MigrateError::TargetNotPostgres);
+    }
+    let source = app::store::open_read_only(from).await.map_err(MigrateError::Source)?;
+    let target = PgStore::open(to).await.map_err(MigrateError::Target)?;
+    Ok((source, target))
+}
+
+/// Copies what the target lacks, then verifies the target's whole chain against the
+/// source's head.
+pub async fn copy(source: &Store, target: &PgStore, progress: &ProgressBar) -> Result<Copied, MigrateError> {
+    // Checked before anything is written: a target holding another log is left alone.
+    let total = source.log.count(&Default::default()).await?;
+    let resumed_after = resume_point(source, target, total).await?;
+    let mut tokens = 0;
+    for token in source.tokens.all_tokens().await? {
+        tokens += usize::from(target.copy_token(&token).await?);
+    }
+    progress.set_length(total);
+    progress.set_position(resumed_after);
+
+    let mut entries = 0;
+    let mut batch = source.log.entries_after(resumed_after, BATCH).await?;
+    while let Some(last) = batch.last().map(|e| e.sequence) {
+        // The next batch is read while this one is written.
+        let (written, next) = tokio::join!(target.append_copies(&batch), source.log.entries_after(last, BATCH));
+        written?;
+        entries += batch.len() as u64;
+        progress.inc(batch.len() as u64);
+        batch = next?;
+    }
+    progress.finish_and_clear();
+
+    let head = match target.head().await? {
+        Some(head) => {
+            let source_head = source.log.get(head.sequence).await?.ok_or(MigrateError::Diverged(head.sequence))?;
+            let expected = Head { sequence: head.sequence, hash: source_head.hash };
+            let report = AuditLog::verify(target, Some(&expected)).await?;
+            if !report.is_intact() {
+                let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+                return Err(MigrateError::Verification(problems.join("; ")));
+            }
+            Some(expected)
+        }
+        None => None,
+    };
+    Ok(Copied { resumed_after, entries, tokens, head })
+}
+
+/// Where the copy starts: after the target's head, if the target holds a beginning of the
+/// source's log (an interrupted copy); an empty target starts from the first entry.
+async fn resume_point(source: &Store, target: &PgStore, source_total: u64) -> Result<u64, MigrateError> {
+    let Some(head) = target.head().await? else { return Ok(0) };
+    let Some(theirs) = source.log.get(head.sequence).await? else {
+        return Err(MigrateError::TargetAhead { target: head.sequence, source_end: source_total });
+    };
+    if theirs.hash != head.hash {
+        return Err(MigrateError::Diverged(head.sequence));
+    }
+    Ok(head.sequence)
+}
+
+/// The bar drawn on standard error while entries are copied (hidden when it is not a
+/// terminal, as in scripts and tests).
+pub fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:40.cyan/blue} {human_pos}/{human_len} entries  {elapsed} elapsed, {eta} left",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
