@@ -3,9 +3,12 @@
 -- start (or after `certifyclouds serve` has created the schema once as the owner), with
 -- psql: psql -v app=certifyclouds_app -f docs/postgres-roles.sql
 -- The application role reads everything and appends; it cannot change or remove an
--- entry, move the chain's head or drop a partition.
+-- entry, move the chain's head, create or drop a partition, or create objects of its
+-- own in the schema. It does write the per-day counts (derived data that `verify`
+-- re-checks against the entries).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO :"app";
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"app";
 GRANT INSERT ON audit_entries, audit_actors, api_tokens TO :"app";
 GRANT INSERT, UPDATE ON audit_daily_counts, audit_actor_counts TO :"app";
-GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint) TO :"app";
+GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint), audit_upkeep() TO :"app";

@@ -65,10 +65,13 @@ pub struct StoredToken {
 
 impl StoredToken {
     /// A token from its columns as both engines store them: id, name, comma-separated
-    /// scopes, hash, creation time.
-    pub fn from_columns((id, name, scopes, token_hash, created_at): (i64, String, String, Vec<u8>, i64)) -> Self {
-        let scopes = scopes.split(',').filter_map(|s| s.parse().ok()).collect();
-        StoredToken { record: TokenRecord { id, name, scopes }, token_hash, created_at }
+    /// scopes, hash, creation time. A scope this version does not know is an error: a
+    /// token is never read with fewer rights than it was given, or more.
+    pub fn from_columns(
+        (id, name, scopes, token_hash, created_at): (i64, String, String, Vec<u8>, i64),
+    ) -> Result<Self, String> {
+        let scopes = crate::filter::comma_list(&scopes).map(str::parse).collect::<Result<_, _>>()?;
+        Ok(StoredToken { record: TokenRecord { id, name, scopes }, token_hash, created_at })
     }
 }
 

@@ -64,15 +64,16 @@ INSERT INTO audit_head (seq, hash) VALUES (0, '\x0000000000000000000000000000000
 -- over the rows in sequence order: a row trigger updated the head row once per entry,
 -- and each update of one row in one transaction made the next one slower (ingest at 3k
 -- entries/s instead of 26k).
-CREATE FUNCTION audit_entries_at_head_only() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION audit_entries_at_head_only() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    head audit_head%ROWTYPE;
+    head public.audit_head%ROWTYPE;
     rows_in bigint;
     broken bigint;
     last_seq bigint;
     last_hash bytea;
 BEGIN
-    SELECT * INTO head FROM audit_head FOR UPDATE;
+    SELECT * INTO head FROM public.audit_head FOR UPDATE;
     SELECT count(*),
            count(*) FILTER (WHERE seq IS DISTINCT FROM before_seq + 1 OR prev_hash IS DISTINCT FROM before_hash),
            max(seq),
@@ -88,7 +89,7 @@ BEGIN
     IF broken > 0 THEN
         RAISE EXCEPTION 'audit entries are appended at the head of the chain only';
     END IF;
-    UPDATE audit_head SET seq = last_seq, hash = last_hash;
+    UPDATE public.audit_head SET seq = last_seq, hash = last_hash;
     RETURN NULL;
 END;
 $$;
@@ -96,8 +97,14 @@ $$;
 CREATE TRIGGER audit_entries_at_head_only AFTER INSERT ON audit_entries
     REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_at_head_only();
 
+-- Refuses a change of entries; on a partition, also an insert that names the partition
+-- itself (a statement trigger of the parent fires only for statements that name the
+-- parent, so the head-only check above would not see it).
 CREATE FUNCTION audit_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'INSERT' THEN
+        RAISE EXCEPTION 'audit entries are inserted through audit_entries only, at the head of the chain';
+    END IF;
     RAISE EXCEPTION 'audit entries are append-only';
 END;
 $$;
@@ -107,21 +114,46 @@ CREATE TRIGGER audit_entries_no_change BEFORE UPDATE OR DELETE ON audit_entries
 CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries
     FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only();
 
--- The month partition that holds `at` (microseconds), created if missing. Appends call
--- it for each month they have not seen; opening the store, for the months around now.
-CREATE FUNCTION audit_ensure_partition(micros bigint) RETURNS void LANGUAGE plpgsql AS $$
+-- The month partition that holds `at` (microseconds), created if missing, with the
+-- trigger that refuses inserts and truncates naming it. Appends call it for each month
+-- they have not seen; the store's upkeep, for the months around now. It runs with its
+-- owner's rights (the application's role may be one that cannot create tables), with a
+-- search path no other role can write to.
+CREATE FUNCTION audit_ensure_partition(micros bigint) RETURNS void LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     first_day timestamp := date_trunc('month', to_timestamp(micros / 1000000.0) AT TIME ZONE 'UTC');
     part_name text := format('audit_entries_%s', to_char(first_day, 'YYYYMM'));
     from_micros bigint := (extract(epoch FROM first_day) * 1000000)::bigint;
     to_micros bigint := (extract(epoch FROM first_day + interval '1 month') * 1000000)::bigint;
 BEGIN
-    IF to_regclass(part_name) IS NULL THEN
-        EXECUTE format('CREATE TABLE %I PARTITION OF audit_entries FOR VALUES FROM (%s) TO (%s)',
+    IF to_regclass(format('public.%I', part_name)) IS NULL THEN
+        EXECUTE format('CREATE TABLE public.%I PARTITION OF public.audit_entries FOR VALUES FROM (%s) TO (%s)',
                        part_name, from_micros, to_micros);
+        EXECUTE format('CREATE TRIGGER audit_entries_through_parent_only BEFORE INSERT OR TRUNCATE ON public.%I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION public.audit_entries_append_only()', part_name);
     END IF;
+EXCEPTION WHEN duplicate_table THEN
+    -- Another instance created it at the same moment.
+    NULL;
 END;
 $$;
+REVOKE ALL ON FUNCTION audit_ensure_partition(bigint) FROM PUBLIC;
+
+-- The store's hourly upkeep (one instance runs it): the partitions of last month to three
+-- months ahead, so that appends seldom create one (creating one waits for every reader of
+-- the table), and fresh planner statistics. With its owner's rights: ANALYZE skips tables
+-- the caller does not own, and autovacuum never analyses a partitioned parent.
+CREATE FUNCTION audit_upkeep() RETURNS void LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM public.audit_ensure_partition((extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC')
+                                                   + make_interval(months => k)) * 1000000)::bigint)
+    FROM generate_series(-1, 3) AS k;
+    ANALYZE public.audit_entries, public.audit_actors, public.audit_daily_counts, public.audit_actor_counts;
+END;
+$$;
+REVOKE ALL ON FUNCTION audit_upkeep() FROM PUBLIC;
 
 -- The months around now, so that appends rarely need to create one.
 SELECT audit_ensure_partition((extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC')

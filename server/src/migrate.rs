@@ -18,8 +18,8 @@ pub enum MigrateError {
     )]
     TargetNotPostgres,
     #[error(
-        "the target already holds entry {target} but the source ends at entry {source_end}: it holds another log \
-         (copy into an empty database)"
+        "the target holds entries up to {target} but the source ends at entry {source_end}: the target holds another \
+         log, or entries appended after an earlier copy (copy into an empty database)"
     )]
     TargetAhead { target: u64, source_end: u64 },
     #[error(
@@ -63,11 +63,8 @@ pub async fn open(from: &str, to: &str) -> Result<(Store, PgStore), MigrateError
 pub async fn copy(source: &Store, target: &PgStore, progress: &ProgressBar) -> Result<Copied, MigrateError> {
     // Checked before anything is written: a target holding another log is left alone.
     let total = source.log.count(&Default::default()).await?;
-    let resumed_after = resume_point(source, target, total).await?;
-    let mut tokens = 0;
-    for token in source.tokens.all_tokens().await? {
-        tokens += usize::from(target.copy_token(&token).await?);
-    }
+    let resumed_after = resume_point(source, target).await?;
+    let tokens = target.copy_tokens(&source.tokens.all_tokens().await?).await?;
     progress.set_length(total);
     progress.set_position(resumed_after);
 
@@ -81,8 +78,18 @@ pub async fn copy(source: &Store, target: &PgStore, progress: &ProgressBar) -> R
         progress.inc(batch.len() as u64);
         batch = next?;
     }
+    // Verifying reads the whole copy again: say so rather than look stuck.
+    if let Ok(style) = ProgressStyle::with_template("{spinner} verifying the copy ({elapsed})") {
+        progress.set_style(style);
+    }
+    progress.enable_steady_tick(std::time::Duration::from_millis(200));
+    let verified = verify(source, target).await;
     progress.finish_and_clear();
+    Ok(Copied { resumed_after, entries, tokens, head: verified? })
+}
 
+/// Verifies the target's whole chain, up to the source's entry at the target's head.
+async fn verify(source: &Store, target: &PgStore) -> Result<Option<Head>, MigrateError> {
     let head = match target.head().await? {
         Some(head) => {
             let source_head = source.log.get(head.sequence).await?.ok_or(MigrateError::Diverged(head.sequence))?;
@@ -96,15 +103,16 @@ pub async fn copy(source: &Store, target: &PgStore, progress: &ProgressBar) -> R
         }
         None => None,
     };
-    Ok(Copied { resumed_after, entries, tokens, head })
+    Ok(head)
 }
 
 /// Where the copy starts: after the target's head, if the target holds a beginning of the
 /// source's log (an interrupted copy); an empty target starts from the first entry.
-async fn resume_point(source: &Store, target: &PgStore, source_total: u64) -> Result<u64, MigrateError> {
+async fn resume_point(source: &Store, target: &PgStore) -> Result<u64, MigrateError> {
     let Some(head) = target.head().await? else { return Ok(0) };
     let Some(theirs) = source.log.get(head.sequence).await? else {
-        return Err(MigrateError::TargetAhead { target: head.sequence, source_end: source_total });
+        let source_end = *source.log.watch_head().borrow();
+        return Err(MigrateError::TargetAhead { target: head.sequence, source_end });
     };
     if theirs.hash != head.hash {
         return Err(MigrateError::Diverged(head.sequence));

@@ -174,8 +174,9 @@ pub trait TokenStore: Send + Sync {
 /// The database's upkeep.
 #[async_trait]
 pub trait Maintenance: Send + Sync {
-    /// Refreshes the query planner's statistics (sampled, so it stays cheap at any size);
-    /// run after bulk loads and periodically.
+    /// Refreshes the query planner's statistics (sampled, so it stays cheap at any size)
+    /// and readies the months ahead (PostgreSQL's partitions); run after bulk loads and
+    /// periodically.
     async fn optimize(&self) -> Result<(), StoreError>;
 
     /// Answers when the database can be reached.

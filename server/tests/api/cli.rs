@@ -307,7 +307,7 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     let source = TestApp::spawn_engine(false, |s| s).await;
     source.seed(2500, 10, 5, "2025-06-01T00:00:00Z").await;
     let event = crate::helpers::event("secret.read", "2025-06-01T12:00:00Z", ("user", "u-7", "Ana"));
-    assert_eq!(source.post_events(&serde_json::json!([event])).await.status, StatusCode::CREATED);
+    assert_eq!(source.post_events(&serde_json::json!([event.clone()])).await.status, StatusCode::CREATED);
     let total = 2501;
     let target_db = TestDatabase::create().await;
 
@@ -369,5 +369,18 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert_eq!(other.list("limit=1").await["total"], 20);
     let into_sqlite =
         certifyclouds("sqlite:unused", &["migrate-store", "--from", &source.database_url, "--to", "sqlite:x.db"]);
+    assert!(!into_sqlite.status.success());
     assert!(String::from_utf8_lossy(&into_sqlite.stderr).contains("must be a PostgreSQL database URL"));
+
+    // Entries appended to the target after the move: a new copy of the source is refused.
+    let moved = app::store::open(target_db.url()).await.expect("opens");
+    let receipt = app::ingest::Receipt { received_at: chrono::Utc::now(), token: None };
+    let more = app::ingest::parse_batch(serde_json::json!([event]).to_string().as_bytes(), &receipt).expect("valid");
+    moved.log.append(more).await.expect("appends after the move");
+    moved.maintenance.close().await;
+    let behind =
+        certifyclouds("sqlite:unused", &["migrate-store", "--from", &source.database_url, "--to", target_db.url()]);
+    assert!(!behind.status.success());
+    let stderr = String::from_utf8_lossy(&behind.stderr);
+    assert!(stderr.contains(&format!("entries up to {} but the source ends at entry {total}", total + 1)), "{stderr}");
 }

@@ -148,7 +148,12 @@ async fn ensure_partitions(
         let at = planned.fields.timestamp_micros;
         let month = month_of(at);
         if !known.partitions.contains(&month) && new.insert(month) {
+            // Creating a partition waits for every reader of the table, and readers queue
+            // behind it: past a short wait the append gives up, answered "busy, retry"
+            // (an entry of a month far from now; the upkeep creates the months around now).
+            sqlx::query("SET LOCAL lock_timeout = '2s'").execute(&mut *conn).await?;
             sqlx::query("SELECT audit_ensure_partition($1)").bind(at).execute(&mut *conn).await?;
+            sqlx::query("SET LOCAL lock_timeout = 0").execute(&mut *conn).await?;
         }
     }
     Ok(new)

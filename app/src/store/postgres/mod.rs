@@ -34,8 +34,18 @@ use tokio::sync::watch;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// The class of the advisory locks that elect a leader per job (the second key is the
-/// job's name hashed); two-key locks never collide with the appends' one-key lock.
+/// job's name hashed, [`job_key`]); two-key locks never collide with the appends' one-key
+/// lock.
 const LEAD_LOCKS: i32 = 0x6c65_6164;
+
+/// Creates the partitions of last month to three months ahead, if missing (the hourly
+/// upkeep, `audit_upkeep()`, does it too), so that appends seldom create one: creating
+/// one waits for every reader of the table, an export included.
+const MONTHS_AHEAD: &str = "SELECT audit_ensure_partition((extract(epoch FROM date_trunc('month', now() AT TIME ZONE \
+     'UTC') + make_interval(months => k)) * 1000000)::bigint) FROM generate_series(-1, 3) AS k";
+
+/// How long to wait before listening again after the connection was lost.
+const RELISTEN: Duration = Duration::from_secs(1);
 
 /// The channel appends announce the new head on (its payload: the newest sequence).
 const HEAD_CHANNEL: &str = "audit_head";
@@ -72,15 +82,7 @@ impl PgStore {
     pub async fn open(database_url: &str) -> Result<PgStore, OpenError> {
         let store = Self::connect(database_url).await?;
         migrate(&store.pool).await?;
-        // The partitions of the months around now, so that appends rarely create one
-        // (creating one waits for every reader of the table, an export included).
-        sqlx::query(
-            "SELECT audit_ensure_partition((extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') \
-             + make_interval(months => k)) * 1000000)::bigint) FROM generate_series(-1, 3) AS k",
-        )
-        .execute(&store.pool)
-        .await
-        .map_err(open_error)?;
+        sqlx::query(MONTHS_AHEAD).execute(&store.pool).await.map_err(open_error)?;
         store.start().await?;
         Ok(store)
     }
@@ -128,12 +130,27 @@ impl PgStore {
             sqlx::query_scalar("SELECT seq FROM audit_head").fetch_one(&self.pool).await.map_err(open_error)?;
         raise(&self.head, u64::try_from(seq).unwrap_or(0));
         let head = self.head.clone();
+        let pool = self.pool.clone();
         let task = tokio::spawn(async move {
-            // `recv` reconnects by itself after a lost connection; announcements made
-            // meanwhile are lost, and the live stream's polling finds those entries.
-            while let Ok(note) = listener.recv().await {
-                if let Ok(seq) = note.payload().parse::<u64>() {
-                    raise(&head, seq);
+            loop {
+                match listener.recv().await {
+                    Ok(note) => {
+                        if let Ok(seq) = note.payload().parse::<u64>() {
+                            raise(&head, seq);
+                        }
+                    }
+                    // `recv` reconnects by itself after a lost connection; this is a
+                    // reconnection that failed. The next `recv` tries again, and the head
+                    // is read again once the database answers: announcements made
+                    // meanwhile are lost.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the announcements of new entries; reconnecting");
+                        tokio::time::sleep(RELISTEN).await;
+                        let seq = sqlx::query_scalar::<_, i64>("SELECT seq FROM audit_head").fetch_one(&pool).await;
+                        if let Ok(seq) = seq {
+                            raise(&head, u64::try_from(seq).unwrap_or(0));
+                        }
+                    }
                 }
             }
         });
@@ -169,11 +186,18 @@ impl PgStore {
         Ok((sequence > 0).then(|| Head { sequence, hash: hex::encode(hash) }))
     }
 
-    /// Adds a token read from another store under its own id; a token already copied is
-    /// left as it is. Returns whether it was added.
-    pub async fn copy_token(&self, token: &StoredToken) -> Result<bool, StoreError> {
-        tokens::copy(&self.pool, token).await
+    /// Adds tokens read from another store under their own ids, in one transaction; tokens
+    /// already copied are left as they are. Returns how many were added.
+    pub async fn copy_tokens(&self, tokens: &[StoredToken]) -> Result<usize, StoreError> {
+        tokens::copy(&self.pool, tokens).await
     }
+}
+
+/// The second key of a job's lead: the job's name hashed (FNV-1a), the same in every
+/// instance and every version.
+fn job_key(job: &str) -> i32 {
+    let hash = job.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    i32::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// Runs the migrations not applied yet. When every one is, nothing is run: an application
@@ -185,11 +209,23 @@ async fn migrate(pool: &PgPool) -> Result<(), OpenError> {
         .await
         .map_err(open_error)?;
     if exists {
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(pool)
-            .await
-            .map_err(open_error)?;
-        if MIGRATOR.iter().all(|m| applied.contains(&m.version)) {
+        let applied: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await
+                .map_err(open_error)?;
+        for (version, checksum) in &applied {
+            if MIGRATOR.iter().any(|m| m.version == *version && *m.checksum != **checksum) {
+                return Err(OpenError::Migrate(
+                    format!(
+                        "the database's schema step {version} is not this version's (made by another build of \
+                         CertifyClouds Audit): restore its own build, or start on an empty database"
+                    )
+                    .into(),
+                ));
+            }
+        }
+        if MIGRATOR.iter().all(|m| applied.iter().any(|(v, _)| *v == m.version)) {
             return Ok(());
         }
     }
@@ -301,9 +337,8 @@ impl TokenStore for PgStore {
 #[async_trait]
 impl Maintenance for PgStore {
     async fn optimize(&self) -> Result<(), StoreError> {
-        sqlx::query("ANALYZE audit_entries, audit_actors, audit_daily_counts, audit_actor_counts")
-            .execute(&self.pool)
-            .await?;
+        // The partitions ahead and ANALYZE, with the schema owner's rights.
+        sqlx::query("SELECT audit_upkeep()").execute(&self.pool).await?;
         Ok(())
     }
 
@@ -342,9 +377,9 @@ impl Maintenance for PgStore {
             leads.remove(job);
         }
         let mut conn = PgConnection::connect_with(&self.options).await?;
-        let led: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+        let led: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
             .bind(LEAD_LOCKS)
-            .bind(job)
+            .bind(job_key(job))
             .fetch_one(&mut conn)
             .await?;
         if led {
@@ -389,6 +424,10 @@ mod tests {
             )
         };
         let copy_of_3 = |seq: &str, prev: &str| copies(seq, prev, "3");
+        let partition: String = sqlx::query_scalar("SELECT tableoid::regclass::text FROM audit_entries WHERE seq = 3")
+            .fetch_one(&pool)
+            .await
+            .expect("the partition of entry 3");
         // Entries 2 and 3 as 4 and 5: 4 follows the head; 5's link must be 4's hash, which
         // is 2's, as 3's prev_hash is.
         let two = |prev_of_5: &str| {
@@ -407,6 +446,9 @@ mod tests {
             copy_of_3("4", "sha256(hash)"),
             copies("4", "(SELECT hash FROM audit_head)", "2, 3"),
             two("sha256(hash)"),
+            // Naming a partition instead of the table: its own trigger refuses.
+            copy_of_3("4", "hash").replacen("INSERT INTO audit_entries ", &format!("INSERT INTO {partition} "), 1),
+            format!("TRUNCATE {partition}"),
         ] {
             let refused = sqlx::query(&sql).execute(&pool).await.expect_err(&sql);
             let code = refused.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
@@ -479,13 +521,38 @@ mod tests {
             "UPDATE audit_head SET seq = 1",
             "DELETE FROM audit_daily_counts",
             "SELECT audit_entries_at_head_only()",
+            "INSERT INTO audit_entries_201802 SELECT * FROM audit_entries_201802",
+            "CREATE FUNCTION public.lag(bigint) RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint'",
+            "CREATE TABLE public.audit_head_copy (seq bigint)",
         ] {
             let refused = sqlx::query(sql).execute(&mut conn).await.expect_err(sql);
             let code = refused.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
             // 42501: insufficient privilege; 0A000: a trigger function cannot be called.
             assert!(matches!(code.as_deref(), Some("42501" | "0A000")), "{sql}: {refused}");
         }
+        // The hourly upkeep (statistics, months ahead) runs with the owner's rights.
+        app.maintenance.optimize().await.expect("the upkeep runs as the application role");
+        let analysed: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stats WHERE tablename = 'audit_entries'")
+            .fetch_one(&mut admin)
+            .await
+            .expect("reads statistics");
+        assert!(analysed > 0, "the parent table was analysed");
         assert!(owner.log.verify(None).await.expect("verifies").is_intact());
+    }
+
+    /// A schema made by another build of the migrations is refused with a clear reason,
+    /// not used as if it were this version's.
+    #[tokio::test]
+    async fn a_schema_from_another_build_is_refused() {
+        let (store, db) = fresh().await;
+        store.maintenance.close().await;
+        let mut admin = <PgConnection as sqlx::Connection>::connect(db.url()).await.expect("connects");
+        sqlx::query("UPDATE _sqlx_migrations SET checksum = sha384('another'::bytea) WHERE version = 1")
+            .execute(&mut admin)
+            .await
+            .expect("changes the record");
+        let refused = crate::store::open(db.url()).await.err().expect("refused");
+        assert!(refused.to_string().contains("made by another build"), "{refused}");
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! API tokens on PostgreSQL: only each token's SHA-256 is stored.
 
+use crate::store::rows::{stored_tokens, TOKEN_COLUMNS};
 use crate::store::StoreError;
 use crate::tokens::{Scope, StoredToken, TokenRecord};
 use chrono::Utc;
@@ -39,55 +40,49 @@ pub async fn find(pool: &PgPool, token_hash: &[u8]) -> Result<Option<TokenRecord
 }
 
 pub async fn all(pool: &PgPool) -> Result<Vec<StoredToken>, StoreError> {
-    let rows: Vec<(i64, String, String, Vec<u8>, i64)> =
-        sqlx::query_as("SELECT id, name, scopes, token_hash, created_at FROM api_tokens ORDER BY id")
-            .fetch_all(pool)
-            .await?;
-    Ok(rows.into_iter().map(StoredToken::from_columns).collect())
+    let rows = sqlx::query_as(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id")).fetch_all(pool).await?;
+    stored_tokens(rows)
 }
 
-/// Adds a token under the id it had in another store, unless that id is already taken by
-/// the same token (a resumed copy); the ids handed out next start above it.
-pub async fn copy(pool: &PgPool, token: &StoredToken) -> Result<bool, StoreError> {
+/// Adds tokens under the ids they had in another store, in one transaction, skipping those
+/// already here (a resumed copy); the ids handed out next start above them. Nothing is
+/// added if any id or name here belongs to another token. Returns how many were added.
+pub async fn copy(pool: &PgPool, tokens: &[StoredToken]) -> Result<usize, StoreError> {
     let mut tx = pool.begin().await?;
-    let existing: Option<(String, Vec<u8>)> = sqlx::query_as("SELECT name, token_hash FROM api_tokens WHERE id = $1")
-        .bind(token.record.id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some((name, hash)) = existing {
-        if name == token.record.name && hash == token.token_hash {
-            return Ok(false);
+    let here: Vec<(i64, String, Vec<u8>)> =
+        sqlx::query_as("SELECT id, name, token_hash FROM api_tokens").fetch_all(&mut *tx).await?;
+    let mut added = 0;
+    for token in tokens {
+        let (id, name) = (token.record.id, &token.record.name);
+        match here.iter().find(|(i, n, h)| *i == id || n == name || *h == token.token_hash) {
+            Some((i, n, h)) if *i == id && n == name && *h == token.token_hash => continue,
+            Some((i, n, _)) => {
+                return Err(StoreError::Conflict(format!(
+                    "the source's token {id} ('{name}') clashes with token {i} ('{n}') here: this database holds \
+                     another store's tokens"
+                )))
+            }
+            None => {}
         }
-        return Err(StoreError::Conflict(format!(
-            "token {} ('{name}') here is not the source's token {} ('{}'): this database holds another store's tokens",
-            token.record.id, token.record.id, token.record.name
-        )));
-    }
-    let listed: Vec<&str> = token.record.scopes.iter().map(|s| s.as_str()).collect();
-    let inserted = sqlx::query(
-        "INSERT INTO api_tokens (id, name, token_hash, scopes, created_at) OVERRIDING SYSTEM VALUE \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(token.record.id)
-    .bind(&token.record.name)
-    .bind(&token.token_hash)
-    .bind(listed.join(","))
-    .bind(token.created_at)
-    .execute(&mut *tx)
-    .await;
-    match inserted {
-        Ok(_) => {}
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(StoreError::Conflict(format!(
-                "a token named '{}' (or with the same hash) already exists here under another id",
-                token.record.name
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    sqlx::query("SELECT setval(pg_get_serial_sequence('api_tokens', 'id'), (SELECT max(id) FROM api_tokens))")
+        let listed: Vec<&str> = token.record.scopes.iter().map(|s| s.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO api_tokens (id, name, token_hash, scopes, created_at) OVERRIDING SYSTEM VALUE \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(&token.token_hash)
+        .bind(listed.join(","))
+        .bind(token.created_at)
         .execute(&mut *tx)
         .await?;
+        added += 1;
+    }
+    if added > 0 {
+        sqlx::query("SELECT setval(pg_get_serial_sequence('api_tokens', 'id'), (SELECT max(id) FROM api_tokens))")
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
-    Ok(true)
+    Ok(added)
 }

@@ -1,5 +1,6 @@
 //! API tokens in SQLite: only each token's SHA-256 is stored.
 
+use crate::store::rows::{stored_tokens, TOKEN_COLUMNS};
 use crate::store::StoreError;
 use crate::tokens::{Scope, StoredToken, TokenRecord};
 use chrono::Utc;
@@ -44,9 +45,6 @@ pub async fn find(pool: &SqlitePool, token_hash: &[u8]) -> Result<Option<TokenRe
 }
 
 pub async fn all(pool: &SqlitePool) -> Result<Vec<StoredToken>, StoreError> {
-    let rows: Vec<(i64, String, String, Vec<u8>, i64)> =
-        sqlx::query_as("SELECT id, name, scopes, token_hash, created_at FROM api_tokens ORDER BY id")
-            .fetch_all(pool)
-            .await?;
-    Ok(rows.into_iter().map(StoredToken::from_columns).collect())
+    let rows = sqlx::query_as(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id")).fetch_all(pool).await?;
+    stored_tokens(rows)
 }
