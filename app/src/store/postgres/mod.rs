@@ -470,6 +470,12 @@ mod tests {
             ("UPDATE audit_entries SET words = to_tsvector('simple', 'other words') WHERE seq = 2", "search index"),
             ("UPDATE audit_daily_counts SET n = n + 1 WHERE day = (SELECT min(day) FROM audit_daily_counts)", "counts"),
             ("UPDATE audit_entries SET actor_ref = actor_ref % 4 + 1 WHERE seq = 3", "actor index"),
+            (
+                "INSERT INTO audit_entries SELECT seq, ts + 1, event_type, severity, actor_type, actor_id, actor_name, \
+                 actor_ref, resource_type, resource_id, resource_name, description, details, ip_address, user_agent, \
+                 received_at, ingest_token_id, ingest_token_name, prev_hash, hash, words FROM audit_entries WHERE seq = 5",
+                "a second entry 5",
+            ),
         ] {
             let (store, db) = fresh().await;
             store.log.append(samples(0..10)).await.expect("appends");
@@ -481,6 +487,7 @@ mod tests {
                 "broken link at 4" => matches!(problems.as_slice(), [Problem::BrokenLink { seq: 4, .. }]),
                 "search index" => matches!(problems.as_slice(), [Problem::SearchIndex(_)]),
                 "counts" => matches!(problems.as_slice(), [Problem::Counts { table: "audit_daily_counts", .. }]),
+                "a second entry 5" => problems.contains(&Problem::OutOfPlace { stored_seq: 5, expected: 6 }),
                 // Filed under another actor, it is also counted under the other one.
                 _ => problems.contains(&Problem::ActorIndex { seq: 3 }),
             };

@@ -7,10 +7,8 @@ use super::read::snapshot;
 use crate::store::rows::{EntryRow, COLUMNS};
 use crate::store::verify::{ChainWalk, Head, Problem, VerifyReport};
 use crate::store::StoreError;
+use futures_util::TryStreamExt;
 use sqlx::{FromRow, PgConnection, PgPool, Row};
-
-/// Rows read per statement.
-const BATCH: i64 = 2000;
 
 /// Entries named at most per kind of problem.
 const NAMED: i64 = 5;
@@ -19,30 +17,23 @@ pub async fn verify(pool: &PgPool, expect_head: Option<&Head>) -> Result<VerifyR
     let mut tx = snapshot(pool).await?;
     let mut walk = ChainWalk::default();
     let mut search = Vec::new();
-    let mut last = 0i64;
-    'rows: loop {
-        let rows = sqlx::query(&format!(
+    {
+        // One query, streamed: paging by sequence number would step over a second row
+        // given the same number behind the triggers' back, and the walk must see it.
+        let sql = format!(
             "SELECT {COLUMNS}, array_to_string(tsvector_to_array(words), ' ') AS stored_words \
-             FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2"
-        ))
-        .bind(last)
-        .bind(BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
-        let full = rows.len() as i64 == BATCH;
-        for row in &rows {
-            let entry = EntryRow::from_row(row)?;
+             FROM audit_entries ORDER BY seq, ts"
+        );
+        let mut rows = sqlx::query(&sql).fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await? {
+            let entry = EntryRow::from_row(&row)?;
             let stored: String = row.try_get("stored_words")?;
-            last = entry.seq;
             if !walk.visit(entry.seq, entry.raw()) {
-                break 'rows;
+                break;
             }
             if !same_words(&stored, &entry) && search.len() < NAMED as usize {
                 search.push(entry.seq);
             }
-        }
-        if !full {
-            break;
         }
     }
     let mut report = walk.report;
