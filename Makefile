@@ -35,7 +35,10 @@ e2e:
 	scripts/build-site.sh debug
 	cd end2end && npx playwright test
 
+# The store benchmark on both engines (PostgreSQL on a private server with durable
+# commits), then the browser's first load.
 bench: build
 	scripts/setup.sh bench
 	cargo bench -p server --bench audit
+	PG_DURABLE=1 scripts/with-postgres.sh env BENCH_ENGINE=postgres cargo bench -p server --bench audit
 	scripts/bench-ui.sh

@@ -32,11 +32,14 @@ trap stop EXIT
 as_server "'$bin/initdb' -D '$dir/data' -A trust -U postgres -E UTF8 --locale=C.UTF-8 --no-sync" >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
 
-# A port another process holds makes the start fail: then another one is tried. fsync is off: a test server's data is thrown away.
+# A port another process holds makes the start fail: then another one is tried. fsync is
+# off (a test server's data is thrown away) unless PG_DURABLE=1, which the benchmark sets so
+# that its commits are as durable as SQLite's.
+if [ "${PG_DURABLE:-0}" = 1 ]; then durability="-c shared_buffers=1GB"; else durability="-c fsync=off -c full_page_writes=off"; fi
 started=""
 for _ in 1 2 3 4 5; do
   port=$(( 20000 + RANDOM % 40000 ))
-  if as_server "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=400\" start" >/dev/null 2>&1; then
+  if as_server "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 $durability -c max_connections=400\" start" >/dev/null 2>&1; then
     started=1
     break
   fi

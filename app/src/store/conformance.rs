@@ -145,6 +145,8 @@ pub const FILTER_QUERIES: &[&str] = &[
     "q=stripe",
     "q=kv-prod-payments&severity=info",
     "start_date=2025-03-02&end_date=2025-03-05T12:00:00Z&event_type=auth.login.*",
+    // Over 1000 matches between two partial days: deep pages sought by day, both edges.
+    "start_date=2025-03-01T18:00:00Z&end_date=2025-03-09T06:00:00Z",
     "q=vault+kv&actor=rotation-worker&end_date=2025-03-06",
     "q=eve",
     "q=1",

@@ -1,4 +1,4 @@
-//! `make bench`: seeds two fresh SQLite stores with 1M events each (through the store, so
+//! `make bench`: seeds two fresh stores with 1M events each, on SQLite, then on PostgreSQL (through the store, so
 //! with the indexes, full-text search, per-day counts and the hash chain): the catalogue's
 //! descriptions, and a small template vocabulary where a few words are in a third of all
 //! entries. Then, through the real router: the first page of `GET /audit/entries` for
@@ -12,6 +12,12 @@
 //!   (seeding 10M takes minutes); the ingest rate is then not measured again.
 //! - `BENCH_LOAD_SECS`: how long the mixed load runs (default 30).
 //! - `BENCH_EXPORTS=0`: leave out the exports (at 10M they take minutes).
+//! - `BENCH_ENGINE=postgres`: measure the PostgreSQL engine instead, on the server named by
+//!   `CERTIFYCLOUDS_TEST_POSTGRES_URL` (`PG_DURABLE=1 scripts/with-postgres.sh` starts one
+//!   with durable commits), in databases `bench_<profile>_<entries>`; its section of the
+//!   report is "<entries> entries, PostgreSQL". `BENCH_DATA` (any value) keeps and reuses
+//!   those databases, on a server that outlives the run (`with-postgres.sh` removes its
+//!   own when the run ends).
 //! - `BENCH_ONLY=templates` (or `catalogue`, `bulk`, `load`, `breakdown`): time only those parts and print
 //!   them, for a quick look; the report is left alone. `BENCH_CASE=<words>` keeps only
 //!   the cases whose name holds them.
@@ -52,10 +58,47 @@ fn entries(query: &str) -> String {
     format!("/audit/entries?{query}")
 }
 
+/// The engine a run measures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    /// The URL of a database on the server (any one: each store gets its own database).
+    Postgres(String),
+}
+
+impl Engine {
+    fn from_env() -> Self {
+        match std::env::var("BENCH_ENGINE").as_deref() {
+            Ok("postgres") => Engine::Postgres(
+                std::env::var("CERTIFYCLOUDS_TEST_POSTGRES_URL")
+                    .expect("BENCH_ENGINE=postgres needs a server: run under scripts/with-postgres.sh"),
+            ),
+            _ => Engine::Sqlite,
+        }
+    }
+
+    /// The store as the report's machine line names it.
+    fn store(&self) -> &'static str {
+        match self {
+            Engine::Sqlite => "SQLite (bundled) in WAL mode",
+            Engine::Postgres(_) => "PostgreSQL (Debian's, a private server with fsync on, shared_buffers 1 GB)",
+        }
+    }
+
+    /// What the report calls it, after the size in a section's title.
+    fn title(&self) -> &'static str {
+        match self {
+            Engine::Sqlite => "",
+            Engine::Postgres(_) => ", PostgreSQL",
+        }
+    }
+}
+
 /// A seeded store, and how fast it was filled (`None` when an earlier run's was reused).
 struct Seeded {
     store: Store,
-    path: PathBuf,
+    /// The store's database URL.
+    url: String,
     ingest: Option<(f64, f64)>,
     /// Where the store's time went while it was filled.
     phases: Option<app::store::AppendPhases>,
@@ -66,18 +109,28 @@ async fn seeded(profile: Profile, events: u64, until: DateTime<Utc>) -> Seeded {
     seeded_in(std::env::var_os("BENCH_DATA").map(PathBuf::from), profile, events, until).await
 }
 
-/// A store of `events` entries in `data` (reused when there) or in a new temporary folder.
+/// A store of `events` entries in `data` (reused when there) or in a new temporary folder;
+/// on PostgreSQL, in a database of its own.
 async fn seeded_in(data: Option<PathBuf>, profile: Profile, events: u64, until: DateTime<Utc>) -> Seeded {
-    let name = format!("{}-{events}.db", if profile == Profile::Templates { "templates" } else { "catalogue" });
-    let (path, dir) = match data {
-        Some(data) => (data.join(&name), None),
-        None => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            (dir.path().join(&name), Some(dir))
+    let kind = if profile == Profile::Templates { "templates" } else { "catalogue" };
+    let name = format!("{kind}-{events}.db");
+    let (url, reuse, dir) = match Engine::from_env() {
+        Engine::Sqlite => {
+            let (path, dir) = match data {
+                Some(data) => (data.join(&name), None),
+                None => {
+                    let dir = tempfile::tempdir().expect("temp dir");
+                    (dir.path().join(&name), Some(dir))
+                }
+            };
+            (format!("sqlite:{}", path.display()), path.exists(), dir)
+        }
+        Engine::Postgres(server) => {
+            let (url, reuse) = postgres_database(&server, &format!("bench_{kind}_{events}"), data.is_some()).await;
+            (url, reuse, None)
         }
     };
-    let reuse = path.exists();
-    let store = store::open(&format!("sqlite:{}", path.display())).await.expect("store opens");
+    let store = store::open(&url).await.expect("store opens");
     let mut ingest = None;
     let mut phases = None;
     if !reuse {
@@ -100,7 +153,33 @@ async fn seeded_in(data: Option<PathBuf>, profile: Profile, events: u64, until: 
         phases = Some(store.maintenance.append_phases());
     }
     store.maintenance.optimize().await.expect("statistics");
-    Seeded { store, path, ingest, phases, _dir: dir }
+    Seeded { store, url, ingest, phases, _dir: dir }
+}
+
+/// The URL of database `name` on the server of `server`, and whether it already holds a
+/// seeded store to reuse (only when `keep`); otherwise it is created empty.
+async fn postgres_database(server: &str, name: &str, keep: bool) -> (String, bool) {
+    use sqlx::Connection;
+    let (base, _) = server.rsplit_once('/').expect("a database URL");
+    let url = format!("{base}/{name}");
+    let mut admin = sqlx::PgConnection::connect(server).await.expect("connects to the server");
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(&mut admin)
+        .await
+        .expect("lists databases");
+    if exists && keep {
+        let mut conn = sqlx::PgConnection::connect(&url).await.expect("connects");
+        let seeded: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM audit_head").fetch_optional(&mut conn).await.ok().flatten();
+        if seeded.unwrap_or(0) > 0 {
+            return (url, true);
+        }
+    }
+    for sql in [format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), format!("CREATE DATABASE {name}")] {
+        sqlx::query(&sql).execute(&mut admin).await.expect("recreates the database");
+    }
+    (url, false)
 }
 
 #[tokio::main]
@@ -141,12 +220,17 @@ async fn main() {
     let exports = if std::env::var("BENCH_EXPORTS").is_ok_and(|v| v == "0") {
         "\n### Export\n\nNot measured in this run (`BENCH_EXPORTS=0`).\n".to_owned()
     } else {
-        export::export_section(&app, &token, &catalogue.path, day).await
+        export::export_section(&app, &token, &catalogue.url, day).await
     };
     let bulk_batches = 15;
     let bulk = ingest::bulk_rate(&app, &token, bulk_batches).await;
     eprintln!("bulk ingest at {events}: {bulk:.0} events/s");
-    let breakdown = breakdown::section(catalogue.phases.as_ref(), Some(bulk), until).await;
+    let engine = Engine::from_env();
+    // The breakdown's scratch stores and the durable-ingest figures are SQLite's own.
+    let breakdown = match engine {
+        Engine::Sqlite => breakdown::section(catalogue.phases.as_ref(), Some(bulk), until).await,
+        Engine::Postgres(_) => String::new(),
+    };
     let mixed_queries: Vec<String> = catalogue_cases
         .iter()
         .filter_map(|c| c.uri.strip_prefix("/audit/entries?").map(str::to_owned))
@@ -158,7 +242,10 @@ async fn main() {
     let burst = entries_in(&catalogue.store).await - before_load;
     let after_burst_rows = time_cases(&app, &token, &catalogue_cases).await;
     let small = small_store_load(&mixed_queries, load_secs, until).await;
-    let durable = ingest::durable_ingest_section().await;
+    let durable = match engine {
+        Engine::Sqlite => ingest::durable_ingest_section().await,
+        Engine::Postgres(_) => String::new(),
+    };
 
     let ingest_rows: String = [("catalogue", &catalogue), ("templates", &templates)]
         .iter()
@@ -171,7 +258,7 @@ async fn main() {
         })
         .collect();
     let section = format!(
-        "## {events} entries\n\n\
+        "## {events} entries{engine}\n\n\
          Measured on {date}. Machine: {machine}.\n\n\
          ### Ingest\n\n\
          Seeded events over 90 days, appended through `AuditLog::append` in batches of {BATCH} (the indexes, \
@@ -192,18 +279,26 @@ async fn main() {
          ### The same filters after a burst\n\n\
          The load above appended {burst} entries to the newest day, nearly all of one event type \
          (`rotation.completed` by `rotation-worker`), as a misbehaving service would. The first-page cases \
-         again, on the catalogue store with that burst: the planner reads the per-day counts and walks \
-         around it instead of through it.\n\n\
+         again, on the catalogue store with that burst{planner}.\n\n\
          | case | query | total | p50 ms | p95 ms | target p95 ms | met |\n|---|---|---|---|---|---|---|\n{after_burst_rows}\n\
          {small}\n\
          {exports}\n{durable}",
+        engine = engine.title(),
         date = until.format("%Y-%m-%d"),
-        machine = memory::machine(),
+        machine = memory::machine(engine.store()),
+        planner = match engine {
+            Engine::Sqlite => ": the planner reads the per-day counts and walks around it instead of through it",
+            Engine::Postgres(_) => "",
+        },
         n = 2 * bulk_batches * BATCH,
         bulk_ok = if bulk >= 20_000.0 { "met" } else { "**not met**" },
         load = load_section(&fair, &mixed, mixed_queries.len()),
     );
-    report::write_section(&format!("bench:{events}"), &section);
+    let marker = match engine {
+        Engine::Sqlite => format!("bench:{events}"),
+        Engine::Postgres(_) => format!("bench:{events}:postgres"),
+    };
+    report::write_section(&marker, &section);
     catalogue.store.maintenance.close().await;
     templates.store.maintenance.close().await;
 }

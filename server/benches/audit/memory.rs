@@ -45,7 +45,7 @@ pub fn peak_memory_mib() -> Option<f64> {
     status_kib("VmHWM:").map(|kb| kb / 1024.0)
 }
 
-pub fn machine() -> String {
+pub fn machine(store: &str) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -58,5 +58,5 @@ pub fn machine() -> String {
         .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
         .map(|kb| kb / 1024.0 / 1024.0)
         .unwrap_or(0.0);
-    format!("{cores} cores ({cpu}), {mem_gib:.0} GiB memory, SQLite (bundled) in WAL mode on local disk, release build")
+    format!("{cores} cores ({cpu}), {mem_gib:.0} GiB memory, {store} on local disk, release build")
 }

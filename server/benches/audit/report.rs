@@ -1,11 +1,12 @@
-//! docs/benchmarks.md is made of sections, each written by one kind of run (the 1M run of
-//! `make bench`, a 10M run, the browser's first-load figures): a run replaces its own
-//! section and keeps the others.
+//! docs/benchmarks.md is made of sections, each written by one kind of run (the 1M runs of
+//! `make bench` on each engine, a 10M run, the browser's first-load figures): a run
+//! replaces its own section and keeps the others.
 
 const HEADER: &str = "# Benchmarks\n\n\
-Written by `make bench` (`cargo bench -p server --bench audit`, then `scripts/bench-ui.sh`). Each \
-section is replaced by the run that wrote it; the 10M section by \
-`BENCH_ENTRIES=10000000 cargo bench -p server --bench audit`. Do not edit by hand.\n\n";
+Written by `make bench` (`cargo bench -p server --bench audit`, the same with `BENCH_ENGINE=postgres` \
+under `PG_DURABLE=1 scripts/with-postgres.sh`, then `scripts/bench-ui.sh`). Each section is replaced by \
+the run that wrote it; the 10M section by `BENCH_ENTRIES=10000000 cargo bench -p server --bench audit`. \
+Do not edit by hand.\n\n";
 
 pub fn write_section(marker: &str, content: &str) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/benchmarks.md");

@@ -50,8 +50,9 @@ const RELISTEN: Duration = Duration::from_secs(1);
 /// The channel appends announce the new head on (its payload: the newest sequence).
 const HEAD_CHANNEL: &str = "audit_head";
 
-/// Connections to the server: reads, appends and the lookups every request makes share
-/// them; the server, not this pool, is where they wait for each other.
+/// Connections to the server for reads and the lookups every request makes. Appends have
+/// a connection of their own ([`PgStore::writer`]): queued behind 80 readers for one of
+/// these, single-event posts fell to 2 a second in the benchmark.
 const CONNECTIONS: u32 = 16;
 
 /// How long a request waits for a connection before it is answered "busy, try again".
@@ -64,6 +65,8 @@ pub fn names(database_url: &str) -> bool {
 
 pub struct PgStore {
     pool: PgPool,
+    /// The appends' own connection (appends are serialised anyway: one is enough).
+    writer: PgPool,
     head: Arc<watch::Sender<u64>>,
     /// Serialises this process's appends before they queue for the advisory lock, which
     /// serialises them with other processes' (one connection waiting, not sixteen).
@@ -103,14 +106,19 @@ impl PgStore {
 
     async fn connect(database_url: &str) -> Result<PgStore, OpenError> {
         let options = PgConnectOptions::from_str(database_url).map_err(open_error)?;
-        let pool = PgPoolOptions::new()
+        let pool = with_custom_plans(PgPoolOptions::new())
             .max_connections(CONNECTIONS)
             .acquire_timeout(ACQUIRE_WAIT)
             .connect_with(options.clone())
             .await
             .map_err(open_error)?;
+        let writer = with_custom_plans(PgPoolOptions::new())
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_WAIT)
+            .connect_lazy_with(options.clone());
         Ok(PgStore {
             pool,
+            writer,
             head: Arc::new(watch::channel(0).0),
             appending: tokio::sync::Mutex::new(append::Months::default()),
             commits: AtomicU64::new(0),
@@ -170,7 +178,7 @@ impl PgStore {
         }
         let mut months = self.appending.lock().await;
         let mut phases = AppendPhases::default();
-        let receipt = append::copy(&self.pool, &mut months, entries, &mut phases).await?;
+        let receipt = append::copy(&self.writer, &mut months, entries, &mut phases).await?;
         self.commits.fetch_add(1, Ordering::Relaxed);
         if let Some(last) = receipt.sequences.last() {
             raise(&self.head, *last);
@@ -198,6 +206,20 @@ impl PgStore {
 fn job_key(job: &str) -> i32 {
     let hash = job.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
     i32::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// Statements are prepared once per connection and run with new values: after five runs
+/// PostgreSQL may switch to one generic plan for every value, which for a filter (one
+/// user's entries, or a prefix and a severity) reads far more than the plan made for the
+/// values at hand (4 ms became 100 ms in the benchmark). Set after connecting rather than
+/// as a startup option, which some connection poolers refuse.
+fn with_custom_plans(options: PgPoolOptions) -> PgPoolOptions {
+    options.after_connect(|conn, _| {
+        Box::pin(async move {
+            sqlx::query("SET plan_cache_mode = force_custom_plan").execute(conn).await?;
+            Ok(())
+        })
+    })
 }
 
 /// Runs the migrations not applied yet. When every one is, nothing is run: an application
@@ -265,7 +287,7 @@ impl AuditLog for PgStore {
         }
         let mut months = self.appending.lock().await;
         let mut phases = AppendPhases::default();
-        let receipt = append::append(&self.pool, &mut months, &entries, &mut phases).await?;
+        let receipt = append::append(&self.writer, &mut months, &entries, &mut phases).await?;
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.phases.lock().unwrap_or_else(|e| e.into_inner()).add(&phases);
         if let Some(last) = receipt.sequences.last() {
@@ -356,6 +378,7 @@ impl Maintenance for PgStore {
         for (_, conn) in self.leads.lock().await.drain() {
             let _ = conn.close().await;
         }
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -545,6 +568,18 @@ mod tests {
             .expect("reads statistics");
         assert!(analysed > 0, "the parent table was analysed");
         assert!(owner.log.verify(None).await.expect("verifies").is_intact());
+    }
+
+    /// Every connection, the appends' included, plans each statement for its values.
+    #[tokio::test]
+    async fn connections_plan_each_statement_for_its_values() {
+        let (_, db) = fresh().await;
+        let store = PgStore::open(db.url()).await.expect("opens");
+        for pool in [&store.pool, &store.writer] {
+            let mode: String = sqlx::query_scalar("SHOW plan_cache_mode").fetch_one(pool).await.expect("shows");
+            assert_eq!(mode, "force_custom_plan");
+        }
+        store.close().await;
     }
 
     /// A schema made by another build of the migrations is refused with a clear reason,

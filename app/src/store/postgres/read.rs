@@ -63,11 +63,18 @@ pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Res
     } else {
         None
     };
-    let (start, end) = bounds(filter);
+    let (start, mut end) = bounds(filter);
+    let mut skip = page.offset;
+    if filter.search.is_empty() && page.offset >= SEEK_BY_DAY_FROM {
+        if let Some((day_end, skip_in_day)) = seek_day(&mut tx, filter, page.offset).await? {
+            end = Some(end.map_or(day_end, |e| e.min(day_end)));
+            skip = skip_in_day;
+        }
+    }
     let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries"));
     push_entries_where(&mut qb, filter, start, end);
     qb.push(" ORDER BY ts DESC, seq DESC LIMIT ").push_bind(i64::from(page.limit));
-    qb.push(" OFFSET ").push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+    qb.push(" OFFSET ").push_bind(i64::try_from(skip).unwrap_or(i64::MAX));
     let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
     result.entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
     let shown = if result.entries.is_empty() { 0 } else { page.offset + result.entries.len() as u64 };
@@ -82,6 +89,56 @@ pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Res
     };
     tx.commit().await?;
     Ok(result)
+}
+
+/// Pages from this offset on are sought by day (see [`seek_day`]); nearer pages are read
+/// by skipping rows, which costs less than reading the counts.
+const SEEK_BY_DAY_FROM: u64 = 1000;
+
+/// Where a deep page of a filter without search begins, from the per-day counts: the end
+/// of the day its first entry falls in, and how many matches of that day and older to
+/// skip. Skipping then steps over at most one day's matches instead of every newer one.
+/// `None` where the counts cannot tell: a filter they do not hold, a range within one day,
+/// or a page in the partial day at the range's newer edge.
+async fn seek_day(
+    conn: &mut PgConnection,
+    filter: &EntryFilter,
+    offset: u64,
+) -> Result<Option<(i64, u64)>, StoreError> {
+    let Some(table) = counts_table(filter) else {
+        return Ok(None);
+    };
+    let (start, end) = bounds(filter);
+    let first_day = start.map(ceil_day);
+    let end_day = end.map(floor_day);
+    if let (Some(first), Some(last)) = (first_day, end_day) {
+        if first >= last {
+            return Ok(None);
+        }
+    }
+    let mut remaining = offset;
+    if let (Some(end), Some(last)) = (end, end_day) {
+        if end > last * DAY_MICROS {
+            let newest = count_entries(conn, filter, Some(last * DAY_MICROS), Some(end)).await?;
+            if remaining < newest {
+                return Ok(None);
+            }
+            remaining -= newest;
+        }
+    }
+    let mut qb = QueryBuilder::new(format!("SELECT day, sum(n)::int8 FROM {table}"));
+    conditions(filter, None, Target::Counts { start: first_day, end: end_day }).push_to(&mut qb);
+    qb.push(" GROUP BY day ORDER BY day DESC");
+    let days: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    for (day, n) in days {
+        let n = u64::try_from(n).unwrap_or(0);
+        if remaining < n {
+            return Ok(Some(((day + 1) * DAY_MICROS, remaining)));
+        }
+        remaining -= n;
+    }
+    // Older than every whole day: in the partial day at the range's start.
+    Ok(first_day.map(|first| (first * DAY_MICROS, remaining)))
 }
 
 /// Whether a search's page states its exact total, as SQLite's does: one word, and no
