@@ -29,6 +29,7 @@ macro_rules! conformance_suite {
             verify_passes_an_intact_log_and_checks_a_given_head,
             tokens_are_found_by_hash_and_names_are_unique,
             concurrent_appends_never_fork_the_chain,
+            concurrent_appends_share_commits_and_each_gets_its_own_entries,
             unknown_entries_are_none_and_empty_appends_write_nothing);
     };
     (@cases $open:path; $($case:ident),*) => {
@@ -473,6 +474,39 @@ pub async fn concurrent_appends_never_fork_the_chain(store: Store) {
     assert!(report.is_intact(), "{:?}", report.problems);
     let per_producer: u64 = (0..10).map(|round| 1 + round % 3).sum();
     assert_eq!(report.entries, 8 * per_producer);
+}
+
+/// Appends that arrive together share commits (group commit), and each caller is answered
+/// with its own entries.
+pub async fn concurrent_appends_share_commits_and_each_gets_its_own_entries(store: Store) {
+    let mut tasks = Vec::new();
+    for producer in 0..8 {
+        let log = store.log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for i in 0..25 {
+                let entry = sample(producer * 100 + i);
+                let description = entry.description.clone();
+                let receipt = log.append(vec![entry]).await.expect("appends");
+                assert_eq!(receipt.sequences.len(), 1);
+                mine.push((receipt.sequences[0], description, receipt.head_hash));
+            }
+            mine
+        }));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for task in tasks {
+        for (seq, description, hash) in task.await.expect("producer") {
+            assert!(seen.insert(seq), "sequence {seq} given twice");
+            let stored = store.log.get(seq).await.expect("reads").expect("stored");
+            assert_eq!((stored.description, stored.hash), (description, hash), "each caller got its own entry");
+        }
+    }
+    assert_eq!(seen.len(), 200);
+    let commits = store.maintenance.commits();
+    assert!(commits < 200, "200 appends from 8 producers took {commits} commits: none were grouped");
+    assert_eq!(store.maintenance.append_phases().entries, 200, "every entry is counted in its commit's phases");
+    assert!(store.log.verify(None).await.expect("verifies").is_intact());
 }
 
 pub async fn unknown_entries_are_none_and_empty_appends_write_nothing(store: Store) {

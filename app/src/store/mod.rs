@@ -115,6 +115,25 @@ pub struct AppendReceipt {
     pub head_hash: String,
 }
 
+impl AppendReceipt {
+    /// The receipts of the appends a group commit held, `sizes` entries each in order,
+    /// from the sequence number and hash of each entry of the group.
+    pub fn split(chained: &[(u64, [u8; 32])], sizes: impl IntoIterator<Item = usize>) -> Vec<AppendReceipt> {
+        let mut rest = chained;
+        sizes
+            .into_iter()
+            .map(|size| {
+                let (mine, later) = rest.split_at(size.min(rest.len()));
+                rest = later;
+                AppendReceipt {
+                    sequences: mine.iter().map(|(seq, _)| *seq).collect(),
+                    head_hash: mine.last().map(|(_, hash)| hex::encode(hash)).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// The log: appended to, never changed; read by page, count, scan and stream.
 #[async_trait]
 pub trait AuditLog: Send + Sync {

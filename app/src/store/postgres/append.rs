@@ -40,13 +40,13 @@ struct Planned<'a> {
     copy_of: Option<&'a AuditEntry>,
 }
 
-/// Appends new entries at the head of the chain.
+/// Appends new entries at the head of the chain; each entry's sequence number and hash.
 pub async fn append(
     pool: &PgPool,
     known: &mut Months,
-    entries: &[ValidEntry],
+    entries: &[&ValidEntry],
     phases: &mut AppendPhases,
-) -> Result<AppendReceipt, StoreError> {
+) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
     // The sequence numbers are given once the head is read, under the lock.
     let group = entries.iter().map(|e| Planned { fields: ChainFields::of_new(e, 0), copy_of: None }).collect();
     write(pool, known, group, phases).await
@@ -62,7 +62,11 @@ pub async fn copy(
     phases: &mut AppendPhases,
 ) -> Result<AppendReceipt, StoreError> {
     let group = entries.iter().map(|e| Planned { fields: ChainFields::of_stored(e), copy_of: Some(e) }).collect();
-    write(pool, known, group, phases).await
+    let chained = write(pool, known, group, phases).await?;
+    Ok(AppendReceipt {
+        sequences: chained.iter().map(|(seq, _)| *seq).collect(),
+        head_hash: chained.last().map(|(_, hash)| hex::encode(hash)).unwrap_or_default(),
+    })
 }
 
 async fn write(
@@ -70,7 +74,7 @@ async fn write(
     known: &mut Months,
     mut group: Vec<Planned<'_>>,
     phases: &mut AppendPhases,
-) -> Result<AppendReceipt, StoreError> {
+) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
     let clock = Instant::now();
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
@@ -89,7 +93,7 @@ async fn write(
     };
 
     let mut rows = Rows::default();
-    let mut sequences = Vec::with_capacity(group.len());
+    let mut chained = Vec::with_capacity(group.len());
     let mut seq = head_seq;
     for planned in &mut group {
         seq += 1;
@@ -100,7 +104,7 @@ async fn write(
             same_place(original, sequence, &prev, &hash)?;
         }
         rows.push(seq, &planned.fields, actor_ref(&planned.fields), &prev, &hash);
-        sequences.push(sequence);
+        chained.push((sequence, hash));
         prev = hash;
     }
     let clock = lap(clock, &mut phases.chain);
@@ -114,7 +118,7 @@ async fn write(
     phases.entries += group.len() as u64;
     known.partitions.extend(new_months);
     known.actors.extend(new_actors);
-    Ok(AppendReceipt { sequences, head_hash: hex::encode(prev) })
+    Ok(chained)
 }
 
 /// Checks that a copied entry lands where it was in its own log, after the same entry,

@@ -11,6 +11,7 @@ mod scan;
 pub mod testing;
 mod tokens;
 mod verify;
+mod writer;
 
 use super::{
     AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, OpenError, ScanSink, StoreError, TokenStore, VerifyReport,
@@ -26,7 +27,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -65,14 +66,10 @@ pub fn names(database_url: &str) -> bool {
 
 pub struct PgStore {
     pool: PgPool,
-    /// The appends' own connection (appends are serialised anyway: one is enough).
-    writer: PgPool,
+    /// Commits the appends, on a connection of their own, grouping those that arrive
+    /// together (appends are serialised anyway: one connection is enough).
+    writer: Arc<writer::Writer>,
     head: Arc<watch::Sender<u64>>,
-    /// Serialises this process's appends before they queue for the advisory lock, which
-    /// serialises them with other processes' (one connection waiting, not sixteen).
-    appending: tokio::sync::Mutex<append::Months>,
-    commits: AtomicU64,
-    phases: Mutex<AppendPhases>,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
     options: PgConnectOptions,
     /// The connections holding this process's leads, by job: a session's advisory lock
@@ -112,17 +109,15 @@ impl PgStore {
             .connect_with(options.clone())
             .await
             .map_err(open_error)?;
-        let writer = with_custom_plans(PgPoolOptions::new())
+        let writer_pool = with_custom_plans(PgPoolOptions::new())
             .max_connections(1)
             .acquire_timeout(ACQUIRE_WAIT)
             .connect_lazy_with(options.clone());
+        let head = Arc::new(watch::channel(0).0);
         Ok(PgStore {
             pool,
-            writer,
-            head: Arc::new(watch::channel(0).0),
-            appending: tokio::sync::Mutex::new(append::Months::default()),
-            commits: AtomicU64::new(0),
-            phases: Mutex::new(AppendPhases::default()),
+            writer: Arc::new(writer::Writer::new(writer_pool, head.clone())),
+            head,
             listener: Mutex::new(None),
             options,
             leads: tokio::sync::Mutex::new(HashMap::new()),
@@ -176,10 +171,10 @@ impl PgStore {
         if entries.is_empty() {
             return Ok(AppendReceipt { sequences: Vec::new(), head_hash: String::new() });
         }
-        let mut months = self.appending.lock().await;
+        let mut known = self.writer.known.lock().await;
         let mut phases = AppendPhases::default();
-        let receipt = append::copy(&self.writer, &mut months, entries, &mut phases).await?;
-        self.commits.fetch_add(1, Ordering::Relaxed);
+        let receipt = append::copy(&self.writer.pool, &mut known, entries, &mut phases).await?;
+        self.writer.commits.fetch_add(1, Ordering::Relaxed);
         if let Some(last) = receipt.sequences.last() {
             raise(&self.head, *last);
         }
@@ -285,15 +280,7 @@ impl AuditLog for PgStore {
         if entries.is_empty() {
             return Ok(AppendReceipt { sequences: Vec::new(), head_hash: String::new() });
         }
-        let mut months = self.appending.lock().await;
-        let mut phases = AppendPhases::default();
-        let receipt = append::append(&self.writer, &mut months, &entries, &mut phases).await?;
-        self.commits.fetch_add(1, Ordering::Relaxed);
-        self.phases.lock().unwrap_or_else(|e| e.into_inner()).add(&phases);
-        if let Some(last) = receipt.sequences.last() {
-            raise(&self.head, *last);
-        }
-        Ok(receipt)
+        self.writer.append(entries).await
     }
 
     #[tracing::instrument(skip_all)]
@@ -371,23 +358,23 @@ impl Maintenance for PgStore {
 
     async fn close(&self) {
         // An append in progress finishes first: it holds this lock until it commits.
-        let _appending = self.appending.lock().await;
+        let _appending = self.writer.known.lock().await;
         if let Some(task) = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }
         for (_, conn) in self.leads.lock().await.drain() {
             let _ = conn.close().await;
         }
-        self.writer.close().await;
+        self.writer.pool.close().await;
         self.pool.close().await;
     }
 
     fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.writer.commits.load(Ordering::Relaxed)
     }
 
     fn append_phases(&self) -> AppendPhases {
-        *self.phases.lock().unwrap_or_else(|e| e.into_inner())
+        *self.writer.phases.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn lead(&self, job: &str) -> Result<bool, StoreError> {
@@ -575,7 +562,7 @@ mod tests {
     async fn connections_plan_each_statement_for_its_values() {
         let (_, db) = fresh().await;
         let store = PgStore::open(db.url()).await.expect("opens");
-        for pool in [&store.pool, &store.writer] {
+        for pool in [&store.pool, &store.writer.pool] {
             let mode: String = sqlx::query_scalar("SHOW plan_cache_mode").fetch_one(pool).await.expect("shows");
             assert_eq!(mode, "force_custom_plan");
         }

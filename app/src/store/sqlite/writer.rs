@@ -255,17 +255,7 @@ fn transaction(
     phases.entries = entries.len() as u64;
     tally.phases.lock().unwrap_or_else(PoisonError::into_inner).add(&phases);
     actors.learn(appended.registered);
-    let mut rest = appended.chained.as_slice();
-    let mut receipts = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let (mine, later) = rest.split_at(job.entries.len().min(rest.len()));
-        rest = later;
-        receipts.push(AppendReceipt {
-            sequences: mine.iter().map(|(seq, _)| *seq).collect(),
-            head_hash: mine.last().map(|(_, hash)| hex::encode(hash)).unwrap_or_default(),
-        });
-    }
-    Ok(receipts)
+    Ok(AppendReceipt::split(&appended.chained, jobs.iter().map(|job| job.entries.len())))
 }
 
 fn answer(head: &watch::Sender<u64>, jobs: Vec<Job>, receipts: Vec<AppendReceipt>) {
@@ -282,7 +272,6 @@ fn answer(head: &watch::Sender<u64>, jobs: Vec<Job>, receipts: Vec<AppendReceipt
 mod tests {
     use crate::store::conformance::sample;
     use crate::store::{AuditLog, SqliteStore};
-    use std::sync::Arc;
 
     #[tokio::test]
     async fn the_connection_that_commits_appends_waits_for_the_disk() {
@@ -295,40 +284,6 @@ mod tests {
         assert_eq!(synchronous, 2, "FULL: a commit is on disk before it is answered");
         let journal: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).expect("pragma");
         assert_eq!(journal, "wal");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_appends_share_commits_and_each_gets_its_own_entries() {
-        let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite:{}", dir.path().join("t.db").display());
-        let store = Arc::new(SqliteStore::open(&url).await.expect("opens"));
-        let mut tasks = Vec::new();
-        for producer in 0..8 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut mine = Vec::new();
-                for i in 0..25 {
-                    let entry = sample(producer * 100 + i);
-                    let description = entry.description.clone();
-                    let receipt = store.append(vec![entry]).await.expect("appends");
-                    assert_eq!(receipt.sequences.len(), 1);
-                    mine.push((receipt.sequences[0], description, receipt.head_hash));
-                }
-                mine
-            }));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for task in tasks {
-            for (seq, description, hash) in task.await.expect("producer") {
-                assert!(seen.insert(seq), "sequence {seq} given twice");
-                let stored = store.get(seq).await.expect("reads").expect("stored");
-                assert_eq!((stored.description, stored.hash), (description, hash), "each caller got its own entry");
-            }
-        }
-        assert_eq!(seen.len(), 200);
-        let commits = store.writer.commits();
-        assert!(commits < 200, "200 appends from 8 producers took {commits} commits: none were grouped");
-        assert!(store.verify(None).await.expect("verifies").is_intact());
     }
 
     #[tokio::test]

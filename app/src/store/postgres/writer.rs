@@ -1,0 +1,109 @@
+//! Group commit on PostgreSQL: appends that arrive while another commits wait, and the
+//! next commit takes all of them in one transaction (one round of locks, one WAL flush).
+//! Each caller is answered after the commit that holds its entries, with its own sequence
+//! numbers. The commit runs in a task of its own, so a caller that stops waiting (a
+//! client that hung up) cannot interrupt a commit that holds other callers' entries.
+
+use super::append::{self, Months};
+use super::raise;
+use crate::ingest::ValidEntry;
+use crate::store::{AppendPhases, AppendReceipt, StoreError};
+use sqlx::PgPool;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{oneshot, watch};
+
+type Reply = oneshot::Sender<Result<AppendReceipt, StoreError>>;
+
+struct Job {
+    entries: Vec<ValidEntry>,
+    reply: Reply,
+}
+
+/// What commits this process's appends.
+pub struct Writer {
+    /// The appends' own connection: they never queue behind readers for one.
+    pub pool: PgPool,
+    /// Held while a group commits (and by copies and `close`); the months and actors
+    /// this process knows are in the database.
+    pub known: tokio::sync::Mutex<Months>,
+    waiting: Mutex<Vec<Job>>,
+    head: Arc<watch::Sender<u64>>,
+    pub commits: AtomicU64,
+    pub phases: Mutex<AppendPhases>,
+}
+
+impl Writer {
+    pub fn new(pool: PgPool, head: Arc<watch::Sender<u64>>) -> Self {
+        Writer {
+            pool,
+            known: tokio::sync::Mutex::new(Months::default()),
+            waiting: Mutex::new(Vec::new()),
+            head,
+            commits: AtomicU64::new(0),
+            phases: Mutex::new(AppendPhases::default()),
+        }
+    }
+
+    /// Appends `entries`, committed with whatever else waits, and answers once committed.
+    pub async fn append(self: &Arc<Self>, entries: Vec<ValidEntry>) -> Result<AppendReceipt, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).push(Job { entries, reply });
+        let writer = Arc::clone(self);
+        tokio::spawn(async move { writer.commit_waiting().await });
+        answer.await.map_err(|_| StoreError::backend("the append's commit ended without an answer"))?
+    }
+
+    /// Commits every waiting append, unless an earlier task already took them.
+    async fn commit_waiting(&self) {
+        let mut known = self.known.lock().await;
+        let group = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()));
+        if group.is_empty() {
+            return;
+        }
+        if group.len() > 1 {
+            match self.transaction(&mut known, &group).await {
+                Ok(receipts) => return self.answer(group, receipts),
+                Err(StoreError::Overloaded { reason, retry_after }) => {
+                    // Busy through its timeout: trying each alone would wait as long again.
+                    for job in group {
+                        let refused = StoreError::Overloaded { reason: reason.clone(), retry_after };
+                        let _ = job.reply.send(Err(refused));
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, jobs = group.len(), "a group commit failed; committing its appends one by one")
+                }
+            }
+        }
+        // One caller's failure is never another's.
+        for job in group {
+            match self.transaction(&mut known, std::slice::from_ref(&job)).await {
+                Ok(receipts) => self.answer(vec![job], receipts),
+                Err(e) => {
+                    let _ = job.reply.send(Err(e));
+                }
+            }
+        }
+    }
+
+    async fn transaction(&self, known: &mut Months, jobs: &[Job]) -> Result<Vec<AppendReceipt>, StoreError> {
+        let entries: Vec<&ValidEntry> = jobs.iter().flat_map(|job| job.entries.iter()).collect();
+        let mut phases = AppendPhases::default();
+        let chained = append::append(&self.pool, known, &entries, &mut phases).await?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.phases.lock().unwrap_or_else(|e| e.into_inner()).add(&phases);
+        Ok(AppendReceipt::split(&chained, jobs.iter().map(|job| job.entries.len())))
+    }
+
+    fn answer(&self, jobs: Vec<Job>, receipts: Vec<AppendReceipt>) {
+        if let Some(&last) = receipts.iter().filter_map(|r| r.sequences.last()).max() {
+            raise(&self.head, last);
+        }
+        for (job, receipt) in jobs.into_iter().zip(receipts) {
+            // A caller that stopped waiting is simply not told; its entries are committed.
+            let _ = job.reply.send(Ok(receipt));
+        }
+    }
+}
