@@ -119,6 +119,8 @@ impl AppendReceipt {
     /// The receipts of the appends a group commit held, `sizes` entries each in order,
     /// from the sequence number and hash of each entry of the group.
     pub fn split(chained: &[(u64, [u8; 32])], sizes: impl IntoIterator<Item = usize>) -> Vec<AppendReceipt> {
+        let sizes: Vec<usize> = sizes.into_iter().collect();
+        debug_assert_eq!(sizes.iter().sum::<usize>(), chained.len(), "every entry of the group belongs to one append");
         let mut rest = chained;
         sizes
             .into_iter()

@@ -26,6 +26,16 @@ pub struct Months {
     actors: HashMap<(String, String), i64>,
 }
 
+/// A commit whose outcome is not known: the entries may be stored.
+#[derive(Debug, thiserror::Error)]
+#[error("the commit's outcome is unknown: {0}")]
+pub struct CommitUnknown(#[source] sqlx::Error);
+
+/// Whether an append failed at its commit, so that it may have been stored after all.
+pub fn commit_unknown(error: &StoreError) -> bool {
+    matches!(error, StoreError::Backend(source) if source.is::<CommitUnknown>())
+}
+
 /// The month (as `year * 12 + month`) holding a time in microseconds.
 fn month_of(micros: i64) -> i64 {
     use chrono::Datelike;
@@ -113,7 +123,9 @@ async fn write(
     add_counts(&mut tx, &group, &actor_ref).await?;
     let clock = lap(clock, &mut phases.counts);
     sqlx::query("SELECT pg_notify($1, $2)").bind(super::HEAD_CHANNEL).bind(seq.to_string()).execute(&mut *tx).await?;
-    tx.commit().await?;
+    // A commit that fails may have been applied by the server all the same (the connection
+    // broke after it was sent): said so, so that nobody appends the entries again.
+    tx.commit().await.map_err(|e| StoreError::backend(CommitUnknown(e)))?;
     lap(clock, &mut phases.commit);
     phases.entries += group.len() as u64;
     known.partitions.extend(new_months);
@@ -375,6 +387,13 @@ mod tests {
         let words = lexemes("a.b", "x", &format!("short {long}"), None);
         assert!(words.split(' ').all(|w| w.len() <= MAX_LEXEME_BYTES), "{}", words.len());
         assert!(words.split(' ').any(|w| w == "short"));
+    }
+
+    #[test]
+    fn only_a_failed_commit_leaves_its_outcome_unknown() {
+        assert!(commit_unknown(&StoreError::backend(CommitUnknown(sqlx::Error::PoolClosed))));
+        assert!(!commit_unknown(&StoreError::backend(sqlx::Error::PoolClosed)), "failed before the commit");
+        assert!(!commit_unknown(&StoreError::overloaded()));
     }
 
     #[test]

@@ -64,23 +64,34 @@ impl Writer {
         if group.len() > 1 {
             match self.transaction(&mut known, &group).await {
                 Ok(receipts) => return self.answer(group, receipts),
-                Err(StoreError::Overloaded { reason, retry_after }) => {
-                    // Busy through its timeout: trying each alone would wait as long again.
+                Err(e) if append::commit_unknown(&e) => {
+                    // Perhaps stored: trying again could store the entries twice.
+                    tracing::error!(error = %e, jobs = group.len(), "a group commit's outcome is unknown");
                     for job in group {
-                        let refused = StoreError::Overloaded { reason: reason.clone(), retry_after };
-                        let _ = job.reply.send(Err(refused));
+                        let _ = job.reply.send(Err(StoreError::backend(e.to_string())));
                     }
                     return;
                 }
+                // Busy, or one job's own failure (an entry for a month whose partition
+                // could not be made in time, say): each is tried alone, so that one
+                // caller's failure is never another's.
                 Err(e) => {
                     tracing::warn!(error = %e, jobs = group.len(), "a group commit failed; committing its appends one by one")
                 }
             }
         }
-        // One caller's failure is never another's.
-        for job in group {
+        let mut jobs = group.into_iter();
+        while let Some(job) = jobs.next() {
             match self.transaction(&mut known, std::slice::from_ref(&job)).await {
                 Ok(receipts) => self.answer(vec![job], receipts),
+                // Still busy: every later try would wait as long again, with every append
+                // queued behind it, so the rest are told at once.
+                Err(StoreError::Overloaded { reason, retry_after }) => {
+                    for job in std::iter::once(job).chain(jobs.by_ref()) {
+                        let refused = StoreError::Overloaded { reason: reason.clone(), retry_after };
+                        let _ = job.reply.send(Err(refused));
+                    }
+                }
                 Err(e) => {
                     let _ = job.reply.send(Err(e));
                 }
