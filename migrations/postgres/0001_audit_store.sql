@@ -140,25 +140,32 @@ END;
 $$;
 REVOKE ALL ON FUNCTION audit_ensure_partition(bigint) FROM PUBLIC;
 
--- The store's hourly upkeep (one instance runs it): the partitions of last month to three
--- months ahead, so that appends seldom create one (creating one waits for every reader of
--- the table), and fresh planner statistics. With its owner's rights: ANALYZE skips tables
--- the caller does not own, and autovacuum never analyses a partitioned parent.
-CREATE FUNCTION audit_upkeep() RETURNS void LANGUAGE plpgsql
+-- The partitions of last month to three months ahead, so that appends seldom create one
+-- (creating one waits for every reader of the table): at migration, at every start and
+-- with the hourly upkeep.
+CREATE FUNCTION audit_ensure_months_ahead() RETURNS void LANGUAGE plpgsql
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM public.audit_ensure_partition((extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC')
                                                    + make_interval(months => k)) * 1000000)::bigint)
     FROM generate_series(-1, 3) AS k;
+END;
+$$;
+REVOKE ALL ON FUNCTION audit_ensure_months_ahead() FROM PUBLIC;
+
+-- The store's hourly upkeep (one instance runs it): the months ahead and fresh planner
+-- statistics. With its owner's rights: ANALYZE skips tables the caller does not own, and
+-- autovacuum never analyses a partitioned parent.
+CREATE FUNCTION audit_upkeep() RETURNS void LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM public.audit_ensure_months_ahead();
     ANALYZE public.audit_entries, public.audit_actors, public.audit_daily_counts, public.audit_actor_counts;
 END;
 $$;
 REVOKE ALL ON FUNCTION audit_upkeep() FROM PUBLIC;
 
--- The months around now, so that appends rarely need to create one.
-SELECT audit_ensure_partition((extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC')
-                                                 + make_interval(months => k)) * 1000000)::bigint)
-FROM generate_series(-1, 3) AS k;
+SELECT audit_ensure_months_ahead();
 
 CREATE TABLE audit_daily_counts (
     day        bigint NOT NULL,

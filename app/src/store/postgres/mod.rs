@@ -39,12 +39,6 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgre
 /// lock.
 const LEAD_LOCKS: i32 = 0x6c65_6164;
 
-/// Creates the partitions of last month to three months ahead, if missing (the hourly
-/// upkeep, `audit_upkeep()`, does it too), so that appends seldom create one: creating
-/// one waits for every reader of the table, an export included.
-const MONTHS_AHEAD: &str = "SELECT audit_ensure_partition((extract(epoch FROM date_trunc('month', now() AT TIME ZONE \
-     'UTC') + make_interval(months => k)) * 1000000)::bigint) FROM generate_series(-1, 3) AS k";
-
 /// How long to wait before listening again after the connection was lost.
 const RELISTEN: Duration = Duration::from_secs(1);
 
@@ -82,7 +76,8 @@ impl PgStore {
     pub async fn open(database_url: &str) -> Result<PgStore, OpenError> {
         let store = Self::connect(database_url).await?;
         migrate(&store.pool).await?;
-        sqlx::query(MONTHS_AHEAD).execute(&store.pool).await.map_err(open_error)?;
+        // The months around now, so that appends seldom create a partition.
+        sqlx::query("SELECT audit_ensure_months_ahead()").execute(&store.pool).await.map_err(open_error)?;
         store.start().await?;
         Ok(store)
     }
