@@ -25,6 +25,7 @@ macro_rules! conformance_suite {
             a_scan_hands_over_every_match_oldest_first_and_stops_when_told,
             new_entries_are_announced_and_read_after_a_sequence,
             search_folds_accents_in_lists_counts_timeline_and_scans,
+            a_one_word_search_counts_each_entry_once_however_many_words_it_begins,
             actors_are_suggested_by_any_part_of_their_name_or_id,
             verify_passes_an_intact_log_and_checks_a_given_head,
             tokens_are_found_by_hash_and_names_are_unique,
@@ -400,6 +401,46 @@ pub async fn search_folds_accents_in_lists_counts_timeline_and_scans(store: Stor
         let sink = Collect { seen: seen.clone(), stop_after: None, ended: Arc::new(Mutex::new(false)) };
         assert_eq!(store.log.scan(&f, Box::new(sink)).await.expect("scans"), want.len() as u64, "scan of {q}");
     }
+}
+
+/// A search word matches every word it begins: an entry holding several of them is one
+/// match, in the page's total, the count and the timeline alike (whole days, partial
+/// days and severities).
+pub async fn a_one_word_search_counts_each_entry_once_however_many_words_it_begins(store: Store) {
+    let mut entries = samples(0..45);
+    for (i, entry) in entries.iter_mut().enumerate() {
+        entry.description = match i % 3 {
+            0 => "rotation rotated rotate",
+            1 => "rotation of Müllerstraße",
+            _ => "rotisserie at Müllerstrasse and müllerstraßen",
+        }
+        .into();
+    }
+    store.log.append(entries).await.expect("appends");
+    let every = all(&store, 45).await;
+    let now: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
+    for q in [
+        "q=rot",
+        "q=rota",
+        "q=rotation",
+        "q=rotated",
+        "q=ro",
+        "q=mullerstr",
+        "q=m%C3%BCllerstra%C3%9Fe",
+        "q=mullerstrasse",
+        "q=rot&severity=warning",
+        "q=rot&severity=info&severity=error&start_date=2025-03-03&end_date=2025-03-07",
+        "q=rotat&start_date=2025-03-02T06:30:00Z&end_date=2025-03-08T18:00:00Z",
+    ] {
+        let f = filter(q);
+        let want = every.iter().filter(|e| f.matches(e)).count() as u64;
+        let page = store.log.list(&f, PageRequest::default()).await.expect("lists");
+        assert_eq!((page.total, page.total_exact), (want, true), "total of {q}");
+        assert_eq!(store.log.count(&f).await.expect("counts"), want, "count of {q}");
+        let span = Span::plan(f.start, f.end, store.log.earliest().await.expect("earliest"), now);
+        assert_eq!(store.log.histogram(&f, span).await.expect("histogram").total(), want, "timeline of {q}");
+    }
+    assert!(store.log.verify(None).await.expect("verifies").problems.is_empty());
 }
 
 fn url_encode(text: &str) -> String {

@@ -3,6 +3,7 @@
 //! reads the head, inserts the rows and adds them to the per-day counts, each as one
 //! statement over arrays, and announces the new head.
 
+use super::search::{lexemes, search_keys};
 use crate::entry::{Actor, AuditEntry};
 use crate::ingest::ValidEntry;
 use crate::store::chain::{entry_hash, ChainFields};
@@ -14,9 +15,6 @@ use std::time::Instant;
 
 /// The advisory lock every instance's appends take (any fixed number: "audit" in ASCII).
 const APPEND_LOCK: i64 = 0x0061_7564_6974;
-
-/// PostgreSQL's limit on one lexeme's length, in bytes.
-const MAX_LEXEME_BYTES: usize = 2047;
 
 /// What this process knows is already in the database: month partitions and actor
 /// references, neither of which ever goes away once committed.
@@ -121,6 +119,7 @@ async fn write(
     rows.insert(&mut tx).await?;
     let clock = lap(clock, &mut phases.rows);
     add_counts(&mut tx, &group, &actor_ref).await?;
+    rows.add_search_keys(&mut tx).await?;
     let clock = lap(clock, &mut phases.counts);
     sqlx::query("SELECT pg_notify($1, $2)").bind(super::HEAD_CHANNEL).bind(seq.to_string()).execute(&mut *tx).await?;
     // A commit that fails may have been applied by the server all the same (the connection
@@ -211,28 +210,6 @@ async fn actor_refs(
     Ok(found.into_iter().map(|(r, id, name)| ((id, name), r)).collect())
 }
 
-/// An entry's search words as PostgreSQL stores them: the words both engines index
-/// (distinct, space-separated), each cut to the longest lexeme PostgreSQL keeps.
-pub fn lexemes(event_type: &str, actor_name: &str, description: &str, resource_name: Option<&str>) -> String {
-    let text = crate::search::index_text(&[event_type, actor_name, description, resource_name.unwrap_or("")]);
-    if text.split(' ').all(|w| w.len() <= MAX_LEXEME_BYTES) {
-        return text;
-    }
-    text.split(' ').map(|w| cut(w, MAX_LEXEME_BYTES)).collect::<Vec<_>>().join(" ")
-}
-
-/// The longest prefix of `word` of at most `bytes` bytes that ends on a character.
-pub fn cut(word: &str, bytes: usize) -> &str {
-    if word.len() <= bytes {
-        return word;
-    }
-    let mut end = bytes;
-    while !word.is_char_boundary(end) {
-        end -= 1;
-    }
-    &word[..end]
-}
-
 /// The group's rows as one array per column, for one `INSERT … SELECT FROM UNNEST`.
 #[derive(Default)]
 struct Rows {
@@ -286,7 +263,7 @@ impl Rows {
         self.hash.push(hash.to_vec());
     }
 
-    async fn insert(self, conn: &mut PgConnection) -> Result<(), StoreError> {
+    async fn insert(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_entries (seq, ts, event_type, severity, actor_type, actor_id, actor_name, actor_ref, \
              resource_type, resource_id, resource_name, description, details, ip_address, user_agent, received_at, \
@@ -299,27 +276,56 @@ impl Rows {
                   AS u (s, t, et, sv, at, ai, an, ar, rt, ri, rn, d, dt, ip, ua, ra, ti, tn, ph, h, w) \
              ORDER BY s",
         )
-        .bind(self.seq)
-        .bind(self.ts)
-        .bind(self.event_type)
-        .bind(self.severity)
-        .bind(self.actor_type)
-        .bind(self.actor_id)
-        .bind(self.actor_name)
-        .bind(self.actor_ref)
-        .bind(self.resource_type)
-        .bind(self.resource_id)
-        .bind(self.resource_name)
-        .bind(self.description)
-        .bind(self.details)
-        .bind(self.ip_address)
-        .bind(self.user_agent)
-        .bind(self.received_at)
-        .bind(self.token_id)
-        .bind(self.token_name)
-        .bind(self.prev_hash)
-        .bind(self.hash)
-        .bind(self.words)
+        .bind(&self.seq)
+        .bind(&self.ts)
+        .bind(&self.event_type)
+        .bind(&self.severity)
+        .bind(&self.actor_type)
+        .bind(&self.actor_id)
+        .bind(&self.actor_name)
+        .bind(&self.actor_ref)
+        .bind(&self.resource_type)
+        .bind(&self.resource_id)
+        .bind(&self.resource_name)
+        .bind(&self.description)
+        .bind(&self.details)
+        .bind(&self.ip_address)
+        .bind(&self.user_agent)
+        .bind(&self.received_at)
+        .bind(&self.token_id)
+        .bind(&self.token_name)
+        .bind(&self.prev_hash)
+        .bind(&self.hash)
+        .bind(&self.words)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Rows {
+    /// Adds the group's search keys to their per-day counts (`search::search_keys`),
+    /// aggregated here so that each key is written once.
+    async fn add_search_keys(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        let mut counts: BTreeMap<(&str, i64, i64), i64> = BTreeMap::new();
+        for ((words, ts), severity) in self.words.iter().zip(&self.ts).zip(&self.severity) {
+            let day = ts.div_euclid(DAY_MICROS);
+            for key in search_keys(words.split(' ')) {
+                *counts.entry((key, day, *severity)).or_default() += 1;
+            }
+        }
+        if counts.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO audit_search_keys (key, day, severity, n) \
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[]) \
+             ON CONFLICT (key, day, severity) DO UPDATE SET n = audit_search_keys.n + excluded.n",
+        )
+        .bind(counts.keys().map(|k| k.0).collect::<Vec<_>>())
+        .bind(counts.keys().map(|k| k.1).collect::<Vec<_>>())
+        .bind(counts.keys().map(|k| k.2).collect::<Vec<_>>())
+        .bind(counts.values().copied().collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -377,17 +383,6 @@ fn lap(since: Instant, phase: &mut std::time::Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_words_are_cut_on_a_character_boundary() {
-        assert_eq!(cut("abc", 2047), "abc");
-        let long = "é".repeat(1500);
-        let kept = cut(&long, MAX_LEXEME_BYTES);
-        assert_eq!(kept.len(), 2046, "1023 two-byte characters");
-        let words = lexemes("a.b", "x", &format!("short {long}"), None);
-        assert!(words.split(' ').all(|w| w.len() <= MAX_LEXEME_BYTES), "{}", words.len());
-        assert!(words.split(' ').any(|w| w == "short"));
-    }
 
     #[test]
     fn only_a_failed_commit_leaves_its_outcome_unknown() {

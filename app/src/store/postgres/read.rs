@@ -1,11 +1,10 @@
 //! Reading the log on PostgreSQL: pages, totals, the timeline and single entries. A page
 //! and its total are read in one snapshot, so that they describe the same moment.
 
-use super::append::cut;
+use super::search::{key_counts, key_total, resolve, tsquery, Resolved};
 use crate::entry::{AuditEntry, EntryPage, SEARCH_TOTAL_BOUND};
 use crate::filter::{EntryFilter, PageRequest};
-use crate::histogram::{Histogram, Span};
-use crate::search::PREFIX_MIN_CHARS;
+use crate::histogram::{Histogram, Span, DAY_SECS};
 use crate::store::rows::{severity, EntryRow, COLUMNS};
 use crate::store::sql::{bounds, ceil_day, conditions, counts_table, floor_day, Target, DAY_MICROS};
 use crate::store::StoreError;
@@ -17,24 +16,6 @@ pub async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, S
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     Ok(tx)
-}
-
-/// A search's words as a `tsquery`: every word must match; words of three characters or
-/// more as prefixes, shorter ones whole (the rules of `crate::search`). The words are
-/// quoted lexemes, so PostgreSQL neither splits nor folds them again.
-pub fn tsquery(words: &[String]) -> String {
-    let terms: Vec<String> = words
-        .iter()
-        .map(|w| {
-            let quoted = format!("'{}'", cut(w, 2047).replace('\\', "\\\\").replace('\'', "''"));
-            if w.chars().count() >= PREFIX_MIN_CHARS {
-                format!("{quoted}:*")
-            } else {
-                quoted
-            }
-        })
-        .collect();
-    terms.join(" & ")
 }
 
 /// Writes ` WHERE …` for the filter on the entries, the search included.
@@ -53,8 +34,13 @@ pub fn push_entries_where(
 pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError> {
     let mut tx = snapshot(pool).await?;
     let mut result = EntryPage::empty(page.limit, page.offset);
-    let exact_total = if filter.search.is_empty() || counted_exactly(filter) {
-        let total = count(&mut tx, filter).await?;
+    let search = resolve(&mut tx, &filter.search).await?;
+    if search == Resolved::Nothing {
+        return Ok(result);
+    }
+    // A search's total is exact when its key counts it; otherwise counted up to a bound.
+    let exact_total = if search == Resolved::Any || search.counting_key(filter).is_some() {
+        let total = count_resolved(&mut tx, filter, &search).await?;
         if page.offset >= total {
             result.total = total;
             return Ok(result);
@@ -141,12 +127,6 @@ async fn seek_day(
     Ok(first_day.map(|first| (first * DAY_MICROS, remaining)))
 }
 
-/// Whether a search's page states its exact total, as SQLite's does: one word, and no
-/// filter besides time and severity (SQLite counts those from its per-word counts).
-fn counted_exactly(filter: &EntryFilter) -> bool {
-    filter.search.len() == 1 && filter.event_types.is_empty() && filter.actor.is_none() && filter.up_to.is_none()
-}
-
 /// Counts matches up to `bound`: (the count, whether it is every match).
 async fn bounded_count(conn: &mut PgConnection, filter: &EntryFilter, bound: u64) -> Result<(u64, bool), StoreError> {
     let (start, end) = bounds(filter);
@@ -158,33 +138,82 @@ async fn bounded_count(conn: &mut PgConnection, filter: &EntryFilter, bound: u64
     Ok(if n > bound { (bound, false) } else { (n, true) })
 }
 
-/// How many entries match, exactly. Whole days of a filter the per-day counts can answer
-/// are summed from them; only the partial days at the range's edges count entries.
+/// How many entries match, exactly.
 pub async fn count(conn: &mut PgConnection, filter: &EntryFilter) -> Result<u64, StoreError> {
+    let search = resolve(conn, &filter.search).await?;
+    count_resolved(conn, filter, &search).await
+}
+
+/// Per-day counts that answer a filter: a count table, or a search key's counts.
+enum DayCounts<'a> {
+    Table(&'static str),
+    Key(&'a str),
+}
+
+impl<'a> DayCounts<'a> {
+    fn of(filter: &EntryFilter, search: &'a Resolved) -> Option<Self> {
+        match search {
+            Resolved::Any => counts_table(filter).map(DayCounts::Table),
+            _ => search.counting_key(filter).map(DayCounts::Key),
+        }
+    }
+}
+
+/// A time range `[start, end)` as the whole days the per-day counts answer, `[first_day,
+/// end_day)` (either end open), and the partial days at its edges, `[from, to)` in
+/// microseconds, that only the entries can. `None` when no whole day lies within.
+struct DaySplit {
+    first_day: Option<i64>,
+    end_day: Option<i64>,
+    edges: Vec<(i64, i64)>,
+}
+
+impl DaySplit {
+    fn of(start: Option<i64>, end: Option<i64>) -> Option<Self> {
+        let first_day = start.map(ceil_day);
+        let end_day = end.map(floor_day);
+        if let (Some(first), Some(last)) = (first_day, end_day) {
+            if first >= last {
+                return None;
+            }
+        }
+        let mut edges = Vec::new();
+        if let (Some(start), Some(first)) = (start, first_day) {
+            if start < first * DAY_MICROS {
+                edges.push((start, first * DAY_MICROS));
+            }
+        }
+        if let (Some(end), Some(last)) = (end, end_day) {
+            if end > last * DAY_MICROS {
+                edges.push((last * DAY_MICROS, end));
+            }
+        }
+        Some(DaySplit { first_day, end_day, edges })
+    }
+}
+
+/// How many entries match, exactly, the search already resolved. Whole days that per-day
+/// counts can answer are summed from them; only the partial days at the range's edges
+/// count entries.
+async fn count_resolved(conn: &mut PgConnection, filter: &EntryFilter, search: &Resolved) -> Result<u64, StoreError> {
     let (start, end) = bounds(filter);
-    let Some(table) = counts_table(filter) else {
-        return count_entries(conn, filter, start, end).await;
+    let (Some(counts), Some(split)) = (DayCounts::of(filter, search), DaySplit::of(start, end)) else {
+        return match search {
+            Resolved::Nothing => Ok(0),
+            _ => count_entries(conn, filter, start, end).await,
+        };
     };
-    let first_day = start.map(ceil_day);
-    let end_day = end.map(floor_day);
-    if let (Some(first), Some(last)) = (first_day, end_day) {
-        if first >= last {
-            return count_entries(conn, filter, start, end).await;
+    let mut total = match counts {
+        DayCounts::Table(table) => {
+            let mut qb = QueryBuilder::new(format!("SELECT coalesce(sum(n), 0)::int8 FROM {table}"));
+            conditions(filter, None, Target::Counts { start: split.first_day, end: split.end_day }).push_to(&mut qb);
+            let whole: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
+            u64::try_from(whole).unwrap_or(0)
         }
-    }
-    let mut qb = QueryBuilder::new(format!("SELECT coalesce(sum(n), 0)::int8 FROM {table}"));
-    conditions(filter, None, Target::Counts { start: first_day, end: end_day }).push_to(&mut qb);
-    let whole: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
-    let mut total = u64::try_from(whole).unwrap_or(0);
-    if let (Some(start), Some(first)) = (start, first_day) {
-        if start < first * DAY_MICROS {
-            total += count_entries(conn, filter, Some(start), Some(first * DAY_MICROS)).await?;
-        }
-    }
-    if let (Some(end), Some(last)) = (end, end_day) {
-        if end > last * DAY_MICROS {
-            total += count_entries(conn, filter, Some(last * DAY_MICROS), Some(end)).await?;
-        }
+        DayCounts::Key(key) => key_total(conn, key, filter, split.first_day, split.end_day).await?,
+    };
+    for (from, to) in split.edges {
+        total += count_entries(conn, filter, Some(from), Some(to)).await?;
     }
     Ok(total)
 }
@@ -222,25 +251,57 @@ pub async fn entries_after(pool: &PgPool, sequence: u64, limit: u32) -> Result<V
     rows.into_iter().map(AuditEntry::try_from).collect()
 }
 
-/// The timeline: matching entries counted by bucket and severity.
+/// The timeline: matching entries counted by bucket and severity. With day buckets and a
+/// filter the per-day counts answer, whole days are read from the counts and only the
+/// partial days at the edges from the entries.
 pub async fn histogram(pool: &PgPool, filter: &EntryFilter, span: Span) -> Result<Histogram, StoreError> {
     let mut histogram = Histogram::empty(span);
     let (start, end) = bounds(filter);
     let (from, to) = (span.start.timestamp_micros(), span.end.timestamp_micros());
-    let start = Some(start.map_or(from, |s| s.max(from)));
-    let end = Some(end.map_or(to, |e| e.min(to)));
+    let start = start.map_or(from, |s| s.max(from));
+    let end = end.map_or(to, |e| e.min(to));
+    if start >= end {
+        return Ok(histogram);
+    }
     let bucket = span.bucket_secs.max(1).saturating_mul(1_000_000);
-    let mut qb = QueryBuilder::new("SELECT (ts - ");
-    qb.push_bind(from).push(") / ").push_bind(bucket).push(" AS bucket, severity, count(*) FROM audit_entries");
-    push_entries_where(&mut qb, filter, start, end);
-    qb.push(" GROUP BY 1, 2");
     let mut tx = snapshot(pool).await?;
-    let counted: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    let search = resolve(&mut tx, &filter.search).await?;
+    if search == Resolved::Nothing {
+        return Ok(histogram);
+    }
+    // (instant in microseconds, severity code, entries)
+    let mut counted: Vec<(i64, i64, i64)> = Vec::new();
+    let by_day = span.bucket_secs % DAY_SECS == 0;
+    let split = DaySplit::of(Some(start), Some(end));
+    let ranges = match (DayCounts::of(filter, &search).filter(|_| by_day), split) {
+        (Some(counts), Some(split)) => {
+            let days = match counts {
+                DayCounts::Table(table) => {
+                    let mut qb = QueryBuilder::new(format!("SELECT day, severity, sum(n)::int8 FROM {table}"));
+                    conditions(filter, None, Target::Counts { start: split.first_day, end: split.end_day })
+                        .push_to(&mut qb);
+                    qb.push(" GROUP BY 1, 2");
+                    qb.build_query_as().fetch_all(&mut *tx).await?
+                }
+                DayCounts::Key(key) => key_counts(&mut tx, key, filter, split.first_day, split.end_day).await?,
+            };
+            counted.extend(days.into_iter().map(|(day, code, n)| (day * DAY_MICROS, code, n)));
+            split.edges
+        }
+        _ => vec![(start, end)],
+    };
+    for (lo, hi) in ranges {
+        let mut qb = QueryBuilder::new("SELECT ");
+        qb.push_bind(from).push(" + (ts - ").push_bind(from).push(") / ").push_bind(bucket);
+        qb.push(" * ").push_bind(bucket).push(" AS at, severity, count(*) FROM audit_entries");
+        push_entries_where(&mut qb, filter, Some(lo), Some(hi));
+        qb.push(" GROUP BY 1, 2");
+        let rows: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+        counted.extend(rows);
+    }
     tx.commit().await?;
-    for (index, code, n) in counted {
-        let at = DateTime::from_timestamp_micros(from.saturating_add(index.saturating_mul(bucket)))
-            .unwrap_or(span.start)
-            .max(span.start);
+    for (at, code, n) in counted {
+        let at = DateTime::from_timestamp_micros(at).unwrap_or(span.start).max(span.start);
         histogram.add(at, severity(0, code)?, u64::try_from(n).unwrap_or(0));
     }
     Ok(histogram)
@@ -258,15 +319,4 @@ pub async fn suggest_actors(pool: &PgPool, text: &str, limit: u32) -> Result<Vec
     .fetch_all(pool)
     .await?;
     Ok(names)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_words_match_whole_and_longer_ones_as_prefixes() {
-        let words = vec!["kv".to_owned(), "müller".to_owned(), "it's".to_owned()];
-        assert_eq!(tsquery(&words), "'kv' & 'müller':* & 'it''s':*");
-    }
 }

@@ -1,9 +1,9 @@
 //! `verify` on PostgreSQL, in one snapshot: the chain over every stored row in sequence
 //! order (each row's search words checked against the words its fields make), then the
-//! per-day and per-actor counts and the actor each entry is filed under.
+//! per-day, per-actor and search key counts and the actor each entry is filed under.
 
-use super::append::lexemes;
 use super::read::snapshot;
+use super::search::lexemes;
 use crate::store::rows::{EntryRow, COLUMNS};
 use crate::store::verify::{ChainWalk, Head, Problem, VerifyReport};
 use crate::store::StoreError;
@@ -70,6 +70,13 @@ fn same_words(stored: &str, entry: &EntryRow) -> bool {
 /// The day (since the epoch) of a time in microseconds, rounded down, in SQL.
 const DAY: &str = "floor(ts::numeric / 86400000000)::int8";
 
+/// An entry's search keys in SQL (`search::search_keys`, which the migration that made
+/// the table also follows): each of its words, and each beginning of three to eight
+/// characters, once.
+const ENTRY_KEYS: &str = "SELECT word AS key FROM unnest(tsvector_to_array(words)) AS word \
+     UNION SELECT left(word, chars) FROM unnest(tsvector_to_array(words)) AS word, \
+     generate_series(3, least(char_length(word) - 1, 8)) AS chars";
+
 /// Each count table against the entries it counts.
 async fn check_counts(conn: &mut PgConnection) -> Result<Vec<Problem>, StoreError> {
     let mut problems = Vec::new();
@@ -83,6 +90,14 @@ async fn check_counts(conn: &mut PgConnection) -> Result<Vec<Problem>, StoreErro
             "audit_actor_counts",
             "actor_ref, day, event_type, severity",
             format!("SELECT actor_ref, {DAY} AS day, event_type, severity, count(*) AS n FROM audit_entries GROUP BY 1, 2, 3, 4"),
+        ),
+        (
+            "audit_search_keys",
+            "key, day, severity",
+            format!(
+                "SELECT k.key, {DAY} AS day, severity, count(*) AS n FROM audit_entries \
+                 CROSS JOIN LATERAL ({ENTRY_KEYS}) AS k GROUP BY 1, 2, 3"
+            ),
         ),
     ] {
         let differing: i64 = sqlx::query_scalar(&format!(
