@@ -72,6 +72,8 @@ pub enum OpenError {
     NotAnAuditDatabase(String),
     #[error("cannot create the database folder {path}: {source}")]
     CreateDir { path: String, source: std::io::Error },
+    #[error("invalid pool_size '{0}' in the database URL: give a number of connections from 2 to 256")]
+    PoolSize(String),
     #[error("database migration failed: {0}")]
     Migrate(#[source] BoxError),
     #[error("cannot open the database: {0}")]

@@ -18,6 +18,7 @@
 //!   report is "<entries> entries, PostgreSQL". `BENCH_DATA` (any value) keeps and reuses
 //!   those databases, on a server that outlives the run (`with-postgres.sh` removes its
 //!   own when the run ends).
+//! - `BENCH_POOL_SIZE=<n>`: on PostgreSQL, the readers' pool size (`pool_size` in the URL).
 //! - `BENCH_ONLY=templates` (or `catalogue`, `bulk`, `load`, `breakdown`): time only those parts and print
 //!   them, for a quick look; the report is left alone. `BENCH_CASE=<words>` keeps only
 //!   the cases whose name holds them.
@@ -130,7 +131,13 @@ async fn seeded_in(data: Option<PathBuf>, profile: Profile, events: u64, until: 
             (url, reuse, None)
         }
     };
-    let store = store::open(&url).await.expect("store opens");
+    // The readers' pool size of a PostgreSQL store, when given (not part of `url`, which
+    // psql is also given).
+    let opened = match (std::env::var("BENCH_POOL_SIZE"), store::is_postgres(&url)) {
+        (Ok(size), true) => format!("{url}?pool_size={size}"),
+        _ => url.clone(),
+    };
+    let store = store::open(&opened).await.expect("store opens");
     let mut ingest = None;
     let mut phases = None;
     if !reuse {

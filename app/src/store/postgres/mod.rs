@@ -46,10 +46,22 @@ const RELISTEN: Duration = Duration::from_secs(1);
 /// The channel appends announce the new head on (its payload: the newest sequence).
 const HEAD_CHANNEL: &str = "audit_head";
 
-/// Connections to the server for reads and the lookups every request makes. Appends have
-/// a connection of their own ([`PgStore::writer`]): queued behind 80 readers for one of
-/// these, single-event posts fell to 2 a second in the benchmark.
-const CONNECTIONS: u32 = 16;
+/// Connections to the server for reads, unless the URL's `pool_size` says otherwise.
+/// Appends have a connection of their own ([`PgStore::writer`]): queued behind 80 readers
+/// for one of these, single-event posts fell to 2 a second in the benchmark. Readers
+/// beyond the pool wait in the application, where they cost the server nothing: with
+/// the database on the same two cores, each busy reader connection takes CPU from the
+/// appends (docs/benchmarks.md, "pool size").
+pub const DEFAULT_POOL_SIZE: u32 = 12;
+
+/// The URL parameter that sets the readers' pool size (taken out before the URL is
+/// handed to the driver).
+const POOL_SIZE_PARAMETER: &str = "pool_size";
+
+/// Connections for the bearer-token lookup every API request makes before anything else:
+/// one waiting behind readers for a pool connection held posts of one event to a few
+/// dozen a second under the benchmark's 80 readers.
+const LOOKUP_CONNECTIONS: u32 = 2;
 
 /// How long a request waits for a connection before it is answered "busy, try again".
 const ACQUIRE_WAIT: Duration = Duration::from_secs(3);
@@ -61,6 +73,8 @@ pub fn names(database_url: &str) -> bool {
 
 pub struct PgStore {
     pool: PgPool,
+    /// The token lookups' own connections ([`LOOKUP_CONNECTIONS`]).
+    lookups: PgPool,
     /// Commits the appends, on a connection of their own, grouping those that arrive
     /// together (appends are serialised anyway: one connection is enough).
     writer: Arc<writer::Writer>,
@@ -98,9 +112,10 @@ impl PgStore {
     }
 
     async fn connect(database_url: &str) -> Result<PgStore, OpenError> {
-        let options = PgConnectOptions::from_str(database_url).map_err(open_error)?;
+        let (database_url, pool_size) = pool_size(database_url)?;
+        let options = PgConnectOptions::from_str(&database_url).map_err(open_error)?;
         let pool = with_custom_plans(PgPoolOptions::new())
-            .max_connections(CONNECTIONS)
+            .max_connections(pool_size)
             .acquire_timeout(ACQUIRE_WAIT)
             .connect_with(options.clone())
             .await
@@ -109,9 +124,14 @@ impl PgStore {
             .max_connections(1)
             .acquire_timeout(ACQUIRE_WAIT)
             .connect_lazy_with(options.clone());
+        let lookups = with_custom_plans(PgPoolOptions::new())
+            .max_connections(LOOKUP_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_WAIT)
+            .connect_lazy_with(options.clone());
         let head = Arc::new(watch::channel(0).0);
         Ok(PgStore {
             pool,
+            lookups,
             writer: Arc::new(writer::Writer::new(writer_pool, head.clone())),
             head,
             listener: Mutex::new(None),
@@ -262,6 +282,30 @@ fn open_error(e: sqlx::Error) -> OpenError {
 }
 
 /// A URL fit for an error message: without the user and password.
+/// The URL without its `pool_size` parameter, and the pool size it gives (the default
+/// when none).
+fn pool_size(database_url: &str) -> Result<(String, u32), OpenError> {
+    let Some((base, query)) = database_url.split_once('?') else {
+        return Ok((database_url.to_owned(), DEFAULT_POOL_SIZE));
+    };
+    let mut size = DEFAULT_POOL_SIZE;
+    let mut kept = Vec::new();
+    for parameter in query.split('&') {
+        match parameter.split_once('=') {
+            Some((POOL_SIZE_PARAMETER, value)) => {
+                size = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (2..=256).contains(n))
+                    .ok_or_else(|| OpenError::PoolSize(value.to_owned()))?;
+            }
+            _ => kept.push(parameter),
+        }
+    }
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Ok((url, size))
+}
+
 fn redacted(database_url: &str) -> String {
     match database_url.split_once("://").map(|(scheme, rest)| (scheme, rest.rsplit_once('@'))) {
         Some((scheme, Some((_, host)))) => format!("{scheme}://…@{host}"),
@@ -331,7 +375,7 @@ impl TokenStore for PgStore {
     }
 
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
-        tokens::find(&self.pool, token_hash).await
+        tokens::find(&self.lookups, token_hash).await
     }
 
     async fn all_tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
@@ -362,6 +406,7 @@ impl Maintenance for PgStore {
             let _ = conn.close().await;
         }
         self.writer.pool.close().await;
+        self.lookups.close().await;
         self.pool.close().await;
     }
 
@@ -412,6 +457,20 @@ mod tests {
     }
 
     conformance_suite!(fresh);
+
+    #[test]
+    fn the_pool_size_is_read_from_the_url_and_taken_out_of_it() {
+        assert_eq!(pool_size("postgres://a@h/db").expect("default"), ("postgres://a@h/db".into(), DEFAULT_POOL_SIZE));
+        assert_eq!(
+            pool_size("postgres://a@h/db?sslmode=require&pool_size=24&application_name=x").expect("given"),
+            ("postgres://a@h/db?sslmode=require&application_name=x".into(), 24)
+        );
+        assert_eq!(pool_size("postgres://a@h/db?pool_size=4").expect("alone"), ("postgres://a@h/db".into(), 4));
+        for bad in ["0", "1", "257", "many", ""] {
+            let error = pool_size(&format!("postgres://a@h/db?pool_size={bad}")).expect_err(bad);
+            assert!(error.to_string().contains("pool_size"), "{error}");
+        }
+    }
 
     #[tokio::test]
     async fn an_entry_can_be_neither_changed_nor_removed_nor_inserted_off_the_head() {
@@ -598,7 +657,13 @@ mod tests {
             .expect("open");
         let receipt = second.log.append(samples(4..6)).await.expect("appends on the second");
         assert_eq!(receipt.sequences, vec![5, 6], "one chain across both");
-        assert!(first.log.verify(None).await.expect("verifies").is_intact());
+        // The first chained its last append to entry 4: it finds the head moved and
+        // chains these to entry 6 instead.
+        let receipt = first.log.append(samples(6..9)).await.expect("appends on the first again");
+        assert_eq!(receipt.sequences, vec![7, 8, 9]);
+        let report = first.log.verify(None).await.expect("verifies");
+        assert!(report.is_intact(), "{:?}", report.problems);
+        assert_eq!(second.log.get(9).await.expect("reads").map(|e| e.hash), Some(receipt.head_hash));
 
         // One leader per job across both; the lead passes on when its holder stops.
         assert!(first.maintenance.lead("statistics").await.expect("tries"));

@@ -1,7 +1,7 @@
 //! Reading the log on PostgreSQL: pages, totals, the timeline and single entries. A page
 //! and its total are read in one snapshot, so that they describe the same moment.
 
-use super::search::{key_counts, key_total, resolve, tsquery, Resolved};
+use super::search::{key_counts, key_total, resolve, Resolved};
 use crate::entry::{AuditEntry, EntryPage, SEARCH_TOTAL_BOUND};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span, DAY_SECS};
@@ -18,17 +18,16 @@ pub async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, S
     Ok(tx)
 }
 
-/// Writes ` WHERE …` for the filter on the entries, the search included.
+/// Writes ` WHERE …` for the filter on the entries, the search (resolved) included.
 pub fn push_entries_where(
     qb: &mut QueryBuilder<'_, Postgres>,
     filter: &EntryFilter,
+    search: &Resolved,
     start: Option<i64>,
     end: Option<i64>,
 ) {
     conditions(filter, None, Target::Entries { start, end }).push_to(qb);
-    if !filter.search.is_empty() {
-        qb.push(" AND words @@ ").push_bind(tsquery(&filter.search)).push("::tsquery");
-    }
+    search.push_condition(qb);
 }
 
 pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError> {
@@ -58,7 +57,8 @@ pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Res
         }
     }
     let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries"));
-    push_entries_where(&mut qb, filter, start, end);
+    conditions(filter, None, Target::Entries { start, end }).push_to(&mut qb);
+    search.push_page_condition(&mut qb);
     qb.push(" ORDER BY ts DESC, seq DESC LIMIT ").push_bind(i64::from(page.limit));
     qb.push(" OFFSET ").push_bind(i64::try_from(skip).unwrap_or(i64::MAX));
     let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
@@ -69,7 +69,7 @@ pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Res
         // A page cut short by the end of the matches knows the total.
         None if shown > 0 && result.entries.len() < page.limit as usize => (shown, true),
         None => {
-            let (counted, exact) = bounded_count(&mut tx, filter, SEARCH_TOTAL_BOUND).await?;
+            let (counted, exact) = bounded_count(&mut tx, filter, &search, SEARCH_TOTAL_BOUND).await?;
             (counted.max(shown), exact)
         }
     };
@@ -105,7 +105,7 @@ async fn seek_day(
     let mut remaining = offset;
     if let (Some(end), Some(last)) = (end, end_day) {
         if end > last * DAY_MICROS {
-            let newest = count_entries(conn, filter, Some(last * DAY_MICROS), Some(end)).await?;
+            let newest = count_entries(conn, filter, &Resolved::Any, Some(last * DAY_MICROS), Some(end)).await?;
             if remaining < newest {
                 return Ok(None);
             }
@@ -128,10 +128,15 @@ async fn seek_day(
 }
 
 /// Counts matches up to `bound`: (the count, whether it is every match).
-async fn bounded_count(conn: &mut PgConnection, filter: &EntryFilter, bound: u64) -> Result<(u64, bool), StoreError> {
+async fn bounded_count(
+    conn: &mut PgConnection,
+    filter: &EntryFilter,
+    search: &Resolved,
+    bound: u64,
+) -> Result<(u64, bool), StoreError> {
     let (start, end) = bounds(filter);
     let mut qb = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM audit_entries");
-    push_entries_where(&mut qb, filter, start, end);
+    push_entries_where(&mut qb, filter, search, start, end);
     qb.push(" LIMIT ").push_bind(i64::try_from(bound).unwrap_or(i64::MAX).saturating_add(1)).push(") AS matches");
     let n: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
     let n = u64::try_from(n).unwrap_or(0);
@@ -200,7 +205,7 @@ async fn count_resolved(conn: &mut PgConnection, filter: &EntryFilter, search: &
     let (Some(counts), Some(split)) = (DayCounts::of(filter, search), DaySplit::of(start, end)) else {
         return match search {
             Resolved::Nothing => Ok(0),
-            _ => count_entries(conn, filter, start, end).await,
+            _ => count_entries(conn, filter, search, start, end).await,
         };
     };
     let mut total = match counts {
@@ -213,7 +218,7 @@ async fn count_resolved(conn: &mut PgConnection, filter: &EntryFilter, search: &
         DayCounts::Key(key) => key_total(conn, key, filter, split.first_day, split.end_day).await?,
     };
     for (from, to) in split.edges {
-        total += count_entries(conn, filter, Some(from), Some(to)).await?;
+        total += count_entries(conn, filter, search, Some(from), Some(to)).await?;
     }
     Ok(total)
 }
@@ -221,11 +226,12 @@ async fn count_resolved(conn: &mut PgConnection, filter: &EntryFilter, search: &
 async fn count_entries(
     conn: &mut PgConnection,
     filter: &EntryFilter,
+    search: &Resolved,
     start: Option<i64>,
     end: Option<i64>,
 ) -> Result<u64, StoreError> {
     let mut qb = QueryBuilder::new("SELECT count(*) FROM audit_entries");
-    push_entries_where(&mut qb, filter, start, end);
+    push_entries_where(&mut qb, filter, search, start, end);
     let n: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
@@ -294,7 +300,7 @@ pub async fn histogram(pool: &PgPool, filter: &EntryFilter, span: Span) -> Resul
         let mut qb = QueryBuilder::new("SELECT ");
         qb.push_bind(from).push(" + (ts - ").push_bind(from).push(") / ").push_bind(bucket);
         qb.push(" * ").push_bind(bucket).push(" AS at, severity, count(*) FROM audit_entries");
-        push_entries_where(&mut qb, filter, Some(lo), Some(hi));
+        push_entries_where(&mut qb, filter, &search, Some(lo), Some(hi));
         qb.push(" GROUP BY 1, 2");
         let rows: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
         counted.extend(rows);

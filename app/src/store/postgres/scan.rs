@@ -3,6 +3,7 @@
 //! sink on a blocking thread while the next batch is read.
 
 use super::read::{push_entries_where, snapshot};
+use super::search::resolve;
 use crate::filter::EntryFilter;
 use crate::store::rows::{EntryRow, COLUMNS};
 use crate::store::sql::bounds;
@@ -46,11 +47,12 @@ async fn read_batches(
     batches: &mpsc::Sender<Vec<EntryRow>>,
 ) -> Result<(), StoreError> {
     let mut tx = snapshot(pool).await?;
+    let search = resolve(&mut tx, &filter.search).await?;
     let (start, end) = bounds(filter);
     let mut after: Option<(i64, i64)> = None;
     loop {
         let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries"));
-        push_entries_where(&mut qb, filter, start, end);
+        push_entries_where(&mut qb, filter, &search, start, end);
         if let Some((ts, seq)) = after {
             qb.push(" AND (ts, seq) > (").push_bind(ts).push(", ").push_bind(seq).push(")");
         }

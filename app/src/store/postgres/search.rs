@@ -16,7 +16,7 @@ use crate::entry::Severity;
 use crate::filter::EntryFilter;
 use crate::search::PREFIX_MIN_CHARS;
 use crate::store::StoreError;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use std::collections::BTreeSet;
 
 /// PostgreSQL's limit on one lexeme's length, in bytes.
@@ -76,6 +76,8 @@ pub enum Resolved {
         query: String,
         /// The one key whose counts are exactly the search's matches, if there is one.
         key: Option<String>,
+        /// Of several words, the one held by the fewest entries, as a `tsquery` of its own.
+        lead: Option<String>,
     },
 }
 
@@ -92,53 +94,97 @@ impl Resolved {
             _ => None,
         }
     }
+
+    /// Writes the search's condition on the entries (` AND …`), for reading every match:
+    /// the index intersects the words' entries itself.
+    pub fn push_condition(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+        match self {
+            Resolved::Any => {}
+            Resolved::Nothing => {
+                qb.push(" AND false");
+            }
+            Resolved::Words { query, .. } => {
+                qb.push(" AND words @@ ").push_bind(query.clone()).push("::tsquery");
+            }
+        }
+    }
+
+    /// Writes the search's condition for a page, the newest matches first. Of several
+    /// words, the index is asked for the rarest and every word is checked through
+    /// `ts_match_vq` (the function behind `@@`), which the planner does not estimate as a
+    /// text search. Estimating all of them together, it multiplies the words' shares as if
+    /// words occurred independently, while the words of one search usually come together
+    /// (`kv prod payments`: 278 entries estimated, 23,618 found): it then collected and
+    /// sorted every match for a page instead of walking the newest entries (1.5 s cold,
+    /// 90 ms warm, against 36 ms).
+    pub fn push_page_condition(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+        match self {
+            Resolved::Words { query, lead: Some(lead), .. } => {
+                qb.push(" AND words @@ ").push_bind(lead.clone()).push("::tsquery");
+                qb.push(" AND ts_match_vq(words, ").push_bind(query.clone()).push("::tsquery)");
+            }
+            _ => self.push_condition(qb),
+        }
+    }
 }
 
-/// Resolves a filter's search words: whether every word is held by some entry, and
-/// which key, if any, counts the whole search exactly.
+/// Resolves a filter's search words: whether every word is held by some entry, which key,
+/// if any, counts the whole search exactly, and which word is the rarest.
 pub async fn resolve(conn: &mut PgConnection, words: &[String]) -> Result<Resolved, StoreError> {
     if words.is_empty() {
         return Ok(Resolved::Any);
     }
     let mut exact_key = None;
+    // (entries holding the word, or at most that many, the word)
+    let mut held_by: Vec<(i64, &String)> = Vec::with_capacity(words.len());
     for word in words {
-        let word = cut(word, MAX_LEXEME_BYTES);
-        let chars = word.chars().count();
-        // A short word is whole; one up to the longest counted beginning is its own key.
-        let held: bool = if chars <= KEY_PREFIX_MAX_CHARS {
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_search_keys WHERE key = $1 AND n > 0)")
-                .bind(word)
+        let cut_word = cut(word, MAX_LEXEME_BYTES);
+        let chars = cut_word.chars().count();
+        // A word up to the longest counted beginning is its own key; a longer one is the
+        // beginning of the words it stands for (their counts are an upper bound).
+        let entries: i64 = if chars <= KEY_PREFIX_MAX_CHARS {
+            sqlx::query_scalar("SELECT coalesce(sum(n), 0)::int8 FROM audit_search_keys WHERE key = $1")
+                .bind(cut_word)
                 .fetch_one(&mut *conn)
                 .await?
         } else {
             sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM audit_search_keys WHERE key >= $1 AND key < $1 || chr(1114111) AND n > 0)",
+                "SELECT coalesce(sum(n), 0)::int8 FROM (SELECT n FROM audit_search_keys \
+                 WHERE key >= $1 AND key < $1 || chr(1114111) LIMIT $2) AS words",
             )
-            .bind(word)
+            .bind(cut_word)
+            .bind(LONG_WORD_ROWS)
             .fetch_one(&mut *conn)
             .await?
         };
-        if !held {
+        if entries <= 0 {
             return Ok(Resolved::Nothing);
         }
+        held_by.push((entries, word));
         if words.len() == 1 {
             let whole_only = chars > KEY_PREFIX_MAX_CHARS && {
                 let longer: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM audit_search_keys \
                      WHERE key > $1 AND key < $1 || chr(1114111) AND n > 0)",
                 )
-                .bind(word)
+                .bind(cut_word)
                 .fetch_one(&mut *conn)
                 .await?;
                 longer
             };
             if !whole_only {
-                exact_key = Some(word.to_owned());
+                exact_key = Some(cut_word.to_owned());
             }
         }
     }
-    Ok(Resolved::Words { query: tsquery(words), key: exact_key })
+    let lead = (words.len() > 1)
+        .then(|| held_by.iter().min_by_key(|(n, _)| *n).map(|(_, w)| tsquery(std::slice::from_ref(*w))))
+        .flatten();
+    Ok(Resolved::Words { query: tsquery(words), key: exact_key, lead })
 }
+
+/// How many count rows a long word's upper bound sums at most.
+const LONG_WORD_ROWS: i64 = 10_000;
 
 /// A search's words as a `tsquery`: every word must match; words of three characters or
 /// more as prefixes, shorter ones whole (the rules of `crate::search`). The words are

@@ -4,7 +4,7 @@
 //! numbers. The commit runs in a task of its own, so a caller that stops waiting (a
 //! client that hung up) cannot interrupt a commit that holds other callers' entries.
 
-use super::append::{self, Months};
+use super::append::{self, Known};
 use super::raise;
 use crate::ingest::ValidEntry;
 use crate::store::{AppendPhases, AppendReceipt, StoreError};
@@ -26,7 +26,7 @@ pub struct Writer {
     pub pool: PgPool,
     /// Held while a group commits (and by copies and `close`); the months and actors
     /// this process knows are in the database.
-    pub known: tokio::sync::Mutex<Months>,
+    pub known: tokio::sync::Mutex<Known>,
     waiting: Mutex<Vec<Job>>,
     head: Arc<watch::Sender<u64>>,
     pub commits: AtomicU64,
@@ -37,7 +37,7 @@ impl Writer {
     pub fn new(pool: PgPool, head: Arc<watch::Sender<u64>>) -> Self {
         Writer {
             pool,
-            known: tokio::sync::Mutex::new(Months::default()),
+            known: tokio::sync::Mutex::new(Known::default()),
             waiting: Mutex::new(Vec::new()),
             head,
             commits: AtomicU64::new(0),
@@ -99,7 +99,7 @@ impl Writer {
         }
     }
 
-    async fn transaction(&self, known: &mut Months, jobs: &[Job]) -> Result<Vec<AppendReceipt>, StoreError> {
+    async fn transaction(&self, known: &mut Known, jobs: &[Job]) -> Result<Vec<AppendReceipt>, StoreError> {
         let entries: Vec<&ValidEntry> = jobs.iter().flat_map(|job| job.entries.iter()).collect();
         let mut phases = AppendPhases::default();
         let chained = append::append(&self.pool, known, &entries, &mut phases).await?;
