@@ -11,4 +11,5 @@ GRANT USAGE ON SCHEMA public TO :"app";
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"app";
 GRANT INSERT ON audit_entries, audit_actors, api_tokens TO :"app";
 GRANT INSERT, UPDATE ON audit_daily_counts, audit_actor_counts, audit_search_keys TO :"app";
-GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint), audit_ensure_months_ahead(), audit_upkeep() TO :"app";
+GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint), audit_ensure_months_ahead(), audit_upkeep(), audit_append
+    TO :"app";

@@ -3,7 +3,8 @@
 -- Sent on its own, the statement is its own transaction, so the commit rides with it.
 -- Runs with the caller's rights: the application's role may insert entries and counts.
 --
--- It takes the appends' lock (app/src/store/postgres/append.rs: APPEND_LOCK), checks that
+-- It takes the appends' lock (418581342580: "audit" in ASCII, the number every version's
+-- appends lock, so that instances of two versions still extend one chain), checks that
 -- the head is still the one the entries were chained to (else 40001: the caller reads the
 -- head again and chains them anew), registers new actors, inserts the rows (the head-only
 -- trigger checks each link and moves the head), adds them to the per-day and per-actor

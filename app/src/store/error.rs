@@ -74,6 +74,8 @@ pub enum OpenError {
     CreateDir { path: String, source: std::io::Error },
     #[error("invalid pool_size '{0}' in the database URL: give a number of connections from 2 to 256")]
     PoolSize(String),
+    #[error("the database's encoding is {0}; the audit store needs UTF8 (create it with `createdb -E UTF8`)")]
+    Encoding(String),
     #[error("database migration failed: {0}")]
     Migrate(#[source] BoxError),
     #[error("cannot open the database: {0}")]

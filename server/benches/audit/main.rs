@@ -19,7 +19,7 @@
 //!   those databases, on a server that outlives the run (`with-postgres.sh` removes its
 //!   own when the run ends).
 //! - `BENCH_POOL_SIZE=<n>`: on PostgreSQL, the readers' pool size (`pool_size` in the URL).
-//! - `BENCH_ONLY=templates` (or `catalogue`, `bulk`, `load`, `breakdown`): time only those parts and print
+//! - `BENCH_ONLY=templates` (or `catalogue`, `bulk`, `load`, `breakdown`, `export`): time only those parts and print
 //!   them, for a quick look; the report is left alone. `BENCH_CASE=<words>` keeps only
 //!   the cases whose name holds them.
 
@@ -462,6 +462,10 @@ async fn quick(only: &str, events: u64, until: DateTime<Utc>) {
             "catalogue" => drop(time_cases(&app, &token, &catalogue).await),
             "bulk" => eprintln!("bulk ingest: {:.0} events/s", ingest::bulk_rate(&app, &token, 15).await),
             "breakdown" => eprintln!("{}", breakdown::section(seeded.phases.as_ref(), None, until).await),
+            "export" => {
+                let day = |days_ago: i64| (until - Duration::days(days_ago)).date_naive().to_string();
+                eprintln!("{}", export::export_section(&app, &token, &seeded.url, day).await)
+            }
             _ => {
                 let queries: Vec<String> =
                     catalogue.iter().filter_map(|c| c.uri.strip_prefix("/audit/entries?").map(str::to_owned)).collect();

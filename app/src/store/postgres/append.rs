@@ -16,7 +16,7 @@ use crate::store::chain::{entry_hash, ChainFields};
 use crate::store::sql::DAY_MICROS;
 use crate::store::{AppendPhases, AppendReceipt, StoreError};
 use sqlx::PgPool;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 /// Tries of one append when other instances keep moving the head in between.
@@ -135,9 +135,7 @@ async fn write(
                 return Ok(chained);
             }
             Err(AppendError::HeadMoved) if tries < CHAIN_TRIES => continue,
-            Err(AppendError::HeadMoved) => {
-                return Err(StoreError::overloaded())
-            }
+            Err(AppendError::HeadMoved) => return Err(StoreError::overloaded()),
             Err(AppendError::Store(e)) => return Err(e),
         }
     }
@@ -259,14 +257,17 @@ impl Rows {
         self.hash.push(hash.to_vec());
     }
 
-    /// The group's search keys counted by (key, day, severity) (`search::search_keys`).
-    fn search_key_counts(&self) -> BTreeMap<(&str, i64, i64), i64> {
-        let mut counts = BTreeMap::new();
+    /// The group's search keys counted by (key, day, severity) (`search::search_keys`), in
+    /// that order (the count table's own: its index is then updated page after page).
+    fn search_key_counts(&self) -> Vec<((&str, i64, i64), i64)> {
+        let mut counts: HashMap<(&str, i64, i64), i64> = HashMap::new();
         for ((words, day), severity) in self.words.iter().zip(&self.day).zip(&self.severity) {
             for key in search_keys(words.split(' ')) {
                 *counts.entry((key, *day, *severity)).or_default() += 1;
             }
         }
+        let mut counts: Vec<_> = counts.into_iter().collect();
+        counts.sort_unstable();
         counts
     }
 
@@ -274,6 +275,8 @@ impl Rows {
     /// statement.
     async fn append(&self, pool: &PgPool, head_seq: i64, head_hash: &[u8; 32]) -> Result<(), AppendError> {
         let keys = self.search_key_counts();
+        // Connected first, so that failing to connect is known to have stored nothing.
+        let mut conn = pool.acquire().await.map_err(|e| AppendError::Store(e.into()))?;
         let outcome = sqlx::query(
             "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
              $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
@@ -303,11 +306,11 @@ impl Rows {
         .bind(&self.prev_hash)
         .bind(&self.hash)
         .bind(&self.words)
-        .bind(keys.keys().map(|k| k.0).collect::<Vec<_>>())
-        .bind(keys.keys().map(|k| k.1).collect::<Vec<_>>())
-        .bind(keys.keys().map(|k| k.2).collect::<Vec<_>>())
-        .bind(keys.values().copied().collect::<Vec<_>>())
-        .execute(pool)
+        .bind(keys.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+        .execute(&mut *conn)
         .await;
         match outcome {
             Ok(_) => Ok(()),

@@ -120,6 +120,11 @@ impl PgStore {
             .connect_with(options.clone())
             .await
             .map_err(open_error)?;
+        // Search words are compared and cut by character, in SQL as in the application.
+        let encoding: String = sqlx::query_scalar("SHOW server_encoding").fetch_one(&pool).await.map_err(open_error)?;
+        if encoding != "UTF8" {
+            return Err(OpenError::Encoding(encoding));
+        }
         let writer_pool = with_custom_plans(PgPoolOptions::new())
             .max_connections(1)
             .acquire_timeout(ACQUIRE_WAIT)
@@ -281,7 +286,6 @@ fn open_error(e: sqlx::Error) -> OpenError {
     OpenError::Backend(Box::new(e))
 }
 
-/// A URL fit for an error message: without the user and password.
 /// The URL without its `pool_size` parameter, and the pool size it gives (the default
 /// when none).
 fn pool_size(database_url: &str) -> Result<(String, u32), OpenError> {
@@ -306,6 +310,7 @@ fn pool_size(database_url: &str) -> Result<(String, u32), OpenError> {
     Ok((url, size))
 }
 
+/// A URL fit for an error message: without the user and password.
 fn redacted(database_url: &str) -> String {
     match database_url.split_once("://").map(|(scheme, rest)| (scheme, rest.rsplit_once('@'))) {
         Some((scheme, Some((_, host)))) => format!("{scheme}://…@{host}"),

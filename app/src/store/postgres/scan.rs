@@ -1,5 +1,5 @@
-//! Exports' scans on PostgreSQL: every match oldest first, read in batches along the
-//! `(ts, seq)` key inside one snapshot (memory stays flat at any size), and handed to the
+//! Exports' scans on PostgreSQL: every match oldest first, read in batches from a cursor
+//! on the server inside one snapshot (memory stays flat at any size), and handed to the
 //! sink on a blocking thread while the next batch is read.
 
 use super::read::{push_entries_where, snapshot};
@@ -49,17 +49,16 @@ async fn read_batches(
     let mut tx = snapshot(pool).await?;
     let search = resolve(&mut tx, &filter.search).await?;
     let (start, end) = bounds(filter);
-    let mut after: Option<(i64, i64)> = None;
+    // One statement planned once, read through a cursor a batch at a time: the server
+    // keeps its place, so each batch is neither planned nor sought again.
+    let mut qb = QueryBuilder::new(format!("DECLARE export NO SCROLL CURSOR FOR SELECT {COLUMNS} FROM audit_entries"));
+    push_entries_where(&mut qb, filter, &search, start, end);
+    qb.push(" ORDER BY ts, seq");
+    qb.build().execute(&mut *tx).await?;
+    let fetch = format!("FETCH {BATCH} FROM export");
     loop {
-        let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries"));
-        push_entries_where(&mut qb, filter, &search, start, end);
-        if let Some((ts, seq)) = after {
-            qb.push(" AND (ts, seq) > (").push_bind(ts).push(", ").push_bind(seq).push(")");
-        }
-        qb.push(" ORDER BY ts, seq LIMIT ").push_bind(BATCH);
-        let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
+        let rows: Vec<EntryRow> = sqlx::query_as(&fetch).fetch_all(&mut *tx).await?;
         let full = rows.len() as i64 == BATCH;
-        after = rows.last().map(|r| (r.ts, r.seq));
         if !rows.is_empty() && batches.send(rows).await.is_err() {
             // The sink stopped the scan.
             return Ok(());

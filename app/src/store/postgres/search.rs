@@ -17,7 +17,6 @@ use crate::filter::EntryFilter;
 use crate::search::PREFIX_MIN_CHARS;
 use crate::store::StoreError;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
-use std::collections::BTreeSet;
 
 /// PostgreSQL's limit on one lexeme's length, in bytes.
 pub const MAX_LEXEME_BYTES: usize = 2047;
@@ -28,17 +27,21 @@ pub const KEY_PREFIX_MAX_CHARS: usize = 8;
 
 /// The search keys of an entry's words (its lexemes): each word, and each of its
 /// beginnings of [`PREFIX_MIN_CHARS`] to [`KEY_PREFIX_MAX_CHARS`] characters, once.
-pub fn search_keys<'a>(words: impl IntoIterator<Item = &'a str>) -> BTreeSet<&'a str> {
-    let mut keys = BTreeSet::new();
+/// Sorted (a sorted vector: appends make some thirty per entry, and a set per entry cost
+/// more than the rest of the append's own work).
+pub fn search_keys<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut keys = Vec::new();
     for word in words.into_iter().filter(|w| !w.is_empty()) {
-        keys.insert(word);
+        keys.push(word);
         for (chars, (end, _)) in word.char_indices().enumerate().skip(PREFIX_MIN_CHARS) {
             if chars > KEY_PREFIX_MAX_CHARS {
                 break;
             }
-            keys.insert(&word[..end]);
+            keys.push(&word[..end]);
         }
     }
+    keys.sort_unstable();
+    keys.dedup();
     keys
 }
 
@@ -46,10 +49,12 @@ pub fn search_keys<'a>(words: impl IntoIterator<Item = &'a str>) -> BTreeSet<&'a
 /// (distinct, space-separated), each cut to the longest lexeme PostgreSQL keeps.
 pub fn lexemes(event_type: &str, actor_name: &str, description: &str, resource_name: Option<&str>) -> String {
     let text = crate::search::index_text(&[event_type, actor_name, description, resource_name.unwrap_or("")]);
-    if text.split(' ').all(|w| w.len() <= MAX_LEXEME_BYTES) {
+    if text.split(' ').all(|w| !w.is_empty() && w.len() <= MAX_LEXEME_BYTES) {
         return text;
     }
-    text.split(' ').map(|w| cut(w, MAX_LEXEME_BYTES)).collect::<Vec<_>>().join(" ")
+    // A word can fold to nothing (a combining mark that is also a letter, such as U+0345,
+    // starts a word and folds away); PostgreSQL refuses an empty lexeme.
+    text.split(' ').filter(|w| !w.is_empty()).map(|w| cut(w, MAX_LEXEME_BYTES)).collect::<Vec<_>>().join(" ")
 }
 
 /// The longest prefix of `word` of at most `bytes` bytes that ends on a character.
