@@ -227,16 +227,13 @@ pub async fn key_counts(
     first_day: Option<i64>,
     end_day: Option<i64>,
 ) -> Result<Vec<(i64, i64, i64)>, StoreError> {
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT day, severity, n FROM audit_search_keys \
-         WHERE key = $1 AND day >= $2 AND day < $3 AND severity = ANY($4) AND n > 0",
-    )
-    .bind(key)
-    .bind(first_day.unwrap_or(i64::MIN))
-    .bind(end_day.unwrap_or(i64::MAX))
-    .bind(severity_codes(filter))
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&of_key("day, severity, n"))
+        .bind(key)
+        .bind(first_day.unwrap_or(i64::MIN))
+        .bind(end_day.unwrap_or(i64::MAX))
+        .bind(severity_codes(filter))
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows)
 }
 
@@ -248,17 +245,22 @@ pub async fn key_total(
     first_day: Option<i64>,
     end_day: Option<i64>,
 ) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(n), 0)::int8 FROM audit_search_keys \
-         WHERE key = $1 AND day >= $2 AND day < $3 AND severity = ANY($4)",
-    )
-    .bind(key)
-    .bind(first_day.unwrap_or(i64::MIN))
-    .bind(end_day.unwrap_or(i64::MAX))
-    .bind(severity_codes(filter))
-    .fetch_one(&mut *conn)
-    .await?;
+    let n: i64 = sqlx::query_scalar(&of_key("coalesce(sum(n), 0)::int8"))
+        .bind(key)
+        .bind(first_day.unwrap_or(i64::MIN))
+        .bind(end_day.unwrap_or(i64::MAX))
+        .bind(severity_codes(filter))
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// A query of `columns` over one key's counts in days `[$2, $3)` of severities `$4`.
+fn of_key(columns: &str) -> String {
+    format!(
+        "SELECT {columns} FROM audit_search_keys \
+         WHERE key = $1 AND day >= $2 AND day < $3 AND severity = ANY($4) AND n > 0"
+    )
 }
 
 #[cfg(test)]
