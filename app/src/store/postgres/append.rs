@@ -6,8 +6,9 @@
 //! group: under load every round trip waits for a CPU behind the readers' queries, and
 //! ten of them held single-event posts to about a hundred a second.
 //!
-//! The head the entries are chained to is the one this process last appended, read again
-//! only when another instance has moved it since (the function then refuses, 40001).
+//! The head the entries are chained to is the one this process last appended. When another
+//! instance has moved it since (the function then refuses, 40001), the append is made
+//! again in a transaction that reads the head under the lock.
 
 use super::search::{lexemes, search_keys};
 use crate::entry::AuditEntry;
@@ -15,12 +16,9 @@ use crate::ingest::ValidEntry;
 use crate::store::chain::{entry_hash, ChainFields};
 use crate::store::sql::DAY_MICROS;
 use crate::store::{AppendPhases, AppendReceipt, StoreError};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
-
-/// Tries of one append when other instances keep moving the head in between.
-const CHAIN_TRIES: usize = 5;
 
 /// What this process knows of the database: the month partitions that exist (never
 /// dropped while it runs but by retention, which drops only months long past) and the
@@ -90,59 +88,77 @@ async fn write(
     mut group: Vec<Planned<'_>>,
     phases: &mut AppendPhases,
 ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        let clock = Instant::now();
-        let (head_seq, head_hash) = match known.head {
-            Some(head) => head,
-            None => read_head(pool).await?,
-        };
-        let mut rows = Rows::default();
-        let mut chained = Vec::with_capacity(group.len());
-        let (mut seq, mut prev) = (head_seq, head_hash);
-        for planned in &mut group {
-            seq += 1;
-            let sequence = u64::try_from(seq).unwrap_or(0);
-            planned.fields.sequence = sequence;
-            let hash = entry_hash(&prev, &planned.fields);
-            if let Some(original) = planned.copy_of {
-                if let Err(e) = same_place(original, sequence, &prev, &hash) {
-                    // The head may have moved since this process last appended: the
-                    // refusal stands only against the head as it is.
-                    if known.head.take().is_some() {
-                        break;
-                    }
-                    return Err(e);
+    let clock = Instant::now();
+    ensure_partitions(pool, known, &group).await?;
+    // Until an append has succeeded, the head is read again before the next one.
+    if let Some(head) = known.head.take() {
+        // Chained to the head this process last wrote, in one round trip. A copy that
+        // does not follow it may still follow the head as it is now: read below.
+        if let Ok((rows, chained, new_head)) = chain(&mut group, head) {
+            let clock = lap(clock, &mut phases.chain);
+            // Connected first, so that failing to connect is known to have stored nothing.
+            let mut conn = pool.acquire().await?;
+            match rows.append(&mut conn, head).await.map_err(sent_alone) {
+                Ok(()) => {
+                    lap(clock, &mut phases.commit);
+                    phases.entries += group.len() as u64;
+                    known.head = Some(new_head);
+                    return Ok(chained);
                 }
+                // Another instance appended since: chained again below, under the lock.
+                Err(AppendError::HeadMoved) => {}
+                Err(AppendError::Store(e)) => return Err(e),
             }
-            rows.push(seq, &planned.fields, &prev, &hash);
-            chained.push((sequence, hash));
-            prev = hash;
-        }
-        if chained.len() < group.len() {
-            continue;
-        }
-        ensure_partitions(pool, known, &group).await?;
-        let clock = lap(clock, &mut phases.chain);
-        // Until it has succeeded, the head is read again before the next append.
-        known.head = None;
-        match rows.append(pool, head_seq, &head_hash).await {
-            Ok(()) => {
-                lap(clock, &mut phases.commit);
-                phases.entries += group.len() as u64;
-                known.head = Some((seq, prev));
-                return Ok(chained);
-            }
-            Err(AppendError::HeadMoved) if tries < CHAIN_TRIES => continue,
-            Err(AppendError::HeadMoved) => return Err(StoreError::overloaded()),
-            Err(AppendError::Store(e)) => return Err(e),
         }
     }
+    // The head read under the appends' lock cannot move before this transaction ends, so
+    // however busy the other instances are, this append is not refused again (retrying
+    // the one-statement append instead starved an instance that kept losing the race).
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
+    let head = read_head(&mut tx).await?;
+    let (rows, chained, new_head) = chain(&mut group, head)?;
+    let clock = lap(clock, &mut phases.chain);
+    // Whatever fails before the commit leaves nothing stored.
+    rows.append(&mut tx, head).await?;
+    tx.commit().await.map_err(|e| StoreError::backend(CommitUnknown(e)))?;
+    lap(clock, &mut phases.commit);
+    phases.entries += group.len() as u64;
+    known.head = Some(new_head);
+    Ok(chained)
 }
 
-async fn read_head(pool: &PgPool) -> Result<(i64, [u8; 32]), StoreError> {
-    let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head").fetch_one(pool).await?;
+/// The lock every instance's appends take (`audit_append` takes it too; a session holding
+/// it may take it again): "audit" in ASCII.
+const APPEND_LOCK: i64 = 418_581_342_580;
+
+/// The group's rows chained after `head`, each entry's sequence number and hash, and the
+/// new head; for a copied entry, a refusal when it does not land where it was.
+#[allow(clippy::type_complexity)]
+fn chain(
+    group: &mut [Planned<'_>],
+    head: (i64, [u8; 32]),
+) -> Result<(Rows, Vec<(u64, [u8; 32])>, (i64, [u8; 32])), StoreError> {
+    let mut rows = Rows::default();
+    let mut chained = Vec::with_capacity(group.len());
+    let (mut seq, mut prev) = head;
+    for planned in group.iter_mut() {
+        seq += 1;
+        let sequence = u64::try_from(seq).unwrap_or(0);
+        planned.fields.sequence = sequence;
+        let hash = entry_hash(&prev, &planned.fields);
+        if let Some(original) = planned.copy_of {
+            same_place(original, sequence, &prev, &hash)?;
+        }
+        rows.push(seq, &planned.fields, &prev, &hash);
+        chained.push((sequence, hash));
+        prev = hash;
+    }
+    Ok((rows, chained, (seq, prev)))
+}
+
+async fn read_head(conn: &mut PgConnection) -> Result<(i64, [u8; 32]), StoreError> {
+    let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head").fetch_one(conn).await?;
     let hash = hash.try_into().map_err(|_| StoreError::Corrupt {
         seq: u64::try_from(seq).unwrap_or(0),
         reason: "hash is not 32 bytes".into(),
@@ -271,13 +287,11 @@ impl Rows {
         counts
     }
 
-    /// Appends the rows after the head `(head_seq, head_hash)` and commits, in one
-    /// statement.
-    async fn append(&self, pool: &PgPool, head_seq: i64, head_hash: &[u8; 32]) -> Result<(), AppendError> {
+    /// Appends the rows after the head `(head_seq, head_hash)` in one statement, which
+    /// commits when sent outside a transaction (`sent_alone` says what its failure means).
+    async fn append(&self, conn: &mut PgConnection, (head_seq, head_hash): (i64, [u8; 32])) -> Result<(), sqlx::Error> {
         let keys = self.search_key_counts();
-        // Connected first, so that failing to connect is known to have stored nothing.
-        let mut conn = pool.acquire().await.map_err(|e| AppendError::Store(e.into()))?;
-        let outcome = sqlx::query(
+        sqlx::query(
             "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
              $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
         )
@@ -310,18 +324,22 @@ impl Rows {
         .bind(keys.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
         .bind(keys.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
         .bind(keys.iter().map(|(_, n)| *n).collect::<Vec<_>>())
-        .execute(&mut *conn)
-        .await;
-        match outcome {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(HEAD_MOVED) => Err(AppendError::HeadMoved),
-            // The server refused the statement, or it was never sent: nothing is stored.
-            Err(e @ (sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)) => {
-                Err(AppendError::Store(e.into()))
-            }
-            // Sent, and then the connection failed: it may have committed.
-            Err(e) => Err(AppendError::Store(StoreError::backend(CommitUnknown(e)))),
+        .execute(conn)
+        .await
+        .map(drop)
+    }
+}
+
+/// Why an append sent on its own (it commits as it ends) failed.
+fn sent_alone(error: sqlx::Error) -> AppendError {
+    match error {
+        sqlx::Error::Database(e) if e.code().as_deref() == Some(HEAD_MOVED) => AppendError::HeadMoved,
+        // The server refused the statement, or it was never sent: nothing is stored.
+        e @ (sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => {
+            AppendError::Store(e.into())
         }
+        // Sent, and then the connection failed: it may have committed.
+        e => AppendError::Store(StoreError::backend(CommitUnknown(e))),
     }
 }
 

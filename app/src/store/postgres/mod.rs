@@ -680,6 +680,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn two_stores_appending_at_once_never_turn_each_other_away() {
+        let (first, db) = fresh().await;
+        let second = crate::store::open(db.url()).await.expect("opens again");
+        // Each store keeps losing the race to the other: every append of one moves the
+        // head the other chained to. None may be answered "busy".
+        const ROUNDS: i64 = 60;
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let store = if n % 2 == 0 { first.clone() } else { second.clone() };
+            tasks.push(tokio::spawn(async move {
+                for round in 0..ROUNDS {
+                    let from = n * 1000 + round;
+                    store.log.append(samples(from..from + 1)).await.expect("appends");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("appender");
+        }
+        let report = second.log.verify(None).await.expect("verifies");
+        assert!(report.is_intact(), "{:?}", report.problems);
+        assert_eq!(report.entries, 8 * ROUNDS as u64);
+    }
+
+    #[tokio::test]
     async fn months_get_their_partitions_as_entries_arrive() {
         let (store, db) = fresh().await;
         let mut entries = samples(0..2);
