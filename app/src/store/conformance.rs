@@ -301,26 +301,39 @@ pub async fn a_search_timeline_counts_late_entries_in_their_own_day(store: Store
     }
 }
 
-/// Each scanned entry's sequence and posting token.
-type Seen = Arc<Mutex<Vec<(u64, Option<i64>)>>>;
+/// Each scanned entry's sequence, posting token and hash (hex; empty when not read).
+type Seen = Arc<Mutex<Vec<(u64, Option<i64>, String)>>>;
 
 /// Records what a scan hands over, and stops after `stop_after` entries if asked.
 struct Collect {
     seen: Seen,
     stop_after: Option<usize>,
     ended: Arc<Mutex<bool>>,
+    hashes: bool,
+}
+
+impl Collect {
+    fn new(seen: &Seen, stop_after: Option<usize>, ended: &Arc<Mutex<bool>>) -> Box<Self> {
+        Box::new(Collect { seen: seen.clone(), stop_after, ended: ended.clone(), hashes: true })
+    }
 }
 
 impl ScanSink for Collect {
     fn entry(&mut self, entry: &RawEntry<'_>) -> bool {
         let mut seen = self.seen.lock().expect("lock");
-        seen.push((entry.sequence, entry.ingest_token_id));
-        assert!(entry.to_entry().is_ok(), "a scanned row reads back as an entry");
+        seen.push((entry.sequence, entry.ingest_token_id, hex::encode(entry.hash)));
+        if self.hashes {
+            assert!(entry.to_entry().is_ok(), "a scanned row reads back as an entry");
+        }
         self.stop_after.is_none_or(|n| seen.len() < n)
     }
 
     fn end(&mut self) {
         *self.ended.lock().expect("lock") = true;
+    }
+
+    fn wants_hashes(&self) -> bool {
+        self.hashes
     }
 }
 
@@ -333,19 +346,25 @@ pub async fn a_scan_hands_over_every_match_oldest_first_and_stops_when_told(stor
         want.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then(a.sequence.cmp(&b.sequence)));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let ended = Arc::new(Mutex::new(false));
-        let sink = Collect { seen: seen.clone(), stop_after: None, ended: ended.clone() };
-        let n = store.log.scan(&f, Box::new(sink)).await.expect("scans");
-        let got: Vec<(u64, Option<i64>)> = seen.lock().expect("lock").clone();
-        let expected: Vec<(u64, Option<i64>)> =
-            want.iter().map(|e| (e.sequence, e.ingested_by.as_ref().map(|t| t.id))).collect();
+        let n = store.log.scan(&f, Collect::new(&seen, None, &ended)).await.expect("scans");
+        let got = seen.lock().expect("lock").clone();
+        let expected: Vec<(u64, Option<i64>, String)> =
+            want.iter().map(|e| (e.sequence, e.ingested_by.as_ref().map(|t| t.id), e.hash.clone())).collect();
         assert_eq!(got, expected, "{text}");
         assert_eq!(n, expected.len() as u64);
         assert!(*ended.lock().expect("lock"), "a scan that ran to its end says so");
+
+        // A sink that shows no hash gets the same entries without them.
+        let without = Arc::new(Mutex::new(Vec::new()));
+        let mut sink = Collect::new(&without, None, &ended);
+        sink.hashes = false;
+        store.log.scan(&f, sink).await.expect("scans");
+        let expected: Vec<_> = expected.into_iter().map(|(seq, token, _)| (seq, token, String::new())).collect();
+        assert_eq!(*without.lock().expect("lock"), expected, "{text} without hashes");
     }
     let seen = Arc::new(Mutex::new(Vec::new()));
     let ended = Arc::new(Mutex::new(false));
-    let sink = Collect { seen: seen.clone(), stop_after: Some(10), ended: ended.clone() };
-    store.log.scan(&filter(""), Box::new(sink)).await.expect("scans");
+    store.log.scan(&filter(""), Collect::new(&seen, Some(10), &ended)).await.expect("scans");
     assert_eq!(seen.lock().expect("lock").len(), 10, "the scan stopped when the sink said so");
     assert!(!*ended.lock().expect("lock"), "a stopped scan has no end");
 }
@@ -401,8 +420,8 @@ pub async fn search_folds_accents_in_lists_counts_timeline_and_scans(store: Stor
             "timeline of {q}"
         );
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = Collect { seen: seen.clone(), stop_after: None, ended: Arc::new(Mutex::new(false)) };
-        assert_eq!(store.log.scan(&f, Box::new(sink)).await.expect("scans"), want.len() as u64, "scan of {q}");
+        let sink = Collect::new(&seen, None, &Arc::new(Mutex::new(false)));
+        assert_eq!(store.log.scan(&f, sink).await.expect("scans"), want.len() as u64, "scan of {q}");
     }
     let report = store.log.verify(None).await.expect("verifies");
     assert!(report.is_intact(), "{:?}", report.problems);

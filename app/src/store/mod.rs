@@ -105,6 +105,11 @@ pub trait ScanSink: Send {
     fn entry(&mut self, entry: &RawEntry<'_>) -> bool;
     /// Called once after the last entry of a scan that ran to its end.
     fn end(&mut self);
+    /// Whether the entries' hashes are read for it: a sink that writes no hash spares the
+    /// engine reading and sending 64 bytes an entry (the hashes are then empty).
+    fn wants_hashes(&self) -> bool {
+        true
+    }
 }
 
 /// Where the hash chain ends after an append.

@@ -5,10 +5,21 @@ use crate::store::{RawEntry, StoreError};
 use crate::tokens::StoredToken;
 use chrono::{DateTime, Utc};
 
+/// The columns read back before the two hashes.
+macro_rules! columns_before_hashes {
+    () => {
+        "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, resource_id, \
+         resource_name, description, details, ip_address, user_agent, received_at, ingest_token_id, \
+         ingest_token_name"
+    };
+}
+
 /// The columns read back; the append writes these and `actor_ref` ([`INSERT_COLUMNS`]).
-pub const COLUMNS: &str = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, \
-     resource_id, resource_name, description, details, ip_address, user_agent, received_at, ingest_token_id, \
-     ingest_token_name, prev_hash, hash";
+pub const COLUMNS: &str = concat!(columns_before_hashes!(), ", prev_hash, hash");
+
+/// [`COLUMNS`] but the hashes, for a scan whose sink does not show them: an engine adds
+/// two empty values in their place.
+pub const COLUMNS_BEFORE_HASHES: &str = columns_before_hashes!();
 
 pub const INSERT_COLUMNS: &str =
     "seq, ts, ts_high, event_type, severity, actor_type, actor_id, actor_name, actor_ref, \

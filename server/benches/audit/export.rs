@@ -20,7 +20,6 @@ pub async fn export_section(app: &axum::Router, token: &str, db_url: &str, day: 
         ("PDF, four days (near the cap)", "pdf", format!("start_date={}&end_date={}", day(5), day(2))),
     ];
     let mut rows = String::new();
-    let mut csv_secs = None;
     let mut pdf_rates = Vec::new();
     for (name, format, filters) in cases {
         let entries = request(app, token, &format!("/audit/entries?limit=1&{filters}")).await;
@@ -43,9 +42,6 @@ pub async fn export_section(app: &axum::Router, token: &str, db_url: &str, day: 
         let secs = t.elapsed().as_secs_f64();
         let heap = sampler.stop().max(heap_before);
         assert_eq!(status, StatusCode::OK, "{query}");
-        if query == "format=csv" {
-            csv_secs = Some(secs);
-        }
         if format == "pdf" {
             pdf_rates.push(entries as f64 / secs);
         }
@@ -58,36 +54,7 @@ pub async fn export_section(app: &axum::Router, token: &str, db_url: &str, day: 
             peak_memory_mib().map_or("n/a".to_owned(), |m| format!("{m:.0}"))
         );
     }
-    let columns = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, resource_id, \
-                   resource_name, description, details, ip_address, user_agent, received_at, ingest_token_id, \
-                   ingest_token_name";
-    let sql = format!("SELECT {columns} FROM audit_entries ORDER BY ts, seq");
-    let t = Instant::now();
-    let (tool, dumped) = match db_url.strip_prefix("sqlite:") {
-        Some(path) => (
-            "`sqlite3 -csv -header`",
-            std::process::Command::new("sqlite3").args(["-csv", "-header", path, &sql]).output(),
-        ),
-        None => (
-            "`psql -c \"\\copy (…) to stdout with csv header\"`",
-            std::process::Command::new(psql())
-                .args([db_url, "-c", &format!("\\copy ({sql}) to stdout with csv header")])
-                .output(),
-        ),
-    };
-    let comparison = match (dumped, csv_secs) {
-        (Ok(out), Some(ours)) if out.status.success() => {
-            let theirs = t.elapsed().as_secs_f64();
-            let ratio = ours / theirs;
-            format!(
-                "{tool} over the same rows (`{sql}`): {:.1} MB in {theirs:.2} s. \
-                 CSV export time / {tool} time: **{ratio:.2}** (target ≤ 1: {}).\n",
-                out.stdout.len() as f64 / 1e6,
-                if ratio <= 1.0 { "met" } else { "**not met**" }
-            )
-        }
-        _ => format!("{tool} could not be run here, so there is no comparison.\n"),
-    };
+    let comparison = compare_with_the_shell(app, token, db_url).await;
     let slowest_pdf = pdf_rates.iter().copied().fold(f64::INFINITY, f64::min);
     let pdf = format!(
         "PDF reports (at most {} entries each): slowest {slowest_pdf:.0} entries/s (target ≥ 20,000: {}). \
@@ -110,6 +77,64 @@ pub async fn export_section(app: &axum::Router, token: &str, db_url: &str, day: 
             " The database server's memory is its own process's, not counted here."
         },
     )
+}
+
+/// Rounds of the comparison with the database's own CSV tool.
+const ROUNDS: usize = 3;
+
+/// The whole log as CSV through the router against the database's CSV tool over the same
+/// rows, in turns (ours, theirs, ours, …): the machine is noisy, and the median of each
+/// compares them better than one run of each.
+async fn compare_with_the_shell(app: &axum::Router, token: &str, db_url: &str) -> String {
+    let columns = "seq, ts, event_type, severity, actor_type, actor_id, actor_name, resource_type, resource_id, \
+                   resource_name, description, details, ip_address, user_agent, received_at, ingest_token_id, \
+                   ingest_token_name";
+    let sql = format!("SELECT {columns} FROM audit_entries ORDER BY ts, seq");
+    let tool = if db_url.starts_with("sqlite:") {
+        "`sqlite3 -csv -header`"
+    } else {
+        "`psql -c \"\\copy (…) to stdout with csv header\"`"
+    };
+    let (mut ours, mut theirs, mut their_bytes) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        let response = request(app, token, "/audit/export?format=csv").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            frame.expect("frame");
+        }
+        ours.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let dumped = match db_url.strip_prefix("sqlite:") {
+            Some(path) => std::process::Command::new("sqlite3").args(["-csv", "-header", path, &sql]).output(),
+            None => std::process::Command::new(psql())
+                .args([db_url, "-c", &format!("\\copy ({sql}) to stdout with csv header")])
+                .output(),
+        };
+        match dumped {
+            Ok(out) if out.status.success() => {
+                theirs.push(t.elapsed().as_secs_f64());
+                their_bytes = out.stdout.len();
+            }
+            _ => return format!("{tool} could not be run here, so there is no comparison.\n"),
+        }
+    }
+    let list = |v: &[f64]| v.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(", ");
+    let (ours_list, theirs_list) = (list(&ours), list(&theirs));
+    let ratio = median(&mut ours) / median(&mut theirs);
+    format!(
+        "`GET /audit/export?format=csv` and {tool} over the same rows (`{sql}`, {:.1} MB), taken in turns {ROUNDS} \
+         times: ours {ours_list} s, theirs {theirs_list} s. Median CSV export time / median {tool} time: \
+         **{ratio:.2}** (target ≤ 1: {}).\n",
+        their_bytes as f64 / 1e6,
+        if ratio <= 1.0 { "met" } else { "**not met**" }
+    )
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// The newest of Debian's psql (not on the PATH unless the client package is installed

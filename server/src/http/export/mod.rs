@@ -192,6 +192,10 @@ impl ScanSink for PdfSink {
             let _ = done.send(report.finish());
         }
     }
+
+    fn wants_hashes(&self) -> bool {
+        false
+    }
 }
 
 impl From<PdfError> for ApiError {

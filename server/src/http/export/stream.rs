@@ -37,6 +37,10 @@ pub(super) trait RowFormat: Send + 'static {
     fn row(&self, out: &mut String, entry: &RawEntry<'_>, index: u64) -> Result<(), StoreError>;
     /// What the file ends with, after `rows` entries.
     fn tail(&self, out: &mut String, rows: u64);
+    /// Whether the file holds the entries' hashes (see [`ScanSink::wants_hashes`]).
+    fn hashes(&self) -> bool {
+        true
+    }
 }
 
 /// A piece of the file, how many entries it holds, and whether it is the last.
@@ -163,6 +167,10 @@ impl<F: RowFormat> ScanSink for Scanning<F> {
         let sink = &mut self.sink;
         sink.format.tail(&mut sink.out, sink.total);
         self.flush(true);
+    }
+
+    fn wants_hashes(&self) -> bool {
+        self.sink.format.hashes()
     }
 }
 
