@@ -2,6 +2,7 @@
 //! (behind the `ssr` feature) the audit store and the services the server runs.
 
 pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod catalogue;
 pub mod dates;
@@ -17,6 +18,8 @@ pub mod tokens;
 
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod users;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

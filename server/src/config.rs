@@ -2,6 +2,7 @@
 //! setup.
 
 use crate::state::TrustedProxies;
+use app::accounts::Role;
 use app::store::Head;
 use app::tokens::Scope;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -58,6 +59,12 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenCommand,
     },
+    /// Manage the people who sign in; every change is recorded in the log with the
+    /// operator's OS user as its actor.
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
     /// Fill the store with realistic demo events.
     Seed(SeedArgs),
     /// Re-check the whole log (read-only): the hash chain over every row, the search
@@ -99,6 +106,40 @@ pub enum TokenCommand {
         #[arg(long, value_delimiter = ',', required = true)]
         scopes: Vec<Scope>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from the first line of standard input.
+    Create {
+        /// Letters, digits, '.', '_', '-' and '@'; unique whatever its case.
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The name shown in the top bar and the log (the username if not given).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input (it never goes on the command line,
+        /// where other users and the shell's history would see it).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List the users: name, role, status, last sign-in, lock.
+    List,
+    /// Set a user's password, read from the first line of standard input; also lifts a
+    /// lockout.
+    ResetPassword {
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Lift a user's lockout after failed sign-ins.
+    Unlock { username: String },
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    value.parse()
 }
 
 #[derive(Debug, Clone, Args)]
@@ -178,6 +219,43 @@ mod tests {
         }
         assert!(Cli::try_parse_from(["certifyclouds", "token", "create", "--name", "x", "--scopes", "write"]).is_err());
         assert!(Cli::try_parse_from(["certifyclouds", "token", "create", "--name", "x"]).is_err());
+    }
+
+    #[test]
+    fn user_commands_parse_and_passwords_never_come_from_the_command_line() {
+        let cli = Cli::try_parse_from([
+            "certifyclouds",
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--role",
+            "auditor",
+            "--display-name",
+            "Alice A.",
+            "--password-stdin",
+        ])
+        .expect("parses");
+        match cli.command {
+            Some(Command::User { action: UserCommand::Create { username, role, display_name, password_stdin } }) => {
+                assert_eq!(
+                    (username.as_str(), role, display_name.as_deref()),
+                    ("alice", Role::Auditor, Some("Alice A."))
+                );
+                assert!(password_stdin);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let create = ["certifyclouds", "user", "create", "--username", "a", "--role"];
+        assert!(Cli::try_parse_from([&create[..], &["root", "--password-stdin"]].concat()).is_err());
+        assert!(Cli::try_parse_from([&create[..], &["admin"]].concat()).is_err(), "--password-stdin is required");
+        assert!(Cli::try_parse_from([&create[..], &["admin", "--password-stdin", "--password", "x"]].concat()).is_err());
+        assert!(matches!(
+            Cli::try_parse_from(["certifyclouds", "user", "unlock", "bob"]).expect("parses").command,
+            Some(Command::User { action: UserCommand::Unlock { username } }) if username == "bob"
+        ));
+        assert!(Cli::try_parse_from(["certifyclouds", "user", "reset-password", "bob"]).is_err());
+        assert!(Cli::try_parse_from(["certifyclouds", "user", "list"]).is_ok());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod migrate;
+pub mod operator;
 pub mod seed;
 pub mod shutdown;
 pub mod startup;
@@ -35,6 +36,8 @@ pub enum RunError {
     Verification(String),
     #[error(transparent)]
     Migrate(#[from] migrate::MigrateError),
+    #[error(transparent)]
+    Operator(#[from] operator::OperatorError),
 }
 
 /// Runs the command the command line names.
@@ -61,6 +64,12 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             writeln!(out, "Created token '{name}' with scopes {}. It is shown only once:", scopes.join(","))
                 .and_then(|()| writeln!(out, "{token}"))
                 .map_err(RunError::Output)
+        }
+        Command::User { action } => {
+            let store = store::open(&cli.database_url).await?;
+            let done = operator::run(&store, action, &mut std::io::stdout().lock()).await;
+            store.maintenance.close().await;
+            Ok(done?)
         }
         Command::Seed(args) => {
             let store = store::open(&cli.database_url).await?;

@@ -4,7 +4,7 @@
 
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
-use app::store::{AuditLog, Maintenance, Store, TokenStore};
+use app::store::{AccountStore, AuditLog, Maintenance, Store, TokenStore};
 use axum::extract::FromRef;
 use ipnet::IpNet;
 use leptos::prelude::LeptosOptions;
@@ -21,6 +21,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub log: Arc<dyn AuditLog>,
     pub tokens: Arc<dyn TokenStore>,
+    pub accounts: Arc<dyn AccountStore>,
     pub maintenance: Arc<dyn Maintenance>,
     pub limits: Arc<Limits>,
     pub proxies: Arc<TrustedProxies>,
@@ -41,6 +42,7 @@ impl AppState {
             leptos_options,
             log: store.log,
             tokens: store.tokens,
+            accounts: store.accounts,
             maintenance: store.maintenance,
             limits: Arc::new(Limits::default()),
             proxies: Arc::new(TrustedProxies::default()),

@@ -4,7 +4,8 @@
 //! from the entries themselves with the filter's own Rust rules, so every engine is held
 //! to one definition of what a filter matches.
 
-use super::{Head, Problem, RawEntry, ScanSink, Store, StoreError};
+use super::{Head, NewUser, Problem, RawEntry, ScanSink, Store, StoreError, UserUpdate};
+use crate::accounts::{Role, User};
 use crate::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity, SEARCH_TOTAL_BOUND};
 use crate::filter::{EntryFilter, EntryQuery, PageRequest};
 use crate::histogram::{Histogram, Span};
@@ -29,6 +30,10 @@ macro_rules! conformance_suite {
             actors_are_suggested_by_any_part_of_their_name_or_id,
             verify_passes_an_intact_log_and_checks_a_given_head,
             tokens_are_found_by_hash_and_names_are_unique,
+            users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused,
+            updates_answer_the_user_before_and_after,
+            the_last_active_admin_is_never_demoted_disabled_or_deleted,
+            two_admins_demoting_each_other_at_once_leave_one_admin,
             concurrent_appends_never_fork_the_chain,
             concurrent_appends_share_commits_and_each_gets_its_own_entries,
             unknown_entries_are_none_and_empty_appends_write_nothing);
@@ -500,6 +505,112 @@ pub async fn verify_passes_an_intact_log_and_checks_a_given_head(store: Store) {
     let other = Head { sequence: 50, hash: "0".repeat(64) };
     let report = store.log.verify(Some(&other)).await.expect("verifies");
     assert!(matches!(report.problems.as_slice(), [Problem::HeadMismatch { seq: 50, .. }]), "{:?}", report.problems);
+}
+
+fn new_user(name: &str, role: Role) -> NewUser {
+    NewUser {
+        username: name.to_owned(),
+        display_name: format!("{name} Example"),
+        role,
+        password_hash: format!("hash of {name}"),
+    }
+}
+
+async fn create(store: &Store, name: &str, role: Role) -> User {
+    let now: DateTime<Utc> = "2026-01-02T03:04:05.678901Z".parse().expect("time");
+    store.accounts.create_user(&new_user(name, role), now).await.expect("creates")
+}
+
+fn change(role: Option<Role>, disabled: Option<bool>) -> UserUpdate {
+    UserUpdate { role, disabled, ..UserUpdate::default() }
+}
+
+pub async fn users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused(store: Store) {
+    let alice = create(&store, "Alice", Role::Admin).await;
+    assert_eq!(
+        (alice.username.as_str(), alice.display_name.as_str(), alice.role, alice.disabled),
+        ("Alice", "Alice Example", Role::Admin, false)
+    );
+    assert_eq!(alice.created_at, "2026-01-02T03:04:05.678901Z".parse::<DateTime<Utc>>().expect("time"));
+    assert_eq!((alice.last_login_at, alice.failed_attempts, alice.locked_until), (None, 0, None));
+    let taken = store.accounts.create_user(&new_user("aLICE", Role::Auditor), Utc::now()).await;
+    assert!(matches!(&taken, Err(StoreError::Conflict(m)) if m.contains("aLICE")), "{taken:?}");
+
+    let found = store.accounts.user_named("ALICE").await.expect("reads").expect("found whatever the case");
+    assert_eq!((&found.user, found.password_hash.as_str()), (&alice, "hash of Alice"));
+    assert_eq!(store.accounts.user(alice.id).await.expect("reads"), Some(found));
+    assert_eq!(store.accounts.user_named("nobody").await.expect("reads"), None);
+    assert_eq!(store.accounts.user(alice.id + 1000).await.expect("reads"), None);
+
+    let bob = create(&store, "bob", Role::Auditor).await;
+    let names = |users: Vec<User>| users.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(names(store.accounts.users().await.expect("lists")), ["Alice", "bob"]);
+    assert_eq!(store.accounts.delete_user(bob.id).await.expect("deletes"), bob);
+    assert_eq!(names(store.accounts.users().await.expect("lists")), ["Alice"]);
+    assert!(matches!(store.accounts.delete_user(bob.id).await, Err(StoreError::NotFound(_))));
+    let bob_again = create(&store, "bob", Role::Auditor).await;
+    assert!(bob_again.id > bob.id, "a deleted user's id is not given again");
+}
+
+pub async fn updates_answer_the_user_before_and_after(store: Store) {
+    let alice = create(&store, "alice", Role::Admin).await;
+    let bob = create(&store, "bob", Role::Admin).await;
+    let update = UserUpdate {
+        display_name: Some("Robert".into()),
+        role: Some(Role::Auditor),
+        password_hash: Some("new hash".into()),
+        ..UserUpdate::default()
+    };
+    let (before, after) = store.accounts.update_user(bob.id, &update).await.expect("updates");
+    assert_eq!(before, bob);
+    assert_eq!((after.display_name.as_str(), after.role, after.disabled), ("Robert", Role::Auditor, false));
+    let stored = store.accounts.user(bob.id).await.expect("reads").expect("found");
+    assert_eq!((stored.user, stored.password_hash.as_str()), (after, "new hash"));
+
+    // Nothing asked, nothing changed.
+    let (before, after) = store.accounts.update_user(alice.id, &UserUpdate::default()).await.expect("updates");
+    assert_eq!((&before, &after), (&alice, &alice));
+    let unlock = UserUpdate { unlock: true, ..UserUpdate::default() };
+    assert_eq!(store.accounts.update_user(alice.id, &unlock).await.expect("updates").1, alice);
+    let missing = store.accounts.update_user(bob.id + 1000, &update).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+}
+
+pub async fn the_last_active_admin_is_never_demoted_disabled_or_deleted(store: Store) {
+    let alice = create(&store, "alice", Role::Admin).await;
+    fn last<T>(r: Result<T, StoreError>) -> bool {
+        matches!(r, Err(StoreError::Conflict(m)) if m.contains("last active admin"))
+    }
+    assert!(last(store.accounts.update_user(alice.id, &change(Some(Role::Auditor), None)).await));
+    assert!(last(store.accounts.update_user(alice.id, &change(None, Some(true))).await));
+    assert!(last(store.accounts.delete_user(alice.id).await));
+    assert_eq!(store.accounts.user(alice.id).await.expect("reads").expect("kept").user, alice, "nothing changed");
+
+    // A disabled admin is not one that keeps the product administrable.
+    let carol = create(&store, "carol", Role::Admin).await;
+    store.accounts.update_user(carol.id, &change(None, Some(true))).await.expect("another admin remains");
+    assert!(last(store.accounts.update_user(alice.id, &change(Some(Role::Auditor), None)).await));
+    store.accounts.update_user(carol.id, &change(None, Some(false))).await.expect("enabled again");
+    store.accounts.update_user(alice.id, &change(Some(Role::Auditor), None)).await.expect("carol remains");
+    assert!(last(store.accounts.delete_user(carol.id).await));
+    // Changes that keep an admin active pass, and auditors come and go.
+    store.accounts.update_user(carol.id, &UserUpdate { unlock: true, ..UserUpdate::default() }).await.expect("ok");
+    store.accounts.delete_user(alice.id).await.expect("an auditor may be deleted");
+}
+
+pub async fn two_admins_demoting_each_other_at_once_leave_one_admin(store: Store) {
+    let alice = create(&store, "alice", Role::Admin).await;
+    let bob = create(&store, "bob", Role::Admin).await;
+    for round in 0..5 {
+        let demote = change(Some(Role::Auditor), None);
+        let (a, b) =
+            tokio::join!(store.accounts.update_user(alice.id, &demote), store.accounts.update_user(bob.id, &demote));
+        assert!(a.is_ok() != b.is_ok(), "round {round}: exactly one demotion passes: {a:?} {b:?}");
+        let admins = store.accounts.users().await.expect("lists").into_iter().filter(User::is_active_admin).count();
+        assert_eq!(admins, 1, "round {round}");
+        let demoted = if a.is_ok() { alice.id } else { bob.id };
+        store.accounts.update_user(demoted, &change(Some(Role::Admin), None)).await.expect("promoted again");
+    }
 }
 
 pub async fn tokens_are_found_by_hash_and_names_are_unique(store: Store) {

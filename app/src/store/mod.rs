@@ -1,9 +1,11 @@
 //! The store behind one seam per aggregate: the log ([`AuditLog`]), the API tokens
-//! ([`TokenStore`]) and the database's own upkeep ([`Maintenance`]); accounts, settings,
-//! delivery cursors and integrity join as traits of their own. Callers hold a [`Store`]
+//! ([`TokenStore`]), the people who sign in ([`AccountStore`]) and the database's own
+//! upkeep ([`Maintenance`]); sessions, settings, delivery cursors and integrity join as
+//! traits of their own. Callers hold a [`Store`]
 //! and never know which engine answers: SQLite is the embedded default. Every engine
 //! runs the same conformance suite (`conformance`).
 
+mod accounts;
 mod chain;
 #[cfg(test)]
 mod conformance;
@@ -22,6 +24,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use verify::{Head, Problem, VerifyReport};
 
+use crate::accounts::{Role, User};
 use crate::entry::{entry_id, Actor, AuditEntry, EntryPage, IngestToken, Resource, Severity};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
@@ -197,6 +200,58 @@ pub trait TokenStore: Send + Sync {
     async fn all_tokens(&self) -> Result<Vec<StoredToken>, StoreError>;
 }
 
+/// A new user to store, the password already hashed.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// A user with the hash of their password: what signing in checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredUser {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// Changes to a user; `None` (and `unlock: false`) leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    /// A new password's hash.
+    pub password_hash: Option<String>,
+    pub disabled: Option<bool>,
+    /// Clears the failed sign-ins and the lock.
+    pub unlock: bool,
+}
+
+/// The people who sign in.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Stores a new user; [`StoreError::Conflict`] if the name is taken in any case.
+    async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError>;
+
+    /// The user of that name, whatever its case.
+    async fn user_named(&self, username: &str) -> Result<Option<StoredUser>, StoreError>;
+
+    async fn user(&self, id: i64) -> Result<Option<StoredUser>, StoreError>;
+
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Changes a user; the user before and after. [`StoreError::Conflict`] when it would
+    /// leave no active admin (an admin who is not disabled), [`StoreError::NotFound`] when
+    /// there is no such user.
+    async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<(User, User), StoreError>;
+
+    /// Deletes a user and answers who it was; refused like [`AccountStore::update_user`]
+    /// for the last active admin.
+    async fn delete_user(&self, id: i64) -> Result<User, StoreError>;
+}
+
 /// The database's upkeep.
 #[async_trait]
 pub trait Maintenance: Send + Sync {
@@ -275,13 +330,14 @@ impl AppendPhases {
 pub struct Store {
     pub log: Arc<dyn AuditLog>,
     pub tokens: Arc<dyn TokenStore>,
+    pub accounts: Arc<dyn AccountStore>,
     pub maintenance: Arc<dyn Maintenance>,
 }
 
 impl Store {
-    fn of<E: AuditLog + TokenStore + Maintenance + 'static>(engine: E) -> Self {
+    fn of<E: AuditLog + TokenStore + AccountStore + Maintenance + 'static>(engine: E) -> Self {
         let engine = Arc::new(engine);
-        Store { log: engine.clone(), tokens: engine.clone(), maintenance: engine }
+        Store { log: engine.clone(), tokens: engine.clone(), accounts: engine.clone(), maintenance: engine }
     }
 }
 

@@ -384,3 +384,112 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     let stderr = String::from_utf8_lossy(&behind.stderr);
     assert!(stderr.contains(&format!("entries up to {} but the source ends at entry {total}", total + 1)), "{stderr}");
 }
+
+/// Runs the binary with `stdin` on its standard input.
+fn certifyclouds_with_input(database_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
+        .args(args)
+        .env("CERTIFYCLOUDS_DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .env("USER", "ops-oncall")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("writes");
+    child.wait_with_output().expect("ends")
+}
+
+#[tokio::test]
+async fn user_commands_check_hash_and_record_every_change_with_the_operator_as_actor() {
+    let app = TestApp::spawn().await;
+    let url = app.database_url.clone();
+    let strong = "correct-horse-battery-staple";
+    let create = |name: &str, role: &str, password: &str| {
+        certifyclouds_with_input(
+            &url,
+            &[
+                "user",
+                "create",
+                "--username",
+                name,
+                "--role",
+                role,
+                "--display-name",
+                "Alice Admin",
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        )
+    };
+    let out = create("alice", "admin", strong);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Created user 'alice'"));
+    for (name, password, says) in [
+        ("ALICE", strong, "already exists"),
+        ("carol", "password1234", "too easy to guess"),
+        ("carol", "short", "at least 12 characters"),
+        ("al ice", strong, "username:"),
+        ("carol", "", "no password on standard input"),
+    ] {
+        let out = create(name, "auditor", password);
+        assert!(!out.status.success(), "{name} {password}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{name} {password}: {stderr}");
+    }
+    let out = certifyclouds_with_input(
+        &url,
+        &["user", "create", "--username", "bob", "--role", "auditor", "--password-stdin"],
+        &format!("{strong}!\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = certifyclouds(&url, &["user", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success());
+    let rows: Vec<Vec<&str>> = listed.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), 2, "{listed}");
+    assert_eq!((rows[0][0], rows[0][3], rows[0][4]), ("alice", "admin", "active"), "{listed}");
+    assert_eq!((rows[1][0], rows[1][1], rows[1][2]), ("bob", "bob", "auditor"), "{listed}");
+
+    let new_password = "seven dwarfs behind the mountains";
+    let out = certifyclouds_with_input(
+        &url,
+        &["user", "reset-password", "Bob", "--password-stdin"],
+        &format!("{new_password}\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = certifyclouds(&url, &["user", "unlock", "bob"]);
+    assert!(out.status.success(), "nothing to lift is not an error");
+    let out = certifyclouds(&url, &["user", "unlock", "nobody"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such user"));
+
+    let stored = app.store.accounts.user_named("bob").await.expect("reads").expect("found");
+    assert!(stored.password_hash.starts_with("$argon2id$"), "{}", stored.password_hash);
+    assert!(app::accounts::password::verify(stored.password_hash.clone(), new_password.into()).await);
+
+    // Two creations and one password change, each by the operator; the unlock that lifted
+    // nothing and every refused command left no entry.
+    let page = app.list("event_type=user.*&limit=100").await;
+    let entries = page["entries"].as_array().expect("entries");
+    let kinds: Vec<&str> = entries.iter().rev().map(|e| e["event_type"].as_str().unwrap_or("")).collect();
+    assert_eq!(kinds, ["user.created", "user.created", "user.updated"], "{page}");
+    for entry in entries {
+        assert_eq!(entry["actor"], serde_json::json!({"type": "user", "id": "os:ops-oncall", "name": "ops-oncall"}));
+    }
+    let (updated, bob, alice) = (&entries[0], &entries[1], &entries[2]);
+    assert_eq!(alice["details"]["created_by"], "ops-oncall");
+    assert_eq!(
+        (alice["details"]["username"].as_str(), alice["details"]["role"].as_str()),
+        (Some("alice"), Some("admin"))
+    );
+    assert_eq!(bob["description"], "User bob created with role auditor by ops-oncall");
+    assert_eq!(updated["details"]["changes"]["password"], "password changed");
+    assert_eq!(updated["details"]["modified_by"], "ops-oncall");
+    assert_eq!(updated["resource"]["id"], format!("user-{}", stored.user.id));
+    let text = page.to_string();
+    assert!(!text.contains("argon2") && !text.contains(strong) && !text.contains(new_password), "{text}");
+}

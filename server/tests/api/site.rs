@@ -31,6 +31,7 @@ async fn with_site(site: &tempfile::TempDir) -> TestApp {
         let store = app::store::Store {
             log: state.log.clone(),
             tokens: state.tokens.clone(),
+            accounts: state.accounts.clone(),
             maintenance: state.maintenance.clone(),
         };
         server::state::AppState::new(store, &root)

@@ -4,6 +4,15 @@
 //! by month; appends of every instance are serialised by an advisory lock, and announced
 //! to every instance with `NOTIFY`.
 
+/// Users; a change that could take away the last admin's rights holds the accounts' lock
+/// ("audit" in ASCII, plus one: the appends hold the number itself).
+mod accounts {
+    crate::store::accounts::account_queries!(
+        sqlx::Postgres,
+        begin: "BEGIN",
+        lock: Some("SELECT pg_advisory_xact_lock(418581342581)")
+    );
+}
 mod append;
 mod read;
 mod scan;
@@ -15,8 +24,10 @@ mod verify;
 mod writer;
 
 use super::{
-    AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, OpenError, ScanSink, StoreError, TokenStore, VerifyReport,
+    AccountStore, AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, NewUser, OpenError, ScanSink, StoreError,
+    StoredUser, TokenStore, UserUpdate, VerifyReport,
 };
+use crate::accounts::User;
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
@@ -385,6 +396,33 @@ impl TokenStore for PgStore {
 
     async fn all_tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
         tokens::all(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {
+        accounts::create(&self.pool, user, now).await
+    }
+
+    async fn user_named(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
+        accounts::named(&self.lookups, username).await
+    }
+
+    async fn user(&self, id: i64) -> Result<Option<StoredUser>, StoreError> {
+        accounts::by_id(&self.lookups, id).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        accounts::all(&self.pool).await
+    }
+
+    async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<(User, User), StoreError> {
+        accounts::update(&self.pool, id, update).await
+    }
+
+    async fn delete_user(&self, id: i64) -> Result<User, StoreError> {
+        accounts::delete(&self.pool, id).await
     }
 }
 

@@ -1,0 +1,131 @@
+//! The `user` commands, run by an operator on the server's host: each change goes through
+//! the same checks and recording as one made in the pages, with the operator's OS user as
+//! its actor (type `user`, id `os:<name>`). Passwords are read from standard input, never
+//! from the command line, where other users and the shell's history would see them.
+
+use crate::config::UserCommand;
+use app::accounts::User;
+use app::entry::{Actor, ActorType};
+use app::store::Store;
+use app::users::{self, AccountError, ChangeUser, CreateUser};
+use chrono::{DateTime, Utc};
+use std::io::{BufRead, Write};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum OperatorError {
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error("cannot read the password from standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error("no password on standard input: give it on the first line")]
+    NoPassword,
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// The OS user running the command: `$USER` (or `$LOGNAME`), else the owner of this
+/// process (`uid <n>`).
+pub fn operator() -> Actor {
+    let name = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|n| !n.trim().is_empty()))
+        .unwrap_or_else(|| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/proc/self").map_or_else(|_| "unknown".to_owned(), |m| format!("uid {}", m.uid()))
+        });
+    Actor { kind: ActorType::User, id: format!("os:{name}"), name }
+}
+
+/// The first line of `input`, without its line end.
+pub fn read_password(mut input: impl BufRead) -> Result<String, OperatorError> {
+    let mut line = String::new();
+    input.read_line(&mut line).map_err(OperatorError::Stdin)?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err(OperatorError::NoPassword);
+    }
+    Ok(password.to_owned())
+}
+
+pub async fn run(store: &Store, command: UserCommand, out: &mut impl Write) -> Result<(), OperatorError> {
+    match command {
+        UserCommand::Create { username, role, display_name, password_stdin: _ } => {
+            let password = read_password(std::io::stdin().lock())?;
+            let request = CreateUser { username, display_name, role, password };
+            let user = users::create(store, request, operator()).await?;
+            writeln!(out, "Created user '{}' ({}) with role {}.", user.username, user.display_name, user.role)?;
+        }
+        UserCommand::List => list(&store.accounts.users().await.map_err(AccountError::from)?, Utc::now(), out)?,
+        UserCommand::ResetPassword { username, password_stdin: _ } => {
+            let password = read_password(std::io::stdin().lock())?;
+            let user = users::named(store, &username).await?;
+            let change = ChangeUser { password: Some(password), unlock: true, ..ChangeUser::default() };
+            users::change(store, user.id, change, operator()).await?;
+            writeln!(out, "The password of '{}' is changed; any lockout is lifted.", user.username)?;
+        }
+        UserCommand::Unlock { username } => {
+            let user = users::named(store, &username).await?;
+            users::change(store, user.id, ChangeUser { unlock: true, ..ChangeUser::default() }, operator()).await?;
+            writeln!(out, "'{}' may sign in again.", user.username)?;
+        }
+    }
+    Ok(())
+}
+
+/// The users as a table.
+fn list(users: &[User], now: DateTime<Utc>, out: &mut impl Write) -> std::io::Result<()> {
+    let time =
+        |t: Option<DateTime<Utc>>| t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    let rows: Vec<[String; 6]> = users
+        .iter()
+        .map(|u| {
+            let locked = u.locked_until.filter(|t| *t > now);
+            [
+                u.username.clone(),
+                u.display_name.clone(),
+                u.role.to_string(),
+                u.status(now).as_str().to_owned(),
+                time(u.last_login_at),
+                time(locked),
+            ]
+        })
+        .collect();
+    let header = ["USERNAME", "DISPLAY NAME", "ROLE", "STATUS", "LAST SIGN-IN", "LOCKED UNTIL"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        writeln!(out, "{}", cells.join("  ").trim_end())?;
+    }
+    if users.is_empty() {
+        writeln!(out, "(no users)")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_the_first_line_without_its_end() {
+        assert_eq!(read_password(&b"s3cret pass phrase\r\nrest"[..]).expect("read"), "s3cret pass phrase");
+        assert_eq!(read_password(&b" spaces kept \n"[..]).expect("read"), " spaces kept ");
+        assert!(matches!(read_password(&b"\n"[..]), Err(OperatorError::NoPassword)));
+        assert!(matches!(read_password(&b""[..]), Err(OperatorError::NoPassword)));
+    }
+
+    #[test]
+    fn the_operator_is_a_user_named_by_the_os() {
+        let actor = operator();
+        assert_eq!(actor.kind, ActorType::User);
+        assert_eq!(actor.id, format!("os:{}", actor.name));
+        assert!(!actor.name.is_empty());
+    }
+}
