@@ -17,6 +17,8 @@ pub mod search;
 pub mod tokens;
 
 #[cfg(feature = "ssr")]
+pub mod signin;
+#[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
 pub mod users;

@@ -1,6 +1,8 @@
 //! Changing users, the one way every caller does it (the users page, its REST twins, the
 //! command line): the input checked, a new password checked and hashed, the change stored
-//! and then recorded in the log with whoever made it as the actor.
+//! and then recorded in the log with whoever made it as the actor. A change that cannot
+//! be recorded is undone where it can be (a user created is deleted again, a user changed
+//! is changed back), so that the log does not miss what happened.
 
 use crate::accounts::password::{self, PasswordError};
 use crate::accounts::{check_display_name, check_username, events, Role, User};
@@ -46,7 +48,7 @@ impl From<EventError> for AccountError {
 }
 
 /// A user to create, as the form, the API or the command line gives it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CreateUser {
     pub username: String,
     /// Empty or missing: the username.
@@ -56,13 +58,37 @@ pub struct CreateUser {
 }
 
 /// Changes to a user; `None` (and `unlock: false`) leaves a field as it is.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ChangeUser {
     pub display_name: Option<String>,
     pub role: Option<Role>,
     pub password: Option<String>,
     pub disabled: Option<bool>,
     pub unlock: bool,
+}
+
+// Written out so that a password never reaches a log line through `{:?}`.
+impl std::fmt::Debug for CreateUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUser")
+            .field("username", &self.username)
+            .field("display_name", &self.display_name)
+            .field("role", &self.role)
+            .field("password", &"(hidden)")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ChangeUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeUser")
+            .field("display_name", &self.display_name)
+            .field("role", &self.role)
+            .field("password", &self.password.as_ref().map(|_| "(hidden)"))
+            .field("disabled", &self.disabled)
+            .field("unlock", &self.unlock)
+            .finish()
+    }
 }
 
 fn invalid(field: &'static str) -> impl Fn(String) -> AccountError {
@@ -84,7 +110,13 @@ pub async fn create(store: &Store, request: CreateUser, by: Actor) -> Result<Use
     let password_hash = password::hash(request.password).await?;
     let new = NewUser { username, display_name, role: request.role, password_hash };
     let user = store.accounts.create_user(&new, Utc::now()).await?;
-    record(store, events::created(&user, by)?).await?;
+    if let Err(unrecorded) = record(store, events::created(&user, by)?).await {
+        // Not recorded, not kept (a first admin cannot be deleted again: said as it is).
+        return Err(match store.accounts.delete_user(user.id).await {
+            Ok(_) => unrecorded,
+            Err(e) => AccountError::Unrecorded(format!("{unrecorded}; the user was kept: {e}")),
+        });
+    }
     Ok(user)
 }
 
@@ -111,7 +143,19 @@ pub async fn change(store: &Store, id: i64, change: ChangeUser, by: Actor) -> Re
         UserUpdate { display_name, role: change.role, password_hash, disabled: change.disabled, unlock: change.unlock };
     let (before, after) = store.accounts.update_user(id, &update).await?;
     if let Some(event) = events::updated(&before, &after, password_changed, by)? {
-        record(store, event).await?;
+        if let Err(unrecorded) = record(store, event).await {
+            let back = UserUpdate {
+                display_name: Some(before.display_name.clone()),
+                role: Some(before.role),
+                password_hash: Some(current.password_hash),
+                disabled: Some(before.disabled),
+                unlock: false,
+            };
+            return Err(match store.accounts.update_user(id, &back).await {
+                Ok(_) => unrecorded,
+                Err(e) => AccountError::Unrecorded(format!("{unrecorded}; the change was kept: {e}")),
+            });
+        }
     }
     Ok(after)
 }
@@ -126,4 +170,85 @@ pub async fn delete(store: &Store, id: i64, by: Actor) -> Result<User, AccountEr
 pub async fn named(store: &Store, username: &str) -> Result<User, AccountError> {
     let found = store.accounts.user_named(username).await?;
     found.map(|s| s.user).ok_or_else(|| AccountError::NotFound(format!("'{}'", username.trim())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{ActorType, AuditEntry};
+
+    fn admin_actor() -> Actor {
+        Actor { kind: ActorType::User, id: "user-1".into(), name: "alice".into() }
+    }
+
+    fn request(name: &str, role: Role) -> CreateUser {
+        CreateUser { username: name.into(), display_name: None, role, password: "correct-horse-battery-staple".into() }
+    }
+
+    async fn recorded(store: &Store) -> Vec<AuditEntry> {
+        store.log.entries_after(0, 1000).await.expect("reads")
+    }
+
+    #[tokio::test]
+    async fn changes_and_deletions_are_recorded_and_refusals_leave_no_entry() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = crate::store::open(&format!("sqlite:{}/audit.db", dir.path().display())).await.expect("opens");
+        let alice = create(&store, request("alice", Role::Admin), admin_actor()).await.expect("creates");
+        assert_eq!(alice.display_name, "alice", "the username when no display name is given");
+        let bob = create(&store, request("bob", Role::Admin), admin_actor()).await.expect("creates");
+
+        let change_bob = ChangeUser {
+            display_name: Some("Bob B.".into()),
+            role: Some(Role::Auditor),
+            disabled: Some(true),
+            ..ChangeUser::default()
+        };
+        let after = change(&store, bob.id, change_bob, admin_actor()).await.expect("changes");
+        assert_eq!((after.role, after.disabled, after.display_name.as_str()), (Role::Auditor, true, "Bob B."));
+        let entries = recorded(&store).await;
+        let updated = entries.last().expect("an entry");
+        assert_eq!(updated.event_type, "user.updated");
+        assert_eq!(
+            updated.details["changes"],
+            serde_json::json!({
+                "display_name": {"old": "bob", "new": "Bob B."},
+                "role": {"old": "admin", "new": "auditor"},
+                "status": {"old": "enabled", "new": "disabled"},
+            })
+        );
+        assert_eq!(updated.details["changed_fields"], serde_json::json!(["display_name", "role", "status"]));
+        assert_eq!(updated.actor, admin_actor());
+
+        // Refused: nothing changed, nothing recorded.
+        let before = recorded(&store).await.len();
+        let demote = ChangeUser { role: Some(Role::Auditor), ..ChangeUser::default() };
+        let refused = change(&store, alice.id, demote, admin_actor()).await;
+        assert!(matches!(&refused, Err(AccountError::Conflict(m)) if m.contains("last active admin")), "{refused:?}");
+        let weak = ChangeUser { password: Some("password1234".into()), ..ChangeUser::default() };
+        assert!(matches!(change(&store, bob.id, weak, admin_actor()).await, Err(AccountError::Password(_))));
+        let bad = ChangeUser { display_name: Some("a\u{7}b".into()), ..ChangeUser::default() };
+        let bad = change(&store, bob.id, bad, admin_actor()).await;
+        assert!(matches!(&bad, Err(AccountError::Invalid { field: "display_name", .. })), "{bad:?}");
+        assert!(matches!(delete(&store, alice.id, admin_actor()).await, Err(AccountError::Conflict(_))));
+        assert!(matches!(delete(&store, 999, admin_actor()).await, Err(AccountError::NotFound(_))));
+        let nothing = change(&store, bob.id, ChangeUser::default(), admin_actor()).await.expect("no change");
+        assert_eq!(nothing, after);
+        assert_eq!(recorded(&store).await.len(), before, "no entry for a refusal or for no change");
+
+        let deleted = delete(&store, bob.id, admin_actor()).await.expect("deletes");
+        let entry = recorded(&store).await.pop().expect("an entry");
+        assert_eq!(
+            (entry.event_type.as_str(), entry.description.as_str()),
+            ("user.deleted", "User bob deleted by alice")
+        );
+        assert_eq!(deleted.id, bob.id);
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        let shown = format!("{:?}", request("alice", Role::Admin));
+        assert!(!shown.contains("correct-horse") && shown.contains("(hidden)"), "{shown}");
+        let shown = format!("{:?}", ChangeUser { password: Some("correct-horse".into()), ..ChangeUser::default() });
+        assert!(!shown.contains("correct-horse"), "{shown}");
+    }
 }

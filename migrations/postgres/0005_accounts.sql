@@ -1,7 +1,7 @@
 -- The people who sign in, as on SQLite (migrations/sqlite/0008_accounts.sql): a username
 -- is unique whatever its case (`username_key`), ids are never reused, times are Unix
--- microseconds. Unlike entries, users are changed and deleted: the application's role
--- may do both (docs/postgres-roles.sql).
+-- microseconds. Unlike entries, users and their sessions are changed and deleted: the
+-- application's role may do both (docs/postgres-roles.sql).
 CREATE TABLE users (
     id              bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     username        text    NOT NULL,
@@ -17,6 +17,18 @@ CREATE TABLE users (
     locked_until    bigint
 );
 
+-- Signed-in sessions, as on SQLite: only the SHA-256 of a session's secret is kept.
+CREATE TABLE sessions (
+    token_hash   bytea  PRIMARY KEY,
+    user_id      bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at   bigint NOT NULL,
+    last_seen_at bigint NOT NULL,
+    ip_address   text,
+    user_agent   text
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_last_seen ON sessions (last_seen_at);
+
 -- A role given the rights of docs/postgres-roles.sql before this table existed gets its
 -- rights on it too.
 DO $$
@@ -28,7 +40,7 @@ BEGIN
         WHERE g.table_schema = 'public' AND g.table_name = 'audit_daily_counts' AND g.privilege_type = 'INSERT'
           AND g.grantee NOT IN (current_user, 'PUBLIC')
     LOOP
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON public.users TO %I', grantee);
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON public.users, public.sessions TO %I', grantee);
     END LOOP;
 END;
 $$;

@@ -17,3 +17,17 @@ CREATE TABLE users (
     first_failed_at INTEGER,
     locked_until    INTEGER
 );
+
+-- Signed-in sessions. Only the SHA-256 of a session's secret (the cookie's value) is
+-- kept, so whoever reads the database cannot take a session over. Timeouts (idle and
+-- absolute) are the server's settings, applied to these two times on every use.
+CREATE TABLE sessions (
+    token_hash   BLOB    PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    ip_address   TEXT,
+    user_agent   TEXT
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_last_seen ON sessions (last_seen_at);

@@ -24,17 +24,30 @@ pub enum OperatorError {
     Output(#[from] std::io::Error),
 }
 
-/// The OS user running the command: `$USER` (or `$LOGNAME`), else the owner of this
-/// process (`uid <n>`).
+/// The OS user running the command: the owner of this process, by the name the system's
+/// user database gives that uid (`uid <n>` when it has none). Not `$USER`, which whoever
+/// runs the command may set to anything.
 pub fn operator() -> Actor {
-    let name = ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|n| !n.trim().is_empty()))
-        .unwrap_or_else(|| {
-            use std::os::unix::fs::MetadataExt;
-            std::fs::metadata("/proc/self").map_or_else(|_| "unknown".to_owned(), |m| format!("uid {}", m.uid()))
-        });
+    use std::os::unix::fs::MetadataExt;
+    let name = match std::fs::metadata("/proc/self") {
+        Ok(process) => {
+            let uid = process.uid();
+            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+            user_named_by(&passwd, uid).unwrap_or_else(|| format!("uid {uid}"))
+        }
+        Err(_) => "unknown".to_owned(),
+    };
     Actor { kind: ActorType::User, id: format!("os:{name}"), name }
+}
+
+/// The name `/etc/passwd` (its text) gives a uid.
+fn user_named_by(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id: u32 = fields.nth(1)?.parse().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_owned())
+    })
 }
 
 /// The first line of `input`, without its line end.
@@ -122,7 +135,11 @@ mod tests {
     }
 
     #[test]
-    fn the_operator_is_a_user_named_by_the_os() {
+    fn the_operator_is_the_process_owner_named_by_the_user_database() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n# comment\nops:x:1000:1000::/home/ops:/bin/sh\n";
+        assert_eq!(user_named_by(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_named_by(passwd, 1000).as_deref(), Some("ops"));
+        assert_eq!(user_named_by(passwd, 7), None);
         let actor = operator();
         assert_eq!(actor.kind, ActorType::User);
         assert_eq!(actor.id, format!("os:{}", actor.name));

@@ -4,7 +4,7 @@
 
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
-use app::store::{AccountStore, AuditLog, Maintenance, Store, TokenStore};
+use app::store::{AccountStore, AuditLog, Maintenance, SessionStore, Store, TokenStore};
 use axum::extract::FromRef;
 use ipnet::IpNet;
 use leptos::prelude::LeptosOptions;
@@ -22,6 +22,7 @@ pub struct AppState {
     pub log: Arc<dyn AuditLog>,
     pub tokens: Arc<dyn TokenStore>,
     pub accounts: Arc<dyn AccountStore>,
+    pub sessions: Arc<dyn SessionStore>,
     pub maintenance: Arc<dyn Maintenance>,
     pub limits: Arc<Limits>,
     pub proxies: Arc<TrustedProxies>,
@@ -43,6 +44,7 @@ impl AppState {
             log: store.log,
             tokens: store.tokens,
             accounts: store.accounts,
+            sessions: store.sessions,
             maintenance: store.maintenance,
             limits: Arc::new(Limits::default()),
             proxies: Arc::new(TrustedProxies::default()),

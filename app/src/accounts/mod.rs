@@ -101,6 +101,49 @@ impl User {
     }
 }
 
+/// When failed sign-ins lock an account: `attempts` failures within `window` lock it for
+/// `lock_for`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lockout {
+    pub attempts: u32,
+    pub window: chrono::Duration,
+    pub lock_for: chrono::Duration,
+}
+
+impl Default for Lockout {
+    /// Five failures within 15 minutes lock the account for 15 minutes.
+    fn default() -> Self {
+        Lockout { attempts: 5, window: chrono::Duration::minutes(15), lock_for: chrono::Duration::minutes(15) }
+    }
+}
+
+impl Lockout {
+    /// The user after one more failed sign-in at `now`, counted since `since` (the first
+    /// failure of the current window, if any), and when that window began. An account
+    /// already locked stays as it is: failures while locked neither count nor make the
+    /// lock longer, so nobody can keep another person locked out for ever.
+    pub fn fail(&self, user: &User, since: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (User, DateTime<Utc>) {
+        let mut after = user.clone();
+        if user.locked_until.is_some_and(|until| until > now) {
+            return (after, since.unwrap_or(now));
+        }
+        let since = match since {
+            Some(first) if now - first <= self.window && user.failed_attempts > 0 => {
+                after.failed_attempts = user.failed_attempts.saturating_add(1);
+                first
+            }
+            _ => {
+                after.failed_attempts = 1;
+                now
+            }
+        };
+        if after.failed_attempts >= self.attempts {
+            after.locked_until = Some(now + self.lock_for);
+        }
+        (after, since)
+    }
+}
+
 /// The longest username and display name, in characters.
 pub const USERNAME_MAX: usize = 64;
 pub const DISPLAY_NAME_MAX: usize = 128;
@@ -160,6 +203,44 @@ mod tests {
         assert_eq!(check_display_name("").expect("valid"), "");
         assert!(check_display_name("a\nb").is_err());
         assert!(check_display_name(&"é".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn failures_within_the_window_lock_and_a_lock_is_never_extended() {
+        let lockout = Lockout::default();
+        let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().expect("time");
+        let minutes = |m| t0 + chrono::Duration::minutes(m);
+        let mut user = User {
+            id: 1,
+            username: "bob".into(),
+            display_name: "Bob".into(),
+            role: Role::Auditor,
+            disabled: false,
+            created_at: t0,
+            last_login_at: None,
+            failed_attempts: 0,
+            locked_until: None,
+        };
+        let mut since = None;
+        for attempt in 1..=4 {
+            let (after, first) = lockout.fail(&user, since, minutes(attempt));
+            assert_eq!((after.failed_attempts, after.locked_until, first), (attempt as u32, None, minutes(1)));
+            (user, since) = (after, Some(first));
+        }
+        let (locked, first) = lockout.fail(&user, since, minutes(14));
+        assert_eq!(
+            (locked.failed_attempts, locked.locked_until),
+            (5, Some(minutes(29))),
+            "the fifth within 15 minutes"
+        );
+        let (still, _) = lockout.fail(&locked, Some(first), minutes(20));
+        assert_eq!(still, locked, "failures while locked change nothing");
+        // After the lock, and for failures spread wider than the window, counting starts over.
+        let (after, first) = lockout.fail(&locked, Some(first), minutes(30));
+        assert_eq!((after.failed_attempts, first), (1, minutes(30)));
+        let slow = User { failed_attempts: 4, ..user.clone() };
+        let (after, _) = lockout.fail(&slow, Some(minutes(1)), minutes(17));
+        assert_eq!((after.failed_attempts, after.locked_until), (1, None), "the first failure is out of the window");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! from the entries themselves with the filter's own Rust rules, so every engine is held
 //! to one definition of what a filter matches.
 
-use super::{Head, NewUser, Problem, RawEntry, ScanSink, Store, StoreError, UserUpdate};
-use crate::accounts::{Role, User};
+use super::{Head, NewSession, NewUser, Problem, RawEntry, ScanSink, Store, StoreError, UserUpdate};
+use crate::accounts::{Lockout, Role, User};
 use crate::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity, SEARCH_TOTAL_BOUND};
 use crate::filter::{EntryFilter, EntryQuery, PageRequest};
 use crate::histogram::{Histogram, Span};
@@ -34,6 +34,9 @@ macro_rules! conformance_suite {
             updates_answer_the_user_before_and_after,
             the_last_active_admin_is_never_demoted_disabled_or_deleted,
             two_admins_demoting_each_other_at_once_leave_one_admin,
+            failed_sign_ins_lock_and_a_success_forgets_them,
+            sessions_are_found_by_hash_touched_and_ended_once,
+            expired_sessions_end_and_users_disabled_or_deleted_lose_theirs,
             concurrent_appends_never_fork_the_chain,
             concurrent_appends_share_commits_and_each_gets_its_own_entries,
             unknown_entries_are_none_and_empty_appends_write_nothing);
@@ -611,6 +614,92 @@ pub async fn two_admins_demoting_each_other_at_once_leave_one_admin(store: Store
         let demoted = if a.is_ok() { alice.id } else { bob.id };
         store.accounts.update_user(demoted, &change(Some(Role::Admin), None)).await.expect("promoted again");
     }
+}
+
+pub async fn failed_sign_ins_lock_and_a_success_forgets_them(store: Store) {
+    let bob = create(&store, "bob", Role::Auditor).await;
+    let lockout = Lockout::default();
+    let t0: DateTime<Utc> = "2026-02-01T10:00:00Z".parse().expect("time");
+    for attempt in 1..=4 {
+        let after =
+            store.accounts.sign_in_failed(bob.id, t0 + Duration::minutes(attempt), &lockout).await.expect("counts");
+        assert_eq!((after.failed_attempts, after.locked_until), (attempt as u32, None));
+    }
+    let locked = store.accounts.sign_in_failed(bob.id, t0 + Duration::minutes(5), &lockout).await.expect("counts");
+    assert_eq!((locked.failed_attempts, locked.locked_until), (5, Some(t0 + Duration::minutes(20))));
+    let stored = store.accounts.user(bob.id).await.expect("reads").expect("found");
+    assert_eq!((stored.user, stored.failures_since), (locked.clone(), Some(t0 + Duration::minutes(1))));
+    let again = store.accounts.sign_in_failed(bob.id, t0 + Duration::minutes(6), &lockout).await.expect("counts");
+    assert_eq!(again, locked, "failures while locked change nothing");
+
+    let signed_in = store.accounts.signed_in(bob.id, t0 + Duration::minutes(30)).await.expect("records");
+    assert_eq!(
+        (signed_in.failed_attempts, signed_in.locked_until, signed_in.last_login_at),
+        (0, None, Some(t0 + Duration::minutes(30)))
+    );
+    store.accounts.sign_in_failed(bob.id, t0 + Duration::minutes(31), &lockout).await.expect("counts");
+    let unlock = UserUpdate { unlock: true, ..UserUpdate::default() };
+    let (_, after) = store.accounts.update_user(bob.id, &unlock).await.expect("unlocks");
+    assert_eq!(after.failed_attempts, 0);
+    assert_eq!(store.accounts.user(bob.id).await.expect("reads").expect("found").failures_since, None);
+    let missing = store.accounts.sign_in_failed(bob.id + 1000, t0, &lockout).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+}
+
+fn new_session<'a>(hash: &'a [u8], user: &User, now: DateTime<Utc>) -> NewSession<'a> {
+    NewSession { token_hash: hash, user_id: user.id, now, ip_address: Some("192.0.2.7"), user_agent: Some("Firefox") }
+}
+
+pub async fn sessions_are_found_by_hash_touched_and_ended_once(store: Store) {
+    let bob = create(&store, "bob", Role::Auditor).await;
+    let t0: DateTime<Utc> = "2026-02-01T10:00:00Z".parse().expect("time");
+    let hash = [7u8; 32];
+    store.sessions.create_session(&new_session(&hash, &bob, t0)).await.expect("creates");
+    let session = store.sessions.session(&hash).await.expect("reads").expect("found");
+    assert_eq!((session.user, session.created_at, session.last_seen_at), (bob.clone(), t0, t0));
+    assert_eq!((session.ip_address.as_deref(), session.user_agent.as_deref()), (Some("192.0.2.7"), Some("Firefox")));
+    assert_eq!(store.sessions.session(&[8u8; 32]).await.expect("reads"), None);
+
+    store.sessions.touch_session(&hash, t0 + Duration::minutes(5)).await.expect("touches");
+    store.sessions.touch_session(&hash, t0 + Duration::minutes(1)).await.expect("touches");
+    let seen = store.sessions.session(&hash).await.expect("reads").expect("found").last_seen_at;
+    assert_eq!(seen, t0 + Duration::minutes(5), "a session's last use never moves back");
+
+    let (a, b) = tokio::join!(store.sessions.end_session(&hash), store.sessions.end_session(&hash));
+    let ended: Vec<_> = [a.expect("ends"), b.expect("ends")].into_iter().flatten().collect();
+    assert_eq!(ended.len(), 1, "one caller ends it, and records it");
+    assert_eq!(ended[0].user, bob);
+    assert_eq!(store.sessions.session(&hash).await.expect("reads"), None);
+}
+
+pub async fn expired_sessions_end_and_users_disabled_or_deleted_lose_theirs(store: Store) {
+    let alice = create(&store, "alice", Role::Admin).await;
+    let bob = create(&store, "bob", Role::Auditor).await;
+    let carol = create(&store, "carol", Role::Auditor).await;
+    let t0: DateTime<Utc> = "2026-02-01T10:00:00Z".parse().expect("time");
+    let minutes = |m| t0 + Duration::minutes(m);
+    store.sessions.create_session(&new_session(&[1; 32], &alice, t0)).await.expect("creates");
+    store.sessions.touch_session(&[1; 32], minutes(20)).await.expect("touches");
+    store.sessions.create_session(&new_session(&[2; 32], &bob, t0)).await.expect("creates");
+    store.sessions.create_session(&new_session(&[3; 32], &carol, t0 - Duration::hours(13))).await.expect("creates");
+    store.sessions.touch_session(&[3; 32], minutes(25)).await.expect("touches");
+
+    // Idle since before t0 + 10 min (bob's) or begun before t0 - 12 h (carol's).
+    let ended = store.sessions.end_expired_sessions(minutes(10), t0 - Duration::hours(12)).await.expect("ends");
+    let mut names: Vec<&str> = ended.iter().map(|s| s.user.username.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["bob", "carol"]);
+    assert!(store.sessions.session(&[1; 32]).await.expect("reads").is_some(), "alice's is in use");
+    assert!(store.sessions.end_expired_sessions(minutes(10), t0 - Duration::hours(12)).await.expect("ends").is_empty());
+
+    store.sessions.create_session(&new_session(&[4; 32], &bob, t0)).await.expect("creates");
+    store.accounts.update_user(bob.id, &change(None, Some(true))).await.expect("disables");
+    assert_eq!(store.sessions.session(&[4; 32]).await.expect("reads"), None, "disabling ends the sessions");
+    store.sessions.create_session(&new_session(&[5; 32], &carol, t0)).await.expect("creates");
+    store.accounts.delete_user(carol.id).await.expect("deletes");
+    assert_eq!(store.sessions.session(&[5; 32]).await.expect("reads"), None, "deleting ends the sessions");
+    let unknown = store.sessions.create_session(&new_session(&[6; 32], &carol, t0)).await;
+    assert!(unknown.is_err(), "no session for a user who does not exist");
 }
 
 pub async fn tokens_are_found_by_hash_and_names_are_unique(store: Store) {

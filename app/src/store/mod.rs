@@ -24,7 +24,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use verify::{Head, Problem, VerifyReport};
 
-use crate::accounts::{Role, User};
+use crate::accounts::{Lockout, Role, User};
 use crate::entry::{entry_id, Actor, AuditEntry, EntryPage, IngestToken, Resource, Severity};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
@@ -214,6 +214,8 @@ pub struct NewUser {
 pub struct StoredUser {
     pub user: User,
     pub password_hash: String,
+    /// The first failed sign-in of the current lockout window.
+    pub failures_since: Option<DateTime<Utc>>,
 }
 
 /// Changes to a user; `None` (and `unlock: false`) leaves a field as it is.
@@ -247,9 +249,61 @@ pub trait AccountStore: Send + Sync {
     /// there is no such user.
     async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<(User, User), StoreError>;
 
-    /// Deletes a user and answers who it was; refused like [`AccountStore::update_user`]
-    /// for the last active admin.
+    /// Deletes a user (and their sessions) and answers who it was; refused like
+    /// [`AccountStore::update_user`] for the last active admin. Disabling a user also
+    /// ends their sessions.
     async fn delete_user(&self, id: i64) -> Result<User, StoreError>;
+
+    /// Counts a failed sign-in, locking the account as `lockout` says; the user after.
+    async fn sign_in_failed(&self, id: i64, now: DateTime<Utc>, lockout: &Lockout) -> Result<User, StoreError>;
+
+    /// A successful sign-in: the failures forgotten, the time kept; the user after.
+    async fn signed_in(&self, id: i64, now: DateTime<Utc>) -> Result<User, StoreError>;
+}
+
+/// A session to store: the hash of its secret, whose it is and where it began.
+#[derive(Clone, Copy, Debug)]
+pub struct NewSession<'a> {
+    pub token_hash: &'a [u8],
+    pub user_id: i64,
+    pub now: DateTime<Utc>,
+    pub ip_address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// A signed-in session and its user as they are now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Signed-in sessions, kept in the database so that a restart keeps people signed in and
+/// every instance knows every session. Only hashes of their secrets are stored.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &NewSession<'_>) -> Result<(), StoreError>;
+
+    /// The session with that hash and its user, if it exists.
+    async fn session(&self, token_hash: &[u8]) -> Result<Option<Session>, StoreError>;
+
+    /// Marks the session used at `now` (never moving its time back).
+    async fn touch_session(&self, token_hash: &[u8], now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Ends a session and answers whose it was; `None` if it had already ended (then
+    /// another caller ended it, and records it).
+    async fn end_session(&self, token_hash: &[u8]) -> Result<Option<Session>, StoreError>;
+
+    /// Ends the sessions last used at or before `idle_before` or begun at or before
+    /// `begun_before`.
+    async fn end_expired_sessions(
+        &self,
+        idle_before: DateTime<Utc>,
+        begun_before: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError>;
 }
 
 /// The database's upkeep.
@@ -331,13 +385,20 @@ pub struct Store {
     pub log: Arc<dyn AuditLog>,
     pub tokens: Arc<dyn TokenStore>,
     pub accounts: Arc<dyn AccountStore>,
+    pub sessions: Arc<dyn SessionStore>,
     pub maintenance: Arc<dyn Maintenance>,
 }
 
 impl Store {
-    fn of<E: AuditLog + TokenStore + AccountStore + Maintenance + 'static>(engine: E) -> Self {
+    fn of<E: AuditLog + TokenStore + AccountStore + SessionStore + Maintenance + 'static>(engine: E) -> Self {
         let engine = Arc::new(engine);
-        Store { log: engine.clone(), tokens: engine.clone(), accounts: engine.clone(), maintenance: engine }
+        Store {
+            log: engine.clone(),
+            tokens: engine.clone(),
+            accounts: engine.clone(),
+            sessions: engine.clone(),
+            maintenance: engine,
+        }
     }
 }
 

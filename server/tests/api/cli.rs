@@ -392,7 +392,6 @@ fn certifyclouds_with_input(database_url: &str, args: &[&str], stdin: &str) -> s
         .args(args)
         .env("CERTIFYCLOUDS_DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")
-        .env("USER", "ops-oncall")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -477,18 +476,21 @@ async fn user_commands_check_hash_and_record_every_change_with_the_operator_as_a
     let entries = page["entries"].as_array().expect("entries");
     let kinds: Vec<&str> = entries.iter().rev().map(|e| e["event_type"].as_str().unwrap_or("")).collect();
     assert_eq!(kinds, ["user.created", "user.created", "user.updated"], "{page}");
+    // The operator is the OS user running the command (as `id -un` names it).
+    let id = Command::new("id").arg("-un").output().expect("id runs");
+    let me = String::from_utf8_lossy(&id.stdout).trim().to_owned();
     for entry in entries {
-        assert_eq!(entry["actor"], serde_json::json!({"type": "user", "id": "os:ops-oncall", "name": "ops-oncall"}));
+        assert_eq!(entry["actor"], serde_json::json!({"type": "user", "id": format!("os:{me}"), "name": me}));
     }
     let (updated, bob, alice) = (&entries[0], &entries[1], &entries[2]);
-    assert_eq!(alice["details"]["created_by"], "ops-oncall");
+    assert_eq!(alice["details"]["created_by"], me.as_str());
     assert_eq!(
         (alice["details"]["username"].as_str(), alice["details"]["role"].as_str()),
         (Some("alice"), Some("admin"))
     );
-    assert_eq!(bob["description"], "User bob created with role auditor by ops-oncall");
+    assert_eq!(bob["description"], format!("User bob created with role auditor by {me}"));
     assert_eq!(updated["details"]["changes"]["password"], "password changed");
-    assert_eq!(updated["details"]["modified_by"], "ops-oncall");
+    assert_eq!(updated["details"]["modified_by"], me.as_str());
     assert_eq!(updated["resource"]["id"], format!("user-{}", stored.user.id));
     let text = page.to_string();
     assert!(!text.contains("argon2") && !text.contains(strong) && !text.contains(new_password), "{text}");

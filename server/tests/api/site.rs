@@ -32,6 +32,7 @@ async fn with_site(site: &tempfile::TempDir) -> TestApp {
             log: state.log.clone(),
             tokens: state.tokens.clone(),
             accounts: state.accounts.clone(),
+            sessions: state.sessions.clone(),
             maintenance: state.maintenance.clone(),
         };
         server::state::AppState::new(store, &root)

@@ -24,10 +24,8 @@ mod verify;
 mod writer;
 
 use super::{
-    AccountStore, AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, NewUser, OpenError, ScanSink, StoreError,
-    StoredUser, TokenStore, UserUpdate, VerifyReport,
+    AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, OpenError, ScanSink, StoreError, TokenStore, VerifyReport,
 };
-use crate::accounts::User;
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
@@ -399,32 +397,8 @@ impl TokenStore for PgStore {
     }
 }
 
-#[async_trait]
-impl AccountStore for PgStore {
-    async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {
-        accounts::create(&self.pool, user, now).await
-    }
-
-    async fn user_named(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
-        accounts::named(&self.lookups, username).await
-    }
-
-    async fn user(&self, id: i64) -> Result<Option<StoredUser>, StoreError> {
-        accounts::by_id(&self.lookups, id).await
-    }
-
-    async fn users(&self) -> Result<Vec<User>, StoreError> {
-        accounts::all(&self.pool).await
-    }
-
-    async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<(User, User), StoreError> {
-        accounts::update(&self.pool, id, update).await
-    }
-
-    async fn delete_user(&self, id: i64) -> Result<User, StoreError> {
-        accounts::delete(&self.pool, id).await
-    }
-}
+// Users and sessions: changes on `pool`, the lookups every request makes on `lookups`.
+crate::store::accounts::account_store!(PgStore, changes: pool, lookups: lookups);
 
 #[async_trait]
 impl Maintenance for PgStore {

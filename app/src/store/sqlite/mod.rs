@@ -1,7 +1,9 @@
 //! The embedded SQLite engine (WAL, full durability): one writer at a time, readers
 //! alongside. Appends that arrive together are committed together ([`writer`]).
 
-/// Users, on the control connections; a change takes SQLite's write lock as it begins.
+/// Users and sessions. A change takes SQLite's write lock as it begins, on the general
+/// pool: the few control connections stay free for the lookups every request makes
+/// (a token, a session), which a change waiting for the write lock must not hold up.
 mod accounts {
     crate::store::accounts::account_queries!(sqlx::Sqlite, begin: "BEGIN IMMEDIATE", lock: None::<&str>);
 }
@@ -23,10 +25,8 @@ mod writer;
 use crate::store::rows::{self, EntryRow, COLUMNS};
 
 use super::{
-    AccountStore, AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, NewUser, OpenError, ScanSink, StoreError,
-    StoredUser, TokenStore, UserUpdate, VerifyReport,
+    AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, OpenError, ScanSink, StoreError, TokenStore, VerifyReport,
 };
-use crate::accounts::User;
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
@@ -311,32 +311,8 @@ impl TokenStore for SqliteStore {
     }
 }
 
-#[async_trait]
-impl AccountStore for SqliteStore {
-    async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {
-        accounts::create(&self.control, user, now).await
-    }
-
-    async fn user_named(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
-        accounts::named(&self.control, username).await
-    }
-
-    async fn user(&self, id: i64) -> Result<Option<StoredUser>, StoreError> {
-        accounts::by_id(&self.control, id).await
-    }
-
-    async fn users(&self) -> Result<Vec<User>, StoreError> {
-        accounts::all(&self.control).await
-    }
-
-    async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<(User, User), StoreError> {
-        accounts::update(&self.control, id, update).await
-    }
-
-    async fn delete_user(&self, id: i64) -> Result<User, StoreError> {
-        accounts::delete(&self.control, id).await
-    }
-}
+// Users and sessions: changes on `pool`, the lookups every request makes on `control`.
+crate::store::accounts::account_store!(SqliteStore, changes: pool, lookups: control);
 
 #[async_trait]
 impl Maintenance for SqliteStore {
