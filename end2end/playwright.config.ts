@@ -13,11 +13,11 @@ export default defineConfig({
   forbidOnly: !!process.env.CI,
   retries: 0,
   reporter: [["list"]],
-  // Tests that add entries (live updates; exports, which are audited) run last, so that
-  // every other test sees the seeded 120.
+  // Tests that add entries (live updates; exports and sign-ins, which are audited) run
+  // last, so that every other test sees the seeded 120.
   projects: [
-    { name: "read", testIgnore: /(live|export)\.spec\.ts/ },
-    { name: "write", testMatch: /(live|export)\.spec\.ts/, dependencies: ["read"] },
+    { name: "read", testIgnore: /(live|export|login)\.spec\.ts/ },
+    { name: "write", testMatch: /(live|export|login)\.spec\.ts/, dependencies: ["read"] },
   ],
   use: {
     baseURL: `http://127.0.0.1:${port}`,

@@ -2,6 +2,7 @@
 //! gives every route one [`Permission`]; the request is identified once, as a [`Principal`],
 //! and every audited action takes its actor from it, never from the request body.
 
+use crate::accounts::Role;
 use crate::entry::{Actor, ActorType};
 use crate::tokens::{Scope, TokenRecord};
 use std::fmt;
@@ -34,9 +35,32 @@ impl fmt::Display for Permission {
 pub enum Principal {
     /// A client that presented a valid bearer token.
     Token(TokenRecord),
+    /// A person signed in, by their session cookie.
+    Person(Person),
     /// Someone without credentials: a visitor of the pages (there are no sign-ins yet) or
     /// a caller of a public route.
     Anonymous,
+}
+
+/// A signed-in person, as the request's session names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+impl Person {
+    /// What a role grants of a token's scopes: auditors read (and export), admins also
+    /// administer. Nobody posts events from a browser: that is for components' tokens.
+    pub fn allows(&self, scope: Scope) -> bool {
+        match (self.role, scope) {
+            (_, Scope::Read) => true,
+            (Role::Admin, Scope::Admin) => true,
+            (_, Scope::Ingest) | (Role::Auditor, Scope::Admin) => false,
+        }
+    }
 }
 
 /// Why a principal may not use a route: 401 when credentials are missing, 403 when they
@@ -55,7 +79,8 @@ impl Principal {
         match (permission, self) {
             (Permission::Public | Permission::AuditTab, _) => Ok(()),
             (Permission::Scope(scope), Principal::Token(token)) if token.allows(scope) => Ok(()),
-            (Permission::Scope(_), Principal::Token(_)) => Err(Denied::Forbidden(permission)),
+            (Permission::Scope(scope), Principal::Person(person)) if person.allows(scope) => Ok(()),
+            (Permission::Scope(_), Principal::Token(_) | Principal::Person(_)) => Err(Denied::Forbidden(permission)),
             (Permission::Scope(_), Principal::Anonymous) => Err(Denied::Unauthenticated),
         }
     }
@@ -65,6 +90,9 @@ impl Principal {
         match self {
             Principal::Token(token) => {
                 Actor { kind: ActorType::Service, id: token.actor_id(), name: token.name.clone() }
+            }
+            Principal::Person(person) => {
+                Actor { kind: ActorType::User, id: format!("user-{}", person.id), name: person.username.clone() }
             }
             Principal::Anonymous => {
                 Actor { kind: ActorType::User, id: ANONYMOUS_ID.to_owned(), name: ANONYMOUS_NAME.to_owned() }
@@ -76,6 +104,7 @@ impl Principal {
     pub fn describe(&self) -> String {
         match self {
             Principal::Token(token) => format!("API token \"{}\"", token.name),
+            Principal::Person(person) => format!("{} ({})", person.display_name, person.username),
             Principal::Anonymous => "the Audit tab (no login)".to_owned(),
         }
     }
@@ -84,6 +113,7 @@ impl Principal {
     pub fn label(&self) -> String {
         match self {
             Principal::Token(token) => format!("token:{}", token.name),
+            Principal::Person(person) => format!("user:{}", person.username),
             Principal::Anonymous => "anonymous".to_owned(),
         }
     }
@@ -123,6 +153,24 @@ mod tests {
             assert_eq!(Principal::Anonymous.check(open), Ok(()));
             assert_eq!(token(&[Scope::Ingest]).check(open), Ok(()));
         }
+    }
+
+    fn person(role: Role) -> Principal {
+        Principal::Person(Person { id: 4, username: "ana".into(), display_name: "Ana A.".into(), role })
+    }
+
+    #[test]
+    fn roles_grant_what_their_scopes_would_and_nobody_ingests_from_a_browser() {
+        let [read, ingest, admin] = Scope::ALL.map(Permission::Scope);
+        for role in [Role::Auditor, Role::Admin] {
+            assert_eq!(person(role).check(read), Ok(()));
+            assert_eq!(person(role).check(ingest), Err(Denied::Forbidden(ingest)));
+            assert_eq!(person(role).check(Permission::AuditTab), Ok(()));
+        }
+        assert_eq!(person(Role::Admin).check(admin), Ok(()));
+        assert_eq!(person(Role::Auditor).check(admin), Err(Denied::Forbidden(admin)));
+        let actor = person(Role::Auditor).actor();
+        assert_eq!((actor.kind, actor.id.as_str(), actor.name.as_str()), (ActorType::User, "user-4", "ana"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod histogram;
 pub mod ingest;
 #[cfg(feature = "ssr")]
 pub mod internal_event;
+pub mod login;
 pub mod search;
 pub mod tokens;
 
@@ -20,6 +21,8 @@ pub mod tokens;
 pub mod signin;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod user_events;
 #[cfg(feature = "ssr")]
 pub mod users;
 
@@ -73,6 +76,7 @@ pub fn App() -> impl IntoView {
                     // in the HTML even where no script runs.
                     <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit/:id") view=audit::EntryPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -5,10 +5,11 @@
 //! is changed back), so that the log does not miss what happened.
 
 use crate::accounts::password::{self, PasswordError};
-use crate::accounts::{check_display_name, check_username, events, Role, User};
+use crate::accounts::{check_display_name, check_username, Role, User};
 use crate::entry::Actor;
 use crate::internal_event::{EventError, InternalEvent};
 use crate::store::{NewUser, Store, StoreError, UserUpdate};
+use crate::user_events as events;
 use chrono::Utc;
 use thiserror::Error;
 

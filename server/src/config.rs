@@ -1,8 +1,9 @@
 //! The command line: every flag has an environment fallback and a default that needs no
 //! setup.
 
-use crate::state::TrustedProxies;
-use app::accounts::Role;
+use crate::state::{SignInPolicy, TrustedProxies};
+use app::accounts::{Lockout, Role};
+use app::signin::Timeouts;
 use app::store::Head;
 use app::tokens::Scope;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -42,6 +43,50 @@ pub struct ServeArgs {
     /// client: audit entries record the client's address, not the proxy's.
     #[arg(long, global = true, env = "CERTIFYCLOUDS_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: TrustedProxies,
+
+    /// Minutes without a request after which a signed-in session ends.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_SESSION_IDLE_MINUTES", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub session_idle_minutes: u32,
+
+    /// Hours after which a session ends however busy it is.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_SESSION_MAX_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub session_max_hours: u32,
+
+    /// Failed sign-ins that lock an account...
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_LOCKOUT_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub lockout_attempts: u32,
+
+    /// ...when they fall within this many minutes...
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_LOCKOUT_WINDOW_MINUTES", default_value_t = 15,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub lockout_window_minutes: u32,
+
+    /// ...lock it for this many minutes.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_LOCKOUT_MINUTES", default_value_t = 15,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub lockout_minutes: u32,
+}
+
+impl ServeArgs {
+    /// How sessions time out and failed sign-ins lock accounts, from the flags.
+    pub fn sign_in_policy(&self) -> SignInPolicy {
+        let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));
+        SignInPolicy {
+            timeouts: Timeouts {
+                idle: minutes(self.session_idle_minutes),
+                absolute: chrono::Duration::hours(i64::from(self.session_max_hours)),
+            },
+            lockout: Lockout {
+                attempts: self.lockout_attempts,
+                window: minutes(self.lockout_window_minutes),
+                lock_for: minutes(self.lockout_minutes),
+            },
+            ..SignInPolicy::default()
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -178,6 +223,19 @@ mod tests {
         assert!(cli.database_url.starts_with("sqlite:"));
         assert_eq!(cli.log_format, LogFormat::Text);
         assert_eq!(cli.serve.trusted_proxies, TrustedProxies::default());
+        let policy = cli.serve.sign_in_policy();
+        assert_eq!((policy.timeouts, policy.lockout), (Timeouts::default(), Lockout::default()));
+    }
+
+    #[test]
+    fn sign_in_settings_parse_within_their_bounds() {
+        let cli = Cli::try_parse_from(["certifyclouds", "--session-idle-minutes", "5", "--lockout-attempts", "3"])
+            .expect("parses");
+        let policy = cli.serve.sign_in_policy();
+        assert_eq!((policy.timeouts.idle, policy.lockout.attempts), (chrono::Duration::minutes(5), 3));
+        for bad in [["--session-idle-minutes", "0"], ["--lockout-attempts", "1000"], ["--session-max-hours", "x"]] {
+            assert!(Cli::try_parse_from([&["certifyclouds"][..], &bad[..]].concat()).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -48,8 +48,9 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             let listener = tokio::net::TcpListener::bind(cli.serve.addr)
                 .await
                 .map_err(|source| RunError::Bind { addr: cli.serve.addr, source })?;
-            let state =
-                AppState::new(store, &cli.serve.site_root).with_trusted_proxies(cli.serve.trusted_proxies.clone());
+            let state = AppState::new(store, &cli.serve.site_root)
+                .with_trusted_proxies(cli.serve.trusted_proxies.clone())
+                .with_sign_in(cli.serve.sign_in_policy());
             let running = startup::start(listener, state).map_err(RunError::Serve)?;
             tracing::info!(addr = %running.addr, "serving http://{}/audit", running.addr);
             running.until(startup::stop_signal()).await.map_err(RunError::Serve)
@@ -109,8 +110,12 @@ fn print_copy(copied: &migrate::Copied) -> Result<(), RunError> {
         0 => String::new(),
         n => format!(" (resumed after entry {n}, copied before)"),
     };
-    writeln!(out, "Copied {} entries{resumed} and {} API tokens.", copied.entries, copied.tokens)
-        .map_err(RunError::Output)?;
+    writeln!(
+        out,
+        "Copied {} entries{resumed} and {} API tokens, with {} users.",
+        copied.entries, copied.tokens, copied.users
+    )
+    .map_err(RunError::Output)?;
     match &copied.head {
         Some(head) => writeln!(out, "The copy verifies: same chain, head {head}").map_err(RunError::Output),
         None => writeln!(out, "The source holds no entries.").map_err(RunError::Output),

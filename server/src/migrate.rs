@@ -1,6 +1,7 @@
 //! `certifyclouds migrate-store`: copies a whole store into PostgreSQL. Entries keep their
-//! sequence numbers and hashes (the target's chain is the source's, head included) and
-//! tokens keep their ids, so entries still name the token that posted them. Each batch
+//! sequence numbers and hashes (the target's chain is the source's, head included);
+//! tokens and users keep their ids, so entries still name the token that posted them and
+//! the users they are about, and users keep their password hashes. Each batch
 //! commits on its own: an interrupted copy resumes after the last batch it committed.
 
 use app::store::{AuditLog, Head, OpenError, PgStore, Store, StoreError};
@@ -44,6 +45,8 @@ pub struct Copied {
     pub resumed_after: u64,
     pub entries: u64,
     pub tokens: usize,
+    /// Users added (those an interrupted copy had added are not counted again).
+    pub users: usize,
     /// The head both logs now share (`None` for an empty source).
     pub head: Option<Head>,
 }
@@ -65,6 +68,7 @@ pub async fn copy(source: &Store, target: &PgStore, progress: &ProgressBar) -> R
     let total = source.log.count(&Default::default()).await?;
     let resumed_after = resume_point(source, target).await?;
     let tokens = target.copy_tokens(&source.tokens.all_tokens().await?).await?;
+    let users = target.copy_users(&source.accounts.all_users().await?).await?;
     progress.set_length(total);
     progress.set_position(resumed_after);
 
@@ -85,7 +89,7 @@ pub async fn copy(source: &Store, target: &PgStore, progress: &ProgressBar) -> R
     progress.enable_steady_tick(std::time::Duration::from_millis(200));
     let verified = verify(source, target).await;
     progress.finish_and_clear();
-    Ok(Copied { resumed_after, entries, tokens, head: verified? })
+    Ok(Copied { resumed_after, entries, tokens, users, head: verified? })
 }
 
 /// Verifies the target's whole chain, up to the source's entry at the target's head.

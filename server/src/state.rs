@@ -4,13 +4,16 @@
 
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
+use app::accounts::Lockout;
+use app::signin::Timeouts;
 use app::store::{AccountStore, AuditLog, Maintenance, SessionStore, Store, TokenStore};
 use axum::extract::FromRef;
 use ipnet::IpNet;
 use leptos::prelude::LeptosOptions;
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// The name of the site's WASM/JS/CSS files (cargo-leptos's `name`).
@@ -23,6 +26,10 @@ pub struct AppState {
     pub tokens: Arc<dyn TokenStore>,
     pub accounts: Arc<dyn AccountStore>,
     pub sessions: Arc<dyn SessionStore>,
+    /// The whole store, for the services that use several of its parts (signing in).
+    pub store: Store,
+    /// How sessions time out and failed sign-ins lock accounts.
+    pub sign_in: Arc<SignInPolicy>,
     pub maintenance: Arc<dyn Maintenance>,
     pub limits: Arc<Limits>,
     pub proxies: Arc<TrustedProxies>,
@@ -41,6 +48,8 @@ impl AppState {
             .build();
         Self {
             leptos_options,
+            store: store.clone(),
+            sign_in: Arc::new(SignInPolicy::default()),
             log: store.log,
             tokens: store.tokens,
             accounts: store.accounts,
@@ -61,6 +70,11 @@ impl AppState {
 
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = Arc::new(limits);
+        self
+    }
+
+    pub fn with_sign_in(mut self, policy: SignInPolicy) -> Self {
+        self.sign_in = Arc::new(policy);
         self
     }
 }
@@ -84,6 +98,42 @@ fn output_name(site_root: &str) -> String {
             (None, _) => plain,
         },
         None => plain,
+    }
+}
+
+/// Signing in: when sessions end, when failures lock an account, and how many attempts a
+/// client address may make.
+#[derive(Debug, Default)]
+pub struct SignInPolicy {
+    pub timeouts: Timeouts,
+    pub lockout: Lockout,
+    pub attempts: Attempts,
+}
+
+/// Sign-in attempts per client address: at most [`Attempts::PER_MINUTE`] a minute.
+#[derive(Debug, Default)]
+pub struct Attempts {
+    /// Each address's window: when it began and the attempts in it.
+    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl Attempts {
+    pub const PER_MINUTE: u32 = 10;
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    /// Counts an attempt from `ip` at `now`; how long to wait if it is one too many.
+    pub fn refuse(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if windows.len() > 10_000 {
+            windows.retain(|_, (began, _)| now.duration_since(*began) < Self::WINDOW);
+        }
+        let (began, count) = windows.entry(ip).or_insert((now, 0));
+        if now.duration_since(*began) >= Self::WINDOW {
+            (*began, *count) = (now, 0);
+        }
+        *count += 1;
+        (*count > Self::PER_MINUTE)
+            .then(|| Self::WINDOW.saturating_sub(now.duration_since(*began)).max(Duration::from_secs(1)))
     }
 }
 
@@ -139,6 +189,20 @@ impl std::str::FromStr for TrustedProxies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_address_gets_ten_attempts_a_minute() {
+        let attempts = Attempts::default();
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().expect("ip"), "192.0.2.2".parse().expect("ip"));
+        let t0 = Instant::now();
+        for _ in 0..Attempts::PER_MINUTE {
+            assert_eq!(attempts.refuse(a, t0), None);
+        }
+        let wait = attempts.refuse(a, t0 + Duration::from_secs(20)).expect("one too many");
+        assert_eq!(wait, Duration::from_secs(40));
+        assert_eq!(attempts.refuse(b, t0), None, "another address has its own count");
+        assert_eq!(attempts.refuse(a, t0 + Duration::from_secs(61)), None, "a new minute");
+    }
 
     #[test]
     fn trusted_proxies_are_addresses_or_networks() {

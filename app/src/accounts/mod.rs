@@ -3,8 +3,6 @@
 //! and the server; the password rules and hashing are the server's (`password`).
 
 #[cfg(feature = "ssr")]
-pub mod events;
-#[cfg(feature = "ssr")]
 pub mod password;
 
 use chrono::{DateTime, Utc};

@@ -199,6 +199,12 @@ macro_rules! account_queries {
             Ok(users)
         }
 
+        pub async fn all_stored(pool: &sqlx::Pool<$db>) -> Result<Vec<StoredUser>, StoreError> {
+            let rows: Vec<UserRow> =
+                sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id")).fetch_all(pool).await?;
+            rows.into_iter().map(StoredUser::try_from).collect()
+        }
+
         /// A transaction holding the accounts' lock, and the user `id` as it is.
         async fn locked(
             pool: &sqlx::Pool<$db>,
@@ -410,6 +416,10 @@ macro_rules! account_store {
 
             async fn users(&self) -> Result<Vec<$crate::accounts::User>, $crate::store::StoreError> {
                 accounts::all(&self.$w).await
+            }
+
+            async fn all_users(&self) -> Result<Vec<$crate::store::StoredUser>, $crate::store::StoreError> {
+                accounts::all_stored(&self.$w).await
             }
 
             async fn update_user(

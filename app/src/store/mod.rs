@@ -244,6 +244,9 @@ pub trait AccountStore: Send + Sync {
     /// Every user, by name.
     async fn users(&self) -> Result<Vec<User>, StoreError>;
 
+    /// Every user as stored, with their password's hash, by id (copying a store whole).
+    async fn all_users(&self) -> Result<Vec<StoredUser>, StoreError>;
+
     /// Changes a user; the user before and after. [`StoreError::Conflict`] when it would
     /// leave no active admin (an admin who is not disabled), [`StoreError::NotFound`] when
     /// there is no such user.

@@ -1,19 +1,21 @@
-//! Who is asking, worked out in one place for every route: the bearer token (if any)
-//! becomes the [`Principal`], the connection (or, behind a trusted proxy, its
+//! Who is asking, worked out in one place for every route: the bearer token (if any) or
+//! else the session cookie becomes the [`Principal`], the connection (or, behind a trusted proxy, its
 //! `X-Forwarded-For`) gives the client's address. The route's permission is checked here;
 //! handlers and server functions receive the [`Caller`] and take every audited action's
 //! actor from it.
 
 use super::error::ApiError;
+use super::login::session_cookie;
 use super::routes::Route;
 use crate::state::{AppState, TrustedProxies};
-use app::access::{Caller, Permission, Principal};
+use app::access::{Caller, Permission, Person, Principal};
+use app::signin::{self, SignInError};
 use app::tokens;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header::{AUTHORIZATION, USER_AGENT};
+use axum::http::header::{self, AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, SocketAddr};
@@ -33,7 +35,17 @@ pub async fn authorize(
 ) -> Response {
     let (principal, refused) = match identify(&state, request.headers(), route.permission).await {
         Ok(principal) => {
-            let refused = principal.check(route.permission).err().map(ApiError::from);
+            let mut refused = principal.check(route.permission).err().map(ApiError::from);
+            // A cookie rides along with any request the browser sends, whichever site's
+            // page made it: a change made by a signed-in person must come from ours.
+            let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
+            if refused.is_none()
+                && changes
+                && matches!(principal, Principal::Person(_))
+                && !same_site(request.headers())
+            {
+                refused = Some(ApiError::CrossSite);
+            }
             (principal, refused)
         }
         Err(error) => (Principal::Anonymous, Some(error)),
@@ -63,7 +75,7 @@ async fn identify(state: &AppState, headers: &HeaderMap, permission: Permission)
         return Ok(Principal::Anonymous);
     }
     let Some(value) = headers.get(AUTHORIZATION) else {
-        return Ok(Principal::Anonymous);
+        return signed_in(state, headers).await;
     };
     let token = value
         .to_str()
@@ -76,6 +88,61 @@ async fn identify(state: &AppState, headers: &HeaderMap, permission: Permission)
         Some(record) => Ok(Principal::Token(record)),
         None => Err(ApiError::Unauthorized { reason: "unknown bearer token" }),
     }
+}
+
+/// The person the session cookie names, if it names a session still open.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let Some(token) = session_cookie(headers) else {
+        return Ok(Principal::Anonymous);
+    };
+    let session = signin::session(&state.store, token, &state.sign_in.timeouts, chrono::Utc::now()).await.map_err(
+        |e| match e {
+            SignInError::Store(e) => ApiError::from(e),
+            other => ApiError::Report(other.to_string()),
+        },
+    )?;
+    Ok(session.map_or(Principal::Anonymous, |s| {
+        Principal::Person(Person {
+            id: s.user.id,
+            username: s.user.username,
+            display_name: s.user.display_name,
+            role: s.user.role,
+        })
+    }))
+}
+
+/// Whether a request that changes something was sent by this site's own pages: the
+/// browser says so in `Sec-Fetch-Site`, or failing that its `Origin` names the host the
+/// request went to. A request with neither comes from no browser page at all (a script,
+/// `curl`), which a cookie attack cannot make.
+pub fn same_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "same-origin" | "none");
+    }
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+            !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+        }
+    }
+}
+
+/// The connection's peer. Tests stand in for the connection with axum's `MockConnectInfo`.
+fn peer(request: &Request) -> Option<IpAddr> {
+    let extensions = request.extensions();
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .or_else(|| extensions.get::<MockConnectInfo<SocketAddr>>().map(|MockConnectInfo(addr)| addr.ip()))
+}
+
+/// Whether the client reached the server over HTTPS: only a trusted proxy can say so
+/// (`X-Forwarded-Proto`), as the server itself speaks plain HTTP.
+pub fn served_over_https(request: &Request, proxies: &TrustedProxies) -> bool {
+    peer(request).is_some_and(|ip| proxies.contains(ip))
+        && request.headers().get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https")
 }
 
 /// The `User-Agent` as an entry may record it: at most as long as ingest allows, tabs as
@@ -92,12 +159,7 @@ fn user_agent(headers: &HeaderMap) -> Option<String> {
 /// the nearest address in `X-Forwarded-For` that is not itself a trusted proxy (addresses
 /// further left were written by the client, and anyone can write anything there).
 fn client_ip(request: &Request, proxies: &TrustedProxies) -> Option<IpAddr> {
-    let extensions = request.extensions();
-    // Tests stand in for the connection with axum's `MockConnectInfo`.
-    let peer = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-        .or_else(|| extensions.get::<MockConnectInfo<SocketAddr>>().map(|MockConnectInfo(addr)| addr.ip()))?;
+    let peer = peer(request)?;
     if !proxies.contains(peer) {
         return Some(peer);
     }

@@ -23,7 +23,7 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest { status: StatusCode, message: String },
     /// No valid credentials; the reason goes to the log, not to the client.
-    #[error("a valid bearer token is required (Authorization: Bearer <token>)")]
+    #[error("a valid bearer token (Authorization: Bearer <token>) or a signed-in session is required")]
     Unauthorized { reason: &'static str },
     #[error("{}", forbidden(.0))]
     Forbidden(Permission),
@@ -39,6 +39,12 @@ pub enum ApiError {
     Report(String),
     #[error("the server is shutting down")]
     Unavailable,
+    /// A state-changing request sent from another site's page (CSRF).
+    #[error("cross-site request refused: send it from this site's own pages")]
+    CrossSite,
+    /// Too many sign-in attempts from one address.
+    #[error("too many sign-in attempts from this address: wait a minute and try again")]
+    TooManyAttempts { retry_after: Duration },
 }
 
 fn forbidden(permission: &Permission) -> String {
@@ -91,6 +97,8 @@ impl ApiError {
             ApiError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
             ApiError::Store(_) | ApiError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Busy { .. } | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::CrossSite => StatusCode::FORBIDDEN,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -98,7 +106,7 @@ impl ApiError {
     pub fn denial(&self) -> Option<String> {
         match self {
             ApiError::Unauthorized { reason } => Some((*reason).to_owned()),
-            ApiError::Forbidden(_) => Some(self.to_string()),
+            ApiError::Forbidden(_) | ApiError::CrossSite => Some(self.to_string()),
             _ => None,
         }
     }
@@ -151,7 +159,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized { .. } => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::Busy { retry_after, .. } => {
+            ApiError::Busy { retry_after, .. } | ApiError::TooManyAttempts { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
             }
             _ => {}

@@ -48,7 +48,7 @@ pub async fn ingest(
     })?;
     let token = match &caller.principal {
         Principal::Token(token) => Some(IngestToken { id: token.id, name: token.name.clone() }),
-        Principal::Anonymous => None,
+        Principal::Person(_) | Principal::Anonymous => None,
     };
     let receipt = Receipt { received_at: chrono::Utc::now(), token };
     let entries = parse_batch(&body, &receipt)?;

@@ -8,6 +8,7 @@ mod events;
 mod export;
 mod health;
 mod live;
+pub mod login;
 pub mod metrics;
 mod observe;
 pub mod openapi;

@@ -4,7 +4,7 @@
 //! declared rule; the permission tests and the API description walk this same table.
 
 use super::caller::authorize;
-use super::{entries, events, export, health, live, metrics, openapi, pages};
+use super::{entries, events, export, health, live, login, metrics, openapi, pages};
 use crate::state::AppState;
 use app::access::Permission;
 use app::audit::api::{CountEntries, EntryTimeline, GetEntry, ListEntries, SuggestActors};
@@ -30,6 +30,8 @@ pub enum Kind {
     ServerFn,
     /// A page, rendered on the server.
     Page,
+    /// A form of the pages, posted as a plain form (it works without JavaScript).
+    Form,
     /// The site's static files.
     Asset,
 }
@@ -82,6 +84,10 @@ pub static ROUTES: &[Route] = &[
     route!(POST <SuggestActors as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(GET app::export::PAGE_EXPORT_PATH, TAB, PageTwin, export::export),
     route!(GET app::audit::live::LIVE_PATH, TAB, PageTwin, live::stream),
+    // Signing in and out.
+    route!(GET "/login", PUBLIC, Page, pages::render),
+    route!(POST "/login", PUBLIC, Form, login::sign_in),
+    route!(POST "/logout", TAB, Form, login::sign_out),
     // Static files.
     route!(GET "/pkg/{*file}", PUBLIC, Asset, pages::asset),
     route!(GET "/favicon.svg", PUBLIC, Asset, pages::asset),

@@ -1,6 +1,7 @@
 //! Background jobs: started with the server, told when it stops, and awaited before it
 //! has stopped, so that none outlives it (or writes to a store being closed).
 
+mod sessions;
 mod statistics;
 
 use crate::state::AppState;
@@ -40,6 +41,7 @@ impl Jobs {
     pub fn start(state: &AppState) -> Self {
         let mut jobs = Jobs { handles: Vec::new(), alive: Alive::default() };
         jobs.spawn("statistics", statistics::run(state.maintenance.clone(), state.shutdown.clone()));
+        jobs.spawn("sessions", sessions::run(state.store.clone(), state.sign_in.timeouts, state.shutdown.clone()));
         jobs
     }
 

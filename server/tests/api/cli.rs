@@ -309,6 +309,23 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     let event = crate::helpers::event("secret.read", "2025-06-01T12:00:00Z", ("user", "u-7", "Ana"));
     assert_eq!(source.post_events(&serde_json::json!([event.clone()])).await.status, StatusCode::CREATED);
     let total = 2501;
+    // Users with a gap in their ids (one deleted): the copy keeps each id and hash.
+    let now = chrono::Utc::now();
+    for (name, role) in [
+        ("alice", app::accounts::Role::Admin),
+        ("gone", app::accounts::Role::Auditor),
+        ("carol", app::accounts::Role::Auditor),
+    ] {
+        let new = app::store::NewUser {
+            username: name.into(),
+            display_name: name.into(),
+            role,
+            password_hash: format!("$argon2id$hash-of-{name}"),
+        };
+        source.store.accounts.create_user(&new, now).await.expect("creates");
+    }
+    let gone = source.store.accounts.user_named("gone").await.expect("reads").expect("found").user.id;
+    source.store.accounts.delete_user(gone).await.expect("deletes");
     let target_db = TestDatabase::create().await;
 
     // An earlier run committed the first batches, then stopped.
@@ -326,7 +343,7 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(&format!("Copied {} entries (resumed after entry 1200", total - 1200)), "{stdout}");
-    assert!(stdout.contains("and 3 API tokens"), "{stdout}");
+    assert!(stdout.contains("and 3 API tokens, with 2 users"), "{stdout}");
     let verified = certifyclouds(&source.database_url, &["verify"]);
     let source_head = String::from_utf8_lossy(&verified.stdout)
         .lines()
@@ -354,12 +371,24 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert_eq!(newest.ingested_by.map(|t| t.id), ingester.map(|t| t.id), "provenance names the copied token");
     let next = target.tokens.create_token("after-the-move", &[app::tokens::Scope::Read], &[3; 32]).await;
     assert!(next.expect("new ids do not collide with copied ones").id > 3);
+    let users = target.accounts.all_users().await.expect("reads");
+    assert_eq!(users, source.store.accounts.all_users().await.expect("reads"), "the same users, ids and hashes");
+    assert_eq!(users.iter().map(|u| u.user.id).collect::<Vec<_>>(), [1, 3]);
+    let later = app::store::NewUser {
+        username: "dave".into(),
+        display_name: "dave".into(),
+        role: app::accounts::Role::Auditor,
+        password_hash: "h".into(),
+    };
+    assert!(target.accounts.create_user(&later, now).await.expect("new ids do not collide").id > 3);
     target.maintenance.close().await;
 
     // Run again: nothing left to copy. Into another log: refused, nothing written.
     let again =
         certifyclouds("sqlite:unused", &["migrate-store", "--from", &source.database_url, "--to", target_db.url()]);
-    assert!(String::from_utf8_lossy(&again.stdout).contains(&format!("Copied 0 entries (resumed after entry {total}")));
+    let again_out = String::from_utf8_lossy(&again.stdout);
+    assert!(again_out.contains(&format!("Copied 0 entries (resumed after entry {total}")), "{again_out}");
+    assert!(again_out.contains("with 0 users"), "{again_out}");
     let other = TestApp::spawn_engine(true, |s| s).await;
     other.seed(20, 1, 9, "2025-06-01T00:00:00Z").await;
     let refused =

@@ -9,6 +9,7 @@ mod helpers;
 mod ingest;
 mod layout;
 mod live;
+mod login;
 mod operations;
 mod pages;
 mod routes;

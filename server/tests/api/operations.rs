@@ -122,7 +122,7 @@ async fn stopping_the_server_ends_live_streams_and_jobs_and_closes_the_store() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let running = server::startup::start(listener, state).expect("starts");
     let jobs = running.jobs();
-    assert_eq!(jobs.count(), 1, "the planner statistics job runs");
+    assert_eq!(jobs.count(), 2, "the planner statistics and session sweeping jobs run");
     // A browser following the live stream: a connection that would never end by itself.
     let mut live = tokio::net::TcpStream::connect(running.addr).await.expect("connects");
     live.write_all(b"GET /api/audit/live HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("sends");

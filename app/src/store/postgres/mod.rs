@@ -20,6 +20,7 @@ mod search;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 mod tokens;
+mod users;
 mod verify;
 mod writer;
 
@@ -223,6 +224,12 @@ impl PgStore {
     /// already copied are left as they are. Returns how many were added.
     pub async fn copy_tokens(&self, tokens: &[StoredToken]) -> Result<usize, StoreError> {
         tokens::copy(&self.pool, tokens).await
+    }
+
+    /// Adds users copied from another store under their own ids and with their password
+    /// hashes (`migrate-store`); how many were added.
+    pub async fn copy_users(&self, users: &[super::StoredUser]) -> Result<usize, StoreError> {
+        users::copy(&self.pool, users).await
     }
 }
 

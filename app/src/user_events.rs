@@ -4,7 +4,7 @@
 //! and `user.deleted` (username, deleted by). Whoever changes users (the pages, the REST
 //! twins, the command line) records through these.
 
-use super::User;
+use crate::accounts::User;
 use crate::entry::{Actor, Resource};
 use crate::internal_event::{EventError, InternalEvent};
 use chrono::SecondsFormat;
