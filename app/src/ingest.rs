@@ -133,7 +133,7 @@ fn field_err(field: &str, message: impl Into<String>) -> FieldError {
 
 /// Characters that reorder the text around them (the "Trojan Source" overrides and
 /// isolates): in a log they can make a line read differently from what it says.
-fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

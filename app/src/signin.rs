@@ -6,8 +6,9 @@
 //! thing whatever the reason), `auth.account.locked` (username, attempts) and
 //! `auth.logout` (username, reason: signed out, or the timeout that ended the session).
 //!
-//! Every refusal costs one password check, so an unknown username takes as long to
-//! answer as a known one.
+//! Every refusal costs one password check and then waits out [`REFUSAL_TIME`] from the
+//! start, so an unknown username takes as long to answer as a known one (whose refusal
+//! also counts the failure in the database).
 
 use crate::accounts::password;
 use crate::accounts::{Lockout, User};
@@ -17,8 +18,8 @@ use crate::store::{NewSession, Session, Store, StoreError, StoredUser};
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
 use thiserror::Error;
+use tokio::sync::OnceCell;
 
 /// Why a sign-in was refused, as the log says it. The person is never told which.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,9 +80,15 @@ impl Default for Timeouts {
     }
 }
 
-/// A session's use is written back at most this often: a page load makes several
-/// requests, and a write for each would only repeat the same time.
+/// A session's use is written back at most this often (or a quarter of the idle timeout,
+/// if that is shorter): a page load makes several requests, and a write for each would
+/// only repeat the same time.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+/// The least time any refused sign-in takes, from its start: more than a password check
+/// and the writes that count a failure, so that what is refused, and why, cannot be told
+/// from how long it took.
+const REFUSAL_TIME: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// A person signed in: who, and the secret for their session cookie (shown to nobody
 /// else, stored only as its hash).
@@ -116,13 +123,13 @@ fn resource(user: &User) -> Resource {
 
 /// A hash no password matches, checked when there is no real one to check, so that a
 /// refusal costs the same whatever its reason.
-async fn dummy_hash() -> String {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    if let Some(hash) = DUMMY.get() {
-        return hash.clone();
-    }
-    let made = password::hash(new_token()).await.unwrap_or_default();
-    DUMMY.get_or_init(|| made).clone()
+async fn dummy_hash() -> Result<&'static str, SignInError> {
+    static DUMMY: OnceCell<String> = OnceCell::const_new();
+    let hash = DUMMY
+        .get_or_try_init(|| password::hash(new_token()))
+        .await
+        .map_err(|e| SignInError::Unrecorded(format!("no password check could be made: {e}")))?;
+    Ok(hash.as_str())
 }
 
 async fn record(store: &Store, event: InternalEvent, now: DateTime<Utc>) -> Result<(), SignInError> {
@@ -132,11 +139,29 @@ async fn record(store: &Store, event: InternalEvent, now: DateTime<Utc>) -> Resu
 }
 
 fn event(kind: &str, client: &Client) -> Result<InternalEvent, SignInError> {
-    Ok(InternalEvent::new(kind)?.from(client.ip_address.clone(), client.user_agent.clone()))
+    // The log asks for a user agent: a client that sends none is recorded as such.
+    let user_agent = client.user_agent.clone().unwrap_or_else(|| "(none sent)".to_owned());
+    Ok(InternalEvent::new(kind)?.from(client.ip_address.clone(), Some(user_agent)))
 }
 
 /// Signs a person in: a new session for them, or the refusal (recorded).
 pub async fn sign_in(
+    store: &Store,
+    username: &str,
+    password: &str,
+    client: &Client,
+    lockout: &Lockout,
+    now: DateTime<Utc>,
+) -> Result<SignedIn, SignInError> {
+    let started = tokio::time::Instant::now();
+    let outcome = attempt(store, username, password, client, lockout, now).await;
+    if matches!(outcome, Err(SignInError::Refused(_))) {
+        tokio::time::sleep_until(started + REFUSAL_TIME).await;
+    }
+    outcome
+}
+
+async fn attempt(
     store: &Store,
     username: &str,
     password: &str,
@@ -149,7 +174,7 @@ pub async fn sign_in(
         Some(stored) => password::verify(stored.password_hash.clone(), password.to_owned()).await,
         None => {
             // Checked against nothing, for the time it takes.
-            let _ = password::verify(dummy_hash().await, password.to_owned()).await;
+            let _ = password::verify(dummy_hash().await?.to_owned(), password.to_owned()).await;
             false
         }
     };
@@ -167,7 +192,10 @@ pub async fn sign_in(
             return Err(refused(store, username, found.as_ref(), refusal, client, lockout, now).await?);
         }
     };
-    let user = store.accounts.signed_in(stored.user.id, now).await?;
+    let Some(user) = store.accounts.signed_in(stored.user.id, now).await? else {
+        // Locked (or disabled) by another request while this password was checked.
+        return Err(refused(store, username, Some(&stored), Refusal::Locked, client, lockout, now).await?);
+    };
     let token = new_token();
     let hash = token_hash(&token);
     let session = NewSession {
@@ -202,8 +230,7 @@ async fn refused(
 ) -> Result<SignInError, SignInError> {
     let (actor, attempts) = match (known, refusal) {
         (Some(stored), Refusal::WrongPassword) => {
-            let after = store.accounts.sign_in_failed(stored.user.id, now, lockout).await?;
-            let locked_now = after.locked_until != stored.user.locked_until && after.locked_until.is_some();
+            let (after, locked_now) = store.accounts.sign_in_failed(stored.user.id, now, lockout).await?;
             if locked_now {
                 let locked = event("auth.account.locked", client)?
                     .actor(self::actor(&after))
@@ -233,7 +260,12 @@ async fn refused(
 /// A typed username as the log keeps it: trimmed, at most 64 characters (an entry's
 /// fields have limits; a pasted novel is not a username).
 fn typed(username: &str) -> String {
-    let name: String = username.trim().chars().take(crate::accounts::USERNAME_MAX).collect();
+    let name: String = username
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control() && !crate::ingest::is_bidi_control(*c))
+        .take(crate::accounts::USERNAME_MAX)
+        .collect();
     if name.is_empty() {
         "(empty)".to_owned()
     } else {
@@ -268,7 +300,7 @@ pub async fn session(
         }
         return Ok(None);
     }
-    if now - session.last_seen_at >= TOUCH_EVERY {
+    if now - session.last_seen_at >= TOUCH_EVERY.min(timeouts.idle / 4) {
         store.sessions.touch_session(&hash, now).await?;
     }
     Ok(Some(session))
@@ -287,15 +319,23 @@ pub async fn sign_out(store: &Store, token: &str, now: DateTime<Utc>) -> Result<
 /// and records each end; how many ended.
 pub async fn end_expired(store: &Store, timeouts: &Timeouts, now: DateTime<Utc>) -> Result<usize, SignInError> {
     let ended = store.sessions.end_expired_sessions(now - timeouts.idle, now - timeouts.absolute).await?;
+    // Each end recorded, whatever became of the others: they are ended already.
+    let mut unrecorded = None;
     for session in &ended {
         let reason = if now - session.last_seen_at >= timeouts.idle {
             "session timed out after inactivity"
         } else {
             "session reached its maximum duration"
         };
-        record(store, logout(&session.user, reason)?, now).await?;
+        if let Err(e) = record(store, logout(&session.user, reason)?, now).await {
+            tracing::error!(error = %e, user = %session.user.username, "a session's end could not be recorded");
+            unrecorded = Some(e);
+        }
     }
-    Ok(ended.len())
+    match unrecorded {
+        Some(e) => Err(e),
+        None => Ok(ended.len()),
+    }
 }
 
 fn logout(user: &User, reason: &str) -> Result<InternalEvent, SignInError> {
@@ -464,9 +504,16 @@ mod tests {
         // unknown username is checked against has the very parameters of a real one.
         let (store, _bob, _dir) = store_with_bob().await;
         let real = store.accounts.user_named("bob").await.expect("reads").expect("found").password_hash;
-        let dummy = dummy_hash().await;
+        let dummy = dummy_hash().await.expect("a dummy hash");
         let parameters = |hash: &str| hash.split('$').take(4).collect::<Vec<_>>().join("$");
-        assert_eq!(parameters(&dummy), parameters(&real));
+        assert_eq!(parameters(dummy), parameters(&real));
         assert!(dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{dummy}");
+        // And every refusal, of a known user or not, takes at least the same time.
+        for name in ["bob", "nobody"] {
+            let started = std::time::Instant::now();
+            let refused = sign_in(&store, name, "wrong-password-here", &client(), &Lockout::default(), t0()).await;
+            assert!(matches!(refused, Err(SignInError::Refused(_))));
+            assert!(started.elapsed() >= REFUSAL_TIME, "{name}: {:?}", started.elapsed());
+        }
     }
 }

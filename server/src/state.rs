@@ -110,24 +110,51 @@ pub struct SignInPolicy {
     pub attempts: Attempts,
 }
 
-/// Sign-in attempts per client address: at most [`Attempts::PER_MINUTE`] a minute.
+/// Sign-in attempts per client: at most [`Attempts::PER_MINUTE`] a minute from one IPv4
+/// address or one IPv6 /64 (what one subscriber is usually given). The per-account lockout
+/// stands behind it whatever the address.
 #[derive(Debug, Default)]
 pub struct Attempts {
-    /// Each address's window: when it began and the attempts in it.
-    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    windows: Mutex<Windows>,
+}
+
+/// Each client's window (when it began and the attempts in it), and when expired windows
+/// were last dropped.
+#[derive(Debug, Default)]
+struct Windows {
+    by_client: HashMap<IpAddr, (Instant, u32)>,
+    swept: Option<Instant>,
 }
 
 impl Attempts {
     pub const PER_MINUTE: u32 = 10;
     const WINDOW: Duration = Duration::from_secs(60);
+    /// Clients tracked at most: past it (attempts from a great many addresses at once) a
+    /// new address is not tracked, rather than the memory grow or everyone be refused.
+    const CLIENTS: usize = 100_000;
+
+    /// The client an address counts as: itself, or for IPv6 its /64.
+    fn client(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            v4 => v4,
+        }
+    }
 
     /// Counts an attempt from `ip` at `now`; how long to wait if it is one too many.
     pub fn refuse(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if windows.len() > 10_000 {
-            windows.retain(|_, (began, _)| now.duration_since(*began) < Self::WINDOW);
+        let Windows { by_client, swept } = &mut *windows;
+        // Expired windows go once a minute at most: never a sweep per request.
+        if swept.is_none_or(|at| now.duration_since(at) >= Self::WINDOW) {
+            by_client.retain(|_, (began, _)| now.duration_since(*began) < Self::WINDOW);
+            *swept = Some(now);
         }
-        let (began, count) = windows.entry(ip).or_insert((now, 0));
+        let client = Self::client(ip);
+        if by_client.len() >= Self::CLIENTS && !by_client.contains_key(&client) {
+            return None;
+        }
+        let (began, count) = by_client.entry(client).or_insert((now, 0));
         if now.duration_since(*began) >= Self::WINDOW {
             (*began, *count) = (now, 0);
         }
@@ -202,6 +229,13 @@ mod tests {
         assert_eq!(wait, Duration::from_secs(40));
         assert_eq!(attempts.refuse(b, t0), None, "another address has its own count");
         assert_eq!(attempts.refuse(a, t0 + Duration::from_secs(61)), None, "a new minute");
+        // One IPv6 /64 is one client, however many addresses it uses.
+        let net = |last: u16| IpAddr::from([0x2001, 0xdb8, 0, 7, 0, 0, 0, last]);
+        for last in 0..Attempts::PER_MINUTE as u16 {
+            assert_eq!(attempts.refuse(net(last), t0), None);
+        }
+        assert!(attempts.refuse(net(999), t0).is_some(), "the /64 has had its ten");
+        assert_eq!(attempts.refuse(IpAddr::from([0x2001, 0xdb8, 0, 8, 0, 0, 0, 1]), t0), None, "another /64");
     }
 
     #[test]

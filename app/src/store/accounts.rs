@@ -287,28 +287,35 @@ macro_rules! account_queries {
             id: i64,
             now: chrono::DateTime<chrono::Utc>,
             lockout: &$crate::accounts::Lockout,
-        ) -> Result<User, StoreError> {
+        ) -> Result<(User, bool), StoreError> {
             let (mut tx, before) = locked(pool, id).await?;
+            let was_locked = before.user.locked_until.is_some_and(|until| until > now);
             let (user, since) = lockout.fail(&before.user, before.failures_since, now);
+            let locks = !was_locked && user.locked_until.is_some_and(|until| until > now);
             let after = StoredUser { user, failures_since: Some(since), ..before };
             write(&mut tx, &after).await?;
             tx.commit().await?;
-            Ok(after.user)
+            Ok((after.user, locks))
         }
 
         pub async fn succeeded(
             pool: &sqlx::Pool<$db>,
             id: i64,
             now: chrono::DateTime<chrono::Utc>,
-        ) -> Result<User, StoreError> {
+        ) -> Result<Option<User>, StoreError> {
             let (mut tx, mut after) = locked(pool, id).await?;
+            // Checked again under the lock: a guess checked while another locked the
+            // account must not open it.
+            if after.user.disabled || after.user.locked_until.is_some_and(|until| until > now) {
+                return Ok(None);
+            }
             after.user.failed_attempts = 0;
             after.user.locked_until = None;
             after.user.last_login_at = Some(now);
             after.failures_since = None;
             write(&mut tx, &after).await?;
             tx.commit().await?;
-            Ok(after.user)
+            Ok(Some(after.user))
         }
 
         pub async fn create_session(pool: &sqlx::Pool<$db>, new: &NewSession<'_>) -> Result<(), StoreError> {
@@ -439,7 +446,7 @@ macro_rules! account_store {
                 id: i64,
                 now: chrono::DateTime<chrono::Utc>,
                 lockout: &$crate::accounts::Lockout,
-            ) -> Result<$crate::accounts::User, $crate::store::StoreError> {
+            ) -> Result<($crate::accounts::User, bool), $crate::store::StoreError> {
                 accounts::failed(&self.$w, id, now, lockout).await
             }
 
@@ -447,7 +454,7 @@ macro_rules! account_store {
                 &self,
                 id: i64,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<$crate::accounts::User, $crate::store::StoreError> {
+            ) -> Result<Option<$crate::accounts::User>, $crate::store::StoreError> {
                 accounts::succeeded(&self.$w, id, now).await
             }
         }

@@ -621,18 +621,21 @@ pub async fn failed_sign_ins_lock_and_a_success_forgets_them(store: Store) {
     let lockout = Lockout::default();
     let t0: DateTime<Utc> = "2026-02-01T10:00:00Z".parse().expect("time");
     for attempt in 1..=4 {
-        let after =
+        let (after, locks) =
             store.accounts.sign_in_failed(bob.id, t0 + Duration::minutes(attempt), &lockout).await.expect("counts");
-        assert_eq!((after.failed_attempts, after.locked_until), (attempt as u32, None));
+        assert_eq!((after.failed_attempts, after.locked_until, locks), (attempt as u32, None, false));
     }
-    let locked = store.accounts.sign_in_failed(bob.id, t0 + Duration::minutes(5), &lockout).await.expect("counts");
-    assert_eq!((locked.failed_attempts, locked.locked_until), (5, Some(t0 + Duration::minutes(20))));
+    let (locked, locks) =
+        store.accounts.sign_in_failed(bob.id, t0 + Duration::minutes(5), &lockout).await.expect("counts");
+    assert_eq!((locked.failed_attempts, locked.locked_until, locks), (5, Some(t0 + Duration::minutes(20)), true));
     let stored = store.accounts.user(bob.id).await.expect("reads").expect("found");
     assert_eq!((stored.user, stored.failures_since), (locked.clone(), Some(t0 + Duration::minutes(1))));
     let again = store.accounts.sign_in_failed(bob.id, t0 + Duration::minutes(6), &lockout).await.expect("counts");
-    assert_eq!(again, locked, "failures while locked change nothing");
+    assert_eq!(again, (locked, false), "failures while locked change nothing, and do not lock it again");
+    let during = store.accounts.signed_in(bob.id, t0 + Duration::minutes(7)).await.expect("checks");
+    assert_eq!(during, None, "a locked account does not sign in, whatever password was checked");
 
-    let signed_in = store.accounts.signed_in(bob.id, t0 + Duration::minutes(30)).await.expect("records");
+    let signed_in = store.accounts.signed_in(bob.id, t0 + Duration::minutes(30)).await.expect("records").expect("open");
     assert_eq!(
         (signed_in.failed_attempts, signed_in.locked_until, signed_in.last_login_at),
         (0, None, Some(t0 + Duration::minutes(30)))
@@ -640,6 +643,8 @@ pub async fn failed_sign_ins_lock_and_a_success_forgets_them(store: Store) {
     store.accounts.sign_in_failed(bob.id, t0 + Duration::minutes(31), &lockout).await.expect("counts");
     let unlock = UserUpdate { unlock: true, ..UserUpdate::default() };
     let (_, after) = store.accounts.update_user(bob.id, &unlock).await.expect("unlocks");
+    store.accounts.update_user(bob.id, &change(None, Some(true))).await.expect("disables");
+    assert_eq!(store.accounts.signed_in(bob.id, t0 + Duration::minutes(40)).await.expect("checks"), None);
     assert_eq!(after.failed_attempts, 0);
     assert_eq!(store.accounts.user(bob.id).await.expect("reads").expect("found").failures_since, None);
     let missing = store.accounts.sign_in_failed(bob.id + 1000, t0, &lockout).await;

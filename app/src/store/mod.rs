@@ -257,11 +257,14 @@ pub trait AccountStore: Send + Sync {
     /// ends their sessions.
     async fn delete_user(&self, id: i64) -> Result<User, StoreError>;
 
-    /// Counts a failed sign-in, locking the account as `lockout` says; the user after.
-    async fn sign_in_failed(&self, id: i64, now: DateTime<Utc>, lockout: &Lockout) -> Result<User, StoreError>;
+    /// Counts a failed sign-in, locking the account as `lockout` says; the user after, and
+    /// whether this very failure locked it (so that a lock is recorded once).
+    async fn sign_in_failed(&self, id: i64, now: DateTime<Utc>, lockout: &Lockout) -> Result<(User, bool), StoreError>;
 
     /// A successful sign-in: the failures forgotten, the time kept; the user after.
-    async fn signed_in(&self, id: i64, now: DateTime<Utc>) -> Result<User, StoreError>;
+    /// `None` when, checked again under the accounts' lock, the account is locked or
+    /// disabled: it may not sign in, whatever password was checked.
+    async fn signed_in(&self, id: i64, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
 }
 
 /// A session to store: the hash of its secret, whose it is and where it began.

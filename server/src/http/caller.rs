@@ -9,7 +9,7 @@ use super::login::session_cookie;
 use super::routes::Route;
 use crate::state::{AppState, TrustedProxies};
 use app::access::{Caller, Permission, Person, Principal};
-use app::signin::{self, SignInError};
+use app::signin;
 use app::tokens;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -95,12 +95,9 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Principal, A
     let Some(token) = session_cookie(headers) else {
         return Ok(Principal::Anonymous);
     };
-    let session = signin::session(&state.store, token, &state.sign_in.timeouts, chrono::Utc::now()).await.map_err(
-        |e| match e {
-            SignInError::Store(e) => ApiError::from(e),
-            other => ApiError::Report(other.to_string()),
-        },
-    )?;
+    let session = signin::session(&state.store, token, &state.sign_in.timeouts, chrono::Utc::now())
+        .await
+        .map_err(super::login::sign_in_failed)?;
     Ok(session.map_or(Principal::Anonymous, |s| {
         Principal::Person(Person {
             id: s.user.id,

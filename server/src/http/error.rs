@@ -39,6 +39,9 @@ pub enum ApiError {
     Report(String),
     #[error("the server is shutting down")]
     Unavailable,
+    /// Signing in or out could not be done or recorded (the cause is logged, not sent).
+    #[error("internal error")]
+    SignIn(String),
     /// A state-changing request sent from another site's page (CSRF).
     #[error("cross-site request refused: send it from this site's own pages")]
     CrossSite,
@@ -95,7 +98,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             ApiError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
-            ApiError::Store(_) | ApiError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(_) | ApiError::Report(_) | ApiError::SignIn(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Busy { .. } | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::CrossSite => StatusCode::FORBIDDEN,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -139,6 +142,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::Report(e) => {
                 tracing::error!(error = %e, "PDF report failed");
+                None
+            }
+            ApiError::SignIn(e) => {
+                tracing::error!(error = %e, "signing in or out failed");
                 None
             }
             _ => None,

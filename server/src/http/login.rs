@@ -17,8 +17,11 @@ use axum::Form;
 use serde::Deserialize;
 use std::time::Instant;
 
-/// The session cookie's name.
+/// The session cookie's name; over HTTPS with the `__Host-` prefix, which browsers accept
+/// only from this very host, secure and for the whole site: a neighbouring subdomain
+/// cannot plant one.
 pub const COOKIE: &str = "cc_session";
+const HOST_COOKIE: &str = "__Host-cc_session";
 
 /// Where a sign-in goes when it was not sent from another page.
 const HOME: &str = "/audit";
@@ -35,15 +38,18 @@ pub struct LoginForm {
 
 /// The session a request's cookie carries, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.trim())
-        .filter(|value| !value.is_empty())
+    let named = |wanted: &str| {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, value)| value.trim())
+            .filter(|value| !value.is_empty())
+    };
+    named(HOST_COOKIE).or_else(|| named(COOKIE))
 }
 
 /// A page of this site to go to after signing in: a path of ours, never another site
@@ -64,16 +70,29 @@ pub fn next_page(next: Option<&str>) -> &str {
     }
 }
 
+/// A redirect to a path of this site; characters a header may not hold (a search for
+/// `café`) are percent-encoded.
 fn see_other(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
+    let mut encoded = String::with_capacity(location.len());
+    for c in location.chars() {
+        if c.is_ascii_graphic() {
+            encoded.push(c);
+        } else {
+            let mut bytes = [0; 4];
+            for byte in c.encode_utf8(&mut bytes).bytes() {
+                encoded.push_str(&format!("%{byte:02X}"));
+            }
+        }
     }
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let value = HeaderValue::from_str(&encoded).unwrap_or_else(|_| HeaderValue::from_static(HOME));
+    response.headers_mut().insert(header::LOCATION, value);
     response
 }
 
 fn cookie(value: &str, https: bool, max_age: Option<u32>) -> HeaderValue {
-    let mut cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict");
+    let name = if https { HOST_COOKIE } else { COOKIE };
+    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
     if let Some(age) = max_age {
         cookie.push_str(&format!("; Max-Age={age}"));
     }
@@ -136,10 +155,10 @@ pub async fn sign_out(State(state): State<AppState>, request: Request) -> Result
     Ok(response)
 }
 
-fn sign_in_failed(e: SignInError) -> ApiError {
+pub(super) fn sign_in_failed(e: SignInError) -> ApiError {
     match e {
         SignInError::Store(e) => e.into(),
-        other => ApiError::Report(other.to_string()),
+        other => ApiError::SignIn(other.to_string()),
     }
 }
 
@@ -166,5 +185,13 @@ mod tests {
         headers.insert(header::COOKIE, HeaderValue::from_static("cc_session=; tz=UTC"));
         assert_eq!(session_cookie(&headers), None);
         assert_eq!(session_cookie(&HeaderMap::new()), None);
+        headers.insert(header::COOKIE, HeaderValue::from_static("cc_session=planted; __Host-cc_session=ours"));
+        assert_eq!(session_cookie(&headers), Some("ours"), "the host-only cookie wins");
+    }
+
+    #[test]
+    fn redirects_carry_any_search_percent_encoded() {
+        let response = see_other("/audit?q=café société");
+        assert_eq!(response.headers()[header::LOCATION], "/audit?q=caf%C3%A9%20soci%C3%A9t%C3%A9");
     }
 }

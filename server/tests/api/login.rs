@@ -255,3 +255,21 @@ async fn a_session_idle_past_its_timeout_is_refused_and_its_end_recorded() {
     assert_eq!(logouts.len(), 1);
     assert_eq!(logouts[0]["details"]["reason"], "session timed out after inactivity");
 }
+
+#[tokio::test]
+async fn a_client_that_sends_no_user_agent_signs_in_and_is_recorded_as_such() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ana", Role::Auditor).await;
+    let body = form(&[("username", "ana"), ("password", PASSWORD)]);
+    let reply = app.request_with(Method::POST, "/login", None, &[FORM], body).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
+    assert_eq!(location(&reply), "/audit", "no next: the Audit tab");
+    let success = recorded(&app, "auth.login.success").await;
+    assert_eq!(success[0]["user_agent"], "(none sent)");
+    // A typed name with control characters is refused like any other, and recorded without them.
+    let body = form(&[("username", "mal\u{7}lory\u{202e}"), ("password", PASSWORD)]);
+    let reply = app.request_with(Method::POST, "/login", None, &[FORM], body).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
+    let failed = recorded(&app, "auth.login.failed").await;
+    assert_eq!(failed[0]["details"]["username"], "mallory");
+}
