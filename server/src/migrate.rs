@@ -68,7 +68,8 @@ pub async fn copy(source: &Store, target: &PgStore, progress: &ProgressBar) -> R
     let total = source.log.count(&Default::default()).await?;
     let resumed_after = resume_point(source, target).await?;
     let tokens = target.copy_tokens(&source.tokens.all_tokens().await?).await?;
-    let users = target.copy_users(&source.accounts.all_users().await?).await?;
+    let highest_user = source.accounts.highest_user_id().await?;
+    let users = target.copy_users(&source.accounts.all_users().await?, highest_user).await?;
     progress.set_length(total);
     progress.set_position(resumed_after);
 

@@ -140,7 +140,7 @@ pub(super) const ADMIN: &str = "admin";
 /// that takes it). Every write of a user row goes through `locked`: a change read under
 /// the lock and written back whole is never lost to another.
 macro_rules! account_queries {
-    ($db:ty, begin: $begin:expr, lock: $lock:expr) => {
+    ($db:ty, begin: $begin:expr, lock: $lock:expr, highest_id: $highest:expr) => {
         use $crate::accounts::User;
         use $crate::store::accounts::{
             apply, last_admin, username_key, SessionRow, SessionRowWithHash, UserRow, ADMIN, OTHER_ADMINS,
@@ -197,6 +197,11 @@ macro_rules! account_queries {
             // Sorted here: a database's collation may order '.', '-' and '_' its own way.
             users.sort_by_cached_key(|u| username_key(&u.username));
             Ok(users)
+        }
+
+        pub async fn highest_id(pool: &sqlx::Pool<$db>) -> Result<i64, StoreError> {
+            let highest: Option<i64> = sqlx::query_scalar($highest).fetch_optional(pool).await?.flatten();
+            Ok(highest.unwrap_or(0))
         }
 
         pub async fn all_stored(pool: &sqlx::Pool<$db>) -> Result<Vec<StoredUser>, StoreError> {
@@ -427,6 +432,10 @@ macro_rules! account_store {
 
             async fn all_users(&self) -> Result<Vec<$crate::store::StoredUser>, $crate::store::StoreError> {
                 accounts::all_stored(&self.$w).await
+            }
+
+            async fn highest_user_id(&self) -> Result<i64, $crate::store::StoreError> {
+                accounts::highest_id(&self.$w).await
             }
 
             async fn update_user(

@@ -529,6 +529,7 @@ fn change(role: Option<Role>, disabled: Option<bool>) -> UserUpdate {
 }
 
 pub async fn users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused(store: Store) {
+    assert_eq!(store.accounts.highest_user_id().await.expect("reads"), 0, "no user yet");
     let alice = create(&store, "Alice", Role::Admin).await;
     assert_eq!(
         (alice.username.as_str(), alice.display_name.as_str(), alice.role, alice.disabled),
@@ -553,6 +554,8 @@ pub async fn users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused
     assert!(matches!(store.accounts.delete_user(bob.id).await, Err(StoreError::NotFound(_))));
     let bob_again = create(&store, "bob", Role::Auditor).await;
     assert!(bob_again.id > bob.id, "a deleted user's id is not given again");
+    store.accounts.delete_user(bob_again.id).await.expect("deletes");
+    assert_eq!(store.accounts.highest_user_id().await.expect("reads"), bob_again.id, "deleted ones count");
 }
 
 pub async fn updates_answer_the_user_before_and_after(store: Store) {

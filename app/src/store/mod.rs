@@ -247,6 +247,10 @@ pub trait AccountStore: Send + Sync {
     /// Every user as stored, with their password's hash, by id (copying a store whole).
     async fn all_users(&self) -> Result<Vec<StoredUser>, StoreError>;
 
+    /// The highest id ever given to a user, deleted ones included (0 if none): a copy
+    /// gives new users ids above it, never a deleted user's.
+    async fn highest_user_id(&self) -> Result<i64, StoreError>;
+
     /// Changes a user; the user before and after. [`StoreError::Conflict`] when it would
     /// leave no active admin (an admin who is not disabled), [`StoreError::NotFound`] when
     /// there is no such user.

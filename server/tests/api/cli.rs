@@ -309,12 +309,13 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     let event = crate::helpers::event("secret.read", "2025-06-01T12:00:00Z", ("user", "u-7", "Ana"));
     assert_eq!(source.post_events(&serde_json::json!([event.clone()])).await.status, StatusCode::CREATED);
     let total = 2501;
-    // Users with a gap in their ids (one deleted): the copy keeps each id and hash.
+    // Users, the last one deleted: the copy keeps each id and hash, and never gives the
+    // deleted user's id to someone else.
     let now = chrono::Utc::now();
     for (name, role) in [
         ("alice", app::accounts::Role::Admin),
-        ("gone", app::accounts::Role::Auditor),
         ("carol", app::accounts::Role::Auditor),
+        ("gone", app::accounts::Role::Auditor),
     ] {
         let new = app::store::NewUser {
             username: name.into(),
@@ -373,14 +374,15 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert!(next.expect("new ids do not collide with copied ones").id > 3);
     let users = target.accounts.all_users().await.expect("reads");
     assert_eq!(users, source.store.accounts.all_users().await.expect("reads"), "the same users, ids and hashes");
-    assert_eq!(users.iter().map(|u| u.user.id).collect::<Vec<_>>(), [1, 3]);
+    assert_eq!(users.iter().map(|u| u.user.id).collect::<Vec<_>>(), [1, 2]);
     let later = app::store::NewUser {
         username: "dave".into(),
         display_name: "dave".into(),
         role: app::accounts::Role::Auditor,
         password_hash: "h".into(),
     };
-    assert!(target.accounts.create_user(&later, now).await.expect("new ids do not collide").id > 3);
+    let dave = target.accounts.create_user(&later, now).await.expect("new ids do not collide").id;
+    assert!(dave > 3, "not the deleted user's id 3: {dave}");
     target.maintenance.close().await;
 
     // Run again: nothing left to copy. Into another log: refused, nothing written.

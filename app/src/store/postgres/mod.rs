@@ -10,7 +10,9 @@ mod accounts {
     crate::store::accounts::account_queries!(
         sqlx::Postgres,
         begin: "BEGIN",
-        lock: Some("SELECT pg_advisory_xact_lock(418581342581)")
+        lock: Some("SELECT pg_advisory_xact_lock(418581342581)"),
+        highest_id: "SELECT last_value FROM pg_sequences WHERE schemaname = current_schema() \
+                     AND sequencename = 'users_id_seq'"
     );
 }
 mod append;
@@ -227,9 +229,10 @@ impl PgStore {
     }
 
     /// Adds users copied from another store under their own ids and with their password
-    /// hashes (`migrate-store`); how many were added.
-    pub async fn copy_users(&self, users: &[super::StoredUser]) -> Result<usize, StoreError> {
-        users::copy(&self.pool, users).await
+    /// hashes (`migrate-store`); new users get ids above `highest_id` (the highest the
+    /// source ever gave). How many were added.
+    pub async fn copy_users(&self, users: &[super::StoredUser], highest_id: i64) -> Result<usize, StoreError> {
+        users::copy(&self.pool, users, highest_id).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! Users copied from another store (`migrate-store`) under the ids they had there, so that
 //! the log's entries about them (`user-<id>`) still name the same people, with their
-//! password hashes: everyone signs in on the copy as before.
+//! password hashes: everyone signs in on the copy as before. New users get ids above any
+//! the source ever gave.
 
 use crate::store::accounts::username_key;
 use crate::store::{StoreError, StoredUser};
@@ -9,7 +10,7 @@ use sqlx::PgPool;
 /// Adds the users this database lacks, in one transaction; a user already here with the
 /// same id, name and hash is skipped (a resumed copy). Nothing is added if an id or a
 /// name here belongs to someone else. Returns how many were added.
-pub async fn copy(pool: &PgPool, users: &[StoredUser]) -> Result<usize, StoreError> {
+pub async fn copy(pool: &PgPool, users: &[StoredUser], highest_id: i64) -> Result<usize, StoreError> {
     let mut tx = pool.begin().await?;
     let here: Vec<(i64, String, String)> =
         sqlx::query_as("SELECT id, username_key, password_hash FROM users").fetch_all(&mut *tx).await?;
@@ -48,10 +49,17 @@ pub async fn copy(pool: &PgPool, users: &[StoredUser]) -> Result<usize, StoreErr
         .await?;
         added += 1;
     }
-    if added > 0 {
-        sqlx::query("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))")
-            .execute(&mut *tx)
-            .await?;
+    // Ids go on above every id the source gave, deleted users' included.
+    if added > 0 || highest_id > 0 {
+        sqlx::query(
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), \
+             greatest((SELECT coalesce(max(id), 0) FROM users), $1, \
+                      (SELECT coalesce(last_value, 0) FROM pg_sequences \
+                       WHERE schemaname = current_schema() AND sequencename = 'users_id_seq'), 1))",
+        )
+        .bind(highest_id)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(added)

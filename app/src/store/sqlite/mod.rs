@@ -5,7 +5,12 @@
 /// pool: the few control connections stay free for the lookups every request makes
 /// (a token, a session), which a change waiting for the write lock must not hold up.
 mod accounts {
-    crate::store::accounts::account_queries!(sqlx::Sqlite, begin: "BEGIN IMMEDIATE", lock: None::<&str>);
+    crate::store::accounts::account_queries!(
+        sqlx::Sqlite,
+        begin: "BEGIN IMMEDIATE",
+        lock: None::<&str>,
+        highest_id: "SELECT seq FROM sqlite_sequence WHERE name = 'users'"
+    );
 }
 mod append;
 mod error;
