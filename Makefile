@@ -7,6 +7,8 @@ RUST_PKGS := -p app -p server --features app/ssr
 .PHONY: run build test bench lint unit e2e setup setup-test
 
 run: build
+	@echo "Sign in at http://127.0.0.1:8080/login. On the first start the admin account is created:"
+	@echo "its password is printed once below (or set CERTIFYCLOUDS_ADMIN_PASSWORD before the first start)."
 	./target/release/certifyclouds serve
 
 build: setup

@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { people } from "./tests/people";
 
 // Debian's Chromium, never a downloaded browser; the networking flags keep Chromium from
 // reaching out to the internet, which this machine refuses.
@@ -13,11 +14,23 @@ export default defineConfig({
   forbidOnly: !!process.env.CI,
   retries: 0,
   reporter: [["list"]],
-  // Tests that add entries (live updates; exports and sign-ins, which are audited) run
-  // last, so that every other test sees the seeded 120.
+  // The admin and the auditor sign in first (tests/auth.setup.ts); the other tests start
+  // signed in as the admin. Tests that add entries (live updates; exports and sign-ins,
+  // which are audited) run last, so that every other test sees the same entries.
   projects: [
-    { name: "read", testIgnore: /(live|export|login)\.spec\.ts/ },
-    { name: "write", testMatch: /(live|export|login)\.spec\.ts/, dependencies: ["read"] },
+    { name: "setup", testMatch: /auth\.setup\.ts/ },
+    {
+      name: "read",
+      testIgnore: /(live|export|login)\.spec\.ts/,
+      dependencies: ["setup"],
+      use: { storageState: people.admin.state },
+    },
+    {
+      name: "write",
+      testMatch: /(live|export|login)\.spec\.ts/,
+      dependencies: ["read"],
+      use: { storageState: people.admin.state },
+    },
   ],
   use: {
     baseURL: `http://127.0.0.1:${port}`,

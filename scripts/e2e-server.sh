@@ -10,6 +10,12 @@ mkdir -p "$data"
 export CERTIFYCLOUDS_DATABASE_URL="sqlite:$data/e2e.db"
 bin=target/debug/certifyclouds
 "$bin" seed --events 120 --days 7 --seed 1 >/dev/null
+# The people the tests sign in as (end2end/tests/support.ts names them): made before the
+# server starts, so that it creates no first admin of its own.
+echo "e2e admin passphrase 4417" | "$bin" user create --username admin --role admin \
+  --display-name "Ada Admin" --password-stdin >/dev/null
+echo "e2e auditor passphrase 9023" | "$bin" user create --username auditor --role auditor \
+  --display-name "Avery Auditor" --password-stdin >/dev/null
 # The tests that add entries (the live updates) ingest with this token.
 "$bin" token create --name e2e --scopes ingest | tail -n 1 > "$data/token"
 exec "$bin" serve --addr "127.0.0.1:$port" --site-root target/site

@@ -5,6 +5,7 @@
 use crate::accounts::Role;
 use crate::entry::{Actor, ActorType};
 use crate::tokens::{Scope, TokenRecord};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What a route requires of whoever asks.
@@ -12,10 +13,10 @@ use std::fmt;
 pub enum Permission {
     /// Anyone, always: the health check and the site's static files.
     Public,
-    /// The Audit tab, its server functions and its page twins (export, live stream). Until
-    /// people can sign in, whoever reaches the server may use them, as the README says;
-    /// the accounts issue turns this into "a signed-in auditor or admin".
-    AuditTab,
+    /// A person signed in to the pages whose role reaches this one (an admin reaches
+    /// `auditor`): the pages, their server functions and their twins of the API (export,
+    /// live stream). Tokens are for the REST API, not for the pages.
+    SignedIn(Role),
     /// A bearer token with this scope (or `admin`).
     Scope(Scope),
 }
@@ -24,7 +25,8 @@ impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Permission::Public => f.write_str("public"),
-            Permission::AuditTab => f.write_str("audit tab"),
+            Permission::SignedIn(Role::Auditor) => f.write_str("signed-in person"),
+            Permission::SignedIn(Role::Admin) => f.write_str("signed-in admin"),
             Permission::Scope(scope) => write!(f, "{scope} scope"),
         }
     }
@@ -37,13 +39,13 @@ pub enum Principal {
     Token(TokenRecord),
     /// A person signed in, by their session cookie.
     Person(Person),
-    /// Someone without credentials: a visitor of the pages (there are no sign-ins yet) or
-    /// a caller of a public route.
+    /// Someone without credentials (or whose session has ended), or any caller of a public
+    /// route.
     Anonymous,
 }
 
-/// A signed-in person, as the request's session names them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A signed-in person, as the request's session names them (and the top bar shows them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
     pub id: i64,
     pub username: String,
@@ -61,6 +63,11 @@ impl Person {
             (_, Scope::Ingest) | (Role::Auditor, Scope::Admin) => false,
         }
     }
+
+    /// Whether this person's role reaches `needed`: an admin may do what an auditor may.
+    pub fn reaches(&self, needed: Role) -> bool {
+        self.role == Role::Admin || self.role == needed
+    }
 }
 
 /// Why a principal may not use a route: 401 when credentials are missing, 403 when they
@@ -77,7 +84,10 @@ impl Principal {
     /// Whether this principal may use a route that needs `permission`.
     pub fn check(&self, permission: Permission) -> Result<(), Denied> {
         match (permission, self) {
-            (Permission::Public | Permission::AuditTab, _) => Ok(()),
+            (Permission::Public, _) => Ok(()),
+            (Permission::SignedIn(role), Principal::Person(person)) if person.reaches(role) => Ok(()),
+            (Permission::SignedIn(_), Principal::Person(_) | Principal::Token(_)) => Err(Denied::Forbidden(permission)),
+            (Permission::SignedIn(_), Principal::Anonymous) => Err(Denied::Unauthenticated),
             (Permission::Scope(scope), Principal::Token(token)) if token.allows(scope) => Ok(()),
             (Permission::Scope(scope), Principal::Person(person)) if person.allows(scope) => Ok(()),
             (Permission::Scope(_), Principal::Token(_) | Principal::Person(_)) => Err(Denied::Forbidden(permission)),
@@ -105,7 +115,7 @@ impl Principal {
         match self {
             Principal::Token(token) => format!("API token \"{}\"", token.name),
             Principal::Person(person) => format!("{} ({})", person.display_name, person.username),
-            Principal::Anonymous => "the Audit tab (no login)".to_owned(),
+            Principal::Anonymous => "an anonymous caller".to_owned(),
         }
     }
 
@@ -119,9 +129,15 @@ impl Principal {
     }
 }
 
-/// The actor id and name of a page visitor without login.
+/// What a page's server function answers (401) to a caller who is not signed in (their
+/// session ended): the `SignedOut` variant every server function's error type has, as
+/// JSON, so that the page can say so and offer to sign in again.
+pub const SIGNED_OUT_REPLY: &str = "\"SignedOut\"";
+
+/// The actor id and name of a caller without credentials (who can only reach public
+/// routes, where nothing is recorded): never the actor of a change.
 pub const ANONYMOUS_ID: &str = "anonymous";
-pub const ANONYMOUS_NAME: &str = "Audit tab (no login)";
+pub const ANONYMOUS_NAME: &str = "anonymous";
 
 /// The principal of a request with where it came from: what an audited action records.
 #[cfg(feature = "ssr")]
@@ -149,9 +165,13 @@ mod tests {
         assert_eq!(token(&[Scope::Admin]).check(read), Ok(()));
         assert_eq!(token(&[Scope::Ingest]).check(read), Err(Denied::Forbidden(read)));
         assert_eq!(Principal::Anonymous.check(read), Err(Denied::Unauthenticated));
-        for open in [Permission::Public, Permission::AuditTab] {
-            assert_eq!(Principal::Anonymous.check(open), Ok(()));
-            assert_eq!(token(&[Scope::Ingest]).check(open), Ok(()));
+        assert_eq!(Principal::Anonymous.check(Permission::Public), Ok(()));
+        assert_eq!(token(&[Scope::Ingest]).check(Permission::Public), Ok(()));
+        // The pages are for people: a token, however broad, does not open them.
+        for role in Role::ALL {
+            let pages = Permission::SignedIn(role);
+            assert_eq!(Principal::Anonymous.check(pages), Err(Denied::Unauthenticated));
+            assert_eq!(token(&[Scope::Admin]).check(pages), Err(Denied::Forbidden(pages)));
         }
     }
 
@@ -165,8 +185,11 @@ mod tests {
         for role in [Role::Auditor, Role::Admin] {
             assert_eq!(person(role).check(read), Ok(()));
             assert_eq!(person(role).check(ingest), Err(Denied::Forbidden(ingest)));
-            assert_eq!(person(role).check(Permission::AuditTab), Ok(()));
+            assert_eq!(person(role).check(Permission::SignedIn(Role::Auditor)), Ok(()));
         }
+        let admin_pages = Permission::SignedIn(Role::Admin);
+        assert_eq!(person(Role::Admin).check(admin_pages), Ok(()));
+        assert_eq!(person(Role::Auditor).check(admin_pages), Err(Denied::Forbidden(admin_pages)));
         assert_eq!(person(Role::Admin).check(admin), Ok(()));
         assert_eq!(person(Role::Auditor).check(admin), Err(Denied::Forbidden(admin)));
         let actor = person(Role::Auditor).actor();

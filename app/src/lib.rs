@@ -16,6 +16,7 @@ pub mod internal_event;
 pub mod login;
 pub mod search;
 pub mod tokens;
+pub mod topbar;
 
 #[cfg(feature = "ssr")]
 pub mod signin;
@@ -64,12 +65,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Title text="CertifyClouds Audit"/>
         <Router>
-            <header class="topbar">
-                <a class="brand" href="/audit">"CertifyClouds"</a>
-                <nav aria-label="Main">
-                    <a href="/audit" aria-current="page">"Audit"</a>
-                </nav>
-            </header>
+            <topbar::TopBar/>
             <main>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     // Async: the whole page is rendered before it is sent, so the rows are

@@ -173,6 +173,48 @@ pub async fn named(store: &Store, username: &str) -> Result<User, AccountError> 
     found.map(|s| s.user).ok_or_else(|| AccountError::NotFound(format!("'{}'", username.trim())))
 }
 
+/// The first admin's username.
+pub const FIRST_ADMIN: &str = "admin";
+
+/// The admin created on a database that has never had a user.
+#[derive(Debug)]
+pub struct FirstAdmin {
+    pub user: User,
+    /// The password made up for it, when none was given: to be shown once, to whoever
+    /// started the server, and nowhere else.
+    pub generated_password: Option<String>,
+}
+
+/// On a database that has never had a user, creates the `admin` account (recorded as
+/// `user.created` by the system), with `password` or, without one, a random password of
+/// about 140 bits. Nothing happens on a database that has users, or when another instance
+/// starting at the same moment created the admin first.
+pub async fn first_admin(store: &Store, password: Option<String>) -> Result<Option<FirstAdmin>, AccountError> {
+    if store.accounts.highest_user_id().await? > 0 {
+        return Ok(None);
+    }
+    let generated_password = password.is_none().then(random_password);
+    let request = CreateUser {
+        username: FIRST_ADMIN.to_owned(),
+        display_name: Some("Administrator".to_owned()),
+        role: Role::Admin,
+        password: password.or_else(|| generated_password.clone()).unwrap_or_default(),
+    };
+    match create(store, request, crate::internal_event::system_actor()).await {
+        Ok(user) => Ok(Some(FirstAdmin { user, generated_password })),
+        Err(AccountError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// 24 characters from an alphabet without look-alikes (no 0/O, 1/l/I): about 140 bits.
+fn random_password() -> String {
+    use rand::seq::SliceRandom;
+    const ALPHABET: &[u8] = b"23456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut rng = rand::rngs::OsRng;
+    (0..24).filter_map(|_| ALPHABET.choose(&mut rng).map(|&b| char::from(b))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +285,42 @@ mod tests {
             ("user.deleted", "User bob deleted by alice")
         );
         assert_eq!(deleted.id, bob.id);
+    }
+
+    #[tokio::test]
+    async fn an_empty_database_gets_one_admin_and_only_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = crate::store::open(&format!("sqlite:{}/audit.db", dir.path().display())).await.expect("opens");
+        let weak = first_admin(&store, Some("admin".into())).await;
+        assert!(matches!(weak, Err(AccountError::Password(_))), "a weak given password is refused: {weak:?}");
+        assert!(recorded(&store).await.is_empty(), "nothing created, nothing recorded");
+
+        let made = first_admin(&store, None).await.expect("creates").expect("an admin");
+        let password = made.generated_password.clone().expect("a password made up");
+        assert_eq!(password.chars().count(), 24);
+        assert!(password.chars().all(|c| c.is_ascii_alphanumeric()), "{password}");
+        assert_eq!((made.user.username.as_str(), made.user.role), (FIRST_ADMIN, Role::Admin));
+        let stored = store.accounts.user_named(FIRST_ADMIN).await.expect("reads").expect("stored");
+        assert!(crate::accounts::password::verify(stored.password_hash, password.clone()).await, "it signs in");
+        let entries = recorded(&store).await;
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].event_type, "user.created");
+        assert_eq!(entries[0].actor, crate::internal_event::system_actor());
+        assert!(!serde_json::to_string(&entries[0]).expect("json").contains(&password), "the password is not logged");
+
+        // Once there are users, never again, whatever is given.
+        assert!(first_admin(&store, None).await.expect("runs").is_none());
+        assert!(first_admin(&store, Some("another-long-passphrase-here".into())).await.expect("runs").is_none());
+        assert_eq!(recorded(&store).await.len(), 1);
+        let other = first_admin(&fresh(&dir).await, Some("a-given-passphrase-for-admin".into())).await;
+        assert!(
+            other.expect("creates").expect("an admin").generated_password.is_none(),
+            "a given password is not shown"
+        );
+    }
+
+    async fn fresh(dir: &tempfile::TempDir) -> Store {
+        crate::store::open(&format!("sqlite:{}/other.db", dir.path().display())).await.expect("opens")
     }
 
     #[test]

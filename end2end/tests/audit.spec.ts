@@ -1,14 +1,14 @@
 import { expect, test } from "@playwright/test";
-import { hydrated } from "./support";
+import { hydrated, TOTAL } from "./support";
 
-// The e2e server is seeded with 120 events (scripts/e2e-server.sh): three pages of 50.
+// The e2e server holds TOTAL entries (tests/support.ts): three pages of 50.
 
 
 test("the server renders the newest entries from the store", async ({ page }) => {
   await page.goto("/audit");
   const rows = page.locator("table.entries tbody tr");
   await expect(rows).toHaveCount(50);
-  await expect(page.locator(".summary")).toHaveText("Showing 1–50 of 120");
+  await expect(page.locator(".summary")).toHaveText(`Showing 1–50 of ${TOTAL}`);
   // Newest first: each row's time is not after the one above it.
   const times = await page.locator("table.entries tbody time").evaluateAll((els) =>
     els.map((e) => Date.parse(e.getAttribute("datetime") ?? "")),
@@ -26,14 +26,14 @@ test("next page is fetched in the page after hydration, without a reload", async
 
   await page.getByRole("link", { name: "Older →" }).click();
   await expect(page).toHaveURL(/\/audit\?offset=50$/);
-  await expect(page.locator(".summary")).toHaveText("Showing 51–100 of 120");
+  await expect(page.locator(".summary")).toHaveText(`Showing 51–100 of ${TOTAL}`);
   await expect(page.locator("table.entries tbody tr")).toHaveCount(50);
   expect(await page.locator("table.entries tbody tr").first().getAttribute("id")).not.toBe(firstId);
   expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
 
   await page.getByRole("link", { name: "Older →" }).click();
-  await expect(page.locator(".summary")).toHaveText("Showing 101–120 of 120");
-  await expect(page.locator("table.entries tbody tr")).toHaveCount(20);
+  await expect(page.locator(".summary")).toHaveText(`Showing 101–${TOTAL} of ${TOTAL}`);
+  await expect(page.locator("table.entries tbody tr")).toHaveCount(TOTAL - 100);
   await expect(page.locator(".pager .next")).toHaveClass(/disabled/);
   expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
 });

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { hydrated } from "./support";
+import { hydrated, TOTAL } from "./support";
 
 // The e2e server's 120 seeded events (scripts/e2e-server.sh, seed 1) hold, among others:
 // 10 errors (4 of them by the system), 18 rotation.* events, all 18 by rotation-worker,
@@ -119,7 +119,7 @@ test("chips remove one filter each, and clear all removes them all", async ({ pa
   await expect(summary(page)).toHaveText("Showing 1–10 of 10");
   await page.getByRole("link", { name: "Clear all" }).click();
   await expect(page).toHaveURL(/\/audit\?limit=25$/);
-  await expect(summary(page)).toHaveText("Showing 1–25 of 120");
+  await expect(summary(page)).toHaveText(`Showing 1–25 of ${TOTAL}`);
   await expect(page.locator(".chips")).toHaveCount(0);
 });
 
@@ -156,10 +156,10 @@ test("page size and first/newer/older pages", async ({ page }) => {
   await expect(page.locator(".pager .position")).toHaveText("Page 1 of 5");
   await page.getByRole("link", { name: "Older →" }).click();
   await page.getByRole("link", { name: "Older →" }).click();
-  await expect(summary(page)).toHaveText("Showing 51–75 of 120");
+  await expect(summary(page)).toHaveText(`Showing 51–75 of ${TOTAL}`);
   await expect(page.locator(".pager .position")).toHaveText("Page 3 of 5");
   await page.getByRole("link", { name: "« Newest" }).click();
-  await expect(summary(page)).toHaveText("Showing 1–25 of 120");
+  await expect(summary(page)).toHaveText(`Showing 1–25 of ${TOTAL}`);
   await expect(page.locator(".pager .first")).toHaveClass(/disabled/);
 });
 

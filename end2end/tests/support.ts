@@ -18,3 +18,18 @@ export async function ingest(page: Page, events: object[]) {
   });
   expect(reply.status(), await reply.text()).toBe(201);
 }
+
+export { people } from "./people";
+
+/**
+ * Everything the read-only tests see: the 120 seeded events, the two users created
+ * (user.created) and their two sign-ins (auth.login.success) in tests/auth.setup.ts.
+ */
+export const TOTAL = 124;
+
+/** Signs in on the sign-in page as a person does. */
+export async function signIn(page: Page, who: { username: string; password: string }) {
+  await page.getByLabel("Username").fill(who.username);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}

@@ -1,7 +1,7 @@
 import { expect, test, type Page } from "@playwright/test";
-import { hydrated } from "./support";
+import { hydrated, TOTAL } from "./support";
 
-// The 120 seeded events span the last 7 days: the timeline counts them by day.
+// The entries span the last 7 days: the timeline counts them by day.
 
 
 const bars = (page: Page) => page.locator(".chart svg a");
@@ -14,8 +14,8 @@ async function barTotals(page: Page): Promise<number[]> {
 test("the timeline counts the matching entries by day, errors included", async ({ page }) => {
   await page.goto("/audit");
   await hydrated(page);
-  await expect(page.locator(".chart svg")).toHaveAttribute("aria-label", /^120 entries by day/);
-  expect((await barTotals(page)).reduce((a, b) => a + b, 0)).toBe(120);
+  await expect(page.locator(".chart svg")).toHaveAttribute("aria-label", new RegExp(`^${TOTAL} entries by day`));
+  expect((await barTotals(page)).reduce((a, b) => a + b, 0)).toBe(TOTAL);
   await expect(page.locator(".chart rect.error")).not.toHaveCount(0);
 
   // It follows the filters: ten errors in all.

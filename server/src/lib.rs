@@ -38,13 +38,19 @@ pub enum RunError {
     Migrate(#[from] migrate::MigrateError),
     #[error(transparent)]
     Operator(#[from] operator::OperatorError),
+    #[error("the first admin could not be created ({ADMIN_PASSWORD_ENV}): {0}")]
+    FirstAdmin(app::users::AccountError),
 }
+
+/// Where the first admin's password may be given; without it one is made up and printed.
+pub const ADMIN_PASSWORD_ENV: &str = "CERTIFYCLOUDS_ADMIN_PASSWORD";
 
 /// Runs the command the command line names.
 pub async fn run(cli: Cli) -> Result<(), RunError> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let store = store::open(&cli.database_url).await?;
+            first_admin(&store).await?;
             let listener = tokio::net::TcpListener::bind(cli.serve.addr)
                 .await
                 .map_err(|source| RunError::Bind { addr: cli.serve.addr, source })?;
@@ -101,6 +107,33 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             print_copy(&copied?)
         }
     }
+}
+
+/// On a database that has never had a user: the `admin` account, with the password from
+/// [`ADMIN_PASSWORD_ENV`] or one made up and printed once (never
+/// through the log, which may be shipped elsewhere): on standard output, as the log
+/// lines go to standard error.
+async fn first_admin(store: &store::Store) -> Result<(), RunError> {
+    let given = std::env::var(ADMIN_PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+    let Some(made) = app::users::first_admin(store, given).await.map_err(RunError::FirstAdmin)? else {
+        return Ok(());
+    };
+    tracing::info!(username = %made.user.username, "created the first admin account");
+    let mut out = std::io::stdout().lock();
+    let shown = match &made.generated_password {
+        Some(password) => writeln!(
+            out,
+            "\n  First start: created the admin account.\n    Username: {}\n    Password: {password}\n  \
+             This password is shown only once: sign in and keep it safe (set {ADMIN_PASSWORD_ENV} to choose it).\n",
+            made.user.username
+        ),
+        None => writeln!(
+            out,
+            "\n  First start: created the admin account '{}' with the password from {ADMIN_PASSWORD_ENV}.\n",
+            made.user.username
+        ),
+    };
+    shown.map_err(RunError::Output)
 }
 
 /// What `migrate-store` prints once the copy is verified.

@@ -18,6 +18,10 @@ pub enum AuditError {
     NotFound(String),
     #[error("the audit store is unavailable; try again shortly")]
     Unavailable,
+    /// The session ended (timed out, signed out elsewhere): the server's 401 reply
+    /// ([`crate::access::SIGNED_OUT_REPLY`]).
+    #[error("your session has ended: sign in again")]
+    SignedOut,
     #[error("the server could not be reached: {0}")]
     Transport(ServerFnErrorErr),
 }
@@ -98,6 +102,7 @@ impl AuditError {
             AuditError::BadQuery(_) => StatusCode::BAD_REQUEST,
             AuditError::NotFound(_) => StatusCode::NOT_FOUND,
             AuditError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuditError::SignedOut => StatusCode::UNAUTHORIZED,
             AuditError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -145,4 +150,15 @@ pub async fn suggest_actors(text: String) -> Result<Vec<String>, AuditError> {
         return Ok(Vec::new());
     }
     log()?.suggest_actors(&text, SUGGESTIONS).await.map_err(|e| unavailable(e, "suggesting actors"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuditError;
+
+    #[test]
+    fn the_servers_signed_out_reply_reads_as_signed_out() {
+        let read: AuditError = serde_json::from_str(crate::access::SIGNED_OUT_REPLY).expect("the reply is JSON");
+        assert_eq!(read, AuditError::SignedOut);
+    }
 }

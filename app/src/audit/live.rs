@@ -33,11 +33,19 @@ pub struct Live {
     pub on: RwSignal<bool>,
     pub entries: RwSignal<Vec<AuditEntry>>,
     pub late: RwSignal<u64>,
+    /// The server refused or ended the stream for good (the session ended, the server
+    /// went away): the browser will not reconnect by itself.
+    pub stopped: RwSignal<bool>,
 }
 
 impl Live {
     pub fn new() -> Self {
-        Live { on: RwSignal::new(false), entries: RwSignal::new(Vec::new()), late: RwSignal::new(0) }
+        Live {
+            on: RwSignal::new(false),
+            entries: RwSignal::new(Vec::new()),
+            late: RwSignal::new(0),
+            stopped: RwSignal::new(false),
+        }
     }
 
     /// Takes one streamed entry: at the top when it is the newest, counted when late.
@@ -84,6 +92,7 @@ pub fn LiveToggle(
         // A new page or new filters: the rows that arrived live are in it, or do not match.
         live.entries.set(Vec::new());
         live.late.set(0);
+        live.stopped.set(false);
         connection.set_value(None);
         if let (true, Some(filters), true) = (on, filters, first) {
             let url = stream_url(&filters, newest.map(|(seq, _)| seq));
@@ -91,6 +100,9 @@ pub fn LiveToggle(
         }
     });
     let status = move || {
+        if live.on.get() && live.stopped.get() {
+            return "Live updates stopped: reload the page (you may need to sign in again)".to_owned();
+        }
         let text = match (live.on.get(), first_page.get(), live.entries.with(Vec::len)) {
             (false, _, _) => return String::new(),
             (true, false, _) => return "New entries show on the first page".to_owned(),
@@ -133,6 +145,7 @@ mod connection {
     pub struct Connection {
         source: EventSource,
         _on_entry: Closure<dyn FnMut(MessageEvent)>,
+        _on_error: Closure<dyn FnMut(web_sys::Event)>,
     }
 
     impl Drop for Connection {
@@ -150,7 +163,16 @@ mod connection {
             keep_place(move || live.receive(entry, newest_shown));
         });
         source.add_event_listener_with_callback(ENTRY_EVENT, on_entry.as_ref().unchecked_ref()).ok()?;
-        Some(Connection { source, _on_entry: on_entry })
+        // A dropped connection is retried by the browser; a refused one (401 once the
+        // session has ended) is closed for good, and the reader should know.
+        let watched = source.clone();
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            if watched.ready_state() == EventSource::CLOSED {
+                live.stopped.set(true);
+            }
+        });
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Some(Connection { source, _on_entry: on_entry, _on_error: on_error })
     }
 
     /// Runs `update` (which adds rows at the top of the table); a reader scrolled down

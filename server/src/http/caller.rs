@@ -4,9 +4,10 @@
 //! handlers and server functions receive the [`Caller`] and take every audited action's
 //! actor from it.
 
-use super::error::ApiError;
-use super::login::session_cookie;
-use super::routes::Route;
+use super::error::{ApiError, DenialReason};
+use super::login::{self, session_cookie};
+use super::pages;
+use super::routes::{Kind, Route};
 use crate::state::{AppState, TrustedProxies};
 use app::access::{Caller, Permission, Person, Principal};
 use app::signin;
@@ -15,7 +16,7 @@ use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::{self, AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, SocketAddr};
@@ -52,7 +53,7 @@ pub async fn authorize(
     };
     let served = Served { route: route.path, principal: principal.label() };
     let mut response = match refused {
-        Some(error) => error.into_response(),
+        Some(error) => refusal(&state, &request, route.kind, &principal, error),
         None => {
             let caller = Caller {
                 principal,
@@ -64,6 +65,33 @@ pub async fn authorize(
         }
     };
     response.extensions_mut().insert(served);
+    response
+}
+
+/// A refusal as the kind of route is answered: a page visitor who is not signed in is sent
+/// to sign in and brought back afterwards, and one whose role does not reach the page is
+/// told so on a page of its own; a page's server function says that the session has
+/// ended in the error type the page reads; everything else gets the JSON error.
+fn refusal(state: &AppState, request: &Request, kind: Kind, principal: &Principal, error: ApiError) -> Response {
+    let reason = error.denial().map(DenialReason);
+    let mut response = match (kind, &error, principal) {
+        (Kind::Page, ApiError::Unauthorized { .. }, _) => {
+            let here = request.uri().path_and_query().map_or("/", |p| p.as_str());
+            login::to_sign_in(here)
+        }
+        (Kind::Page, ApiError::Forbidden(permission), Principal::Person(person)) => {
+            pages::not_allowed(state, person, *permission)
+        }
+        (Kind::ServerFn, ApiError::Unauthorized { .. }, _) => {
+            let mut response = (error.status(), app::access::SIGNED_OUT_REPLY).into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        _ => return error.into_response(),
+    };
+    if let Some(reason) = reason {
+        response.extensions_mut().insert(reason);
+    }
     response
 }
 

@@ -3,6 +3,7 @@
 //! overloaded answers 503 with `Retry-After`.
 
 use app::access::{Denied, Permission};
+use app::accounts::Role;
 use app::audit::service::QueryError;
 use app::filter::FilterError;
 use app::ingest::IngestError;
@@ -53,7 +54,9 @@ pub enum ApiError {
 fn forbidden(permission: &Permission) -> String {
     match permission {
         Permission::Scope(scope) => format!("this token lacks the '{scope}' scope"),
-        other => format!("this route needs the {other} permission"),
+        Permission::SignedIn(Role::Admin) => "only an admin may do this".to_owned(),
+        Permission::SignedIn(Role::Auditor) => "sign in to use the pages: API tokens are for the REST API".to_owned(),
+        Permission::Public => "refused".to_owned(),
     }
 }
 
@@ -78,7 +81,7 @@ impl From<QueryError> for ApiError {
 impl From<Denied> for ApiError {
     fn from(denied: Denied) -> Self {
         match denied {
-            Denied::Unauthenticated => ApiError::Unauthorized { reason: "no bearer token" },
+            Denied::Unauthenticated => ApiError::Unauthorized { reason: "no credentials" },
             Denied::Forbidden(permission) => ApiError::Forbidden(permission),
         }
     }

@@ -90,6 +90,14 @@ fn see_other(location: &str) -> Response {
     response
 }
 
+/// Where a page visitor who is not signed in is sent: the sign-in page, which comes back
+/// to `here` afterwards.
+pub fn to_sign_in(here: &str) -> Response {
+    let query: String =
+        form_urlencoded::Serializer::new(String::new()).append_pair("next", next_page(Some(here))).finish();
+    see_other(&format!("/login?{query}"))
+}
+
 fn cookie(value: &str, https: bool, max_age: Option<u32>) -> HeaderValue {
     let name = if https { HOST_COOKIE } else { COOKIE };
     let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");

@@ -7,6 +7,7 @@ pub mod error;
 mod events;
 mod export;
 mod health;
+mod html;
 mod live;
 pub mod login;
 pub mod metrics;

@@ -4,6 +4,7 @@
 //! internet. A test holds the document to the route table.
 
 use super::entries::{self, EntryCount};
+use super::html::escape;
 use super::{events, export, health, metrics};
 use app::catalogue::{Category, EventSpec};
 use app::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity};
@@ -132,10 +133,6 @@ pub async fn document() -> Response {
 /// `GET /api-docs`: the same description as a page.
 pub async fn page() -> Html<String> {
     Html(render(&ApiDoc::openapi()))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The page: every operation with its parameters and answers, then every schema.

@@ -1,8 +1,10 @@
 //! The Audit tab as HTTP: its pages rendered on the server, its server functions, the
 //! site's static files, and the answer for anything else.
 
+use super::html::escape;
 use crate::state::AppState;
-use app::access::Caller;
+use app::access::{Caller, Permission, Person};
+use app::accounts::Role;
 use app::shell;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -70,6 +72,35 @@ pub async fn asset(State(state): State<AppState>, request: Request) -> Response 
         // shared cache must keep them apart.
         response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
+    response
+}
+
+/// A page the signed-in person's role does not reach (403): said plainly, with the way
+/// back and the way to sign in as someone else.
+pub fn not_allowed(state: &AppState, person: &Person, needed: Permission) -> Response {
+    let options = &state.leptos_options;
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    let who = escape(&person.display_name);
+    let role = person.role;
+    let needs = match needed {
+        Permission::SignedIn(Role::Admin) | Permission::Scope(_) => "This page is for admins.",
+        _ => "Your account cannot open this page.",
+    };
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\">\
+         <link rel=\"stylesheet\" href=\"{stylesheet}\"><title>Not allowed · CertifyClouds Audit</title></head>\
+         <body><header class=\"topbar\"><a class=\"brand\" href=\"/audit\">CertifyClouds</a>\
+         <nav aria-label=\"Main\"><a href=\"/audit\">Audit</a></nav></header>\
+         <main><section class=\"not-allowed\"><h1>Not allowed</h1>\
+         <p>{needs} You are signed in as <strong>{who}</strong>, with the role <strong>{role}</strong>.</p>\
+         <p><a href=\"/audit\">Go to the Audit tab</a></p>\
+         <form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form>\
+         </section></main></body></html>"
+    );
+    let mut response = (StatusCode::FORBIDDEN, Html(page)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

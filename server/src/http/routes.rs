@@ -7,8 +7,10 @@ use super::caller::authorize;
 use super::{entries, events, export, health, live, login, metrics, openapi, pages};
 use crate::state::AppState;
 use app::access::Permission;
+use app::accounts::Role;
 use app::audit::api::{CountEntries, EntryTimeline, GetEntry, ListEntries, SuggestActors};
 use app::tokens::Scope;
+use app::topbar::SignedIn;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;
@@ -24,7 +26,8 @@ pub const MAX_INGEST_BYTES: usize = 4 * 1024 * 1024;
 pub enum Kind {
     /// The REST API and the operational endpoints, described at `/openapi.json`.
     Api,
-    /// What the Audit tab calls without a token: its export and live stream.
+    /// What the Audit tab calls with the session instead of a token: its export and live
+    /// stream.
     PageTwin,
     /// A Leptos server function of the pages.
     ServerFn,
@@ -58,7 +61,8 @@ macro_rules! route {
 
 const READ: Permission = Permission::Scope(Scope::Read);
 const INGEST: Permission = Permission::Scope(Scope::Ingest);
-const TAB: Permission = Permission::AuditTab;
+/// Any signed-in person: auditors and admins.
+const TAB: Permission = Permission::SignedIn(Role::Auditor);
 const PUBLIC: Permission = Permission::Public;
 
 pub static ROUTES: &[Route] = &[
@@ -82,6 +86,7 @@ pub static ROUTES: &[Route] = &[
     route!(POST <CountEntries as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <GetEntry as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <SuggestActors as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <SignedIn as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(GET app::export::PAGE_EXPORT_PATH, TAB, PageTwin, export::export),
     route!(GET app::audit::live::LIVE_PATH, TAB, PageTwin, live::stream),
     // Signing in and out.

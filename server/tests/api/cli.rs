@@ -176,7 +176,7 @@ async fn the_server_logs_json_lines_per_request_and_stops_on_sigterm() {
     assert!(health["ms"].as_f64().is_some() && health["method"] == "GET", "{health}");
     let denied = logged.iter().find(|l| l["route"] == "/audit/entries").expect("a line for the denied request");
     assert_eq!((denied["level"].as_str(), denied["status"].as_u64()), (Some("WARN"), Some(401)), "{denied}");
-    assert_eq!(denied["reason"], "no bearer token");
+    assert_eq!(denied["reason"], "no credentials");
     assert!(logged.iter().any(|l| l["message"] == "stopped"), "{logged:?}");
 }
 
@@ -195,6 +195,7 @@ async fn serve(database_url: &str) -> Served {
         .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json"])
         .env("CERTIFYCLOUDS_DATABASE_URL", database_url)
         .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -214,6 +215,86 @@ async fn serve(database_url: &str) -> Served {
         logged.push(json);
     };
     Served { child, lines, addr, logged }
+}
+
+/// Starts `serve` on `database_url` (with `password` as the first admin's, if given) until
+/// it listens, stops it, and returns what it printed on standard output.
+async fn first_start(database_url: &str, password: Option<&str>) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_certifyclouds"));
+    command
+        .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json"])
+        .env("CERTIFYCLOUDS_DATABASE_URL", database_url)
+        .env("RUST_LOG", "info")
+        .env_remove(server::ADMIN_PASSWORD_ENV)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(password) = password {
+        command.env(server::ADMIN_PASSWORD_ENV, password);
+    }
+    let mut child = command.spawn().expect("starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("logs in time")
+            .expect("reads")
+            .expect("a line before exit");
+        if line.contains("\"addr\"") {
+            break;
+        }
+    }
+    child.start_kill().expect("stops");
+    let mut printed = String::new();
+    child.stdout.take().expect("stdout").read_to_string(&mut printed).await.expect("reads");
+    printed
+}
+
+#[tokio::test]
+async fn the_first_start_creates_the_admin_and_shows_a_made_up_password_once() {
+    let app = TestApp::spawn().await;
+    let printed = first_start(&app.database_url, None).await;
+    let password = printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Password: "))
+        .unwrap_or_else(|| panic!("no password shown: {printed}"))
+        .to_owned();
+    assert!(printed.contains("Username: admin") && printed.contains("shown only once"), "{printed}");
+    let admin = app.store.accounts.user_named("admin").await.expect("reads").expect("an admin");
+    assert_eq!(admin.user.role, app::accounts::Role::Admin);
+    assert!(app::accounts::password::verify(admin.password_hash, password.clone()).await, "the password shown works");
+    let created = app.list("event_type=user.created").await;
+    assert_eq!(created["total"], 1);
+    assert_eq!(created["entries"][0]["actor"]["type"], "system");
+    assert!(!created.to_string().contains(&password));
+
+    // Started again: the admin exists, nothing is made up or shown.
+    let again = first_start(&app.database_url, None).await;
+    assert!(!again.contains("Password") && !again.contains("First start"), "{again}");
+    assert_eq!(app.list("event_type=user.created").await["total"], 1);
+}
+
+#[tokio::test]
+async fn the_first_admins_password_may_be_given_and_a_weak_one_is_refused() {
+    let app = TestApp::spawn().await;
+    let weak = tokio::process::Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("CERTIFYCLOUDS_DATABASE_URL", &app.database_url)
+        .env(server::ADMIN_PASSWORD_ENV, "admin123")
+        .output()
+        .await
+        .expect("runs");
+    assert!(!weak.status.success(), "a weak password stops the start");
+    let said = String::from_utf8_lossy(&weak.stderr);
+    assert!(said.contains(server::ADMIN_PASSWORD_ENV) && said.contains("password"), "{said}");
+    assert!(app.store.accounts.user_named("admin").await.expect("reads").is_none());
+
+    let given = "a long passphrase nobody guesses";
+    let printed = first_start(&app.database_url, Some(given)).await;
+    assert!(printed.contains(server::ADMIN_PASSWORD_ENV) && !printed.contains(given), "{printed}");
+    let admin = app.store.accounts.user_named("admin").await.expect("reads").expect("an admin");
+    assert!(app::accounts::password::verify(admin.password_hash, given.to_owned()).await);
 }
 
 /// Sends one HTTP/1.1 request and reads the whole answer (the connection closes after it).

@@ -314,15 +314,22 @@ async fn a_client_that_goes_away_stops_the_export() {
 }
 
 #[tokio::test]
-async fn the_audit_tab_exports_without_a_token_and_is_recorded_as_such() {
+async fn the_audit_tab_exports_for_the_person_signed_in_and_is_recorded_as_theirs() {
     let app = fixture().await;
-    let reply =
-        app.request(axum::http::Method::GET, "/api/audit/export?format=ndjson&actor=system", None, Vec::new()).await;
+    let uri = "/api/audit/export?format=ndjson&actor=system";
+    let anonymous = app.request(axum::http::Method::GET, uri, None, Vec::new()).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{}", anonymous.text);
+    let token = app.request(axum::http::Method::GET, uri, Some(&app.read), Vec::new()).await;
+    assert_eq!(token.status, StatusCode::FORBIDDEN, "the pages' export is not for tokens: {}", token.text);
+    assert!(export_events(&app).await.is_empty(), "refusals export nothing");
+
+    let reply = app.page(axum::http::Method::GET, uri, Vec::new()).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.text, "", "no system entries in the fixture");
     let events = export_events(&app).await;
-    assert_eq!(events[0]["actor"], json!({"type": "user", "id": "anonymous", "name": "Audit tab (no login)"}));
-    assert_eq!(events[0]["details"]["exported_by"], "the Audit tab (no login)");
+    let person = app.store.accounts.user_named("auditor-1").await.expect("reads").expect("the auditor").user;
+    assert_eq!(events[0]["actor"], json!({"type": "user", "id": format!("user-{}", person.id), "name": "auditor-1"}));
+    assert_eq!(events[0]["details"]["exported_by"], "Test auditor 1 (auditor-1)");
     assert_eq!(
         (events[1]["event_type"].as_str(), events[1]["details"]["rows"].as_u64()),
         (Some("audit.export.completed"), Some(0))

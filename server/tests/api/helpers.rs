@@ -1,4 +1,5 @@
-use app::store::{self, Store};
+use app::accounts::Role;
+use app::store::{self, NewSession, NewUser, Store};
 use app::tokens::{self, Scope};
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
@@ -22,6 +23,8 @@ pub struct TestApp {
     pub read: String,
     pub ingest: String,
     pub admin: String,
+    /// An auditor's session, made on first use by [`TestApp::page`].
+    auditor: tokio::sync::OnceCell<String>,
     /// The PostgreSQL database of a run on that engine, dropped with the app.
     _postgres: Option<store::testing::TestDatabase>,
     // Dropped last: removes the database file.
@@ -79,6 +82,7 @@ impl TestApp {
             read: String::new(),
             ingest: String::new(),
             admin: String::new(),
+            auditor: tokio::sync::OnceCell::new(),
             _postgres: postgres,
             dir,
         };
@@ -101,6 +105,7 @@ impl TestApp {
             read: String::new(),
             ingest: String::new(),
             admin: String::new(),
+            auditor: tokio::sync::OnceCell::new(),
             _postgres: None,
             dir,
         };
@@ -162,6 +167,54 @@ impl TestApp {
         Reply { status, headers, text: String::from_utf8_lossy(&bytes).into_owned(), bytes }
     }
 
+    /// A person of `role` signed in, made straight in the store (nothing is recorded, so
+    /// that a test's entries stay its own): the session cookie's value.
+    pub async fn signed_in(&self, role: Role) -> String {
+        signed_in(&self.store, role).await
+    }
+
+    /// A request from a browser page of this site, signed in with `session`.
+    pub async fn as_person(
+        &self,
+        method: Method,
+        uri: &str,
+        session: &str,
+        extra: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let cookie = format!("cc_session={session}");
+        let mut headers = vec![("cookie", cookie.as_str()), ("sec-fetch-site", "same-origin")];
+        headers.extend_from_slice(extra);
+        self.request_with(method, uri, None, &headers, body).await
+    }
+
+    /// The session of an auditor signed in (the same one for every call of a test).
+    pub async fn auditor(&self) -> String {
+        self.auditor.get_or_init(|| self.signed_in(Role::Auditor)).await.clone()
+    }
+
+    /// A page (or another route of the pages) as a signed-in auditor reads it.
+    pub async fn page(&self, method: Method, uri: &str, body: Vec<u8>) -> Reply {
+        self.page_with(method, uri, &[], body).await
+    }
+
+    /// [`TestApp::page`] with more headers.
+    pub async fn page_with(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
+        let session = self.auditor().await;
+        self.as_person(method, uri, &session, headers, body).await
+    }
+
+    /// A `GET` of the pages as a signed-in auditor sends it, its body unread (for the live
+    /// stream, which never ends).
+    pub async fn page_stream(&self, uri: &str, headers: &[(&str, &str)]) -> axum::response::Response {
+        let mut builder =
+            Request::builder().uri(uri).header(header::COOKIE, format!("cc_session={}", self.auditor().await));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.router.clone().oneshot(builder.body(Body::empty()).expect("request")).await.expect("response")
+    }
+
     /// `GET` with the read token.
     pub async fn get(&self, uri: &str) -> Reply {
         self.request(Method::GET, uri, Some(&self.read.clone()), Vec::new()).await
@@ -202,6 +255,29 @@ impl TestApp {
         let args = server::config::SeedArgs { events, days, seed, profile: server::config::Profile::Catalogue };
         server::seed::seed_store(self.store.log.as_ref(), &args, until.parse().expect("time")).await.expect("seeded");
     }
+}
+
+/// A person of `role` signed in, made straight in `store` without a log entry: the
+/// session cookie's value.
+pub async fn signed_in(store: &Store, role: Role) -> String {
+    let n = store.accounts.highest_user_id().await.expect("reads") + 1;
+    let new = NewUser {
+        username: format!("{role}-{n}"),
+        display_name: format!("Test {role} {n}"),
+        role,
+        password_hash: "not-a-hash".into(),
+    };
+    let user = store.accounts.create_user(&new, chrono::Utc::now()).await.expect("user stored");
+    let token = format!("ccs_test_{}", tokens::generate());
+    let session = NewSession {
+        token_hash: &app::signin::token_hash(&token),
+        user_id: user.id,
+        now: chrono::Utc::now(),
+        ip_address: None,
+        user_agent: None,
+    };
+    store.sessions.create_session(&session).await.expect("session stored");
+    token
 }
 
 /// A valid event of a known type.

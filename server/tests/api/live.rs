@@ -3,11 +3,10 @@
 
 use crate::helpers::{event, TestApp};
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::time::Duration;
-use tower::ServiceExt;
 
 const SYNC: (&str, &str, &str) = ("service", "sp-sync", "sync-worker");
 
@@ -41,8 +40,7 @@ async fn new_matching_entries_are_streamed_and_others_are_not() {
     let seeded = app.post_events(&json!([event("auth.login.success", "2025-01-10T08:00:00Z", SYNC)])).await;
     assert_eq!(seeded.status, StatusCode::CREATED, "{}", seeded.text);
 
-    let request = Request::get("/api/audit/live?severity=error").body(Body::empty()).expect("request");
-    let response = app.router.clone().oneshot(request).await.expect("response");
+    let response = app.page_stream("/api/audit/live?severity=error", &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut body = response.into_body();
@@ -67,8 +65,7 @@ async fn the_stream_resumes_after_a_given_entry() {
         event("auth.logout", "2025-01-10T10:00:00Z", SYNC),
     ]);
     assert_eq!(app.post_events(&batch).await.status, StatusCode::CREATED);
-    let request = Request::get("/api/audit/live?after=1").body(Body::empty()).expect("request");
-    let mut body = app.router.clone().oneshot(request).await.expect("response").into_body();
+    let mut body = app.page_stream("/api/audit/live?after=1", &[]).await.into_body();
     let entries = next_entries(&mut body, 2).await;
     assert_eq!(entries[0]["sequence"], 2);
     assert_eq!(entries[1]["sequence"], 3);
@@ -78,7 +75,7 @@ async fn the_stream_resumes_after_a_given_entry() {
 async fn a_bad_filter_or_cursor_is_refused() {
     let app = TestApp::spawn().await;
     for uri in ["/api/audit/live?severity=critical", "/api/audit/live?after=soon", "/api/audit/live?colour=red"] {
-        let reply = app.request(axum::http::Method::GET, uri, None, Vec::new()).await;
+        let reply = app.page(axum::http::Method::GET, uri, Vec::new()).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
         assert!(!reply.error().is_empty());
     }

@@ -273,3 +273,41 @@ async fn a_client_that_sends_no_user_agent_signs_in_and_is_recorded_as_such() {
     let failed = recorded(&app, "auth.login.failed").await;
     assert_eq!(failed[0]["details"]["username"], "mallory");
 }
+
+#[tokio::test]
+async fn a_page_visit_without_a_session_goes_to_sign_in_and_comes_back_after_it() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ana", Role::Auditor).await;
+    let wanted = "/audit?severity=error&q=caf%C3%A9";
+    let visit = app.request(Method::GET, wanted, None, Vec::new()).await;
+    assert_eq!(visit.status, StatusCode::SEE_OTHER);
+    let to = location(&visit).to_owned();
+    assert_eq!(to, "/login?next=%2Faudit%3Fseverity%3Derror%26q%3Dcaf%25C3%25A9");
+    // The sign-in page carries the page to come back to in its form…
+    let page = app.request(Method::GET, &to, None, Vec::new()).await;
+    assert!(page.text.contains(r#"name="next" value="/audit?severity=error&amp;q=café""#), "{}", page.text);
+    // …and the sign-in goes there.
+    let body = form(&[("username", "ana"), ("password", PASSWORD), ("next", wanted)]);
+    let reply = app.request_with(Method::POST, "/login", None, &[FORM], body).await;
+    assert_eq!((reply.status, location(&reply)), (StatusCode::SEE_OTHER, wanted));
+    // An ended or forged session is no session: back to sign in.
+    let forged = with_cookie(&app, Method::GET, "/audit/audit-1", "ccs_0000", &[]).await;
+    assert_eq!((forged.status, location(&forged)), (StatusCode::SEE_OTHER, "/login?next=%2Faudit%2Faudit-1"));
+}
+
+#[tokio::test]
+async fn the_top_bar_shows_who_is_signed_in_their_role_and_a_sign_out_button() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ana", Role::Auditor).await;
+    let (_, cookie) = sign_in(&app, "ana", PASSWORD, &[]).await;
+    let html = with_cookie(&app, Method::GET, "/audit", &cookie.expect("cookie"), &[]).await.text;
+    let bar = &html[html.find(r#"<header class="topbar""#).expect("a top bar")..];
+    let bar = &bar[..bar.find("</header>").expect("its end")];
+    assert!(bar.contains(r#"title="Signed in as ana (ana)""#) && bar.contains(">ana</span>"), "{bar}");
+    assert!(bar.contains(r#"<span class="role">auditor</span>"#), "{bar}");
+    assert!(bar.contains(r#"<form method="post" action="/logout"><button type="submit">Sign out</button>"#), "{bar}");
+    assert!(bar.contains(r#"<a href="/audit" aria-current="page">Audit</a>"#), "{bar}");
+    // The sign-in page has no one to show.
+    let login = app.request(Method::GET, "/login", None, Vec::new()).await.text;
+    assert!(!login.contains("Sign out") && !login.contains(r#"class="role""#), "{login}");
+}

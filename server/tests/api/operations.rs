@@ -73,7 +73,7 @@ async fn the_description_covers_every_api_route_with_the_parameters_it_reads() {
 #[tokio::test]
 async fn the_description_has_a_page_that_works_offline() {
     let app = TestApp::spawn().await;
-    let reply = app.request(Method::GET, "/api-docs", None, Vec::new()).await;
+    let reply = app.page(Method::GET, "/api-docs", Vec::new()).await;
     assert_eq!(reply.status, StatusCode::OK);
     let html = reply.text;
     assert!(html.contains("<code>/audit/entries</code>") && html.contains("<code>/audit/events</code>"));
@@ -119,13 +119,15 @@ async fn stopping_the_server_ends_live_streams_and_jobs_and_closes_the_store() {
     let dir = tempfile::tempdir().expect("dir");
     let store = app::store::open(&format!("sqlite:{}", dir.path().join("a.db").display())).await.expect("store");
     let state = server::state::AppState::new(store.clone(), "target/site");
+    let session = crate::helpers::signed_in(&store, app::accounts::Role::Auditor).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let running = server::startup::start(listener, state).expect("starts");
     let jobs = running.jobs();
     assert_eq!(jobs.count(), 2, "the planner statistics and session sweeping jobs run");
     // A browser following the live stream: a connection that would never end by itself.
     let mut live = tokio::net::TcpStream::connect(running.addr).await.expect("connects");
-    live.write_all(b"GET /api/audit/live HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("sends");
+    let request = format!("GET /api/audit/live HTTP/1.1\r\nHost: x\r\nCookie: cc_session={session}\r\n\r\n");
+    live.write_all(request.as_bytes()).await.expect("sends");
     let mut head = [0u8; 64];
     let n = live.read(&mut head).await.expect("reads");
     assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));

@@ -18,7 +18,7 @@ async fn audit_page_is_rendered_from_the_store() {
         .collect();
     app.post_events(&Value::Array(events)).await;
 
-    let reply = app.request(Method::GET, "/audit", None, Vec::new()).await;
+    let reply = app.page(Method::GET, "/audit", Vec::new()).await;
     assert_eq!(reply.status, StatusCode::OK);
     let html = reply.text;
     assert!(html.contains("Showing 1–50 of 60"), "{html}");
@@ -26,18 +26,18 @@ async fn audit_page_is_rendered_from_the_store() {
     assert!(html.contains("<tbody"));
     assert!(html.contains("/pkg/certifyclouds.js"), "hydration script linked");
 
-    let second = app.request(Method::GET, "/audit?offset=50", None, Vec::new()).await.text;
+    let second = app.page(Method::GET, "/audit?offset=50", Vec::new()).await.text;
     assert!(second.contains("Showing 51–60 of 60"));
     assert!(second.contains("user9@contoso.com"));
 
-    let bad = app.request(Method::GET, "/audit?limit=0", None, Vec::new()).await.text;
+    let bad = app.page(Method::GET, "/audit?limit=0", Vec::new()).await.text;
     assert!(bad.contains("limit &#x27;0&#x27; is invalid") || bad.contains("limit '0' is invalid"), "{bad}");
 }
 
 #[tokio::test]
 async fn root_redirects_to_the_audit_tab() {
     let app = TestApp::spawn().await;
-    let reply = app.request(Method::GET, "/", None, Vec::new()).await;
+    let reply = app.page(Method::GET, "/", Vec::new()).await;
     // Rendered on the server, the redirect is an HTTP one to exactly the Audit tab.
     assert!(reply.status.is_redirection(), "{}: {}", reply.status, reply.text);
     assert_eq!(reply.headers[axum::http::header::LOCATION], "/audit");
@@ -47,17 +47,12 @@ async fn root_redirects_to_the_audit_tab() {
 async fn the_pages_server_functions_answer_with_the_status_their_error_means() {
     let app = TestApp::spawn().await;
     app.post_events(&serde_json::json!([event("auth.logout", "2025-01-10T08:00:00Z", ("user", "u1", "alice"))])).await;
+    let cookie = format!("cc_session={}", app.auditor().await);
     let call = |path: &'static str, body: &'static str| {
-        let app = &app;
+        let (app, cookie) = (&app, cookie.clone());
         async move {
-            app.request_with(
-                Method::POST,
-                path,
-                None,
-                &[("content-type", "application/x-www-form-urlencoded")],
-                body.as_bytes().to_vec(),
-            )
-            .await
+            let headers = [("content-type", "application/x-www-form-urlencoded"), ("cookie", cookie.as_str())];
+            app.request_with(Method::POST, path, None, &headers, body.as_bytes().to_vec()).await
         }
     };
     let found = call("/api/audit_entry", "id=audit-1").await;
@@ -88,7 +83,7 @@ async fn each_entry_has_its_own_page() {
     let reply = app.post_events(&Value::Array(vec![change])).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
 
-    let html = app.request(Method::GET, "/audit/audit-1", None, Vec::new()).await.text;
+    let html = app.page(Method::GET, "/audit/audit-1", Vec::new()).await.text;
     assert!(html.contains("<h1>Audit entry ") && html.contains("audit-1</h1>"), "{html}");
     assert!(html.contains("audit.retention_days"));
     assert!(html.contains(r#"<td class="before">90</td>"#) && html.contains(r#"<td class="after">180</td>"#), "{html}");
@@ -97,7 +92,7 @@ async fn each_entry_has_its_own_page() {
     assert!(html.contains("<dt>Received</dt>") && html.contains("<dt>Ingested by</dt>"), "{html}");
     assert!(html.contains("API token") && html.contains("ingester"), "{html}");
 
-    let missing = app.request(Method::GET, "/audit/audit-99", None, Vec::new()).await;
+    let missing = app.page(Method::GET, "/audit/audit-99", Vec::new()).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND, "a missing entry's page says so in its status too");
     assert!(missing.text.contains("no audit entry has the id"), "{}", missing.text);
 }
@@ -111,7 +106,7 @@ async fn filters_in_the_url_are_applied_on_the_server() {
     ]);
     assert_eq!(app.post_events(&batch).await.status, StatusCode::CREATED);
     // Empty fields, as a form submitted without script sends them, mean "no filter".
-    let html = app.request(Method::GET, "/audit?severity=error&q=&actor=&start_date=", None, Vec::new()).await.text;
+    let html = app.page(Method::GET, "/audit?severity=error&q=&actor=&start_date=", Vec::new()).await.text;
     assert!(html.contains("Showing 1–1 of 1"), "{html}");
     assert!(html.contains("sync.failed") && !html.contains("alice@contoso.com logged out"));
     // The filter shows as a removable chip, and its checkbox is checked.

@@ -1,19 +1,24 @@
-//! The route table, walked: every route answers only with its permission, and every route
-//! the app has (server functions and pages included) is declared in it.
+//! The route table, walked: every route answers only whom its permission names (nobody,
+//! a junk credential, each token scope, each role), and every route the app has (server
+//! functions and pages included) is declared in it.
 
 use crate::helpers::TestApp;
 use app::access::Permission;
+use app::accounts::Role;
 use app::tokens::Scope;
-use axum::http::{header, Method, StatusCode};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use http_body_util::BodyExt;
 use server::http::caller::Served;
-use server::http::routes::{Kind, ROUTES};
+use server::http::routes::{Kind, Route, ROUTES};
+use tower::ServiceExt;
 
 /// A request path for a route's pattern.
 fn concrete(path: &str) -> String {
     path.replace("{entry_id}", "audit-1").replace("{id}", "audit-1").replace("{*file}", "certifyclouds.css")
 }
 
-fn body(route: &server::http::routes::Route) -> Vec<u8> {
+fn body(route: &Route) -> Vec<u8> {
     match route.kind {
         Kind::ServerFn => b"query=".to_vec(),
         _ if route.method == Method::POST => b"{}".to_vec(),
@@ -21,66 +26,154 @@ fn body(route: &server::http::routes::Route) -> Vec<u8> {
     }
 }
 
+/// Who asks, for the walk over the route table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Asker {
+    Anonymous,
+    JunkBearer,
+    Token(Scope),
+    Person(Role),
+}
+
+const ASKERS: [Asker; 7] = [
+    Asker::Anonymous,
+    Asker::JunkBearer,
+    Asker::Token(Scope::Read),
+    Asker::Token(Scope::Ingest),
+    Asker::Token(Scope::Admin),
+    Asker::Person(Role::Auditor),
+    Asker::Person(Role::Admin),
+];
+
+/// Whether the route's permission lets `asker` in.
+fn admits(permission: Permission, asker: Asker) -> bool {
+    match (permission, asker) {
+        (Permission::Public, _) => true,
+        (Permission::SignedIn(needed), Asker::Person(role)) => role == Role::Admin || role == needed,
+        (Permission::Scope(scope), Asker::Token(has)) => has == Scope::Admin || has == scope,
+        (Permission::Scope(scope), Asker::Person(role)) => match scope {
+            Scope::Read => true,
+            Scope::Admin => role == Role::Admin,
+            Scope::Ingest => false,
+        },
+        _ => false,
+    }
+}
+
+/// The request `asker` sends (a person's from this site's own page, with a session of
+/// their own, so that signing out ends no other check's session); its response unread.
+async fn send(app: &TestApp, route: &Route, asker: Asker) -> axum::response::Response {
+    let uri = concrete(route.path);
+    let mut request = Request::builder().method(route.method.clone()).uri(&uri);
+    if route.kind == Kind::ServerFn {
+        request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    request = match asker {
+        Asker::Anonymous => request,
+        Asker::JunkBearer => request.header(header::AUTHORIZATION, "Bearer cca_not_a_token"),
+        Asker::Token(scope) => {
+            let token = match scope {
+                Scope::Read => &app.read,
+                Scope::Ingest => &app.ingest,
+                Scope::Admin => &app.admin,
+            };
+            request.header(header::AUTHORIZATION, format!("Bearer {token}"))
+        }
+        Asker::Person(role) => request
+            .header(header::COOKIE, format!("cc_session={}", app.signed_in(role).await))
+            .header("sec-fetch-site", "same-origin"),
+    };
+    let request = request.body(Body::from(body(route))).expect("request");
+    app.router.clone().oneshot(request).await.expect("response")
+}
+
+async fn read(response: axum::response::Response) -> String {
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 #[tokio::test]
-async fn routes_that_need_a_scope_refuse_missing_unknown_malformed_and_insufficient_tokens() {
+async fn every_route_admits_exactly_whom_its_permission_names() {
     let app = TestApp::spawn().await;
     for route in ROUTES {
-        let Permission::Scope(scope) = route.permission else { continue };
-        let uri = concrete(route.path);
-        let m = route.method.clone();
-        for token in [None, Some("cca_0000"), Some("")] {
-            let reply = app.request(m.clone(), &uri, token, body(route)).await;
-            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{m} {uri} with {token:?}");
-            assert_eq!(reply.headers.get(header::WWW_AUTHENTICATE).map(|v| v.as_bytes()), Some(&b"Bearer"[..]));
-            assert!(reply.error().contains("bearer token"), "{m} {uri}");
-        }
-        let reply = app.request_with(m.clone(), &uri, None, &[("authorization", "Basic YTpi")], body(route)).await;
-        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{m} {uri} with a Basic credential");
-
-        let wrong = if scope == Scope::Read { &app.ingest } else { &app.read };
-        let reply = app.request(m.clone(), &uri, Some(wrong), body(route)).await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{m} {uri}");
-        assert!(reply.error().contains(&format!("'{}' scope", scope.as_str())), "{m} {uri}: {}", reply.text);
-
-        let right = if scope == Scope::Read { &app.read } else { &app.ingest };
-        for token in [right, &app.admin] {
-            let response = app.respond(m.clone(), &uri, Some(token), body(route)).await;
+        for asker in ASKERS {
+            let response = send(&app, route, asker).await;
             let status = response.status();
-            assert!(
-                !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::METHOD_NOT_ALLOWED),
-                "{m} {uri}: {status}"
-            );
+            let what = format!("{} {} by {asker:?}", route.method, route.path);
             let served = response.extensions().get::<Served>().expect("answered by a declared route");
-            assert_eq!(served.route, route.path);
+            assert_eq!(served.route, route.path, "{what}");
+            if admits(route.permission, asker) {
+                assert!(
+                    !matches!(
+                        status,
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::METHOD_NOT_ALLOWED
+                    ),
+                    "{what}: {status}"
+                );
+                let to_sign_in =
+                    response.headers().get(header::LOCATION).is_some_and(|l| l.as_bytes().starts_with(b"/login?"));
+                assert!(!to_sign_in, "{what} is sent to sign in");
+                continue;
+            }
+            let signed_out = matches!(asker, Asker::Anonymous | Asker::JunkBearer);
+            match (route.kind, signed_out) {
+                // A page visitor who is not signed in is sent to sign in, and back here after.
+                (Kind::Page, true) => {
+                    assert_eq!(status, StatusCode::SEE_OTHER, "{what}");
+                    let next: String = form_urlencoded::byte_serialize(concrete(route.path).as_bytes()).collect();
+                    assert_eq!(response.headers()[header::LOCATION], format!("/login?next={next}").as_str(), "{what}");
+                }
+                // A signed-in person whose role falls short gets the page that says so.
+                (Kind::Page, false) if matches!(asker, Asker::Person(_)) => {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+                    let html = read(response).await;
+                    assert!(html.contains("<h1>Not allowed</h1>") && html.contains("Sign out"), "{what}: {html}");
+                }
+                // The page's script is told the session ended, in its own error type.
+                (Kind::ServerFn, true) => {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                    assert_eq!(read(response).await, app::access::SIGNED_OUT_REPLY, "{what}");
+                }
+                (_, true) => {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                    assert_eq!(
+                        response.headers().get(header::WWW_AUTHENTICATE).map(|v| v.as_bytes()),
+                        Some(&b"Bearer"[..])
+                    );
+                    let text = read(response).await;
+                    assert!(text.contains("bearer token") && text.contains("signed-in session"), "{what}: {text}");
+                }
+                (_, false) => {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                    let text = read(response).await;
+                    let error: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                    let expected = match route.permission {
+                        Permission::Scope(scope) => format!("lacks the '{scope}' scope"),
+                        Permission::SignedIn(Role::Admin) => "only an admin".to_owned(),
+                        _ => "sign in to use the pages".to_owned(),
+                    };
+                    assert!(error["error"].as_str().is_some_and(|e| e.contains(&expected)), "{what}: {text}");
+                }
+            }
         }
     }
 }
 
 #[tokio::test]
-async fn open_routes_admit_anyone_and_pages_refuse_a_bad_credential() {
+async fn a_malformed_credential_is_refused_where_credentials_count() {
     let app = TestApp::spawn().await;
-    let mut open = 0;
-    for route in ROUTES.iter().filter(|r| !matches!(r.permission, Permission::Scope(_))) {
-        open += 1;
+    for route in ROUTES.iter().filter(|r| r.permission != Permission::Public && r.kind != Kind::Page) {
         let uri = concrete(route.path);
-        let m = route.method.clone();
-        // The live stream never ends: only the response's head is looked at.
-        let response = app.respond(m.clone(), &uri, None, body(route)).await;
-        let status = response.status();
-        assert!(
-            !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::METHOD_NOT_ALLOWED),
-            "{m} {uri}: {status}"
-        );
-        let served = response.extensions().get::<Served>().expect("answered by a declared route");
-        assert_eq!(served.route, route.path);
-        let with_junk = app.respond(m.clone(), &uri, Some("cca_not_a_token"), body(route)).await.status();
-        match route.permission {
-            // A health check may carry any header a load balancer adds.
-            Permission::Public => assert_ne!(with_junk, StatusCode::UNAUTHORIZED, "{m} {uri}"),
-            _ => assert_eq!(with_junk, StatusCode::UNAUTHORIZED, "{m} {uri}: a bad credential is refused"),
+        for value in ["Basic YTpi", "Bearer ", "Bearer"] {
+            let reply =
+                app.request_with(route.method.clone(), &uri, None, &[("authorization", value)], body(route)).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{} {uri} with {value:?}", route.method);
         }
     }
-    assert!(open >= 10, "the pages, their server functions, twins, health and assets");
+    // A health check may carry any header a load balancer adds.
+    let health = app.request_with(Method::GET, "/healthz", None, &[("authorization", "Basic YTpi")], Vec::new()).await;
+    assert_eq!(health.status, StatusCode::OK);
 }
 
 #[tokio::test]

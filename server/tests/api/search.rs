@@ -2,12 +2,10 @@
 //! its total, the timeline, the export and the live stream.
 
 use crate::helpers::{event, TestApp};
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::time::Duration;
-use tower::ServiceExt;
 
 const FINANCE: (&str, &str, &str) = ("service", "sp-pay", "payment-worker");
 
@@ -38,7 +36,7 @@ async fn accented_and_plain_words_find_the_same_entries_everywhere() {
             .expect("JSON export");
         assert_eq!(export.len(), 2, "export for {q}");
 
-        let html = app.request(Method::GET, &format!("/audit?q={q}"), None, Vec::new()).await.text;
+        let html = app.page(Method::GET, &format!("/audit?q={q}"), Vec::new()).await.text;
         assert!(html.contains("Showing 1–2 of 2"), "page for {q}");
         assert!(html.contains("2 entries by"), "timeline for {q}");
         assert!(html.contains("<mark>Müll</mark>") || html.contains("<mark>Müller</mark>"), "highlight for {q}");
@@ -47,8 +45,7 @@ async fn accented_and_plain_words_find_the_same_entries_everywhere() {
     assert_eq!(app.list("q=s%C3%B6hne").await["total"], 1);
 
     // The live stream applies the same rule to what arrives.
-    let request = Request::get("/api/audit/live?q=muller").body(Body::empty()).expect("request");
-    let mut body = app.router.clone().oneshot(request).await.expect("response").into_body();
+    let mut body = app.page_stream("/api/audit/live?q=muller", &[]).await.into_body();
     let reply = app
         .post_events(&json!([
             payment("Zahlung an Meier", "2025-01-11T08:00:00Z"),
@@ -92,17 +89,10 @@ async fn a_common_word_is_counted_up_to_the_bound_and_the_export_count_is_exact(
     let narrow = app.list("q=contoso+locked").await;
     assert_eq!(narrow["total_exact"], true);
 
-    let html = app.request(Method::GET, "/audit?q=contoso+com", None, Vec::new()).await.text;
+    let html = app.page(Method::GET, "/audit?q=contoso+com", Vec::new()).await.text;
     assert!(html.contains("Showing 1–50 of at least 10000"), "the page says the total is a bound");
-    let counted = app
-        .request_with(
-            Method::POST,
-            "/api/audit_count",
-            None,
-            &[("content-type", "application/x-www-form-urlencoded")],
-            b"query=q%3Dcontoso%2Bcom".to_vec(),
-        )
-        .await;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let counted = app.page_with(Method::POST, "/api/audit_count", &form, b"query=q%3Dcontoso%2Bcom".to_vec()).await;
     assert_eq!(counted.text, exact.to_string(), "the export dialog's count is exact");
 }
 

@@ -44,7 +44,7 @@ async fn with_site(site: &tempfile::TempDir) -> TestApp {
 async fn the_page_names_the_hashed_files_and_they_are_kept_for_a_year() {
     let site = site();
     let app = with_site(&site).await;
-    let html = app.request(Method::GET, "/audit", None, Vec::new()).await.text;
+    let html = app.page(Method::GET, "/audit", Vec::new()).await.text;
     for name in ["/pkg/certifyclouds.0123456789abcdef.js", "/pkg/certifyclouds.0123456789abcdef.css"] {
         assert!(html.contains(name), "{name} not in the page");
     }
@@ -83,7 +83,7 @@ async fn a_stale_output_name_falls_back_to_the_plain_names() {
     let site = site();
     std::fs::write(site.path().join("output-name"), "certifyclouds.ffffffffffffffff\n").expect("name");
     let app = with_site(&site).await;
-    let html = app.request(Method::GET, "/audit", None, Vec::new()).await.text;
+    let html = app.page(Method::GET, "/audit", Vec::new()).await.text;
     assert!(html.contains("/pkg/certifyclouds.css") && !html.contains("ffffffffffffffff"));
 }
 
@@ -96,7 +96,7 @@ async fn plain_files_built_after_the_hashed_ones_are_served_instead() {
     std::fs::File::options().write(true).open(&hashed).and_then(|f| f.set_modified(old)).expect("age the build");
     std::fs::write(site.path().join("pkg/certifyclouds.js"), "export default function init() {}").expect("js");
     let app = with_site(&site).await;
-    let html = app.request(Method::GET, "/audit", None, Vec::new()).await.text;
+    let html = app.page(Method::GET, "/audit", Vec::new()).await.text;
     assert!(html.contains("/pkg/certifyclouds.css") && !html.contains("0123456789abcdef"));
 
     // A plain file older than the hashed build is a leftover: the hashed build wins.
@@ -106,7 +106,7 @@ async fn plain_files_built_after_the_hashed_ones_are_served_instead() {
         .and_then(|f| f.set_modified(old - std::time::Duration::from_secs(60)))
         .expect("age the leftover");
     let app = with_site(&site).await;
-    let html = app.request(Method::GET, "/audit", None, Vec::new()).await.text;
+    let html = app.page(Method::GET, "/audit", Vec::new()).await.text;
     assert!(html.contains("/pkg/certifyclouds.0123456789abcdef.css"));
 }
 
@@ -117,14 +117,14 @@ async fn pages_and_answers_are_compressed_but_downloads_and_live_streams_are_not
         (0..60).map(|i| event("auth.logout", &format!("2025-01-10T08:{i:02}:00Z"), ("user", "u1", "alice"))).collect();
     assert_eq!(app.post_events(&serde_json::Value::Array(batch)).await.status, StatusCode::CREATED);
 
-    let plain = app.request(Method::GET, "/audit", None, Vec::new()).await;
-    let gzipped = app.request_with(Method::GET, "/audit", None, &[("accept-encoding", "gzip")], Vec::new()).await;
+    let plain = app.page(Method::GET, "/audit", Vec::new()).await;
+    let gzipped = app.page_with(Method::GET, "/audit", &[("accept-encoding", "gzip")], Vec::new()).await;
     assert_eq!(gzipped.headers[header::CONTENT_ENCODING], "gzip");
     let mut html = String::new();
     GzDecoder::new(&gzipped.bytes[..]).read_to_string(&mut html).expect("gzip");
     assert!(html.contains("Showing 1–50 of 60"));
     assert!(gzipped.bytes.len() * 4 < plain.bytes.len(), "{} vs {}", gzipped.bytes.len(), plain.bytes.len());
-    let br = app.request_with(Method::GET, "/audit", None, &[("accept-encoding", "br")], Vec::new()).await;
+    let br = app.page_with(Method::GET, "/audit", &[("accept-encoding", "br")], Vec::new()).await;
     assert_eq!(br.headers[header::CONTENT_ENCODING], "br");
 
     let api = app
@@ -151,14 +151,7 @@ async fn pages_and_answers_are_compressed_but_downloads_and_live_streams_are_not
     assert!(export.headers.get(header::CONTENT_ENCODING).is_none(), "a download streams as it is");
     assert!(export.text.starts_with("id,timestamp,"));
 
-    let live = {
-        use tower::ServiceExt;
-        let request = axum::http::Request::get("/api/audit/live")
-            .header("accept-encoding", "gzip, br")
-            .body(axum::body::Body::empty())
-            .expect("request");
-        app.router.clone().oneshot(request).await.expect("response")
-    };
+    let live = app.page_stream("/api/audit/live", &[("accept-encoding", "gzip, br")]).await;
     assert_eq!(live.headers()[header::CONTENT_TYPE], "text/event-stream");
     assert!(live.headers().get(header::CONTENT_ENCODING).is_none(), "events reach the page one by one");
 }
