@@ -5,12 +5,15 @@
 -- The application role reads everything and appends; it cannot change or remove an
 -- entry, move the chain's head, create or drop a partition, or create objects of its
 -- own in the schema. It does write the per-day counts (derived data that `verify`
--- re-checks against the entries), and it manages the users who sign in and their sessions.
+-- re-checks against the entries), and it manages the users who sign in, their sessions and
+-- the API tokens.
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO :"app";
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"app";
 GRANT INSERT ON audit_entries, audit_actors, api_tokens TO :"app";
 GRANT INSERT, UPDATE ON audit_daily_counts, audit_actor_counts, audit_search_keys TO :"app";
 GRANT INSERT, UPDATE, DELETE ON users, sessions TO :"app";
+-- Tokens: created, noted when used, revoked (deleted); what a token may do never changes.
+GRANT UPDATE (last_used_at), DELETE ON api_tokens TO :"app";
 GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint), audit_ensure_months_ahead(), audit_upkeep(), audit_append
     TO :"app";

@@ -100,7 +100,7 @@ macro_rules! event {
 
 /// Namespaces that belong to the product itself: no ingested event may use them, even a
 /// type the catalogue does not (yet) list.
-pub const INTERNAL_NAMESPACES: &[&str] = &["audit.", "retention."];
+pub const INTERNAL_NAMESPACES: &[&str] = &["audit.", "retention.", "token."];
 
 /// Every event type of the spec, and the system events the product itself emits.
 pub static CATALOGUE: &[EventSpec] = &[
@@ -152,6 +152,22 @@ pub static CATALOGUE: &[EventSpec] = &[
         "User removed",
         ["details.username", "details.deleted_by"],
         "User {username} deleted by {deleted_by}"
+    ),
+    event!(
+        internal "token.created",
+        User,
+        Info,
+        "API token created",
+        ["details.name", "details.scopes", "details.created_by"],
+        "API token {name} created with scopes {scopes} by {created_by}"
+    ),
+    event!(
+        internal "token.revoked",
+        User,
+        Warning,
+        "API token revoked",
+        ["details.name", "details.revoked_by"],
+        "API token {name} revoked by {revoked_by}"
     ),
     event!(
         "discovery.scan.started",

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod catalogue;
 pub mod dates;
@@ -22,6 +23,8 @@ pub mod topbar;
 pub mod signin;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod token_admin;
 #[cfg(feature = "ssr")]
 pub mod user_events;
 #[cfg(feature = "ssr")]
@@ -73,6 +76,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit/:id") view=audit::EntryPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/users") view=admin::users_page::UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/tokens") view=admin::tokens_page::TokensPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

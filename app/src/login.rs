@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_location, use_query_map};
 
 /// What a refused sign-in is told, whatever the reason (the log says which).
 pub const REFUSED: &str = "The username or password is not right, or the account cannot sign in now.";
@@ -36,5 +36,27 @@ pub fn LoginPage() -> impl IntoView {
                 <button type="submit">"Sign in"</button>
             </form>
         </section>
+    }
+}
+
+/// The session ended while the page was open: the way back in, to this same view.
+#[component]
+pub fn SignedOut() -> impl IntoView {
+    let location = use_location();
+    let sign_in = move || {
+        let search = location.search.get();
+        let search = search.trim_start_matches('?');
+        let here =
+            if search.is_empty() { location.pathname.get() } else { format!("{}?{search}", location.pathname.get()) };
+        let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("next", &here).finish();
+        format!("/login?{query}")
+    };
+    view! {
+        <div class="state error" role="alert">
+            <p>"Your session has ended."</p>
+            <p>
+                <a href=sign_in>"Sign in again"</a>
+            </p>
+        </div>
     }
 }

@@ -1,12 +1,14 @@
 //! Bearer tokens for the REST API. A token is shown once when created; only its SHA-256
 //! is stored, which is enough for 256-bit random secrets (no salt or slow hash needed).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 /// What a token may do. `admin` may do everything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// List, read and export entries.
@@ -53,26 +55,56 @@ pub struct TokenRecord {
     pub scopes: Vec<Scope>,
 }
 
+/// A token as the tokens page and `GET /admin/tokens` list it: what it may do and its
+/// lifecycle, never its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: DateTime<Utc>,
+    /// Who created it (a person's username, `os:<user>` for the command line); absent
+    /// for tokens created before this was kept.
+    pub created_by: Option<String>,
+    /// When it stops working; absent: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last used, to the minute.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl TokenInfo {
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+
+    pub fn record(&self) -> TokenRecord {
+        TokenRecord { id: self.id, name: self.name.clone(), scopes: self.scopes.clone() }
+    }
+}
+
 /// A token as the store keeps it: what copying a store whole carries over.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredToken {
-    pub record: TokenRecord,
+    pub info: TokenInfo,
     /// The SHA-256 of the token (the token itself is never stored).
     pub token_hash: Vec<u8>,
-    /// When it was created, in Unix seconds.
-    pub created_at: i64,
 }
 
-impl StoredToken {
-    /// A token from its columns as both engines store them: id, name, comma-separated
-    /// scopes, hash, creation time. A scope this version does not know is an error: a
-    /// token is never read with fewer rights than it was given, or more.
-    pub fn from_columns(
-        (id, name, scopes, token_hash, created_at): (i64, String, String, Vec<u8>, i64),
-    ) -> Result<Self, String> {
-        let scopes = crate::filter::comma_list(&scopes).map(str::parse).collect::<Result<_, _>>()?;
-        Ok(StoredToken { record: TokenRecord { id, name, scopes }, token_hash, created_at })
+/// A token's name: what it is for ("splunk-forwarder"), 1 to 64 characters, no control
+/// characters.
+pub fn check_name(name: &str) -> Result<&str, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("a token needs a name".to_owned());
     }
+    if name.chars().count() > 64 {
+        return Err("a token's name is at most 64 characters".to_owned());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("a token's name cannot hold control characters".to_owned());
+    }
+    Ok(name)
 }
 
 impl TokenRecord {

@@ -24,7 +24,11 @@ struct Link {
     role: Role,
 }
 
-const LINKS: &[Link] = &[Link { href: "/audit", label: "Audit", role: Role::Auditor }];
+const LINKS: &[Link] = &[
+    Link { href: "/audit", label: "Audit", role: Role::Auditor },
+    Link { href: "/users", label: "Users", role: Role::Admin },
+    Link { href: "/tokens", label: "API tokens", role: Role::Admin },
+];
 
 #[component]
 pub fn TopBar() -> impl IntoView {

@@ -1,11 +1,11 @@
 import { expect, test } from "@playwright/test";
-import { hydrated, people, signIn } from "./support";
+import { hydrated, nobody, people, signIn } from "./support";
 
 // Runs after every read-only test (playwright.config.ts): a sign-in attempt is recorded.
 
 test("a refused sign-in comes back to the form with one message, with or without the script", async ({ browser }) => {
   for (const javaScriptEnabled of [true, false]) {
-    const context = await browser.newContext({ javaScriptEnabled });
+    const context = await browser.newContext({ javaScriptEnabled, storageState: nobody });
     const page = await context.newPage();
     await page.goto("/login?next=%2Faudit%3Fseverity%3Derror");
     await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
@@ -24,7 +24,7 @@ test("a refused sign-in comes back to the form with one message, with or without
 });
 
 test("a visit without signing in goes to the sign-in page and comes back after it", async ({ browser }) => {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ storageState: nobody });
   const page = await context.newPage();
   await page.goto("/audit?severity=error");
   await expect(page).toHaveURL(/\/login\?next=%2Faudit%3Fseverity%3Derror$/);
@@ -38,7 +38,7 @@ test("a visit without signing in goes to the sign-in page and comes back after i
 });
 
 test("a wrong password is refused, then the right one signs in, and signing out ends it", async ({ browser }) => {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ storageState: nobody });
   const page = await context.newPage();
   await page.goto("/login");
   await signIn(page, { username: people.admin.username, password: "not the admin's passphrase" });

@@ -22,10 +22,11 @@ export async function ingest(page: Page, events: object[]) {
 export { people } from "./people";
 
 /**
- * Everything the read-only tests see: the 120 seeded events, the two users created
- * (user.created) and their two sign-ins (auth.login.success) in tests/auth.setup.ts.
+ * Everything the read-only tests see: the 120 seeded events, the ingest token created
+ * (token.created), the two users created (user.created) and their two sign-ins
+ * (auth.login.success) in tests/auth.setup.ts.
  */
-export const TOTAL = 124;
+export const TOTAL = 125;
 
 /** Signs in on the sign-in page as a person does. */
 export async function signIn(page: Page, who: { username: string; password: string }) {
@@ -33,3 +34,6 @@ export async function signIn(page: Page, who: { username: string; password: stri
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Sign in" }).click();
 }
+
+/** A browser state with nobody signed in (new contexts otherwise start as the project's person). */
+export const nobody = { cookies: [], origins: [] };

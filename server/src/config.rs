@@ -150,6 +150,16 @@ pub enum TokenCommand {
         /// Comma-separated: read, ingest, admin.
         #[arg(long, value_delimiter = ',', required = true)]
         scopes: Vec<Scope>,
+        /// The token stops working this many days from now (default: never).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in_days: Option<u32>,
+    },
+    /// List the tokens (never a secret): name, scopes, created by and when, last used, expiry.
+    List,
+    /// Revoke a token by its name: it is refused from the next request on.
+    Revoke {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -269,7 +279,7 @@ mod tests {
             Cli::try_parse_from(["certifyclouds", "token", "create", "--name", "splunk", "--scopes", "read,ingest"])
                 .expect("parses");
         match cli.command {
-            Some(Command::Token { action: TokenCommand::Create { name, scopes } }) => {
+            Some(Command::Token { action: TokenCommand::Create { name, scopes, .. } }) => {
                 assert_eq!(name, "splunk");
                 assert_eq!(scopes, vec![Scope::Read, Scope::Ingest]);
             }

@@ -13,7 +13,7 @@ pub mod state;
 pub mod telemetry;
 
 use app::store::{self, OpenError, StoreError, VerifyReport};
-use config::{Cli, Command, MigrateArgs, TokenCommand, VerifyArgs};
+use config::{Cli, Command, MigrateArgs, VerifyArgs};
 use state::AppState;
 use std::io::Write;
 use thiserror::Error;
@@ -61,16 +61,11 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             tracing::info!(addr = %running.addr, "serving http://{}/audit", running.addr);
             running.until(startup::stop_signal()).await.map_err(RunError::Serve)
         }
-        Command::Token { action: TokenCommand::Create { name, scopes } } => {
+        Command::Token { action } => {
             let store = store::open(&cli.database_url).await?;
-            let token = app::tokens::generate();
-            store.tokens.create_token(&name, &scopes, &app::tokens::hash(&token)).await?;
+            let done = operator::tokens(&store, action, &mut std::io::stdout().lock()).await;
             store.maintenance.close().await;
-            let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "Created token '{name}' with scopes {}. It is shown only once:", scopes.join(","))
-                .and_then(|()| writeln!(out, "{token}"))
-                .map_err(RunError::Output)
+            Ok(done?)
         }
         Command::User { action } => {
             let store = store::open(&cli.database_url).await?;

@@ -1,12 +1,13 @@
-//! The `user` commands, run by an operator on the server's host: each change goes through
+//! The `user` and `token` commands, run by an operator on the server's host: each change goes through
 //! the same checks and recording as one made in the pages, with the operator's OS user as
 //! its actor (type `user`, id `os:<name>`). Passwords are read from standard input, never
 //! from the command line, where other users and the shell's history would see them.
 
-use crate::config::UserCommand;
+use crate::config::{TokenCommand, UserCommand};
 use app::accounts::User;
 use app::entry::{Actor, ActorType};
 use app::store::Store;
+use app::token_admin::{self, IssueToken};
 use app::users::{self, AccountError, ChangeUser, CreateUser};
 use chrono::{DateTime, Utc};
 use std::io::{BufRead, Write};
@@ -87,15 +88,17 @@ pub async fn run(store: &Store, command: UserCommand, out: &mut impl Write) -> R
     Ok(())
 }
 
+fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
 /// The users as a table.
 fn list(users: &[User], now: DateTime<Utc>, out: &mut impl Write) -> std::io::Result<()> {
-    let time =
-        |t: Option<DateTime<Utc>>| t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
-    let rows: Vec<[String; 6]> = users
+    let rows: Vec<Vec<String>> = users
         .iter()
         .map(|u| {
             let locked = u.locked_until.filter(|t| *t > now);
-            [
+            vec![
                 u.username.clone(),
                 u.display_name.clone(),
                 u.role.to_string(),
@@ -105,19 +108,80 @@ fn list(users: &[User], now: DateTime<Utc>, out: &mut impl Write) -> std::io::Re
             ]
         })
         .collect();
-    let header = ["USERNAME", "DISPLAY NAME", "ROLE", "STATUS", "LAST SIGN-IN", "LOCKED UNTIL"].map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
+    let header = ["USERNAME", "DISPLAY NAME", "ROLE", "STATUS", "LAST SIGN-IN", "LOCKED UNTIL"];
+    table(&header, &rows, "(no users)", out)
+}
+
+/// Rows under a header, each column as wide as its widest cell.
+fn table(header: &[&str], rows: &[Vec<String>], empty: &str, out: &mut impl Write) -> std::io::Result<()> {
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         writeln!(out, "{}", cells.join("  ").trim_end())?;
     }
-    if users.is_empty() {
-        writeln!(out, "(no users)")?;
+    if rows.is_empty() {
+        writeln!(out, "{empty}")?;
+    }
+    Ok(())
+}
+
+/// The `token` commands: created and revoked tokens are recorded with the operator as
+/// actor, like those of the tokens page.
+pub async fn tokens(store: &Store, command: TokenCommand, out: &mut impl Write) -> Result<(), OperatorError> {
+    match command {
+        TokenCommand::Create { name, scopes, expires_in_days } => {
+            let expires_at = expires_in_days.map(|days| Utc::now() + chrono::Duration::days(i64::from(days)));
+            let issued = token_admin::issue(store, IssueToken { name, scopes, expires_at }, operator()).await?;
+            let scopes: Vec<&str> = issued.info.scopes.iter().map(|s| s.as_str()).collect();
+            let until = issued.info.expires_at.map_or_else(String::new, |t| format!(", until {}", time(Some(t))));
+            writeln!(
+                out,
+                "Created token '{}' with scopes {}{until}. It is shown only once:",
+                issued.info.name,
+                scopes.join(",")
+            )?;
+            writeln!(out, "{}", issued.secret)?;
+        }
+        TokenCommand::List => {
+            let now = Utc::now();
+            let rows: Vec<Vec<String>> = token_admin::list(store)
+                .await?
+                .iter()
+                .map(|t| {
+                    let scopes: Vec<&str> = t.scopes.iter().map(|s| s.as_str()).collect();
+                    let expires = match t.expires_at {
+                        Some(at) if at <= now => format!("{} (expired)", time(Some(at))),
+                        other => time(other),
+                    };
+                    vec![
+                        t.name.clone(),
+                        scopes.join(","),
+                        t.created_by.clone().unwrap_or_else(|| "-".to_owned()),
+                        time(Some(t.created_at)),
+                        time(t.last_used_at),
+                        expires,
+                    ]
+                })
+                .collect();
+            let header = ["NAME", "SCOPES", "CREATED BY", "CREATED", "LAST USED", "EXPIRES"];
+            table(&header, &rows, "(no tokens)", out)?;
+        }
+        TokenCommand::Revoke { name } => {
+            let wanted = name.trim();
+            let token = token_admin::list(store)
+                .await?
+                .into_iter()
+                .find(|t| t.name == wanted)
+                .ok_or_else(|| AccountError::NotFound(format!("API token '{wanted}'")))?;
+            token_admin::revoke(store, token.id, operator()).await?;
+            writeln!(out, "Token '{}' is revoked: it is refused from now on.", token.name)?;
+        }
     }
     Ok(())
 }

@@ -35,6 +35,40 @@ pub struct AppState {
     pub proxies: Arc<TrustedProxies>,
     pub metrics: Arc<Metrics>,
     pub shutdown: Shutdown,
+    /// When this process last wrote down each token's use.
+    pub token_uses: Arc<TokenUses>,
+}
+
+/// "Last used" for API tokens, written at most once a minute per token and process (see
+/// [`app::store::USE_NOTED_EVERY`]), off the request's path.
+#[derive(Default)]
+pub struct TokenUses {
+    noted: Mutex<HashMap<i64, Instant>>,
+}
+
+impl TokenUses {
+    /// Notes a use of token `id`: written down in the background unless this process did
+    /// so within the last minute. A failure is logged; the request goes on regardless.
+    pub fn note(&self, tokens: &Arc<dyn TokenStore>, id: i64) {
+        let now = Instant::now();
+        {
+            let Ok(mut noted) = self.noted.lock() else { return };
+            if noted.get(&id).is_some_and(|at| now.duration_since(*at) < app::store::USE_NOTED_EVERY) {
+                return;
+            }
+            // Revoked tokens leave their slot behind; the table stays bounded by a sweep.
+            if noted.len() > 10_000 {
+                noted.retain(|_, at| now.duration_since(*at) < app::store::USE_NOTED_EVERY);
+            }
+            noted.insert(id, now);
+        }
+        let tokens = tokens.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tokens.token_used(id, chrono::Utc::now()).await {
+                tracing::warn!(token = id, error = %e, "a token's last use could not be written down");
+            }
+        });
+    }
 }
 
 impl AppState {
@@ -59,6 +93,7 @@ impl AppState {
             proxies: Arc::new(TrustedProxies::default()),
             metrics: Arc::new(Metrics::default()),
             shutdown: Shutdown::default(),
+            token_uses: Arc::new(TokenUses::default()),
         }
     }
 

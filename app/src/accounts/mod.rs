@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 /// What a person may do: `admin` everything, `auditor` read, search and export the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -47,6 +48,7 @@ impl FromStr for Role {
 
 /// A user as shown: who they are, what they may do and how their sign-ins stand.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
     /// The store's key: never reused, so a deleted user's sessions and records cannot pass
     /// to someone created later under the same name.

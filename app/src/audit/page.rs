@@ -96,7 +96,7 @@ pub fn AuditPage() -> impl IntoView {
 #[component]
 fn ErrorState(error: AuditError) -> impl IntoView {
     if error == AuditError::SignedOut {
-        return view! { <SignedOut/> }.into_any();
+        return view! { <crate::login::SignedOut/> }.into_any();
     }
     let what = match &error {
         AuditError::BadQuery(_) => "This view's filters are not valid: ",
@@ -111,28 +111,6 @@ fn ErrorState(error: AuditError) -> impl IntoView {
         </div>
     }
     .into_any()
-}
-
-/// The session ended while the page was open: the way back in, to this same view.
-#[component]
-pub fn SignedOut() -> impl IntoView {
-    let location = use_location();
-    let sign_in = move || {
-        let search = location.search.get();
-        let search = search.trim_start_matches('?');
-        let here =
-            if search.is_empty() { location.pathname.get() } else { format!("{}?{search}", location.pathname.get()) };
-        let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("next", &here).finish();
-        format!("/login?{query}")
-    };
-    view! {
-        <div class="state error" role="alert">
-            <p>"Your session has ended."</p>
-            <p>
-                <a href=sign_in>"Sign in again"</a>
-            </p>
-        </div>
-    }
 }
 
 #[component]

@@ -4,7 +4,7 @@
 //! from the entries themselves with the filter's own Rust rules, so every engine is held
 //! to one definition of what a filter matches.
 
-use super::{Head, NewSession, NewUser, Problem, RawEntry, ScanSink, Store, StoreError, UserUpdate};
+use super::{Head, NewSession, NewToken, NewUser, Problem, RawEntry, ScanSink, Store, StoreError, UserUpdate};
 use crate::accounts::{Lockout, Role, User};
 use crate::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity, SEARCH_TOTAL_BOUND};
 use crate::filter::{EntryFilter, EntryQuery, PageRequest};
@@ -30,6 +30,7 @@ macro_rules! conformance_suite {
             actors_are_suggested_by_any_part_of_their_name_or_id,
             verify_passes_an_intact_log_and_checks_a_given_head,
             tokens_are_found_by_hash_and_names_are_unique,
+            tokens_expire_are_revoked_at_once_and_note_their_use,
             users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused,
             updates_answer_the_user_before_and_after,
             the_last_active_admin_is_never_demoted_disabled_or_deleted,
@@ -722,10 +723,49 @@ pub async fn tokens_are_found_by_hash_and_names_are_unique(store: Store) {
     assert_ne!(other.id, made.id, "ids are unique");
 
     let all = store.tokens.all_tokens().await.expect("lists");
-    let listed: Vec<(&TokenRecord, &[u8])> = all.iter().map(|t| (&t.record, t.token_hash.as_slice())).collect();
-    assert_eq!(listed, vec![(&made, &[7; 32][..]), (&other, &[9; 32][..])], "oldest first, with their hashes");
-    let now = chrono::Utc::now().timestamp();
-    assert!(all.iter().all(|t| (now - 60..=now).contains(&t.created_at)), "{all:?}");
+    let listed: Vec<(TokenRecord, &[u8])> = all.iter().map(|t| (t.info.record(), t.token_hash.as_slice())).collect();
+    assert_eq!(listed, vec![(made, &[7; 32][..]), (other, &[9; 32][..])], "oldest first, with their hashes");
+    let now = chrono::Utc::now();
+    assert!(all.iter().all(|t| (now - Duration::seconds(60)..=now).contains(&t.info.created_at)), "{all:?}");
+}
+
+pub async fn tokens_expire_are_revoked_at_once_and_note_their_use(store: Store) {
+    let now = chrono::Utc::now();
+    let second = |t: chrono::DateTime<chrono::Utc>| chrono::DateTime::from_timestamp(t.timestamp(), 0).expect("time");
+    let new = |name, hash, expires_at| NewToken {
+        name,
+        scopes: &[Scope::Read],
+        token_hash: hash,
+        created_by: Some("ana"),
+        expires_at,
+        now,
+    };
+    let lasting =
+        store.tokens.issue_token(&new("lasting", &[1; 32], Some(now + Duration::days(30)))).await.expect("issues");
+    assert_eq!(lasting.created_by.as_deref(), Some("ana"));
+    assert_eq!(lasting.expires_at, Some(second(now + Duration::days(30))), "kept to the second");
+    assert_eq!((lasting.created_at, lasting.last_used_at), (second(now), None));
+    let expired =
+        store.tokens.issue_token(&new("expired", &[2; 32], Some(now - Duration::seconds(1)))).await.expect("issues");
+    assert!(expired.expired(now));
+    assert_eq!(store.tokens.find_token(&[1; 32]).await.expect("finds"), Some(lasting.record()));
+    assert_eq!(store.tokens.find_token(&[2; 32]).await.expect("finds"), None, "an expired token is no token");
+
+    store.tokens.token_used(lasting.id, now).await.expect("notes");
+    // An older use noted late does not move "last used" back.
+    store.tokens.token_used(lasting.id, now - Duration::minutes(5)).await.expect("notes");
+    let all = store.tokens.all_tokens().await.expect("lists");
+    assert_eq!(all[0].info.last_used_at, Some(second(now)));
+    assert_eq!(all[1].info, expired, "listed with its expiry, for the page to show");
+
+    let revoked = store.tokens.revoke_token(lasting.id).await.expect("revokes");
+    assert_eq!(revoked.name, "lasting");
+    assert_eq!(store.tokens.find_token(&[1; 32]).await.expect("finds"), None, "revoked: refused at once");
+    let again = store.tokens.revoke_token(lasting.id).await;
+    assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+    // The name is free again; the id is not given twice.
+    let reissued = store.tokens.issue_token(&new("lasting", &[3; 32], None)).await.expect("issues");
+    assert!(reissued.id > expired.id);
 }
 
 pub async fn concurrent_appends_never_fork_the_chain(store: Store) {

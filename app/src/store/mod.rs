@@ -6,6 +6,7 @@
 //! runs the same conformance suite (`conformance`).
 
 mod accounts;
+mod api_tokens;
 mod chain;
 #[cfg(test)]
 mod conformance;
@@ -29,7 +30,7 @@ use crate::entry::{entry_id, Actor, AuditEntry, EntryPage, IngestToken, Resource
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
-use crate::tokens::{Scope, StoredToken, TokenRecord};
+use crate::tokens::{Scope, StoredToken, TokenInfo, TokenRecord};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -188,16 +189,43 @@ pub trait AuditLog: Send + Sync {
     async fn verify(&self, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError>;
 }
 
+pub use api_tokens::USE_NOTED_EVERY;
+
+/// A new API token to store, its secret already hashed.
+#[derive(Clone, Copy, Debug)]
+pub struct NewToken<'a> {
+    pub name: &'a str,
+    pub scopes: &'a [Scope],
+    pub token_hash: &'a [u8],
+    /// Who created it, as the tokens page shows it.
+    pub created_by: Option<&'a str>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
 /// The API's bearer tokens (only their hashes are kept).
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     /// Stores a new token; [`StoreError::Conflict`] if the name is taken.
-    async fn create_token(&self, name: &str, scopes: &[Scope], token_hash: &[u8]) -> Result<TokenRecord, StoreError>;
+    async fn issue_token(&self, new: &NewToken<'_>) -> Result<TokenInfo, StoreError>;
 
+    /// Stores a token that never expires, by nobody in particular (tests, benchmarks).
+    async fn create_token(&self, name: &str, scopes: &[Scope], token_hash: &[u8]) -> Result<TokenRecord, StoreError> {
+        let new = NewToken { name, scopes, token_hash, created_by: None, expires_at: None, now: Utc::now() };
+        Ok(self.issue_token(&new).await?.record())
+    }
+
+    /// The token with this hash, unless it was revoked or has expired.
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
 
-    /// Every token as stored, oldest first (copying a store whole).
+    /// Every token as stored, oldest first (the tokens page; copying a store whole).
     async fn all_tokens(&self) -> Result<Vec<StoredToken>, StoreError>;
+
+    /// Revokes (deletes) a token; [`StoreError::NotFound`] if there is none with this id.
+    async fn revoke_token(&self, id: i64) -> Result<TokenInfo, StoreError>;
+
+    /// Notes that a token was used now.
+    async fn token_used(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// A new user to store, the password already hashed.

@@ -2,7 +2,6 @@
 
 use crate::entry::{AuditEntry, Severity};
 use crate::store::{RawEntry, StoreError};
-use crate::tokens::StoredToken;
 use chrono::{DateTime, Utc};
 
 /// The columns read back before the two hashes.
@@ -100,17 +99,4 @@ pub fn timestamp(sequence: u64, micros: i64) -> Result<DateTime<Utc>, StoreError
 pub fn severity(sequence: u64, code: i64) -> Result<Severity, StoreError> {
     Severity::from_code(code)
         .ok_or_else(|| StoreError::Corrupt { seq: sequence, reason: "unknown severity".to_owned() })
-}
-
-/// The columns of a stored token, in this order, on every engine.
-pub const TOKEN_COLUMNS: &str = "id, name, scopes, token_hash, created_at";
-
-/// Tokens read with [`TOKEN_COLUMNS`].
-pub fn stored_tokens(rows: Vec<(i64, String, String, Vec<u8>, i64)>) -> Result<Vec<StoredToken>, StoreError> {
-    rows.into_iter()
-        .map(|row| {
-            let id = row.0;
-            StoredToken::from_columns(row).map_err(|reason| StoreError::backend(format!("token {id}: {reason}")))
-        })
-        .collect()
 }

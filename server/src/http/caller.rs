@@ -113,7 +113,10 @@ async fn identify(state: &AppState, headers: &HeaderMap, permission: Permission)
         .filter(|t| !t.is_empty())
         .ok_or(ApiError::Unauthorized { reason: "malformed Authorization header" })?;
     match state.tokens.find_token(&tokens::hash(token)).await? {
-        Some(record) => Ok(Principal::Token(record)),
+        Some(record) => {
+            state.token_uses.note(&state.tokens, record.id);
+            Ok(Principal::Token(record))
+        }
         None => Err(ApiError::Unauthorized { reason: "unknown bearer token" }),
     }
 }

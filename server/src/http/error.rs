@@ -8,6 +8,7 @@ use app::audit::service::QueryError;
 use app::filter::FilterError;
 use app::ingest::IngestError;
 use app::store::StoreError;
+use app::users::AccountError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -46,6 +47,12 @@ pub enum ApiError {
     /// A state-changing request sent from another site's page (CSRF).
     #[error("cross-site request refused: send it from this site's own pages")]
     CrossSite,
+    /// Something the path names does not exist.
+    #[error("{0}")]
+    NoSuch(String),
+    /// A change to a user or an API token was refused, or could not be made.
+    #[error(transparent)]
+    Account(#[from] AccountError),
     /// Too many sign-in attempts from one address.
     #[error("too many sign-in attempts from this address: wait a minute and try again")]
     TooManyAttempts { retry_after: Duration },
@@ -105,6 +112,14 @@ impl ApiError {
             ApiError::Busy { .. } | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::CrossSite => StatusCode::FORBIDDEN,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NoSuch(_) => StatusCode::NOT_FOUND,
+            ApiError::Account(e) => match e {
+                AccountError::Invalid { .. } | AccountError::Password(_) => StatusCode::BAD_REQUEST,
+                AccountError::NotFound(_) => StatusCode::NOT_FOUND,
+                AccountError::Conflict(_) => StatusCode::CONFLICT,
+                AccountError::Store(StoreError::Overloaded { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+                AccountError::Store(_) | AccountError::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
@@ -151,17 +166,28 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "signing in or out failed");
                 None
             }
+            ApiError::Account(e @ (AccountError::Store(_) | AccountError::Unrecorded(_))) => {
+                tracing::error!(error = %e, "a change to an account failed");
+                Some("backend")
+            }
             _ => None,
         };
         // A conflict is the client's to resolve: say what it is.
         let message = match &self {
             ApiError::Store(StoreError::Conflict(what)) => what.clone(),
+            // The store's failure stays in the server's log; the change's fate is said.
+            ApiError::Account(AccountError::Store(_)) => "internal error".to_owned(),
             other => other.to_string(),
         };
         let mut body = json!({ "error": message });
-        if let ApiError::BadEvents(IngestError::Invalid { index, field, .. }) = &self {
-            body["index"] = json!(index);
-            body["field"] = json!(field);
+        match &self {
+            ApiError::BadEvents(IngestError::Invalid { index, field, .. }) => {
+                body["index"] = json!(index);
+                body["field"] = json!(field);
+            }
+            ApiError::Account(AccountError::Invalid { field, .. }) => body["field"] = json!(field),
+            ApiError::Account(AccountError::Password(_)) => body["field"] = json!("password"),
+            _ => {}
         }
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();

@@ -1,6 +1,7 @@
 //! Everything HTTP: the route table and the router built from it, who is asking, the
 //! errors, and the handlers (REST API, page twins, pages, operations).
 
+mod admin;
 pub mod caller;
 mod entries;
 pub mod error;

@@ -5,11 +5,13 @@
 
 use super::entries::{self, EntryCount};
 use super::html::escape;
-use super::{events, export, health, metrics};
+use super::{admin, events, export, health, metrics};
+use app::accounts::{Role, User};
 use app::catalogue::{Category, EventSpec};
 use app::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity};
 use app::filter::EntryQuery;
 use app::ingest::NewEntry;
+use app::tokens::{Scope, TokenInfo};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -57,17 +59,26 @@ pub struct IngestReply {
         events::ingest,
         document,
         metrics::serve,
-        health::check
+        health::check,
+        admin::users,
+        admin::create_user,
+        admin::change_user,
+        admin::delete_user,
+        admin::tokens,
+        admin::issue_token,
+        admin::revoke_token
     ),
     components(schemas(
         AuditEntry, EntryPage, Actor, ActorType, Resource, IngestToken, Severity, EventSpec, Category, NewEntry,
-        ErrorBody, IngestReply, EntryCount
+        ErrorBody, IngestReply, EntryCount, User, Role, TokenInfo, Scope, admin::NewUserBody, admin::UserChangeBody,
+        admin::NewTokenBody, admin::IssuedToken
     )),
     modifiers(&BearerAuth, &ExportParameters),
     tags(
         (name = "log", description = "Reading and exporting the audit log"),
         (name = "ingest", description = "Posting events from other components"),
-        (name = "operations", description = "Health, metrics and this description")
+        (name = "operations", description = "Health, metrics and this description"),
+        (name = "admin", description = "Users and API tokens, for an admin token or an admin's session")
     )
 )]
 pub struct ApiDoc;

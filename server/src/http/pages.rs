@@ -15,10 +15,11 @@ use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 /// What server functions (and pages rendering on the server) find in their context: the
-/// log, and the [`Caller`] the route table's middleware worked out, from which anything
+/// log, the whole store (for the admin pages' services), and the [`Caller`] the route table's middleware worked out, from which anything
 /// they record takes its actor.
 fn provide_app_context(state: &AppState, caller: Option<Caller>) {
     provide_context(state.log.clone());
+    provide_context(state.store.clone());
     if let Some(caller) = caller {
         provide_context(caller);
     }

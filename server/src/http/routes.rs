@@ -4,10 +4,11 @@
 //! declared rule; the permission tests and the API description walk this same table.
 
 use super::caller::authorize;
-use super::{entries, events, export, health, live, login, metrics, openapi, pages};
+use super::{admin, entries, events, export, health, live, login, metrics, openapi, pages};
 use crate::state::AppState;
 use app::access::Permission;
 use app::accounts::Role;
+use app::admin::api::{AddUser, CreateToken, EditUser, ListTokens, ListUsers, RemoveUser, RevokeToken};
 use app::audit::api::{CountEntries, EntryTimeline, GetEntry, ListEntries, SuggestActors};
 use app::tokens::Scope;
 use app::topbar::SignedIn;
@@ -61,8 +62,11 @@ macro_rules! route {
 
 const READ: Permission = Permission::Scope(Scope::Read);
 const INGEST: Permission = Permission::Scope(Scope::Ingest);
+const ADMIN: Permission = Permission::Scope(Scope::Admin);
 /// Any signed-in person: auditors and admins.
 const TAB: Permission = Permission::SignedIn(Role::Auditor);
+/// A signed-in admin.
+const ADMIN_PAGES: Permission = Permission::SignedIn(Role::Admin);
 const PUBLIC: Permission = Permission::Public;
 
 pub static ROUTES: &[Route] = &[
@@ -76,6 +80,14 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/openapi.json", READ, Api, openapi::document),
     route!(GET "/metrics", READ, Api, metrics::serve),
     route!(GET "/healthz", PUBLIC, Api, health::check),
+    // Administration: users and API tokens (an admin token or an admin's session).
+    route!(GET "/admin/users", ADMIN, Api, admin::users),
+    route!(POST "/admin/users", ADMIN, Api, admin::create_user),
+    route!(PATCH "/admin/users/{id}", ADMIN, Api, admin::change_user),
+    route!(DELETE "/admin/users/{id}", ADMIN, Api, admin::delete_user),
+    route!(GET "/admin/tokens", ADMIN, Api, admin::tokens),
+    route!(POST "/admin/tokens", ADMIN, Api, admin::issue_token),
+    route!(DELETE "/admin/tokens/{id}", ADMIN, Api, admin::revoke_token),
     // The Audit tab: its pages, their server functions and their twins of the API.
     route!(GET "/", TAB, Page, pages::home),
     route!(GET "/audit", TAB, Page, pages::render),
@@ -87,6 +99,16 @@ pub static ROUTES: &[Route] = &[
     route!(POST <GetEntry as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <SuggestActors as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <SignedIn as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    // The admin pages and their server functions: admins only.
+    route!(GET "/users", ADMIN_PAGES, Page, pages::render),
+    route!(GET "/tokens", ADMIN_PAGES, Page, pages::render),
+    route!(POST <ListUsers as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <AddUser as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <EditUser as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <RemoveUser as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <ListTokens as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <CreateToken as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <RevokeToken as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     route!(GET app::export::PAGE_EXPORT_PATH, TAB, PageTwin, export::export),
     route!(GET app::audit::live::LIVE_PATH, TAB, PageTwin, live::stream),
     // Signing in and out.

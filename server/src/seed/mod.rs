@@ -122,6 +122,10 @@ mod tests {
     use serde_json::json;
     use std::collections::HashSet;
 
+    fn is_seeded(name: &str) -> bool {
+        !name.starts_with("audit.") && !name.starts_with("token.")
+    }
+
     fn events(count: u64, days: u32, seed: u64) -> Vec<ValidEntry> {
         Generator::new(count, days, seed, until()).collect::<Result<_, _>>().expect("generated")
     }
@@ -180,8 +184,7 @@ mod tests {
     #[test]
     fn the_kinds_follow_the_catalogue_order() {
         let seeded: Vec<&str> = KINDS.iter().map(|(name, _, _)| *name).collect();
-        let catalogued: Vec<&str> =
-            CATALOGUE.iter().map(|s| s.name).filter(|name| !name.starts_with("audit.")).collect();
+        let catalogued: Vec<&str> = CATALOGUE.iter().map(|s| s.name).filter(|name| is_seeded(name)).collect();
         assert_eq!(seeded, catalogued, "a seed gives the same events from one version to the next");
     }
 
@@ -206,9 +209,10 @@ mod tests {
         let events = events(20_000, 30, 1);
         assert_eq!(events.len(), 20_000);
         let types: HashSet<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        // Every event type is seeded but the exports, which only an export records.
+        // Every event type is seeded but the exports and API tokens, which only the
+        // product itself records (and which came after the seeds were fixed).
         for spec in CATALOGUE {
-            assert_eq!(types.contains(spec.name), !spec.name.starts_with("audit."), "{}", spec.name);
+            assert_eq!(types.contains(spec.name), is_seeded(spec.name), "{}", spec.name);
         }
         let start = until() - Duration::days(30);
         assert!(events.iter().all(|e| e.timestamp >= start && e.timestamp <= until()));

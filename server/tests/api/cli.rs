@@ -33,15 +33,48 @@ async fn token_create_prints_a_working_token_on_the_last_line_once() {
     let reply = app.request(Method::POST, "/audit/events", Some(&token), b"{}".to_vec()).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
 
-    // Only a hash is stored.
+    let again = certifyclouds(&app.database_url, &["token", "create", "--name", "splunk", "--scopes", "read"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    // Recorded, with the operator's OS user as actor and without the secret.
+    let created = app.list("event_type=token.created").await;
+    assert_eq!(created["total"], 1, "the refused second one is not recorded");
+    let entry = &created["entries"][0];
+    assert!(entry["actor"]["id"].as_str().is_some_and(|id| id.starts_with("os:")), "{entry}");
+    assert_eq!(entry["details"]["name"], "splunk");
+    assert!(!created.to_string().contains(&token));
+
+    let listed = certifyclouds(&app.database_url, &["token", "list"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.starts_with("NAME") && listed.contains("splunk") && !listed.contains(&token), "{listed}");
+    let brief = certifyclouds(
+        &app.database_url,
+        &["token", "create", "--name", "brief", "--scopes", "read", "--expires-in-days", "2"],
+    );
+    assert!(String::from_utf8_lossy(&brief.stdout).contains(", until "), "{}", String::from_utf8_lossy(&brief.stdout));
+    let never = certifyclouds(
+        &app.database_url,
+        &["token", "create", "--name", "x", "--scopes", "read", "--expires-in-days", "0"],
+    );
+    assert!(!never.status.success(), "an expiry of 0 days is refused");
+
+    let revoked = certifyclouds(&app.database_url, &["token", "revoke", "--name", "splunk"]);
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    assert_eq!(
+        app.request(Method::GET, "/audit/entries", Some(&token), Vec::new()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.list("event_type=token.revoked").await["total"], 1);
+    let unknown = certifyclouds(&app.database_url, &["token", "revoke", "--name", "splunk"]);
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("no such"));
+
+    // Only a hash is stored. (Read last: closing a file of the database releases this
+    // process's SQLite locks on it, which the store's connections would then miss.)
     let db = std::fs::read(app.dir.path().join("audit.db")).expect("db file");
     let wal = std::fs::read(app.dir.path().join("audit.db-wal")).unwrap_or_default();
     let needle = token.as_bytes();
     assert!(!db.windows(needle.len()).any(|w| w == needle) && !wal.windows(needle.len()).any(|w| w == needle));
-
-    let again = certifyclouds(&app.database_url, &["token", "create", "--name", "splunk", "--scopes", "read"]);
-    assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
 
 #[tokio::test]

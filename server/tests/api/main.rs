@@ -1,5 +1,6 @@
 //! Integration tests: the real router over a real SQLite file per test.
 
+mod admin;
 mod chain;
 mod cli;
 mod entries;

@@ -27,13 +27,14 @@ mod verify;
 mod writer;
 
 use super::{
-    AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, OpenError, ScanSink, StoreError, TokenStore, VerifyReport,
+    AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, NewToken, OpenError, ScanSink, StoreError, TokenStore,
+    VerifyReport,
 };
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
-use crate::tokens::{Scope, StoredToken, TokenRecord};
+use crate::tokens::{StoredToken, TokenInfo, TokenRecord};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -394,16 +395,24 @@ impl AuditLog for PgStore {
 
 #[async_trait]
 impl TokenStore for PgStore {
-    async fn create_token(&self, name: &str, scopes: &[Scope], token_hash: &[u8]) -> Result<TokenRecord, StoreError> {
-        tokens::create(&self.pool, name, scopes, token_hash).await
+    async fn issue_token(&self, new: &NewToken<'_>) -> Result<TokenInfo, StoreError> {
+        tokens::create(&self.pool, new).await
     }
 
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
-        tokens::find(&self.lookups, token_hash).await
+        tokens::find(&self.lookups, token_hash, Utc::now()).await
     }
 
     async fn all_tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
         tokens::all(&self.pool).await
+    }
+
+    async fn revoke_token(&self, id: i64) -> Result<TokenInfo, StoreError> {
+        tokens::revoke(&self.pool, id).await
+    }
+
+    async fn token_used(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        tokens::used(&self.pool, id, now).await
     }
 }
 

@@ -23,20 +23,25 @@ mod scan;
 mod search;
 mod search_days;
 mod searched;
-mod tokens;
+/// API tokens: created, revoked and noted when used on the general pool; looked up (on
+/// every request) on `control`.
+mod tokens {
+    crate::store::api_tokens::token_queries!(sqlx::Sqlite);
+}
 mod verify;
 mod writer;
 
 use crate::store::rows::{self, EntryRow, COLUMNS};
 
 use super::{
-    AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, OpenError, ScanSink, StoreError, TokenStore, VerifyReport,
+    AppendPhases, AppendReceipt, AuditLog, Head, Maintenance, NewToken, OpenError, ScanSink, StoreError, TokenStore,
+    VerifyReport,
 };
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::histogram::{Histogram, Span};
 use crate::ingest::ValidEntry;
-use crate::tokens::{Scope, StoredToken, TokenRecord};
+use crate::tokens::{StoredToken, TokenInfo, TokenRecord};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -303,16 +308,24 @@ impl AuditLog for SqliteStore {
 
 #[async_trait]
 impl TokenStore for SqliteStore {
-    async fn create_token(&self, name: &str, scopes: &[Scope], token_hash: &[u8]) -> Result<TokenRecord, StoreError> {
-        tokens::create(&self.control, name, scopes, token_hash).await
+    async fn issue_token(&self, new: &NewToken<'_>) -> Result<TokenInfo, StoreError> {
+        tokens::create(&self.pool, new).await
     }
 
     async fn find_token(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
-        tokens::find(&self.control, token_hash).await
+        tokens::find(&self.control, token_hash, Utc::now()).await
     }
 
     async fn all_tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
         tokens::all(&self.control).await
+    }
+
+    async fn revoke_token(&self, id: i64) -> Result<TokenInfo, StoreError> {
+        tokens::revoke(&self.pool, id).await
+    }
+
+    async fn token_used(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        tokens::used(&self.pool, id, now).await
     }
 }
 
@@ -360,6 +373,7 @@ mod tests {
     use super::*;
     use crate::store::conformance::{conformance_suite, samples};
     use crate::store::Store;
+    use crate::tokens::Scope;
 
     async fn fresh() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("dir");
