@@ -358,11 +358,14 @@ async fn two_server_processes_on_one_postgres_database_keep_one_chain_and_one_li
     let token = app::tokens::generate();
     let scopes = [app::tokens::Scope::Ingest, app::tokens::Scope::Read];
     store.tokens.create_token("both", &scopes, &app::tokens::hash(&token)).await.expect("creates a token");
+    // Someone to follow the live stream (and, a user existing, no first admin is made).
+    let session = crate::helpers::signed_in(&store, app::accounts::Role::Auditor).await;
     store.maintenance.close().await;
     let (a, b) = (serve(db.url()).await, serve(db.url()).await);
 
     let mut live = tokio::net::TcpStream::connect(&a.addr).await.expect("connects");
-    live.write_all(b"GET /api/audit/live HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("sends");
+    let request = format!("GET /api/audit/live HTTP/1.1\r\nHost: x\r\nCookie: cc_session={session}\r\n\r\n");
+    live.write_all(request.as_bytes()).await.expect("sends");
     let mut seen = String::new();
     let mut chunk = [0u8; 8192];
     while !seen.contains("\r\n\r\n") {
