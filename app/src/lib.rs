@@ -35,9 +35,34 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+/// The Content-Security-Policy of the app's pages: scripts only from this site, and the one
+/// inline script (which starts the WASM) by the nonce of its response; WASM compiled
+/// (`wasm-unsafe-eval`, which allows no JavaScript `eval`); requests only to this site;
+/// never framed. Inline styles are allowed: the timeline sizes its bars with them.
+pub fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Sends the page's policy with the nonce Leptos gave this response's inline script.
+#[cfg(feature = "ssr")]
+fn send_page_policy() {
+    let response = use_context::<leptos_axum::ResponseOptions>();
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), response) {
+        if let Ok(value) = http::HeaderValue::from_str(&page_policy(&nonce)) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
 /// The HTML document the server renders around the app. The stylesheet is named like the
 /// script and the WASM (content-hashed by `make build`), which only the server knows.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    send_page_policy();
     let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>

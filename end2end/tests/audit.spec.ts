@@ -42,3 +42,22 @@ test("a bad query in the URL shows what was wrong", async ({ page }) => {
   await page.goto("/audit?severity=critical");
   await expect(page.getByRole("alert")).toContainText("severity 'critical' is unknown");
 });
+
+test("the tab runs under its Content-Security-Policy without one violation", async ({ page }) => {
+  const violations: string[] = [];
+  page.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) violations.push(message.text());
+  });
+  const reply = await page.goto("/audit?severity=error");
+  const policy = reply?.headers()["content-security-policy"] ?? "";
+  expect(policy).toMatch(/script-src 'self' 'nonce-[^']+' 'wasm-unsafe-eval'/);
+  expect(policy).not.toMatch(/script-src[^;]*'unsafe-inline'/);
+  await hydrated(page);
+  // Server functions, the timeline and the details panel all work under it.
+  await page.locator("table.entries tbody tr").first().getByRole("link", { name: "Details" }).click();
+  await expect(page.getByRole("dialog", { name: "Entry details" })).toBeVisible();
+  await page.keyboard.press("Escape");
+  await page.getByRole("switch", { name: "Live" }).check();
+  await expect(page.locator(".live-status")).toHaveText("Waiting for new entries…");
+  expect(violations).toEqual([]);
+});

@@ -1,7 +1,7 @@
 //! The command line: every flag has an environment fallback and a default that needs no
 //! setup.
 
-use crate::state::{SignInPolicy, TrustedProxies};
+use crate::state::{AllowedHosts, SignInPolicy, TrustedProxies};
 use app::accounts::{Lockout, Role};
 use app::signin::Timeouts;
 use app::store::Head;
@@ -43,6 +43,12 @@ pub struct ServeArgs {
     /// client: audit entries record the client's address, not the proxy's.
     #[arg(long, global = true, env = "CERTIFYCLOUDS_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: TrustedProxies,
+
+    /// Host names (comma-separated, no port) the server answers for besides its addresses
+    /// and `localhost`: the name people reach it by behind a proxy. Any other name is
+    /// refused (a DNS-rebinding page would send its own).
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_ALLOWED_HOSTS", default_value = "")]
+    pub allowed_hosts: AllowedHosts,
 
     /// Minutes without a request after which a signed-in session ends.
     #[arg(long, global = true, env = "CERTIFYCLOUDS_SESSION_IDLE_MINUTES", default_value_t = 30,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// When this process last wrote down each token's use.
     pub token_uses: Arc<TokenUses>,
+    /// The host names (besides addresses and `localhost`) requests may name.
+    pub hosts: Arc<AllowedHosts>,
 }
 
 /// "Last used" for API tokens, written at most once a minute per token and process (see
@@ -94,7 +96,14 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             shutdown: Shutdown::default(),
             token_uses: Arc::new(TokenUses::default()),
+            hosts: Arc::new(AllowedHosts::default()),
         }
+    }
+
+    /// The host names this server answers for, besides addresses and `localhost`.
+    pub fn with_allowed_hosts(mut self, hosts: AllowedHosts) -> Self {
+        self.hosts = Arc::new(hosts);
+        self
     }
 
     /// Takes the client address from `X-Forwarded-For` when the peer is one of these.
@@ -248,6 +257,60 @@ impl std::str::FromStr for TrustedProxies {
     }
 }
 
+/// The host names (besides IP addresses and `localhost`) this server answers for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AllowedHosts {
+    names: Vec<String>,
+}
+
+impl std::str::FromStr for AllowedHosts {
+    type Err = String;
+
+    /// Comma-separated host names (`audit.example.com`), without a scheme or port.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut names = Vec::new();
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let valid = name.len() <= 253
+                && name.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            if !valid {
+                return Err(format!("'{name}' is not a host name (give names like audit.example.com, no port)"));
+            }
+            names.push(name.to_ascii_lowercase());
+        }
+        Ok(AllowedHosts { names })
+    }
+}
+
+impl AllowedHosts {
+    /// Whether a `Host` header's value names this server.
+    pub fn allows(&self, host: &str) -> bool {
+        let host = host.trim();
+        // An IPv6 literal comes bracketed, with or without a port.
+        let name =
+            match host.strip_prefix('[') {
+                Some(rest) => match rest.split_once(']') {
+                    Some((ip, _)) => return ip.parse::<IpAddr>().is_ok(),
+                    None => return false,
+                },
+                None => host.rsplit_once(':').map_or(host, |(name, port)| {
+                    if port.chars().all(|c| c.is_ascii_digit()) {
+                        name
+                    } else {
+                        host
+                    }
+                }),
+            };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        name.parse::<IpAddr>().is_ok() || name == "localhost" || self.names.iter().any(|n| *n == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +346,42 @@ mod tests {
         assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
         assert!("proxy.local".parse::<TrustedProxies>().is_err());
         assert_eq!("".parse::<TrustedProxies>(), Ok(TrustedProxies::default()));
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::AllowedHosts;
+    #[test]
+    fn addresses_localhost_and_listed_names_are_ours_and_nothing_else() {
+        let hosts: AllowedHosts = "audit.example.com, Audit2.Example.org".parse().expect("names");
+        for ours in [
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "10.1.2.3:443",
+            "[::1]:8080",
+            "[::1]",
+            "localhost:8080",
+            "LOCALHOST",
+            "audit.example.com",
+            "audit.example.com:8443",
+            "audit2.example.org.",
+        ] {
+            assert!(hosts.allows(ours), "{ours}");
+        }
+        for theirs in
+            ["evil.example", "evil.example:8080", "audit.example.com.evil.example", "", "[evil]", "127.0.0.1.nip.io"]
+        {
+            assert!(!hosts.allows(theirs), "{theirs}");
+        }
+        assert!(!AllowedHosts::default().allows("audit.example.com"), "a name must be listed");
+    }
+
+    #[test]
+    fn only_host_names_are_listed() {
+        assert_eq!("".parse::<AllowedHosts>(), Ok(AllowedHosts::default()));
+        for bad in ["https://audit.example.com", "audit.example.com:443", "a b", "-", "a..b"] {
+            assert!(bad.parse::<AllowedHosts>().is_err(), "{bad}");
+        }
     }
 }

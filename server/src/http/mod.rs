@@ -15,6 +15,7 @@ pub mod metrics;
 mod observe;
 pub mod openapi;
 mod pages;
+pub mod protect;
 pub mod routes;
 
 use crate::state::AppState;
@@ -31,6 +32,7 @@ pub fn app(state: AppState) -> Router {
     let _ = any_spawner::Executor::init_tokio();
     routes::router(&state)
         .layer(compression())
+        .layer(from_fn_with_state(state.hosts.clone(), protect::protect))
         .layer(from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

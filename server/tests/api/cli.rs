@@ -189,7 +189,7 @@ async fn the_server_logs_json_lines_per_request_and_stops_on_sigterm() {
     let Served { mut child, mut lines, addr, mut logged } = serve(&app.database_url).await;
     for path in ["/healthz", "/audit/entries"] {
         let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connects");
-        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.expect("sends");
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.expect("reads");
@@ -335,7 +335,7 @@ async fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -364,7 +364,7 @@ async fn two_server_processes_on_one_postgres_database_keep_one_chain_and_one_li
     let (a, b) = (serve(db.url()).await, serve(db.url()).await);
 
     let mut live = tokio::net::TcpStream::connect(&a.addr).await.expect("connects");
-    let request = format!("GET /api/audit/live HTTP/1.1\r\nHost: x\r\nCookie: cc_session={session}\r\n\r\n");
+    let request = format!("GET /api/audit/live HTTP/1.1\r\nHost: localhost\r\nCookie: cc_session={session}\r\n\r\n");
     live.write_all(request.as_bytes()).await.expect("sends");
     let mut seen = String::new();
     let mut chunk = [0u8; 8192];

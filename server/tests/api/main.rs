@@ -6,6 +6,7 @@ mod cli;
 mod entries;
 mod export;
 mod export_pdf;
+mod headers;
 mod helpers;
 mod ingest;
 mod layout;

@@ -126,7 +126,7 @@ async fn stopping_the_server_ends_live_streams_and_jobs_and_closes_the_store() {
     assert_eq!(jobs.count(), 2, "the planner statistics and session sweeping jobs run");
     // A browser following the live stream: a connection that would never end by itself.
     let mut live = tokio::net::TcpStream::connect(running.addr).await.expect("connects");
-    let request = format!("GET /api/audit/live HTTP/1.1\r\nHost: x\r\nCookie: cc_session={session}\r\n\r\n");
+    let request = format!("GET /api/audit/live HTTP/1.1\r\nHost: localhost\r\nCookie: cc_session={session}\r\n\r\n");
     live.write_all(request.as_bytes()).await.expect("sends");
     let mut head = [0u8; 64];
     let n = live.read(&mut head).await.expect("reads");
