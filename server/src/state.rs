@@ -307,7 +307,7 @@ impl AllowedHosts {
                 }),
             };
         let name = name.trim_end_matches('.').to_ascii_lowercase();
-        name.parse::<IpAddr>().is_ok() || name == "localhost" || self.names.iter().any(|n| *n == name)
+        name.parse::<IpAddr>().is_ok() || name == "localhost" || self.names.contains(&name)
     }
 }
 
