@@ -5,7 +5,7 @@ use crate::helpers::TestApp;
 use app::accounts::Role;
 use axum::http::{header, Method, StatusCode};
 
-fn header<'a>(reply: &'a crate::helpers::Reply, name: header::HeaderName) -> &'a str {
+fn header(reply: &crate::helpers::Reply, name: header::HeaderName) -> &str {
     reply.headers.get(&name).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
