@@ -92,10 +92,16 @@ const REFUSAL_TIME: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// A person signed in: who, and the secret for their session cookie (shown to nobody
 /// else, stored only as its hash).
-#[derive(Debug)]
 pub struct SignedIn {
     pub user: User,
     pub token: String,
+}
+
+// Written out so that the session's secret never reaches a log line through `{:?}`.
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn").field("user", &self.user).field("token", &"(hidden)").finish()
+    }
 }
 
 /// The session secrets' prefix, so that a leaked one is recognisable.
@@ -285,16 +291,7 @@ pub async fn session(
     let Some(session) = store.sessions.session(&hash).await? else {
         return Ok(None);
     };
-    let ended = if now - session.last_seen_at >= timeouts.idle {
-        Some("session timed out after inactivity")
-    } else if now - session.created_at >= timeouts.absolute {
-        Some("session reached its maximum duration")
-    } else if session.user.disabled {
-        Some("account disabled")
-    } else {
-        None
-    };
-    if let Some(reason) = ended {
+    if let Some(reason) = ended(&session, timeouts, now) {
         if let Some(session) = store.sessions.end_session(&hash).await? {
             record(store, logout(&session.user, reason)?, now).await?;
         }
@@ -304,6 +301,32 @@ pub async fn session(
         store.sessions.touch_session(&hash, now).await?;
     }
     Ok(Some(session))
+}
+
+/// Why a session is over at `now`, if it is.
+fn ended(session: &Session, timeouts: &Timeouts, now: DateTime<Utc>) -> Option<&'static str> {
+    if now - session.last_seen_at >= timeouts.idle {
+        Some("session timed out after inactivity")
+    } else if now - session.created_at >= timeouts.absolute {
+        Some("session reached its maximum duration")
+    } else if session.user.disabled {
+        Some("account disabled")
+    } else {
+        None
+    }
+}
+
+/// Whether a session is still open, without counting this as its use: what a long-lived
+/// stream asks now and then (a tab left following the log does not keep its session
+/// alive). Ending it and recording why is left to the next request or the sweep.
+pub async fn still_open(
+    store: &Store,
+    token: &str,
+    timeouts: &Timeouts,
+    now: DateTime<Utc>,
+) -> Result<bool, SignInError> {
+    let session = store.sessions.session(&token_hash(token)).await?;
+    Ok(session.is_some_and(|s| ended(&s, timeouts, now).is_none()))
 }
 
 /// Signs out: the session ends on the server; answers who it was.

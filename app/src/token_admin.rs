@@ -5,7 +5,7 @@
 //! the log does not know of. The secret is returned once and never recorded: the log
 //! names the token by its name and id.
 
-use crate::entry::{Actor, Resource};
+use crate::entry::{Actor, ActorType, Resource};
 use crate::internal_event::InternalEvent;
 use crate::store::{NewToken, Store, StoreError};
 use crate::tokens::{self, check_name, Scope, TokenInfo};
@@ -38,6 +38,16 @@ fn resource(token: &TokenInfo) -> Resource {
     Resource { kind: "api_token".to_owned(), id: format!("token-{}", token.id), name: Some(token.name.clone()) }
 }
 
+/// Who created a token, as its listing shows it: a person by their username; anyone else
+/// (the operator's OS user, another token) with their actor id too, so that a token named
+/// like a person is never taken for one.
+fn creator(by: &Actor) -> String {
+    match by.kind {
+        ActorType::User if by.id.starts_with("user-") => by.name.clone(),
+        _ => format!("{} ({})", by.name, by.id),
+    }
+}
+
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -68,11 +78,12 @@ pub async fn issue(store: &Store, request: IssueToken, by: Actor) -> Result<Issu
         });
     }
     let secret = tokens::generate();
+    let creator = creator(&by);
     let new = NewToken {
         name,
         scopes: &scopes,
         token_hash: &tokens::hash(&secret),
-        created_by: Some(&by.name),
+        created_by: Some(&creator),
         expires_at: request.expires_at,
         now,
     };
@@ -89,7 +100,7 @@ pub async fn issue(store: &Store, request: IssueToken, by: Actor) -> Result<Issu
     if let Err(unrecorded) = record(store, event).await {
         // Not recorded, not kept.
         return Err(match store.tokens.revoke_token(info.id).await {
-            Ok(_) => unrecorded,
+            Ok(_) => unrecorded.undone(),
             Err(e) => AccountError::Unrecorded(format!("{unrecorded}; the token was kept: {e}")),
         });
     }
@@ -119,7 +130,6 @@ pub async fn list(store: &Store) -> Result<Vec<TokenInfo>, AccountError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::ActorType;
 
     fn ana() -> Actor {
         Actor { kind: ActorType::User, id: "user-1".into(), name: "ana".into() }
@@ -179,5 +189,14 @@ mod tests {
         );
         assert!(matches!(revoke(&store, issued.info.id, ana()).await, Err(AccountError::NotFound(_))));
         assert!(list(&store).await.expect("lists").is_empty());
+    }
+
+    #[test]
+    fn a_creator_who_is_not_a_person_is_named_with_their_id() {
+        assert_eq!(creator(&ana()), "ana");
+        let operator = Actor { kind: ActorType::User, id: "os:root".into(), name: "root".into() };
+        assert_eq!(creator(&operator), "root (os:root)");
+        let token = Actor { kind: ActorType::Service, id: "token-3".into(), name: "ana".into() };
+        assert_eq!(creator(&token), "ana (token-3)");
     }
 }

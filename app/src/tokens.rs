@@ -64,8 +64,9 @@ pub struct TokenInfo {
     pub name: String,
     pub scopes: Vec<Scope>,
     pub created_at: DateTime<Utc>,
-    /// Who created it (a person's username, `os:<user>` for the command line); absent
-    /// for tokens created before this was kept.
+    /// Who created it: a person's username, or anyone else as `name (actor id)` (the
+    /// command line's `root (os:root)`, a token's `splunk (token-3)`); absent for tokens
+    /// created before this was kept.
     pub created_by: Option<String>,
     /// When it stops working; absent: never.
     pub expires_at: Option<DateTime<Utc>>,

@@ -30,6 +30,19 @@ pub enum AccountError {
     /// The change was made but could not be recorded: said loudly, never dropped.
     #[error("the change was made but could not be recorded in the audit log: {0}")]
     Unrecorded(String),
+    /// The change could not be recorded, and so was undone.
+    #[error("the change was not made: it could not be recorded in the audit log: {0}")]
+    Undone(String),
+}
+
+impl AccountError {
+    /// A change that could not be recorded, once it has been undone.
+    pub fn undone(self) -> Self {
+        match self {
+            AccountError::Unrecorded(why) => AccountError::Undone(why),
+            other => other,
+        }
+    }
 }
 
 impl From<StoreError> for AccountError {
@@ -114,7 +127,7 @@ pub async fn create(store: &Store, request: CreateUser, by: Actor) -> Result<Use
     if let Err(unrecorded) = record(store, events::created(&user, by)?).await {
         // Not recorded, not kept (a first admin cannot be deleted again: said as it is).
         return Err(match store.accounts.delete_user(user.id).await {
-            Ok(_) => unrecorded,
+            Ok(_) => unrecorded.undone(),
             Err(e) => AccountError::Unrecorded(format!("{unrecorded}; the user was kept: {e}")),
         });
     }
@@ -148,12 +161,12 @@ pub async fn change(store: &Store, id: i64, change: ChangeUser, by: Actor) -> Re
             let back = UserUpdate {
                 display_name: Some(before.display_name.clone()),
                 role: Some(before.role),
-                password_hash: Some(current.password_hash),
+                password_hash: password_changed.then_some(current.password_hash),
                 disabled: Some(before.disabled),
                 unlock: false,
             };
             return Err(match store.accounts.update_user(id, &back).await {
-                Ok(_) => unrecorded,
+                Ok(_) => unrecorded.undone(),
                 Err(e) => AccountError::Unrecorded(format!("{unrecorded}; the change was kept: {e}")),
             });
         }
@@ -177,7 +190,6 @@ pub async fn named(store: &Store, username: &str) -> Result<User, AccountError> 
 pub const FIRST_ADMIN: &str = "admin";
 
 /// The admin created on a database that has never had a user.
-#[derive(Debug)]
 pub struct FirstAdmin {
     pub user: User,
     /// The password made up for it, when none was given: to be shown once, to whoever
@@ -185,12 +197,21 @@ pub struct FirstAdmin {
     pub generated_password: Option<String>,
 }
 
-/// On a database that has never had a user, creates the `admin` account (recorded as
+impl std::fmt::Debug for FirstAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.generated_password.as_ref().map(|_| "(hidden)");
+        f.debug_struct("FirstAdmin").field("user", &self.user).field("generated_password", &shown).finish()
+    }
+}
+
+/// On a database without users, creates the `admin` account (recorded as
 /// `user.created` by the system), with `password` or, without one, a random password of
 /// about 140 bits. Nothing happens on a database that has users, or when another instance
 /// starting at the same moment created the admin first.
 pub async fn first_admin(store: &Store, password: Option<String>) -> Result<Option<FirstAdmin>, AccountError> {
-    if store.accounts.highest_user_id().await? > 0 {
+    // Any user at all, not "an id ever given": a first admin whose creation was undone
+    // (it could not be recorded) is tried again at the next start.
+    if !store.accounts.users().await?.is_empty() {
         return Ok(None);
     }
     let generated_password = password.is_none().then(random_password);

@@ -40,10 +40,17 @@ impl FromServerFnError for AdminError {
 }
 
 /// A token just created: the secret, shown once, and its listing.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewSecret {
     pub secret: String,
     pub info: TokenInfo,
+}
+
+// Written out so that the secret never reaches a log line through `{:?}`.
+impl std::fmt::Debug for NewSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSecret").field("secret", &"(hidden)").field("info", &self.info).finish()
+    }
 }
 
 #[server(endpoint = "admin_users")]
@@ -148,7 +155,7 @@ fn failed(e: crate::users::AccountError) -> AdminError {
         AccountError::Password(e) => AdminError::Invalid { field: "password".to_owned(), message: e.to_string() },
         AccountError::Conflict(m) => AdminError::Conflict(m),
         AccountError::NotFound(what) => AdminError::NotFound(what),
-        e @ (AccountError::Store(_) | AccountError::Unrecorded(_)) => {
+        e @ (AccountError::Store(_) | AccountError::Unrecorded(_) | AccountError::Undone(_)) => {
             tracing::error!(error = %e, "a change to an account failed");
             AdminError::Unavailable
         }

@@ -62,3 +62,47 @@ pub fn Problem(outcome: Outcome) -> impl IntoView {
         }}
     }
 }
+
+/// A button that asks before it acts (deleting a user, revoking a token): the first click
+/// shows the question with a confirming and a cancelling button.
+#[component]
+pub fn Confirmed(
+    /// The button's accessible name ("Delete ana").
+    label: String,
+    /// Its text ("Delete").
+    text: &'static str,
+    /// The question ("Delete ana? ").
+    question: String,
+    /// The confirming button's text ("Confirm delete").
+    confirm: &'static str,
+    on_confirm: Callback<()>,
+) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    view! {
+        <Show
+            when=move || asking.get()
+            fallback=move || {
+                view! {
+                    <button type="button" aria-label=label.clone() on:click=move |_| asking.set(true)>
+                        {text}
+                    </button>
+                }
+            }
+        >
+            <span class="confirm">{question.clone()}</span>
+            <button
+                type="button"
+                class="danger"
+                on:click=move |_| {
+                    asking.set(false);
+                    on_confirm.run(());
+                }
+            >
+                {confirm}
+            </button>
+            <button type="button" on:click=move |_| asking.set(false)>
+                "Cancel"
+            </button>
+        </Show>
+    }
+}

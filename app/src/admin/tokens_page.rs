@@ -3,7 +3,7 @@
 //! used, expires; never the secret); revoke. The server records each change.
 
 use super::api::{list_tokens, CreateToken, RevokeToken};
-use super::{Outcome, Problem};
+use super::{Confirmed, Outcome, Problem};
 use crate::audit::time::Clock;
 use crate::tokens::{Scope, TokenInfo};
 use leptos::prelude::*;
@@ -81,7 +81,6 @@ fn ShownOnce(secret: String) -> impl IntoView {
 #[component]
 fn TokenTable(tokens: Vec<TokenInfo>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
     let clock = expect_context::<Clock>();
-    let confirming = RwSignal::new(None::<i64>);
     let now = chrono::Utc::now();
     if tokens.is_empty() {
         return view! { <p class="state empty">"No API tokens yet."</p> }.into_any();
@@ -107,31 +106,15 @@ fn TokenTable(tokens: Vec<TokenInfo>, revoke: ServerAction<RevokeToken>) -> impl
                     <td>{token.last_used_at.map_or_else(|| "never".to_owned(), |t| clock.show(t))}</td>
                     <td>{expires}</td>
                     <td class="actions">
-                        <Show
-                            when=move || confirming.get() == Some(id)
-                            fallback=move || {
-                                view! {
-                                    <button type="button" aria-label=label.clone() on:click=move |_| confirming.set(Some(id))>
-                                        "Revoke"
-                                    </button>
-                                }
-                            }
-                        >
-                            <span class="confirm">{asked.clone()}</span>
-                            <button
-                                type="button"
-                                class="danger"
-                                on:click=move |_| {
-                                    confirming.set(None);
-                                    revoke.dispatch(RevokeToken { id });
-                                }
-                            >
-                                "Confirm revoke"
-                            </button>
-                            <button type="button" on:click=move |_| confirming.set(None)>
-                                "Cancel"
-                            </button>
-                        </Show>
+                        <Confirmed
+                            label
+                            text="Revoke"
+                            question=asked
+                            confirm="Confirm revoke"
+                            on_confirm=Callback::new(move |()| {
+                                revoke.dispatch(RevokeToken { id });
+                            })
+                        />
                     </td>
                 </tr>
             }

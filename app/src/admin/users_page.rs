@@ -4,7 +4,7 @@
 //! signed in as the actor.
 
 use super::api::{list_users, AddUser, EditUser, RemoveUser};
-use super::{Outcome, Problem};
+use super::{Confirmed, Outcome, Problem};
 use crate::accounts::{Role, User, UserStatus};
 use crate::audit::time::Clock;
 use leptos::prelude::*;
@@ -68,7 +68,6 @@ fn UserTable(
     remove: ServerAction<RemoveUser>,
 ) -> impl IntoView {
     let clock = expect_context::<Clock>();
-    let confirming = RwSignal::new(None::<i64>);
     let now = chrono::Utc::now();
     let rows = users
         .into_iter()
@@ -84,6 +83,10 @@ fn UserTable(
             let (edit_label, toggle_label, unlock_label, delete_label) =
                 (format!("Edit {name}"), format!("{toggle} {name}"), format!("Unlock {name}"), format!("Delete {name}"));
             let asked = name.clone();
+            // Disable or enable, or unlock: the rest of the user stays as it is.
+            let status_change = move |disabled: Option<bool>, unlock: bool| {
+                edit.dispatch(EditUser { id, display_name: None, role: None, password: None, disabled, unlock });
+            };
             view! {
                 <tr>
                     <td class="username">{user.username.clone()}</td>
@@ -96,69 +99,27 @@ fn UserTable(
                         <button type="button" aria-label=edit_label on:click=move |_| editing.set(Some(for_edit.clone()))>
                             "Edit"
                         </button>
-                        <button
-                            type="button"
-                            aria-label=toggle_label
-                            on:click=move |_| {
-                                edit.dispatch(EditUser {
-                                    id,
-                                    display_name: None,
-                                    role: None,
-                                    password: None,
-                                    disabled: Some(disabled),
-                                    unlock: false,
-                                });
-                            }
-                        >
+                        <button type="button" aria-label=toggle_label on:click=move |_| status_change(Some(disabled), false)>
                             {toggle}
                         </button>
                         <Show when=move || status == UserStatus::Locked>
                             <button
                                 type="button"
                                 aria-label=unlock_label.clone()
-                                on:click=move |_| {
-                                    edit.dispatch(EditUser {
-                                        id,
-                                        display_name: None,
-                                        role: None,
-                                        password: None,
-                                        disabled: None,
-                                        unlock: true,
-                                    });
-                                }
+                                on:click=move |_| status_change(None, true)
                             >
                                 "Unlock"
                             </button>
                         </Show>
-                        <Show
-                            when=move || confirming.get() == Some(id)
-                            fallback=move || {
-                                view! {
-                                    <button
-                                        type="button"
-                                        aria-label=delete_label.clone()
-                                        on:click=move |_| confirming.set(Some(id))
-                                    >
-                                        "Delete"
-                                    </button>
-                                }
-                            }
-                        >
-                            <span class="confirm">{format!("Delete {asked}? ")}</span>
-                            <button
-                                type="button"
-                                class="danger"
-                                on:click=move |_| {
-                                    confirming.set(None);
-                                    remove.dispatch(RemoveUser { id });
-                                }
-                            >
-                                "Confirm delete"
-                            </button>
-                            <button type="button" on:click=move |_| confirming.set(None)>
-                                "Cancel"
-                            </button>
-                        </Show>
+                        <Confirmed
+                            label=delete_label
+                            text="Delete"
+                            question=format!("Delete {asked}? ")
+                            confirm="Confirm delete"
+                            on_confirm=Callback::new(move |()| {
+                                remove.dispatch(RemoveUser { id });
+                            })
+                        />
                     </td>
                 </tr>
             }
@@ -250,15 +211,18 @@ fn EditForm(user: User, editing: RwSignal<Option<User>>, edit: ServerAction<Edit
     let password = RwSignal::new(String::new());
     let disabled = RwSignal::new(user.disabled);
     let id = user.id;
+    let was = (user.display_name.clone(), user.role, user.disabled);
+    // Only what was edited is sent: another admin's change made meanwhile to another
+    // field is not undone by this form's old copy of it.
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let password = password.get_untracked();
         edit.dispatch(EditUser {
             id,
-            display_name: Some(display_name.get_untracked()),
-            role: Some(role.get_untracked()),
+            display_name: edited(display_name.get_untracked(), was.0.clone()),
+            role: edited(role.get_untracked(), was.1),
             password: (!password.is_empty()).then_some(password),
-            disabled: Some(disabled.get_untracked()),
+            disabled: edited(disabled.get_untracked(), was.2),
             unlock: false,
         });
     };
@@ -288,4 +252,9 @@ fn EditForm(user: User, editing: RwSignal<Option<User>>, edit: ServerAction<Edit
             </div>
         </form>
     }
+}
+
+/// A field's new value, if it is not the old one.
+fn edited<T: PartialEq>(now: T, before: T) -> Option<T> {
+    (now != before).then_some(now)
 }

@@ -255,7 +255,8 @@ macro_rules! account_queries {
             Ok(())
         }
 
-        /// Ends every session of a user, in the transaction that disables or deletes them.
+        /// Ends every session of a user, in the transaction that disables or deletes them
+        /// or changes their password.
         async fn end_sessions_of(tx: &mut sqlx::Transaction<'static, $db>, id: i64) -> Result<(), StoreError> {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut **tx).await?;
             Ok(())
@@ -269,7 +270,9 @@ macro_rules! account_queries {
                 return Err(last_admin(&before.user, what));
             }
             write(&mut tx, &after).await?;
-            if after.user.disabled {
+            // Disabled, or a new password (the old one may be known to someone else): every
+            // session of theirs ends with it.
+            if after.user.disabled || update.password_hash.is_some() {
                 end_sessions_of(&mut tx, id).await?;
             }
             tx.commit().await?;

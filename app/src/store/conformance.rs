@@ -37,7 +37,7 @@ macro_rules! conformance_suite {
             two_admins_demoting_each_other_at_once_leave_one_admin,
             failed_sign_ins_lock_and_a_success_forgets_them,
             sessions_are_found_by_hash_touched_and_ended_once,
-            expired_sessions_end_and_users_disabled_or_deleted_lose_theirs,
+            expired_sessions_end_and_users_disabled_deleted_or_reset_lose_theirs,
             concurrent_appends_never_fork_the_chain,
             concurrent_appends_share_commits_and_each_gets_its_own_entries,
             unknown_entries_are_none_and_empty_appends_write_nothing);
@@ -681,7 +681,7 @@ pub async fn sessions_are_found_by_hash_touched_and_ended_once(store: Store) {
     assert_eq!(store.sessions.session(&hash).await.expect("reads"), None);
 }
 
-pub async fn expired_sessions_end_and_users_disabled_or_deleted_lose_theirs(store: Store) {
+pub async fn expired_sessions_end_and_users_disabled_deleted_or_reset_lose_theirs(store: Store) {
     let alice = create(&store, "alice", Role::Admin).await;
     let bob = create(&store, "bob", Role::Auditor).await;
     let carol = create(&store, "carol", Role::Auditor).await;
@@ -704,6 +704,12 @@ pub async fn expired_sessions_end_and_users_disabled_or_deleted_lose_theirs(stor
     store.sessions.create_session(&new_session(&[4; 32], &bob, t0)).await.expect("creates");
     store.accounts.update_user(bob.id, &change(None, Some(true))).await.expect("disables");
     assert_eq!(store.sessions.session(&[4; 32]).await.expect("reads"), None, "disabling ends the sessions");
+    store.sessions.create_session(&new_session(&[7; 32], &alice, t0)).await.expect("creates");
+    store.accounts.update_user(alice.id, &change(Some(Role::Admin), None)).await.expect("changes nothing");
+    assert!(store.sessions.session(&[7; 32]).await.expect("reads").is_some(), "a change of nothing ends nothing");
+    let reset = UserUpdate { password_hash: Some("new-hash".into()), ..UserUpdate::default() };
+    store.accounts.update_user(alice.id, &reset).await.expect("resets");
+    assert_eq!(store.sessions.session(&[7; 32]).await.expect("reads"), None, "a new password ends the sessions");
     store.sessions.create_session(&new_session(&[5; 32], &carol, t0)).await.expect("creates");
     store.accounts.delete_user(carol.id).await.expect("deletes");
     assert_eq!(store.sessions.session(&[5; 32]).await.expect("reads"), None, "deleting ends the sessions");
@@ -763,9 +769,11 @@ pub async fn tokens_expire_are_revoked_at_once_and_note_their_use(store: Store) 
     assert_eq!(store.tokens.find_token(&[1; 32]).await.expect("finds"), None, "revoked: refused at once");
     let again = store.tokens.revoke_token(lasting.id).await;
     assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
-    // The name is free again; the id is not given twice.
+    // The name is free again; an id is never given twice, not even the newest one's
+    // (the actor `token-N` of the log must name one token).
+    store.tokens.revoke_token(expired.id).await.expect("revokes the newest");
     let reissued = store.tokens.issue_token(&new("lasting", &[3; 32], None)).await.expect("issues");
-    assert!(reissued.id > expired.id);
+    assert!(reissued.id > expired.id, "{} after {}", reissued.id, expired.id);
 }
 
 pub async fn concurrent_appends_never_fork_the_chain(store: Store) {

@@ -102,16 +102,19 @@ async fn identify(state: &AppState, headers: &HeaderMap, permission: Permission)
     if permission == Permission::Public {
         return Ok(Principal::Anonymous);
     }
-    let Some(value) = headers.get(AUTHORIZATION) else {
+    // Only a Bearer credential is ours: a proxy in front may add its own (Basic, say),
+    // and then the session cookie still counts.
+    let bearer = headers.get(AUTHORIZATION).and_then(|value| {
+        let value = value.to_str().unwrap_or_default().trim_start();
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    let Some(token) = bearer else {
         return signed_in(state, headers).await;
     };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Unauthorized { reason: "malformed Authorization header" })?;
+    if token.is_empty() {
+        return Err(ApiError::Unauthorized { reason: "malformed Authorization header" });
+    }
     match state.tokens.find_token(&tokens::hash(token)).await? {
         Some(record) => {
             state.token_uses.note(&state.tokens, record.id);

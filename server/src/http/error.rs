@@ -118,6 +118,7 @@ impl ApiError {
                 AccountError::NotFound(_) => StatusCode::NOT_FOUND,
                 AccountError::Conflict(_) => StatusCode::CONFLICT,
                 AccountError::Store(StoreError::Overloaded { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+                AccountError::Undone(_) => StatusCode::SERVICE_UNAVAILABLE,
                 AccountError::Store(_) | AccountError::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -166,7 +167,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "signing in or out failed");
                 None
             }
-            ApiError::Account(e @ (AccountError::Store(_) | AccountError::Unrecorded(_))) => {
+            ApiError::Account(e @ (AccountError::Store(_) | AccountError::Unrecorded(_) | AccountError::Undone(_))) => {
                 tracing::error!(error = %e, "a change to an account failed");
                 Some("backend")
             }
@@ -177,6 +178,12 @@ impl IntoResponse for ApiError {
             ApiError::Store(StoreError::Conflict(what)) => what.clone(),
             // The store's failure stays in the server's log; the change's fate is said.
             ApiError::Account(AccountError::Store(_)) => "internal error".to_owned(),
+            ApiError::Account(AccountError::Unrecorded(_)) => {
+                "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
+            }
+            ApiError::Account(AccountError::Undone(_)) => {
+                "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
+            }
             other => other.to_string(),
         };
         let mut body = json!({ "error": message });

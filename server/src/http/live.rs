@@ -4,17 +4,20 @@
 
 use super::caller::Who;
 use super::error::ApiError;
+use super::login::session_cookie;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use app::audit::live::ENTRY_EVENT;
 use app::filter::{take_param, EntryFilter, EntryQuery};
+use app::signin;
 use app::store::AuditLog;
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How often entries appended by other processes are looked for.
@@ -24,19 +27,50 @@ const BATCH: u32 = 500;
 /// How far behind the newest entry a stream may start.
 const MAX_BACKLOG: u64 = 10_000;
 
+/// How often a stream checks that the session that opened it is still open.
+const SESSION_CHECK: Duration = Duration::from_secs(5);
+
 struct Follow {
     log: Arc<dyn AuditLog>,
     filter: EntryFilter,
     head: watch::Receiver<u64>,
     cursor: u64,
+    /// The session the stream was opened with, and when it was last found open.
+    session: Option<(String, Instant)>,
+    state: AppState,
+}
+
+impl Follow {
+    /// Whether the stream may go on: its session has not ended (signed out, timed out, the
+    /// person disabled or deleted) since it was last checked. A store failure does not end
+    /// it; the next check asks again.
+    async fn may_go_on(&mut self) -> bool {
+        let Some((token, checked)) = &mut self.session else { return true };
+        if checked.elapsed() < SESSION_CHECK {
+            return true;
+        }
+        let timeouts = &self.state.sign_in.timeouts;
+        match signin::still_open(&self.state.store, token, timeouts, chrono::Utc::now()).await {
+            Ok(open) => {
+                *checked = Instant::now();
+                open
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a live stream could not check its session");
+                true
+            }
+        }
+    }
 }
 
 /// `GET /api/audit/live?<filters>&after=<sequence>`: every entry after `after` (or after
 /// the newest at connection) that matches, as an `entry` event carrying its JSON. The
-/// stream ends when the server stops, so that it never holds a shutdown up.
+/// stream ends when the server stops, so that it never holds a shutdown up, and when the
+/// session that opened it ends (checked every few seconds).
 pub async fn stream(
     State(state): State<AppState>,
     Who(caller): Who,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (after, rest) = take_param(query.as_deref().unwrap_or_default(), "after")?;
@@ -53,9 +87,14 @@ pub async fn stream(
     // A cursor far behind would have the stream read (and filter) the whole backlog.
     let newest = *head.borrow();
     let cursor = after.map_or(newest, |after| after.max(newest.saturating_sub(MAX_BACKLOG)));
-    let follow = Follow { log, filter, head, cursor };
+    let session = session_cookie(&headers).map(|token| (token.to_owned(), Instant::now()));
+    let follow = Follow { log, filter, head, cursor, session, state: state.clone() };
     let events = stream::unfold(follow, |mut f| async move {
         loop {
+            if !f.may_go_on().await {
+                tracing::info!("live stream ended with its session");
+                return None;
+            }
             match f.log.entries_after(f.cursor, BATCH).await {
                 Ok(entries) if !entries.is_empty() => {
                     f.cursor = entries.last().map_or(f.cursor, |e| e.sequence);

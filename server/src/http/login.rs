@@ -1,6 +1,7 @@
 //! Signing in and out over HTTP: `POST /login` from the plain form of the `/login` page
 //! (it works without JavaScript) and `POST /logout`. The session travels in a cookie that
-//! scripts cannot read (`HttpOnly`), that no other site's page sends (`SameSite=Strict`),
+//! scripts cannot read (`HttpOnly`), that other sites' pages send only with a link
+//! followed (`SameSite=Lax`; every change is also checked to come from this site),
 //! and that goes only over HTTPS when the server is reached that way (`Secure`). Every
 //! sign-in gets a new session id, and one the browser still held is ended. Sign-in
 //! attempts are limited per client address, beyond the per-account lockout.
@@ -100,7 +101,10 @@ pub fn to_sign_in(here: &str) -> Response {
 
 fn cookie(value: &str, https: bool, max_age: Option<u32>) -> HeaderValue {
     let name = if https { HOST_COOKIE } else { COOKIE };
-    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    // Lax, not Strict: a link to an entry from a ticket or an e-mail opens it signed in.
+    // Lax sends the cookie only with top-level GETs from other sites, which change
+    // nothing here; every state-changing request is also checked to come from this site.
+    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if let Some(age) = max_age {
         cookie.push_str(&format!("; Max-Age={age}"));
     }
@@ -126,14 +130,15 @@ pub async fn sign_in(State(state): State<AppState>, Who(caller): Who, request: R
     }
     let next = next_page(form.next.as_deref()).to_owned();
     let now = chrono::Utc::now();
-    // A session the browser already holds ends: the new one has a new id.
-    if let Some(old) = old {
-        signin::sign_out(&state.store, &old, now).await.map_err(sign_in_failed)?;
-    }
     let client = Client { ip_address: caller.ip.map(|ip| ip.to_string()), user_agent: caller.user_agent.clone() };
     let policy = &state.sign_in;
     match signin::sign_in(&state.store, &form.username, &form.password, &client, &policy.lockout, now).await {
         Ok(signed_in) => {
+            // A session the browser already held ends: the new one has a new id. (Only
+            // now: a mistyped password must not sign out the tabs that were working.)
+            if let Some(old) = old {
+                signin::sign_out(&state.store, &old, now).await.map_err(sign_in_failed)?;
+            }
             let mut response = see_other(&next);
             response.headers_mut().insert(header::SET_COOKIE, cookie(&signed_in.token, https, None));
             Ok(response)

@@ -114,7 +114,9 @@ pub static ROUTES: &[Route] = &[
     // Signing in and out.
     route!(GET "/login", PUBLIC, Page, pages::render),
     route!(POST "/login", PUBLIC, Form, login::sign_in),
-    route!(POST "/logout", TAB, Form, login::sign_out),
+    // Public: a session that has already ended must still be able to sign out (and have
+    // its cookie forgotten); the handler refuses cross-site posts itself.
+    route!(POST "/logout", PUBLIC, Form, login::sign_out),
     // Static files.
     route!(GET "/pkg/{*file}", PUBLIC, Asset, pages::asset),
     route!(GET "/favicon.svg", PUBLIC, Asset, pages::asset),

@@ -159,7 +159,7 @@ async fn a_token_is_issued_once_used_listed_without_its_secret_and_refused_once_
     let issued = reply.json();
     let secret = issued["token"].as_str().expect("the secret").to_owned();
     assert!(secret.starts_with("cca_"));
-    assert_eq!((issued["name"].as_str(), issued["created_by"].as_str()), (Some("splunk"), Some("admin")));
+    assert_eq!((issued["name"].as_str(), issued["created_by"].as_str()), (Some("splunk"), Some("admin (token-3)")));
     let id = issued["id"].as_i64().expect("an id");
 
     assert_eq!(app.request(Method::GET, "/audit/entries", Some(&secret), Vec::new()).await.status, StatusCode::OK);

@@ -80,3 +80,23 @@ async fn a_bad_filter_or_cursor_is_refused() {
         assert!(!reply.error().is_empty());
     }
 }
+
+#[tokio::test]
+async fn the_stream_ends_when_the_session_that_opened_it_ends() {
+    let app = TestApp::spawn().await;
+    let mut body = app.page_stream("/api/audit/live", &[]).await.into_body();
+    let session = app.auditor().await;
+    assert!(app.store.sessions.end_session(&app::signin::token_hash(&session)).await.expect("ends").is_some());
+    // Checked every few seconds: within 15 s the stream is over, whatever else happens.
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match body.frame().await {
+                None => break,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("the stream failed instead of ending: {e}"),
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its session");
+}

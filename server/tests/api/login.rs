@@ -88,14 +88,14 @@ async fn the_sign_in_page_has_labelled_fields_and_a_sign_in_button_without_a_scr
 }
 
 #[tokio::test]
-async fn signing_in_sets_a_strict_session_cookie_that_opens_the_api_and_is_recorded() {
+async fn signing_in_sets_a_lax_http_only_session_cookie_that_opens_the_api_and_is_recorded() {
     let app = TestApp::spawn().await;
     add_user(&app, "ana", Role::Auditor).await;
     let (reply, cookie) = sign_in(&app, "ana", PASSWORD, &[]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
     assert_eq!(location(&reply), "/audit?q=vault");
     let set = reply.headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    for part in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+    for part in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(set.contains(part), "{set}");
     }
     assert!(!set.contains("Secure"), "plain HTTP: {set}");
@@ -167,8 +167,13 @@ async fn signing_out_ends_the_session_on_the_server_and_a_new_sign_in_gets_a_new
     add_user(&app, "ana", Role::Admin).await;
     let (_, first) = sign_in(&app, "ana", PASSWORD, &[]).await;
     let first = first.expect("cookie");
+    // A mistyped password from the same browser ends nothing.
+    let held = format!("cc_session={first}");
+    let (_, none) = sign_in(&app, "ana", "not-the-password", &[("cookie", &held)]).await;
+    assert!(none.is_none());
+    assert_eq!(with_cookie(&app, Method::GET, "/audit/entries", &first, &[]).await.status, StatusCode::OK);
     // Signing in again from the same browser: a new session, the old one ended.
-    let (_, second) = sign_in(&app, "ana", PASSWORD, &[("cookie", &format!("cc_session={first}"))]).await;
+    let (_, second) = sign_in(&app, "ana", PASSWORD, &[("cookie", &held)]).await;
     let second = second.expect("cookie");
     assert_ne!(first, second);
     assert_eq!(with_cookie(&app, Method::GET, "/audit/entries", &first, &[]).await.status, StatusCode::UNAUTHORIZED);
@@ -182,6 +187,12 @@ async fn signing_out_ends_the_session_on_the_server_and_a_new_sign_in_gets_a_new
     let logouts = recorded(&app, "auth.logout").await;
     assert_eq!(logouts.len(), 2, "the replaced session and the signed-out one");
     assert!(logouts.iter().all(|e| e["details"]["username"] == "ana" && e["details"]["reason"] == "signed out"));
+
+    // Signing out of a session that has already ended still forgets the cookie.
+    let again = with_cookie(&app, Method::POST, "/logout", &second, &[]).await;
+    assert_eq!((again.status, location(&again)), (StatusCode::SEE_OTHER, "/login"));
+    assert!(again.headers.get(header::SET_COOKIE).is_some());
+    assert_eq!(recorded(&app, "auth.logout").await.len(), 2, "nothing more to record");
 }
 
 #[tokio::test]

@@ -174,6 +174,14 @@ async fn a_malformed_credential_is_refused_where_credentials_count() {
     // A health check may carry any header a load balancer adds.
     let health = app.request_with(Method::GET, "/healthz", None, &[("authorization", "Basic YTpi")], Vec::new()).await;
     assert_eq!(health.status, StatusCode::OK);
+    // A proxy's own credential (Basic) does not hide the session cookie; "bearer" is
+    // read in any case.
+    let cookie = format!("cc_session={}", app.auditor().await);
+    let behind = [("authorization", "Basic YTpi"), ("cookie", cookie.as_str())];
+    assert_eq!(app.request_with(Method::GET, "/audit", None, &behind, Vec::new()).await.status, StatusCode::OK);
+    let lower = format!("bearer {}", app.read);
+    let reply = app.request_with(Method::GET, "/audit/entries", None, &[("authorization", &lower)], Vec::new()).await;
+    assert_eq!(reply.status, StatusCode::OK);
 }
 
 #[tokio::test]
