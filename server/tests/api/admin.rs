@@ -266,3 +266,36 @@ async fn the_users_and_tokens_pages_are_for_admins_and_their_functions_record_th
     let long = app.as_person(Method::POST, "/api/admin_create_token", &admin, &[json], long).await;
     assert_eq!(long.status, StatusCode::BAD_REQUEST, "{}", long.text);
 }
+
+#[tokio::test]
+async fn a_locked_account_stays_locked_to_the_right_password_until_an_admin_unlocks_it() {
+    let app = TestApp::spawn().await;
+    let body = json!({"username": "ana", "role": "auditor", "password": PASSWORD});
+    let ana = admin_json(&app, Method::POST, "/admin/users", body).await.json();
+    let sign_in = |password: &'static str| {
+        let app = &app;
+        async move {
+            let body = format!("username=ana&password={password}").into_bytes();
+            let form = [("content-type", "application/x-www-form-urlencoded")];
+            let reply = app.request_with(Method::POST, "/login", None, &form, body).await;
+            reply.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+        }
+    };
+    for _ in 0..5 {
+        assert!(sign_in("wrong-password-1234").await.starts_with("/login?failed=1"));
+    }
+    let locked = recorded(&app, "auth.account.locked").await;
+    assert_eq!((locked.len(), locked[0]["details"]["attempts"].as_u64()), (1, Some(5)));
+    assert!(sign_in("correct-horse-battery-staple").await.starts_with("/login?failed=1"), "locked: the right one too");
+    let users = admin_json(&app, Method::GET, "/admin/users", Value::Null).await.json();
+    assert!(users[0]["locked_until"].is_string(), "the users list says until when: {users}");
+
+    let id = ana["id"].as_i64().expect("an id");
+    let unlocked = admin_json(&app, Method::PATCH, &format!("/admin/users/{id}"), json!({"unlock": true})).await;
+    assert_eq!(unlocked.status, StatusCode::OK, "{}", unlocked.text);
+    assert!(unlocked.json()["locked_until"].is_null());
+    let update = recorded(&app, "user.updated").await.pop().expect("the unlock is recorded");
+    assert_eq!(update["details"]["changes"]["locked_until"]["new"], Value::Null);
+    assert!(update["details"]["changes"]["locked_until"]["old"].is_string(), "{update}");
+    assert_eq!(sign_in("correct-horse-battery-staple").await, "/audit", "signs in again");
+}
