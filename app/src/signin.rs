@@ -2,7 +2,7 @@
 //! the login form and every later caller do it. Each outcome is recorded with the details
 //! the product page lists: `auth.login.success` (username, IP address, user agent),
 //! `auth.login.failed` (username, IP address, reason: unknown user, wrong password,
-//! account locked, account disabled — in the log only; the person is told the same
+//! locked, disabled — in the log only; the person is told the same
 //! thing whatever the reason), `auth.account.locked` (username, attempts) and
 //! `auth.logout` (username, reason: signed out, or the timeout that ended the session).
 //!
@@ -35,8 +35,8 @@ impl Refusal {
         match self {
             Refusal::UnknownUser => "unknown user",
             Refusal::WrongPassword => "wrong password",
-            Refusal::Locked => "account locked",
-            Refusal::Disabled => "account disabled",
+            Refusal::Locked => "locked",
+            Refusal::Disabled => "disabled",
         }
     }
 }
@@ -450,7 +450,7 @@ mod tests {
 
         let failed = recorded(&store, "auth.login.failed").await;
         let reasons: Vec<&str> = failed.iter().map(|e| e.details["reason"].as_str().unwrap_or("")).collect();
-        assert_eq!(reasons, ["unknown user", "wrong password", "account disabled"]);
+        assert_eq!(reasons, ["unknown user", "wrong password", "disabled"]);
         assert_eq!((failed[0].actor.id.as_str(), failed[0].details["username"].as_str()), ("unknown", Some("mallory")));
         assert_eq!(failed[1].actor.id, format!("user-{}", bob.id));
         assert_eq!(failed[1].details["attempts"], 1);

@@ -1,7 +1,7 @@
 //! The command line: every flag has an environment fallback and a default that needs no
 //! setup.
 
-use crate::state::{AllowedHosts, SignInPolicy, TrustedProxies};
+use crate::state::{AllowedHosts, Attempts, SignInPolicy, TrustedProxies};
 use app::accounts::{Lockout, Role};
 use app::signin::Timeouts;
 use app::store::Head;
@@ -50,6 +50,12 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "CERTIFYCLOUDS_ALLOWED_HOSTS", default_value = "")]
     pub allowed_hosts: AllowedHosts,
 
+    /// Failed sign-ins a minute from one client address (an IPv6 /64) before its further
+    /// attempts are refused with 429 until the minute is over.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_SIGN_IN_FAILURES_PER_MINUTE", default_value_t = Attempts::PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sign_in_failures_per_minute: u32,
+
     /// Minutes without a request after which a signed-in session ends.
     #[arg(long, global = true, env = "CERTIFYCLOUDS_SESSION_IDLE_MINUTES", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=1440))]
@@ -90,7 +96,7 @@ impl ServeArgs {
                 window: minutes(self.lockout_window_minutes),
                 lock_for: minutes(self.lockout_minutes),
             },
-            ..SignInPolicy::default()
+            attempts: Attempts::new(self.sign_in_failures_per_minute),
         }
     }
 }
@@ -245,10 +251,22 @@ mod tests {
 
     #[test]
     fn sign_in_settings_parse_within_their_bounds() {
-        let cli = Cli::try_parse_from(["certifyclouds", "--session-idle-minutes", "5", "--lockout-attempts", "3"])
-            .expect("parses");
+        let cli = Cli::try_parse_from([
+            "certifyclouds",
+            "--session-idle-minutes",
+            "5",
+            "--lockout-attempts",
+            "3",
+            "--sign-in-failures-per-minute",
+            "2",
+        ])
+        .expect("parses");
         let policy = cli.serve.sign_in_policy();
         assert_eq!((policy.timeouts.idle, policy.lockout.attempts), (chrono::Duration::minutes(5), 3));
+        let ip: std::net::IpAddr = "192.0.2.1".parse().expect("ip");
+        let now = std::time::Instant::now();
+        (0..2).for_each(|_| policy.attempts.failed(ip, now));
+        assert!(policy.attempts.refuse(ip, now).is_some(), "two failures a minute");
         for bad in [["--session-idle-minutes", "0"], ["--lockout-attempts", "1000"], ["--session-max-hours", "x"]] {
             assert!(Cli::try_parse_from([&["certifyclouds"][..], &bad[..]].concat()).is_err(), "{bad:?}");
         }

@@ -56,7 +56,7 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
                 .map_err(|source| RunError::Bind { addr: cli.serve.addr, source })?;
             let state = AppState::new(store, &cli.serve.site_root)
                 .with_trusted_proxies(cli.serve.trusted_proxies.clone())
-                .with_allowed_hosts(cli.serve.allowed_hosts.clone())
+                .with_allowed_hosts(cli.serve.allowed_hosts.clone().listening_on(cli.serve.addr.ip()))
                 .with_sign_in(cli.serve.sign_in_policy());
             let running = startup::start(listener, state).map_err(RunError::Serve)?;
             tracing::info!(addr = %running.addr, "serving http://{}/audit", running.addr);

@@ -154,15 +154,18 @@ pub struct SignInPolicy {
     pub attempts: Attempts,
 }
 
-/// Sign-in attempts per client: at most [`Attempts::PER_MINUTE`] a minute from one IPv4
-/// address or one IPv6 /64 (what one subscriber is usually given). The per-account lockout
+/// Failed sign-ins per client: after `per_minute` failures within a minute from one IPv4
+/// address or one IPv6 /64 (what one subscriber is usually given), further attempts from
+/// it are refused (429) until the minute is over. Successful sign-ins do not count: a
+/// shared office address signing many people in is not held up. The per-account lockout
 /// stands behind it whatever the address.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Attempts {
+    per_minute: u32,
     windows: Mutex<Windows>,
 }
 
-/// Each client's window (when it began and the attempts in it), and when expired windows
+/// Each client's window (when it began and the failures in it), and when expired windows
 /// were last dropped.
 #[derive(Debug, Default)]
 struct Windows {
@@ -170,12 +173,23 @@ struct Windows {
     swept: Option<Instant>,
 }
 
+impl Default for Attempts {
+    fn default() -> Self {
+        Attempts::new(Attempts::PER_MINUTE)
+    }
+}
+
 impl Attempts {
-    pub const PER_MINUTE: u32 = 10;
+    /// The default number of failed sign-ins a minute from one client.
+    pub const PER_MINUTE: u32 = 30;
     const WINDOW: Duration = Duration::from_secs(60);
-    /// Clients tracked at most: past it (attempts from a great many addresses at once) a
+    /// Clients tracked at most: past it (failures from a great many addresses at once) a
     /// new address is not tracked, rather than the memory grow or everyone be refused.
     const CLIENTS: usize = 100_000;
+
+    pub fn new(per_minute: u32) -> Self {
+        Attempts { per_minute, windows: Mutex::default() }
+    }
 
     /// The client an address counts as: itself, or for IPv6 its /64.
     fn client(ip: IpAddr) -> IpAddr {
@@ -185,26 +199,37 @@ impl Attempts {
         }
     }
 
-    /// Counts an attempt from `ip` at `now`; how long to wait if it is one too many.
-    pub fn refuse(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    fn windows(&self, now: Instant) -> std::sync::MutexGuard<'_, Windows> {
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Windows { by_client, swept } = &mut *windows;
         // Expired windows go once a minute at most: never a sweep per request.
-        if swept.is_none_or(|at| now.duration_since(at) >= Self::WINDOW) {
-            by_client.retain(|_, (began, _)| now.duration_since(*began) < Self::WINDOW);
-            *swept = Some(now);
+        if windows.swept.is_none_or(|at| now.duration_since(at) >= Self::WINDOW) {
+            windows.by_client.retain(|_, (began, _)| now.duration_since(*began) < Self::WINDOW);
+            windows.swept = Some(now);
         }
+        windows
+    }
+
+    /// How long `ip` must wait before it may try again, if it has failed too often.
+    pub fn refuse(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let windows = self.windows(now);
+        let (began, count) = windows.by_client.get(&Self::client(ip))?;
+        let open = now.duration_since(*began) < Self::WINDOW;
+        (open && *count >= self.per_minute)
+            .then(|| Self::WINDOW.saturating_sub(now.duration_since(*began)).max(Duration::from_secs(1)))
+    }
+
+    /// Counts a failed sign-in from `ip` at `now`.
+    pub fn failed(&self, ip: IpAddr, now: Instant) {
+        let mut windows = self.windows(now);
         let client = Self::client(ip);
-        if by_client.len() >= Self::CLIENTS && !by_client.contains_key(&client) {
-            return None;
+        if windows.by_client.len() >= Self::CLIENTS && !windows.by_client.contains_key(&client) {
+            return;
         }
-        let (began, count) = by_client.entry(client).or_insert((now, 0));
+        let (began, count) = windows.by_client.entry(client).or_insert((now, 0));
         if now.duration_since(*began) >= Self::WINDOW {
             (*began, *count) = (now, 0);
         }
         *count += 1;
-        (*count > Self::PER_MINUTE)
-            .then(|| Self::WINDOW.saturating_sub(now.duration_since(*began)).max(Duration::from_secs(1)))
     }
 }
 
@@ -261,6 +286,9 @@ impl std::str::FromStr for TrustedProxies {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AllowedHosts {
     names: Vec<String>,
+    /// The one address the server listens on, when it is one (not 0.0.0.0 or ::): then
+    /// only it and the loopback addresses are ours.
+    listen: Option<IpAddr>,
 }
 
 impl std::str::FromStr for AllowedHosts {
@@ -283,11 +311,22 @@ impl std::str::FromStr for AllowedHosts {
             }
             names.push(name.to_ascii_lowercase());
         }
-        Ok(AllowedHosts { names })
+        Ok(AllowedHosts { names, listen: None })
     }
 }
 
 impl AllowedHosts {
+    /// Listening on `ip`: when it is one address, requests must name it (or loopback, or
+    /// a listed name); on every address (0.0.0.0, ::) any address of the host is ours.
+    pub fn listening_on(mut self, ip: IpAddr) -> Self {
+        self.listen = (!ip.is_unspecified()).then_some(ip);
+        self
+    }
+
+    fn ours(&self, ip: IpAddr) -> bool {
+        self.listen.is_none_or(|listen| ip == listen || ip.is_loopback())
+    }
+
     /// Whether a `Host` header's value names this server.
     pub fn allows(&self, host: &str) -> bool {
         let host = host.trim();
@@ -295,7 +334,7 @@ impl AllowedHosts {
         let name =
             match host.strip_prefix('[') {
                 Some(rest) => match rest.split_once(']') {
-                    Some((ip, _)) => return ip.parse::<IpAddr>().is_ok(),
+                    Some((ip, _)) => return ip.parse::<IpAddr>().is_ok_and(|ip| self.ours(ip)),
                     None => return false,
                 },
                 None => host.rsplit_once(':').map_or(host, |(name, port)| {
@@ -307,7 +346,10 @@ impl AllowedHosts {
                 }),
             };
         let name = name.trim_end_matches('.').to_ascii_lowercase();
-        name.parse::<IpAddr>().is_ok() || name == "localhost" || self.names.contains(&name)
+        match name.parse::<IpAddr>() {
+            Ok(ip) => self.ours(ip),
+            Err(_) => name == "localhost" || self.names.contains(&name),
+        }
     }
 }
 
@@ -316,22 +358,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_address_gets_ten_attempts_a_minute() {
-        let attempts = Attempts::default();
+    fn each_address_gets_its_failures_a_minute() {
+        let attempts = Attempts::new(10);
         let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().expect("ip"), "192.0.2.2".parse().expect("ip"));
         let t0 = Instant::now();
-        for _ in 0..Attempts::PER_MINUTE {
+        for _ in 0..10 {
             assert_eq!(attempts.refuse(a, t0), None);
+            attempts.failed(a, t0);
         }
         let wait = attempts.refuse(a, t0 + Duration::from_secs(20)).expect("one too many");
         assert_eq!(wait, Duration::from_secs(40));
         assert_eq!(attempts.refuse(b, t0), None, "another address has its own count");
         assert_eq!(attempts.refuse(a, t0 + Duration::from_secs(61)), None, "a new minute");
-        // One IPv6 /64 is one client, however many addresses it uses.
         let net = |last: u16| IpAddr::from([0x2001, 0xdb8, 0, 7, 0, 0, 0, last]);
-        for last in 0..Attempts::PER_MINUTE as u16 {
-            assert_eq!(attempts.refuse(net(last), t0), None);
+        for last in 0..10 {
+            attempts.failed(net(last), t0);
         }
+        assert_eq!(Attempts::default().refuse(a, t0), None, "successes are never counted");
         assert!(attempts.refuse(net(999), t0).is_some(), "the /64 has had its ten");
         assert_eq!(attempts.refuse(IpAddr::from([0x2001, 0xdb8, 0, 8, 0, 0, 0, 1]), t0), None, "another /64");
     }
@@ -375,6 +418,13 @@ mod host_tests {
             assert!(!hosts.allows(theirs), "{theirs}");
         }
         assert!(!AllowedHosts::default().allows("audit.example.com"), "a name must be listed");
+        let one = AllowedHosts::default().listening_on("192.0.2.5".parse().expect("ip"));
+        for ours in ["192.0.2.5:8080", "127.0.0.1:8080", "[::1]:8080", "localhost:8080"] {
+            assert!(one.allows(ours), "{ours}");
+        }
+        assert!(!one.allows("192.0.2.6:8080"), "another address than the one listened on");
+        let every = AllowedHosts::default().listening_on("0.0.0.0".parse().expect("ip"));
+        assert!(every.allows("192.0.2.6:8080"), "listening everywhere, every address is ours");
     }
 
     #[test]

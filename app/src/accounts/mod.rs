@@ -66,6 +66,7 @@ pub struct User {
 
 /// How a user's account stands at a moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum UserStatus {
     Active,

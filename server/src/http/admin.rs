@@ -5,7 +5,7 @@
 use super::caller::Who;
 use super::error::ApiError;
 use crate::state::AppState;
-use app::accounts::{Role, User};
+use app::accounts::{Role, User, UserStatus};
 use app::token_admin::{self, IssueToken};
 use app::tokens::{Scope, TokenInfo};
 use app::users::{self, ChangeUser, CreateUser};
@@ -32,6 +32,29 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
 /// An id in the path: a number, or there is no such thing (404).
 fn id(text: &str, what: &str) -> Result<i64, ApiError> {
     text.parse().map_err(|_| ApiError::NoSuch(format!("no {what} has the id '{text}'")))
+}
+
+/// A user in the path: their id, or their username.
+async fn user_id(state: &AppState, text: &str) -> Result<i64, ApiError> {
+    match text.parse() {
+        Ok(id) => Ok(id),
+        Err(_) => Ok(users::named(&state.store, text).await?.id),
+    }
+}
+
+/// A user as the API shows one: with their status now (active, locked or disabled).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    #[serde(flatten)]
+    user: User,
+    status: UserStatus,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        let status = user.status(Utc::now());
+        UserView { user, status }
+    }
 }
 
 /// A user to create.
@@ -71,13 +94,13 @@ pub struct UserChangeBody {
     tag = "admin",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Every user (never a password or its hash)", body = Vec<User>),
+        (status = 200, description = "Every user with their status (never a password or its hash)", body = Vec<UserView>),
         (status = 401, description = "No valid bearer token or session", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody)
     )
 )]
-pub async fn users(State(state): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(state.accounts.users().await?))
+pub async fn users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
+    Ok(Json(state.accounts.users().await?.into_iter().map(UserView::from).collect()))
 }
 
 /// Creates a user; recorded as `user.created`.
@@ -88,7 +111,7 @@ pub async fn users(State(state): State<AppState>) -> Result<Json<Vec<User>>, Api
     request_body = NewUserBody,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "The user created", body = User),
+        (status = 201, description = "The user created", body = UserView),
         (status = 400, description = "A field is not acceptable; `field` names it", body = ErrorBody),
         (status = 409, description = "The username is taken", body = ErrorBody),
         (status = 401, description = "No valid bearer token or session", body = ErrorBody),
@@ -99,12 +122,12 @@ pub async fn create_user(
     State(state): State<AppState>,
     Who(caller): Who,
     bytes: Bytes,
-) -> Result<(StatusCode, Json<User>), ApiError> {
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let new: NewUserBody = body(&bytes)?;
     let request =
         CreateUser { username: new.username, display_name: new.display_name, role: new.role, password: new.password };
     let user = users::create(&state.store, request, caller.principal.actor()).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// Changes a user (role, display name, password reset, disable or enable, unlock);
@@ -113,11 +136,11 @@ pub async fn create_user(
     patch,
     path = "/admin/users/{id}",
     tag = "admin",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = String, Path, description = "The user's id, or their username")),
     request_body = UserChangeBody,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user as changed", body = User),
+        (status = 200, description = "The user as changed", body = UserView),
         (status = 400, description = "A field is not acceptable; `field` names it", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "It would leave no active admin", body = ErrorBody),
@@ -130,8 +153,8 @@ pub async fn change_user(
     Who(caller): Who,
     Path(user): Path<String>,
     bytes: Bytes,
-) -> Result<Json<User>, ApiError> {
-    let user = id(&user, "user")?;
+) -> Result<Json<UserView>, ApiError> {
+    let user = user_id(&state, &user).await?;
     let change: UserChangeBody = body(&bytes)?;
     let change = ChangeUser {
         display_name: change.display_name,
@@ -140,7 +163,7 @@ pub async fn change_user(
         disabled: change.disabled,
         unlock: change.unlock,
     };
-    Ok(Json(users::change(&state.store, user, change, caller.principal.actor()).await?))
+    Ok(Json(users::change(&state.store, user, change, caller.principal.actor()).await?.into()))
 }
 
 /// Deletes a user and ends their sessions; recorded as `user.deleted`.
@@ -148,10 +171,10 @@ pub async fn change_user(
     delete,
     path = "/admin/users/{id}",
     tag = "admin",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = String, Path, description = "The user's id, or their username")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user deleted", body = User),
+        (status = 200, description = "The user deleted", body = UserView),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "The last active admin", body = ErrorBody),
         (status = 401, description = "No valid bearer token or session", body = ErrorBody),
@@ -162,9 +185,9 @@ pub async fn delete_user(
     State(state): State<AppState>,
     Who(caller): Who,
     Path(user): Path<String>,
-) -> Result<Json<User>, ApiError> {
-    let user = id(&user, "user")?;
-    Ok(Json(users::delete(&state.store, user, caller.principal.actor()).await?))
+) -> Result<Json<UserView>, ApiError> {
+    let user = user_id(&state, &user).await?;
+    Ok(Json(users::delete(&state.store, user, caller.principal.actor()).await?.into()))
 }
 
 /// A token to issue.

@@ -144,6 +144,9 @@ pub async fn sign_in(State(state): State<AppState>, Who(caller): Who, request: R
             Ok(response)
         }
         Err(SignInError::Refused(_)) => {
+            if let Some(ip) = caller.ip {
+                state.sign_in.attempts.failed(ip, Instant::now());
+            }
             let query: String = form_urlencoded::Serializer::new(String::new())
                 .append_pair("failed", "1")
                 .append_pair("next", &next)

@@ -6,7 +6,7 @@
 use super::entries::{self, EntryCount};
 use super::html::escape;
 use super::{admin, events, export, health, metrics};
-use app::accounts::{Role, User};
+use app::accounts::{Role, User, UserStatus};
 use app::catalogue::{Category, EventSpec};
 use app::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity};
 use app::filter::EntryQuery;
@@ -70,7 +70,7 @@ pub struct IngestReply {
     ),
     components(schemas(
         AuditEntry, EntryPage, Actor, ActorType, Resource, IngestToken, Severity, EventSpec, Category, NewEntry,
-        ErrorBody, IngestReply, EntryCount, User, Role, TokenInfo, Scope, admin::NewUserBody, admin::UserChangeBody,
+        ErrorBody, IngestReply, EntryCount, User, UserStatus, admin::UserView, Role, TokenInfo, Scope, admin::NewUserBody, admin::UserChangeBody,
         admin::NewTokenBody, admin::IssuedToken
     )),
     modifiers(&BearerAuth, &ExportParameters),

@@ -10,8 +10,9 @@
 //!   allowed, not found, the API description) get one without any script.
 //! - A request naming a host this server does not serve is refused (421): a page on
 //!   another site whose name was rebound to this address (DNS rebinding) sends its own
-//!   name, never ours. IP addresses and `localhost` are always ours; a name is ours when
-//!   the operator lists it (`--allowed-hosts`).
+//!   name, never ours. Ours are the address listened on (every address when listening
+//!   on all), loopback and `localhost`, and the names the operator lists
+//!   (`--allowed-hosts`).
 
 use crate::state::AllowedHosts;
 use axum::extract::{Request, State};

@@ -37,12 +37,14 @@ async fn users_are_created_changed_and_deleted_over_rest_and_each_change_is_reco
     let listed = admin_json(&app, Method::GET, "/admin/users", Value::Null).await.json();
     let names: Vec<&str> = listed.as_array().expect("a list").iter().filter_map(|u| u["username"].as_str()).collect();
     assert_eq!(names, ["ana", "bob"]);
+    assert_eq!(listed[0]["status"], "active", "{listed}");
 
     let change =
         json!({"role": "admin", "display_name": "Bob B.", "password": "another-long-pass-phrase", "unlock": true});
-    let changed = admin_json(&app, Method::PATCH, &format!("/admin/users/{bob_id}"), change).await;
+    // By username as well as by id.
+    let changed = admin_json(&app, Method::PATCH, "/admin/users/bob", change).await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
-    assert_eq!(changed.json()["role"], "admin");
+    assert_eq!((changed.json()["role"].as_str(), changed.json()["id"].as_i64()), (Some("admin"), Some(bob_id)));
     let update = recorded(&app, "user.updated").await.pop().expect("recorded");
     assert_eq!(update["actor"], json!({"type": "service", "id": "token-3", "name": "admin"}), "the token is the actor");
     assert_eq!(update["details"]["changes"]["role"], json!({"old": "auditor", "new": "admin"}));
@@ -287,8 +289,13 @@ async fn a_locked_account_stays_locked_to_the_right_password_until_an_admin_unlo
     let locked = recorded(&app, "auth.account.locked").await;
     assert_eq!((locked.len(), locked[0]["details"]["attempts"].as_u64()), (1, Some(5)));
     assert!(sign_in("correct-horse-battery-staple").await.starts_with("/login?failed=1"), "locked: the right one too");
+    let reasons: Vec<Value> =
+        recorded(&app, "auth.login.failed").await.iter().map(|e| e["details"]["reason"].clone()).collect();
+    assert_eq!(reasons.first(), Some(&json!("wrong password")));
+    assert_eq!(reasons.last(), Some(&json!("locked")), "the log says why, the person is not told");
     let users = admin_json(&app, Method::GET, "/admin/users", Value::Null).await.json();
     assert!(users[0]["locked_until"].is_string(), "the users list says until when: {users}");
+    assert_eq!(users[0]["status"], "locked");
 
     let id = ana["id"].as_i64().expect("an id");
     let unlocked = admin_json(&app, Method::PATCH, &format!("/admin/users/{id}"), json!({"unlock": true})).await;
@@ -298,4 +305,10 @@ async fn a_locked_account_stays_locked_to_the_right_password_until_an_admin_unlo
     assert_eq!(update["details"]["changes"]["locked_until"]["new"], Value::Null);
     assert!(update["details"]["changes"]["locked_until"]["old"].is_string(), "{update}");
     assert_eq!(sign_in("correct-horse-battery-staple").await, "/audit", "signs in again");
+
+    // Disabled: refused, and the log says so.
+    admin_json(&app, Method::PATCH, &format!("/admin/users/{id}"), json!({"disabled": true})).await;
+    assert!(sign_in("correct-horse-battery-staple").await.starts_with("/login?failed=1"));
+    let last = recorded(&app, "auth.login.failed").await.pop().expect("recorded");
+    assert_eq!(last["details"]["reason"], "disabled");
 }

@@ -234,8 +234,20 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn sign_in_attempts_are_limited_per_client_address() {
-    let app = TestApp::spawn().await;
+async fn failed_sign_ins_are_limited_per_client_address_and_successes_are_not() {
+    let app = TestApp::spawn_with(|state| {
+        let policy = server::state::SignInPolicy {
+            attempts: server::state::Attempts::new(10),
+            ..server::state::SignInPolicy::default()
+        };
+        state.with_sign_in(policy)
+    })
+    .await;
+    add_user(&app, "ana", Role::Auditor).await;
+    for _ in 0..12 {
+        let (reply, cookie) = sign_in(&app, "ana", PASSWORD, &[]).await;
+        assert!(reply.status == StatusCode::SEE_OTHER && cookie.is_some(), "successes are not limited");
+    }
     for _ in 0..10 {
         let (reply, _) = sign_in(&app, "nobody", "whatever-it-is", &[]).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
@@ -246,6 +258,8 @@ async fn sign_in_attempts_are_limited_per_client_address() {
         limited.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.parse().ok()).expect("Retry-After");
     assert!((1..=60).contains(&wait), "{wait}");
     assert_eq!(recorded(&app, "auth.login.failed").await.len(), 10, "the refused attempt was not even tried");
+    let (also, _) = sign_in(&app, "ana", PASSWORD, &[]).await;
+    assert_eq!(also.status, StatusCode::TOO_MANY_REQUESTS, "until the minute is over, from that address");
 }
 
 #[tokio::test]
