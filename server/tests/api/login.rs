@@ -336,3 +336,28 @@ async fn the_top_bar_shows_who_is_signed_in_their_role_and_a_sign_out_button() {
     let login = app.request(Method::GET, "/login", None, Vec::new()).await.text;
     assert!(!login.contains("Sign out") && !login.contains(r#"class="role""#), "{login}");
 }
+
+#[tokio::test]
+async fn a_busy_session_still_ends_at_its_absolute_timeout_and_the_end_is_recorded() {
+    let app = TestApp::spawn_with(|state| {
+        let mut policy = server::state::SignInPolicy::default();
+        policy.timeouts.absolute = chrono::Duration::seconds(2);
+        state.with_sign_in(policy)
+    })
+    .await;
+    add_user(&app, "ana", Role::Auditor).await;
+    let (_, cookie) = sign_in(&app, "ana", PASSWORD, &[]).await;
+    let cookie = cookie.expect("cookie");
+    // In use all along: never idle, yet over once two seconds have passed since sign-in.
+    for _ in 0..4 {
+        assert_eq!(with_cookie(&app, Method::GET, "/audit/entries", &cookie, &[]).await.status, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let page = with_cookie(&app, Method::GET, "/audit", &cookie, &[]).await;
+    assert_eq!((page.status, location(&page)), (StatusCode::SEE_OTHER, "/login?next=%2Faudit"));
+    let logouts = recorded(&app, "auth.logout").await;
+    assert_eq!(logouts.len(), 1);
+    assert_eq!(logouts[0]["details"]["reason"], "session reached its maximum duration");
+    assert_eq!(logouts[0]["details"]["username"], "ana");
+}
