@@ -103,6 +103,26 @@ pub async fn users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>,
     Ok(Json(state.accounts.users().await?.into_iter().map(UserView::from).collect()))
 }
 
+/// One user, by id or username.
+#[utoipa::path(
+    get,
+    path = "/admin/users/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "The user's id, or their username")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user with their status", body = UserView),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "No valid bearer token or session", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody)
+    )
+)]
+pub async fn user(State(state): State<AppState>, Path(user): Path<String>) -> Result<Json<UserView>, ApiError> {
+    let id = user_id(&state, &user).await?;
+    let found = state.accounts.user(id).await?.ok_or_else(|| ApiError::NoSuch(format!("no user has the id {id}")))?;
+    Ok(Json(found.user.into()))
+}
+
 /// Creates a user; recorded as `user.created`.
 #[utoipa::path(
     post,

@@ -61,6 +61,7 @@ pub struct IngestReply {
         metrics::serve,
         health::check,
         admin::users,
+        admin::user,
         admin::create_user,
         admin::change_user,
         admin::delete_user,

@@ -83,6 +83,7 @@ pub static ROUTES: &[Route] = &[
     // Administration: users and API tokens (an admin token or an admin's session).
     route!(GET "/admin/users", ADMIN, Api, admin::users),
     route!(POST "/admin/users", ADMIN, Api, admin::create_user),
+    route!(GET "/admin/users/{id}", ADMIN, Api, admin::user),
     route!(PATCH "/admin/users/{id}", ADMIN, Api, admin::change_user),
     route!(DELETE "/admin/users/{id}", ADMIN, Api, admin::delete_user),
     route!(GET "/admin/tokens", ADMIN, Api, admin::tokens),

@@ -38,6 +38,11 @@ async fn users_are_created_changed_and_deleted_over_rest_and_each_change_is_reco
     let names: Vec<&str> = listed.as_array().expect("a list").iter().filter_map(|u| u["username"].as_str()).collect();
     assert_eq!(names, ["ana", "bob"]);
     assert_eq!(listed[0]["status"], "active", "{listed}");
+    for by in [format!("/admin/users/{bob_id}"), "/admin/users/BOB".to_owned()] {
+        let one = admin_json(&app, Method::GET, &by, Value::Null).await;
+        assert_eq!((one.status, one.json()["username"].as_str()), (StatusCode::OK, Some("bob")), "{by}");
+    }
+    assert_eq!(admin_json(&app, Method::GET, "/admin/users/nobody", Value::Null).await.status, StatusCode::NOT_FOUND);
 
     let change =
         json!({"role": "admin", "display_name": "Bob B.", "password": "another-long-pass-phrase", "unlock": true});
