@@ -13,6 +13,8 @@ pub mod filter;
 pub mod histogram;
 pub mod ingest;
 #[cfg(feature = "ssr")]
+pub mod integrity;
+#[cfg(feature = "ssr")]
 pub mod internal_event;
 pub mod login;
 pub mod search;

@@ -176,5 +176,8 @@ fn print_report(report: &VerifyReport) -> Result<(), RunError> {
     if let Some(head) = &report.head {
         writeln!(out, "Head: {head}").map_err(RunError::Output)?;
     }
+    if let Some(tree) = &report.tree {
+        writeln!(out, "Merkle tree (RFC 6962): {tree}").map_err(RunError::Output)?;
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use super::chain::{entry_hash, ChainFields, GENESIS_HASH};
 use super::{RawEntry, StoreError};
+use crate::integrity::{leaf_hash, TreeBuilder, TreeHead};
 use std::fmt;
 use std::str::FromStr;
 
@@ -86,6 +87,8 @@ pub struct VerifyReport {
     pub entries: u64,
     /// The last entry checked, as `SEQ:HASH`.
     pub head: Option<Head>,
+    /// The Merkle tree (RFC 6962) of the entries checked: what a checkpoint would sign.
+    pub tree: Option<TreeHead>,
     pub problems: Vec<Problem>,
 }
 
@@ -112,13 +115,20 @@ impl VerifyReport {
 pub struct ChainWalk {
     prev: [u8; 32],
     expected: u64,
+    tree: TreeBuilder,
     pub report: VerifyReport,
     broken: bool,
 }
 
 impl Default for ChainWalk {
     fn default() -> Self {
-        ChainWalk { prev: GENESIS_HASH, expected: 1, report: VerifyReport::default(), broken: false }
+        ChainWalk {
+            prev: GENESIS_HASH,
+            expected: 1,
+            tree: TreeBuilder::default(),
+            report: VerifyReport { tree: Some(TreeBuilder::default().head()), ..VerifyReport::default() },
+            broken: false,
+        }
     }
 }
 
@@ -146,10 +156,16 @@ impl ChainWalk {
             return self
                 .fail(Problem::BrokenLink { seq: expected, reason: "its content does not match its hash".into() });
         }
+        let leaf = match leaf_hash(&entry) {
+            Ok(leaf) => leaf,
+            Err(e) => return self.fail(Problem::BrokenLink { seq: expected, reason: e.to_string() }),
+        };
+        self.tree.push(leaf);
         self.prev = hash;
         self.expected += 1;
         self.report.entries = expected;
         self.report.head = Some(Head { sequence: expected, hash: entry.hash });
+        self.report.tree = Some(self.tree.head());
         true
     }
 
@@ -177,8 +193,12 @@ mod tests {
     #[test]
     fn a_head_past_the_end_or_with_another_hash_is_reported() {
         let head = Head { sequence: 5, hash: "aa".repeat(32) };
-        let mut report =
-            VerifyReport { entries: 3, head: Some(Head { sequence: 3, hash: "bb".repeat(32) }), problems: vec![] };
+        let mut report = VerifyReport {
+            entries: 3,
+            head: Some(Head { sequence: 3, hash: "bb".repeat(32) }),
+            tree: None,
+            problems: vec![],
+        };
         report.check_head(&head, None);
         assert_eq!(report.problems, vec![Problem::Truncated { expected: 5, last: 3 }]);
         let mut report = VerifyReport::default();

@@ -9,6 +9,7 @@ mod export_pdf;
 mod headers;
 mod helpers;
 mod ingest;
+mod integrity;
 mod layout;
 mod live;
 mod login;
