@@ -3,8 +3,8 @@
 
 Usage: python3 tree_root.py export.json
 where export.json is `GET /audit/export?format=json` of the whole log (no filters).
-Prints "size N, root B64": the same line `certifyclouds verify` prints. Standard library
-only; see docs/integrity.md for what each step means.
+Prints "size N, root B64": what `certifyclouds verify --tree-size N` prints for the
+first N entries. Standard library only; see docs/integrity.md for what each step means.
 """
 import base64
 import hashlib
@@ -51,8 +51,12 @@ def jcs(v):
     return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + jcs(v[k]) for k in keys) + "}"
 
 
+MEMBERS = ("id", "timestamp", "event_type", "actor", "resource", "description", "details",
+           "severity", "ip_address", "user_agent", "received_at", "ingested_by", "sequence")
+
+
 def leaf(entry):
-    content = {k: v for k, v in entry.items() if k not in ("prev_hash", "hash")}
+    content = {k: entry[k] for k in MEMBERS}  # a missing member is an error: KeyError
     return hashlib.sha256(b"\x00" + jcs(content).encode("utf-8")).digest()
 
 
@@ -71,4 +75,6 @@ def root(leaves):
 if __name__ == "__main__":
     with open(sys.argv[1], encoding="utf-8") as f:
         entries = sorted(json.load(f), key=lambda e: e["sequence"])
+    if [e["sequence"] for e in entries] != list(range(1, len(entries) + 1)):
+        sys.exit("not a whole log: the sequence numbers are not 1 to N (a filtered export?)")
     print(f"size {len(entries)}, root {base64.b64encode(root([leaf(e) for e in entries])).decode()}")

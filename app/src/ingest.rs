@@ -230,6 +230,49 @@ pub fn check_fields(
     if serde_json::to_vec(details).map_or(0, |v| v.len()) > MAX_DETAILS_BYTES {
         return Err(field_err("details", format!("is larger than {MAX_DETAILS_BYTES} bytes")));
     }
+    for (key, value) in details {
+        check_exact(value, &mut format!("details.{key}"))?;
+    }
+    Ok(())
+}
+
+/// The largest integer every JSON reader holds exactly (I-JSON, RFC 7493). The log's
+/// Merkle tree reads numbers as doubles (RFC 8785), so a larger one would not be committed
+/// to exactly: two entries differing only in it would have the same leaf.
+pub const MAX_EXACT_INTEGER: u64 = (1 << 53) - 1;
+
+/// Refuses integers beyond ±[`MAX_EXACT_INTEGER`] anywhere in a detail.
+fn check_exact(value: &Value, path: &mut String) -> Result<(), FieldError> {
+    match value {
+        Value::Number(n) => {
+            let beyond = n.as_u64().is_some_and(|v| v > MAX_EXACT_INTEGER)
+                || n.as_i64().is_some_and(|v| v.unsigned_abs() > MAX_EXACT_INTEGER);
+            if beyond {
+                return Err(field_err(
+                    path,
+                    format!("{n} is beyond ±{MAX_EXACT_INTEGER}, which JSON numbers hold exactly: send it as a string"),
+                ));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_exact(item, path)?;
+                path.truncate(len);
+            }
+        }
+        Value::Object(members) => {
+            for (key, member) in members {
+                let len = path.len();
+                path.push('.');
+                path.push_str(key);
+                check_exact(member, path)?;
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -337,6 +380,29 @@ mod tests {
 
     fn parse(v: Value) -> Result<Vec<ValidEntry>, IngestError> {
         parse_batch(v.to_string().as_bytes(), &receipt())
+    }
+
+    #[test]
+    fn integers_json_cannot_hold_exactly_are_refused_wherever_they_are() {
+        for (details, field) in [
+            (json!({"username": "a", "n": 9_007_199_254_740_992u64}), "details.n"),
+            (json!({"username": "a", "n": -9_007_199_254_740_992i64}), "details.n"),
+            (json!({"username": "a", "deep": {"list": [1, 12_345_678_901_234_567_890u64]}}), "details.deep.list[1]"),
+        ] {
+            let mut v = login();
+            v["details"] = details;
+            match parse(v) {
+                Err(IngestError::Invalid { field: f, message, .. }) => {
+                    assert_eq!(f, field);
+                    assert!(message.contains("send it as a string"), "{message}");
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let mut v = login();
+        v["details"] =
+            json!({"username": "a", "max": 9_007_199_254_740_991u64, "min": -9_007_199_254_740_991i64, "f": 1e300});
+        assert!(parse(v).is_ok(), "the exact range and doubles are fine");
     }
 
     #[test]

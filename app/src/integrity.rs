@@ -3,8 +3,10 @@
 //! check an entry, or the whole log, without trusting the database. `docs/integrity.md`
 //! says how to compute the same from an export.
 //!
-//! - An entry's canonical bytes: the entry as the API serves it, without `prev_hash` and
-//!   `hash` (the hash chain's own fields), canonicalised as RFC 8785 (JCS) says.
+//! - An entry's canonical bytes: the members of [`LEAF_MEMBERS`] of the entry as the API
+//!   serves it (not the hash chain's `prev_hash` and `hash`), canonicalised as RFC 8785
+//!   (JCS) says. The list is fixed: a member the API serves in a later version is not in
+//!   the leaf, so no published root ever changes.
 //! - Leaf hash: SHA-256(0x00 ‖ canonical bytes); node: SHA-256(0x01 ‖ left ‖ right); the
 //!   root of no entries is SHA-256 of nothing.
 
@@ -19,19 +21,37 @@ pub enum IntegrityError {
     Canonical { id: String, reason: String },
 }
 
-/// The fields of a served entry that belong to the hash chain, not to its content.
-const CHAIN_FIELDS: [&str; 2] = ["prev_hash", "hash"];
+/// The members of a served entry that its leaf covers (docs/integrity.md), each always
+/// present (`null` when empty).
+pub const LEAF_MEMBERS: [&str; 13] = [
+    "id",
+    "timestamp",
+    "event_type",
+    "actor",
+    "resource",
+    "description",
+    "details",
+    "severity",
+    "ip_address",
+    "user_agent",
+    "received_at",
+    "ingested_by",
+    "sequence",
+];
 
 /// An entry's canonical bytes: what its leaf hashes.
 pub fn canonical_bytes(entry: &AuditEntry) -> Result<Vec<u8>, IntegrityError> {
-    let failed = |e: serde_json::Error| IntegrityError::Canonical { id: entry.id.clone(), reason: e.to_string() };
-    let mut value = serde_json::to_value(entry).map_err(failed)?;
-    if let Some(fields) = value.as_object_mut() {
-        for name in CHAIN_FIELDS {
-            fields.remove(name);
-        }
+    let failed = |reason: String| IntegrityError::Canonical { id: entry.id.clone(), reason };
+    let mut served = match serde_json::to_value(entry).map_err(|e| failed(e.to_string()))? {
+        serde_json::Value::Object(members) => members,
+        _ => return Err(failed("an entry is not served as an object".into())),
+    };
+    let mut leaf = serde_json::Map::new();
+    for name in LEAF_MEMBERS {
+        let value = served.remove(name).ok_or_else(|| failed(format!("the member {name} is not served")))?;
+        leaf.insert(name.to_owned(), value);
     }
-    serde_json_canonicalizer::to_vec(&value).map_err(failed)
+    serde_json_canonicalizer::to_vec(&leaf).map_err(|e| failed(e.to_string()))
 }
 
 /// An entry's leaf hash: SHA-256(0x00 ‖ its canonical bytes).

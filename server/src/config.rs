@@ -150,6 +150,10 @@ pub struct VerifyArgs {
     /// entry with that hash, so entries removed from the end are found.
     #[arg(long, value_name = "SEQ:HASH")]
     pub expect_head: Option<Head>,
+    /// Also print the Merkle tree head of the first N entries (to compare with a tree
+    /// computed from an export of N entries, see docs/integrity.md).
+    #[arg(long, value_name = "N")]
+    pub tree_size: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,7 +293,7 @@ mod tests {
         assert_eq!(cli.log_format, LogFormat::Json);
         assert!(cli.serve.trusted_proxies.contains("10.2.3.4".parse().expect("ip")));
         match cli.command {
-            Some(Command::Verify(VerifyArgs { expect_head: Some(h) })) => assert_eq!(h.sequence, 12),
+            Some(Command::Verify(VerifyArgs { expect_head: Some(h), .. })) => assert_eq!(h.sequence, 12),
             other => panic!("unexpected {other:?}"),
         }
         assert!(Cli::try_parse_from(["certifyclouds", "verify", "--expect-head", "12"]).is_err());

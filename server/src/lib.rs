@@ -88,12 +88,24 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             )
             .map_err(RunError::Output)
         }
-        Command::Verify(VerifyArgs { expect_head }) => {
+        Command::Verify(VerifyArgs { expect_head, tree_size }) => {
             // Read-only: a mistyped path must not leave an empty database behind.
             let store = store::open_read_only(&cli.database_url).await?;
             let report = store.log.verify(expect_head.as_ref()).await?;
+            let prefix = match tree_size.filter(|_| report.is_intact()) {
+                Some(size) => Some(tree_of_first(store.log.as_ref(), size).await),
+                None => None,
+            };
             store.maintenance.close().await;
-            print_report(&report)
+            print_report(&report)?;
+            match prefix {
+                Some(Ok(head)) => {
+                    writeln!(std::io::stdout(), "Merkle tree (RFC 6962) of the first {} entries: {head}", head.size)
+                        .map_err(RunError::Output)
+                }
+                Some(Err(e)) => Err(e),
+                None => Ok(()),
+            }
         }
         Command::MigrateStore(MigrateArgs { from, to }) => {
             let (source, target) = migrate::open(&from, &to).await?;
@@ -130,6 +142,22 @@ async fn first_admin(store: &store::Store) -> Result<(), RunError> {
         ),
     };
     shown.map_err(RunError::Output)
+}
+
+/// The Merkle tree head of the log's first `size` entries (all of them if it holds fewer:
+/// then the size printed says so).
+async fn tree_of_first(log: &dyn store::AuditLog, size: u64) -> Result<app::integrity::TreeHead, RunError> {
+    let mut tree = app::integrity::TreeBuilder::default();
+    let mut after = 0;
+    while after < size {
+        let batch = log.entries_after(after, 1000).await?;
+        let Some(last) = batch.last().map(|e| e.sequence) else { break };
+        for entry in batch.iter().take_while(|e| e.sequence <= size) {
+            tree.push(app::integrity::leaf_hash(entry).map_err(|e| RunError::Verification(e.to_string()))?);
+        }
+        after = last;
+    }
+    Ok(tree.head())
 }
 
 /// What `migrate-store` prints once the copy is verified.
