@@ -9,7 +9,7 @@ use crate::entry::{Actor, ActorType, Resource};
 use crate::internal_event::InternalEvent;
 use crate::store::{NewToken, Store, StoreError};
 use crate::tokens::{self, check_name, Scope, TokenInfo};
-use crate::users::AccountError;
+use crate::users::{record, AccountError};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// A token to issue, as the form, the API or the command line gives it.
@@ -50,12 +50,6 @@ fn creator(by: &Actor) -> String {
 
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-async fn record(store: &Store, event: InternalEvent) -> Result<(), AccountError> {
-    let entry = event.build(Utc::now())?;
-    store.log.append(vec![entry]).await.map_err(|e| AccountError::Unrecorded(e.to_string()))?;
-    Ok(())
 }
 
 pub async fn issue(store: &Store, request: IssueToken, by: Actor) -> Result<Issued, AccountError> {

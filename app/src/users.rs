@@ -109,7 +109,8 @@ fn invalid(field: &'static str) -> impl Fn(String) -> AccountError {
     move |message| AccountError::Invalid { field, message }
 }
 
-async fn record(store: &Store, event: InternalEvent) -> Result<(), AccountError> {
+/// Records an account change (a user's or an API token's) in the log.
+pub(crate) async fn record(store: &Store, event: InternalEvent) -> Result<(), AccountError> {
     let entry = event.build(Utc::now())?;
     store.log.append(vec![entry]).await.map_err(|e| AccountError::Unrecorded(e.to_string()))?;
     Ok(())
