@@ -10,7 +10,7 @@
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO :"app";
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"app";
-GRANT INSERT ON audit_entries, audit_actors, api_tokens TO :"app";
+GRANT INSERT ON audit_entries, audit_actors, api_tokens, audit_tree, audit_checkpoints TO :"app";
 GRANT INSERT, UPDATE ON audit_daily_counts, audit_actor_counts, audit_search_keys TO :"app";
 GRANT INSERT, UPDATE, DELETE ON users, sessions TO :"app";
 -- Tokens: created, noted when used, revoked (deleted); what a token may do never changes.

@@ -6,6 +6,8 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod catalogue;
+#[cfg(feature = "ssr")]
+pub mod checkpoint;
 pub mod dates;
 pub mod entry;
 pub mod export;
@@ -17,6 +19,7 @@ pub mod integrity;
 #[cfg(feature = "ssr")]
 pub mod internal_event;
 pub mod login;
+pub mod proof;
 pub mod search;
 pub mod tokens;
 pub mod topbar;

@@ -27,6 +27,58 @@ pub struct Cli {
 
     #[command(flatten)]
     pub serve: ServeArgs,
+
+    #[command(flatten)]
+    pub integrity: IntegrityArgs,
+}
+
+/// The log's signing key and its checkpoints (docs/integrity.md).
+#[derive(Debug, Clone, Args)]
+pub struct IntegrityArgs {
+    /// The file holding the log's Ed25519 signing key, outside the database; created (mode
+    /// 0600) on first start. Default: `<database file>.signing-key` beside a SQLite
+    /// database, `data/signing-key` for PostgreSQL (every instance of one log needs the
+    /// same key).
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_SIGNING_KEY", value_name = "PATH")]
+    pub signing_key: Option<std::path::PathBuf>,
+
+    /// The log's name, the first line of every checkpoint (and the key's name), given
+    /// when the key is created: e.g. `audit.example.com/prod`. An existing key keeps its own.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_LOG_ORIGIN", default_value = app::checkpoint::DEFAULT_ORIGIN)]
+    pub log_origin: String,
+
+    /// While the log grows, a checkpoint is signed at most this often.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_CHECKPOINT_MINUTES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub checkpoint_minutes: u32,
+
+    /// A directory every checkpoint is also written to (`checkpoint-<size>`, `latest`):
+    /// point it at storage the database's host cannot rewrite.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_CHECKPOINT_DIR", value_name = "DIR")]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+}
+
+impl IntegrityArgs {
+    /// Where the signing key of the store at `database_url` lives.
+    pub fn key_path(&self, database_url: &str) -> std::path::PathBuf {
+        if let Some(path) = &self.signing_key {
+            return path.clone();
+        }
+        match database_url.strip_prefix("sqlite:") {
+            Some(path) => {
+                let path = path.split('?').next().unwrap_or(path).trim_start_matches("//");
+                std::path::PathBuf::from(format!("{path}.signing-key"))
+            }
+            None => std::path::PathBuf::from("data/signing-key"),
+        }
+    }
+
+    pub fn policy(&self) -> app::checkpoint::CheckpointPolicy {
+        app::checkpoint::CheckpointPolicy {
+            every: std::time::Duration::from_secs(60 * u64::from(self.checkpoint_minutes)),
+            directory: self.checkpoint_dir.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -127,6 +179,9 @@ pub enum Command {
     /// Re-check the whole log (read-only): the hash chain over every row, the search
     /// index, the per-day and per-actor counts; exits non-zero on any problem.
     Verify(VerifyArgs),
+    /// Sign a checkpoint of the log now (unless the latest covers every entry) and print
+    /// it: the signed note, then its size and root.
+    Checkpoint,
     /// Copy a whole store into PostgreSQL: every entry with its sequence number and hash
     /// (the chain and its head stay the same), and every API token. Run it again after an
     /// interruption: it resumes after the last entry it copied.

@@ -38,6 +38,10 @@ pub enum RunError {
     Migrate(#[from] migrate::MigrateError),
     #[error(transparent)]
     Operator(#[from] operator::OperatorError),
+    #[error(transparent)]
+    Key(#[from] app::checkpoint::KeyError),
+    #[error(transparent)]
+    Checkpoint(#[from] app::checkpoint::CheckpointError),
     #[error("the first admin could not be created ({ADMIN_PASSWORD_ENV}): {0}")]
     FirstAdmin(app::users::AccountError),
 }
@@ -47,17 +51,21 @@ pub const ADMIN_PASSWORD_ENV: &str = "CERTIFYCLOUDS_ADMIN_PASSWORD";
 
 /// Runs the command the command line names.
 pub async fn run(cli: Cli) -> Result<(), RunError> {
+    let (integrity, database_url) = (cli.integrity.clone(), cli.database_url.clone());
+    let signing = || signing(&integrity, &database_url);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let store = store::open(&cli.database_url).await?;
             first_admin(&store).await?;
+            let signing = signing()?;
             let listener = tokio::net::TcpListener::bind(cli.serve.addr)
                 .await
                 .map_err(|source| RunError::Bind { addr: cli.serve.addr, source })?;
             let state = AppState::new(store, &cli.serve.site_root)
                 .with_trusted_proxies(cli.serve.trusted_proxies.clone())
                 .with_allowed_hosts(cli.serve.allowed_hosts.clone().listening_on(cli.serve.addr.ip()))
-                .with_sign_in(cli.serve.sign_in_policy());
+                .with_sign_in(cli.serve.sign_in_policy())
+                .with_signing(signing);
             let running = startup::start(listener, state).map_err(RunError::Serve)?;
             tracing::info!(addr = %running.addr, "serving http://{}/audit", running.addr);
             running.until(startup::stop_signal()).await.map_err(RunError::Serve)
@@ -107,6 +115,21 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
                 None => Ok(()),
             }
         }
+        Command::Checkpoint => {
+            let signing = signing()?;
+            let store = store::open(&cli.database_url).await?;
+            let done =
+                app::checkpoint::checkpoint_now(store.tree.as_ref(), &signing.key, &signing.policy, chrono::Utc::now())
+                    .await;
+            store.maintenance.close().await;
+            let done = done?;
+            let mut out = std::io::stdout().lock();
+            let head = done.checkpoint.head;
+            let what = if done.new { "signed" } else { "unchanged: the latest checkpoint covers every entry" };
+            write!(out, "{}", done.checkpoint.note)
+                .and_then(|()| writeln!(out, "\nCheckpoint {what}: {head}"))
+                .map_err(RunError::Output)
+        }
         Command::MigrateStore(MigrateArgs { from, to }) => {
             let (source, target) = migrate::open(&from, &to).await?;
             let copied = migrate::copy(&source, &target, &migrate::progress_bar()).await;
@@ -115,6 +138,18 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             print_copy(&copied?)
         }
     }
+}
+
+/// The log's signing key (created on first start: said in the log, with its id and path,
+/// never its content) and how checkpoints are made.
+fn signing(args: &config::IntegrityArgs, database_url: &str) -> Result<app::checkpoint::Signing, RunError> {
+    let path = args.key_path(database_url);
+    let (key, created) = app::checkpoint::LogKey::load_or_create(&path, &args.log_origin)?;
+    if created {
+        tracing::info!(path = %path.display(), key_id = %key.key_id(), origin = key.origin(),
+            "created the log's signing key (keep a copy of it: it signs every checkpoint)");
+    }
+    Ok(app::checkpoint::Signing { key, policy: args.policy() })
 }
 
 /// On a database that has never had a user: the `admin` account, with the password from
@@ -153,7 +188,7 @@ async fn tree_of_first(log: &dyn store::AuditLog, size: u64) -> Result<app::inte
         let batch = log.entries_after(after, 1000).await?;
         let Some(last) = batch.last().map(|e| e.sequence) else { break };
         for entry in batch.iter().take_while(|e| e.sequence <= size) {
-            tree.push(app::integrity::leaf_hash(entry).map_err(|e| RunError::Verification(e.to_string()))?);
+            tree.push(app::integrity::entry_leaf_hash(entry));
         }
         after = last;
     }

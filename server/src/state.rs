@@ -5,8 +5,9 @@
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use app::accounts::Lockout;
+use app::checkpoint::{CheckpointPolicy, LogKey, Signing, DEFAULT_ORIGIN};
 use app::signin::Timeouts;
-use app::store::{AccountStore, AuditLog, Maintenance, SessionStore, Store, TokenStore};
+use app::store::{AccountStore, AuditLog, Maintenance, SessionStore, Store, TokenStore, TreeStore};
 use axum::extract::FromRef;
 use ipnet::IpNet;
 use leptos::prelude::LeptosOptions;
@@ -39,6 +40,10 @@ pub struct AppState {
     pub token_uses: Arc<TokenUses>,
     /// The host names (besides addresses and `localhost`) requests may name.
     pub hosts: Arc<AllowedHosts>,
+    /// The Merkle tree's rows and checkpoints.
+    pub tree: Arc<dyn TreeStore>,
+    /// The log's signing key and how checkpoints are made.
+    pub signing: Arc<Signing>,
 }
 
 /// "Last used" for API tokens, written at most once a minute per token and process (see
@@ -91,6 +96,13 @@ impl AppState {
             accounts: store.accounts,
             sessions: store.sessions,
             maintenance: store.maintenance,
+            tree: store.tree,
+            // A key in memory until `with_signing` gives the one from the key file (tests
+            // and benchmarks keep this one).
+            signing: Arc::new(Signing {
+                key: LogKey::ephemeral(DEFAULT_ORIGIN).expect("the default origin is a valid key name"),
+                policy: CheckpointPolicy::default(),
+            }),
             limits: Arc::new(Limits::default()),
             proxies: Arc::new(TrustedProxies::default()),
             metrics: Arc::new(Metrics::default()),
@@ -98,6 +110,12 @@ impl AppState {
             token_uses: Arc::new(TokenUses::default()),
             hosts: Arc::new(AllowedHosts::default()),
         }
+    }
+
+    /// The log's signing key and checkpoint policy.
+    pub fn with_signing(mut self, signing: Signing) -> Self {
+        self.signing = Arc::new(signing);
+        self
     }
 
     /// The host names this server answers for, besides addresses and `localhost`.

@@ -1,8 +1,7 @@
 //! The hash chain: each entry's hash covers its canonical form and the previous entry's
 //! hash, so changing, removing or reordering any stored entry breaks every later link.
 
-use crate::entry::{Actor, AuditEntry, IngestToken, Resource, Severity};
-use crate::ingest::ValidEntry;
+use crate::integrity::EntryFields;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
@@ -10,73 +9,17 @@ use std::fmt::Write;
 /// The `prev_hash` of the first entry.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
-/// The fields an entry's hash covers, borrowed from wherever the entry lives.
-pub struct ChainFields<'a> {
-    pub sequence: u64,
-    pub timestamp_micros: i64,
-    pub event_type: &'a str,
-    pub severity: Severity,
-    pub actor: &'a Actor,
-    pub resource: Option<&'a Resource>,
-    pub description: &'a str,
-    pub details: &'a Map<String, Value>,
-    pub ip_address: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
-    /// When the server received the entry; `None` only for entries stored before
-    /// provenance was recorded, whose canonical form has neither provenance field.
-    pub received_at_micros: Option<i64>,
-    pub ingested_by: Option<&'a IngestToken>,
-}
-
-impl<'a> ChainFields<'a> {
-    /// The fields of an entry about to be appended at `sequence`.
-    pub fn of_new(entry: &'a ValidEntry, sequence: u64) -> Self {
-        ChainFields {
-            sequence,
-            timestamp_micros: entry.timestamp.timestamp_micros(),
-            event_type: &entry.event_type,
-            severity: entry.severity,
-            actor: &entry.actor,
-            resource: entry.resource.as_ref(),
-            description: &entry.description,
-            details: &entry.details,
-            ip_address: entry.ip_address.as_deref(),
-            user_agent: entry.user_agent.as_deref(),
-            received_at_micros: Some(entry.received_at.timestamp_micros()),
-            ingested_by: entry.ingested_by.as_ref(),
-        }
-    }
-
-    /// The fields of a stored entry, to check its hash.
-    pub fn of_stored(entry: &'a AuditEntry) -> Self {
-        ChainFields {
-            sequence: entry.sequence,
-            timestamp_micros: entry.timestamp.timestamp_micros(),
-            event_type: &entry.event_type,
-            severity: entry.severity,
-            actor: &entry.actor,
-            resource: entry.resource.as_ref(),
-            description: &entry.description,
-            details: &entry.details,
-            ip_address: entry.ip_address.as_deref(),
-            user_agent: entry.user_agent.as_deref(),
-            received_at_micros: entry.received_at.map(|t| t.timestamp_micros()),
-            ingested_by: entry.ingested_by.as_ref(),
-        }
-    }
-}
-
 /// SHA-256 over the previous hash and the entry's canonical JSON (fixed key order,
 /// details' keys sorted at every depth, no white space). Provenance (`received_at_us`,
 /// `ingested_by`) follows `user_agent` in every entry that records it.
-pub fn entry_hash(prev: &[u8; 32], fields: &ChainFields<'_>) -> [u8; 32] {
+pub fn entry_hash(prev: &[u8; 32], fields: &EntryFields<'_>) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(prev);
     hasher.update(canonical(fields).as_bytes());
     hasher.finalize().into()
 }
 
-fn canonical(f: &ChainFields<'_>) -> String {
+fn canonical(f: &EntryFields<'_>) -> String {
     let mut out = String::with_capacity(512);
     let _ = write!(out, "{{\"sequence\":{},\"timestamp_us\":{},\"event_type\":", f.sequence, f.timestamp_micros);
     push_str(&mut out, f.event_type);
@@ -171,15 +114,15 @@ fn push_value(out: &mut String, value: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::ActorType;
+    use crate::entry::{Actor, ActorType, IngestToken, Severity};
     use serde_json::json;
 
     fn actor() -> Actor {
         Actor { kind: ActorType::User, id: "u1".into(), name: "a@b.c".into() }
     }
 
-    fn fields<'a>(actor: &'a Actor, details: &'a Map<String, Value>) -> ChainFields<'a> {
-        ChainFields {
+    fn fields<'a>(actor: &'a Actor, details: &'a Map<String, Value>) -> EntryFields<'a> {
+        EntryFields {
             sequence: 1,
             timestamp_micros: 1_700_000_000_000_000,
             event_type: "auth.logout",

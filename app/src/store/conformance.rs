@@ -29,6 +29,8 @@ macro_rules! conformance_suite {
             a_one_word_search_counts_each_entry_once_however_many_words_it_begins,
             actors_are_suggested_by_any_part_of_their_name_or_id,
             verify_passes_an_intact_log_and_checks_a_given_head,
+            the_stored_tree_answers_roots_and_proofs_for_every_size,
+            checkpoints_are_kept_once_per_size_and_listed_in_order,
             tokens_are_found_by_hash_and_names_are_unique,
             tokens_expire_are_revoked_at_once_and_note_their_use,
             users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused,
@@ -510,7 +512,7 @@ pub async fn verify_passes_an_intact_log_and_checks_a_given_head(store: Store) {
         }
     }
     for (n, entry) in served.iter().enumerate() {
-        let leaf = tlog_tiles::Hash(crate::integrity::leaf_hash(entry).expect("leaf"));
+        let leaf = tlog_tiles::Hash(crate::integrity::entry_leaf_hash(entry));
         let more = tlog_tiles::stored_hashes_for_record_hash(n as u64, leaf, &Stored(&stored)).expect("stores");
         stored.borrow_mut().extend(more);
     }
@@ -545,6 +547,70 @@ async fn create(store: &Store, name: &str, role: Role) -> User {
 
 fn change(role: Option<Role>, disabled: Option<bool>) -> UserUpdate {
     UserUpdate { role, disabled, ..UserUpdate::default() }
+}
+
+/// The tree's rows are written with the entries, whatever the groups: the root of every
+/// size read from them is the one recomputed from the served entries, and proofs read from
+/// them check against those roots.
+pub async fn the_stored_tree_answers_roots_and_proofs_for_every_size(store: Store) {
+    use crate::integrity::{check_consistency, check_inclusion, entry_leaf_hash, TreeBuilder, TreeQuery};
+    use crate::store::tree_answer;
+    assert_eq!(store.tree.tree_size().await.expect("size"), 0);
+    for (from, to) in [(0, 1), (1, 8), (8, 9), (9, 40)] {
+        store.log.append(samples(from..to)).await.expect("appends");
+    }
+    let concurrent = (40..60).map(|i| {
+        let log = store.log.clone();
+        tokio::spawn(async move { log.append(samples(i..i + 1)).await })
+    });
+    for appended in futures_util::future::join_all(concurrent).await {
+        appended.expect("joins").expect("appends");
+    }
+    assert_eq!(store.tree.tree_size().await.expect("size"), 60);
+    let served = store.log.entries_after(0, 100).await.expect("reads");
+    let mut builder = TreeBuilder::default();
+    let mut heads = vec![builder.head()];
+    for entry in &served {
+        builder.push(entry_leaf_hash(entry));
+        heads.push(builder.head());
+    }
+    for size in 1..=60u64 {
+        let root = tree_answer(&*store.tree, TreeQuery::Root { size }).await.expect("root");
+        assert_eq!(root, vec![heads[size as usize].root], "root of {size}");
+    }
+    for (index, size) in [(0u64, 1u64), (0, 60), (59, 60), (31, 33), (8, 9)] {
+        let proof = tree_answer(&*store.tree, TreeQuery::Inclusion { index, size }).await.expect("proof");
+        let leaf = entry_leaf_hash(&served[index as usize]);
+        assert!(check_inclusion(&proof, index, size, heads[size as usize].root, leaf), "{index} in {size}");
+    }
+    for (from, to) in [(1u64, 60u64), (8, 9), (33, 60), (60, 60), (0, 5)] {
+        let proof = tree_answer(&*store.tree, TreeQuery::Consistency { from, to }).await.expect("proof");
+        assert!(check_consistency(&proof, heads[from as usize], heads[to as usize]), "{from} to {to}");
+    }
+    let beyond = tree_answer(&*store.tree, TreeQuery::Inclusion { index: 3, size: 61 }).await;
+    assert!(matches!(beyond, Err(StoreError::Conflict(_))), "{beyond:?}");
+}
+
+pub async fn checkpoints_are_kept_once_per_size_and_listed_in_order(store: Store) {
+    use crate::integrity::TreeHead;
+    use crate::store::StoredCheckpoint;
+    assert_eq!(store.tree.latest_checkpoint().await.expect("reads"), None);
+    let at: DateTime<Utc> = "2026-01-02T03:04:05.123456Z".parse().expect("time");
+    let checkpoint = |size: u64, byte: u8| StoredCheckpoint {
+        head: TreeHead { size, root: [byte; 32] },
+        signed_at: at + Duration::seconds(size as i64),
+        note: format!("note of {size}\n"),
+    };
+    for size in [5, 1, 9] {
+        assert!(store.tree.add_checkpoint(&checkpoint(size, 1)).await.expect("adds"));
+    }
+    assert!(!store.tree.add_checkpoint(&checkpoint(5, 2)).await.expect("adds"), "one per size");
+    assert_eq!(store.tree.latest_checkpoint().await.expect("reads"), Some(checkpoint(9, 1)));
+    let after: Vec<u64> =
+        store.tree.checkpoints_after(1, 10).await.expect("lists").iter().map(|c| c.head.size).collect();
+    assert_eq!(after, vec![5, 9]);
+    let first = store.tree.checkpoints_after(0, 1).await.expect("lists");
+    assert_eq!(first, vec![checkpoint(1, 1)], "the root and the time read back exactly");
 }
 
 pub async fn users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused(store: Store) {

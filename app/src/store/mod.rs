@@ -15,14 +15,16 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod tree;
 mod verify;
 
-pub use chain::{entry_hash, ChainFields, GENESIS_HASH};
+pub use chain::{entry_hash, GENESIS_HASH};
 pub use error::{OpenError, StoreError};
 #[cfg(any(test, feature = "test-support"))]
 pub use postgres::testing;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use tree::{answer as tree_answer, StoredCheckpoint, TreeStore};
 pub use verify::{Head, Problem, VerifyReport};
 
 use crate::accounts::{Lockout, Role, User};
@@ -387,6 +389,9 @@ pub struct AppendPhases {
     pub terms: std::time::Duration,
     /// The per-day counts (by type, severity, actor kind; and by actor).
     pub counts: std::time::Duration,
+    /// The Merkle tree: each entry's canonical bytes, its leaf hash, the subtree hashes it
+    /// completes, and their row.
+    pub tree: std::time::Duration,
     /// The commit: writing the WAL and waiting for the disk.
     pub commit: std::time::Duration,
 }
@@ -400,6 +405,7 @@ impl AppendPhases {
         self.search += other.search;
         self.terms += other.terms;
         self.counts += other.counts;
+        self.tree += other.tree;
         self.commit += other.commit;
     }
 
@@ -412,6 +418,7 @@ impl AppendPhases {
             search: self.search.saturating_sub(earlier.search),
             terms: self.terms.saturating_sub(earlier.terms),
             counts: self.counts.saturating_sub(earlier.counts),
+            tree: self.tree.saturating_sub(earlier.tree),
             commit: self.commit.saturating_sub(earlier.commit),
         }
     }
@@ -425,16 +432,20 @@ pub struct Store {
     pub accounts: Arc<dyn AccountStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub maintenance: Arc<dyn Maintenance>,
+    pub tree: Arc<dyn TreeStore>,
 }
 
 impl Store {
-    fn of<E: AuditLog + TokenStore + AccountStore + SessionStore + Maintenance + 'static>(engine: E) -> Self {
+    fn of<E: AuditLog + TokenStore + AccountStore + SessionStore + Maintenance + TreeStore + 'static>(
+        engine: E,
+    ) -> Self {
         let engine = Arc::new(engine);
         Store {
             log: engine.clone(),
             tokens: engine.clone(),
             accounts: engine.clone(),
             sessions: engine.clone(),
+            tree: engine.clone(),
             maintenance: engine,
         }
     }

@@ -2,9 +2,9 @@
 //! by row (every row a list or export can show, in sequence order, none skipped), and the
 //! problems an engine's own checks find (search index, counts).
 
-use super::chain::{entry_hash, ChainFields, GENESIS_HASH};
+use super::chain::{entry_hash, GENESIS_HASH};
 use super::{RawEntry, StoreError};
-use crate::integrity::{leaf_hash, TreeBuilder, TreeHead};
+use crate::integrity::{leaf_hash, EntryFields, TreeBuilder, TreeHead};
 use std::fmt;
 use std::str::FromStr;
 
@@ -151,15 +151,13 @@ impl ChainWalk {
             return self
                 .fail(Problem::BrokenLink { seq: expected, reason: "its link to the previous entry differs".into() });
         }
-        let hash = entry_hash(&self.prev, &ChainFields::of_stored(&entry));
+        let fields = EntryFields::of_stored(&entry);
+        let hash = entry_hash(&self.prev, &fields);
         if entry.hash != hex::encode(hash) {
             return self
                 .fail(Problem::BrokenLink { seq: expected, reason: "its content does not match its hash".into() });
         }
-        let leaf = match leaf_hash(&entry) {
-            Ok(leaf) => leaf,
-            Err(e) => return self.fail(Problem::BrokenLink { seq: expected, reason: e.to_string() }),
-        };
+        let leaf = leaf_hash(&fields);
         self.tree.push(leaf);
         self.prev = hash;
         self.expected += 1;

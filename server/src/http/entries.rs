@@ -2,11 +2,13 @@
 //! and `/audit/event-types`.
 
 use super::error::ApiError;
+use super::integrity;
 use app::audit::service;
 use app::catalogue::{EventSpec, CATALOGUE};
 use app::entry::{AuditEntry, EntryPage};
 use app::filter::EntryQuery;
-use app::store::AuditLog;
+use app::proof::InclusionProofView;
+use app::store::{AuditLog, TreeStore};
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 use std::sync::Arc;
@@ -67,15 +69,30 @@ pub async fn count(
     Ok(Json(EntryCount { count: service::count_entries(log.as_ref(), &query).await? }))
 }
 
+/// An entry, and with `?proof=true` its inclusion proof.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct EntryWithProof {
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+    /// With `?proof=true`: that the entry is in the tree of the latest checkpoint (or, when
+    /// it came after that checkpoint, of the whole tree as it is now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inclusion_proof: Option<InclusionProofView>,
+}
+
 /// One entry by its id.
 #[utoipa::path(
     get,
     path = "/audit/entries/{entry_id}",
     tag = "log",
-    params(("entry_id" = String, Path, description = "The entry's id, such as `audit-123`")),
+    params(
+        ("entry_id" = String, Path, description = "The entry's id, such as `audit-123`"),
+        ("proof" = Option<bool>, Query, description = "`true`: add the entry's inclusion proof (`inclusion_proof`, see /audit/integrity/inclusion)")
+    ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The entry", body = AuditEntry),
+        (status = 200, description = "The entry", body = EntryWithProof),
+        (status = 400, description = "`proof` is neither `true` nor `false`, or another parameter was given", body = crate::http::openapi::ErrorBody),
         (status = 404, description = "No entry has this id", body = crate::http::openapi::ErrorBody),
         (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
         (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody),
@@ -84,9 +101,34 @@ pub async fn count(
 )]
 pub async fn get_one(
     State(log): State<Arc<dyn AuditLog>>,
+    State(tree): State<Arc<dyn TreeStore>>,
     Path(entry_id): Path<String>,
-) -> Result<Json<AuditEntry>, ApiError> {
-    service::get_entry(log.as_ref(), &entry_id).await?.map(Json).ok_or(ApiError::NotFound(entry_id))
+    RawQuery(query): RawQuery,
+) -> Result<Json<EntryWithProof>, ApiError> {
+    let mut proof = false;
+    for (name, value) in form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()) {
+        proof = match (name.as_ref(), value.as_ref()) {
+            ("proof", "true") => true,
+            ("proof", "false") => false,
+            ("proof", other) => {
+                return Err(ApiError::bad_request(format!("proof must be true or false, not '{other}'")))
+            }
+            (other, _) => {
+                return Err(ApiError::bad_request(format!("unknown parameter '{other}': only proof is taken")))
+            }
+        };
+    }
+    let entry = service::get_entry(log.as_ref(), &entry_id).await?.ok_or(ApiError::NotFound(entry_id))?;
+    let inclusion_proof = if proof {
+        let size = match tree.latest_checkpoint().await.map_err(ApiError::Store)? {
+            Some(latest) if latest.head.size >= entry.sequence => latest.head.size,
+            _ => tree.tree_size().await.map_err(ApiError::Store)?,
+        };
+        Some(integrity::inclusion_proof(log.as_ref(), tree.as_ref(), entry.sequence, size).await?)
+    } else {
+        None
+    };
+    Ok(Json(EntryWithProof { entry, inclusion_proof }))
 }
 
 /// The event catalogue: every known event type with its category, default severity,

@@ -9,6 +9,7 @@ mod events;
 mod export;
 mod health;
 mod html;
+mod integrity;
 mod live;
 pub mod login;
 pub mod metrics;

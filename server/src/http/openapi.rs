@@ -5,12 +5,13 @@
 
 use super::entries::{self, EntryCount};
 use super::html::escape;
-use super::{admin, events, export, health, metrics};
+use super::{admin, events, export, health, integrity, metrics};
 use app::accounts::{Role, User, UserStatus};
 use app::catalogue::{Category, EventSpec};
 use app::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity};
 use app::filter::EntryQuery;
 use app::ingest::NewEntry;
+use app::proof::{CheckpointList, CheckpointView, ConsistencyProofView, InclusionProofView, PublicKeyView};
 use app::tokens::{Scope, TokenInfo};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -67,19 +68,27 @@ pub struct IngestReply {
         admin::delete_user,
         admin::tokens,
         admin::issue_token,
-        admin::revoke_token
+        admin::revoke_token,
+        integrity::public_key,
+        integrity::latest,
+        integrity::list,
+        integrity::sign,
+        integrity::inclusion,
+        integrity::consistency
     ),
     components(schemas(
         AuditEntry, EntryPage, Actor, ActorType, Resource, IngestToken, Severity, EventSpec, Category, NewEntry,
         ErrorBody, IngestReply, EntryCount, User, UserStatus, admin::UserView, Role, TokenInfo, Scope, admin::NewUserBody, admin::UserChangeBody,
-        admin::NewTokenBody, admin::IssuedToken
+        admin::NewTokenBody, admin::IssuedToken, PublicKeyView, CheckpointView, CheckpointList, InclusionProofView,
+        ConsistencyProofView, entries::EntryWithProof
     )),
     modifiers(&BearerAuth, &ExportParameters),
     tags(
         (name = "log", description = "Reading and exporting the audit log"),
         (name = "ingest", description = "Posting events from other components"),
         (name = "operations", description = "Health, metrics and this description"),
-        (name = "admin", description = "Users and API tokens, for an admin token or an admin's session")
+        (name = "admin", description = "Users and API tokens, for an admin token or an admin's session"),
+        (name = "integrity", description = "The log's public key, its signed checkpoints and RFC 6962 proofs (docs/integrity.md)")
     )
 )]
 pub struct ApiDoc;

@@ -4,7 +4,7 @@
 //! declared rule; the permission tests and the API description walk this same table.
 
 use super::caller::authorize;
-use super::{admin, entries, events, export, health, live, login, metrics, openapi, pages};
+use super::{admin, entries, events, export, health, integrity, live, login, metrics, openapi, pages};
 use crate::state::AppState;
 use app::access::Permission;
 use app::accounts::Role;
@@ -80,6 +80,13 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/openapi.json", READ, Api, openapi::document),
     route!(GET "/metrics", READ, Api, metrics::serve),
     route!(GET "/healthz", PUBLIC, Api, health::check),
+    // Integrity: the public key, checkpoints and proofs (signing one on demand: admins).
+    route!(GET "/audit/integrity/public-key", READ, Api, integrity::public_key),
+    route!(GET "/audit/integrity/checkpoint", READ, Api, integrity::latest),
+    route!(POST "/audit/integrity/checkpoint", ADMIN, Api, integrity::sign),
+    route!(GET "/audit/integrity/checkpoints", READ, Api, integrity::list),
+    route!(GET "/audit/integrity/inclusion", READ, Api, integrity::inclusion),
+    route!(GET "/audit/integrity/consistency", READ, Api, integrity::consistency),
     // Administration: users and API tokens (an admin token or an admin's session).
     route!(GET "/admin/users", ADMIN, Api, admin::users),
     route!(POST "/admin/users", ADMIN, Api, admin::create_user),

@@ -1,6 +1,7 @@
 //! Background jobs: started with the server, told when it stops, and awaited before it
 //! has stopped, so that none outlives it (or writes to a store being closed).
 
+mod checkpoints;
 mod sessions;
 mod statistics;
 
@@ -42,6 +43,15 @@ impl Jobs {
         let mut jobs = Jobs { handles: Vec::new(), alive: Alive::default() };
         jobs.spawn("statistics", statistics::run(state.maintenance.clone(), state.shutdown.clone()));
         jobs.spawn("sessions", sessions::run(state.store.clone(), state.sign_in.timeouts, state.shutdown.clone()));
+        jobs.spawn(
+            "checkpoints",
+            checkpoints::run(
+                state.tree.clone(),
+                state.maintenance.clone(),
+                state.signing.clone(),
+                state.shutdown.clone(),
+            ),
+        );
         jobs
     }
 

@@ -2,7 +2,7 @@
 //! JSON export and the standard library of Python (docs/tree_root.py) gets the same.
 
 use crate::helpers::{event, TestApp};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 #[tokio::test]
@@ -39,7 +39,7 @@ async fn an_outsider_recomputes_the_tree_head_that_verify_reports_from_a_json_ex
     let entries = app.store.log.entries_after(0, exported as u32).await.expect("reads");
     let mut tree = app::integrity::TreeBuilder::default();
     for entry in &entries {
-        tree.push(app::integrity::leaf_hash(entry).expect("leaf"));
+        tree.push(app::integrity::entry_leaf_hash(entry));
     }
     assert_eq!(outsider, tree.head().to_string());
 
@@ -60,7 +60,7 @@ async fn an_outsider_recomputes_the_tree_head_that_verify_reports_from_a_json_ex
     assert!(all.len() > exported, "the export was recorded");
     let mut whole = app::integrity::TreeBuilder::default();
     for entry in &all {
-        whole.push(app::integrity::leaf_hash(entry).expect("leaf"));
+        whole.push(app::integrity::entry_leaf_hash(entry));
     }
     assert!(printed.contains(&format!("Merkle tree (RFC 6962): {}", whole.head())), "{printed}");
 
@@ -74,4 +74,200 @@ async fn an_outsider_recomputes_the_tree_head_that_verify_reports_from_a_json_ex
         .expect("python3 runs");
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not a whole log"));
+}
+
+/// The log's key as the API publishes it, and the tree head a signed note states once its
+/// signature verifies with that key alone.
+async fn opened(app: &TestApp, note: &str) -> app::integrity::TreeHead {
+    let key = app.get("/audit/integrity/public-key").await.json();
+    let verifier = key["verifier_key"].as_str().expect("a verifier key");
+    app::checkpoint::open_note(note, verifier).expect("the note verifies with the published key")
+}
+
+fn hash(b64: &serde_json::Value) -> [u8; 32] {
+    tlog_tiles::Hash::parse_hash(b64.as_str().expect("a base64 hash")).expect("a hash").0
+}
+
+#[tokio::test]
+async fn checkpoints_are_signed_on_demand_by_admins_and_published() {
+    let app = TestApp::spawn().await;
+    let none = app.get("/audit/integrity/checkpoint").await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.text);
+    assert!(none.error().contains("no checkpoint"));
+    app.seed(50, 3, 7, "2026-03-01T00:00:00Z").await;
+
+    let key = app.get("/audit/integrity/public-key").await;
+    assert_eq!(key.status, StatusCode::OK);
+    let key = key.json();
+    assert_eq!(
+        (key["algorithm"].as_str(), key["origin"].as_str()),
+        (Some("Ed25519"), Some("certifyclouds.local/audit"))
+    );
+    assert!(key["public_key_pem"].as_str().expect("pem").starts_with("-----BEGIN PUBLIC KEY-----\n"));
+
+    let admin = app.admin.clone();
+    let signed = app.request(Method::POST, "/audit/integrity/checkpoint", Some(&admin), Vec::new()).await;
+    assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text);
+    let signed = signed.json();
+    assert_eq!(signed["size"], 50);
+    let note = signed["note"].as_str().expect("a note");
+    assert!(note.starts_with("certifyclouds.local/audit\n50\n"), "{note}");
+    let head = opened(&app, note).await;
+    assert_eq!((head.size, head.root), (50, hash(&signed["root"])));
+    let mut tree = app::integrity::TreeBuilder::default();
+    for entry in app.store.log.entries_after(0, 100).await.expect("reads") {
+        tree.push(app::integrity::entry_leaf_hash(&entry));
+    }
+    assert_eq!(tree.head(), head, "the signed root is the root of the served entries");
+
+    let again = app.request(Method::POST, "/audit/integrity/checkpoint", Some(&admin), Vec::new()).await;
+    assert_eq!(again.status, StatusCode::OK, "nothing new: the latest stands");
+    assert_eq!(again.json(), signed);
+    assert_eq!(app.get("/audit/integrity/checkpoint").await.json(), signed);
+
+    let read = app.read.clone();
+    let refused = app.request(Method::POST, "/audit/integrity/checkpoint", Some(&read), Vec::new()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let refused = app.request(Method::POST, "/audit/integrity/checkpoint", None, Vec::new()).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    for uri in ["/audit/integrity/public-key", "/audit/integrity/checkpoint", "/audit/integrity/checkpoints"] {
+        assert_eq!(app.request(Method::GET, uri, None, Vec::new()).await.status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+
+    app.seed(5, 1, 9, "2026-03-02T00:00:00Z").await;
+    let later = app.request(Method::POST, "/audit/integrity/checkpoint", Some(&admin), Vec::new()).await.json();
+    assert_eq!(later["size"], 55);
+    let list = app.get("/audit/integrity/checkpoints").await.json();
+    let sizes: Vec<u64> =
+        list["checkpoints"].as_array().expect("list").iter().map(|c| c["size"].as_u64().expect("size")).collect();
+    assert_eq!(sizes, vec![50, 55]);
+    assert_eq!(list["next_after"], serde_json::Value::Null);
+    let page = app.get("/audit/integrity/checkpoints?after=0&limit=1").await.json();
+    assert_eq!((page["checkpoints"][0]["size"].as_u64(), page["next_after"].as_u64()), (Some(50), Some(50)));
+    let rest = app.get("/audit/integrity/checkpoints?after=50").await.json();
+    assert_eq!(rest["checkpoints"][0], later);
+    for (query, says) in [
+        ("after=x", "after"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("since=1", "unknown"),
+        ("after=1&after=2", "twice"),
+    ] {
+        let bad = app.get(&format!("/audit/integrity/checkpoints?{query}")).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(bad.error().contains(says), "{query}: {}", bad.error());
+    }
+}
+
+#[tokio::test]
+async fn proofs_check_against_the_signed_checkpoints() {
+    use app::integrity::{check_consistency, check_inclusion, TreeHead};
+    let app = TestApp::spawn().await;
+    let admin = app.admin.clone();
+    app.seed(40, 3, 7, "2026-03-01T00:00:00Z").await;
+    let first = app.request(Method::POST, "/audit/integrity/checkpoint", Some(&admin), Vec::new()).await.json();
+    let old = opened(&app, first["note"].as_str().expect("note")).await;
+    app.seed(23, 1, 8, "2026-03-02T00:00:00Z").await;
+    let second = app.request(Method::POST, "/audit/integrity/checkpoint", Some(&admin), Vec::new()).await.json();
+    let new = opened(&app, second["note"].as_str().expect("note")).await;
+    assert_eq!((old.size, new.size), (40, 63));
+
+    for (id, size) in [("audit-1", 40), ("audit-7", 40), ("audit-40", 40), ("audit-41", 63), ("audit-63", 63)] {
+        let reply = app.get(&format!("/audit/integrity/inclusion?id={id}&size={size}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{id}: {}", reply.text);
+        let proof = reply.json();
+        let signed = if size == 40 { old } else { new };
+        assert_eq!(proof["checkpoint"]["size"], size, "the checkpoint of that size comes with it");
+        assert_eq!(hash(&proof["root"]), signed.root);
+        let entry = app.get(&format!("/audit/entries/{id}")).await.json();
+        let entry: app::entry::AuditEntry = serde_json::from_value(entry).expect("an entry");
+        let leaf = app::integrity::entry_leaf_hash(&entry);
+        assert_eq!(hash(&proof["leaf_hash"]), leaf);
+        let path: Vec<[u8; 32]> = proof["proof"].as_array().expect("path").iter().map(hash).collect();
+        let index = proof["leaf_index"].as_u64().expect("index");
+        assert!(check_inclusion(&path, index, signed.size, signed.root, leaf), "{id} in {size}");
+        let mut changed = entry.clone();
+        changed.description.push('!');
+        let changed = app::integrity::entry_leaf_hash(&changed);
+        assert!(!check_inclusion(&path, index, signed.size, signed.root, changed), "a changed entry is not in it");
+    }
+    // Without a size: against the latest checkpoint.
+    let latest = app.get("/audit/integrity/inclusion?id=audit-3").await.json();
+    assert_eq!(latest["tree_size"], 63);
+
+    let reply = app.get("/audit/integrity/consistency?from=40&to=63").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let proof = reply.json();
+    let path: Vec<[u8; 32]> = proof["proof"].as_array().expect("path").iter().map(hash).collect();
+    assert!(check_consistency(&path, old, new));
+    assert!(!check_consistency(&path, TreeHead { root: new.root, ..old }, new), "another old root");
+    assert_eq!((hash(&proof["from_root"]), hash(&proof["to_root"])), (old.root, new.root));
+    assert_eq!(app.get("/audit/integrity/consistency?from=40").await.json(), proof, "to: the latest checkpoint");
+
+    let with_proof = app.get("/audit/entries/audit-5?proof=true").await;
+    assert_eq!(with_proof.status, StatusCode::OK, "{}", with_proof.text);
+    let with_proof = with_proof.json();
+    assert_eq!(with_proof["id"], "audit-5");
+    assert_eq!(with_proof["inclusion_proof"]["tree_size"], 63);
+    let plain = app.get("/audit/entries/audit-5").await.json();
+    assert!(plain.get("inclusion_proof").is_none());
+    assert_eq!(app.get("/audit/entries/audit-5?proof=false").await.json(), plain);
+
+    for (uri, status, says) in [
+        ("/audit/integrity/inclusion?size=5", StatusCode::BAD_REQUEST, "id is required"),
+        ("/audit/integrity/inclusion?id=7", StatusCode::BAD_REQUEST, "not an entry id"),
+        ("/audit/integrity/inclusion?id=audit-0", StatusCode::BAD_REQUEST, "not an entry id"),
+        ("/audit/integrity/inclusion?id=audit-9999", StatusCode::NOT_FOUND, "audit-9999"),
+        ("/audit/integrity/inclusion?id=audit-50&size=40", StatusCode::BAD_REQUEST, "size must be from 50"),
+        ("/audit/integrity/inclusion?id=audit-5&size=64", StatusCode::BAD_REQUEST, "size must be from 5"),
+        ("/audit/integrity/inclusion?id=audit-5&size=-1", StatusCode::BAD_REQUEST, "whole number"),
+        ("/audit/integrity/inclusion?id=audit-5&sise=4", StatusCode::BAD_REQUEST, "unknown parameter"),
+        ("/audit/integrity/consistency", StatusCode::BAD_REQUEST, "from is required"),
+        ("/audit/integrity/consistency?from=50&to=40", StatusCode::BAD_REQUEST, "must not exceed"),
+        ("/audit/integrity/consistency?from=1&to=64", StatusCode::BAD_REQUEST, "tree's size"),
+        ("/audit/entries/audit-5?proof=yes", StatusCode::BAD_REQUEST, "true or false"),
+        ("/audit/entries/audit-5?proofs=true", StatusCode::BAD_REQUEST, "unknown parameter"),
+    ] {
+        let reply = app.get(uri).await;
+        assert_eq!(reply.status, status, "{uri}: {}", reply.text);
+        assert!(reply.error().contains(says), "{uri}: {}", reply.error());
+    }
+}
+
+/// `certifyclouds checkpoint` signs with the key file beside the database, made on first
+/// use with mode 0600, and says so when nothing is new.
+#[tokio::test]
+async fn the_checkpoint_command_signs_with_the_key_file_beside_the_database() {
+    if crate::helpers::on_postgres() {
+        return; // The key's default place is beside a SQLite file.
+    }
+    let app = TestApp::spawn().await;
+    app.seed(12, 1, 7, "2026-03-01T00:00:00Z").await;
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
+            .arg("checkpoint")
+            .env("CERTIFYCLOUDS_DATABASE_URL", &app.database_url)
+            .env("CERTIFYCLOUDS_LOG_ORIGIN", "audit.example/test")
+            .output()
+            .expect("runs")
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let printed = String::from_utf8(first.stdout).expect("utf-8");
+    assert!(printed.starts_with("audit.example/test\n12\n"), "{printed}");
+    assert!(printed.contains("Checkpoint signed: size 12, root "), "{printed}");
+    let key_file = app.dir.path().join("audit.db.signing-key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file).expect("the key file").permissions().mode() & 0o777, 0o600);
+    let (key, created) = app::checkpoint::LogKey::load_or_create(&key_file, "unused").expect("reads");
+    assert!(!created);
+    let note = printed.split("\nCheckpoint").next().expect("the note");
+    assert_eq!(key.open(note).expect("verifies").size, 12);
+    let stored = app.store.tree.latest_checkpoint().await.expect("reads").expect("stored");
+    assert_eq!(stored.note, note);
+    let logged = String::from_utf8_lossy(&first.stderr);
+    assert!(logged.contains("created the log's signing key") && !logged.contains("PRIVATE"), "{logged}");
+
+    let second = run();
+    assert!(String::from_utf8_lossy(&second.stdout).contains("Checkpoint unchanged"));
 }

@@ -27,17 +27,7 @@ fn site() -> tempfile::TempDir {
 
 async fn with_site(site: &tempfile::TempDir) -> TestApp {
     let root = site.path().display().to_string();
-    TestApp::spawn_with(|state| {
-        let store = app::store::Store {
-            log: state.log.clone(),
-            tokens: state.tokens.clone(),
-            accounts: state.accounts.clone(),
-            sessions: state.sessions.clone(),
-            maintenance: state.maintenance.clone(),
-        };
-        server::state::AppState::new(store, &root)
-    })
-    .await
+    TestApp::spawn_with(|state| server::state::AppState::new(state.store.clone(), &root)).await
 }
 
 #[tokio::test]

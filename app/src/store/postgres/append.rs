@@ -13,7 +13,8 @@
 use super::search::{lexemes, search_keys};
 use crate::entry::AuditEntry;
 use crate::ingest::ValidEntry;
-use crate::store::chain::{entry_hash, ChainFields};
+use crate::integrity::{leaf_hash, EntryFields, TreeBuilder};
+use crate::store::chain::entry_hash;
 use crate::store::sql::DAY_MICROS;
 use crate::store::{AppendPhases, AppendReceipt, StoreError};
 use sqlx::{PgConnection, PgPool};
@@ -27,6 +28,8 @@ use std::time::Instant;
 pub struct Known {
     partitions: HashSet<i64>,
     head: Option<(i64, [u8; 32])>,
+    /// The Merkle tree of the entries up to `head` (its frontier).
+    tree: TreeBuilder,
 }
 
 /// A commit whose outcome is not known: the entries may be stored.
@@ -49,7 +52,7 @@ fn month_of(micros: i64) -> i64 {
 /// One entry of a group about to be written: the fields its hash covers and, for an entry
 /// copied from another store, the entry as it was there.
 struct Planned<'a> {
-    fields: ChainFields<'a>,
+    fields: EntryFields<'a>,
     copy_of: Option<&'a AuditEntry>,
 }
 
@@ -61,7 +64,7 @@ pub async fn append(
     phases: &mut AppendPhases,
 ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
     // The sequence numbers are given once the head is read, under the lock.
-    let group = entries.iter().map(|e| Planned { fields: ChainFields::of_new(e, 0), copy_of: None }).collect();
+    let group = entries.iter().map(|e| Planned { fields: EntryFields::of_new(e, 0), copy_of: None }).collect();
     write(pool, known, group, phases).await
 }
 
@@ -74,7 +77,7 @@ pub async fn copy(
     entries: &[AuditEntry],
     phases: &mut AppendPhases,
 ) -> Result<AppendReceipt, StoreError> {
-    let group = entries.iter().map(|e| Planned { fields: ChainFields::of_stored(e), copy_of: Some(e) }).collect();
+    let group = entries.iter().map(|e| Planned { fields: EntryFields::of_stored(e), copy_of: Some(e) }).collect();
     let chained = write(pool, known, group, phases).await?;
     Ok(AppendReceipt {
         sequences: chained.iter().map(|(seq, _)| *seq).collect(),
@@ -94,7 +97,7 @@ async fn write(
     if let Some(head) = known.head.take() {
         // Chained to the head this process last wrote, in one round trip. A copy that
         // does not follow it may still follow the head as it is now: read below.
-        if let Ok((rows, chained, new_head)) = chain(&mut group, head) {
+        if let Ok((rows, chained, new_head, tree)) = chain(&mut group, head, &known.tree) {
             let clock = lap(clock, &mut phases.chain);
             // Connected first, so that failing to connect is known to have stored nothing.
             let mut conn = pool.acquire().await?;
@@ -103,6 +106,7 @@ async fn write(
                     lap(clock, &mut phases.commit);
                     phases.entries += group.len() as u64;
                     known.head = Some(new_head);
+                    known.tree = tree;
                     return Ok(chained);
                 }
                 // Another instance appended since: chained again below, under the lock.
@@ -117,7 +121,8 @@ async fn write(
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
     let head = read_head(&mut tx).await?;
-    let (rows, chained, new_head) = chain(&mut group, head)?;
+    let tree = super::tree::at_head(&mut tx, u64::try_from(head.0).unwrap_or(0)).await?;
+    let (rows, chained, new_head, tree) = chain(&mut group, head, &tree)?;
     let clock = lap(clock, &mut phases.chain);
     // Whatever fails before the commit leaves nothing stored.
     rows.append(&mut tx, head).await?;
@@ -125,20 +130,38 @@ async fn write(
     lap(clock, &mut phases.commit);
     phases.entries += group.len() as u64;
     known.head = Some(new_head);
+    known.tree = tree;
     Ok(chained)
+}
+
+/// Brings the stored tree up to the log's head, under the appends' lock (see
+/// [`super::tree::at_head`]): nothing to do unless the database predates the tree.
+pub async fn settle_tree(pool: &PgPool) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
+    let (head, _) = read_head(&mut tx).await?;
+    super::tree::at_head(&mut tx, u64::try_from(head).unwrap_or(0)).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The lock every instance's appends take (`audit_append` takes it too; a session holding
 /// it may take it again): "audit" in ASCII.
 const APPEND_LOCK: i64 = 418_581_342_580;
 
-/// The group's rows chained after `head`, each entry's sequence number and hash, and the
-/// new head; for a copied entry, a refusal when it does not land where it was.
+/// The group's rows chained after `head` and added to `tree` (the tree of the entries up
+/// to `head`), each entry's sequence number and hash, the new head and the new tree; for a
+/// copied entry, a refusal when it does not land where it was.
 #[allow(clippy::type_complexity)]
 fn chain(
     group: &mut [Planned<'_>],
     head: (i64, [u8; 32]),
-) -> Result<(Rows, Vec<(u64, [u8; 32])>, (i64, [u8; 32])), StoreError> {
+    tree: &TreeBuilder,
+) -> Result<(Rows, Vec<(u64, [u8; 32])>, (i64, [u8; 32]), TreeBuilder), StoreError> {
+    if i64::try_from(tree.size()).ok() != Some(head.0) {
+        return Err(StoreError::Conflict("the tree this instance holds is not the head's".into()));
+    }
+    let mut tree = tree.clone();
     let mut rows = Rows::default();
     let mut chained = Vec::with_capacity(group.len());
     let (mut seq, mut prev) = head;
@@ -151,10 +174,13 @@ fn chain(
             same_place(original, sequence, &prev, &hash)?;
         }
         rows.push(seq, &planned.fields, &prev, &hash);
+        let mut tree_row = Vec::with_capacity(64);
+        tree.push_stored(leaf_hash(&planned.fields), &mut tree_row);
+        rows.tree_hashes.push(tree_row);
         chained.push((sequence, hash));
         prev = hash;
     }
-    Ok((rows, chained, (seq, prev)))
+    Ok((rows, chained, (seq, prev), tree))
 }
 
 async fn read_head(conn: &mut PgConnection) -> Result<(i64, [u8; 32]), StoreError> {
@@ -242,10 +268,12 @@ struct Rows {
     prev_hash: Vec<Vec<u8>>,
     hash: Vec<Vec<u8>>,
     words: Vec<String>,
+    /// Each entry's row of the tree table (its sequence number is `seq`'s).
+    tree_hashes: Vec<Vec<u8>>,
 }
 
 impl Rows {
-    fn push(&mut self, seq: i64, f: &ChainFields<'_>, prev: &[u8; 32], hash: &[u8; 32]) {
+    fn push(&mut self, seq: i64, f: &EntryFields<'_>, prev: &[u8; 32], hash: &[u8; 32]) {
         let resource_name = f.resource.and_then(|r| r.name.clone());
         self.words.push(lexemes(f.event_type, &f.actor.name, f.description, resource_name.as_deref()));
         self.seq.push(seq);
@@ -293,7 +321,7 @@ impl Rows {
         let keys = self.search_key_counts();
         sqlx::query(
             "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
         )
         .bind(head_seq)
         .bind(head_hash.as_slice())
@@ -324,6 +352,8 @@ impl Rows {
         .bind(keys.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
         .bind(keys.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
         .bind(keys.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+        .bind(&self.seq)
+        .bind(&self.tree_hashes)
         .execute(conn)
         .await
         .map(drop)

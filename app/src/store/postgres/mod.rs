@@ -22,6 +22,7 @@ mod search;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 mod tokens;
+mod tree;
 mod users;
 mod verify;
 mod writer;
@@ -106,6 +107,16 @@ impl PgStore {
         migrate(&store.pool).await?;
         // The months around now, so that appends seldom create a partition.
         sqlx::query("SELECT audit_ensure_months_ahead()").execute(&store.pool).await.map_err(open_error)?;
+        // A database from before the Merkle tree gets its rows now, not in its first append.
+        // One that cannot be brought to the head (entries removed behind the store's back)
+        // stays open to read and verify; its appends are refused with the reason.
+        match append::settle_tree(&store.pool).await {
+            Ok(()) => {}
+            Err(e @ StoreError::Corrupt { .. }) => {
+                tracing::error!(error = %e, "the Merkle tree does not match the log: appends are refused; run verify");
+            }
+            Err(e) => return Err(OpenError::Backend(Box::new(e))),
+        }
         store.start().await?;
         Ok(store)
     }
@@ -419,6 +430,9 @@ impl TokenStore for PgStore {
 // Users and sessions: changes on `pool`, the lookups every request makes on `lookups`.
 crate::store::accounts::account_store!(PgStore, changes: pool, lookups: lookups);
 
+// The Merkle tree's rows and its checkpoints.
+crate::store::tree::tree_store!(PgStore, sqlx::Postgres, tree::read_rows_of_pool);
+
 #[async_trait]
 impl Maintenance for PgStore {
     async fn optimize(&self) -> Result<(), StoreError> {
@@ -493,6 +507,34 @@ mod tests {
     }
 
     conformance_suite!(fresh);
+
+    /// A database from before the Merkle tree (entries without tree rows) gets its rows
+    /// when a store next opens it, with the roots the appends would have made.
+    #[tokio::test]
+    async fn a_database_from_before_the_tree_gets_its_rows_when_it_opens() {
+        use crate::integrity::TreeQuery;
+        use crate::store::tree_answer;
+        let (store, db) = fresh().await;
+        store.log.append(samples(0..37)).await.expect("appends");
+        let root = tree_answer(&*store.tree, TreeQuery::Root { size: 37 }).await.expect("root");
+        store.maintenance.close().await;
+        let mut owner = <PgConnection as sqlx::Connection>::connect(db.url()).await.expect("connects");
+        sqlx::raw_sql(
+            "ALTER TABLE audit_tree DISABLE TRIGGER USER; DELETE FROM audit_tree WHERE seq > 5; \
+             ALTER TABLE audit_tree ENABLE TRIGGER USER",
+        )
+        .execute(&mut owner)
+        .await
+        .expect("removes rows as an older version never wrote them");
+
+        let store = crate::store::open(db.url()).await.expect("opens again");
+        assert_eq!(store.tree.tree_size().await.expect("size"), 37);
+        assert_eq!(tree_answer(&*store.tree, TreeQuery::Root { size: 37 }).await.expect("root"), root);
+        store.log.append(samples(37..40)).await.expect("appends after");
+        let report = store.log.verify(None).await.expect("verifies");
+        let root = tree_answer(&*store.tree, TreeQuery::Root { size: 40 }).await.expect("root");
+        assert_eq!(report.tree.map(|t| (t.size, t.root)), Some((40, root[0])));
+    }
 
     #[test]
     fn the_pool_size_is_read_from_the_url_and_taken_out_of_it() {

@@ -5,7 +5,8 @@
 
 use super::search::indexed_text;
 use crate::ingest::ValidEntry;
-use crate::store::chain::{entry_hash, ChainFields, GENESIS_HASH};
+use crate::integrity::{leaf_hash, EntryFields, TreeBuilder};
+use crate::store::chain::{entry_hash, GENESIS_HASH};
 use crate::store::rows::{seq_u64, INSERT_COLUMNS};
 use crate::store::sql::DAY_MICROS;
 use crate::store::{AppendPhases, StoreError};
@@ -35,6 +36,8 @@ impl Actors {
 pub struct Appended {
     pub chained: Vec<(u64, [u8; 32])>,
     pub registered: HashMap<ActorKey, i64>,
+    /// The Merkle tree with the group's entries: this writer's once the commit succeeds.
+    pub tree: TreeBuilder,
 }
 
 struct ChainedRow<'a> {
@@ -53,6 +56,7 @@ struct ChainedRow<'a> {
 pub fn append(
     tx: &Transaction<'_>,
     actors: &Actors,
+    tree: Option<&TreeBuilder>,
     entries: &[&ValidEntry],
     phases: &mut AppendPhases,
 ) -> Result<Appended, StoreError> {
@@ -70,20 +74,29 @@ pub fn append(
         }
         None => (0, GENESIS_HASH, i64::MIN),
     };
-    let head_ts_high = ts_high;
+    let (head_ts_high, head_seq) = (ts_high, seq);
     let mut registered = HashMap::new();
     let mut rows = Vec::with_capacity(entries.len());
     for &entry in entries {
         let actor_ref = actor_ref(tx, actors, &mut registered, entry)?;
         seq += 1;
         ts_high = ts_high.max(entry.timestamp.timestamp_micros());
-        let hash = entry_hash(&prev, &ChainFields::of_new(entry, seq_u64(seq)));
+        let hash = entry_hash(&prev, &EntryFields::of_new(entry, seq_u64(seq)));
         // Serialising a map of JSON values cannot fail.
         let details = serde_json::to_string(&entry.details).unwrap_or_else(|_| "{}".into());
         rows.push(ChainedRow { seq, ts_high, actor_ref, entry, details, prev_hash: prev, hash });
         prev = hash;
     }
     let clock = lap(clock, &mut phases.chain);
+    let mut tree = super::tree::at_head(tx, tree, seq_u64(head_seq))?;
+    let mut insert = tx.prepare_cached("INSERT INTO audit_tree (seq, hashes) VALUES (?, ?)")?;
+    let mut hashes = Vec::with_capacity(64);
+    for row in &rows {
+        hashes.clear();
+        tree.push_stored(leaf_hash(&EntryFields::of_new(row.entry, seq_u64(row.seq))), &mut hashes);
+        insert.execute(params![row.seq, hashes])?;
+    }
+    let clock = lap(clock, &mut phases.tree);
     mark_new_days(tx, head_ts_high, &rows)?;
 
     let mut insert =
@@ -136,7 +149,7 @@ pub fn append(
     let clock = lap(clock, &mut phases.terms);
     add_counts(tx, &rows)?;
     lap(clock, &mut phases.counts);
-    Ok(Appended { chained: rows.iter().map(|r| (seq_u64(r.seq), r.hash)).collect(), registered })
+    Ok(Appended { chained: rows.iter().map(|r| (seq_u64(r.seq), r.hash)).collect(), registered, tree })
 }
 
 /// Records where each day's range of sequence numbers begins: at the first entry whose

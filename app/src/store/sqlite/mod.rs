@@ -28,6 +28,7 @@ mod searched;
 mod tokens {
     crate::store::api_tokens::token_queries!(sqlx::Sqlite);
 }
+mod tree;
 mod verify;
 mod writer;
 
@@ -332,6 +333,9 @@ impl TokenStore for SqliteStore {
 // Users and sessions: changes on `pool`, the lookups every request makes on `control`.
 crate::store::accounts::account_store!(SqliteStore, changes: pool, lookups: control);
 
+// The Merkle tree's rows and its checkpoints.
+crate::store::tree::tree_store!(SqliteStore, sqlx::Sqlite, tree::read_rows);
+
 #[async_trait]
 impl Maintenance for SqliteStore {
     async fn optimize(&self) -> Result<(), StoreError> {
@@ -382,6 +386,37 @@ mod tests {
     }
 
     conformance_suite!(fresh);
+
+    /// A store from before the Merkle tree (entries without tree rows) gets its rows when
+    /// it next opens for writing, with the roots the appends would have made.
+    #[tokio::test]
+    async fn a_store_from_before_the_tree_gets_its_rows_when_it_opens() {
+        use crate::integrity::TreeQuery;
+        use crate::store::{tree_answer, TreeStore};
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.db");
+        let url = format!("sqlite:{}", path.display());
+        let store = SqliteStore::open(&url).await.expect("opens");
+        store.append(samples(0..37)).await.expect("appends");
+        let root = tree_answer(&store, TreeQuery::Root { size: 37 }).await.expect("root");
+        store.close().await;
+        let conn = rusqlite::Connection::open(&path).expect("opens the file");
+        conn.execute_batch("DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree WHERE seq > 5")
+            .expect("removes rows as an older version never wrote them");
+        drop(conn);
+
+        let read_only = SqliteStore::open_read_only(&url).await.expect("opens to read");
+        assert_eq!(read_only.tree_size().await.expect("size"), 5, "reading changes nothing");
+        read_only.close().await;
+        let store = SqliteStore::open(&url).await.expect("opens again");
+        assert_eq!(store.tree_size().await.expect("size"), 37);
+        assert_eq!(tree_answer(&store, TreeQuery::Root { size: 37 }).await.expect("root"), root);
+        store.append(samples(37..40)).await.expect("appends after");
+        let report = store.verify(None).await.expect("verifies");
+        let root = tree_answer(&store, TreeQuery::Root { size: 40 }).await.expect("root");
+        assert_eq!(report.tree.map(|t| (t.size, t.root)), Some((40, root[0])));
+        store.close().await;
+    }
 
     async fn store() -> (SqliteStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("dir");

@@ -8,8 +8,9 @@
 //! commit is the thread's, not the caller's.
 
 use super::append::{self, Actors};
-use super::reindex;
+use super::{reindex, tree};
 use crate::ingest::ValidEntry;
+use crate::integrity::TreeBuilder;
 use crate::store::{AppendPhases, AppendReceipt, StoreError};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
@@ -49,10 +50,11 @@ impl Writer {
     /// [`reindex`]) and starts the thread.
     pub async fn start(path: &Path, head: Arc<watch::Sender<u64>>) -> Result<Self, StoreError> {
         let path = path.to_owned();
-        let (conn, checkpoint_conn) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let (conn, tree, checkpoint_conn) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let mut conn = connect(&path)?;
             reindex::settle(&mut conn)?;
-            Ok((conn, connect(&path)?))
+            let tree = tree::settle(&mut conn)?;
+            Ok((conn, tree, connect(&path)?))
         })
         .await
         .map_err(StoreError::backend)??;
@@ -61,7 +63,7 @@ impl Writer {
         let counter = tally.clone();
         let thread = std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || run(conn, rx, &head, &counter))
+            .spawn(move || run(conn, tree, rx, &head, &counter))
             .map_err(StoreError::backend)?;
         let (stop, stopped) = mpsc::channel();
         let checkpointer = std::thread::Builder::new()
@@ -175,13 +177,19 @@ fn checkpoints(conn: &Connection, stop: &mpsc::Receiver<()>) {
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
 }
 
-fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, head: &watch::Sender<u64>, tally: &Tally) {
-    let mut actors = Actors::default();
+fn run(
+    mut conn: Connection,
+    tree: Option<TreeBuilder>,
+    jobs: mpsc::Receiver<Job>,
+    head: &watch::Sender<u64>,
+    tally: &Tally,
+) {
+    let mut known = Known { actors: Actors::default(), tree };
     while let Ok(first) = jobs.recv() {
         // Everything that arrived while the last commit ran goes into this one.
         let mut group = vec![first];
         group.extend(jobs.try_iter());
-        let committed = commit(&mut conn, &mut actors, head, group, tally);
+        let committed = commit(&mut conn, &mut known, head, group, tally);
         tally.commits.fetch_add(committed, Ordering::Relaxed);
     }
 }
@@ -191,15 +199,9 @@ fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, head: &watch::Sender<u64
 /// stayed busy through its timeout would make each of those tries wait as long again,
 /// with every later append queued behind them, so then every caller is told at once.
 /// Returns how many transactions it committed.
-fn commit(
-    conn: &mut Connection,
-    actors: &mut Actors,
-    head: &watch::Sender<u64>,
-    group: Vec<Job>,
-    tally: &Tally,
-) -> u64 {
+fn commit(conn: &mut Connection, known: &mut Known, head: &watch::Sender<u64>, group: Vec<Job>, tally: &Tally) -> u64 {
     if group.len() > 1 {
-        match transaction(conn, actors, &group, tally) {
+        match transaction(conn, known, &group, tally) {
             Ok(receipts) => {
                 answer(head, group, receipts);
                 return 1;
@@ -216,7 +218,7 @@ fn commit(
     let mut committed = 0;
     let mut jobs = group.into_iter();
     while let Some(job) = jobs.next() {
-        match transaction(conn, actors, std::slice::from_ref(&job), tally) {
+        match transaction(conn, known, std::slice::from_ref(&job), tally) {
             Ok(receipts) => {
                 answer(head, vec![job], receipts);
                 committed += 1;
@@ -241,21 +243,30 @@ fn refuse(group: Vec<Job>, reason: &str, retry_after: std::time::Duration) {
 
 fn transaction(
     conn: &mut Connection,
-    actors: &mut Actors,
+    known: &mut Known,
     jobs: &[Job],
     tally: &Tally,
 ) -> Result<Vec<AppendReceipt>, StoreError> {
     let entries: Vec<&ValidEntry> = jobs.iter().flat_map(|job| job.entries.iter()).collect();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut phases = AppendPhases::default();
-    let appended = append::append(&tx, actors, &entries, &mut phases)?;
+    let appended = append::append(&tx, &known.actors, known.tree.as_ref(), &entries, &mut phases)?;
     let clock = std::time::Instant::now();
     tx.commit()?;
     phases.commit = clock.elapsed();
     phases.entries = entries.len() as u64;
     tally.phases.lock().unwrap_or_else(PoisonError::into_inner).add(&phases);
-    actors.learn(appended.registered);
+    known.actors.learn(appended.registered);
+    known.tree = Some(appended.tree);
     Ok(AppendReceipt::split(&appended.chained, jobs.iter().map(|job| job.entries.len())))
+}
+
+/// What the writer remembers between commits, as its last commit left it.
+struct Known {
+    actors: Actors,
+    /// The Merkle tree's frontier (`None` until read, and after a failed commit it is
+    /// simply read again: see [`tree::at_head`]).
+    tree: Option<TreeBuilder>,
 }
 
 fn answer(head: &watch::Sender<u64>, jobs: Vec<Job>, receipts: Vec<AppendReceipt>) {
