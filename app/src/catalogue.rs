@@ -100,7 +100,7 @@ macro_rules! event {
 
 /// Namespaces that belong to the product itself: no ingested event may use them, even a
 /// type the catalogue does not (yet) list.
-pub const INTERNAL_NAMESPACES: &[&str] = &["audit.", "retention.", "token."];
+pub const INTERNAL_NAMESPACES: &[&str] = &["audit.", "integrity.", "retention.", "token."];
 
 /// Every event type of the spec, and the system events the product itself emits.
 pub static CATALOGUE: &[EventSpec] = &[
@@ -352,6 +352,30 @@ pub static CATALOGUE: &[EventSpec] = &[
         "Audit log export aborted",
         ["details.export_id", "details.format", "details.rows", "details.bytes", "details.reason"],
         "Export {export_id} aborted after {rows} entries ({bytes} bytes): {reason}"
+    ),
+    event!(
+        internal "integrity.verified",
+        System,
+        Info,
+        "Audit log integrity verified",
+        ["details.entries", "details.root", "details.checkpoints_checked", "details.trigger", "details.verified_by"],
+        "Integrity verified: {entries} entries and {checkpoints_checked} checkpoints intact ({trigger}, by {verified_by})"
+    ),
+    event!(
+        internal "integrity.failed",
+        System,
+        Error,
+        "Audit log integrity verification failed",
+        ["details.problem_count", "details.first_problem", "details.problems", "details.trigger", "details.verified_by"],
+        "Integrity verification failed ({trigger}, by {verified_by}): {first_problem}"
+    ),
+    event!(
+        internal "integrity.failure.acknowledged",
+        System,
+        Warning,
+        "Integrity failure acknowledged",
+        ["details.failure_id", "details.acknowledged_by"],
+        "{acknowledged_by} acknowledged the integrity failure {failure_id}"
     ),
     event!(
         internal "retention.purge.completed",

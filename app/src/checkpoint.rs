@@ -87,6 +87,15 @@ impl LogKey {
         }
     }
 
+    /// The key in `path`, if there is one (nothing is created).
+    pub fn load(path: &Path) -> Result<Option<LogKey>, KeyError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => LogKey::parse(text.trim()).map(Some).ok_or_else(|| KeyError::Malformed { path: shown(path) }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(KeyError::Read { path: shown(path), source }),
+        }
+    }
+
     /// A key that lives only in memory (tests and benchmarks).
     pub fn ephemeral(origin: &str) -> Result<LogKey, KeyError> {
         if !signed_note::is_key_name_valid(origin) {
@@ -205,11 +214,17 @@ pub struct CheckpointPolicy {
     /// A directory each checkpoint is also written to (`checkpoint-<size>` and `latest`),
     /// e.g. storage the database's host cannot rewrite.
     pub directory: Option<PathBuf>,
+    /// How often the whole log is verified against the checkpoints.
+    pub verify_every: std::time::Duration,
 }
 
 impl Default for CheckpointPolicy {
     fn default() -> Self {
-        CheckpointPolicy { every: std::time::Duration::from_secs(5 * 60), directory: None }
+        CheckpointPolicy {
+            every: std::time::Duration::from_secs(5 * 60),
+            directory: None,
+            verify_every: std::time::Duration::from_secs(24 * 3600),
+        }
     }
 }
 

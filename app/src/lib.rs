@@ -16,6 +16,7 @@ pub mod histogram;
 pub mod ingest;
 #[cfg(feature = "ssr")]
 pub mod integrity;
+pub mod integrity_page;
 #[cfg(feature = "ssr")]
 pub mod internal_event;
 pub mod login;
@@ -34,6 +35,10 @@ pub mod token_admin;
 pub mod user_events;
 #[cfg(feature = "ssr")]
 pub mod users;
+#[cfg(feature = "ssr")]
+pub mod verification;
+#[cfg(feature = "ssr")]
+pub mod verify_runs;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -108,6 +113,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/users") view=admin::users_page::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/tokens") view=admin::tokens_page::TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/integrity") view=integrity_page::IntegrityPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

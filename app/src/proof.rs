@@ -76,3 +76,41 @@ pub struct ConsistencyProofView {
     pub from_checkpoint: Option<CheckpointView>,
     pub to_checkpoint: Option<CheckpointView>,
 }
+
+/// One verification run, as recorded in the log (`integrity.verified` or
+/// `integrity.failed`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunView {
+    /// The entry that records it (`audit-N`).
+    pub entry_id: String,
+    /// When it ran (RFC 3339).
+    pub at: String,
+    pub intact: bool,
+    /// Entries checked.
+    pub entries: u64,
+    /// The tree's root over them (base64), when intact.
+    pub root: Option<String>,
+    pub checkpoints_checked: u64,
+    /// The latest checkpoint the log matched, when intact: its size and when it was signed.
+    pub checkpoint_size: Option<u64>,
+    pub checkpoint_signed_at: Option<String>,
+    /// What was found wrong, each in a sentence (at most 20).
+    pub problems: Vec<String>,
+    pub problem_count: u64,
+    /// `scheduled` or `on demand`.
+    pub trigger: String,
+    pub verified_by: String,
+}
+
+/// What the Integrity page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrityOverview {
+    pub key: PublicKeyView,
+    pub tree_size: u64,
+    pub latest_checkpoint: Option<CheckpointView>,
+    pub last_run: Option<RunView>,
+    /// The latest failed run, while no admin has acknowledged it.
+    pub open_failure: Option<RunView>,
+    /// Whether the person may sign checkpoints and acknowledge failures (admins).
+    pub may_act: bool,
+}

@@ -26,6 +26,7 @@ struct Link {
 
 const LINKS: &[Link] = &[
     Link { href: "/audit", label: "Audit", role: Role::Auditor },
+    Link { href: "/integrity", label: "Integrity", role: Role::Auditor },
     Link { href: "/users", label: "Users", role: Role::Admin },
     Link { href: "/tokens", label: "API tokens", role: Role::Admin },
 ];
@@ -33,6 +34,8 @@ const LINKS: &[Link] = &[
 #[component]
 pub fn TopBar() -> impl IntoView {
     let person = Resource::new_blocking(|| (), |()| signed_in());
+    // An open integrity failure, shown to whoever is signed in until an admin acknowledges it.
+    let alert = Resource::new_blocking(|| (), |()| crate::integrity_page::api::integrity_alert());
     let location = use_location();
     view! {
         <header class="topbar">
@@ -42,6 +45,7 @@ pub fn TopBar() -> impl IntoView {
             <Suspense>
                 {move || Suspend::new(async move {
                     let person = person.await.ok().flatten();
+                    let alert = alert.await.ok().flatten();
                     let links = LINKS
                         .iter()
                         .filter(|link| person.as_ref().is_some_and(|p| p.reaches(link.role)))
@@ -61,6 +65,7 @@ pub fn TopBar() -> impl IntoView {
                     view! {
                         <nav aria-label="Main">{links}</nav>
                         {person.map(|person| view! { <SignedIn person/> })}
+                        {alert.map(|run| view! { <crate::integrity_page::FailureBanner run/> })}
                     }
                 })}
             </Suspense>

@@ -52,6 +52,12 @@ pub struct IntegrityArgs {
           value_parser = clap::value_parser!(u32).range(1..=1440))]
     pub checkpoint_minutes: u32,
 
+    /// The whole log is verified against its checkpoints this often (each run recorded as
+    /// `integrity.verified` or `integrity.failed`), and on demand from the Integrity page.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_VERIFY_EVERY_HOURS", default_value_t = 24,
+          value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub verify_every_hours: u32,
+
     /// A directory every checkpoint is also written to (`checkpoint-<size>`, `latest`):
     /// point it at storage the database's host cannot rewrite.
     #[arg(long, global = true, env = "CERTIFYCLOUDS_CHECKPOINT_DIR", value_name = "DIR")]
@@ -77,6 +83,7 @@ impl IntegrityArgs {
         app::checkpoint::CheckpointPolicy {
             every: std::time::Duration::from_secs(60 * u64::from(self.checkpoint_minutes)),
             directory: self.checkpoint_dir.clone(),
+            verify_every: std::time::Duration::from_secs(3600 * u64::from(self.verify_every_hours)),
         }
     }
 }
@@ -209,6 +216,15 @@ pub struct VerifyArgs {
     /// computed from an export of N entries, see docs/integrity.md).
     #[arg(long, value_name = "N")]
     pub tree_size: Option<u64>,
+    /// A signed checkpoint kept elsewhere (a file holding the note, as the checkpoint
+    /// directory or `GET /audit/integrity/checkpoint` gave it): the log must still hold
+    /// its entries and hash to its root. May be given more than once.
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    pub checkpoints: Vec<std::path::PathBuf>,
+    /// The log's public key as `<origin>+<key id>+<key>` (`verifier_key` of
+    /// `GET /audit/integrity/public-key`), to check signatures without the key file.
+    #[arg(long, value_name = "KEY")]
+    pub verifier_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

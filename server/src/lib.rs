@@ -96,16 +96,31 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             )
             .map_err(RunError::Output)
         }
-        Command::Verify(VerifyArgs { expect_head, tree_size }) => {
+        Command::Verify(VerifyArgs { expect_head, tree_size, checkpoints, verifier_key }) => {
+            let (verifier_key, key_note) = match verifier_key {
+                Some(key) => (Some(key), None),
+                None => {
+                    let path = integrity.key_path(&database_url);
+                    match app::checkpoint::LogKey::load(&path)? {
+                        Some(key) => (Some(key.verifier_key().to_owned()), None),
+                        None => (None, Some(format!("no signing key at {} (give --verifier-key)", path.display()))),
+                    }
+                }
+            };
+            let outside = outside_checkpoints(&checkpoints, integrity.checkpoint_dir.as_deref())?;
             // Read-only: a mistyped path must not leave an empty database behind.
             let store = store::open_read_only(&cli.database_url).await?;
-            let report = store.log.verify(expect_head.as_ref()).await?;
-            let prefix = match tree_size.filter(|_| report.is_intact()) {
-                Some(size) => Some(tree_of_first(store.log.as_ref(), size).await),
-                None => None,
+            let checked =
+                app::verification::verify_integrity(&store, verifier_key.as_deref(), expect_head.as_ref(), &outside)
+                    .await;
+            let prefix = match (&checked, tree_size) {
+                (Ok(checked), Some(size)) if checked.is_intact() => Some(tree_of_first(store.log.as_ref(), size).await),
+                _ => None,
             };
             store.maintenance.close().await;
-            print_report(&report)?;
+            let checked = checked?;
+            print_report(&checked.report)?;
+            print_checkpoints(&checked, key_note.as_deref())?;
             match prefix {
                 Some(Ok(head)) => {
                     writeln!(std::io::stdout(), "Merkle tree (RFC 6962) of the first {} entries: {head}", head.size)
@@ -216,6 +231,37 @@ fn print_copy(copied: &migrate::Copied) -> Result<(), RunError> {
 
 /// What `verify` prints: the problems (and a non-zero exit), or what was checked and the
 /// head to pass as `--expect-head` next time.
+/// Checkpoints kept outside the database: the files given, and the checkpoint directory's
+/// `latest` when there is one.
+fn outside_checkpoints(
+    files: &[std::path::PathBuf],
+    directory: Option<&std::path::Path>,
+) -> Result<Vec<app::verification::OutsideCheckpoint>, RunError> {
+    let mut outside = Vec::new();
+    let latest = directory.map(|d| d.join("latest")).filter(|p| p.is_file());
+    for path in files.iter().chain(latest.as_ref()) {
+        let note = std::fs::read_to_string(path)
+            .map_err(|e| RunError::Verification(format!("cannot read the checkpoint {}: {e}", path.display())))?;
+        outside.push(app::verification::OutsideCheckpoint { source: path.display().to_string(), note });
+    }
+    Ok(outside)
+}
+
+/// What was checked of the checkpoints, after an intact report.
+fn print_checkpoints(checked: &app::verification::Verification, key_note: Option<&str>) -> Result<(), RunError> {
+    let mut out = std::io::stdout().lock();
+    let how = match key_note {
+        Some(note) => format!("their signatures were not checked: {note}"),
+        None => "each signature verified with the log's public key".to_owned(),
+    };
+    writeln!(out, "Checkpoints: {} checked, {how}", checked.checkpoints).map_err(RunError::Output)?;
+    if let Some(latest) = &checked.latest {
+        let at = latest.signed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        writeln!(out, "Latest checkpoint: {}, signed at {at}", latest.head).map_err(RunError::Output)?;
+    }
+    Ok(())
+}
+
 fn print_report(report: &VerifyReport) -> Result<(), RunError> {
     if !report.is_intact() {
         let mut err = std::io::stderr().lock();

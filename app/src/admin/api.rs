@@ -164,7 +164,7 @@ fn failed(e: crate::users::AccountError) -> AdminError {
 
 /// Answers with the status the error means.
 #[cfg(feature = "ssr")]
-fn answer(error: AdminError) -> AdminError {
+pub(crate) fn answer(error: AdminError) -> AdminError {
     use http::StatusCode;
     let status = match &error {
         AdminError::Invalid { .. } => StatusCode::BAD_REQUEST,

@@ -68,8 +68,16 @@ fn canonical(f: &EntryFields<'_>) -> String {
 }
 
 fn push_str(out: &mut String, s: &str) {
-    // Serializing a &str to JSON cannot fail.
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    // Most strings need no escape: written as they are (what serde_json writes for them),
+    // without its allocation; `verify` hashes every string of every entry.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        // Serializing a &str to JSON cannot fail.
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    }
 }
 
 fn push_opt(out: &mut String, s: Option<&str>) {
@@ -135,6 +143,15 @@ mod tests {
             user_agent: None,
             received_at_micros: Some(1_700_000_000_500_000),
             ingested_by: None,
+        }
+    }
+
+    #[test]
+    fn strings_are_written_exactly_as_serde_json_writes_them() {
+        for s in ["plain", "with \"quote\"", "back\\slash", "ctl\u{1}\n", "é ü \u{1F600}", "\u{7f} /", ""] {
+            let mut out = String::new();
+            push_str(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).expect("json"), "{s:?}");
         }
     }
 

@@ -55,6 +55,19 @@ pub enum Problem {
     Truncated { expected: u64, last: u64 },
     /// The entry at the given head's place has another hash: the log was rewritten.
     HeadMismatch { seq: u64, found: String },
+    /// An entry's row of the Merkle tree is missing or is not what the entry makes: the
+    /// tree table (or the entry, with its chain recomputed) was changed.
+    TreeRow { seq: u64, reason: &'static str },
+    /// The tree holds more entries than the log: entries were removed from the end.
+    TreeBeyondLog { tree: u64, entries: u64 },
+    /// A signed checkpoint that does not verify, or whose stored copy was edited.
+    Checkpoint { size: u64, source: String, reason: String },
+    /// A signed checkpoint covers more entries than the log holds: it was cut back or an
+    /// older copy of the database was restored.
+    RolledBack { size: u64, signed_at: String, source: String, entries: u64 },
+    /// The entries a signed checkpoint covers no longer hash to its root: the log was
+    /// rewritten (chain and tree recomputed), somewhere after the first `intact` entries.
+    Rewritten { size: u64, signed_at: String, source: String, intact: u64 },
 }
 
 impl fmt::Display for Problem {
@@ -76,6 +89,29 @@ impl fmt::Display for Problem {
             Problem::HeadMismatch { seq, found } => {
                 write!(f, "entry audit-{seq} now has hash {found}, not the expected one: the log was rewritten")
             }
+            Problem::TreeRow { seq, reason } => {
+                write!(f, "entry audit-{seq}'s row of the Merkle tree {reason}: the tree or the entry was changed")
+            }
+            Problem::TreeBeyondLog { tree, entries } => write!(
+                f,
+                "the Merkle tree holds {tree} entries but the log only {entries}: entries audit-{} to audit-{tree} \
+                 were removed from the end",
+                entries + 1
+            ),
+            Problem::Checkpoint { size, source, reason } => {
+                write!(f, "the checkpoint of {size} entries ({source}) {reason}")
+            }
+            Problem::RolledBack { size, signed_at, source, entries } => write!(
+                f,
+                "the checkpoint signed at {signed_at} ({source}) covers {size} entries but the log holds {entries}: \
+                 the log was truncated or an older copy of it restored"
+            ),
+            Problem::Rewritten { size, signed_at, source, intact } => write!(
+                f,
+                "the first {size} entries no longer hash to the root signed at {signed_at} ({source}): an entry from \
+                 audit-{} to audit-{size} was changed, with the hash chain and the tree recomputed",
+                intact + 1
+            ),
         }
     }
 }
@@ -116,6 +152,9 @@ pub struct ChainWalk {
     prev: [u8; 32],
     expected: u64,
     tree: TreeBuilder,
+    /// The tree row the current entry makes (kept to spare an allocation per entry).
+    row: Vec<u8>,
+    tree_row_wrong: bool,
     pub report: VerifyReport,
     broken: bool,
 }
@@ -126,6 +165,8 @@ impl Default for ChainWalk {
             prev: GENESIS_HASH,
             expected: 1,
             tree: TreeBuilder::default(),
+            row: Vec::with_capacity(64),
+            tree_row_wrong: false,
             report: VerifyReport { tree: Some(TreeBuilder::default().head()), ..VerifyReport::default() },
             broken: false,
         }
@@ -134,8 +175,9 @@ impl Default for ChainWalk {
 
 impl ChainWalk {
     /// Checks the next stored row (`stored_seq` as the database holds it, which may be
-    /// anything if rows were written behind the store's back). `false` once broken.
-    pub fn visit(&mut self, stored_seq: i64, row: Result<RawEntry<'_>, StoreError>) -> bool {
+    /// anything if rows were written behind the store's back) and its row of the Merkle
+    /// tree (`tree_row`, `None` when there is none). `false` once broken.
+    pub fn visit(&mut self, stored_seq: i64, row: Result<RawEntry<'_>, StoreError>, tree_row: Option<&[u8]>) -> bool {
         if self.broken {
             return false;
         }
@@ -157,8 +199,21 @@ impl ChainWalk {
             return self
                 .fail(Problem::BrokenLink { seq: expected, reason: "its content does not match its hash".into() });
         }
-        let leaf = leaf_hash(&fields);
-        self.tree.push(leaf);
+        self.row.clear();
+        self.tree.push_stored(leaf_hash(&fields), &mut self.row);
+        if !self.tree_row_wrong {
+            let reason = match tree_row {
+                None => Some("is missing"),
+                Some(stored) if stored != self.row.as_slice() => Some("differs from what the entry makes"),
+                Some(_) => None,
+            };
+            if let Some(reason) = reason {
+                // Reported once: the tree's later rows are checked against the entries
+                // regardless, and the first is the one to look at.
+                self.tree_row_wrong = true;
+                self.report.problems.push(Problem::TreeRow { seq: expected, reason });
+            }
+        }
         self.prev = hash;
         self.expected += 1;
         self.report.entries = expected;

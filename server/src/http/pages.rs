@@ -20,6 +20,7 @@ use tower_http::services::ServeDir;
 fn provide_app_context(state: &AppState, caller: Option<Caller>) {
     provide_context(state.log.clone());
     provide_context(state.store.clone());
+    provide_context(state.signing.clone());
     if let Some(caller) = caller {
         provide_context(caller);
     }

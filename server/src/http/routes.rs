@@ -10,6 +10,7 @@ use app::access::Permission;
 use app::accounts::Role;
 use app::admin::api::{AddUser, CreateToken, EditUser, ListTokens, ListUsers, RemoveUser, RevokeToken};
 use app::audit::api::{CountEntries, EntryTimeline, GetEntry, ListEntries, SuggestActors};
+use app::integrity_page::api::{AcknowledgeFailure, IntegrityAlert, IntegrityStatus, SignCheckpoint, VerifyNow};
 use app::tokens::Scope;
 use app::topbar::SignedIn;
 use axum::extract::DefaultBodyLimit;
@@ -107,6 +108,14 @@ pub static ROUTES: &[Route] = &[
     route!(POST <GetEntry as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <SuggestActors as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <SignedIn as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    // The Integrity page: everyone signed in sees it and may verify; admins sign and
+    // acknowledge.
+    route!(GET "/integrity", TAB, Page, pages::render),
+    route!(POST <IntegrityStatus as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <IntegrityAlert as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <VerifyNow as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <SignCheckpoint as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <AcknowledgeFailure as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     // The admin pages and their server functions: admins only.
     route!(GET "/users", ADMIN_PAGES, Page, pages::render),
     route!(GET "/tokens", ADMIN_PAGES, Page, pages::render),

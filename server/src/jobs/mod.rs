@@ -4,6 +4,7 @@
 mod checkpoints;
 mod sessions;
 mod statistics;
+mod verification;
 
 use crate::state::AppState;
 use std::future::Future;
@@ -51,6 +52,10 @@ impl Jobs {
                 state.signing.clone(),
                 state.shutdown.clone(),
             ),
+        );
+        jobs.spawn(
+            "verification",
+            verification::run_daily(state.store.clone(), state.signing.clone(), state.shutdown.clone()),
         );
         jobs
     }

@@ -123,7 +123,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn is_seeded(name: &str) -> bool {
-        !name.starts_with("audit.") && !name.starts_with("token.")
+        !name.starts_with("audit.") && !name.starts_with("token.") && !name.starts_with("integrity.")
     }
 
     fn events(count: u64, days: u32, seed: u64) -> Vec<ValidEntry> {

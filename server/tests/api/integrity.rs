@@ -271,3 +271,84 @@ async fn the_checkpoint_command_signs_with_the_key_file_beside_the_database() {
     let second = run();
     assert!(String::from_utf8_lossy(&second.stdout).contains("Checkpoint unchanged"));
 }
+
+/// The entries of one type, newest first, as the API serves them.
+async fn recorded(app: &TestApp, event_type: &str) -> Vec<serde_json::Value> {
+    app.list(&format!("event_type={event_type}")).await["entries"].as_array().expect("entries").clone()
+}
+
+#[tokio::test]
+async fn a_verification_from_the_page_is_recorded_and_a_failure_stays_until_an_admin_acknowledges_it() {
+    use app::accounts::Role;
+    let app = TestApp::spawn().await;
+    app.seed(40, 2, 7, "2026-03-01T00:00:00Z").await;
+    let (auditor, admin) = (app.auditor().await, app.signed_in(Role::Admin).await);
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let json = ("content-type", "application/json");
+
+    let page = app.as_person(Method::GET, "/integrity", &auditor, &[], Vec::new()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("Verify now") && page.text.contains("Public key"), "the page renders on the server");
+    assert!(!page.text.contains("Sign a checkpoint now"), "auditors do not sign");
+    let signed = app.as_person(Method::POST, "/api/integrity_sign", &auditor, &[form], Vec::new()).await;
+    assert_eq!(signed.status, StatusCode::FORBIDDEN);
+    let signed = app.as_person(Method::POST, "/api/integrity_sign", &admin, &[form], Vec::new()).await;
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.text);
+    assert!(app
+        .as_person(Method::GET, "/integrity", &admin, &[], Vec::new())
+        .await
+        .text
+        .contains("Sign a checkpoint now"));
+
+    let run = app.as_person(Method::POST, "/api/integrity_verify", &auditor, &[form], Vec::new()).await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.text);
+    let run = run.json();
+    assert_eq!((run["intact"].as_bool(), run["trigger"].as_str()), (Some(true), Some("on demand")));
+    assert_eq!(run["checkpoint_size"], 40);
+    let verified = recorded(&app, "integrity.verified").await;
+    assert_eq!(verified.len(), 1);
+    assert_eq!(verified[0]["severity"], "info");
+    assert_eq!(verified[0]["actor"]["type"], "user");
+    assert_eq!(verified[0]["details"]["entries"], 40);
+    assert_eq!(run["entry_id"], verified[0]["id"]);
+    let anonymous = app.request(Method::POST, "/api/integrity_verify", None, Vec::new()).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let tokened = app.request(Method::POST, "/api/integrity_verify", Some(&app.read.clone()), Vec::new()).await;
+    assert_eq!(tokened.status, StatusCode::FORBIDDEN, "tokens are for the REST API");
+
+    if crate::helpers::on_postgres() {
+        return; // Tampering with the file below is SQLite's; the tamper matrix covers the rest.
+    }
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.database_url).await.expect("connects");
+    for sql in
+        ["DROP TRIGGER audit_entries_no_update", "UPDATE audit_entries SET description = 'nothing' WHERE seq = 12"]
+    {
+        sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    }
+    let run = app.as_person(Method::POST, "/api/integrity_verify", &auditor, &[form], Vec::new()).await.json();
+    assert_eq!(run["intact"], false);
+    let failed = recorded(&app, "integrity.failed").await;
+    assert_eq!((failed.len(), failed[0]["severity"].as_str()), (1, Some("error")));
+    let first = failed[0]["details"]["first_problem"].as_str().expect("a problem").to_owned();
+    assert!(first.contains("broken at sequence 12"), "{first}");
+    let failure_id = failed[0]["id"].as_str().expect("an id").to_owned();
+
+    for session in [&auditor, &admin] {
+        let audit = app.as_person(Method::GET, "/audit", session, &[], Vec::new()).await.text;
+        assert!(audit.contains(r#"class="integrity-banner""#) && audit.contains(&first), "a banner on every page");
+    }
+    let body = |id: &str| serde_json::json!({ "failure_id": id }).to_string().into_bytes();
+    let by_auditor =
+        app.as_person(Method::POST, "/api/integrity_acknowledge", &auditor, &[json], body(&failure_id)).await;
+    assert_eq!(by_auditor.status, StatusCode::FORBIDDEN);
+    let wrong = app.as_person(Method::POST, "/api/integrity_acknowledge", &admin, &[json], body("audit-1")).await;
+    assert_eq!(wrong.status, StatusCode::CONFLICT, "{}", wrong.text);
+    let done = app.as_person(Method::POST, "/api/integrity_acknowledge", &admin, &[json], body(&failure_id)).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    let acknowledged = recorded(&app, "integrity.failure.acknowledged").await;
+    assert_eq!(acknowledged[0]["details"]["failure_id"], failure_id.as_str());
+    let audit = app.as_person(Method::GET, "/audit", &auditor, &[], Vec::new()).await.text;
+    assert!(!audit.contains(r#"class="integrity-banner""#), "the banner is gone once acknowledged");
+    let again = app.as_person(Method::POST, "/api/integrity_acknowledge", &admin, &[json], body(&failure_id)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "nothing open to acknowledge");
+}

@@ -18,3 +18,4 @@ mod pages;
 mod routes;
 mod search;
 mod site;
+mod tamper;

@@ -22,8 +22,8 @@ pub async fn verify(pool: &PgPool, expect_head: Option<&Head>) -> Result<VerifyR
         // One query, streamed: paging by sequence number would step over a second row
         // given the same number behind the triggers' back, and the walk must see it.
         let sql = format!(
-            "SELECT {COLUMNS}, array_to_string(tsvector_to_array(words), ' ') AS stored_words \
-             FROM audit_entries ORDER BY seq, ts"
+            "SELECT {COLUMNS}, array_to_string(tsvector_to_array(words), ' ') AS stored_words, \
+             audit_tree.hashes AS tree_row FROM audit_entries LEFT JOIN audit_tree USING (seq) ORDER BY seq, ts"
         );
         let mut rows = sqlx::query(&sql).fetch(&mut *tx);
         while let Some(row) = rows.try_next().await? {
@@ -32,7 +32,8 @@ pub async fn verify(pool: &PgPool, expect_head: Option<&Head>) -> Result<VerifyR
             let entry = raw(&row);
             // A row that cannot be read is the walk's to report.
             let differs = matches!(&entry, Ok(entry) if !same_words(stored, entry));
-            if !walk.visit(seq, entry) {
+            let tree_row: Option<&[u8]> = row.try_get("tree_row")?;
+            if !walk.visit(seq, entry, tree_row) {
                 break;
             }
             if differs && search.len() < NAMED as usize {

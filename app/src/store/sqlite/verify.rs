@@ -110,11 +110,16 @@ impl WordSets {
     }
 }
 
+/// The column of the entry's tree row, after [`COLUMNS`].
+const TREE_ROW: usize = 19;
+
 /// Every row, whatever its sequence number: one stored out of place is reported, not
 /// skipped. The walk stops checking at the first broken link (every later one depends on
 /// it) but reads on to note the words every entry holds.
 fn walk_chain(db: &Connection, mut words: WordSets) -> Result<(VerifyReport, WordSets), StoreError> {
-    let mut statement = db.prepare(&format!("SELECT {COLUMNS} FROM audit_entries ORDER BY seq"))?;
+    let mut statement = db.prepare(&format!(
+        "SELECT {COLUMNS}, audit_tree.hashes FROM audit_entries LEFT JOIN audit_tree USING (seq) ORDER BY seq"
+    ))?;
     let mut rows = statement.query([])?;
     let mut walk = ChainWalk::default();
     while let Some(row) = rows.next()? {
@@ -131,7 +136,9 @@ fn walk_chain(db: &Connection, mut words: WordSets) -> Result<(VerifyReport, Wor
                 words.unreadable.push(seq);
             }
         }
-        walk.visit(seq, entry);
+        // A value that is not bytes is no tree row: reported as missing.
+        let tree_row = row.get_ref(TREE_ROW)?.as_blob_or_null().unwrap_or(None);
+        walk.visit(seq, entry, tree_row);
     }
     Ok((walk.report, words))
 }
