@@ -43,6 +43,12 @@ pub enum CheckpointError {
     Sign(String),
     #[error("cannot write the checkpoint to {path}: {source}")]
     Publish { path: String, source: std::io::Error },
+    #[error("the log is empty: there is no tree to sign yet")]
+    Empty,
+    #[error("{0}")]
+    WrongKey(String),
+    #[error("not signed: the checkpoint directory holds a tree this log does not extend ({0}); run verify")]
+    Diverged(String),
 }
 
 /// Why a signed checkpoint was not accepted.
@@ -237,7 +243,10 @@ pub struct Checkpointed {
 }
 
 /// Signs the tree as it stands, unless the latest checkpoint already covers it, stores the
-/// checkpoint and publishes it to the policy's directory.
+/// checkpoint and publishes it to the policy's directory (again, when the directory is
+/// behind). Refuses when the log's checkpoints were signed with another key, and when the
+/// directory holds a tree this one does not extend (the database was rolled back or
+/// rewritten: signing would bury the evidence).
 pub async fn checkpoint_now(
     tree: &dyn TreeStore,
     key: &LogKey,
@@ -245,36 +254,109 @@ pub async fn checkpoint_now(
     now: DateTime<Utc>,
 ) -> Result<Checkpointed, CheckpointError> {
     let size = tree.tree_size().await?;
-    if let Some(latest) = tree.latest_checkpoint().await? {
-        if latest.head.size >= size {
-            return Ok(Checkpointed { checkpoint: latest, new: false });
+    let latest = tree.latest_checkpoint().await?;
+    if let Some(latest) = &latest {
+        if let Err(e) = key.open(&latest.note) {
+            return Err(CheckpointError::WrongKey(format!(
+                "key {} does not verify the log's latest checkpoint ({e}): give the log's own key file",
+                key.key_id()
+            )));
         }
     }
-    let root = tree_answer(tree, TreeQuery::Root { size }).await?;
-    let head = TreeHead { size, root: root.first().copied().unwrap_or(tlog_tiles::EMPTY_HASH.0) };
-    let checkpoint = StoredCheckpoint { head, signed_at: now, note: key.sign(head)? };
-    let new = tree.add_checkpoint(&checkpoint).await?;
+    let done = match latest {
+        Some(latest) if latest.head.size >= size => Checkpointed { checkpoint: latest, new: false },
+        _ if size == 0 => return Err(CheckpointError::Empty),
+        _ => {
+            let root = tree_answer(tree, TreeQuery::Root { size }).await?;
+            let head = TreeHead { size, root: root.first().copied().unwrap_or(tlog_tiles::EMPTY_HASH.0) };
+            if let Some(dir) = &policy.directory {
+                check_directory(dir, key, tree, head).await?;
+            }
+            let checkpoint = StoredCheckpoint { head, signed_at: now, note: key.sign(head)? };
+            match tree.add_checkpoint(&checkpoint).await? {
+                true => Checkpointed { checkpoint, new: true },
+                // Another instance signed the same tree meanwhile: its checkpoint stands.
+                false => Checkpointed { checkpoint: tree.latest_checkpoint().await?.unwrap_or(checkpoint), new: false },
+            }
+        }
+    };
     if let Some(dir) = &policy.directory {
-        publish(dir, &checkpoint)?;
+        check_directory(dir, key, tree, done.checkpoint.head).await?;
+        publish(dir, &done.checkpoint)?;
     }
-    Ok(Checkpointed { checkpoint, new })
+    Ok(done)
 }
 
-/// Writes a checkpoint to `dir` as `checkpoint-<size>` and replaces `latest`, each
-/// through a temporary file, so that a reader never sees half a note.
+/// That the directory's `latest` is a tree `head` extends: no larger, and with the root
+/// the stored tree has at its size.
+async fn check_directory(
+    dir: &Path,
+    key: &LogKey,
+    tree: &dyn TreeStore,
+    head: TreeHead,
+) -> Result<(), CheckpointError> {
+    let latest = dir.join("latest");
+    let note = match std::fs::read_to_string(&latest) {
+        Ok(note) => note,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(CheckpointError::Publish { path: shown(&latest), source }),
+    };
+    let diverged = |why: String| CheckpointError::Diverged(format!("{}: {why}", shown(&latest)));
+    let published = key.open(&note).map_err(|e| diverged(e.to_string()))?;
+    if published.size > head.size {
+        return Err(diverged(format!("it signs {} entries, the log holds {}", published.size, head.size)));
+    }
+    let root = tree_answer(tree, TreeQuery::Root { size: published.size }).await?;
+    if root.first() != Some(&published.root) {
+        return Err(diverged(format!("the log's first {} entries no longer hash to its root", published.size)));
+    }
+    Ok(())
+}
+
+/// Writes a checkpoint to `dir` as `checkpoint-<size>` (never replacing another note of
+/// that size) and as `latest`, each through a temporary file, so that a reader never
+/// sees half a note.
 fn publish(dir: &Path, checkpoint: &StoredCheckpoint) -> Result<(), CheckpointError> {
     let failed = |path: &Path| {
         let path = shown(path);
         move |source| CheckpointError::Publish { path, source }
     };
     std::fs::create_dir_all(dir).map_err(failed(dir))?;
-    for name in [format!("checkpoint-{:012}", checkpoint.head.size), "latest".to_owned()] {
-        let path = dir.join(&name);
-        let temporary = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&temporary, &checkpoint.note).map_err(failed(&temporary))?;
-        std::fs::rename(&temporary, &path).map_err(failed(&path))?;
+    let numbered = format!("checkpoint-{:012}", checkpoint.head.size);
+    match std::fs::read_to_string(dir.join(&numbered)) {
+        Ok(existing) if existing == checkpoint.note => {}
+        Ok(_) => {
+            return Err(CheckpointError::Diverged(format!(
+                "{} holds another checkpoint of {} entries",
+                shown(&dir.join(&numbered)),
+                checkpoint.head.size
+            )))
+        }
+        Err(_) => write_whole(dir, &numbered, &checkpoint.note).map_err(failed(&dir.join(&numbered)))?,
     }
-    Ok(())
+    write_whole(dir, "latest", &checkpoint.note).map_err(failed(&dir.join("latest")))
+}
+
+fn write_whole(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
+    let temporary = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, dir.join(name))
+}
+
+/// Every checkpoint published in `dir` (`latest` and each `checkpoint-<size>`), with the
+/// file it came from.
+pub fn published(dir: &Path) -> Vec<(String, String)> {
+    let Ok(listing) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found: Vec<(String, String)> = listing
+        .filter_map(Result::ok)
+        .filter(|f| {
+            let name = f.file_name().to_string_lossy().into_owned();
+            name == "latest" || name.starts_with("checkpoint-")
+        })
+        .filter_map(|f| Some((shown(&f.path()), std::fs::read_to_string(f.path()).ok()?)))
+        .collect();
+    found.sort();
+    found
 }
 
 /// A hash as the integrity API and checkpoints write it: base64, standard, padded.

@@ -6,8 +6,8 @@
 //! hash recomputed passes its own checks; it cannot re-sign the checkpoints.
 
 use crate::checkpoint::open_note;
-use crate::integrity::{TreeHead, TreeQuery};
-use crate::store::{tree_answer, Head, Problem, Store, StoreError, StoredCheckpoint, VerifyReport};
+use crate::integrity::TreeHead;
+use crate::store::{Head, Problem, Store, StoreError, StoredCheckpoint, VerifyReport};
 use chrono::{DateTime, Utc};
 
 /// A checkpoint kept outside the database: where it came from, and the signed note.
@@ -40,32 +40,84 @@ const PAGE: u32 = 1000;
 /// Problems named per kind, at most.
 const NAMED: usize = 3;
 
+/// A signed tree head to hold the log to: what it states, when it was signed (if known),
+/// and where it came from.
+struct Signed {
+    head: TreeHead,
+    at: String,
+    source: String,
+}
+
 /// Verifies the log and its checkpoints. `verifier_key` (`<origin>+<id>+<key>`) checks
-/// the signatures; without it only the roots are compared.
+/// the signatures; without it the stored checkpoints' heads are compared unchecked.
 pub async fn verify_integrity(
     store: &Store,
     verifier_key: Option<&str>,
     expect_head: Option<&Head>,
     outside: &[OutsideCheckpoint],
 ) -> Result<Verification, StoreError> {
-    let mut report = store.log.verify(expect_head).await?;
-    // The entries before the first broken link or tree row: their rows are what they
-    // make, so roots of trees up to this size read from the stored rows can be trusted.
-    // (The search index and the counts are derived data: they do not break the chain.)
-    let first_bad = report.problems.iter().find_map(|p| match p {
-        Problem::TreeRow { seq, .. } | Problem::BrokenLink { seq, .. } => Some(*seq - 1),
-        Problem::OutOfPlace { expected, .. } => Some(*expected - 1),
-        _ => None,
-    });
-    let walked_intact = first_bad.is_none();
-    let trusted_rows = first_bad.unwrap_or(report.entries);
+    let mut problems = Vec::new();
+    let (signed, stored_heads) = signed_heads(store, verifier_key, outside, &mut problems).await?;
+    let sizes: Vec<u64> = signed.iter().map(|s| s.head.size).collect();
+    let mut report = store.log.verify_with_roots(expect_head, &sizes).await?;
+    // Whether the walk went through every entry without a broken link (the search index
+    // and the counts are derived data: they do not break the chain).
+    let walked_whole =
+        !report.problems.iter().any(|p| matches!(p, Problem::BrokenLink { .. } | Problem::OutOfPlace { .. }));
+    report.problems.append(&mut problems);
     let tree_size = store.tree.tree_size().await?;
-    if walked_intact && tree_size > report.entries {
+    if walked_whole && tree_size > report.entries {
         report.problems.push(Problem::TreeBeyondLog { tree: tree_size, entries: report.entries });
     }
 
-    // Every checkpoint: (head it states, when, where from).
-    let mut signed: Vec<(TreeHead, String, String)> = Vec::new();
+    // Cut back: a signed tree larger than the log.
+    if walked_whole {
+        if let Some(beyond) = signed.iter().filter(|s| s.head.size > report.entries).max_by_key(|s| s.head.size) {
+            report.problems.push(Problem::RolledBack {
+                size: beyond.head.size,
+                signed_at: beyond.at.clone(),
+                source: beyond.source.clone(),
+                entries: report.entries,
+            });
+        }
+    }
+
+    // Rewritten: every signed head the walk reached is compared with the walk's own tree
+    // at that size (recomputed from the entries, not read from the stored rows). The
+    // smallest that differs is named, after the largest that still matches below it.
+    let reached = |size: u64| report.roots.iter().find(|r| r.size == size).copied();
+    let mut differing: Vec<&Signed> =
+        signed.iter().filter(|s| reached(s.head.size).is_some_and(|r| r != s.head)).collect();
+    differing.sort_by_key(|s| s.head.size);
+    if let Some(first) = differing.first() {
+        let intact = signed
+            .iter()
+            .filter(|s| s.head.size < first.head.size && reached(s.head.size) == Some(s.head))
+            .map(|s| s.head.size)
+            .max()
+            .unwrap_or(0);
+        report.problems.push(Problem::Rewritten {
+            size: first.head.size,
+            signed_at: first.at.clone(),
+            source: first.source.clone(),
+            intact,
+        });
+    }
+
+    let latest = if report.is_intact() { stored_heads.last().cloned() } else { None };
+    Ok(Verification { report, checkpoints: signed.len(), latest, signatures_checked: verifier_key.is_some() })
+}
+
+/// Every signed head: the stored checkpoints (their signatures checked, and that their
+/// stored size and root are what the note signs) and those kept outside. Problems with
+/// the checkpoints themselves go to `problems`. Also the stored checkpoints that passed.
+async fn signed_heads(
+    store: &Store,
+    verifier_key: Option<&str>,
+    outside: &[OutsideCheckpoint],
+    problems: &mut Vec<Problem>,
+) -> Result<(Vec<Signed>, Vec<StoredCheckpoint>), StoreError> {
+    let mut signed = Vec::new();
     let mut stored_heads = Vec::new();
     let mut bad = 0;
     let mut after = 0;
@@ -73,31 +125,26 @@ pub async fn verify_integrity(
         let page = store.tree.checkpoints_after(after, PAGE).await?;
         for checkpoint in &page {
             let at = shown_time(checkpoint.signed_at);
+            let size = checkpoint.head.size;
             let source = "stored".to_owned();
             match verifier_key.map(|key| open_note(&checkpoint.note, key)) {
                 Some(Err(e)) => {
                     bad += 1;
                     if bad <= NAMED {
-                        report.problems.push(Problem::Checkpoint {
-                            size: checkpoint.head.size,
-                            source,
-                            reason: format!("signed at {at} is not genuine: {e}"),
-                        });
+                        let reason = format!("signed at {at} is not genuine: {e}");
+                        problems.push(Problem::Checkpoint { size, source, reason });
                     }
                     continue;
                 }
                 Some(Ok(head)) if head != checkpoint.head => {
-                    report.problems.push(Problem::Checkpoint {
-                        size: checkpoint.head.size,
-                        source,
-                        reason: format!("signed at {at} was edited: its note signs size {}", head.size),
-                    });
+                    let reason = format!("signed at {at} was edited: its note signs size {}", head.size);
+                    problems.push(Problem::Checkpoint { size, source, reason });
                     continue;
                 }
                 _ => {}
             }
             stored_heads.push(checkpoint.clone());
-            signed.push((checkpoint.head, at, source));
+            signed.push(Signed { head: checkpoint.head, at, source });
         }
         match page.last() {
             Some(last) if page.len() == PAGE as usize => after = last.head.size,
@@ -105,71 +152,17 @@ pub async fn verify_integrity(
         }
     }
     for kept in outside {
-        match verifier_key.map(|key| open_note(&kept.note, key)) {
-            Some(Ok(head)) => signed.push((head, "an earlier time".into(), kept.source.clone())),
-            Some(Err(e)) => report.problems.push(Problem::Checkpoint {
-                size: 0,
-                source: kept.source.clone(),
-                reason: format!("is not genuine: {e}"),
-            }),
-            None => report.problems.push(Problem::Checkpoint {
-                size: 0,
-                source: kept.source.clone(),
-                reason: "cannot be checked without the log's public key".into(),
-            }),
-        }
-    }
-
-    // Cut back: a signed tree larger than the log.
-    if walked_intact {
-        if let Some((head, at, source)) =
-            signed.iter().filter(|(h, ..)| h.size > report.entries).max_by_key(|(h, ..)| h.size)
-        {
-            report.problems.push(Problem::RolledBack {
-                size: head.size,
-                signed_at: at.clone(),
-                source: source.clone(),
-                entries: report.entries,
-            });
-        }
-    }
-
-    // Rewritten: the largest signed tree within the trusted rows decides; when it fails,
-    // the smallest failing one narrows where (a root commits to every leaf below it).
-    let mut within: Vec<&(TreeHead, String, String)> =
-        signed.iter().filter(|(h, ..)| h.size > 0 && h.size <= trusted_rows).collect();
-    within.sort_by_key(|(h, ..)| h.size);
-    within.dedup_by_key(|(h, ..)| (h.size, h.root));
-    if let Some(largest) = within.last() {
-        if !root_matches(store, largest.0).await? {
-            // The first checkpoint that no longer matches (every later one fails too).
-            let (mut lo, mut hi) = (0usize, within.len() - 1);
-            while lo < hi {
-                let mid = (lo + hi) / 2;
-                if root_matches(store, within[mid].0).await? {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
+        let reason = match verifier_key.map(|key| open_note(&kept.note, key)) {
+            Some(Ok(head)) => {
+                signed.push(Signed { head, at: "an earlier time".into(), source: kept.source.clone() });
+                continue;
             }
-            let (head, at, source) = within[lo];
-            let intact = lo.checked_sub(1).map_or(0, |i| within[i].0.size);
-            report.problems.push(Problem::Rewritten {
-                size: head.size,
-                signed_at: at.clone(),
-                source: source.clone(),
-                intact,
-            });
-        }
+            Some(Err(e)) => format!("is not genuine: {e}"),
+            None => "cannot be checked without the log's public key".into(),
+        };
+        problems.push(Problem::Checkpoint { size: 0, source: kept.source.clone(), reason });
     }
-
-    let latest = if report.is_intact() { stored_heads.last().cloned() } else { None };
-    Ok(Verification { report, checkpoints: signed.len(), latest, signatures_checked: verifier_key.is_some() })
-}
-
-async fn root_matches(store: &Store, head: TreeHead) -> Result<bool, StoreError> {
-    let root = tree_answer(&*store.tree, TreeQuery::Root { size: head.size }).await?;
-    Ok(root.first() == Some(&head.root))
+    Ok((signed, stored_heads))
 }
 
 fn shown_time(at: DateTime<Utc>) -> String {

@@ -75,18 +75,11 @@ pub async fn run(
     }
 }
 
-/// The checkpoint directory's `latest`, when there is one: what a restored older copy of
-/// the database cannot roll back.
+/// The checkpoints published in the checkpoint directory, when there is one: what a
+/// restored older copy of the database cannot roll back.
 fn kept_outside(signing: &Signing) -> Vec<OutsideCheckpoint> {
-    let Some(path) = signing.policy.directory.as_ref().map(|d| d.join("latest")) else { return Vec::new() };
-    match std::fs::read_to_string(&path) {
-        Ok(note) => vec![OutsideCheckpoint { source: path.display().to_string(), note }],
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "cannot read the checkpoint directory's latest");
-            Vec::new()
-        }
-    }
+    let Some(dir) = &signing.policy.directory else { return Vec::new() };
+    crate::checkpoint::published(dir).into_iter().map(|(source, note)| OutsideCheckpoint { source, note }).collect()
 }
 
 fn outcome_event(
@@ -148,14 +141,15 @@ pub fn view(entry: &AuditEntry) -> RunView {
     }
 }
 
-/// The newest entry of any of these types.
+/// The last recorded entry of any of these types: the highest sequence number among the
+/// newest by time (instances' clocks may differ a little; the log's order is the truth).
 async fn newest(store: &Store, types: &[&str]) -> Result<Option<AuditEntry>, StoreError> {
     let filter = EntryFilter {
         event_types: types.iter().map(|t| EventTypeMatch::Exact((*t).to_owned())).collect(),
         ..EntryFilter::default()
     };
-    let page = store.log.list(&filter, PageRequest { limit: 1, offset: 0 }).await?;
-    Ok(page.entries.into_iter().next())
+    let page = store.log.list(&filter, PageRequest { limit: 20, offset: 0 }).await?;
+    Ok(page.entries.into_iter().max_by_key(|e| e.sequence))
 }
 
 /// The last run, whatever its outcome.

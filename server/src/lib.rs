@@ -231,15 +231,19 @@ fn print_copy(copied: &migrate::Copied) -> Result<(), RunError> {
 
 /// What `verify` prints: the problems (and a non-zero exit), or what was checked and the
 /// head to pass as `--expect-head` next time.
-/// Checkpoints kept outside the database: the files given, and the checkpoint directory's
-/// `latest` when there is one.
+/// Checkpoints kept outside the database: those published in the checkpoint directory,
+/// and the files given.
 fn outside_checkpoints(
     files: &[std::path::PathBuf],
     directory: Option<&std::path::Path>,
 ) -> Result<Vec<app::verification::OutsideCheckpoint>, RunError> {
-    let mut outside = Vec::new();
-    let latest = directory.map(|d| d.join("latest")).filter(|p| p.is_file());
-    for path in files.iter().chain(latest.as_ref()) {
+    let mut outside: Vec<_> = directory
+        .map(app::checkpoint::published)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(source, note)| app::verification::OutsideCheckpoint { source, note })
+        .collect();
+    for path in files {
         let note = std::fs::read_to_string(path)
             .map_err(|e| RunError::Verification(format!("cannot read the checkpoint {}: {e}", path.display())))?;
         outside.push(app::verification::OutsideCheckpoint { source: path.display().to_string(), note });

@@ -50,10 +50,16 @@ pub async fn verify_now() -> Result<RunView, AdminError> {
 pub async fn sign_checkpoint() -> Result<CheckpointView, AdminError> {
     let (store, signing, person) = signed_in()?;
     admin_only(&person)?;
+    use crate::checkpoint::CheckpointError;
     let done =
         crate::checkpoint::checkpoint_now(store.tree.as_ref(), &signing.key, &signing.policy, chrono::Utc::now())
             .await
-            .map_err(|e| unavailable(&e))?;
+            .map_err(|e| match e {
+                e @ (CheckpointError::Empty | CheckpointError::WrongKey(_) | CheckpointError::Diverged(_)) => {
+                    crate::admin::api::answer(AdminError::Conflict(e.to_string()))
+                }
+                e => unavailable(&e),
+            })?;
     Ok(done.checkpoint.view())
 }
 

@@ -188,7 +188,17 @@ pub trait AuditLog: Send + Sync {
 
     /// Re-checks the whole log: every row's place and hash in the chain, the search index
     /// and the per-day and per-actor counts, and (if given) the head a reader saw before.
-    async fn verify(&self, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError>;
+    async fn verify(&self, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError> {
+        self.verify_with_roots(expect_head, &[]).await
+    }
+
+    /// [`AuditLog::verify`], also reporting the tree head the walk reached at each of
+    /// `tree_sizes` (`VerifyReport::roots`): what signed checkpoints are compared with.
+    async fn verify_with_roots(
+        &self,
+        expect_head: Option<&Head>,
+        tree_sizes: &[u64],
+    ) -> Result<VerifyReport, StoreError>;
 }
 
 pub use api_tokens::USE_NOTED_EVERY;

@@ -125,6 +125,9 @@ pub struct VerifyReport {
     pub head: Option<Head>,
     /// The Merkle tree (RFC 6962) of the entries checked: what a checkpoint would sign.
     pub tree: Option<TreeHead>,
+    /// The tree heads the walk reached at the sizes asked for (those it reached intact),
+    /// smallest first.
+    pub roots: Vec<TreeHead>,
     pub problems: Vec<Problem>,
 }
 
@@ -154,6 +157,8 @@ pub struct ChainWalk {
     tree: TreeBuilder,
     /// The tree row the current entry makes (kept to spare an allocation per entry).
     row: Vec<u8>,
+    /// Sizes whose tree head to report, largest first (popped as they are reached).
+    wanted: Vec<u64>,
     tree_row_wrong: bool,
     pub report: VerifyReport,
     broken: bool,
@@ -166,6 +171,7 @@ impl Default for ChainWalk {
             expected: 1,
             tree: TreeBuilder::default(),
             row: Vec::with_capacity(64),
+            wanted: Vec::new(),
             tree_row_wrong: false,
             report: VerifyReport { tree: Some(TreeBuilder::default().head()), ..VerifyReport::default() },
             broken: false,
@@ -174,6 +180,13 @@ impl Default for ChainWalk {
 }
 
 impl ChainWalk {
+    /// A walk that also reports the tree head at each of `sizes`.
+    pub fn wanting(mut sizes: Vec<u64>) -> Self {
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        sizes.dedup();
+        ChainWalk { wanted: sizes, ..ChainWalk::default() }
+    }
+
     /// Checks the next stored row (`stored_seq` as the database holds it, which may be
     /// anything if rows were written behind the store's back) and its row of the Merkle
     /// tree (`tree_row`, `None` when there is none). `false` once broken.
@@ -208,8 +221,8 @@ impl ChainWalk {
                 Some(_) => None,
             };
             if let Some(reason) = reason {
-                // Reported once: the tree's later rows are checked against the entries
-                // regardless, and the first is the one to look at.
+                // Reported once, the first: later rows are not compared (the walk's own
+                // tree goes on, for the checkpoints' roots).
                 self.tree_row_wrong = true;
                 self.report.problems.push(Problem::TreeRow { seq: expected, reason });
             }
@@ -219,6 +232,11 @@ impl ChainWalk {
         self.report.entries = expected;
         self.report.head = Some(Head { sequence: expected, hash: entry.hash });
         self.report.tree = Some(self.tree.head());
+        while self.wanted.last().is_some_and(|&size| size <= expected) {
+            if self.wanted.pop() == Some(expected) {
+                self.report.roots.push(self.tree.head());
+            }
+        }
         true
     }
 
@@ -250,6 +268,7 @@ mod tests {
             entries: 3,
             head: Some(Head { sequence: 3, hash: "bb".repeat(32) }),
             tree: None,
+            roots: vec![],
             problems: vec![],
         };
         report.check_head(&head, None);

@@ -120,10 +120,7 @@ pub async fn get_one(
     }
     let entry = service::get_entry(log.as_ref(), &entry_id).await?.ok_or(ApiError::NotFound(entry_id))?;
     let inclusion_proof = if proof {
-        let size = match tree.latest_checkpoint().await.map_err(ApiError::Store)? {
-            Some(latest) if latest.head.size >= entry.sequence => latest.head.size,
-            _ => tree.tree_size().await.map_err(ApiError::Store)?,
-        };
+        let size = integrity::size_for(tree.as_ref(), entry.sequence).await?;
         Some(integrity::inclusion_proof(log.as_ref(), tree.as_ref(), entry.sequence, size).await?)
     } else {
         None

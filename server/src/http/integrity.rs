@@ -94,6 +94,7 @@ pub async fn list(
     responses(
         (status = 201, description = "A new checkpoint was signed", body = CheckpointView),
         (status = 200, description = "The latest checkpoint already covers every entry: it is answered", body = CheckpointView),
+        (status = 409, description = "Not signed: the log is empty, this server's key is not the log's, or the checkpoint directory holds a tree the log does not extend", body = crate::http::openapi::ErrorBody),
         (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
         (status = 403, description = "The token lacks the admin scope", body = crate::http::openapi::ErrorBody)
     )
@@ -102,9 +103,17 @@ pub async fn sign(
     State(tree): State<Arc<dyn TreeStore>>,
     State(signing): State<Arc<Signing>>,
 ) -> Result<(StatusCode, Json<CheckpointView>), ApiError> {
-    let done = checkpoint_now(tree.as_ref(), &signing.key, &signing.policy, chrono::Utc::now())
-        .await
-        .map_err(|e| ApiError::Report(e.to_string()))?;
+    use app::checkpoint::CheckpointError;
+    let done =
+        checkpoint_now(tree.as_ref(), &signing.key, &signing.policy, chrono::Utc::now()).await.map_err(
+            |e| match e {
+                e @ (CheckpointError::Empty | CheckpointError::WrongKey(_) | CheckpointError::Diverged(_)) => {
+                    tracing::error!(error = %e, "a checkpoint was not signed");
+                    ApiError::BadRequest { status: StatusCode::CONFLICT, message: e.to_string() }
+                }
+                e => ApiError::Report(e.to_string()),
+            },
+        )?;
     let status = if done.new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(done.checkpoint.view())))
 }
@@ -116,7 +125,7 @@ pub async fn sign(
     tag = "integrity",
     params(
         ("id" = String, Query, description = "The entry's id, such as `audit-123`"),
-        ("size" = Option<u64>, Query, description = "The tree size to prove against (default: the latest checkpoint's)")
+        ("size" = Option<u64>, Query, description = "The tree size to prove against (default: the latest checkpoint's, or the whole tree for an entry newer than it)")
     ),
     security(("bearer" = [])),
     responses(
@@ -135,11 +144,12 @@ pub async fn inclusion(
     let id = params.get("id").ok_or_else(|| ApiError::bad_request("id is required: an entry id such as audit-123"))?;
     let sequence = parse_entry_id(id)
         .ok_or_else(|| ApiError::bad_request(format!("id '{id}' is not an entry id such as audit-123")))?;
+    let tree = state.store.tree.as_ref();
     let size = match params.number("size")? {
         Some(size) => size,
-        None => default_size(state.store.tree.as_ref()).await?,
+        None => size_for(tree, sequence).await?,
     };
-    Ok(Json(inclusion_proof(state.log.as_ref(), state.store.tree.as_ref(), sequence, size).await?))
+    Ok(Json(inclusion_proof(state.log.as_ref(), tree, sequence, size).await?))
 }
 
 /// The inclusion proof of entry `sequence` in the tree of `size` entries.
@@ -215,6 +225,15 @@ pub async fn consistency(
         from_checkpoint: checkpoint_of(tree.as_ref(), from).await?,
         to_checkpoint: checkpoint_of(tree.as_ref(), to).await?,
     }))
+}
+
+/// The size an entry's inclusion proof is against when none is given: the latest
+/// checkpoint's, or the whole tree for an entry newer than it (or before any checkpoint).
+pub async fn size_for(tree: &dyn TreeStore, sequence: u64) -> Result<u64, ApiError> {
+    match tree.latest_checkpoint().await.map_err(ApiError::Store)? {
+        Some(latest) if latest.head.size >= sequence => Ok(latest.head.size),
+        _ => tree.tree_size().await.map_err(ApiError::Store),
+    }
 }
 
 /// The size proofs are against when none is given: the latest checkpoint's, or the whole

@@ -3,7 +3,7 @@
 //! database, one of them signs (the others' keys must be the same key: see README).
 
 use crate::shutdown::Shutdown;
-use app::checkpoint::{checkpoint_now, Signing};
+use app::checkpoint::{checkpoint_now, CheckpointError, Signing};
 use app::store::{Maintenance, TreeStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +36,7 @@ pub async fn run(
                         failing = false;
                         tracing::info!(size = done.checkpoint.head.size, "signed a checkpoint");
                     }
-                    Ok(_) => failing = false,
+                    Ok(_) | Err(CheckpointError::Empty) => failing = false,
                     // Said once when it starts failing, not at every tick.
                     Err(e) if !failing => {
                         failing = true;

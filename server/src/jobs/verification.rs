@@ -9,10 +9,29 @@ use app::internal_event::system_actor;
 use app::store::Store;
 use app::verify_runs::{run, Trigger};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// An overdue run waits this long after start (the server settles first).
+const OVERDUE_AFTER: Duration = Duration::from_secs(60);
+/// The first run of a log never verified.
+const NEVER_VERIFIED_AFTER: Duration = Duration::from_secs(3600);
 
 pub async fn run_daily(store: Store, signing: Arc<Signing>, shutdown: Shutdown) {
     let every = signing.policy.verify_every;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    // Counted from the last run the log records, so that restarts do not put it off.
+    let first = match app::verify_runs::last_run(&store).await {
+        Ok(Some(last)) => chrono::DateTime::parse_from_rfc3339(&last.at)
+            .ok()
+            .and_then(|at| (at.with_timezone(&chrono::Utc) + every - chrono::Utc::now()).to_std().ok())
+            .unwrap_or(OVERDUE_AFTER),
+        // Never verified: within the hour (a fresh log has little to verify).
+        Ok(None) => NEVER_VERIFIED_AFTER.min(every),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read when the log was last verified");
+            OVERDUE_AFTER
+        }
+    };
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first.max(OVERDUE_AFTER), every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -308,3 +308,24 @@ fn details_for(event_type: &str) -> Value {
 pub fn ids(page: &Value) -> Vec<String> {
     page["entries"].as_array().expect("entries").iter().map(|e| e["id"].as_str().expect("id").to_owned()).collect()
 }
+
+/// Where the binary run by a test keeps the log's signing key: beside a SQLite file, and
+/// in the temporary directory for a PostgreSQL database (never the working directory).
+pub fn key_path(database_url: &str) -> std::path::PathBuf {
+    match database_url.strip_prefix("sqlite:") {
+        Some(path) => std::path::PathBuf::from(format!("{path}.signing-key")),
+        None => {
+            let name = database_url.rsplit('/').next().unwrap_or("postgres").replace(['?', '&', '='], "_");
+            std::env::temp_dir().join("certifyclouds-test-keys").join(format!("{name}.signing-key"))
+        }
+    }
+}
+
+/// A valid entry of `event_type` by a user, as ingest makes it, to append straight to a store.
+pub fn valid(event_type: &str) -> app::ingest::ValidEntry {
+    let receipt = app::ingest::Receipt { received_at: chrono::Utc::now(), token: None };
+    let mut body = event(event_type, "2026-03-03T00:00:00Z", ("user", "u-9", "someone"));
+    body["details"] = json!({ "username": "someone" });
+    let mut entries = app::ingest::parse_batch(json!([body]).to_string().as_bytes(), &receipt).expect("valid");
+    entries.remove(0)
+}

@@ -94,6 +94,9 @@ async fn checkpoints_are_signed_on_demand_by_admins_and_published() {
     let none = app.get("/audit/integrity/checkpoint").await;
     assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.text);
     assert!(none.error().contains("no checkpoint"));
+    let empty = app.request(Method::POST, "/audit/integrity/checkpoint", Some(&app.admin.clone()), Vec::new()).await;
+    assert_eq!(empty.status, StatusCode::CONFLICT, "no tree to sign: {}", empty.text);
+    assert!(empty.error().contains("empty"));
     app.seed(50, 3, 7, "2026-03-01T00:00:00Z").await;
 
     let key = app.get("/audit/integrity/public-key").await;
@@ -146,6 +149,13 @@ async fn checkpoints_are_signed_on_demand_by_admins_and_published() {
     assert_eq!((page["checkpoints"][0]["size"].as_u64(), page["next_after"].as_u64()), (Some(50), Some(50)));
     let rest = app.get("/audit/integrity/checkpoints?after=50").await.json();
     assert_eq!(rest["checkpoints"][0], later);
+    // A server holding another key (an instance started with its own key file) signs nothing.
+    let other = TestApp::reopen(&app).await;
+    other.seed(1, 1, 3, "2026-03-03T00:00:00Z").await;
+    let refused =
+        other.request(Method::POST, "/audit/integrity/checkpoint", Some(&other.admin.clone()), Vec::new()).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert!(refused.error().contains("does not verify the log's latest checkpoint"), "{}", refused.error());
     for (query, says) in [
         ("after=x", "after"),
         ("limit=0", "limit"),
@@ -203,6 +213,54 @@ async fn proofs_check_against_the_signed_checkpoints() {
     assert!(!check_consistency(&path, TreeHead { root: new.root, ..old }, new), "another old root");
     assert_eq!((hash(&proof["from_root"]), hash(&proof["to_root"])), (old.root, new.root));
     assert_eq!(app.get("/audit/integrity/consistency?from=40").await.json(), proof, "to: the latest checkpoint");
+
+    // An implementation that shares nothing with the server's (docs/check_proof.py:
+    // Python's standard library, Ed25519 written out) agrees, and refuses what is forged.
+    let dir = app.dir.path();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("writes");
+        path
+    };
+    let python = |args: &[&std::path::Path]| {
+        let out = std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/check_proof.py"))
+            .args(args)
+            .output()
+            .expect("python3 runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let key = app.get("/audit/integrity/public-key").await.json()["verifier_key"].as_str().expect("key").to_owned();
+    let note = write("note", second["note"].as_str().expect("note"));
+    let key_file = std::path::PathBuf::from(&key);
+    let (ok, said) = python(&[std::path::Path::new("checkpoint"), &note, &key_file]);
+    assert!(ok && said.trim() == format!("size 63, root {}", second["root"].as_str().expect("root")), "{said}");
+    let forged = write("forged", &second["note"].as_str().expect("note").replacen("\n63\n", "\n64\n", 1));
+    let (ok, said) = python(&[std::path::Path::new("checkpoint"), &forged, &key_file]);
+    assert!(!ok && said.contains("no valid signature"), "{said}");
+    let proof = app.get("/audit/integrity/inclusion?id=audit-41&size=63").await.text;
+    let entry = app.get("/audit/entries/audit-41").await.json();
+    let (proof_file, entry_file) = (write("inclusion.json", &proof), write("entry.json", &entry.to_string()));
+    let (ok, said) = python(&[std::path::Path::new("inclusion"), &proof_file, &entry_file]);
+    assert!(ok && said.contains("audit-41 is in the tree of 63 entries"), "{said}");
+    let mut changed = entry.clone();
+    changed["severity"] = json!("critical");
+    let changed = write("changed.json", &changed.to_string());
+    let (ok, said) = python(&[std::path::Path::new("inclusion"), &proof_file, &changed]);
+    assert!(!ok && said.contains("it was changed"), "{said}");
+    for (from, to) in [(40, 63), (1, 63), (32, 63), (63, 63), (7, 40)] {
+        let proof = app.get(&format!("/audit/integrity/consistency?from={from}&to={to}")).await.text;
+        let (ok, said) = python(&[std::path::Path::new("consistency"), &write("consistency.json", &proof)]);
+        assert!(ok && said.contains(&format!("tree of {from} entries is a prefix")), "{from}..{to}: {said}");
+    }
+    let mut bent: serde_json::Value =
+        serde_json::from_str(&app.get("/audit/integrity/consistency?from=40&to=63").await.text).expect("json");
+    bent["from_root"] = bent["to_root"].clone();
+    let (ok, _) = python(&[std::path::Path::new("consistency"), &write("bent.json", &bent.to_string())]);
+    assert!(!ok, "a proof for other roots fails");
 
     let with_proof = app.get("/audit/entries/audit-5?proof=true").await;
     assert_eq!(with_proof.status, StatusCode::OK, "{}", with_proof.text);

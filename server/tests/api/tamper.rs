@@ -298,3 +298,89 @@ async fn forge_at_head(url: &str) {
     .await
     .expect("forges");
 }
+
+/// The restored copy then grows again and gets a new checkpoint, signed with the same key:
+/// it agrees with itself and with its newer checkpoints, but not with one from the
+/// history it replaced, which names where the histories part. The checkpoint directory
+/// refuses to be overwritten by the other history, and verification reads it.
+#[tokio::test]
+async fn a_restored_copy_that_grew_again_is_named_by_a_checkpoint_of_the_history_it_replaced() {
+    if on_postgres() {
+        return;
+    }
+    use app::checkpoint::{checkpoint_now, CheckpointError, CheckpointPolicy, LogKey, Signing};
+    let published = tempfile::tempdir().expect("dir");
+    let key_file = published.path().join("log.key");
+    let key = || LogKey::load_or_create(&key_file, "audit.example/log").expect("key").0;
+    let policy =
+        CheckpointPolicy { directory: Some(published.path().join("checkpoints")), ..CheckpointPolicy::default() };
+    let with_policy = policy.clone();
+    let app = TestApp::spawn_with(move |state| state.with_signing(Signing { key: key(), policy: with_policy })).await;
+    app.seed(20, 2, 7, "2026-03-01T00:00:00Z").await;
+    let older = app.dir.path().join("older.db");
+    let mut conn = SqliteConnection::connect(&app.database_url).await.expect("connects");
+    sqlx::query(&format!("VACUUM INTO '{}'", older.display())).execute(&mut conn).await.expect("copies");
+    app.seed(10, 2, 8, "2026-03-02T00:00:00Z").await;
+    let kept = sign(&app, 30).await;
+    let dir = published.path().join("checkpoints");
+    assert_eq!(std::fs::read_to_string(dir.join("latest")).expect("published"), kept);
+    assert_eq!(std::fs::read_to_string(dir.join("checkpoint-000000000030")).expect("published"), kept);
+
+    // The older copy is put back and grows to 60 entries of another history.
+    let restored_url = format!("sqlite:{}", older.display());
+    let restored = app::store::open(&restored_url).await.expect("opens the restored copy");
+    let until = "2026-03-05T00:00:00Z".parse().expect("time");
+    let args = server::config::SeedArgs { events: 40, days: 1, seed: 99, profile: server::config::Profile::Catalogue };
+    server::seed::seed_store(restored.log.as_ref(), &args, until).await.expect("seeds");
+    let refused = checkpoint_now(restored.tree.as_ref(), &key(), &policy, chrono::Utc::now()).await;
+    assert!(matches!(refused, Err(CheckpointError::Diverged(_))), "the directory is not overwritten: {refused:?}");
+    assert_eq!(std::fs::read_to_string(dir.join("latest")).expect("still there"), kept);
+    // Signed anyway (without the directory), as a database rolled back behind the server's back would be.
+    let signed = checkpoint_now(restored.tree.as_ref(), &key(), &CheckpointPolicy::default(), chrono::Utc::now())
+        .await
+        .expect("signs the other history");
+    assert_eq!(signed.checkpoint.head.size, 60);
+
+    let verifier = key().verifier_key().to_owned();
+    let alone = verify_integrity(&restored, Some(&verifier), None, &[]).await.expect("verifies");
+    assert!(alone.is_intact(), "the restored database agrees with itself: {}", problems(&alone));
+    let outside: Vec<OutsideCheckpoint> =
+        app::checkpoint::published(&dir).into_iter().map(|(source, note)| OutsideCheckpoint { source, note }).collect();
+    let checked = verify_integrity(&restored, Some(&verifier), None, &outside).await.expect("verifies");
+    assert!(
+        checked.report.problems.iter().any(|p| matches!(p, Problem::Rewritten { size: 30, intact: 0, .. })),
+        "{}",
+        problems(&checked)
+    );
+    restored.maintenance.close().await;
+}
+
+/// With the tree left behind by entries deleted from the end, appends go on without it
+/// (the evidence stays as it is), and a verification from the page is recorded as failed.
+#[tokio::test]
+async fn a_store_whose_tree_was_left_behind_still_records_and_its_verification_fails() {
+    if on_postgres() {
+        return;
+    }
+    let original = original().await;
+    let url = copy(&original, "cut-open", &with_triggers_dropped(&["DELETE FROM audit_entries WHERE seq > 55"])).await;
+    let store = app::store::open(&url).await.expect("opens the damaged copy for writing");
+    let receipt = store.log.append(vec![crate::helpers::valid("auth.logout")]).await.expect("still records");
+    assert_eq!(receipt.sequences, vec![56]);
+    assert_eq!(store.tree.tree_size().await.expect("size"), 60, "the tree is left as evidence");
+    let signing = original.app.state.signing.clone();
+    let run = app::verify_runs::run(
+        &store,
+        &signing,
+        app::internal_event::system_actor(),
+        app::verify_runs::Trigger::Scheduled,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("runs and is recorded");
+    assert!(!run.intact);
+    assert!(run.problems.iter().any(|p| p.contains("tree row") || p.contains("Merkle tree")), "{:?}", run.problems);
+    let open = app::verify_runs::open_failure(&store).await.expect("reads").expect("a failure is open");
+    assert_eq!(open.entry_id, run.entry_id);
+    store.maintenance.close().await;
+}

@@ -28,8 +28,9 @@ use std::time::Instant;
 pub struct Known {
     partitions: HashSet<i64>,
     head: Option<(i64, [u8; 32])>,
-    /// The Merkle tree of the entries up to `head` (its frontier).
-    tree: TreeBuilder,
+    /// The Merkle tree of the entries up to `head` (its frontier); `None` while the tree
+    /// does not match the log (see `tree::at_head`): entries are then appended without it.
+    tree: Option<TreeBuilder>,
 }
 
 /// A commit whose outcome is not known: the entries may be stored.
@@ -97,7 +98,7 @@ async fn write(
     if let Some(head) = known.head.take() {
         // Chained to the head this process last wrote, in one round trip. A copy that
         // does not follow it may still follow the head as it is now: read below.
-        if let Ok((rows, chained, new_head, tree)) = chain(&mut group, head, &known.tree) {
+        if let Ok((rows, chained, new_head, tree)) = chain(&mut group, head, known.tree.as_ref()) {
             let clock = lap(clock, &mut phases.chain);
             // Connected first, so that failing to connect is known to have stored nothing.
             let mut conn = pool.acquire().await?;
@@ -121,8 +122,18 @@ async fn write(
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
     let head = read_head(&mut tx).await?;
-    let tree = super::tree::at_head(&mut tx, u64::try_from(head.0).unwrap_or(0)).await?;
-    let (rows, chained, new_head, tree) = chain(&mut group, head, &tree)?;
+    // A tree that does not match the log is left as it is (the evidence verification
+    // names) and the entries are appended without it: an audit log that stopped
+    // recording once someone damaged it would serve whoever did.
+    let tree = match super::tree::at_head(&mut tx, u64::try_from(head.0).unwrap_or(0)).await {
+        Ok(tree) => Some(tree),
+        Err(e @ StoreError::Corrupt { .. }) => {
+            tracing::error!(error = %e, "appending without the Merkle tree: run verify");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let (rows, chained, new_head, tree) = chain(&mut group, head, tree.as_ref())?;
     let clock = lap(clock, &mut phases.chain);
     // Whatever fails before the commit leaves nothing stored.
     rows.append(&mut tx, head).await?;
@@ -156,12 +167,12 @@ const APPEND_LOCK: i64 = 418_581_342_580;
 fn chain(
     group: &mut [Planned<'_>],
     head: (i64, [u8; 32]),
-    tree: &TreeBuilder,
-) -> Result<(Rows, Vec<(u64, [u8; 32])>, (i64, [u8; 32]), TreeBuilder), StoreError> {
-    if i64::try_from(tree.size()).ok() != Some(head.0) {
+    tree: Option<&TreeBuilder>,
+) -> Result<(Rows, Vec<(u64, [u8; 32])>, (i64, [u8; 32]), Option<TreeBuilder>), StoreError> {
+    if tree.is_some_and(|tree| i64::try_from(tree.size()).ok() != Some(head.0)) {
         return Err(StoreError::Conflict("the tree this instance holds is not the head's".into()));
     }
-    let mut tree = tree.clone();
+    let mut tree = tree.cloned();
     let mut rows = Rows::default();
     let mut chained = Vec::with_capacity(group.len());
     let (mut seq, mut prev) = head;
@@ -174,9 +185,12 @@ fn chain(
             same_place(original, sequence, &prev, &hash)?;
         }
         rows.push(seq, &planned.fields, &prev, &hash);
-        let mut tree_row = Vec::with_capacity(64);
-        tree.push_stored(leaf_hash(&planned.fields), &mut tree_row);
-        rows.tree_hashes.push(tree_row);
+        if let Some(tree) = tree.as_mut() {
+            let mut tree_row = Vec::with_capacity(64);
+            tree.push_stored(leaf_hash(&planned.fields), &mut tree_row);
+            rows.tree_seq.push(seq);
+            rows.tree_hashes.push(tree_row);
+        }
         chained.push((sequence, hash));
         prev = hash;
     }
@@ -268,7 +282,8 @@ struct Rows {
     prev_hash: Vec<Vec<u8>>,
     hash: Vec<Vec<u8>>,
     words: Vec<String>,
-    /// Each entry's row of the tree table (its sequence number is `seq`'s).
+    /// The entries' rows of the tree table (none while the tree is left as evidence).
+    tree_seq: Vec<i64>,
     tree_hashes: Vec<Vec<u8>>,
 }
 
@@ -352,7 +367,7 @@ impl Rows {
         .bind(keys.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
         .bind(keys.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
         .bind(keys.iter().map(|(_, n)| *n).collect::<Vec<_>>())
-        .bind(&self.seq)
+        .bind(&self.tree_seq)
         .bind(&self.tree_hashes)
         .execute(conn)
         .await

@@ -17,17 +17,20 @@ const BATCH: i64 = 5_000;
 pub async fn at_head(conn: &mut PgConnection, head: u64) -> Result<TreeBuilder, StoreError> {
     let stored: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_tree").fetch_one(&mut *conn).await?;
     let stored = seq_u64(stored);
-    if stored > head {
+    // Rows are made from stored entries only for a database that has none (one from
+    // before the tree); any other difference is damage, left as it is, as evidence.
+    if stored == 0 && head > 0 {
+        let mut tree = TreeBuilder::default();
+        add_missing(conn, &mut tree, head).await?;
+        return Ok(tree);
+    }
+    if stored != head {
         return Err(StoreError::Corrupt {
             seq: head,
-            reason: format!("the tree holds {stored} entries but the log ends at entry {head}"),
+            reason: format!("the Merkle tree holds {stored} entries but the log {head}"),
         });
     }
-    let mut tree = read_frontier(conn, stored).await?;
-    if stored < head {
-        add_missing(conn, &mut tree, head).await?;
-    }
-    Ok(tree)
+    read_frontier(conn, stored).await
 }
 
 async fn read_frontier(conn: &mut PgConnection, size: u64) -> Result<TreeBuilder, StoreError> {

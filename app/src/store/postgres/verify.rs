@@ -14,9 +14,9 @@ use sqlx::{PgConnection, PgPool, Row};
 /// Entries named at most per kind of problem.
 const NAMED: i64 = 5;
 
-pub async fn verify(pool: &PgPool, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError> {
+pub async fn verify(pool: &PgPool, expect_head: Option<&Head>, tree_sizes: &[u64]) -> Result<VerifyReport, StoreError> {
     let mut tx = snapshot(pool).await?;
-    let mut walk = ChainWalk::default();
+    let mut walk = ChainWalk::wanting(tree_sizes.to_vec());
     let mut search = Vec::new();
     {
         // One query, streamed: paging by sequence number would step over a second row

@@ -36,8 +36,9 @@ impl Actors {
 pub struct Appended {
     pub chained: Vec<(u64, [u8; 32])>,
     pub registered: HashMap<ActorKey, i64>,
-    /// The Merkle tree with the group's entries: this writer's once the commit succeeds.
-    pub tree: TreeBuilder,
+    /// The Merkle tree with the group's entries: this writer's once the commit succeeds
+    /// (`None` while the tree does not match the log: see [`super::tree::at_head`]).
+    pub tree: Option<TreeBuilder>,
 }
 
 struct ChainedRow<'a> {
@@ -88,13 +89,25 @@ pub fn append(
         prev = hash;
     }
     let clock = lap(clock, &mut phases.chain);
-    let mut tree = super::tree::at_head(tx, tree, seq_u64(head_seq))?;
-    let mut insert = tx.prepare_cached("INSERT INTO audit_tree (seq, hashes) VALUES (?, ?)")?;
-    let mut hashes = Vec::with_capacity(64);
-    for row in &rows {
-        hashes.clear();
-        tree.push_stored(leaf_hash(&EntryFields::of_new(row.entry, seq_u64(row.seq))), &mut hashes);
-        insert.execute(params![row.seq, hashes])?;
+    // A tree that does not match the log is left as it is (the evidence verification
+    // names) and the entries are appended without it: an audit log that stopped
+    // recording once someone damaged it would serve whoever did.
+    let mut tree = match super::tree::at_head(tx, tree, seq_u64(head_seq)) {
+        Ok(tree) => Some(tree),
+        Err(e @ StoreError::Corrupt { .. }) => {
+            tracing::error!(error = %e, "appending without the Merkle tree: run verify");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(tree) = tree.as_mut() {
+        let mut insert = tx.prepare_cached("INSERT INTO audit_tree (seq, hashes) VALUES (?, ?)")?;
+        let mut hashes = Vec::with_capacity(64);
+        for row in &rows {
+            hashes.clear();
+            tree.push_stored(leaf_hash(&EntryFields::of_new(row.entry, seq_u64(row.seq))), &mut hashes);
+            insert.execute(params![row.seq, hashes])?;
+        }
     }
     let clock = lap(clock, &mut phases.tree);
     mark_new_days(tx, head_ts_high, &rows)?;

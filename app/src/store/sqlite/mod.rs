@@ -302,8 +302,12 @@ impl AuditLog for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn verify(&self, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError> {
-        verify::verify(&self.pool, expect_head).await
+    async fn verify_with_roots(
+        &self,
+        expect_head: Option<&Head>,
+        tree_sizes: &[u64],
+    ) -> Result<VerifyReport, StoreError> {
+        verify::verify(&self.pool, expect_head, tree_sizes).await
     }
 }
 
@@ -401,12 +405,12 @@ mod tests {
         let root = tree_answer(&store, TreeQuery::Root { size: 37 }).await.expect("root");
         store.close().await;
         let conn = rusqlite::Connection::open(&path).expect("opens the file");
-        conn.execute_batch("DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree WHERE seq > 5")
+        conn.execute_batch("DROP TRIGGER audit_tree_no_delete; DELETE FROM audit_tree")
             .expect("removes rows as an older version never wrote them");
         drop(conn);
 
         let read_only = SqliteStore::open_read_only(&url).await.expect("opens to read");
-        assert_eq!(read_only.tree_size().await.expect("size"), 5, "reading changes nothing");
+        assert_eq!(read_only.tree_size().await.expect("size"), 0, "reading changes nothing");
         read_only.close().await;
         let store = SqliteStore::open(&url).await.expect("opens again");
         assert_eq!(store.tree_size().await.expect("size"), 37);
@@ -415,6 +419,22 @@ mod tests {
         let report = store.verify(None).await.expect("verifies");
         let root = tree_answer(&store, TreeQuery::Root { size: 40 }).await.expect("root");
         assert_eq!(report.tree.map(|t| (t.size, t.root)), Some((40, root[0])));
+        store.close().await;
+
+        // A tree cut short behind the store's back is damage, not a migration: it is left
+        // as it is (the evidence), and the log still records.
+        let conn = rusqlite::Connection::open(&path).expect("opens the file");
+        conn.execute_batch("DELETE FROM audit_tree WHERE seq > 5").expect("cuts the tree");
+        drop(conn);
+        let store = SqliteStore::open(&url).await.expect("opens again");
+        store.append(samples(40..42)).await.expect("still appends");
+        assert_eq!(store.tree_size().await.expect("size"), 5, "left as evidence");
+        let report = store.verify(None).await.expect("verifies");
+        assert!(
+            report.problems.contains(&crate::store::Problem::TreeRow { seq: 6, reason: "is missing" }),
+            "{:?}",
+            report.problems
+        );
         store.close().await;
     }
 

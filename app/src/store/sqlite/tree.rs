@@ -7,27 +7,33 @@ use super::scan::raw;
 use crate::integrity::{leaf_hash, EntryFields, StoredRows, TreeBuilder};
 use crate::store::rows::{seq_u64, COLUMNS};
 use crate::store::StoreError;
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 /// The tree of the first `head` entries, ready to be extended. `known` is this writer's
 /// tree as its last commit left it: still the head's when it has as many leaves, since the
 /// head only grows and only this writer's commits replace `known`.
+///
+/// Rows are made from stored entries only for a store that has none (one from before the
+/// tree: the migration in place). A tree that holds more or fewer entries than the log
+/// was changed behind the store's back (entries removed, or forged at the head): it is
+/// `Corrupt`, and left as it is, as evidence.
 pub fn at_head(tx: &Transaction<'_>, known: Option<&TreeBuilder>, head: u64) -> Result<TreeBuilder, StoreError> {
     if let Some(tree) = known.filter(|tree| tree.size() == head) {
         return Ok(tree.clone());
     }
     let stored: u64 = seq_u64(tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_tree", [], |r| r.get(0))?);
-    if stored > head {
+    if stored == 0 && head > 0 {
+        let mut tree = TreeBuilder::default();
+        add_missing(tx, &mut tree, head)?;
+        return Ok(tree);
+    }
+    if stored != head {
         return Err(StoreError::Corrupt {
             seq: head,
-            reason: format!("the tree holds {stored} entries but the log ends at entry {head}"),
+            reason: format!("the Merkle tree holds {stored} entries but the log {head}"),
         });
     }
-    let mut tree = read_frontier(tx, stored)?;
-    if stored < head {
-        add_missing(tx, &mut tree, head)?;
-    }
-    Ok(tree)
+    read_frontier(tx, stored)
 }
 
 /// The frontier of the stored tree of `size` leaves, from its O(log n) rows.
@@ -35,8 +41,12 @@ fn read_frontier(tx: &Transaction<'_>, size: u64) -> Result<TreeBuilder, StoreEr
     let mut rows = StoredRows::default();
     let mut read = tx.prepare_cached("SELECT hashes FROM audit_tree WHERE seq = ?")?;
     for (row, _) in TreeBuilder::frontier_at(size) {
-        let hashes: Vec<u8> = read.query_row(params![i64::try_from(row).unwrap_or(i64::MAX)], |r| r.get(0))?;
-        rows.0.insert(row, hashes);
+        // A missing row is the tree's damage, reported as such below.
+        let hashes: Option<Vec<u8>> =
+            read.query_row(params![i64::try_from(row).unwrap_or(i64::MAX)], |r| r.get(0)).optional()?;
+        if let Some(hashes) = hashes {
+            rows.0.insert(row, hashes);
+        }
     }
     rows.frontier(size)
         .ok_or_else(|| StoreError::Corrupt { seq: size, reason: "the tree's stored hashes are damaged".into() })

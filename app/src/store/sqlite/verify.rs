@@ -16,20 +16,27 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 
-pub async fn verify(pool: &SqlitePool, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError> {
+pub async fn verify(
+    pool: &SqlitePool,
+    expect_head: Option<&Head>,
+    tree_sizes: &[u64],
+) -> Result<VerifyReport, StoreError> {
     let path = pool.connect_options().get_filename().to_owned();
     let expect_head = expect_head.cloned();
-    tokio::task::spawn_blocking(move || run(&path, expect_head.as_ref())).await.map_err(StoreError::backend)?
+    let tree_sizes = tree_sizes.to_vec();
+    tokio::task::spawn_blocking(move || run(&path, expect_head.as_ref(), tree_sizes))
+        .await
+        .map_err(StoreError::backend)?
 }
 
-fn run(path: &Path, expect_head: Option<&Head>) -> Result<VerifyReport, StoreError> {
+fn run(path: &Path, expect_head: Option<&Head>, tree_sizes: Vec<u64>) -> Result<VerifyReport, StoreError> {
     let db = reader(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     // The index check builds a temporary table: in memory, never a file beside the store.
     db.pragma_update(None, "temp_store", "memory")?;
     // One snapshot for every check, so that appends meanwhile cannot look like damage.
     db.execute_batch("BEGIN")?;
     let words = WordSets::new();
-    let (mut report, mut words) = walk_chain(&db, words)?;
+    let (mut report, mut words) = walk_chain(&db, words, tree_sizes)?;
     report.problems.extend(check_ts_high(&db)?);
     report.problems.extend(check_day_seqs(&db)?);
     report.problems.extend(check_search_terms(&db, &mut words)?);
@@ -116,12 +123,16 @@ const TREE_ROW: usize = 19;
 /// Every row, whatever its sequence number: one stored out of place is reported, not
 /// skipped. The walk stops checking at the first broken link (every later one depends on
 /// it) but reads on to note the words every entry holds.
-fn walk_chain(db: &Connection, mut words: WordSets) -> Result<(VerifyReport, WordSets), StoreError> {
+fn walk_chain(
+    db: &Connection,
+    mut words: WordSets,
+    tree_sizes: Vec<u64>,
+) -> Result<(VerifyReport, WordSets), StoreError> {
     let mut statement = db.prepare(&format!(
         "SELECT {COLUMNS}, audit_tree.hashes FROM audit_entries LEFT JOIN audit_tree USING (seq) ORDER BY seq"
     ))?;
     let mut rows = statement.query([])?;
-    let mut walk = ChainWalk::default();
+    let mut walk = ChainWalk::wanting(tree_sizes);
     while let Some(row) = rows.next()? {
         let seq: i64 = row.get(0)?;
         let entry = raw(row);

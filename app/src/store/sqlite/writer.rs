@@ -257,7 +257,7 @@ fn transaction(
     phases.entries = entries.len() as u64;
     tally.phases.lock().unwrap_or_else(PoisonError::into_inner).add(&phases);
     known.actors.learn(appended.registered);
-    known.tree = Some(appended.tree);
+    known.tree = appended.tree;
     Ok(AppendReceipt::split(&appended.chained, jobs.iter().map(|job| job.entries.len())))
 }
 
