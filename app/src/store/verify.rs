@@ -4,6 +4,7 @@
 
 use super::chain::{entry_hash, GENESIS_HASH};
 use super::{RawEntry, StoreError};
+use crate::entry::AuditEntry;
 use crate::integrity::{leaf_hash, EntryFields, TreeBuilder, TreeHead};
 use std::fmt;
 use std::str::FromStr;
@@ -194,11 +195,25 @@ impl ChainWalk {
         if self.broken {
             return false;
         }
+        self.visit_entry(stored_seq, row.and_then(|row| row.to_entry()), tree_row)
+    }
+
+    /// [`ChainWalk::visit`] of a row already read as an entry (a reader on another thread
+    /// did it).
+    pub fn visit_entry(
+        &mut self,
+        stored_seq: i64,
+        entry: Result<AuditEntry, StoreError>,
+        tree_row: Option<&[u8]>,
+    ) -> bool {
+        if self.broken {
+            return false;
+        }
         let expected = self.expected;
         if u64::try_from(stored_seq).ok() != Some(expected) {
             return self.fail(Problem::OutOfPlace { stored_seq, expected });
         }
-        let entry = match row.and_then(|row| row.to_entry()) {
+        let entry = match entry {
             Ok(entry) => entry,
             Err(e) => return self.fail(Problem::BrokenLink { seq: expected, reason: e.to_string() }),
         };

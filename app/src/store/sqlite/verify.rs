@@ -6,9 +6,11 @@
 use super::append::search_words;
 use super::scan::{raw, reader};
 use super::search::indexed_text;
+use crate::entry::AuditEntry;
 use crate::store::rows::COLUMNS;
 use crate::store::sql::DAY_MICROS;
 use crate::store::verify::{ChainWalk, Head, Problem, VerifyReport};
+use crate::store::RawEntry;
 use crate::store::StoreError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use sqlx::SqlitePool;
@@ -36,13 +38,26 @@ fn run(path: &Path, expect_head: Option<&Head>, tree_sizes: Vec<u64>) -> Result<
     // One snapshot for every check, so that appends meanwhile cannot look like damage.
     db.execute_batch("BEGIN")?;
     let words = WordSets::new();
-    let (mut report, mut words) = walk_chain(&db, words, tree_sizes)?;
+    let mut counted = Counted::default();
+    // Where the time goes, for `RUST_LOG=app=debug` (docs/integrity.md: 1M entries).
+    let mut clock = std::time::Instant::now();
+    let mut took = |phase: &str| {
+        tracing::debug!(phase, secs = clock.elapsed().as_secs_f64(), "verify phase");
+        clock = std::time::Instant::now();
+    };
+    let (mut report, mut words) = walk_chain(&db, words, &mut counted, tree_sizes)?;
+    took("chain, tree and words");
     report.problems.extend(check_ts_high(&db)?);
     report.problems.extend(check_day_seqs(&db)?);
+    took("time order and day ranges");
     report.problems.extend(check_search_terms(&db, &mut words)?);
+    took("per-word counts");
     report.problems.extend(check_search_index(&db, words)?);
-    report.problems.extend(check_counts(&db)?);
+    took("search index");
+    report.problems.extend(check_counts(&db, counted)?);
+    took("per-day and per-actor counts");
     report.problems.extend(check_actors(&db)?);
+    took("actors");
     if let Some(expected) = expect_head {
         let seq = i64::try_from(expected.sequence).unwrap_or(i64::MAX);
         let hash: Option<Vec<u8>> =
@@ -117,8 +132,42 @@ impl WordSets {
     }
 }
 
-/// The column of the entry's tree row, after [`COLUMNS`].
+/// The column of the entry's tree row, after [`COLUMNS`], and of its actor's reference.
 const TREE_ROW: usize = 19;
+const ACTOR_REF: usize = 20;
+
+/// The per-day and per-actor counts as the entries make them, counted while the walk
+/// reads every row anyway (two `GROUP BY`s over the table took longer than the walk).
+/// Keys hold small numbers for the event type and the actor kind, named in `names`.
+#[derive(Default)]
+struct Counted {
+    names: Vec<String>,
+    ids: HashMap<String, i64>,
+    /// (day, event type, severity, actor kind) → entries.
+    daily: HashMap<[i64; 4], i64>,
+    /// (actor ref, day, event type, severity) → entries.
+    per_actor: HashMap<[i64; 4], i64>,
+}
+
+impl Counted {
+    fn id(&mut self, name: &str) -> i64 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as i64;
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), id);
+        id
+    }
+
+    fn add(&mut self, e: &RawEntry<'_>, actor_ref: i64) {
+        let day = e.timestamp.timestamp_micros().div_euclid(crate::store::sql::DAY_MICROS);
+        let (event_type, kind) = (self.id(e.event_type), self.id(e.actor_type));
+        let severity = e.severity.code();
+        *self.daily.entry([day, event_type, severity, kind]).or_default() += 1;
+        *self.per_actor.entry([actor_ref, day, event_type, severity]).or_default() += 1;
+    }
+}
 
 /// Every row, whatever its sequence number: one stored out of place is reported, not
 /// skipped. The walk stops checking at the first broken link (every later one depends on
@@ -126,33 +175,63 @@ const TREE_ROW: usize = 19;
 fn walk_chain(
     db: &Connection,
     mut words: WordSets,
+    counted: &mut Counted,
     tree_sizes: Vec<u64>,
 ) -> Result<(VerifyReport, WordSets), StoreError> {
     let mut statement = db.prepare(&format!(
-        "SELECT {COLUMNS}, audit_tree.hashes FROM audit_entries LEFT JOIN audit_tree USING (seq) ORDER BY seq"
+        "SELECT {COLUMNS}, audit_tree.hashes, audit_entries.actor_ref FROM audit_entries \
+         LEFT JOIN audit_tree USING (seq) ORDER BY seq"
     ))?;
     let mut rows = statement.query([])?;
-    let mut walk = ChainWalk::wanting(tree_sizes);
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let entry = raw(row);
-        match &entry {
-            Ok(e) => {
-                let held = search_words(e.event_type, e.actor_name, e.description, e.resource_name);
-                words.held(seq, &indexed_text(&held, e.severity));
-                words.counted(&held, e.timestamp.timestamp_micros(), e.severity.code());
+    // Two cores: this thread reads the rows and checks their words; another hashes them
+    // (the chain, the leaf and the tree), which is most of the work.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Visit>(WALK_QUEUE);
+    std::thread::scope(|scope| {
+        let walker = scope.spawn(move || {
+            let mut walk = ChainWalk::wanting(tree_sizes);
+            for (seq, entry, tree_row) in receive {
+                walk.visit_entry(seq, entry, tree_row.as_deref());
             }
-            Err(_) => {
-                words.held(seq, "");
-                words.unreadable.push(seq);
+            walk.report
+        });
+        let read = (|| -> Result<(), StoreError> {
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                let entry = raw(row);
+                if let Ok(e) = &entry {
+                    counted.add(e, row.get(ACTOR_REF)?);
+                }
+                match &entry {
+                    Ok(e) => {
+                        let held = search_words(e.event_type, e.actor_name, e.description, e.resource_name);
+                        words.held(seq, &indexed_text(&held, e.severity));
+                        words.counted(&held, e.timestamp.timestamp_micros(), e.severity.code());
+                    }
+                    Err(_) => {
+                        words.held(seq, "");
+                        words.unreadable.push(seq);
+                    }
+                }
+                // A value that is not bytes is no tree row: reported as missing.
+                let tree_row = row.get_ref(TREE_ROW)?.as_blob_or_null().unwrap_or(None).map(<[u8]>::to_vec);
+                if send.send((seq, entry.and_then(|e| e.to_entry()), tree_row)).is_err() {
+                    break;
+                }
             }
-        }
-        // A value that is not bytes is no tree row: reported as missing.
-        let tree_row = row.get_ref(TREE_ROW)?.as_blob_or_null().unwrap_or(None);
-        walk.visit(seq, entry, tree_row);
-    }
-    Ok((walk.report, words))
+            Ok(())
+        })();
+        drop(send);
+        let report = walker.join().map_err(|_| StoreError::backend("the chain walk failed"))?;
+        read.map(|()| (report, words))
+    })
 }
+
+/// A row handed to the walking thread: its stored sequence number, the entry (or why it
+/// cannot be read) and its tree row.
+type Visit = (i64, Result<AuditEntry, StoreError>, Option<Vec<u8>>);
+
+/// Rows read ahead of the walk, at most.
+const WALK_QUEUE: usize = 4096;
 
 /// The per-word counts (a search's vocabulary, and one-word totals and timelines)
 /// against the words of the entries, day by day.
@@ -255,43 +334,65 @@ fn check_search_index(db: &Connection, mut words: WordSets) -> Result<Option<Pro
 }
 
 /// Each count table against a count of the entries themselves.
-fn check_counts(db: &Connection) -> Result<Vec<Problem>, StoreError> {
-    let day = "ts / 86400000000";
-    let tables = [
-        (
-            "audit_daily_counts",
-            ["day", "event_type", "severity", "actor_type"],
-            format!("{day}, event_type, severity, actor_type"),
-        ),
-        (
-            "audit_actor_counts",
-            ["actor_ref", "day", "event_type", "severity"],
-            format!("actor_ref, {day}, event_type, severity"),
-        ),
+fn check_counts(db: &Connection, mut counted: Counted) -> Result<Vec<Problem>, StoreError> {
+    let tables: [(&'static str, [&str; 4], usize, usize); 2] = [
+        // The table, its key columns, and which of them are text (an event type, an actor kind).
+        ("audit_daily_counts", ["day", "event_type", "severity", "actor_type"], 1, 3),
+        ("audit_actor_counts", ["actor_ref", "day", "event_type", "severity"], 2, 2),
     ];
     let mut problems = Vec::new();
-    for (table, key, counted_key) in tables {
-        let on: Vec<String> = (1..=4).map(|i| format!("r.k{i} = c.k{i}")).collect();
-        let pick: Vec<String> = (1..=4).map(|i| format!("coalesce(r.k{i}, c.k{i})")).collect();
-        let sql = format!(
-            "WITH recorded (k1, k2, k3, k4, n) AS (SELECT {}, n FROM {table} WHERE n <> 0), \
-                  counted (k1, k2, k3, k4, n) AS (SELECT {counted_key}, COUNT(*) FROM audit_entries GROUP BY 1, 2, 3, 4) \
-             SELECT {}, coalesce(r.n, 0), coalesce(c.n, 0) FROM recorded r FULL JOIN counted c ON {} \
-             WHERE coalesce(r.n, 0) <> coalesce(c.n, 0) LIMIT 1",
-            key.join(", "),
-            pick.join(", "),
-            on.join(" AND "),
-        );
-        let found = db
-            .query_row(&sql, [], |r| {
-                let mut parts = Vec::with_capacity(4);
-                for (i, name) in key.iter().enumerate() {
-                    parts.push(format!("{name} {}", show(name, r.get(i)?)));
+    for (table, key, first_text, last_text) in tables {
+        let mut expected =
+            std::mem::take(if table == "audit_daily_counts" { &mut counted.daily } else { &mut counted.per_actor });
+        let shown = |k: &[rusqlite::types::Value; 4]| -> String {
+            key.iter()
+                .zip(k)
+                .map(|(name, v)| format!("{name} {}", show(name, v.clone())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut statement = db.prepare(&format!("SELECT {}, n FROM {table} WHERE n <> 0", key.join(", ")))?;
+        let mut rows = statement.query([])?;
+        let mut found = None;
+        while let Some(row) = rows.next()? {
+            let values: [rusqlite::types::Value; 4] = [row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?];
+            let recorded: i64 = row.get(4)?;
+            let mut ids = [0i64; 4];
+            let mut known = true;
+            for (i, value) in values.iter().enumerate() {
+                ids[i] = match value {
+                    rusqlite::types::Value::Integer(n) if i != first_text && i != last_text => *n,
+                    rusqlite::types::Value::Text(text) => match counted.ids.get(text) {
+                        Some(id) => *id,
+                        None => {
+                            known = false;
+                            0
+                        }
+                    },
+                    _ => {
+                        known = false;
+                        0
+                    }
+                };
+            }
+            let entries = if known { expected.remove(&ids).unwrap_or(0) } else { 0 };
+            if entries != recorded {
+                found = Some(format!("{}: it records {recorded} entries, the entries count {entries}", shown(&values)));
+                break;
+            }
+        }
+        if found.is_none() {
+            // Entries no row of the table counts.
+            if let Some((ids, entries)) = expected.into_iter().min() {
+                let mut values = ids.map(rusqlite::types::Value::Integer);
+                for i in [first_text, last_text] {
+                    if let Some(name) = usize::try_from(ids[i]).ok().and_then(|i| counted.names.get(i)) {
+                        values[i] = rusqlite::types::Value::Text(name.clone());
+                    }
                 }
-                let (recorded, counted): (i64, i64) = (r.get(4)?, r.get(5)?);
-                Ok(format!("{}: it records {recorded} entries, the entries count {counted}", parts.join(", ")))
-            })
-            .optional()?;
+                found = Some(format!("{}: it records 0 entries, the entries count {entries}", shown(&values)));
+            }
+        }
         if let Some(detail) = found {
             problems.push(Problem::Counts { table, detail });
         }
