@@ -8,6 +8,7 @@ pub mod audit;
 pub mod catalogue;
 #[cfg(feature = "ssr")]
 pub mod checkpoint;
+pub mod compliance;
 pub mod dates;
 pub mod entry;
 pub mod export;
@@ -114,6 +115,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/users") view=admin::users_page::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/tokens") view=admin::tokens_page::TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("/integrity") view=integrity_page::IntegrityPage ssr=SsrMode::Async/>
+                    <Route path=path!("/compliance") view=compliance::CompliancePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -27,6 +27,7 @@ struct Link {
 const LINKS: &[Link] = &[
     Link { href: "/audit", label: "Audit", role: Role::Auditor },
     Link { href: "/integrity", label: "Integrity", role: Role::Auditor },
+    Link { href: "/compliance", label: "Compliance", role: Role::Auditor },
     Link { href: "/users", label: "Users", role: Role::Admin },
     Link { href: "/tokens", label: "API tokens", role: Role::Admin },
 ];

@@ -10,6 +10,7 @@ use app::access::Permission;
 use app::accounts::Role;
 use app::admin::api::{AddUser, CreateToken, EditUser, ListTokens, ListUsers, RemoveUser, RevokeToken};
 use app::audit::api::{CountEntries, EntryTimeline, GetEntry, ListEntries, SuggestActors};
+use app::compliance::api::ComplianceReport;
 use app::integrity_page::api::{AcknowledgeFailure, IntegrityAlert, IntegrityStatus, SignCheckpoint, VerifyNow};
 use app::tokens::Scope;
 use app::topbar::SignedIn;
@@ -116,6 +117,9 @@ pub static ROUTES: &[Route] = &[
     route!(POST <VerifyNow as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <SignCheckpoint as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     route!(POST <AcknowledgeFailure as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    // The compliance view: everyone signed in.
+    route!(GET "/compliance", TAB, Page, pages::render),
+    route!(POST <ComplianceReport as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     // The admin pages and their server functions: admins only.
     route!(GET "/users", ADMIN_PAGES, Page, pages::render),
     route!(GET "/tokens", ADMIN_PAGES, Page, pages::render),

@@ -410,3 +410,49 @@ async fn a_verification_from_the_page_is_recorded_and_a_failure_stays_until_an_a
     let again = app.as_person(Method::POST, "/api/integrity_acknowledge", &admin, &[json], body(&failure_id)).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "nothing open to acknowledge");
 }
+
+#[tokio::test]
+async fn the_compliance_view_maps_each_control_to_the_entries_that_cover_it_in_the_period() {
+    let app = TestApp::spawn().await;
+    app.seed(300, 3, 7, "2026-03-04T00:00:00Z").await;
+    let auditor = app.auditor().await;
+    let page = app
+        .as_person(Method::GET, "/compliance?start_date=2026-03-01&end_date=2026-03-03", &auditor, &[], Vec::new())
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    for control in [
+        "CC6.1", "CC7.2", "CC7.5", "A.12.4.1", "A.12.4.2", "A.12.4.3", "AU-2", "AU-3", "AU-6", "AU-9", "AU-11", "AU-12",
+    ] {
+        assert!(page.text.contains(&format!(">{control}<")), "{control} is on the page");
+    }
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let body = b"start_date=2026-03-01&end_date=2026-03-03".to_vec();
+    let view = app.as_person(Method::POST, "/api/compliance_report", &auditor, &[form], body).await;
+    assert_eq!(view.status, StatusCode::OK, "{}", view.text);
+    let view = view.json();
+    let cc61 = &view["controls"][0];
+    assert_eq!((cc61["framework"].as_str(), cc61["id"].as_str()), (Some("SOC 2"), Some("CC6.1")));
+    let sign_ins = &cc61["evidence"][0];
+    let expected =
+        app.get("/audit/entries/count?event_type=auth.*&start_date=2026-03-01&end_date=2026-03-03").await.json()
+            ["count"]
+            .clone();
+    assert!(expected.as_u64().expect("a count") > 0);
+    assert_eq!(sign_ins["found"], format!("{expected} entries (auth.*)"));
+    let link = sign_ins["link"].as_str().expect("a link to the entries");
+    assert!(
+        link.starts_with("/audit?") && link.contains("event_type=auth.*") && link.contains("start_date=2026-03-01"),
+        "{link}"
+    );
+    let bad = app
+        .as_person(
+            Method::POST,
+            "/api/compliance_report",
+            &auditor,
+            &[form],
+            b"start_date=yesterday&end_date=".to_vec(),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert!(bad.text.contains("start_date"), "{}", bad.text);
+}
