@@ -38,9 +38,18 @@ pub async fn compliance_report(start_date: String, end_date: String) -> Result<C
     };
     // The dates are checked as the Audit tab's filters are, with the same messages.
     period(&[]).validate().map_err(|e| {
-        let field = if e.to_string().contains("end_date") { "end_date" } else { "start_date" };
+        use crate::filter::FilterError;
+        let field = match &e {
+            FilterError::BadDate { param, .. } | FilterError::DateOutOfRange { param, .. } => *param,
+            _ => "start_date",
+        };
         answer(AdminError::Invalid { field: field.into(), message: e.to_string() })
     })?;
+    let purges = {
+        let all_time = EntryQuery { event_type: vec!["retention.purge.completed".into()], ..EntryQuery::default() };
+        let (filter, _) = all_time.validate().map_err(|e| failed(&e))?;
+        store.log.count(&filter).await.map_err(|e| failed(&e))?
+    };
     let last_run = crate::verify_runs::last_run(&store).await.map_err(|e| failed(&e))?;
     let latest = store.tree.latest_checkpoint().await.map_err(|e| failed(&e))?;
     let earliest = store.log.earliest().await.map_err(|e| failed(&e))?;
@@ -59,8 +68,13 @@ pub async fn compliance_report(start_date: String, end_date: String) -> Result<C
                         link: Some(format!("/audit?{}", query.to_query_string())),
                     }
                 }
-                Source::AllEntries(label) => {
-                    let query = period(&[]);
+                Source::AllEntries(label) | Source::Notable(label) | Source::System(label) => {
+                    let mut query = period(&[]);
+                    match *source {
+                        Source::Notable(_) => query.severity = vec!["warning".into(), "error".into()],
+                        Source::System(_) => query.actor = Some("system".into()),
+                        _ => {}
+                    }
                     let (filter, _) = query.validate().map_err(|e| failed(&e))?;
                     let count = store.log.count(&filter).await.map_err(|e| failed(&e))?;
                     EvidenceLine {
@@ -100,7 +114,7 @@ pub async fn compliance_report(start_date: String, end_date: String) -> Result<C
                     label: "Retention".into(),
                     found: match earliest {
                         Some(at) => format!(
-                            "no purge has run: every entry is kept; the oldest is from {}",
+                            "the oldest entry kept is from {}; {purges} retention purge(s) recorded in all",
                             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                         ),
                         None => "no entries yet".into(),
