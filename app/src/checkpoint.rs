@@ -263,6 +263,9 @@ pub async fn checkpoint_now(
             )));
         }
     }
+    // The directory is checked before a new tree is signed; an old checkpoint, before it is
+    // published again.
+    let mut checked = false;
     let done = match latest {
         Some(latest) if latest.head.size >= size => Checkpointed { checkpoint: latest, new: false },
         _ if size == 0 => return Err(CheckpointError::Empty),
@@ -271,6 +274,7 @@ pub async fn checkpoint_now(
             let head = TreeHead { size, root: root.first().copied().unwrap_or(tlog_tiles::EMPTY_HASH.0) };
             if let Some(dir) = &policy.directory {
                 check_directory(dir, key, tree, head).await?;
+                checked = true;
             }
             let checkpoint = StoredCheckpoint { head, signed_at: now, note: key.sign(head)? };
             match tree.add_checkpoint(&checkpoint).await? {
@@ -281,7 +285,9 @@ pub async fn checkpoint_now(
         }
     };
     if let Some(dir) = &policy.directory {
-        check_directory(dir, key, tree, done.checkpoint.head).await?;
+        if !checked {
+            check_directory(dir, key, tree, done.checkpoint.head).await?;
+        }
         publish(dir, &done.checkpoint)?;
     }
     Ok(done)

@@ -205,7 +205,7 @@ pub async fn consistency(
     let from = params.number("from")?.ok_or_else(|| ApiError::bad_request("from is required: a tree size"))?;
     let to = match params.number("to")? {
         Some(to) => to,
-        None => default_size(tree.as_ref()).await?,
+        None => size_for(tree.as_ref(), 0).await?,
     };
     let stored = tree.tree_size().await.map_err(ApiError::Store)?;
     if from > to || to > stored {
@@ -233,15 +233,6 @@ pub async fn size_for(tree: &dyn TreeStore, sequence: u64) -> Result<u64, ApiErr
     match tree.latest_checkpoint().await.map_err(ApiError::Store)? {
         Some(latest) if latest.head.size >= sequence => Ok(latest.head.size),
         _ => tree.tree_size().await.map_err(ApiError::Store),
-    }
-}
-
-/// The size proofs are against when none is given: the latest checkpoint's, or the whole
-/// tree before any checkpoint was signed.
-async fn default_size(tree: &dyn TreeStore) -> Result<u64, ApiError> {
-    match tree.latest_checkpoint().await.map_err(ApiError::Store)? {
-        Some(latest) => Ok(latest.head.size),
-        None => tree.tree_size().await.map_err(ApiError::Store),
     }
 }
 
