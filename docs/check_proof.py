@@ -72,8 +72,8 @@ def ed25519_ok(public, message, signature):
     return same(times(s, B), add(r, times(h, a)))
 
 
-def checkpoint(note, verifier_key):
-    """The (size, root) a C2SP signed note states, once its signature verifies."""
+def signed_text(note, verifier_key):
+    """The text of a C2SP signed note, once its Ed25519 signature by the key verifies."""
     name, key_id, key = verifier_key.split("+", 2)
     key = base64.b64decode(key)
     if key[0] != 1 or hashlib.sha256(name.encode() + b"\n" + key).digest()[:4].hex() != key_id:
@@ -83,11 +83,16 @@ def checkpoint(note, verifier_key):
         who, _, sig = line.removeprefix("\u2014 ").partition(" ")
         sig = base64.b64decode(sig)
         if who == name and sig[:4].hex() == key_id and ed25519_ok(key[1:], (text + "\n").encode(), sig[4:]):
-            origin, size, root = text.split("\n")[:3]
-            if origin != name:
-                sys.exit(f"the checkpoint is of {origin}, not {name}")
-            return int(size), root
+            return text + "\n"
     sys.exit("no valid signature by the log's key")
+
+
+def checkpoint(note, verifier_key):
+    """The (size, root) a C2SP signed checkpoint states, once its signature verifies."""
+    origin, size, root = signed_text(note, verifier_key).split("\n")[:3]
+    if origin != verifier_key.split("+")[0]:
+        sys.exit(f"the checkpoint is of {origin}, not {verifier_key.split('+')[0]}")
+    return int(size), root
 
 
 def node(left, right):

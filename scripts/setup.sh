@@ -3,8 +3,9 @@
 #   build: the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, and the
 #          npm packages of end2end/ (binaryen's wasm-opt, Playwright);
 #   test:  also Debian's Chromium (never a browser download), poppler's pdftotext,
-#          which the PDF export tests read the reports with, and python3, which checks
-#          the Merkle tree as an outsider would (docs/tree_root.py);
+#          which the PDF export tests read the reports with, python3, which checks
+#          the Merkle tree as an outsider would (docs/tree_root.py), and openssl, which
+#          checks an evidence pack's signature as its README says;
 #   bench: also Debian's sqlite3, which the export benchmark compares against;
 #   postgres (and test, bench): Debian's PostgreSQL server, which the tests start privately
 #          (scripts/with-postgres.sh).
@@ -46,6 +47,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian's ${missing[*]}"
     apt_install "${missing[@]}"

@@ -171,15 +171,16 @@ impl LogKey {
         format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n")
     }
 
-    /// Signs any bytes (a pack's manifest) with the log's key: a bare Ed25519 signature.
-    pub fn sign_bytes(&self, bytes: &[u8]) -> Result<Vec<u8>, CheckpointError> {
-        self.signer.sign(bytes).map_err(|e| CheckpointError::Sign(e.to_string()))
-    }
-
     /// The signed note of a tree head.
     pub fn sign(&self, head: TreeHead) -> Result<String, CheckpointError> {
         let body = checkpoint_body(self.origin(), head).map_err(CheckpointError::Sign)?;
-        let mut note = Note::new(body.as_bytes(), &[]).map_err(|e| CheckpointError::Sign(e.to_string()))?;
+        self.sign_text(&body)
+    }
+
+    /// A signed note of any text (an evidence pack's manifest digest): the same format and
+    /// key as the checkpoints, so one verifier checks both. `text` ends with a newline.
+    pub fn sign_text(&self, text: &str) -> Result<String, CheckpointError> {
+        let mut note = Note::new(text.as_bytes(), &[]).map_err(|e| CheckpointError::Sign(e.to_string()))?;
         note.add_sigs(&[&self.signer]).map_err(|e| CheckpointError::Sign(e.to_string()))?;
         String::from_utf8(note.to_bytes()).map_err(|e| CheckpointError::Sign(e.to_string()))
     }
@@ -199,17 +200,30 @@ fn checkpoint_body(origin: &str, head: TreeHead) -> Result<String, String> {
 /// The tree head a signed note states, once its signature verifies with `verifier_key`
 /// and its origin is the key's name.
 pub fn open_note(note: &str, verifier_key: &str) -> Result<TreeHead, NoteError> {
-    let verifier = StandardVerifier::new(verifier_key).map_err(|e| NoteError::Malformed(e.to_string()))?;
-    let origin = signed_note::Verifier::name(&verifier).to_owned();
-    let parsed = Note::from_bytes(note.as_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))?;
-    parsed
-        .verify(&VerifierList::new(vec![Box::new(verifier)]))
-        .map_err(|e| NoteError::BadSignature(format!("{verifier_key} ({e})")))?;
-    let checkpoint = Checkpoint::from_bytes(parsed.text()).map_err(|e| NoteError::NotACheckpoint(e.to_string()))?;
+    let (origin, text) = open_signed_text(note, verifier_key)?;
+    let checkpoint = Checkpoint::from_bytes(&text).map_err(|e| NoteError::NotACheckpoint(e.to_string()))?;
     if checkpoint.origin() != origin {
         return Err(NoteError::NotACheckpoint(format!("its origin is '{}', not '{origin}'", checkpoint.origin())));
     }
     Ok(TreeHead { size: checkpoint.size(), root: checkpoint.hash().0 })
+}
+
+/// That a verifier key is well formed: its name, its key id (which hashes the name and the
+/// key, so a changed character shows) and its Ed25519 key.
+pub fn check_verifier_key(verifier_key: &str) -> Result<(), NoteError> {
+    StandardVerifier::new(verifier_key).map(|_| ()).map_err(|e| NoteError::Malformed(e.to_string()))
+}
+
+/// The text of a signed note and the name of the key that signed it, once its signature
+/// verifies with `verifier_key`.
+pub fn open_signed_text(note: &str, verifier_key: &str) -> Result<(String, Vec<u8>), NoteError> {
+    let verifier = StandardVerifier::new(verifier_key).map_err(|e| NoteError::Malformed(e.to_string()))?;
+    let name = signed_note::Verifier::name(&verifier).to_owned();
+    let parsed = Note::from_bytes(note.as_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))?;
+    parsed
+        .verify(&VerifierList::new(vec![Box::new(verifier)]))
+        .map_err(|e| NoteError::BadSignature(format!("{verifier_key} ({e})")))?;
+    Ok((name, parsed.text().to_vec()))
 }
 
 /// Where checkpoints are published besides the database, and how often.
@@ -477,9 +491,17 @@ mod tests {
         let der = base64::engine::general_purpose::STANDARD.decode(body).expect("base64");
         assert_eq!(der.len(), 44);
         assert_eq!(&der[12..], &key.public_key());
-        let signature = key.sign_bytes(b"manifest").expect("signs");
+        // A note's signature is a bare Ed25519 one (after its 4-byte key id) over the text:
+        // what `openssl pkeyutl -verify` checks with this PEM.
+        let note = key.sign_text("manifest\n").expect("signs");
+        let line = note.lines().last().expect("signature line");
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(line.rsplit(' ').next().expect("signature"))
+            .expect("base64");
         let public = ed25519_dalek::VerifyingKey::from_bytes(&key.public_key()).expect("key");
-        let signature = ed25519_dalek::Signature::from_slice(&signature).expect("64 bytes");
-        assert!(public.verify_strict(b"manifest", &signature).is_ok());
+        let signature = ed25519_dalek::Signature::from_slice(&signature[4..]).expect("64 bytes");
+        assert!(public.verify_strict(b"manifest\n", &signature).is_ok());
+        assert_eq!(open_signed_text(&note, key.verifier_key()).expect("opens").1, b"manifest\n");
+        assert!(matches!(open_note(&note, key.verifier_key()), Err(NoteError::NotACheckpoint(_))));
     }
 }

@@ -17,6 +17,10 @@ pub enum ExportFormat {
     Csv,
     /// A paginated report for assessors, at most [`PDF_MAX_ENTRIES`] entries.
     Pdf,
+    /// A zip an assessor verifies offline: the PDF report, the CSV, the JSON with each
+    /// entry's inclusion proof, the signed checkpoint, the public key and a signed
+    /// manifest. Holds a PDF, so at most [`PDF_MAX_ENTRIES`] entries.
+    Evidence,
 }
 
 /// The most entries a PDF report holds. A report is laid out whole before it is sent (its
@@ -26,7 +30,8 @@ pub enum ExportFormat {
 pub const PDF_MAX_ENTRIES: u64 = 50_000;
 
 impl ExportFormat {
-    pub const ALL: [ExportFormat; 4] = [ExportFormat::Json, ExportFormat::Ndjson, ExportFormat::Csv, ExportFormat::Pdf];
+    pub const ALL: [ExportFormat; 5] =
+        [ExportFormat::Json, ExportFormat::Ndjson, ExportFormat::Csv, ExportFormat::Pdf, ExportFormat::Evidence];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,7 +39,21 @@ impl ExportFormat {
             ExportFormat::Ndjson => "ndjson",
             ExportFormat::Csv => "csv",
             ExportFormat::Pdf => "pdf",
+            ExportFormat::Evidence => "evidence",
         }
+    }
+
+    /// The download's file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Evidence => "zip",
+            other => other.as_str(),
+        }
+    }
+
+    /// Whether the file holds a PDF report, and so at most [`PDF_MAX_ENTRIES`] entries.
+    pub fn has_report(self) -> bool {
+        matches!(self, ExportFormat::Pdf | ExportFormat::Evidence)
     }
 
     pub fn content_type(self) -> &'static str {
@@ -43,6 +62,7 @@ impl ExportFormat {
             ExportFormat::Ndjson => "application/x-ndjson",
             ExportFormat::Csv => "text/csv; charset=utf-8",
             ExportFormat::Pdf => "application/pdf",
+            ExportFormat::Evidence => "application/zip",
         }
     }
 }
@@ -80,14 +100,24 @@ pub fn describe(format: ExportFormat) -> &'static str {
         ExportFormat::Ndjson => "NDJSON: one entry a line, for SIEM bulk loads",
         ExportFormat::Csv => "CSV: one row an entry, for spreadsheets (formula-like cells made safe)",
         ExportFormat::Pdf => "PDF: a paginated report for assessors, up to 50,000 entries",
+        ExportFormat::Evidence => {
+            "Evidence pack: a zip of the PDF, the CSV and the JSON with each entry's proof, signed, \
+             for assessors to verify offline; up to 50,000 entries"
+        }
     }
 }
 
-/// Why the dialog will not offer a PDF of `total` entries, if it will not.
-pub fn pdf_refusal(total: u64) -> Option<String> {
+/// Why the dialog will not offer a PDF (or an evidence pack, which holds one) of `total`
+/// entries, if it will not.
+pub fn pdf_refusal(format: ExportFormat, total: u64) -> Option<String> {
+    let what = match format {
+        ExportFormat::Pdf => "A PDF report",
+        ExportFormat::Evidence => "An evidence pack",
+        _ => return None,
+    };
     (total > PDF_MAX_ENTRIES).then(|| {
         format!(
-            "A PDF report holds at most 50,000 entries and these filters match {total}: narrow the period or \
+            "{what} holds at most 50,000 entries and these filters match {total}: narrow the period or \
              the filters, or choose CSV or JSON, which have no limit."
         )
     })
@@ -120,7 +150,7 @@ pub fn file_name(filter: &EntryFilter, format: ExportFormat, now: DateTime<Utc>)
     let from = filter.start.map_or_else(|| "start".to_owned(), |s| dates::ymd(&s));
     // The end is exclusive: the last day covered is the one before it.
     let to = dates::ymd(&filter.end.map_or(now, |e| e - Duration::microseconds(1)));
-    format!("certifyclouds-audit-{from}_{to}.{}", format.as_str())
+    format!("certifyclouds-audit-{from}_{to}.{}", format.extension())
 }
 
 /// A CSV cell made safe to open in a spreadsheet (OWASP CSV injection): a value that a
@@ -148,14 +178,18 @@ mod tests {
         assert_eq!(file_name(&filter(""), ExportFormat::Json, now), "certifyclouds-audit-start_2025-02-10.json");
         let f = filter("start_date=2025-01-05T10:00:00Z&end_date=2025-01-06T00:00:00Z");
         assert_eq!(file_name(&f, ExportFormat::Ndjson, now), "certifyclouds-audit-2025-01-05_2025-01-06.ndjson");
+        assert_eq!(file_name(&f, ExportFormat::Evidence, now), "certifyclouds-audit-2025-01-05_2025-01-06.zip");
     }
 
     #[test]
     fn a_pdf_over_the_cap_is_refused_up_front() {
-        assert_eq!(pdf_refusal(PDF_MAX_ENTRIES), None);
-        assert_eq!(pdf_refusal(0), None);
-        let refusal = pdf_refusal(PDF_MAX_ENTRIES + 1).expect("refused");
+        assert_eq!(pdf_refusal(ExportFormat::Pdf, PDF_MAX_ENTRIES), None);
+        assert_eq!(pdf_refusal(ExportFormat::Pdf, 0), None);
+        let refusal = pdf_refusal(ExportFormat::Pdf, PDF_MAX_ENTRIES + 1).expect("refused");
         assert!(refusal.contains("at most 50,000") && refusal.contains("match 50001"), "{refusal}");
+        let refusal = pdf_refusal(ExportFormat::Evidence, PDF_MAX_ENTRIES + 1).expect("refused");
+        assert!(refusal.starts_with("An evidence pack holds at most 50,000"), "{refusal}");
+        assert_eq!(pdf_refusal(ExportFormat::Csv, u64::MAX), None);
     }
 
     #[test]
@@ -168,6 +202,7 @@ mod tests {
         }
         assert_eq!("json".parse(), Ok(ExportFormat::Json));
         assert_eq!("pdf".parse(), Ok(ExportFormat::Pdf));
+        assert_eq!("evidence".parse(), Ok(ExportFormat::Evidence));
         assert!("xlsx".parse::<ExportFormat>().is_err());
         // The dialog states the cap in words: they must agree.
         assert!(describe(ExportFormat::Pdf).contains("50,000") && PDF_MAX_ENTRIES == 50_000);

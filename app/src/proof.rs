@@ -2,6 +2,7 @@
 //! proofs: one definition for the server and the browser. Hashes are base64 (standard, with
 //! padding), as checkpoints write the root.
 
+use crate::entry::AuditEntry;
 use serde::{Deserialize, Serialize};
 
 /// The log's public key, in the forms verifiers take.
@@ -113,4 +114,17 @@ pub struct IntegrityOverview {
     pub open_failure: Option<RunView>,
     /// Whether the person may sign checkpoints and acknowledge failures (admins).
     pub may_act: bool,
+}
+
+/// An entry as the API serves it, with its inclusion proof when one was asked for
+/// (`GET /audit/entries/{id}?proof=true`, and each entry of an evidence pack).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryWithProof {
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+    /// That the entry is in the tree of a signed checkpoint (for `?proof=true`: the latest
+    /// one, or the whole tree as it is now when the entry came after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inclusion_proof: Option<InclusionProofView>,
 }

@@ -189,6 +189,10 @@ pub enum Command {
     /// Sign a checkpoint of the log now (unless the latest covers every entry) and print
     /// it: the signed note, then its size and root.
     Checkpoint,
+    /// Check an evidence pack offline (no server, no database): the signed manifest, every
+    /// file's digest, the checkpoint and each entry's inclusion proof. Exits non-zero
+    /// naming the file that does not hold.
+    VerifyPack(VerifyPackArgs),
     /// Copy a whole store into PostgreSQL: every entry with its sequence number and hash
     /// (the chain and its head stay the same), and every API token. Run it again after an
     /// interruption: it resumes after the last entry it copied.
@@ -223,6 +227,19 @@ pub struct VerifyArgs {
     pub checkpoints: Vec<std::path::PathBuf>,
     /// The log's public key as `<origin>+<key id>+<key>` (`verifier_key` of
     /// `GET /audit/integrity/public-key`), to check signatures without the key file.
+    #[arg(long, value_name = "KEY")]
+    pub verifier_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyPackArgs {
+    /// The pack (`certifyclouds-audit-….zip`, from the export dialog or
+    /// `GET /audit/export?format=evidence`).
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// The log's public key as `<origin>+<key id>+<key>` (`verifier_key` of
+    /// `GET /audit/integrity/public-key`); without it the pack's own key is used, which
+    /// proves the pack whole but not whose log it is.
     #[arg(long, value_name = "KEY")]
     pub verifier_key: Option<String>,
 }

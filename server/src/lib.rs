@@ -1,6 +1,7 @@
 //! The CertifyClouds Audit process: configuration, the HTTP server and the commands.
 
 pub mod config;
+pub mod evidence;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
@@ -13,7 +14,7 @@ pub mod state;
 pub mod telemetry;
 
 use app::store::{self, OpenError, StoreError, VerifyReport};
-use config::{Cli, Command, MigrateArgs, VerifyArgs};
+use config::{Cli, Command, MigrateArgs, VerifyArgs, VerifyPackArgs};
 use state::AppState;
 use std::io::Write;
 use thiserror::Error;
@@ -42,6 +43,10 @@ pub enum RunError {
     Key(#[from] app::checkpoint::KeyError),
     #[error(transparent)]
     Checkpoint(#[from] app::checkpoint::CheckpointError),
+    #[error("cannot read {path}: {source}")]
+    ReadPack { path: String, source: std::io::Error },
+    #[error("the evidence pack failed verification: {0}")]
+    Pack(#[from] evidence::PackProblem),
     #[error("the first admin could not be created ({ADMIN_PASSWORD_ENV}): {0}")]
     FirstAdmin(app::users::AccountError),
 }
@@ -145,6 +150,13 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
                 .and_then(|()| writeln!(out, "\nCheckpoint {what}: {head}"))
                 .map_err(RunError::Output)
         }
+        Command::VerifyPack(VerifyPackArgs { file, verifier_key }) => {
+            // Offline: no database, no key file, only the pack (and the key, if given).
+            let bytes = std::fs::read(&file)
+                .map_err(|source| RunError::ReadPack { path: file.display().to_string(), source })?;
+            let checked = evidence::verify_pack(&bytes, verifier_key.as_deref())?;
+            print_pack(&checked)
+        }
         Command::MigrateStore(MigrateArgs { from, to }) => {
             let (source, target) = migrate::open(&from, &to).await?;
             let copied = migrate::copy(&source, &target, &migrate::progress_bar()).await;
@@ -153,6 +165,43 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             print_copy(&copied?)
         }
     }
+}
+
+/// What a pack that verifies proves, and with which key.
+fn print_pack(checked: &evidence::PackCheck) -> Result<(), RunError> {
+    let m = &checked.manifest;
+    let range = match (&m.entries.first, &m.entries.last) {
+        (Some(first), Some(last)) => format!(" ({first} to {last})"),
+        _ => String::new(),
+    };
+    let files: Vec<&str> = m.files.keys().map(String::as_str).collect();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Evidence pack intact: {} entries{range}, each proven in the signed checkpoint of {} entries (root {}).\n\
+         Every file matches the signed manifest: {}.\n\
+         Generated {} by {}; {}; filters: {}.",
+        m.entries.count,
+        checked.checkpoint.size,
+        m.checkpoint.root,
+        files.join(", "),
+        m.generated_at,
+        m.generated_by,
+        m.period,
+        if m.filters.labels.is_empty() { "none".to_owned() } else { m.filters.labels.join("; ") },
+    )
+    .map_err(RunError::Output)?;
+    let said = if checked.key_given {
+        writeln!(out, "Signed by the key given: {}", checked.verifier_key)
+    } else {
+        writeln!(
+            out,
+            "Warning: checked with the pack's own key ({}). This proves the pack is whole, not whose log it is: \
+             compare that key with the log's (GET /audit/integrity/public-key) or give --verifier-key.",
+            checked.verifier_key
+        )
+    };
+    said.map_err(RunError::Output)
 }
 
 /// The log's signing key (created on first start: said in the log, with its id and path,

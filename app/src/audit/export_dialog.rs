@@ -100,13 +100,13 @@ pub fn ExportDialog(
         Count::AtLeast(n) => format!("The entries could not be counted just now: at least {n} will be exported."),
         Count::Counting | Count::Loading => "Counting the entries…".to_owned(),
     };
-    // A PDF over the cap is refused here, before anything is downloaded.
+    // A PDF (or a pack holding one) over the cap is refused here, before anything is downloaded.
     let refusal = move || {
         let n = match known() {
             Count::Exact(n) | Count::AtLeast(n) => Some(n),
             Count::Counting | Count::Loading => None,
         };
-        (format.get() == ExportFormat::Pdf).then(|| n.and_then(pdf_refusal)).flatten()
+        n.and_then(|n| pdf_refusal(format.get(), n))
     };
     // No download while the exact count is on its way: the dialog states it first.
     let href = move || {
@@ -119,6 +119,10 @@ pub fn ExportDialog(
         started.get().then(|| match format.get() {
             // A report is laid out whole before it is sent: say why nothing shows yet.
             ExportFormat::Pdf => "Preparing the PDF report: your browser's download starts when it is ready.",
+            ExportFormat::Evidence => {
+                "Preparing the evidence pack (report, proofs, signed checkpoint): your browser's download \
+                 starts when it is ready."
+            }
             _ => "Download started: see your browser's downloads.",
         })
     };

@@ -13,26 +13,49 @@ pub const DEFAULT_DAYS: i64 = 30;
 /// filters take them; empty: the last 30 days).
 #[server(endpoint = "compliance_report")]
 pub async fn compliance_report(start_date: String, end_date: String) -> Result<ComplianceView, AdminError> {
-    use super::{ControlView, EvidenceLine, Source, CONTROLS};
     use crate::access::{Caller, Principal};
     use crate::admin::api::answer;
-    use crate::filter::EntryQuery;
     if !matches!(use_context::<Caller>().map(|c| c.principal), Some(Principal::Person(_))) {
         return Err(answer(AdminError::SignedOut));
     }
     let store = use_context::<crate::store::Store>().ok_or_else(|| answer(AdminError::Unavailable))?;
-    let failed = |e: &dyn std::fmt::Display| {
-        tracing::error!(error = %e, "the compliance view failed");
-        answer(AdminError::Unavailable)
-    };
     let today = chrono::Utc::now().date_naive();
     let start_date = Some(start_date.trim().to_owned())
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| (today - chrono::Duration::days(DEFAULT_DAYS - 1)).to_string());
     let end_date = Some(end_date.trim().to_owned()).filter(|d| !d.is_empty()).unwrap_or_else(|| today.to_string());
+    build(&store, Some(start_date), Some(end_date)).await.map_err(|e| match e {
+        ComplianceError::Invalid { field, message } => answer(AdminError::Invalid { field: field.into(), message }),
+        ComplianceError::Store(e) => {
+            tracing::error!(error = %e, "the compliance view failed");
+            answer(AdminError::Unavailable)
+        }
+    })
+}
+
+/// Why the view could not be built.
+#[cfg(feature = "ssr")]
+#[derive(Debug, thiserror::Error)]
+pub enum ComplianceError {
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The view for the period from `start_date` to `end_date` (either open: from the first
+/// entry, up to now), as the page and an evidence pack's report show it.
+#[cfg(feature = "ssr")]
+pub async fn build(
+    store: &crate::store::Store,
+    start_date: Option<String>,
+    end_date: Option<String>,
+) -> Result<ComplianceView, ComplianceError> {
+    use super::{ControlView, EvidenceLine, Source, CONTROLS};
+    use crate::filter::EntryQuery;
     let period = |types: &[&str]| EntryQuery {
-        start_date: Some(start_date.clone()),
-        end_date: Some(end_date.clone()),
+        start_date: start_date.clone(),
+        end_date: end_date.clone(),
         event_type: types.iter().map(|t| (*t).to_owned()).collect(),
         ..EntryQuery::default()
     };
@@ -43,16 +66,21 @@ pub async fn compliance_report(start_date: String, end_date: String) -> Result<C
             FilterError::BadDate { param, .. } | FilterError::DateOutOfRange { param, .. } => *param,
             _ => "start_date",
         };
-        answer(AdminError::Invalid { field: field.into(), message: e.to_string() })
+        ComplianceError::Invalid { field, message: e.to_string() }
     })?;
+    let checked = |query: EntryQuery| {
+        query
+            .validate()
+            .map(|(filter, _)| filter)
+            .map_err(|e| ComplianceError::Invalid { field: "start_date", message: e.to_string() })
+    };
     let purges = {
         let all_time = EntryQuery { event_type: vec!["retention.purge.completed".into()], ..EntryQuery::default() };
-        let (filter, _) = all_time.validate().map_err(|e| failed(&e))?;
-        store.log.count(&filter).await.map_err(|e| failed(&e))?
+        store.log.count(&checked(all_time)?).await?
     };
-    let last_run = crate::verify_runs::last_run(&store).await.map_err(|e| failed(&e))?;
-    let latest = store.tree.latest_checkpoint().await.map_err(|e| failed(&e))?;
-    let earliest = store.log.earliest().await.map_err(|e| failed(&e))?;
+    let last_run = crate::verify_runs::last_run(store).await?;
+    let latest = store.tree.latest_checkpoint().await?;
+    let earliest = store.log.earliest().await?;
     let mut controls = Vec::with_capacity(CONTROLS.len());
     for control in CONTROLS {
         let mut evidence = Vec::new();
@@ -60,8 +88,7 @@ pub async fn compliance_report(start_date: String, end_date: String) -> Result<C
             evidence.push(match *source {
                 Source::Events(label, types) => {
                     let query = period(types);
-                    let (filter, _) = query.validate().map_err(|e| failed(&e))?;
-                    let count = store.log.count(&filter).await.map_err(|e| failed(&e))?;
+                    let count = store.log.count(&checked(query.clone())?).await?;
                     EvidenceLine {
                         label: label.into(),
                         found: format!("{count} entries ({})", types.join(", ")),
@@ -75,8 +102,7 @@ pub async fn compliance_report(start_date: String, end_date: String) -> Result<C
                         Source::System(_) => query.actor = Some("system".into()),
                         _ => {}
                     }
-                    let (filter, _) = query.validate().map_err(|e| failed(&e))?;
-                    let count = store.log.count(&filter).await.map_err(|e| failed(&e))?;
+                    let count = store.log.count(&checked(query.clone())?).await?;
                     EvidenceLine {
                         label: label.into(),
                         found: format!("{count} entries"),
@@ -130,5 +156,5 @@ pub async fn compliance_report(start_date: String, end_date: String) -> Result<C
             evidence,
         });
     }
-    Ok(ComplianceView { start_date, end_date, controls })
+    Ok(ComplianceView { start_date: start_date.unwrap_or_default(), end_date: end_date.unwrap_or_default(), controls })
 }

@@ -24,7 +24,7 @@ pub use error::{OpenError, StoreError};
 pub use postgres::testing;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use tree::{answer as tree_answer, StoredCheckpoint, TreeStore};
+pub use tree::{answer as tree_answer, inclusion_proofs, StoredCheckpoint, TreeStore};
 pub use verify::{Head, Problem, VerifyReport};
 
 use crate::accounts::{Lockout, Role, User};

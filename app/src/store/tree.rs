@@ -47,6 +47,36 @@ pub async fn answer(store: &dyn TreeStore, query: TreeQuery) -> Result<Vec<[u8; 
     query.answer(&stored).map_err(|e| StoreError::Corrupt { seq: needs, reason: format!("the tree's rows: {e}") })
 }
 
+/// Inclusion proofs of many entries in the tree of `size` entries (an evidence pack's),
+/// in the order of `indexes` (leaf indexes, each below `size`): the rows they need are
+/// read once for all of them, and proofs of nearby leaves share most of theirs.
+pub async fn inclusion_proofs(
+    store: &dyn TreeStore,
+    size: u64,
+    indexes: &[u64],
+) -> Result<Vec<Vec<[u8; 32]>>, StoreError> {
+    let stored = store.tree_size().await?;
+    if size > stored {
+        return Err(StoreError::Conflict(format!("the tree holds {stored} entries, not {size}")));
+    }
+    let queries: Vec<TreeQuery> = indexes.iter().map(|&index| TreeQuery::Inclusion { index, size }).collect();
+    let mut rows = Vec::new();
+    for query in &queries {
+        rows.extend(query.rows().map_err(|e| StoreError::Conflict(format!("{query:?}: {e}")))?);
+    }
+    rows.sort_unstable();
+    rows.dedup();
+    let stored = store.tree_rows(&rows).await?;
+    queries
+        .into_iter()
+        .map(|query| {
+            query
+                .answer(&stored)
+                .map_err(|e| StoreError::Corrupt { seq: size, reason: format!("the tree's rows: {e}") })
+        })
+        .collect()
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct CheckpointRow {
     size: i64,

@@ -5,9 +5,9 @@ use super::error::ApiError;
 use super::integrity;
 use app::audit::service;
 use app::catalogue::{EventSpec, CATALOGUE};
-use app::entry::{AuditEntry, EntryPage};
+use app::entry::EntryPage;
 use app::filter::EntryQuery;
-use app::proof::InclusionProofView;
+use app::proof::EntryWithProof;
 use app::store::{AuditLog, TreeStore};
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
@@ -67,17 +67,6 @@ pub async fn count(
         return Err(ApiError::bad_request("a count covers every matching entry: leave out limit and offset"));
     }
     Ok(Json(EntryCount { count: service::count_entries(log.as_ref(), &query).await? }))
-}
-
-/// An entry, and with `?proof=true` its inclusion proof.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct EntryWithProof {
-    #[serde(flatten)]
-    pub entry: AuditEntry,
-    /// With `?proof=true`: that the entry is in the tree of the latest checkpoint (or, when
-    /// it came after that checkpoint, of the whole tree as it is now).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inclusion_proof: Option<InclusionProofView>,
 }
 
 /// One entry by its id.

@@ -11,7 +11,9 @@ use app::catalogue::{Category, EventSpec};
 use app::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity};
 use app::filter::EntryQuery;
 use app::ingest::NewEntry;
-use app::proof::{CheckpointList, CheckpointView, ConsistencyProofView, InclusionProofView, PublicKeyView};
+use app::proof::{
+    CheckpointList, CheckpointView, ConsistencyProofView, EntryWithProof, InclusionProofView, PublicKeyView,
+};
 use app::tokens::{Scope, TokenInfo};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -80,7 +82,7 @@ pub struct IngestReply {
         AuditEntry, EntryPage, Actor, ActorType, Resource, IngestToken, Severity, EventSpec, Category, NewEntry,
         ErrorBody, IngestReply, EntryCount, User, UserStatus, admin::UserView, Role, TokenInfo, Scope, admin::NewUserBody, admin::UserChangeBody,
         admin::NewTokenBody, admin::IssuedToken, PublicKeyView, CheckpointView, CheckpointList, InclusionProofView,
-        ConsistencyProofView, entries::EntryWithProof
+        ConsistencyProofView, EntryWithProof
     )),
     modifiers(&BearerAuth, &ExportParameters),
     tags(
@@ -117,7 +119,9 @@ pub fn export_parameters() -> Vec<Parameter> {
         .required(Required::True)
         .description(Some(
             "`json` (an array, as the API returns entries), `ndjson`, `csv` (RFC 4180, formula cells \
-             neutralised) or `pdf` (a report of at most 50,000 entries)",
+             neutralised), `pdf` (a report of at most 50,000 entries) or `evidence` (a zip of the report, the \
+             CSV, the JSON with each entry's inclusion proof, the signed checkpoint, the public key and a signed \
+             manifest, which `certifyclouds verify-pack` checks offline; at most 50,000 entries)",
         ))
         .schema(Some(Object::with_type(Type::String)))
         .build();

@@ -4,6 +4,7 @@ mod admin;
 mod chain;
 mod cli;
 mod entries;
+mod evidence;
 mod export;
 mod export_pdf;
 mod headers;

@@ -1,4 +1,5 @@
-//! `GET /audit/export`: every matching entry as a download, in JSON, NDJSON, CSV or PDF.
+//! `GET /audit/export`: every matching entry as a download, in JSON, NDJSON, CSV, PDF or
+//! an evidence pack ([`evidence`]).
 //! Problems with the request are answered (400) before the first byte of the file. JSON,
 //! NDJSON ([`json`]) and CSV ([`csv`]) are written as they are read ([`stream`]); a store failure
 //! mid-way aborts the transfer, so a client can never mistake a cut-off file for a whole
@@ -6,6 +7,7 @@
 //! audited.
 
 mod csv;
+mod evidence;
 mod json;
 mod pdf;
 mod stream;
@@ -44,9 +46,10 @@ const RETRY_AFTER: Duration = Duration::from_secs(10);
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every matching entry, oldest first, as a download named for its period \
-                                      (JSON, NDJSON and CSV are streamed; a PDF is sent when complete)"),
+                                      (JSON, NDJSON and CSV are streamed; a PDF or an evidence pack (zip) is sent when complete)"),
         (status = 400, description = "A parameter is wrong, unknown or a paging one", body = crate::http::openapi::ErrorBody),
-        (status = 422, description = "A PDF over 50,000 entries", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "An evidence pack whose checkpoint cannot be signed (this server's key is not the log's, or the checkpoint directory holds a tree the log does not extend)", body = crate::http::openapi::ErrorBody),
+        (status = 422, description = "A PDF or an evidence pack over 50,000 entries", body = crate::http::openapi::ErrorBody),
         (status = 503, description = "Too many exports at once; try again after `Retry-After` seconds", body = crate::http::openapi::ErrorBody),
         (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
         (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody)
@@ -59,9 +62,9 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     let (format, filters) = take_param(query.as_deref().unwrap_or_default(), "format")?;
     let format: ExportFormat = match format {
-        None => return Err(ApiError::bad_request("format is required: json, ndjson, csv or pdf")),
+        None => return Err(ApiError::bad_request("format is required: json, ndjson, csv, pdf or evidence")),
         Some(value) => value.parse().map_err(|()| {
-            ApiError::bad_request(format!("format '{value}' is unknown: use json, ndjson, csv or pdf"))
+            ApiError::bad_request(format!("format '{value}' is unknown: use json, ndjson, csv, pdf or evidence"))
         })?,
     };
     let query = EntryQuery::from_query_string(&filters)?;
@@ -71,10 +74,10 @@ pub async fn export(
     let (filter, _) = query.validate()?;
     let now = Utc::now();
     let name = file_name(&filter, format, now);
-    let body = if format == ExportFormat::Pdf {
+    let body = if format.has_report() {
         let matched = state.log.count(&filter).await?;
         if matched > PDF_MAX_ENTRIES {
-            return Err(too_many(&matched.to_string()));
+            return Err(too_many(format, &matched.to_string()));
         }
         let build = take_turn(&state.limits.pdf_builds, state.limits.scan_wait, "PDF reports are being built").await?;
         let scan = take_turn(&state.limits.scans, state.limits.scan_wait, "exports are running").await?;
@@ -86,7 +89,12 @@ pub async fn export(
             generated_by: caller.principal.describe(),
             generated_at: now,
         };
-        pdf_body(&state, filter, meta, trace, [build, scan]).await?
+        if format == ExportFormat::Evidence {
+            let asked = evidence::Asked { query, filters, meta };
+            evidence::body(&state, filter, asked, trace, [build, scan]).await?
+        } else {
+            pdf_body(&state, filter, meta, trace, [build, scan]).await?
+        }
     } else {
         let scan = take_turn(&state.limits.scans, state.limits.scan_wait, "exports are running").await?;
         let trace = ExportTrace::start(state.log.clone(), state.metrics.clone(), &caller, format, &filters).await?;
@@ -145,15 +153,29 @@ async fn pdf_body(
         }
     }
     .await;
+    send_whole(built, trace, ExportFormat::Pdf).await
+}
+
+/// A file built whole (a PDF report, an evidence pack) sent; or, when it was not built,
+/// why recorded and answered.
+async fn send_whole(
+    built: Result<Option<(Vec<u8>, u64)>, ApiError>,
+    trace: ExportTrace,
+    format: ExportFormat,
+) -> Result<Body, ApiError> {
+    let (limit, what) = match format {
+        ExportFormat::Evidence => ("the evidence pack's limit", "the evidence pack"),
+        _ => ("the PDF limit", "the PDF report"),
+    };
     match built {
         Ok(Some((bytes, rows))) => Ok(stream::whole(bytes, rows, trace)),
         Ok(None) => {
-            trace.aborted("the entries grew past the PDF limit while they were read").await;
-            Err(too_many(&format!("more than {PDF_MAX_ENTRIES}")))
+            trace.aborted(&format!("the entries grew past {limit} while they were read")).await;
+            Err(too_many(format, &format!("more than {PDF_MAX_ENTRIES}")))
         }
         // Recorded as such, not as a client that went away.
         Err(e) => {
-            trace.aborted("the PDF report could not be built").await;
+            trace.aborted(&format!("{what} could not be built")).await;
             Err(e)
         }
     }
@@ -204,11 +226,12 @@ impl From<PdfError> for ApiError {
     }
 }
 
-fn too_many(matched: &str) -> ApiError {
+fn too_many(format: ExportFormat, matched: &str) -> ApiError {
+    let what = if format == ExportFormat::Evidence { "an evidence pack" } else { "a PDF report" };
     ApiError::BadRequest {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         message: format!(
-            "a PDF report holds at most {PDF_MAX_ENTRIES} entries and these filters match {matched}: \
+            "{what} holds at most {PDF_MAX_ENTRIES} entries and these filters match {matched}: \
              narrow the period or the filters, or export CSV or JSON, which have no limit"
         ),
     }

@@ -16,7 +16,7 @@ mod layout;
 mod report;
 mod text;
 
-pub use report::{Report, ReportMeta};
+pub use report::{Report, ReportMeta, Section};
 use thiserror::Error;
 
 #[derive(Debug, Error)]

@@ -21,6 +21,15 @@ pub struct ReportMeta {
     pub generated_at: DateTime<Utc>,
 }
 
+/// A part of the report after the entries and their summary (an evidence pack's
+/// integrity facts and compliance view): a heading, then label and value lines.
+pub struct Section {
+    pub heading: String,
+    /// A line under the heading, before the facts (may be empty).
+    pub intro: String,
+    pub facts: Vec<(String, String)>,
+}
+
 /// A report being written: entries go in one by one ([`Report::push`]) and are laid out
 /// at once; [`Report::finish`] numbers the pages and writes the file.
 pub struct Report {
@@ -38,6 +47,8 @@ pub struct Report {
     pub(super) newest: Option<DateTime<Utc>>,
     /// Entries counted by category (in [`Category::ALL`] order) and severity.
     pub(super) summary: [[u64; 3]; Category::ALL.len()],
+    /// Laid out after the summary, each section starting on a new page.
+    pub(super) sections: Vec<Section>,
 }
 
 impl Report {
@@ -84,6 +95,7 @@ impl Report {
             oldest: None,
             newest: None,
             summary: [[0; 3]; Category::ALL.len()],
+            sections: Vec::new(),
         };
         report.table_header();
         Ok(report)
@@ -116,6 +128,12 @@ impl Report {
         }
     }
 
+    /// Sections to lay out after the summary, each from a new page.
+    pub fn with_sections(mut self, sections: Vec<Section>) -> Self {
+        self.sections = sections;
+        self
+    }
+
     /// Numbers the pages, adds the summary and the first page's facts, and writes the file.
     pub fn finish(mut self) -> Result<Vec<u8>, PdfError> {
         if self.rows == 0 {
@@ -124,6 +142,9 @@ impl Report {
             self.y -= ROW_PAD;
         }
         self.summary_table();
+        for section in std::mem::take(&mut self.sections) {
+            self.section(&section);
+        }
         let entries = match (self.oldest, self.newest) {
             (Some(oldest), Some(newest)) => format!(
                 "{} ({} to {})",
@@ -305,6 +326,44 @@ impl Report {
             for (i, ((_, w), cell)) in columns.iter().zip(cells).enumerate() {
                 self.right_or_left(face, i, x, *w, &cell);
                 x += w;
+            }
+        }
+    }
+
+    /// A section on pages of its own: the heading, its introduction, then each fact with
+    /// its label on the left and its value wrapped beside it, a fact never split.
+    fn section(&mut self, section: &Section) {
+        const LABEL_W: f32 = 190.0;
+        let value_w = PAGE_W - 2.0 * MARGIN - LABEL_W - 2.0 * CELL_PAD;
+        self.new_page_without_table();
+        self.y -= 16.0;
+        self.page.text(Face::Label, 13.0, MARGIN, self.y, &section.heading);
+        self.y -= 6.0;
+        let intro = Cell::wrap(self.fonts, &section.intro, PAGE_W - 2.0 * MARGIN, META_SIZE);
+        for line in &intro.lines {
+            self.y -= META_LEADING;
+            self.page.text(intro.face, META_SIZE, MARGIN, self.y, line);
+        }
+        self.y -= 6.0;
+        for (n, (label, value)) in section.facts.iter().enumerate() {
+            let label = Cell::wrap(self.fonts, label, LABEL_W - 2.0 * CELL_PAD, SIZE);
+            let value = Cell::wrap(self.fonts, value, value_w, SIZE);
+            let lines = label.lines.len().max(value.lines.len());
+            let height = lines as f32 * LEADING + 2.0 * ROW_PAD;
+            if self.y - height < BOTTOM {
+                self.new_page_without_table();
+            }
+            let top = self.y;
+            self.y -= height;
+            if n % 2 == 1 {
+                self.page.fill(grey(0.95), MARGIN, self.y, PAGE_W - 2.0 * MARGIN, height);
+            }
+            for (x, cell, face) in [(MARGIN, &label, Face::Label), (MARGIN + LABEL_W, &value, value.face)] {
+                let face = if cell.face == Face::Latin { face } else { cell.face };
+                for (i, line) in cell.lines.iter().enumerate() {
+                    let baseline = top - ROW_PAD - SIZE * 0.8 - i as f32 * LEADING;
+                    self.page.text(face, SIZE, x + CELL_PAD, baseline, line);
+                }
             }
         }
     }
