@@ -47,7 +47,7 @@ fn problem(file: &str, reason: impl Into<String>) -> PackProblem {
 /// Checks the pack in `bytes` with `verifier_key` (`<origin>+<id>+<key>`) or, without
 /// one, the key the pack names.
 pub fn verify_pack(bytes: &[u8], verifier_key: Option<&str>) -> Result<PackCheck, PackProblem> {
-    let files = read_all(bytes)?;
+    let files = read_all(bytes, MAX_UNZIPPED)?;
     let file = |name: &str| files.get(name).ok_or_else(|| problem(name, "missing from the pack"));
     let text = |name: &str| {
         file(name).and_then(|b| std::str::from_utf8(b).map_err(|_| problem(name, "is not UTF-8 text: it was changed")))
@@ -153,15 +153,32 @@ fn check_entries(entries: &[EntryWithProof], checkpoint: TreeHead) -> Result<(),
     Ok(())
 }
 
-/// Every file of the zip, read whole (a damaged one fails its CRC and is named).
-fn read_all(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackProblem> {
+/// The most a pack may unzip to, and the most files it may hold: a pack of 50,000
+/// entries is well under both, and a zip bomb is refused before it fills the memory.
+const MAX_UNZIPPED: u64 = 1 << 30;
+const MAX_FILES: usize = 64;
+
+/// Every file of the zip, read whole (a damaged one fails its CRC and is named), at most
+/// `max_unzipped` bytes in all.
+fn read_all(bytes: &[u8], max_unzipped: u64) -> Result<BTreeMap<String, Vec<u8>>, PackProblem> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| PackProblem::NotAZip(e.to_string()))?;
+    if zip.len() > MAX_FILES {
+        return Err(PackProblem::NotAZip(format!("it holds {} files, more than a pack's {MAX_FILES}", zip.len())));
+    }
     let mut files = BTreeMap::new();
+    let mut room = max_unzipped;
     for i in 0..zip.len() {
-        let mut member = zip.by_index(i).map_err(|e| PackProblem::NotAZip(e.to_string()))?;
+        let member = zip.by_index(i).map_err(|e| PackProblem::NotAZip(e.to_string()))?;
         let name = member.name().map_err(|e| PackProblem::NotAZip(e.to_string()))?.into_owned();
+        // The size the zip declares may lie: reading stops one byte past the room left.
         let mut content = Vec::new();
-        member.read_to_end(&mut content).map_err(|e| problem(&name, format!("damaged in the zip: {e}")))?;
+        member
+            .take(room + 1)
+            .read_to_end(&mut content)
+            .map_err(|e| problem(&name, format!("damaged in the zip: {e}")))?;
+        room = room
+            .checked_sub(content.len() as u64)
+            .ok_or_else(|| PackProblem::NotAZip(format!("it unzips to more than {max_unzipped} bytes: not a pack")))?;
         if files.insert(name.clone(), content).is_some() {
             return Err(problem(&name, "appears twice in the zip"));
         }
@@ -183,4 +200,27 @@ fn public_key_of_pem(pem: &str) -> Option<[u8; 32]> {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = base64::engine::general_purpose::STANDARD.decode(body.trim()).ok()?;
     (der.len() == 44 && der[..12] == PREFIX).then(|| der[12..].try_into().ok()).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_zip_that_unzips_past_the_limit_is_refused_unread() {
+        // 64 MiB of zeros deflate to about 64 KiB: a small bomb against a 1 MiB limit.
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("README.txt", deflated).expect("starts");
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            zip.write_all(&zeros).expect("writes");
+        }
+        let bomb = zip.finish().expect("finishes").into_inner();
+        assert!(bomb.len() < 1 << 20);
+        let refused = read_all(&bomb, 1 << 20).expect_err("refused");
+        assert!(refused.to_string().contains("more than 1048576 bytes"), "{refused}");
+        assert_eq!(read_all(&bomb, 128 << 20).expect("within the limit")["README.txt"].len(), 64 << 20);
+    }
 }

@@ -34,7 +34,7 @@ pub struct PackContents {
 /// The pack's zip.
 pub fn write_pack(contents: PackContents, key: &LogKey) -> Result<Vec<u8>, PackError> {
     let PackContents { pdf, csv, json, checkpoint_note, mut manifest, generated_at } = contents;
-    let readme = readme(&manifest, key);
+    let readme = readme(&manifest);
     let verifier_key = format!("{}\n", key.verifier_key());
     let mut files: Vec<(&str, Vec<u8>)> = vec![
         (README, readme.into_bytes()),
@@ -76,7 +76,7 @@ pub fn write_pack(contents: PackContents, key: &LogKey) -> Result<Vec<u8>, PackE
 }
 
 /// The README: what the pack is and three ways to check it.
-fn readme(manifest: &Manifest, key: &LogKey) -> String {
+fn readme(manifest: &Manifest) -> String {
     let cp = &manifest.checkpoint;
     let filters = if manifest.filters.labels.is_empty() {
         "none: every entry".to_owned()
@@ -106,18 +106,22 @@ Files
   verifier-key.txt   the same key as signed-note tools take it
   manifest.json      the SHA-256 of every file above, the filters, period and counts
   manifest.sig       a signed note of the manifest's SHA-256, by the log's key
-  verify_pack.py     a verifier (Python 3, standard library only), with check_proof.py
-                     and tree_root.py, which it uses
+  verify_pack.py     a verifier in 100 lines of Python (standard library), with
+  ed25519.py         the Ed25519 check it uses (RFC 8032)
 
-Check the key first: compare verifier-key.txt (or key id {key_id}) with the one the
-log publishes (GET /audit/integrity/public-key) or that you were given before. A pack
-can only vouch for itself with a key you already trust.
+Trust nothing in the pack until it is checked against the log's key taken from
+elsewhere: GET /audit/integrity/public-key (verifier_key and public_key_pem), the
+Integrity page, or a copy you were given before. Key id {key_id} signed this pack.
+Prefer the verifiers you have already (the certifyclouds program, or verify_pack.py
+and ed25519.py from docs/ of the CertifyClouds sources, which these copies must equal):
+a forger could replace the copies in the pack.
 
 1. With CertifyClouds:
-     certifyclouds verify-pack THIS.zip --verifier-key '{verifier}'
-2. With Python 3 alone (unzip nothing):
-     python3 verify_pack.py THIS.zip '{verifier}'
-3. The signature by hand, with openssl:
+     certifyclouds verify-pack THIS.zip --verifier-key '<the log's verifier key>'
+2. With Python 3 alone, in a directory holding verify_pack.py and ed25519.py:
+     python3 verify_pack.py THIS.zip '<the log's verifier key>'
+3. The signature by hand, with OpenSSL 3 (after unzipping the pack). First check that
+   public-key.pem is the log's published public_key_pem, then:
      sed -n 4p manifest.sig | cut -d' ' -f3 | base64 -d | tail -c 64 > sig.bin
      head -n 2 manifest.sig > signed.txt
      openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in signed.txt -sigfile sig.bin
@@ -135,6 +139,5 @@ Any changed byte makes the check fail and names the file. See docs/integrity.md.
         origin = cp.origin,
         key_id = cp.key_id,
         signed_at = cp.signed_at,
-        verifier = key.verifier_key(),
     )
 }

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
-const FILES: [&str; 12] = [
+const FILES: [&str; 11] = [
     "README.txt",
     "report.pdf",
     "entries.csv",
@@ -19,8 +19,7 @@ const FILES: [&str; 12] = [
     "public-key.pem",
     "verifier-key.txt",
     "verify_pack.py",
-    "check_proof.py",
-    "tree_root.py",
+    "ed25519.py",
     "manifest.json",
     "manifest.sig",
 ];
@@ -61,6 +60,7 @@ fn verify_pack_cli(file: &Path, key: Option<&str>) -> std::process::Output {
     command.output().expect("runs")
 }
 
+/// The verifier of docs/ (not the pack's copy, which a forger could replace).
 fn verify_pack_python(file: &Path, key: &str) -> std::process::Output {
     Command::new("python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/verify_pack.py"))
@@ -142,6 +142,17 @@ async fn a_filtered_pack_proves_its_entries_and_verifies_offline_three_ways() {
     let python = verify_pack_python(&file, &key);
     assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
     assert!(String::from_utf8_lossy(&python.stdout).contains("Evidence pack intact: 10 entries"));
+    // The pack's copies of the verifier are the published ones.
+    assert_eq!(files["verify_pack.py"], include_bytes!("../../../docs/verify_pack.py"));
+    assert_eq!(files["ed25519.py"], include_bytes!("../../../docs/ed25519.py"));
+    // The Python verifier takes no key from the pack: without one it refuses.
+    let keyless = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/verify_pack.py"))
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    assert!(!keyless.status.success());
+    assert!(String::from_utf8_lossy(&keyless.stderr).contains("FAILED: the command: takes PACK.zip and KEY"));
 }
 
 #[tokio::test]
@@ -191,6 +202,25 @@ async fn one_changed_byte_in_any_file_fails_and_names_that_file() {
     raw[data_at] ^= 0x01;
     let damaged = server::evidence::verify_pack(&raw, Some(&key)).expect_err("fails");
     assert!(damaged.to_string().starts_with("entries.json: "), "{damaged}");
+
+    // A file twice (a forged copy before the real one) is refused by both verifiers.
+    let mut renamed = files.clone();
+    let readme = renamed.remove("README.txt").expect("readme");
+    renamed.insert("report.pdX".into(), readme);
+    let mut twice = rezip(&renamed);
+    // Rename it, in its local header and in the central directory, to a name it repeats.
+    while let Some(at) = find(&twice, b"report.pdX") {
+        twice[at + 9] = b'f';
+    }
+    assert!(server::evidence::verify_pack(&twice, Some(&key)).is_err(), "a file twice is refused");
+    std::fs::write(&file, &twice).expect("writes");
+    let python = verify_pack_python(&file, &key);
+    assert!(!python.status.success());
+    assert!(
+        String::from_utf8_lossy(&python.stderr).contains("FAILED: the zip: "),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
 
     // Another log's key: the pack is not that log's.
     let other = app::checkpoint::LogKey::ephemeral("other.example/audit").expect("key");

@@ -1,8 +1,10 @@
-//! `format=evidence`: the evidence pack ([`crate::evidence`]). A checkpoint covering the
-//! whole export is signed first (or the latest one taken, when it already covers the log);
-//! the scan then lays out the report and writes the CSV and the entries as it reads them;
-//! the inclusion proofs are read in batches, and the pack is zipped and sent whole, like
-//! a PDF, under the same cap.
+//! `format=evidence`: the evidence pack ([`crate::evidence`]). The proofs are against the
+//! latest signed checkpoint when it covers every entry the export reads; otherwise one is
+//! signed first (as the checkpoint job would within minutes: it states the log as it is),
+//! so that the pack never leaves out the newest entries. The scan then lays out the report
+//! and writes the CSV and keeps the entries as it reads them; the inclusion proofs are
+//! read in batches, and the pack is built off the runtime and sent whole, like a PDF,
+//! under the same cap and holding the same turns until it is built.
 
 use super::csv::Csv;
 use super::pdf::{Report, ReportMeta, Section};
@@ -30,6 +32,8 @@ const PROOF_BATCH: usize = 2_000;
 /// What the request asked for, besides the filter.
 pub(super) struct Asked {
     pub query: EntryQuery,
+    /// The newest entry the export reads.
+    pub snapshot: u64,
     /// The query string without `format`.
     pub filters: String,
     pub meta: ReportMeta,
@@ -53,14 +57,17 @@ async fn build(
     asked: Asked,
     turns: [OwnedSemaphorePermit; 2],
 ) -> Result<Option<(Vec<u8>, u64)>, ApiError> {
-    let Asked { query, filters, meta } = asked;
+    let Asked { query, snapshot, filters, meta } = asked;
     let signing = state.signing.clone();
-    // The checkpoint is signed after the export's own record, so it covers every entry
-    // up to the snapshot the scan reads.
-    let checkpoint = checkpoint_now(state.tree.as_ref(), &signing.key, &signing.policy, Utc::now())
-        .await
-        .map_err(refused)?
-        .checkpoint;
+    let checkpoint = match state.tree.latest_checkpoint().await? {
+        Some(latest) if latest.head.size >= snapshot && signing.key.open(&latest.note).is_ok() => latest,
+        _ => {
+            checkpoint_now(state.tree.as_ref(), &signing.key, &signing.policy, Utc::now())
+                .await
+                .map_err(refused)?
+                .checkpoint
+        }
+    };
     let compliance = app::compliance::api::build(&state.store, query.start_date.clone(), query.end_date.clone())
         .await
         .map_err(|e| ApiError::Report(format!("the compliance view could not be built: {e}")))?;
@@ -91,13 +98,12 @@ async fn build(
         failed: None,
         limit: PDF_MAX_ENTRIES,
         done: Some(done),
-        _turns: turns,
     };
     let rows = state.log.scan(&filter, Box::new(sink)).await?;
     let Ok(scanned) = read.await else { return Ok(None) };
     let Scanned { report, csv, entries } = scanned?;
 
-    let json = proven(state, &entries, &checkpoint).await?;
+    let proofs = proofs(state, &entries, checkpoint.head.size).await?;
     let manifest = Manifest {
         entries: ManifestEntries {
             count: entries.len() as u64,
@@ -106,10 +112,13 @@ async fn build(
         },
         ..manifest
     };
-    let note = checkpoint.note;
-    // Laying out the pages and deflating the files is CPU work: off the runtime.
+    // Hashing the leaves, writing the JSON, laying out the pages and deflating the files
+    // is CPU work: off the runtime, still holding the export's turns.
     let zip = tokio::task::spawn_blocking(move || {
+        let _turns = turns;
+        let json = proven(&entries, proofs, &checkpoint)?;
         let pdf = report.finish()?;
+        let note = checkpoint.note;
         evidence::write_pack(
             PackContents { pdf, csv: csv.into_bytes(), json, checkpoint_note: note, manifest, generated_at },
             &signing.key,
@@ -121,38 +130,45 @@ async fn build(
     Ok(Some((zip, rows)))
 }
 
+/// Each entry's inclusion proof in the tree of `size` entries, read in batches.
+async fn proofs(state: &AppState, entries: &[AuditEntry], size: u64) -> Result<Vec<Vec<[u8; 32]>>, ApiError> {
+    let mut proofs = Vec::with_capacity(entries.len());
+    for batch in entries.chunks(PROOF_BATCH) {
+        let indexes: Vec<u64> = batch.iter().map(|e| e.sequence - 1).collect();
+        proofs.extend(inclusion_proofs(state.tree.as_ref(), size, &indexes).await?);
+    }
+    Ok(proofs)
+}
+
 /// `entries.json`: each entry as the API serves it with its inclusion proof against the
 /// checkpoint, one a line, in an array.
-async fn proven(state: &AppState, entries: &[AuditEntry], checkpoint: &StoredCheckpoint) -> Result<Vec<u8>, ApiError> {
+fn proven(
+    entries: &[AuditEntry],
+    proofs: Vec<Vec<[u8; 32]>>,
+    checkpoint: &StoredCheckpoint,
+) -> Result<Vec<u8>, ApiError> {
     let size = checkpoint.head.size;
     let root = b64(&checkpoint.head.root);
-    let mut out = Vec::with_capacity(entries.len() * 2048 + 4);
+    let mut out = Vec::with_capacity(entries.len() * 1536 + 4);
     out.push(b'[');
-    for (batch_no, batch) in entries.chunks(PROOF_BATCH).enumerate() {
-        let indexes: Vec<u64> = batch.iter().map(|e| e.sequence - 1).collect();
-        let proofs = inclusion_proofs(state.tree.as_ref(), size, &indexes).await?;
-        for (i, (entry, proof)) in batch.iter().zip(proofs).enumerate() {
-            let with = EntryWithProof {
-                entry: entry.clone(),
-                inclusion_proof: Some(InclusionProofView {
-                    id: entry_id(entry.sequence),
-                    leaf_index: entry.sequence - 1,
-                    leaf_hash: b64(&entry_leaf_hash(entry)),
-                    tree_size: size,
-                    root: root.clone(),
-                    proof: proof.iter().map(b64).collect(),
-                    // One copy, in checkpoint.txt.
-                    checkpoint: None,
-                }),
-            };
-            out.extend_from_slice(if batch_no == 0 && i == 0 { b"\n" } else { b",\n" });
-            serde_json::to_writer(&mut out, &with).map_err(|e| {
-                ApiError::Store(StoreError::Corrupt {
-                    seq: entry.sequence,
-                    reason: format!("cannot be serialised: {e}"),
-                })
-            })?;
-        }
+    for (i, (entry, proof)) in entries.iter().zip(proofs).enumerate() {
+        let with = EntryWithProof {
+            entry: entry.clone(),
+            inclusion_proof: Some(InclusionProofView {
+                id: entry_id(entry.sequence),
+                leaf_index: entry.sequence - 1,
+                leaf_hash: b64(&entry_leaf_hash(entry)),
+                tree_size: size,
+                root: root.clone(),
+                proof: proof.iter().map(b64).collect(),
+                // One copy, in checkpoint.txt.
+                checkpoint: None,
+            }),
+        };
+        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        serde_json::to_writer(&mut out, &with).map_err(|e| {
+            ApiError::Store(StoreError::Corrupt { seq: entry.sequence, reason: format!("cannot be serialised: {e}") })
+        })?;
     }
     out.extend_from_slice(if entries.is_empty() { b"]\n" } else { b"\n]\n" });
     Ok(out)
@@ -236,7 +252,6 @@ struct PackSink {
     /// The cap, checked again here: entries may arrive after they were counted.
     limit: u64,
     done: Option<oneshot::Sender<Result<Scanned, ApiError>>>,
-    _turns: [OwnedSemaphorePermit; 2],
 }
 
 impl ScanSink for PackSink {

@@ -90,7 +90,7 @@ pub async fn export(
             generated_at: now,
         };
         if format == ExportFormat::Evidence {
-            let asked = evidence::Asked { query, filters, meta };
+            let asked = evidence::Asked { query, snapshot: trace.snapshot(), filters, meta };
             evidence::body(&state, filter, asked, trace, [build, scan]).await?
         } else {
             pdf_body(&state, filter, meta, trace, [build, scan]).await?
