@@ -17,3 +17,6 @@ GRANT INSERT, UPDATE, DELETE ON users, sessions TO :"app";
 GRANT UPDATE (last_used_at), DELETE ON api_tokens TO :"app";
 GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint), audit_ensure_months_ahead(), audit_upkeep(), audit_append
     TO :"app";
+-- The retention purge: the only delete, with the owner's rights, recording what it removes
+-- (SELECT on audit_purged comes with ALL TABLES above). The role itself deletes nothing.
+GRANT EXECUTE ON FUNCTION audit_purge(bigint, integer, bigint) TO :"app";

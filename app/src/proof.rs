@@ -89,6 +89,10 @@ pub struct RunView {
     pub intact: bool,
     /// Entries checked.
     pub entries: u64,
+    /// Entries the retention purge removed and recorded (gone, not missing), and their
+    /// runs (`audit-1 to audit-500, …`).
+    pub purged: u64,
+    pub purged_runs: Option<String>,
     /// The tree's root over them (base64), when intact.
     pub root: Option<String>,
     pub checkpoints_checked: u64,

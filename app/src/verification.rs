@@ -6,7 +6,7 @@
 //! hash recomputed passes its own checks; it cannot re-sign the checkpoints.
 
 use crate::checkpoint::open_note;
-use crate::integrity::TreeHead;
+use crate::integrity::{TreeHead, TreeQuery};
 use crate::store::{Head, Problem, Store, StoreError, StoredCheckpoint, VerifyReport};
 use chrono::{DateTime, Utc};
 
@@ -79,6 +79,19 @@ pub async fn verify_integrity(
                 source: beyond.source.clone(),
                 entries: report.entries,
             });
+        }
+    }
+
+    // A signed size inside a purged run has no entries left to recompute its tree from:
+    // it is held to the stored tree's root at that size (the rows are kept), which the
+    // walk's later roots depend on too.
+    if walked_whole {
+        for size in signed.iter().map(|s| s.head.size) {
+            let purged = report.purged_runs.iter().any(|&(first, last)| first <= size && size <= last);
+            if purged && !report.roots.iter().any(|r| r.size == size) {
+                let root = crate::store::tree_answer(store.tree.as_ref(), TreeQuery::Root { size }).await?;
+                report.roots.push(TreeHead { size, root: root.first().copied().unwrap_or_default() });
+            }
         }
     }
 

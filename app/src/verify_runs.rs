@@ -91,7 +91,8 @@ fn outcome_event(
     let report = &checked.report;
     let common = |event: InternalEvent| {
         event
-            .detail("entries", report.entries)
+            // Entries checked: a purged run's are gone (said apart, below).
+            .detail("entries", report.entries - report.purged)
             .detail("checkpoints_checked", checked.checkpoints as u64)
             .detail("trigger", trigger.as_str())
             .detail("verified_by", by)
@@ -100,6 +101,11 @@ fn outcome_event(
     if checked.is_intact() {
         let root = report.tree.map(|t| b64(&t.root)).unwrap_or_default();
         let mut event = common(InternalEvent::new(VERIFIED)?).detail("root", root);
+        if report.purged > 0 {
+            // Entries the retention purge removed and recorded: not checked, not missing.
+            let runs: Vec<String> = report.purged_runs.iter().map(|(a, b)| format!("audit-{a} to audit-{b}")).collect();
+            event = event.detail("purged", report.purged).detail("purged_runs", runs.join(", "));
+        }
         if let Some(latest) = &checked.latest {
             event = event
                 .detail("checkpoint_size", latest.head.size)
@@ -130,6 +136,8 @@ pub fn view(entry: &AuditEntry) -> RunView {
         at: entry.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         intact: entry.event_type == VERIFIED,
         entries: number("entries").unwrap_or(0),
+        purged: number("purged").unwrap_or(0),
+        purged_runs: text("purged_runs"),
         root: text("root"),
         checkpoints_checked: number("checkpoints_checked").unwrap_or(0),
         checkpoint_size: number("checkpoint_size"),

@@ -332,9 +332,19 @@ fn print_report(report: &VerifyReport) -> Result<(), RunError> {
     writeln!(
         out,
         "Audit log intact: {} entries verified (hash chain, search index, per-day and per-actor counts)",
-        report.entries
+        report.entries - report.purged
     )
     .map_err(RunError::Output)?;
+    if report.purged > 0 {
+        // What the retention purge removed, as it recorded it: gone, not missing.
+        let mut runs: Vec<String> =
+            report.purged_runs.iter().take(5).map(|(a, b)| format!("audit-{a} to audit-{b}")).collect();
+        if report.purged_runs.len() > 5 {
+            runs.push(format!("and {} more runs", report.purged_runs.len() - 5));
+        }
+        writeln!(out, "Purged by retention (recorded, not checked): {} entries: {}", report.purged, runs.join(", "))
+            .map_err(RunError::Output)?;
+    }
     if let Some(head) = &report.head {
         writeln!(out, "Head: {head}").map_err(RunError::Output)?;
     }

@@ -139,10 +139,15 @@ fn RunSummary(run: RunView) -> impl IntoView {
         (Some(size), Some(at)) => Some(format!("Latest checkpoint matched: {size} entries, signed at {at}.")),
         _ => None,
     };
+    let purged = (run.purged > 0).then(|| {
+        let runs = run.purged_runs.clone().unwrap_or_default();
+        format!("{} entries purged by retention, as recorded ({runs}): gone, not missing.", run.purged)
+    });
     let problems = run.problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view();
     view! {
         <div class="run" data-intact=run.intact.to_string()>
             <p class="headline">{headline}</p>
+            {purged.map(|p| view! { <p class="purged">{p}</p> })}
             <dl>
                 <dt>"When"</dt>
                 <dd>{run.at.clone()}</dd>

@@ -4,7 +4,9 @@
 //! from the entries themselves with the filter's own Rust rules, so every engine is held
 //! to one definition of what a filter matches.
 
-use super::{Head, NewSession, NewToken, NewUser, Problem, RawEntry, ScanSink, Store, StoreError, UserUpdate};
+use super::{
+    Head, NewSession, NewToken, NewUser, Problem, PurgeStep, RawEntry, ScanSink, Store, StoreError, UserUpdate,
+};
 use crate::accounts::{Lockout, Role, User};
 use crate::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity, SEARCH_TOTAL_BOUND};
 use crate::filter::{EntryFilter, EntryQuery, PageRequest};
@@ -31,6 +33,7 @@ macro_rules! conformance_suite {
             verify_passes_an_intact_log_and_checks_a_given_head,
             the_stored_tree_answers_roots_and_proofs_for_every_size,
             checkpoints_are_kept_once_per_size_and_listed_in_order,
+            the_purge_deletes_by_time_in_steps_and_verification_goes_across_what_it_recorded,
             tokens_are_found_by_hash_and_names_are_unique,
             tokens_expire_are_revoked_at_once_and_note_their_use,
             users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused,
@@ -589,6 +592,73 @@ pub async fn the_stored_tree_answers_roots_and_proofs_for_every_size(store: Stor
     }
     let beyond = tree_answer(&*store.tree, TreeQuery::Inclusion { index: 3, size: 61 }).await;
     assert!(matches!(beyond, Err(StoreError::Conflict(_))), "{beyond:?}");
+}
+
+pub async fn the_purge_deletes_by_time_in_steps_and_verification_goes_across_what_it_recorded(store: Store) {
+    use crate::integrity::{check_inclusion, entry_leaf_hash, TreeQuery};
+    use crate::store::tree_answer;
+    let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().expect("time");
+    store.log.append(samples(0..60)).await.expect("appends");
+    let before = store.log.entries_after(0, 100).await.expect("reads");
+    let root = tree_answer(&*store.tree, TreeQuery::Root { size: 60 }).await.expect("root")[0];
+    // The samples' times jump back and forth: entries due by time are not a prefix.
+    let mut times: Vec<DateTime<Utc>> = before.iter().map(|e| e.timestamp).collect();
+    times.sort();
+    let cutoff = times[30];
+    let due: Vec<u64> = before.iter().filter(|e| e.timestamp < cutoff && e.sequence < 60).map(|e| e.sequence).collect();
+    assert!(due.len() >= 25 && due.windows(2).any(|w| w[1] != w[0] + 1), "not a prefix: {due:?}");
+    assert_eq!(store.retention.purge_due(cutoff).await.expect("counts"), due.len() as u64);
+
+    // Small steps, each saying whether more is due.
+    let mut deleted = Vec::new();
+    loop {
+        let step = store.retention.purge_step(cutoff, 7, now).await.expect("purges");
+        assert!(step.deleted <= 7);
+        deleted.push(step.deleted);
+        if !step.more {
+            break;
+        }
+    }
+    assert_eq!(deleted.iter().sum::<u64>(), due.len() as u64);
+    assert_eq!(store.retention.purge_step(cutoff, 7, now).await.expect("nothing left"), PurgeStep::default());
+    for seq in &due {
+        assert_eq!(store.log.get(*seq).await.expect("reads"), None, "audit-{seq} was due");
+    }
+    let ranges = store.retention.purged().await.expect("reads");
+    let recorded: Vec<u64> = ranges.iter().flat_map(|r| r.first..=r.last).collect();
+    assert_eq!(recorded, due, "the runs recorded are exactly the entries deleted");
+    assert!(ranges.iter().all(|r| r.purged_at == now && r.cutoff == cutoff));
+
+    // Lists, counts, the timeline and search agree with what is left.
+    let left = 60 - due.len() as u64;
+    assert_eq!(store.log.count(&filter("")).await.expect("counts"), left);
+    let page = store.log.list(&filter("limit=100"), PageRequest::default()).await.expect("lists");
+    assert_eq!(page.entries.len() as u64, left);
+    assert_total(&store.log.list(&filter("q=vault"), PageRequest::default()).await.expect("searches"), left, "search");
+    let report = store.log.verify(None).await.expect("verifies");
+    assert!(report.is_intact(), "{:?}", report.problems);
+    assert_eq!((report.entries, report.purged), (60, due.len() as u64), "the purged entries are reported as such");
+    assert!(!report.purged_runs.is_empty());
+
+    // The tree is whole: every kept entry is still proven in the tree of 60, and the root
+    // is the one signed before the purge.
+    assert_eq!(tree_answer(&*store.tree, TreeQuery::Root { size: 60 }).await.expect("root")[0], root);
+    for entry in before.iter().filter(|e| !due.contains(&e.sequence)) {
+        let index = entry.sequence - 1;
+        let proof = tree_answer(&*store.tree, TreeQuery::Inclusion { index, size: 60 }).await.expect("proof");
+        assert!(check_inclusion(&proof, index, 60, root, entry_leaf_hash(entry)), "audit-{}", entry.sequence);
+    }
+
+    // Appends go on, and a later purge of everything due keeps the newest entry.
+    store.log.append(samples(60..64)).await.expect("appends after a purge");
+    let everything = "2100-01-01T00:00:00Z".parse().expect("time");
+    while store.retention.purge_step(everything, 1000, now).await.expect("purges").more {}
+    assert_eq!(store.log.count(&filter("")).await.expect("counts"), 1, "the newest entry stays");
+    assert!(store.log.get(64).await.expect("reads").is_some());
+    store.log.append(samples(64..66)).await.expect("appends after purging all but the head");
+    let report = store.log.verify(None).await.expect("verifies");
+    assert!(report.is_intact(), "{:?}", report.problems);
+    assert_eq!((report.entries, report.purged), (66, 63));
 }
 
 pub async fn checkpoints_are_kept_once_per_size_and_listed_in_order(store: Store) {

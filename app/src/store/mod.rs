@@ -12,6 +12,7 @@ mod chain;
 mod conformance;
 mod error;
 mod postgres;
+mod retention;
 mod rows;
 mod sql;
 mod sqlite;
@@ -23,6 +24,7 @@ pub use error::{OpenError, StoreError};
 #[cfg(any(test, feature = "test-support"))]
 pub use postgres::testing;
 pub use postgres::PgStore;
+pub use retention::{PurgeStep, PurgedGap, PurgedRange, Retention};
 pub use sqlite::SqliteStore;
 pub use tree::{answer as tree_answer, inclusion_proofs, StoredCheckpoint, TreeStore};
 pub use verify::{Head, Problem, VerifyReport};
@@ -443,10 +445,12 @@ pub struct Store {
     pub sessions: Arc<dyn SessionStore>,
     pub maintenance: Arc<dyn Maintenance>,
     pub tree: Arc<dyn TreeStore>,
+    /// The retention purge, the only delete, and what it removed.
+    pub retention: Arc<dyn Retention>,
 }
 
 impl Store {
-    fn of<E: AuditLog + TokenStore + AccountStore + SessionStore + Maintenance + TreeStore + 'static>(
+    fn of<E: AuditLog + TokenStore + AccountStore + SessionStore + Maintenance + TreeStore + Retention + 'static>(
         engine: E,
     ) -> Self {
         let engine = Arc::new(engine);
@@ -456,6 +460,7 @@ impl Store {
             accounts: engine.clone(),
             sessions: engine.clone(),
             tree: engine.clone(),
+            retention: engine.clone(),
             maintenance: engine,
         }
     }

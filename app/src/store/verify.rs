@@ -3,6 +3,7 @@
 //! problems an engine's own checks find (search index, counts).
 
 use super::chain::{entry_hash, GENESIS_HASH};
+use super::retention::PurgedGap;
 use super::{RawEntry, StoreError};
 use crate::entry::AuditEntry;
 use crate::integrity::{leaf_hash, EntryFields, TreeBuilder, TreeHead};
@@ -66,6 +67,10 @@ pub enum Problem {
     /// A signed checkpoint covers more entries than the log holds: it was cut back or an
     /// older copy of the database was restored.
     RolledBack { size: u64, signed_at: String, source: String, entries: u64 },
+    /// A record of the retention purge that does not match the log: it claims entries
+    /// that are still stored, or beyond the log's end (forged to pass a deletion off as
+    /// a purge, or the log was cut back).
+    PurgeRecord { first: u64, last: u64, reason: &'static str },
     /// The entries a signed checkpoint covers no longer hash to its root: the log was
     /// rewritten (chain and tree recomputed), somewhere after the first `intact` entries.
     Rewritten { size: u64, signed_at: String, source: String, intact: u64 },
@@ -107,6 +112,9 @@ impl fmt::Display for Problem {
                 "the checkpoint signed at {signed_at} ({source}) covers {size} entries but the log holds {entries}: \
                  the log was truncated or an older copy of it restored"
             ),
+            Problem::PurgeRecord { first, last, reason } => {
+                write!(f, "the purge record of audit-{first} to audit-{last} {reason}")
+            }
             Problem::Rewritten { size, signed_at, source, intact } => write!(
                 f,
                 "the first {size} entries no longer hash to the root signed at {signed_at} ({source}): an entry from \
@@ -127,8 +135,12 @@ pub struct VerifyReport {
     /// The Merkle tree (RFC 6962) of the entries checked: what a checkpoint would sign.
     pub tree: Option<TreeHead>,
     /// The tree heads the walk reached at the sizes asked for (those it reached intact),
-    /// smallest first.
+    /// smallest first. A size inside a purged run is not reached: its entries are gone.
     pub roots: Vec<TreeHead>,
+    /// Entries the retention purge removed, as it recorded them (not problems).
+    pub purged: u64,
+    /// The purged runs the walk went across, as (first, last) sequence numbers.
+    pub purged_runs: Vec<(u64, u64)>,
     pub problems: Vec<Problem>,
 }
 
@@ -161,6 +173,8 @@ pub struct ChainWalk {
     /// Sizes whose tree head to report, largest first (popped as they are reached).
     wanted: Vec<u64>,
     tree_row_wrong: bool,
+    /// Runs the retention purge removed and recorded, last first (popped as passed).
+    gaps: Vec<PurgedGap>,
     pub report: VerifyReport,
     broken: bool,
 }
@@ -174,6 +188,7 @@ impl Default for ChainWalk {
             row: Vec::with_capacity(64),
             wanted: Vec::new(),
             tree_row_wrong: false,
+            gaps: Vec::new(),
             report: VerifyReport { tree: Some(TreeBuilder::default().head()), ..VerifyReport::default() },
             broken: false,
         }
@@ -186,6 +201,52 @@ impl ChainWalk {
         sizes.sort_unstable_by(|a, b| b.cmp(a));
         sizes.dedup();
         ChainWalk { wanted: sizes, ..ChainWalk::default() }
+    }
+
+    /// The walk goes across these recorded purged runs (in sequence order) instead of
+    /// reporting their entries missing.
+    pub fn across(mut self, mut gaps: Vec<PurgedGap>) -> Self {
+        gaps.sort_by_key(|g| std::cmp::Reverse(g.range.first));
+        self.gaps = gaps;
+        self
+    }
+
+    /// Goes across the recorded runs from `self.expected` up to `next` (the next stored
+    /// row): they must follow each other without a hole and link to the chain at both
+    /// ends. `false` when they do not cover the gap (a problem is then reported).
+    fn cross_purged(&mut self, next: u64) -> bool {
+        let from = self.expected;
+        while self.expected < next {
+            let Some(gap) = self.gaps.pop_if(|g| g.range.first <= self.expected) else { break };
+            if gap.range.first != self.expected || gap.range.last >= next {
+                return self.fail(Problem::BrokenLink {
+                    seq: self.expected,
+                    reason: format!(
+                        "the purge record of audit-{} to audit-{} does not match the entries kept",
+                        gap.range.first, gap.range.last
+                    ),
+                });
+            }
+            if gap.range.prev_hash != self.prev {
+                return self.fail(Problem::BrokenLink {
+                    seq: gap.range.first,
+                    reason: "the purge record's link to the previous entry differs".into(),
+                });
+            }
+            self.prev = gap.range.last_hash;
+            self.tree = gap.tree;
+            self.expected = gap.range.last + 1;
+            self.report.purged += gap.range.last - gap.range.first + 1;
+            match self.report.purged_runs.last_mut() {
+                Some(run) if run.1 + 1 == gap.range.first => run.1 = gap.range.last,
+                _ => self.report.purged_runs.push((gap.range.first, gap.range.last)),
+            }
+        }
+        // Sizes inside the runs have no entries left to compute their roots from.
+        while self.wanted.last().is_some_and(|&size| size < self.expected && size >= from) {
+            self.wanted.pop();
+        }
+        self.expected == next || self.fail(Problem::OutOfPlace { stored_seq: next as i64, expected: self.expected })
     }
 
     /// Checks the next stored row (`stored_seq` as the database holds it, which may be
@@ -209,9 +270,21 @@ impl ChainWalk {
         if self.broken {
             return false;
         }
+        match u64::try_from(stored_seq) {
+            Ok(seq) if seq == self.expected => {}
+            // A run the retention purge removed and recorded: the walk goes on after it.
+            Ok(seq) if seq > self.expected && self.gaps.last().is_some_and(|g| g.range.first == self.expected) => {
+                if !self.cross_purged(seq) {
+                    return false;
+                }
+            }
+            _ => return self.fail(Problem::OutOfPlace { stored_seq, expected: self.expected }),
+        }
         let expected = self.expected;
-        if u64::try_from(stored_seq).ok() != Some(expected) {
-            return self.fail(Problem::OutOfPlace { stored_seq, expected });
+        // A purge record for an entry that is still here was not made by a purge.
+        while let Some(gap) = self.gaps.pop_if(|g| g.range.first <= expected) {
+            let (first, last) = (gap.range.first, gap.range.last);
+            self.report.problems.push(Problem::PurgeRecord { first, last, reason: "covers entries still stored" });
         }
         let entry = match entry {
             Ok(entry) => entry,
@@ -255,6 +328,18 @@ impl ChainWalk {
         true
     }
 
+    /// The report, once every row was visited: purge records left over claim entries
+    /// beyond the log's end.
+    pub fn finish(mut self) -> VerifyReport {
+        if !self.broken {
+            while let Some(gap) = self.gaps.pop() {
+                let (first, last) = (gap.range.first, gap.range.last);
+                self.report.problems.push(Problem::PurgeRecord { first, last, reason: "lies beyond the log's end" });
+            }
+        }
+        self.report
+    }
+
     fn fail(&mut self, problem: Problem) -> bool {
         self.report.problems.push(problem);
         self.broken = true;
@@ -285,6 +370,7 @@ mod tests {
             tree: None,
             roots: vec![],
             problems: vec![],
+            ..VerifyReport::default()
         };
         report.check_head(&head, None);
         assert_eq!(report.problems, vec![Problem::Truncated { expected: 5, last: 3 }]);

@@ -50,13 +50,13 @@ async fn database_refuses_update_and_delete() {
     let app = TestApp::spawn().await;
     app.post_events(&batch(2, 0)).await;
     let mut conn = sqlx::SqliteConnection::connect(&app.database_url).await.expect("connects");
-    for sql in [
-        "UPDATE audit_entries SET description = 'x' WHERE seq = 1",
-        "DELETE FROM audit_entries WHERE seq = 2",
-        "DELETE FROM audit_entries",
+    for (sql, why) in [
+        ("UPDATE audit_entries SET description = 'x' WHERE seq = 1", "append-only"),
+        ("DELETE FROM audit_entries WHERE seq = 2", "deleted only by the retention purge"),
+        ("DELETE FROM audit_entries", "deleted only by the retention purge"),
     ] {
         let err = sqlx::query(sql).execute(&mut conn).await.expect_err(sql);
-        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        assert!(err.to_string().contains(why), "{sql}: {err}");
     }
     assert_eq!(app.list("").await["total"], 2);
 }

@@ -153,7 +153,7 @@ async fn verify_with_an_expected_head_finds_entries_removed_from_the_end() {
     // the Merkle tree (left alone, the tree would say how many there were).
     let mut conn = sqlx::SqliteConnection::connect(&app.database_url).await.expect("connects");
     for sql in [
-        "DROP TRIGGER audit_entries_no_delete",
+        "DROP TRIGGER audit_entries_purge_only",
         "DROP TRIGGER audit_tree_no_delete",
         "DELETE FROM audit_tree WHERE seq > 47",
         "DELETE FROM audit_search WHERE rowid > 47",

@@ -56,7 +56,7 @@ async fn verified(url: &str, key: Option<&str>, outside: &[OutsideCheckpoint]) -
 
 const UNGUARDED: [&str; 4] = [
     "DROP TRIGGER audit_entries_no_update",
-    "DROP TRIGGER audit_entries_no_delete",
+    "DROP TRIGGER audit_entries_purge_only",
     "DROP TRIGGER audit_tree_no_update",
     "DROP TRIGGER audit_tree_no_delete",
 ];
@@ -383,4 +383,81 @@ async fn a_store_whose_tree_was_left_behind_still_records_and_its_verification_f
     let open = app::verify_runs::open_failure(&store).await.expect("reads").expect("a failure is open");
     assert_eq!(open.entry_id, run.entry_id);
     store.maintenance.close().await;
+}
+
+/// The retention purge (the store's only sanctioned delete) keeps what proofs need: after
+/// it, every checkpoint still verifies, including one inside the purged run (held to the
+/// stored tree, whose rows are kept), kept entries are still proven, and verification
+/// reports the run as purged. On a SQLite copy, a purged entry's tree row changed is then
+/// caught by that checkpoint.
+#[tokio::test]
+async fn a_purge_keeps_checkpoints_and_proofs_and_verification_reports_the_purged_run() {
+    use app::integrity::{TreeHead, TreeQuery};
+    use app::store::{tree_answer, StoredCheckpoint};
+    let app = TestApp::spawn().await;
+    let old: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            crate::helpers::event("auth.login.success", &format!("2025-01-01T{i:02}:00:00Z"), ("user", "u-1", "alice"))
+        })
+        .collect();
+    assert_eq!(app.post_events(&serde_json::json!(old)).await.status, StatusCode::CREATED);
+    // A checkpoint of the first 10 entries, all of which the purge will remove.
+    let key = &app.state.signing.key;
+    let root = tree_answer(app.store.tree.as_ref(), TreeQuery::Root { size: 10 }).await.expect("root")[0];
+    let head = TreeHead { size: 10, root };
+    let at_ten = StoredCheckpoint { head, signed_at: chrono::Utc::now(), note: key.sign(head).expect("signs") };
+    assert!(app.store.tree.add_checkpoint(&at_ten).await.expect("stores"));
+    sign(&app, 20).await;
+    let recent: Vec<serde_json::Value> = (0..10)
+        .map(|i| {
+            crate::helpers::event("sync.completed", &format!("2026-11-01T{i:02}:00:00Z"), ("service", "s", "sync"))
+        })
+        .collect();
+    assert_eq!(app.post_events(&serde_json::json!(recent)).await.status, StatusCode::CREATED);
+    let signed = sign(&app, 30).await;
+
+    let cutoff = "2025-06-01T00:00:00Z".parse().expect("time");
+    let mut purged = 0;
+    loop {
+        let step = app.store.retention.purge_step(cutoff, 6, chrono::Utc::now()).await.expect("purges");
+        purged += step.deleted;
+        if !step.more {
+            break;
+        }
+    }
+    assert_eq!(purged, 20);
+
+    let verifier = key.verifier_key().to_owned();
+    let checked = verify_integrity(&app.store, Some(&verifier), None, &[]).await.expect("verifies");
+    assert!(checked.is_intact(), "{}", problems(&checked));
+    assert_eq!((checked.checkpoints, checked.report.purged, checked.report.entries), (3, 20, 30));
+    assert_eq!(checked.report.purged_runs, vec![(1, 20)]);
+    assert_eq!(checked.latest.map(|c| c.head.size), Some(30));
+
+    // Kept entries are proven against the checkpoint signed before the purge; purged ones
+    // are gone; the older trees are still prefixes of the newer.
+    let proof = app.get("/audit/integrity/inclusion?id=audit-25&size=30").await;
+    assert_eq!(proof.status, StatusCode::OK, "{}", proof.text);
+    assert_eq!(proof.json()["checkpoint"]["note"], signed.as_str());
+    assert_eq!(app.get("/audit/integrity/inclusion?id=audit-5&size=30").await.status, StatusCode::NOT_FOUND);
+    let consistency = app.get("/audit/integrity/consistency?from=10&to=30").await;
+    assert_eq!(consistency.status, StatusCode::OK, "{}", consistency.text);
+
+    if on_postgres() {
+        return; // The rest changes a copy of the SQLite file.
+    }
+    // Row 8 holds the hash of entries 1 to 8: only the checkpoint of 10 still depends on it.
+    let original = Original { app, verifier };
+    let url = copy(
+        &original,
+        "purged-row",
+        &with_triggers_dropped(&["UPDATE audit_tree SET hashes = zeroblob(128) WHERE seq = 8"]),
+    )
+    .await;
+    let checked = verified(&url, Some(&original.verifier), &[]).await;
+    assert!(
+        checked.report.problems.iter().any(|p| matches!(p, Problem::Rewritten { size: 10, .. })),
+        "{}",
+        problems(&checked)
+    );
 }

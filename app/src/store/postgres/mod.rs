@@ -16,6 +16,7 @@ mod accounts {
     );
 }
 mod append;
+mod purge;
 mod read;
 mod scan;
 mod search;
@@ -438,6 +439,26 @@ crate::store::accounts::account_store!(PgStore, changes: pool, lookups: lookups)
 crate::store::tree::tree_store!(PgStore, sqlx::Postgres, tree::read_rows_of_pool);
 
 #[async_trait]
+impl crate::store::Retention for PgStore {
+    async fn purge_step(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<crate::store::PurgeStep, StoreError> {
+        purge::step(&mut *self.pool.acquire().await?, cutoff, limit, now).await
+    }
+
+    async fn purge_due(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        purge::due(&mut *self.pool.acquire().await?, cutoff).await
+    }
+
+    async fn purged(&self) -> Result<Vec<crate::store::PurgedRange>, StoreError> {
+        purge::ranges(&mut *self.pool.acquire().await?).await
+    }
+}
+
+#[async_trait]
 impl Maintenance for PgStore {
     async fn optimize(&self) -> Result<(), StoreError> {
         // The partitions ahead and ANALYZE, with the schema owner's rights.
@@ -690,6 +711,16 @@ mod tests {
             // 42501: insufficient privilege; 0A000: a trigger function cannot be called.
             assert!(matches!(code.as_deref(), Some("42501" | "0A000")), "{sql}: {refused}");
         }
+        // The retention purge runs with the owner's rights; the role deletes nothing itself.
+        let everything = "2100-01-01T00:00:00Z".parse().expect("time");
+        let step = app.retention.purge_step(everything, 2, chrono::Utc::now()).await.expect("the role runs the purge");
+        assert_eq!(step.deleted, 2);
+        for sql in ["DELETE FROM audit_purged", "INSERT INTO audit_purged SELECT * FROM audit_purged"] {
+            let refused = sqlx::query(sql).execute(&mut conn).await.expect_err(sql);
+            let code = refused.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
+            assert_eq!(code.as_deref(), Some("42501"), "{sql}: {refused}");
+        }
+        assert!(app.log.verify(None).await.expect("verifies").is_intact());
         // The hourly upkeep (statistics, months ahead) runs with the owner's rights.
         app.maintenance.optimize().await.expect("the upkeep runs as the application role");
         let analysed: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stats WHERE tablename = 'audit_entries'")

@@ -16,7 +16,8 @@ const NAMED: i64 = 5;
 
 pub async fn verify(pool: &PgPool, expect_head: Option<&Head>, tree_sizes: &[u64]) -> Result<VerifyReport, StoreError> {
     let mut tx = snapshot(pool).await?;
-    let mut walk = ChainWalk::wanting(tree_sizes.to_vec());
+    let gaps = super::purge::gaps(&mut tx).await?;
+    let mut walk = ChainWalk::wanting(tree_sizes.to_vec()).across(gaps);
     let mut search = Vec::new();
     {
         // One query, streamed: paging by sequence number would step over a second row
@@ -41,7 +42,7 @@ pub async fn verify(pool: &PgPool, expect_head: Option<&Head>, tree_sizes: &[u64
             }
         }
     }
-    let mut report = walk.report;
+    let mut report = walk.finish();
     if !search.is_empty() {
         let named: Vec<String> = search.iter().map(|s| format!("audit-{s}")).collect();
         report

@@ -18,6 +18,7 @@ pub(crate) use error::is_busy;
 mod histogram;
 mod plan;
 mod priority;
+mod purge;
 mod reindex;
 mod scan;
 mod search;
@@ -341,6 +342,38 @@ crate::store::accounts::account_store!(SqliteStore, changes: pool, lookups: cont
 crate::store::tree::tree_store!(SqliteStore, sqlx::Sqlite, tree::read_rows);
 
 #[async_trait]
+impl crate::store::Retention for SqliteStore {
+    async fn purge_step(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<crate::store::PurgeStep, StoreError> {
+        let path = self.pool.connect_options().get_filename().to_owned();
+        let step = tokio::task::spawn_blocking(move || purge::step(&path, cutoff, limit, now))
+            .await
+            .map_err(StoreError::backend)??;
+        if step.deleted > 0 {
+            // Searches' counts of days that are over change only when entries go.
+            self.range_counts.clear();
+        }
+        Ok(step)
+    }
+
+    async fn purge_due(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let path = self.pool.connect_options().get_filename().to_owned();
+        tokio::task::spawn_blocking(move || purge::due(&path, cutoff)).await.map_err(StoreError::backend)?
+    }
+
+    async fn purged(&self) -> Result<Vec<crate::store::PurgedRange>, StoreError> {
+        let path = self.pool.connect_options().get_filename().to_owned();
+        tokio::task::spawn_blocking(move || purge::ranges(&writer::connect(&path)?))
+            .await
+            .map_err(StoreError::backend)?
+    }
+}
+
+#[async_trait]
 impl Maintenance for SqliteStore {
     async fn optimize(&self) -> Result<(), StoreError> {
         // Without statistics SQLite cannot tell a rare filter from a common one, and may
@@ -380,7 +413,7 @@ impl Maintenance for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::conformance::{conformance_suite, samples};
-    use crate::store::Store;
+    use crate::store::{Problem, Store};
     use crate::tokens::Scope;
 
     async fn fresh() -> (Store, tempfile::TempDir) {
@@ -390,6 +423,53 @@ mod tests {
     }
 
     conformance_suite!(fresh);
+
+    /// The database itself refuses every delete but the purge's: one no purge record
+    /// covers, and the newest entry even when one does. After a purge, an entry deleted
+    /// behind its back is still named missing, not purged.
+    #[tokio::test]
+    async fn only_the_purge_deletes_and_verification_still_names_a_row_deleted_behind_its_back() {
+        use crate::store::Retention;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("p.db");
+        let store = SqliteStore::open(&format!("sqlite:{}", path.display())).await.expect("opens");
+        store.append(samples(0..20)).await.expect("appends");
+        let conn = rusqlite::Connection::open(&path).expect("opens the file");
+        let refused = conn.execute("DELETE FROM audit_entries WHERE seq = 3", []).expect_err("refused");
+        assert!(refused.to_string().contains("deleted only by the retention purge"), "{refused}");
+        conn.execute("INSERT INTO audit_purged VALUES (20, 20, zeroblob(32), zeroblob(32), 0, 0, 0)", [])
+            .expect("a record alone changes nothing");
+        conn.execute("DELETE FROM audit_entries WHERE seq = 20", []).expect_err("never the newest entry");
+        let record_changed = conn.execute("DELETE FROM audit_purged", []).expect_err("records are append-only");
+        assert!(record_changed.to_string().contains("append-only"));
+        drop(conn);
+        // A record that matches no entry is named by verification (its link differs).
+        let everything = "2100-01-01T00:00:00Z".parse().expect("time");
+        while store.purge_step(everything, 4, Utc::now()).await.expect("purges").more {}
+        let report = store.verify(None).await.expect("verifies");
+        assert_eq!(report.purged, 19, "{:?}", report.problems);
+        assert!(!report.is_intact(), "the forged record for the newest entry is named");
+
+        // A fresh store: a purge of a prefix, then a kept entry deleted behind its back.
+        let path = dir.path().join("q.db");
+        let store = SqliteStore::open(&format!("sqlite:{}", path.display())).await.expect("opens");
+        let mut entries = samples(0..20);
+        for (i, entry) in entries.iter_mut().enumerate() {
+            entry.timestamp =
+                "2025-01-01T00:00:00Z".parse::<DateTime<Utc>>().expect("time") + chrono::Duration::hours(i as i64);
+        }
+        store.append(entries).await.expect("appends");
+        let cutoff = "2025-01-01T05:00:00Z".parse().expect("time");
+        assert_eq!(store.purge_step(cutoff, 100, Utc::now()).await.expect("purges").deleted, 5);
+        assert!(store.verify(None).await.expect("verifies").is_intact());
+        let conn = rusqlite::Connection::open(&path).expect("opens the file");
+        conn.execute_batch("DROP TRIGGER audit_entries_purge_only; DELETE FROM audit_entries WHERE seq = 9")
+            .expect("deletes behind the store's back");
+        drop(conn);
+        let report = store.verify(None).await.expect("verifies");
+        assert_eq!(report.problems.first(), Some(&Problem::OutOfPlace { stored_seq: 10, expected: 9 }));
+        assert_eq!(report.purged, 5);
+    }
 
     /// A store from before the Merkle tree (entries without tree rows) gets its rows when
     /// it next opens for writing, with the roots the appends would have made.

@@ -54,7 +54,6 @@ struct Kept {
 }
 
 impl RangeCounts {
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn clear(&self) {
         *self.lock() = Kept::default();
     }

@@ -7,6 +7,8 @@ use super::append::search_words;
 use super::scan::{raw, reader};
 use super::search::indexed_text;
 use crate::entry::AuditEntry;
+use crate::integrity::StoredRows;
+use crate::store::retention::{self, PurgedGap};
 use crate::store::rows::COLUMNS;
 use crate::store::sql::DAY_MICROS;
 use crate::store::verify::{ChainWalk, Head, Problem, VerifyReport};
@@ -44,7 +46,8 @@ fn run(path: &Path, expect_head: Option<&Head>, tree_sizes: Vec<u64>) -> Result<
         tracing::debug!(phase, secs = clock.elapsed().as_secs_f64(), "verify phase");
         clock = std::time::Instant::now();
     };
-    let (mut report, mut words) = walk_chain(&db, words, &mut counted, tree_sizes)?;
+    let gaps = purged_gaps(&db)?;
+    let (mut report, mut words) = walk_chain(&db, words, &mut counted, tree_sizes, gaps)?;
     took("chain, tree and words");
     report.problems.extend(check_ts_high(&db)?);
     report.problems.extend(check_day_seqs(&db)?);
@@ -65,6 +68,25 @@ fn run(path: &Path, expect_head: Option<&Head>, tree_sizes: Vec<u64>) -> Result<
     }
     db.execute_batch("COMMIT")?;
     Ok(report)
+}
+
+/// The runs the retention purge recorded, each with the Merkle tree after it (from the
+/// tree's rows, which are kept), read in the verification's snapshot.
+fn purged_gaps(db: &Connection) -> Result<Vec<PurgedGap>, StoreError> {
+    let ranges = super::purge::ranges(db)?;
+    let mut rows = StoredRows::default();
+    for chunk in retention::rows_needed(&ranges).chunks(500) {
+        let sql = format!("SELECT seq, hashes FROM audit_tree WHERE seq IN ({})", vec!["?"; chunk.len()].join(", "));
+        let mut statement = db.prepare(&sql)?;
+        let found = statement.query_map(rusqlite::params_from_iter(chunk.iter().map(|r| *r as i64)), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        for row in found {
+            let (seq, hashes) = row?;
+            rows.0.insert(crate::store::rows::seq_u64(seq), hashes);
+        }
+    }
+    retention::gaps(ranges, &rows)
 }
 
 /// Each entry's set of words against the set the index holds for it, as one digest per
@@ -190,6 +212,7 @@ fn walk_chain(
     mut words: WordSets,
     counted: &mut Counted,
     tree_sizes: Vec<u64>,
+    gaps: Vec<PurgedGap>,
 ) -> Result<(VerifyReport, WordSets), StoreError> {
     let mut statement = db.prepare(&format!(
         "SELECT {COLUMNS}, audit_tree.hashes, audit_entries.actor_ref FROM audit_entries \
@@ -201,11 +224,11 @@ fn walk_chain(
     let (send, receive) = std::sync::mpsc::sync_channel::<Visit>(WALK_QUEUE);
     std::thread::scope(|scope| {
         let walker = scope.spawn(move || {
-            let mut walk = ChainWalk::wanting(tree_sizes);
+            let mut walk = ChainWalk::wanting(tree_sizes).across(gaps);
             for (seq, entry, tree_row) in receive {
                 walk.visit_entry(seq, entry, tree_row.as_deref());
             }
-            walk.report
+            walk.finish()
         });
         let read = (|| -> Result<(), StoreError> {
             while let Some(row) = rows.next()? {
@@ -268,10 +291,13 @@ fn check_search_terms(db: &Connection, words: &mut WordSets) -> Result<Option<Pr
 
 /// `ts_high` is the latest time up to each entry: searches rely on it to stop early.
 fn check_ts_high(db: &Connection) -> Result<Option<Problem>, StoreError> {
+    // Purged entries still count: after a purged run, the latest time is at least the
+    // run's own (recorded with it).
     let wrong: Option<i64> = db
         .query_row(
-            "SELECT seq FROM (SELECT seq, ts_high, MAX(ts) OVER (ORDER BY seq) AS expected FROM audit_entries) \
-             WHERE ts_high IS NOT expected ORDER BY seq LIMIT 1",
+            "SELECT seq FROM (SELECT seq, ts_high, MAX(ts) OVER (ORDER BY seq) AS kept FROM audit_entries) AS e \
+             WHERE ts_high IS NOT MAX(kept, COALESCE((SELECT p.ts_high FROM audit_purged p WHERE p.last_seq < e.seq \
+             ORDER BY p.last_seq DESC LIMIT 1), kept)) ORDER BY seq LIMIT 1",
             [],
             |r| r.get(0),
         )

@@ -133,7 +133,7 @@ impl Writer {
 /// Checkpoints normally run on another thread ([`checkpoints`]); this connection runs one
 /// itself only when the WAL outgrows that thread (bulk ingest faster than it can copy
 /// back), which holds appends back just enough to keep the WAL bounded.
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(super::BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", "FULL")?;

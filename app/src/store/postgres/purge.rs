@@ -1,0 +1,47 @@
+//! The retention purge on PostgreSQL ([`crate::store::Retention`]): each step is one call
+//! of `audit_purge` (migrations/postgres/0008), which runs with the schema owner's rights:
+//! the application's role may run the purge but delete nothing itself.
+
+use crate::store::retention::{self, PurgeStep, PurgedGap, PurgedRange, PurgedRow, PURGED_ROWS};
+use crate::store::rows::seq_u64;
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+pub async fn step(
+    conn: &mut PgConnection,
+    cutoff: DateTime<Utc>,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> Result<PurgeStep, StoreError> {
+    let (deleted, first, last, more): (i64, Option<i64>, Option<i64>, bool) =
+        sqlx::query_as("SELECT deleted, first_seq, last_seq, more FROM audit_purge($1, $2, $3)")
+            .bind(cutoff.timestamp_micros())
+            .bind(i32::try_from(limit).unwrap_or(i32::MAX))
+            .bind(now.timestamp_micros())
+            .fetch_one(conn)
+            .await?;
+    Ok(PurgeStep { deleted: seq_u64(deleted), first: first.map(seq_u64), last: last.map(seq_u64), more })
+}
+
+pub async fn due(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_entries WHERE ts < $1 AND seq < (SELECT seq FROM audit_head)")
+            .bind(cutoff.timestamp_micros())
+            .fetch_one(conn)
+            .await?;
+    Ok(seq_u64(n))
+}
+
+pub async fn ranges(conn: &mut PgConnection) -> Result<Vec<PurgedRange>, StoreError> {
+    let rows: Vec<PurgedRow> = sqlx::query_as(PURGED_ROWS).fetch_all(conn).await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// The recorded runs with the tree after each, read in the caller's snapshot.
+pub async fn gaps(conn: &mut PgConnection) -> Result<Vec<PurgedGap>, StoreError> {
+    let ranges = ranges(&mut *conn).await?;
+    let rows: Vec<i64> = retention::rows_needed(&ranges).iter().filter_map(|r| i64::try_from(*r).ok()).collect();
+    let stored = super::tree::read_rows(conn, &rows).await?;
+    retention::gaps(ranges, &stored)
+}

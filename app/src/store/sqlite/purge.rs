@@ -1,0 +1,203 @@
+//! The retention purge on SQLite ([`crate::store::Retention`]): one small transaction a
+//! step, on its own connection (`BEGIN IMMEDIATE` waits its turn with the writer's
+//! commits, and a step of a few thousand rows holds the lock for milliseconds). Each step
+//! records the runs it removes, then deletes the entries with their search words, per-word
+//! counts and per-day and per-actor counts, and moves the start of each day's sequence
+//! range that lost its first entry.
+
+use super::append::search_words;
+use crate::store::retention::{PurgeStep, PurgedRange, PurgedRow, PURGED_ROWS};
+use crate::store::rows::seq_u64;
+use crate::store::sql::DAY_MICROS;
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// An entry due, as the step reads it.
+struct Due {
+    seq: i64,
+    ts: i64,
+    ts_high: i64,
+    event_type: String,
+    severity: i64,
+    actor_type: String,
+    actor_ref: i64,
+    words: String,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+/// One step: at most `limit` entries older than `cutoff`, never the newest entry.
+pub fn step(path: &Path, cutoff: DateTime<Utc>, limit: u32, now: DateTime<Utc>) -> Result<PurgeStep, StoreError> {
+    let mut conn = super::writer::connect(path)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let cutoff = cutoff.timestamp_micros();
+    let head: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_entries", [], |r| r.get(0))?;
+    let due = {
+        let mut statement = tx.prepare(
+            "SELECT seq, ts, ts_high, event_type, severity, actor_type, actor_ref, actor_name, description, \
+             resource_name, prev_hash, hash FROM audit_entries WHERE ts < ?1 AND seq < ?2 ORDER BY ts LIMIT ?3",
+        )?;
+        let rows = statement.query_map(params![cutoff, head, limit], |r| {
+            let (event_type, actor_name, description, resource_name): (String, String, String, Option<String>) =
+                (r.get(3)?, r.get(7)?, r.get(8)?, r.get(9)?);
+            Ok(Due {
+                seq: r.get(0)?,
+                ts: r.get(1)?,
+                ts_high: r.get(2)?,
+                words: search_words(&event_type, &actor_name, &description, resource_name.as_deref()),
+                event_type,
+                severity: r.get(4)?,
+                actor_type: r.get(5)?,
+                actor_ref: r.get(6)?,
+                prev_hash: r.get(10)?,
+                hash: r.get(11)?,
+            })
+        })?;
+        rows.collect::<Result<Vec<Due>, _>>()?
+    };
+    if due.is_empty() {
+        return Ok(PurgeStep::default());
+    }
+    record_runs(&tx, &due, cutoff, now.timestamp_micros())?;
+    for entry in &due {
+        tx.execute("DELETE FROM audit_entries WHERE seq = ?", [entry.seq])?;
+        tx.execute("DELETE FROM audit_search WHERE rowid = ?", [entry.seq])?;
+    }
+    subtract_counts(&tx, &due)?;
+    move_day_starts(&tx, &due)?;
+    let more: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM audit_entries WHERE ts < ?1 AND seq < ?2)",
+        params![cutoff, head],
+        |r| r.get(0),
+    )?;
+    tx.commit()?;
+    Ok(PurgeStep {
+        deleted: due.len() as u64,
+        first: due.iter().map(|e| seq_u64(e.seq)).min(),
+        last: due.iter().map(|e| seq_u64(e.seq)).max(),
+        more,
+    })
+}
+
+/// How many entries are due: older than `cutoff`, the newest entry aside.
+pub fn due(path: &Path, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+    let conn = super::writer::connect(path)?;
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM audit_entries WHERE ts < ?1 AND seq < (SELECT COALESCE(MAX(seq), 0) FROM audit_entries)",
+        [cutoff.timestamp_micros()],
+        |r| r.get(0),
+    )?;
+    Ok(seq_u64(n))
+}
+
+/// The runs removed, in sequence order.
+pub fn ranges(conn: &Connection) -> Result<Vec<PurgedRange>, StoreError> {
+    let mut statement = conn.prepare(PURGED_ROWS)?;
+    let rows = statement.query_map([], |r| {
+        Ok(PurgedRow {
+            first_seq: r.get(0)?,
+            last_seq: r.get(1)?,
+            prev_hash: r.get(2)?,
+            last_hash: r.get(3)?,
+            purged_at: r.get(4)?,
+            cutoff: r.get(5)?,
+        })
+    })?;
+    rows.map(|row| row?.try_into()).collect()
+}
+
+/// Records each run of consecutive sequence numbers due, with the hashes at its ends.
+fn record_runs(tx: &rusqlite::Transaction<'_>, due: &[Due], cutoff: i64, now: i64) -> Result<(), StoreError> {
+    let mut by_seq: Vec<&Due> = due.iter().collect();
+    by_seq.sort_unstable_by_key(|e| e.seq);
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO audit_purged (first_seq, last_seq, prev_hash, last_hash, ts_high, purged_at, cutoff) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )?;
+    let mut start = 0;
+    for end in 1..=by_seq.len() {
+        if end == by_seq.len() || by_seq[end].seq != by_seq[end - 1].seq + 1 {
+            let (first, last) = (by_seq[start], by_seq[end - 1]);
+            insert.execute(params![first.seq, last.seq, first.prev_hash, last.hash, last.ts_high, now, cutoff])?;
+            start = end;
+        }
+    }
+    Ok(())
+}
+
+/// Takes the entries out of the per-day, per-actor and per-word counts; a count that
+/// reaches zero goes.
+fn subtract_counts(tx: &rusqlite::Transaction<'_>, due: &[Due]) -> Result<(), StoreError> {
+    let mut daily: BTreeMap<(i64, &str, i64, &str), i64> = BTreeMap::new();
+    let mut per_actor: BTreeMap<(i64, i64, &str, i64), i64> = BTreeMap::new();
+    let mut terms: BTreeMap<(&str, i64, i64), i64> = BTreeMap::new();
+    for e in due {
+        let day = e.ts.div_euclid(DAY_MICROS);
+        *daily.entry((day, &e.event_type, e.severity, &e.actor_type)).or_default() += 1;
+        *per_actor.entry((e.actor_ref, day, &e.event_type, e.severity)).or_default() += 1;
+        for word in e.words.split(' ').filter(|w| !w.is_empty()) {
+            *terms.entry((word, day, e.severity)).or_default() += 1;
+        }
+    }
+    for ((day, event_type, severity, actor_type), n) in daily {
+        let key = params![day, event_type, severity, actor_type];
+        tx.prepare_cached(
+            "UPDATE audit_daily_counts SET n = n - ?5 WHERE day = ?1 AND event_type = ?2 AND severity = ?3 \
+             AND actor_type = ?4",
+        )?
+        .execute(params![day, event_type, severity, actor_type, n])?;
+        tx.prepare_cached(
+            "DELETE FROM audit_daily_counts WHERE day = ?1 AND event_type = ?2 AND severity = ?3 \
+             AND actor_type = ?4 AND n <= 0",
+        )?
+        .execute(key)?;
+    }
+    for ((actor_ref, day, event_type, severity), n) in per_actor {
+        tx.prepare_cached(
+            "UPDATE audit_actor_counts SET n = n - ?5 WHERE actor_ref = ?1 AND day = ?2 AND event_type = ?3 \
+             AND severity = ?4",
+        )?
+        .execute(params![actor_ref, day, event_type, severity, n])?;
+        tx.prepare_cached(
+            "DELETE FROM audit_actor_counts WHERE actor_ref = ?1 AND day = ?2 AND event_type = ?3 \
+             AND severity = ?4 AND n <= 0",
+        )?
+        .execute(params![actor_ref, day, event_type, severity])?;
+    }
+    for ((term, day, severity), n) in terms {
+        tx.prepare_cached("UPDATE audit_search_terms SET n = n - ?4 WHERE term = ?1 AND day = ?2 AND severity = ?3")?
+            .execute(params![term, day, severity, n])?;
+        tx.prepare_cached("DELETE FROM audit_search_terms WHERE term = ?1 AND day = ?2 AND severity = ?3 AND n <= 0")?
+            .execute(params![term, day, severity])?;
+    }
+    Ok(())
+}
+
+/// A day's range of sequence numbers (by `ts_high`) begins at its first entry kept; a day
+/// with none left has no range.
+fn move_day_starts(tx: &rusqlite::Transaction<'_>, due: &[Due]) -> Result<(), StoreError> {
+    let days: BTreeSet<i64> = due.iter().map(|e| e.ts_high.div_euclid(DAY_MICROS)).collect();
+    for day in days {
+        // The day's range runs from its recorded start to the next day's (by rowid: no
+        // index on ts_high is needed).
+        let first: Option<i64> = tx
+            .query_row(
+                "SELECT MIN(seq) FROM audit_entries WHERE seq >= (SELECT first_seq FROM audit_day_seqs WHERE day = ?1) \
+                 AND seq < COALESCE((SELECT MIN(first_seq) FROM audit_day_seqs WHERE day > ?1), 9223372036854775807)",
+                [day],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        match first {
+            Some(first) => {
+                tx.execute("UPDATE audit_day_seqs SET first_seq = ?2 WHERE day = ?1", params![day, first])?
+            }
+            None => tx.execute("DELETE FROM audit_day_seqs WHERE day = ?1", [day])?,
+        };
+    }
+    Ok(())
+}
