@@ -11,7 +11,7 @@ use crate::store::rows::seq_u64;
 use crate::store::sql::DAY_MICROS;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -143,36 +143,36 @@ fn subtract_counts(tx: &rusqlite::Transaction<'_>, due: &[Due]) -> Result<(), St
         }
     }
     for ((day, event_type, severity, actor_type), n) in daily {
-        let key = params![day, event_type, severity, actor_type];
-        tx.prepare_cached(
-            "UPDATE audit_daily_counts SET n = n - ?5 WHERE day = ?1 AND event_type = ?2 AND severity = ?3 \
-             AND actor_type = ?4",
-        )?
-        .execute(params![day, event_type, severity, actor_type, n])?;
-        tx.prepare_cached(
-            "DELETE FROM audit_daily_counts WHERE day = ?1 AND event_type = ?2 AND severity = ?3 \
-             AND actor_type = ?4 AND n <= 0",
-        )?
-        .execute(key)?;
+        let key: [&dyn ToSql; 4] = [&day, &event_type, &severity, &actor_type];
+        subtract(tx, "audit_daily_counts", ["day", "event_type", "severity", "actor_type"].as_slice(), &key, n)?;
     }
     for ((actor_ref, day, event_type, severity), n) in per_actor {
-        tx.prepare_cached(
-            "UPDATE audit_actor_counts SET n = n - ?5 WHERE actor_ref = ?1 AND day = ?2 AND event_type = ?3 \
-             AND severity = ?4",
-        )?
-        .execute(params![actor_ref, day, event_type, severity, n])?;
-        tx.prepare_cached(
-            "DELETE FROM audit_actor_counts WHERE actor_ref = ?1 AND day = ?2 AND event_type = ?3 \
-             AND severity = ?4 AND n <= 0",
-        )?
-        .execute(params![actor_ref, day, event_type, severity])?;
+        let key: [&dyn ToSql; 4] = [&actor_ref, &day, &event_type, &severity];
+        subtract(tx, "audit_actor_counts", ["actor_ref", "day", "event_type", "severity"].as_slice(), &key, n)?;
     }
     for ((term, day, severity), n) in terms {
-        tx.prepare_cached("UPDATE audit_search_terms SET n = n - ?4 WHERE term = ?1 AND day = ?2 AND severity = ?3")?
-            .execute(params![term, day, severity, n])?;
-        tx.prepare_cached("DELETE FROM audit_search_terms WHERE term = ?1 AND day = ?2 AND severity = ?3 AND n <= 0")?
-            .execute(params![term, day, severity])?;
+        let key: [&dyn ToSql; 3] = [&term, &day, &severity];
+        subtract(tx, "audit_search_terms", ["term", "day", "severity"].as_slice(), &key, n)?;
     }
+    Ok(())
+}
+
+/// Takes `n` from the count of `table` at `key` (its key columns' values), and removes
+/// the row when nothing is left.
+fn subtract(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    columns: &[&str],
+    key: &[&dyn ToSql],
+    n: i64,
+) -> Result<(), StoreError> {
+    let at: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 2)).collect();
+    let at = at.join(" AND ");
+    let mut values: Vec<&dyn ToSql> = vec![&n];
+    values.extend_from_slice(key);
+    tx.prepare_cached(&format!("UPDATE {table} SET n = n - ?1 WHERE {at}"))?.execute(values.as_slice())?;
+    values[0] = &0i64;
+    tx.prepare_cached(&format!("DELETE FROM {table} WHERE {at} AND n <= ?1"))?.execute(values.as_slice())?;
     Ok(())
 }
 
