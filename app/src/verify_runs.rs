@@ -92,7 +92,7 @@ fn outcome_event(
     let common = |event: InternalEvent| {
         event
             // Entries checked: a purged run's are gone (said apart, below).
-            .detail("entries", report.entries - report.purged)
+            .detail("entries", report.entries.saturating_sub(report.purged))
             .detail("checkpoints_checked", checked.checkpoints as u64)
             .detail("trigger", trigger.as_str())
             .detail("verified_by", by)
@@ -103,8 +103,7 @@ fn outcome_event(
         let mut event = common(InternalEvent::new(VERIFIED)?).detail("root", root);
         if report.purged > 0 {
             // Entries the retention purge removed and recorded: not checked, not missing.
-            let runs: Vec<String> = report.purged_runs.iter().map(|(a, b)| format!("audit-{a} to audit-{b}")).collect();
-            event = event.detail("purged", report.purged).detail("purged_runs", runs.join(", "));
+            event = event.detail("purged", report.purged).detail("purged_runs", report.purged_runs_named(5));
         }
         if let Some(latest) = &checked.latest {
             event = event

@@ -32,8 +32,10 @@ CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries
 CREATE FUNCTION audit_entries_purge_only() RETURNS trigger LANGUAGE plpgsql
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- The record that starts last at or before the entry: one lookup of the primary key.
     IF OLD.seq >= (SELECT seq FROM public.audit_head)
-       OR NOT EXISTS (SELECT 1 FROM public.audit_purged WHERE first_seq <= OLD.seq AND last_seq >= OLD.seq) THEN
+       OR coalesce((SELECT p.last_seq FROM public.audit_purged p WHERE p.first_seq <= OLD.seq
+                    ORDER BY p.first_seq DESC LIMIT 1), 0) < OLD.seq THEN
         RAISE EXCEPTION 'audit entries are deleted only by the retention purge, which records what it deletes';
     END IF;
     RETURN OLD;
@@ -44,14 +46,25 @@ CREATE TRIGGER audit_entries_purge_only BEFORE DELETE ON audit_entries
 
 -- One step of the purge: at most `max_rows` entries older than `cutoff` (microseconds),
 -- oldest first, never the newest; their runs recorded, their counts and search keys taken
--- out, then the rows deleted. With its owner's rights, in the caller's transaction.
+-- out, then the rows deleted. With its owner's rights, in the caller's transaction, one
+-- step at a time across instances (a lock of its own: appends are not held up). It
+-- refuses a cutoff within the last 30 days by the database's clock (retention is 30 days
+-- at least), and a log whose Merkle tree is behind it (the tree rows are what proofs of
+-- the kept entries need).
 CREATE FUNCTION audit_purge(cutoff bigint, max_rows integer, purged_at bigint)
     RETURNS TABLE (deleted bigint, first_seq bigint, last_seq bigint, more boolean)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     head_seq bigint;
 BEGIN
+    PERFORM pg_advisory_xact_lock(418581342582);
+    IF cutoff > (extract(epoch FROM clock_timestamp()) * 1000000)::bigint - 30 * 86400000000::bigint THEN
+        RAISE EXCEPTION 'a purge keeps at least the last 30 days';
+    END IF;
     SELECT h.seq INTO head_seq FROM public.audit_head h;
+    IF coalesce((SELECT max(t.seq) FROM public.audit_tree t), 0) < head_seq THEN
+        RAISE EXCEPTION 'the Merkle tree is behind the log: nothing is purged until verify is run';
+    END IF;
     CREATE TEMP TABLE audit_due ON COMMIT DROP AS
         SELECT e.seq, e.ts, floor(e.ts::numeric / 86400000000)::int8 AS day, e.event_type, e.severity,
                e.actor_type, e.actor_ref, e.words, e.prev_hash, e.hash

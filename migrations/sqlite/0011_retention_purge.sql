@@ -26,11 +26,13 @@ BEGIN
     SELECT RAISE(ABORT, 'purge records are append-only');
 END;
 
--- A delete is refused unless a purge record covers the entry, and the newest entry (which
--- the next append links to) is never deleted.
+-- A delete is refused unless a purge record covers the entry (the record that starts last
+-- at or before it: one lookup), and the newest entry (which the next append links to) is
+-- never deleted.
 DROP TRIGGER audit_entries_no_delete;
 CREATE TRIGGER audit_entries_purge_only BEFORE DELETE ON audit_entries
-WHEN NOT EXISTS (SELECT 1 FROM audit_purged WHERE first_seq <= OLD.seq AND last_seq >= OLD.seq)
+WHEN COALESCE((SELECT last_seq FROM audit_purged WHERE first_seq <= OLD.seq ORDER BY first_seq DESC LIMIT 1), 0)
+       < OLD.seq
   OR OLD.seq = (SELECT MAX(seq) FROM audit_entries)
 BEGIN
     SELECT RAISE(ABORT, 'audit entries are deleted only by the retention purge, which records what it deletes');

@@ -119,7 +119,14 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
                 app::verification::verify_integrity(&store, verifier_key.as_deref(), expect_head.as_ref(), &outside)
                     .await;
             let prefix = match (&checked, tree_size) {
-                (Ok(checked), Some(size)) if checked.is_intact() => Some(tree_of_first(store.log.as_ref(), size).await),
+                // Entries the purge removed are no longer there to hash: their tree is read
+                // from the stored rows, which the verification just checked.
+                (Ok(checked), Some(size)) if checked.is_intact() => {
+                    Some(match checked.report.purged_runs.iter().any(|&(first, _)| first <= size) {
+                        true => stored_tree_of_first(store.tree.as_ref(), size).await,
+                        false => tree_of_first(store.log.as_ref(), size).await,
+                    })
+                }
                 _ => None,
             };
             store.maintenance.close().await;
@@ -243,6 +250,13 @@ async fn first_admin(store: &store::Store) -> Result<(), RunError> {
     shown.map_err(RunError::Output)
 }
 
+/// The stored tree's head of the first `size` entries (all of them if it holds fewer).
+async fn stored_tree_of_first(tree: &dyn store::TreeStore, size: u64) -> Result<app::integrity::TreeHead, RunError> {
+    let size = size.min(tree.tree_size().await?);
+    let root = store::tree_answer(tree, app::integrity::TreeQuery::Root { size }).await?;
+    Ok(app::integrity::TreeHead { size, root: root.first().copied().unwrap_or_default() })
+}
+
 /// The Merkle tree head of the log's first `size` entries (all of them if it holds fewer:
 /// then the size printed says so).
 async fn tree_of_first(log: &dyn store::AuditLog, size: u64) -> Result<app::integrity::TreeHead, RunError> {
@@ -332,17 +346,13 @@ fn print_report(report: &VerifyReport) -> Result<(), RunError> {
     writeln!(
         out,
         "Audit log intact: {} entries verified (hash chain, search index, per-day and per-actor counts)",
-        report.entries - report.purged
+        report.entries.saturating_sub(report.purged)
     )
     .map_err(RunError::Output)?;
     if report.purged > 0 {
         // What the retention purge removed, as it recorded it: gone, not missing.
-        let mut runs: Vec<String> =
-            report.purged_runs.iter().take(5).map(|(a, b)| format!("audit-{a} to audit-{b}")).collect();
-        if report.purged_runs.len() > 5 {
-            runs.push(format!("and {} more runs", report.purged_runs.len() - 5));
-        }
-        writeln!(out, "Purged by retention (recorded, not checked): {} entries: {}", report.purged, runs.join(", "))
+        let runs = report.purged_runs_named(5);
+        writeln!(out, "Purged by retention (recorded, not checked): {} entries: {runs}", report.purged)
             .map_err(RunError::Output)?;
     }
     if let Some(head) = &report.head {

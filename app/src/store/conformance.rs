@@ -651,7 +651,12 @@ pub async fn the_purge_deletes_by_time_in_steps_and_verification_goes_across_wha
 
     // Appends go on, and a later purge of everything due keeps the newest entry.
     store.log.append(samples(60..64)).await.expect("appends after a purge");
-    let everything = "2100-01-01T00:00:00Z".parse().expect("time");
+    // A cutoff within the last 30 days is refused: retention keeps 30 days at least.
+    let too_late = Utc::now() - Duration::days(29);
+    let refused = store.retention.purge_step(too_late, 1000, now).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    assert_eq!(store.log.count(&filter("")).await.expect("counts"), left + 4, "nothing went");
+    let everything = Utc::now() - Duration::days(30);
     while store.retention.purge_step(everything, 1000, now).await.expect("purges").more {}
     assert_eq!(store.log.count(&filter("")).await.expect("counts"), 1, "the newest entry stays");
     assert!(store.log.get(64).await.expect("reads").is_some());

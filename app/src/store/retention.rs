@@ -7,7 +7,7 @@
 //! (a trigger checks each deleted row against the runs recorded), and never deletes the
 //! newest entry, which the next append links to.
 
-use super::StoreError;
+use super::{Problem, StoreError};
 use crate::integrity::{StoredRows, TreeBuilder};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -101,17 +101,37 @@ pub fn rows_needed(ranges: &[PurgedRange]) -> Vec<u64> {
     rows
 }
 
-/// Each run with the tree after it; a run whose tree rows are missing is an error naming
-/// it (the tree table was cut).
-pub fn gaps(ranges: Vec<PurgedRange>, rows: &StoredRows) -> Result<Vec<PurgedGap>, StoreError> {
-    ranges
+/// Each run with the tree after it. A run whose tree rows are missing (the tree table was
+/// cut) is a problem, and left out: the walk then finds its entries missing.
+pub fn gaps(ranges: Vec<PurgedRange>, rows: &StoredRows) -> (Vec<PurgedGap>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let gaps = ranges
         .into_iter()
-        .map(|range| match rows.frontier(range.last) {
-            Some(tree) => Ok(PurgedGap { tree, range }),
-            None => Err(StoreError::Corrupt {
-                seq: range.last,
-                reason: "the Merkle tree rows that cover this purged entry are missing".into(),
-            }),
+        .filter_map(|range| match rows.frontier(range.last) {
+            Some(tree) => Some(PurgedGap { tree, range }),
+            None => {
+                let (first, last) = (range.first, range.last);
+                problems.push(Problem::PurgeRecord { first, last, reason: "has lost the Merkle tree rows after it" });
+                None
+            }
         })
-        .collect()
+        .collect();
+    (gaps, problems)
+}
+
+/// The purge never takes entries younger than this: retention is 30 days at least, and
+/// the engines refuse a later cutoff (on PostgreSQL, the database itself).
+pub const MIN_RETENTION_DAYS: i64 = 30;
+
+/// That `cutoff` keeps at least [`MIN_RETENTION_DAYS`] of entries, by the clock.
+pub fn check_cutoff(cutoff: DateTime<Utc>) -> Result<(), StoreError> {
+    let latest = Utc::now() - chrono::Duration::days(MIN_RETENTION_DAYS);
+    if cutoff > latest {
+        return Err(StoreError::Conflict(format!(
+            "a purge keeps at least the last {MIN_RETENTION_DAYS} days: the cutoff {} is after {}",
+            cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            latest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+    }
+    Ok(())
 }

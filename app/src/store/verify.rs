@@ -149,10 +149,24 @@ impl VerifyReport {
         self.problems.is_empty()
     }
 
-    /// Compares the chain's end with a head a reader saw before.
+    /// The purged runs in words, the first `at_most` of them (`audit-1 to audit-500, …`).
+    pub fn purged_runs_named(&self, at_most: usize) -> String {
+        let mut runs: Vec<String> =
+            self.purged_runs.iter().take(at_most).map(|(a, b)| format!("audit-{a} to audit-{b}")).collect();
+        if self.purged_runs.len() > at_most {
+            runs.push(format!("and {} more runs", self.purged_runs.len() - at_most));
+        }
+        runs.join(", ")
+    }
+
+    /// Compares the chain's end with a head a reader saw before. A head the retention
+    /// purge removed since is not missing: the walk checked the chain across its record.
     pub fn check_head(&mut self, expected: &Head, hash_at: Option<String>) {
         let last = self.head.as_ref().map_or(0, |h| h.sequence);
+        let purged =
+            self.purged_runs.iter().any(|&(first, last)| first <= expected.sequence && expected.sequence <= last);
         match hash_at {
+            None if purged => {}
             None => self.problems.push(Problem::Truncated { expected: expected.sequence, last }),
             Some(found) if found != expected.hash => {
                 self.problems.push(Problem::HeadMismatch { seq: expected.sequence, found })
@@ -217,7 +231,11 @@ impl ChainWalk {
     fn cross_purged(&mut self, next: u64) -> bool {
         let from = self.expected;
         while self.expected < next {
-            let Some(gap) = self.gaps.pop_if(|g| g.range.first <= self.expected) else { break };
+            // (`Vec::pop_if` is newer than the Rust this crate supports.)
+            if self.gaps.last().is_none_or(|g| g.range.first > self.expected) {
+                break;
+            }
+            let Some(gap) = self.gaps.pop() else { break };
             if gap.range.first != self.expected || gap.range.last >= next {
                 return self.fail(Problem::BrokenLink {
                     seq: self.expected,
@@ -282,7 +300,8 @@ impl ChainWalk {
         }
         let expected = self.expected;
         // A purge record for an entry that is still here was not made by a purge.
-        while let Some(gap) = self.gaps.pop_if(|g| g.range.first <= expected) {
+        while self.gaps.last().is_some_and(|g| g.range.first <= expected) {
+            let Some(gap) = self.gaps.pop() else { break };
             let (first, last) = (gap.range.first, gap.range.last);
             self.report.problems.push(Problem::PurgeRecord { first, last, reason: "covers entries still stored" });
         }
@@ -359,6 +378,17 @@ mod tests {
         for bad in ["", "12", &format!("0:{hash}"), &format!("x:{hash}"), "12:abc", &format!("12:{}", "g".repeat(64))] {
             assert!(bad.parse::<Head>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_head_the_purge_removed_is_not_missing_and_its_runs_are_named_briefly() {
+        let mut report =
+            VerifyReport { purged: 9, purged_runs: vec![(1, 5), (7, 8), (10, 11)], ..VerifyReport::default() };
+        report.check_head(&Head { sequence: 4, hash: "aa".repeat(32) }, None);
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        report.check_head(&Head { sequence: 6, hash: "aa".repeat(32) }, None);
+        assert_eq!(report.problems.len(), 1, "audit-6 was not purged: it is missing");
+        assert_eq!(report.purged_runs_named(2), "audit-1 to audit-5, audit-7 to audit-8, and 1 more runs");
     }
 
     #[test]

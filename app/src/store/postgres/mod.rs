@@ -712,9 +712,13 @@ mod tests {
             assert!(matches!(code.as_deref(), Some("42501" | "0A000")), "{sql}: {refused}");
         }
         // The retention purge runs with the owner's rights; the role deletes nothing itself.
-        let everything = "2100-01-01T00:00:00Z".parse().expect("time");
+        let everything = chrono::Utc::now() - chrono::Duration::days(30);
         let step = app.retention.purge_step(everything, 2, chrono::Utc::now()).await.expect("the role runs the purge");
         assert_eq!(step.deleted, 2);
+        // The database itself refuses a cutoff within the last 30 days, whoever asks.
+        let now = chrono::Utc::now().timestamp_micros();
+        let refused = sqlx::query("SELECT * FROM audit_purge($1, 10, $1)").bind(now).execute(&mut conn).await;
+        assert!(refused.expect_err("refused").to_string().contains("at least the last 30 days"));
         for sql in ["DELETE FROM audit_purged", "INSERT INTO audit_purged SELECT * FROM audit_purged"] {
             let refused = sqlx::query(sql).execute(&mut conn).await.expect_err(sql);
             let code = refused.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());

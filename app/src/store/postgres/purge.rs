@@ -4,7 +4,7 @@
 
 use crate::store::retention::{self, PurgeStep, PurgedGap, PurgedRange, PurgedRow, PURGED_ROWS};
 use crate::store::rows::seq_u64;
-use crate::store::StoreError;
+use crate::store::{Problem, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
@@ -14,6 +14,7 @@ pub async fn step(
     limit: u32,
     now: DateTime<Utc>,
 ) -> Result<PurgeStep, StoreError> {
+    retention::check_cutoff(cutoff)?;
     let (deleted, first, last, more): (i64, Option<i64>, Option<i64>, bool) =
         sqlx::query_as("SELECT deleted, first_seq, last_seq, more FROM audit_purge($1, $2, $3)")
             .bind(cutoff.timestamp_micros())
@@ -38,10 +39,11 @@ pub async fn ranges(conn: &mut PgConnection) -> Result<Vec<PurgedRange>, StoreEr
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
-/// The recorded runs with the tree after each, read in the caller's snapshot.
-pub async fn gaps(conn: &mut PgConnection) -> Result<Vec<PurgedGap>, StoreError> {
+/// The recorded runs with the tree after each, read in the caller's snapshot, and the
+/// problems of those whose tree rows are missing.
+pub async fn gaps(conn: &mut PgConnection) -> Result<(Vec<PurgedGap>, Vec<Problem>), StoreError> {
     let ranges = ranges(&mut *conn).await?;
     let rows: Vec<i64> = retention::rows_needed(&ranges).iter().filter_map(|r| i64::try_from(*r).ok()).collect();
     let stored = super::tree::read_rows(conn, &rows).await?;
-    retention::gaps(ranges, &stored)
+    Ok(retention::gaps(ranges, &stored))
 }

@@ -16,7 +16,7 @@ const NAMED: i64 = 5;
 
 pub async fn verify(pool: &PgPool, expect_head: Option<&Head>, tree_sizes: &[u64]) -> Result<VerifyReport, StoreError> {
     let mut tx = snapshot(pool).await?;
-    let gaps = super::purge::gaps(&mut tx).await?;
+    let (gaps, lost) = super::purge::gaps(&mut tx).await?;
     let mut walk = ChainWalk::wanting(tree_sizes.to_vec()).across(gaps);
     let mut search = Vec::new();
     {
@@ -43,6 +43,7 @@ pub async fn verify(pool: &PgPool, expect_head: Option<&Head>, tree_sizes: &[u64
         }
     }
     let mut report = walk.finish();
+    report.problems.extend(lost);
     if !search.is_empty() {
         let named: Vec<String> = search.iter().map(|s| format!("audit-{s}")).collect();
         report

@@ -6,7 +6,7 @@
 //! range that lost its first entry.
 
 use super::append::search_words;
-use crate::store::retention::{PurgeStep, PurgedRange, PurgedRow, PURGED_ROWS};
+use crate::store::retention::{check_cutoff, PurgeStep, PurgedRange, PurgedRow, PURGED_ROWS};
 use crate::store::rows::seq_u64;
 use crate::store::sql::DAY_MICROS;
 use crate::store::StoreError;
@@ -31,10 +31,20 @@ struct Due {
 
 /// One step: at most `limit` entries older than `cutoff`, never the newest entry.
 pub fn step(path: &Path, cutoff: DateTime<Utc>, limit: u32, now: DateTime<Utc>) -> Result<PurgeStep, StoreError> {
+    check_cutoff(cutoff)?;
     let mut conn = super::writer::connect(path)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let cutoff = cutoff.timestamp_micros();
     let head: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_entries", [], |r| r.get(0))?;
+    // Proofs for what is kept need the tree's rows of what goes: a tree behind the log
+    // (damaged, see store/sqlite/tree.rs) must be looked at before anything is deleted.
+    let tree: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_tree", [], |r| r.get(0))?;
+    if tree < head {
+        return Err(StoreError::Conflict(format!(
+            "the Merkle tree holds {tree} entries but the log {head}: nothing is purged until `verify` is run and \
+             the store repaired"
+        )));
+    }
     let due = {
         let mut statement = tx.prepare(
             "SELECT seq, ts, ts_high, event_type, severity, actor_type, actor_ref, actor_name, description, \
@@ -62,9 +72,13 @@ pub fn step(path: &Path, cutoff: DateTime<Utc>, limit: u32, now: DateTime<Utc>) 
         return Ok(PurgeStep::default());
     }
     record_runs(&tx, &due, cutoff, now.timestamp_micros())?;
-    for entry in &due {
-        tx.execute("DELETE FROM audit_entries WHERE seq = ?", [entry.seq])?;
-        tx.execute("DELETE FROM audit_search WHERE rowid = ?", [entry.seq])?;
+    {
+        let mut delete = tx.prepare_cached("DELETE FROM audit_entries WHERE seq = ?")?;
+        let mut unindex = tx.prepare_cached("DELETE FROM audit_search WHERE rowid = ?")?;
+        for entry in &due {
+            delete.execute([entry.seq])?;
+            unindex.execute([entry.seq])?;
+        }
     }
     subtract_counts(&tx, &due)?;
     move_day_starts(&tx, &due)?;

@@ -51,11 +51,15 @@ struct Kept {
     by_query: HashMap<String, HashMap<(i64, i64), i64>>,
     ranges: usize,
     query_bytes: usize,
+    /// Moved on by every [`RangeCounts::clear`]: a count made across a purge (begun
+    /// before it, on the entries as they were) is not kept.
+    generation: u64,
 }
 
 impl RangeCounts {
     pub fn clear(&self) {
-        *self.lock() = Kept::default();
+        let mut kept = self.lock();
+        *kept = Kept { generation: kept.generation + 1, ..Kept::default() };
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -78,7 +82,7 @@ impl Kept {
         let counted: Vec<_> = counted.into_iter().collect();
         let new_bytes = if self.by_query.contains_key(query) { 0 } else { query.len() };
         if self.ranges + counted.len() > RANGE_COUNTS_KEPT || self.query_bytes + new_bytes > RANGE_QUERY_BYTES_KEPT {
-            *self = Kept::default();
+            *self = Kept { generation: self.generation, ..Kept::default() };
         }
         if !self.by_query.contains_key(query) {
             self.query_bytes += query.len();
@@ -333,8 +337,10 @@ async fn closed_per_day(
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut found = Vec::with_capacity(days.len());
     let mut missing = Vec::new();
+    let generation;
     {
         let counts = kept.lock();
+        generation = counts.generation;
         for &(day, start, end) in days {
             match counts.get(query, start, end) {
                 Some(n) => found.push((day, n)),
@@ -347,7 +353,11 @@ async fn closed_per_day(
     }
     let counted = count_ranges(conn, query, &missing).await?;
     let ranges: HashMap<i64, (i64, i64)> = missing.iter().map(|&(day, start, end)| (day, (start, end))).collect();
-    kept.lock().keep(query, counted.iter().filter_map(|(day, n)| Some((*ranges.get(day)?, *n))));
+    let mut counts = kept.lock();
+    if counts.generation == generation {
+        counts.keep(query, counted.iter().filter_map(|(day, n)| Some((*ranges.get(day)?, *n))));
+    }
+    drop(counts);
     found.extend(counted);
     Ok(found)
 }

@@ -46,8 +46,9 @@ fn run(path: &Path, expect_head: Option<&Head>, tree_sizes: Vec<u64>) -> Result<
         tracing::debug!(phase, secs = clock.elapsed().as_secs_f64(), "verify phase");
         clock = std::time::Instant::now();
     };
-    let gaps = purged_gaps(&db)?;
+    let (gaps, lost) = purged_gaps(&db)?;
     let (mut report, mut words) = walk_chain(&db, words, &mut counted, tree_sizes, gaps)?;
+    report.problems.extend(lost);
     took("chain, tree and words");
     report.problems.extend(check_ts_high(&db)?);
     report.problems.extend(check_day_seqs(&db)?);
@@ -72,7 +73,7 @@ fn run(path: &Path, expect_head: Option<&Head>, tree_sizes: Vec<u64>) -> Result<
 
 /// The runs the retention purge recorded, each with the Merkle tree after it (from the
 /// tree's rows, which are kept), read in the verification's snapshot.
-fn purged_gaps(db: &Connection) -> Result<Vec<PurgedGap>, StoreError> {
+fn purged_gaps(db: &Connection) -> Result<(Vec<PurgedGap>, Vec<Problem>), StoreError> {
     let ranges = super::purge::ranges(db)?;
     let mut rows = StoredRows::default();
     for chunk in retention::rows_needed(&ranges).chunks(500) {
@@ -86,7 +87,7 @@ fn purged_gaps(db: &Connection) -> Result<Vec<PurgedGap>, StoreError> {
             rows.0.insert(crate::store::rows::seq_u64(seq), hashes);
         }
     }
-    retention::gaps(ranges, &rows)
+    Ok(retention::gaps(ranges, &rows))
 }
 
 /// Each entry's set of words against the set the index holds for it, as one digest per
