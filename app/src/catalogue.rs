@@ -385,6 +385,14 @@ pub static CATALOGUE: &[EventSpec] = &[
         ["details.retention_days", "details.deleted_count", "details.cutoff"],
         "Retention purge removed {deleted_count} entries older than {cutoff} ({retention_days} days)"
     ),
+    event!(
+        internal "retention.purge.failed",
+        System,
+        Error,
+        "Audit retention purge failed",
+        ["details.retention_days", "details.cutoff", "details.deleted_count", "details.reason"],
+        "Retention purge failed after removing {deleted_count} entries: {reason}"
+    ),
 ];
 
 /// The catalogue entry for an event type, if it is a known one.

@@ -27,6 +27,8 @@ pub mod tokens;
 pub mod topbar;
 
 #[cfg(feature = "ssr")]
+pub mod purge_runs;
+#[cfg(feature = "ssr")]
 pub mod signin;
 #[cfg(feature = "ssr")]
 pub mod store;

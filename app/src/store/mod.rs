@@ -9,10 +9,10 @@ mod accounts;
 mod api_tokens;
 mod chain;
 #[cfg(test)]
-mod conformance;
+pub(crate) mod conformance;
 mod error;
 mod postgres;
-mod retention;
+pub mod retention;
 mod rows;
 mod sql;
 mod sqlite;

@@ -1,0 +1,176 @@
+//! One run of the retention purge: the store's sanctioned delete ([`Retention`]) in small
+//! steps, yielding between them, then a checkpoint signed over the log it leaves (so the
+//! tree after every purge is signed), and the run recorded: `retention.purge.completed`
+//! (retention days, cutoff, entries deleted, the range of sequence numbers, the checkpoint)
+//! or `retention.purge.failed` (why, and what was deleted before). The scheduled job and
+//! the command of the retention issue run it.
+//!
+//! [`Retention`]: crate::store::Retention
+
+use crate::checkpoint::{checkpoint_now, Signing};
+use crate::entry::entry_id;
+use crate::integrity::TreeHead;
+use crate::internal_event::{EventError, InternalEvent};
+use crate::store::retention::MIN_RETENTION_DAYS;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use thiserror::Error;
+
+pub const COMPLETED: &str = "retention.purge.completed";
+pub const FAILED: &str = "retention.purge.failed";
+
+/// Entries deleted per transaction: each step holds the database for milliseconds.
+pub const STEP: u32 = 2_000;
+
+/// The longest retention that may be set.
+pub const MAX_RETENTION_DAYS: u32 = 365;
+
+#[derive(Debug, Error)]
+pub enum PurgeError {
+    #[error("a retention period is {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS} days, not {0}")]
+    Days(u32),
+    #[error("a purge is already running")]
+    Busy,
+    #[error("the purge failed after deleting {deleted} entries: {source}")]
+    Store { deleted: u64, source: StoreError },
+    #[error("the purge could not be recorded: {0}")]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Record(StoreError),
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurgeRun {
+    pub retention_days: u32,
+    pub cutoff: DateTime<Utc>,
+    pub deleted: u64,
+    /// The lowest and highest sequence numbers deleted.
+    pub first: Option<u64>,
+    pub last: Option<u64>,
+    /// The checkpoint signed after it (none when nothing was deleted, or signing failed:
+    /// then the record says why).
+    pub checkpoint: Option<TreeHead>,
+    /// The `retention.purge.completed` entry.
+    pub entry_id: String,
+}
+
+/// One purge at a time in this process (the engines serialise purges across processes).
+static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Purges the entries older than `retention_days` before `now`, and records the run.
+pub async fn run(
+    store: &Store,
+    signing: &Signing,
+    retention_days: u32,
+    now: DateTime<Utc>,
+) -> Result<PurgeRun, PurgeError> {
+    if !(MIN_RETENTION_DAYS as u32..=MAX_RETENTION_DAYS).contains(&retention_days) {
+        return Err(PurgeError::Days(retention_days));
+    }
+    let _running = RUNNING.try_lock().map_err(|_| PurgeError::Busy)?;
+    let cutoff = now - Duration::days(i64::from(retention_days));
+    let (mut deleted, mut first, mut last) = (0u64, None::<u64>, None::<u64>);
+    loop {
+        let step = match store.retention.purge_step(cutoff, STEP, now).await {
+            Ok(step) => step,
+            Err(source) => {
+                let event = InternalEvent::new(FAILED)?
+                    .detail("retention_days", retention_days)
+                    .detail("cutoff", cutoff.to_rfc3339_opts(SecondsFormat::Secs, true))
+                    .detail("deleted_count", deleted)
+                    .detail("reason", source.to_string());
+                if let Err(e) = store.log.append(vec![event.build(now)?]).await {
+                    tracing::error!(error = %e, "a failed retention purge could not be recorded");
+                }
+                return Err(PurgeError::Store { deleted, source });
+            }
+        };
+        deleted += step.deleted;
+        first = match (first, step.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        last = last.max(step.last);
+        if !step.more {
+            break;
+        }
+        // Between steps, appends and queries go first.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+
+    let mut event = InternalEvent::new(COMPLETED)?
+        .detail("retention_days", retention_days)
+        .detail("cutoff", cutoff.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .detail("deleted_count", deleted);
+    if let (Some(first), Some(last)) = (first, last) {
+        event = event.detail("first_seq", first).detail("last_seq", last);
+    }
+    // The tree after the purge is signed (its rows are all kept: the root is the one
+    // before, unless entries arrived meanwhile).
+    let mut checkpoint = None;
+    if deleted > 0 {
+        match checkpoint_now(store.tree.as_ref(), &signing.key, &signing.policy, now).await {
+            Ok(done) => {
+                checkpoint = Some(done.checkpoint.head);
+                event = event.detail("checkpoint_size", done.checkpoint.head.size);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "no checkpoint was signed after a retention purge");
+                event = event.detail("checkpoint", format!("not signed: {e}"));
+            }
+        }
+    }
+    let receipt = store.log.append(vec![event.build(now)?]).await.map_err(PurgeError::Record)?;
+    let entry_id = entry_id(receipt.sequences.first().copied().unwrap_or(0));
+    Ok(PurgeRun { retention_days, cutoff, deleted, first, last, checkpoint, entry_id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::LogKey;
+    use crate::filter::{EntryQuery, PageRequest};
+    use crate::store::conformance::samples;
+
+    #[tokio::test]
+    async fn a_run_purges_what_is_due_signs_the_tree_and_is_recorded() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = crate::store::open(&format!("sqlite:{}", dir.path().join("r.db").display())).await.expect("opens");
+        let signing = Signing { key: LogKey::ephemeral("audit.example/log").expect("key"), policy: Default::default() };
+        // The samples are of March 2025: with 90 days kept from 1 July 2025, those before
+        // 2 April 2025 go, every one of them but the newest entry.
+        store.log.append(samples(0..40)).await.expect("appends");
+        let now: DateTime<Utc> = "2025-07-01T00:00:00Z".parse().expect("time");
+        assert!(matches!(run(&store, &signing, 29, now).await, Err(PurgeError::Days(29))));
+        assert!(matches!(run(&store, &signing, 366, now).await, Err(PurgeError::Days(366))));
+
+        let purged = run(&store, &signing, 90, now).await.expect("purges");
+        assert_eq!((purged.deleted, purged.first, purged.last), (39, Some(1), Some(39)));
+        assert_eq!(purged.checkpoint.map(|c| c.size), Some(40), "the tree after the purge is signed");
+        let filter = |q: &str| EntryQuery::from_query_string(q).and_then(|q| q.validate()).expect("valid").0;
+        let page = store.log.list(&filter("event_type=retention.purge.completed"), PageRequest::default()).await;
+        let recorded = page.expect("lists").entries;
+        assert_eq!(recorded.len(), 1);
+        let details = &recorded[0].details;
+        assert_eq!((details["deleted_count"].as_u64(), details["retention_days"].as_u64()), (Some(39), Some(90)));
+        assert_eq!((details["first_seq"].as_u64(), details["last_seq"].as_u64()), (Some(1), Some(39)));
+        assert_eq!(details["cutoff"], "2025-04-02T00:00:00Z");
+        assert_eq!(recorded[0].id, purged.entry_id);
+
+        let checked = crate::verification::verify_integrity(&store, Some(signing.key.verifier_key()), None, &[])
+            .await
+            .expect("verifies");
+        assert!(checked.is_intact(), "{:?}", checked.report.problems);
+        assert_eq!(checked.report.purged, 39);
+
+        // The newest entry then is no longer the newest: the next run takes it. After that
+        // nothing is due: the run is recorded all the same, and signs nothing.
+        let again = run(&store, &signing, 90, now).await.expect("purges");
+        assert_eq!((again.deleted, again.first), (1, Some(40)));
+        let idle = run(&store, &signing, 90, now).await.expect("purges");
+        assert_eq!((idle.deleted, idle.checkpoint), (0, None));
+        let runs = store.log.count(&filter("event_type=retention.purge.completed")).await.expect("counts");
+        assert_eq!(runs, 3, "every run is recorded");
+    }
+}
