@@ -13,6 +13,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"app";
 GRANT INSERT ON audit_entries, audit_actors, api_tokens, audit_tree, audit_checkpoints TO :"app";
 GRANT INSERT, UPDATE ON audit_daily_counts, audit_actor_counts, audit_search_keys TO :"app";
 GRANT INSERT, UPDATE, DELETE ON users, sessions TO :"app";
+GRANT INSERT, UPDATE ON settings TO :"app";
 -- Tokens: created, noted when used, revoked (deleted); what a token may do never changes.
 GRANT UPDATE (last_used_at), DELETE ON api_tokens TO :"app";
 GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint), audit_ensure_months_ahead(), audit_upkeep(), audit_append

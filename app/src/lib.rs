@@ -29,6 +29,8 @@ pub mod topbar;
 #[cfg(feature = "ssr")]
 pub mod purge_runs;
 #[cfg(feature = "ssr")]
+pub mod settings;
+#[cfg(feature = "ssr")]
 pub mod signin;
 #[cfg(feature = "ssr")]
 pub mod store;

@@ -189,6 +189,13 @@ pub enum Command {
     /// Sign a checkpoint of the log now (unless the latest covers every entry) and print
     /// it: the signed note, then its size and root.
     Checkpoint,
+    /// Read or change the product's settings (`settings get [NAME]`, `settings set NAME
+    /// VALUE`); each change is recorded in the log with the operator's OS user as its
+    /// actor, like one made in the pages.
+    Settings {
+        #[command(subcommand)]
+        action: SettingsCommand,
+    },
     /// Check an evidence pack offline (no server, no database): the signed manifest, every
     /// file's digest, the checkpoint and each entry's inclusion proof. Exits non-zero
     /// naming the file that does not hold.
@@ -229,6 +236,14 @@ pub struct VerifyArgs {
     /// `GET /audit/integrity/public-key`), to check signatures without the key file.
     #[arg(long, value_name = "KEY")]
     pub verifier_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Print every setting (or the one named) with its value, default and bounds.
+    Get { name: Option<String> },
+    /// Change a setting, e.g. `settings set audit_retention_days 120`.
+    Set { name: String, value: String },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -14,7 +14,7 @@ pub mod state;
 pub mod telemetry;
 
 use app::store::{self, OpenError, StoreError, VerifyReport};
-use config::{Cli, Command, MigrateArgs, VerifyArgs, VerifyPackArgs};
+use config::{Cli, Command, MigrateArgs, SettingsCommand, VerifyArgs, VerifyPackArgs};
 use state::AppState;
 use std::io::Write;
 use thiserror::Error;
@@ -43,6 +43,8 @@ pub enum RunError {
     Key(#[from] app::checkpoint::KeyError),
     #[error(transparent)]
     Checkpoint(#[from] app::checkpoint::CheckpointError),
+    #[error(transparent)]
+    Setting(#[from] app::settings::SettingError),
     #[error("cannot read {path}: {source}")]
     ReadPack { path: String, source: std::io::Error },
     #[error("the evidence pack failed verification: {0}")]
@@ -157,6 +159,12 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
                 .and_then(|()| writeln!(out, "\nCheckpoint {what}: {head}"))
                 .map_err(RunError::Output)
         }
+        Command::Settings { action } => {
+            let store = store::open(&cli.database_url).await?;
+            let done = settings_command(&store, action).await;
+            store.maintenance.close().await;
+            done
+        }
         Command::VerifyPack(VerifyPackArgs { file, verifier_key }) => {
             // Offline: no database, no key file, only the pack (and the key, if given).
             let bytes = std::fs::read(&file)
@@ -170,6 +178,38 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             source.maintenance.close().await;
             app::store::Maintenance::close(&target).await;
             print_copy(&copied?)
+        }
+    }
+}
+
+/// `settings get|set`: the values, or one change made and recorded like the pages'.
+async fn settings_command(store: &store::Store, action: SettingsCommand) -> Result<(), RunError> {
+    let mut out = std::io::stdout().lock();
+    match action {
+        SettingsCommand::Get { name } => {
+            if let Some(name) = &name {
+                app::settings::setting(name)?;
+            }
+            for (setting, value) in app::settings::current(store).await? {
+                if name.as_deref().is_none_or(|n| n == setting.name) {
+                    writeln!(
+                        out,
+                        "{} = {value}  ({}; default {}, from {} to {} {})",
+                        setting.name, setting.label, setting.default, setting.min, setting.max, setting.unit
+                    )
+                    .map_err(RunError::Output)?;
+                }
+            }
+            Ok(())
+        }
+        SettingsCommand::Set { name, value } => {
+            let value = serde_json::Value::String(value);
+            let changed = app::settings::change(store, operator::operator(), &name, &value, chrono::Utc::now()).await?;
+            let said = match changed {
+                Some(c) => writeln!(out, "{}: {} -> {} (recorded as {})", c.setting, c.old, c.new, c.entry_id),
+                None => writeln!(out, "{name}: unchanged (it already has that value; nothing recorded)"),
+            };
+            said.map_err(RunError::Output)
         }
     }
 }

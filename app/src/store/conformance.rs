@@ -34,6 +34,7 @@ macro_rules! conformance_suite {
             the_stored_tree_answers_roots_and_proofs_for_every_size,
             checkpoints_are_kept_once_per_size_and_listed_in_order,
             the_purge_deletes_by_time_in_steps_and_verification_goes_across_what_it_recorded,
+            settings_answer_the_value_each_change_replaced,
             tokens_are_found_by_hash_and_names_are_unique,
             tokens_expire_are_revoked_at_once_and_note_their_use,
             users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused,
@@ -664,6 +665,27 @@ pub async fn the_purge_deletes_by_time_in_steps_and_verification_goes_across_wha
     let report = store.log.verify(None).await.expect("verifies");
     assert!(report.is_intact(), "{:?}", report.problems);
     assert_eq!((report.entries, report.purged), (66, 63));
+}
+
+pub async fn settings_answer_the_value_each_change_replaced(store: Store) {
+    let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().expect("time");
+    assert!(store.settings.settings().await.expect("reads").is_empty(), "defaults are not stored");
+    assert_eq!(store.settings.put_setting("audit_retention_days", "120", now).await.expect("puts"), None);
+    assert_eq!(store.settings.put_setting("audit_retention_days", "60", now).await.expect("puts"), Some("120".into()));
+    // Changes at once: each answers the value another left, and one of them stands.
+    let changes = ["31", "32", "33", "34"].map(|value| {
+        let settings = store.settings.clone();
+        tokio::spawn(async move { settings.put_setting("audit_retention_days", value, now).await })
+    });
+    let mut replaced: Vec<String> = Vec::new();
+    for change in futures_util::future::join_all(changes).await {
+        replaced.push(change.expect("joins").expect("puts").expect("a value was replaced"));
+    }
+    let stored = store.settings.settings().await.expect("reads");
+    let last = stored[0].1.clone();
+    replaced.push(last);
+    replaced.sort();
+    assert_eq!(replaced, ["31", "32", "33", "34", "60"], "every value was replaced once, and one stands");
 }
 
 pub async fn checkpoints_are_kept_once_per_size_and_listed_in_order(store: Store) {

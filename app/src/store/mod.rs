@@ -14,6 +14,7 @@ mod error;
 mod postgres;
 pub mod retention;
 mod rows;
+mod settings_store;
 mod sql;
 mod sqlite;
 mod tree;
@@ -25,6 +26,7 @@ pub use error::{OpenError, StoreError};
 pub use postgres::testing;
 pub use postgres::PgStore;
 pub use retention::{PurgeStep, PurgedGap, PurgedRange, Retention};
+pub use settings_store::SettingsStore;
 pub use sqlite::SqliteStore;
 pub use tree::{answer as tree_answer, inclusion_proofs, StoredCheckpoint, TreeStore};
 pub use verify::{Head, Problem, VerifyReport};
@@ -447,12 +449,15 @@ pub struct Store {
     pub tree: Arc<dyn TreeStore>,
     /// The retention purge, the only delete, and what it removed.
     pub retention: Arc<dyn Retention>,
+    pub settings: Arc<dyn SettingsStore>,
 }
 
 impl Store {
-    fn of<E: AuditLog + TokenStore + AccountStore + SessionStore + Maintenance + TreeStore + Retention + 'static>(
-        engine: E,
-    ) -> Self {
+    fn of<E>(engine: E) -> Self
+    where
+        E: AuditLog + TokenStore + AccountStore + SessionStore + Maintenance + TreeStore + Retention + SettingsStore,
+        E: 'static,
+    {
         let engine = Arc::new(engine);
         Store {
             log: engine.clone(),
@@ -461,6 +466,7 @@ impl Store {
             sessions: engine.clone(),
             tree: engine.clone(),
             retention: engine.clone(),
+            settings: engine.clone(),
             maintenance: engine,
         }
     }

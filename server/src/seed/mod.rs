@@ -122,8 +122,13 @@ mod tests {
     use serde_json::json;
     use std::collections::HashSet;
 
+    /// The exports, API tokens, verification runs and failed purges are recorded only by
+    /// the product itself, and came after the seeds were fixed.
     fn is_seeded(name: &str) -> bool {
-        !name.starts_with("audit.") && !name.starts_with("token.") && !name.starts_with("integrity.")
+        !name.starts_with("audit.")
+            && !name.starts_with("token.")
+            && !name.starts_with("integrity.")
+            && name != "retention.purge.failed"
     }
 
     fn events(count: u64, days: u32, seed: u64) -> Vec<ValidEntry> {

@@ -2,6 +2,7 @@
 
 use crate::helpers::TestApp;
 use axum::http::{Method, StatusCode};
+use serde_json::json;
 use sqlx::Connection;
 use std::process::Command;
 
@@ -650,4 +651,41 @@ async fn user_commands_check_hash_and_record_every_change_with_the_operator_as_a
     assert_eq!(updated["resource"]["id"], format!("user-{}", stored.user.id));
     let text = page.to_string();
     assert!(!text.contains("argon2") && !text.contains(strong) && !text.contains(new_password), "{text}");
+}
+
+#[tokio::test]
+async fn settings_are_read_and_changed_from_the_command_line_each_change_recorded() {
+    let app = TestApp::spawn().await;
+    let got = certifyclouds(&app.database_url, &["settings", "get"]);
+    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    assert!(String::from_utf8_lossy(&got.stdout).starts_with("audit_retention_days = 90  (Audit log retention (days)"));
+
+    let set = certifyclouds(&app.database_url, &["settings", "set", "audit_retention_days", "120"]);
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    assert!(String::from_utf8_lossy(&set.stdout).starts_with("audit_retention_days: 90 -> 120 (recorded as audit-"));
+    let same = certifyclouds(&app.database_url, &["settings", "set", "audit_retention_days", "120"]);
+    assert!(String::from_utf8_lossy(&same.stdout).contains("unchanged"));
+    for bad in ["29", "366", "90.5", "abc", ""] {
+        let refused = certifyclouds(&app.database_url, &["settings", "set", "audit_retention_days", bad]);
+        assert!(!refused.status.success(), "{bad}");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains("audit_retention_days: must be a whole number of days from 30 to 365"), "{bad}: {said}");
+    }
+    let unknown = certifyclouds(&app.database_url, &["settings", "get", "retention"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown setting 'retention'"));
+
+    // One change, one entry: the old and new values and the operator who made it.
+    let recorded = app.list("event_type=settings.updated").await;
+    let entries = recorded["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1);
+    let details = &entries[0]["details"];
+    assert_eq!(
+        (&details["setting"], &details["old_value"], &details["new_value"]),
+        (&json!("audit_retention_days"), &json!(90), &json!(120))
+    );
+    assert!(entries[0]["actor"]["id"].as_str().is_some_and(|id| id.starts_with("os:")));
+    assert_eq!(details["modified_by"], entries[0]["actor"]["name"]);
+    let got = certifyclouds(&app.database_url, &["settings", "get", "audit_retention_days"]);
+    assert!(String::from_utf8_lossy(&got.stdout).starts_with("audit_retention_days = 120"));
 }

@@ -438,6 +438,8 @@ crate::store::accounts::account_store!(PgStore, changes: pool, lookups: lookups)
 // The Merkle tree's rows and its checkpoints.
 crate::store::tree::tree_store!(PgStore, sqlx::Postgres, tree::read_rows_of_pool);
 
+crate::store::settings_store::settings_store!(PgStore);
+
 #[async_trait]
 impl crate::store::Retention for PgStore {
     async fn purge_step(

@@ -341,6 +341,8 @@ crate::store::accounts::account_store!(SqliteStore, changes: pool, lookups: cont
 // The Merkle tree's rows and its checkpoints.
 crate::store::tree::tree_store!(SqliteStore, sqlx::Sqlite, tree::read_rows);
 
+crate::store::settings_store::settings_store!(SqliteStore);
+
 #[async_trait]
 impl crate::store::Retention for SqliteStore {
     async fn purge_step(
