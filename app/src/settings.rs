@@ -44,14 +44,12 @@ pub enum SettingError {
     Invalid { field: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the change was not made: it could not be recorded ({0})")]
-    NotRecorded(String),
-}
-
-impl From<EventError> for SettingError {
-    fn from(e: EventError) -> Self {
-        SettingError::NotRecorded(e.to_string())
-    }
+    /// The change could not be recorded, and so was undone.
+    #[error("the change was not made: it could not be recorded in the audit log: {0}")]
+    Undone(String),
+    /// The change was made but could not be recorded, nor undone.
+    #[error("the change was made but could not be recorded in the audit log: {0}")]
+    Unrecorded(String),
 }
 
 fn names() -> String {
@@ -72,7 +70,11 @@ impl Setting {
             message: format!("must be a whole number of {} from {} to {}", self.unit, self.min, self.max),
         };
         let n = match value {
-            Value::Number(n) => n.as_i64().ok_or_else(refused)?,
+            // 90.0 is a whole number too; 90.5 is not.
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
+                .ok_or_else(refused)?,
             Value::String(text) => text.trim().parse::<i64>().map_err(|_| refused())?,
             _ => return Err(refused()),
         };
@@ -131,23 +133,28 @@ pub async fn change(
     if before == new {
         return Ok(None);
     }
-    // The value this change replaced, as the store answers it (another change may have
-    // come in between).
+    // The value this change replaced, as the store answers it: another change may have
+    // come in between, and made this one no change at all.
     let old = store
         .settings
         .put_setting(setting.name, &new.to_string(), now)
         .await?
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(setting.default);
+    if old == new {
+        return Ok(None);
+    }
     let recorded = async {
-        let entry = InternalEvent::new("settings.updated")?
+        let entry = InternalEvent::new("settings.updated")
+            .map_err(|e| e.to_string())?
             .actor(by.clone())
             .detail("setting", setting.name)
             .detail("old_value", old)
             .detail("new_value", new)
             .detail("modified_by", by.name.clone())
-            .build(now)?;
-        Ok::<_, SettingError>(store.log.append(vec![entry]).await?)
+            .build(now)
+            .map_err(|e: EventError| e.to_string())?;
+        store.log.append(vec![entry]).await.map_err(|e| e.to_string())
     }
     .await;
     match recorded {
@@ -157,13 +164,13 @@ pub async fn change(
             new,
             entry_id: entry_id(receipt.sequences.first().copied().unwrap_or(0)),
         })),
-        Err(e) => {
-            // Unrecorded, it is undone: no change without its entry.
-            if let Err(undo) = store.settings.put_setting(setting.name, &old.to_string(), now).await {
-                tracing::error!(error = %undo, setting = setting.name, "a setting changed but not recorded could not be undone");
-            }
-            Err(SettingError::NotRecorded(e.to_string()))
-        }
+        // Unrecorded, it is undone (no change without its entry), unless another change
+        // came after it: that one is not overwritten.
+        Err(why) => match store.settings.restore_setting(setting.name, &new.to_string(), &old.to_string(), now).await {
+            Ok(true) => Err(SettingError::Undone(why)),
+            Ok(false) => Err(SettingError::Unrecorded(format!("{why}; another change came after it"))),
+            Err(e) => Err(SettingError::Unrecorded(format!("{why}; it could not be undone: {e}"))),
+        },
     }
 }
 
@@ -175,7 +182,7 @@ mod tests {
     #[test]
     fn retention_takes_whole_days_from_30_to_365() {
         let retention = setting(RETENTION_DAYS).expect("known");
-        for ok in [json!(30), json!(365), json!(90), json!("120"), json!(" 45 ")] {
+        for ok in [json!(30), json!(365), json!(90), json!(90.0), json!("120"), json!(" 45 ")] {
             assert!(retention.parse(&ok).is_ok(), "{ok}");
         }
         for refused in

@@ -243,7 +243,13 @@ pub enum SettingsCommand {
     /// Print every setting (or the one named) with its value, default and bounds.
     Get { name: Option<String> },
     /// Change a setting, e.g. `settings set audit_retention_days 120`.
-    Set { name: String, value: String },
+    Set {
+        name: String,
+        /// The new value (a negative number is taken as a value, and refused with the
+        /// setting's own message).
+        #[arg(allow_negative_numbers = true)]
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -686,6 +686,12 @@ pub async fn settings_answer_the_value_each_change_replaced(store: Store) {
     replaced.push(last);
     replaced.sort();
     assert_eq!(replaced, ["31", "32", "33", "34", "60"], "every value was replaced once, and one stands");
+    // An undo puts a value back only over the value it undoes.
+    let standing = store.settings.settings().await.expect("reads")[0].1.clone();
+    assert!(!store.settings.restore_setting("audit_retention_days", "35", "90", now).await.expect("restores"));
+    assert_eq!(store.settings.settings().await.expect("reads")[0].1, standing, "a later change is never overwritten");
+    assert!(store.settings.restore_setting("audit_retention_days", &standing, "90", now).await.expect("restores"));
+    assert_eq!(store.settings.settings().await.expect("reads")[0].1, "90");
 }
 
 pub async fn checkpoints_are_kept_once_per_size_and_listed_in_order(store: Store) {

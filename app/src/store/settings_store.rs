@@ -13,6 +13,9 @@ pub trait SettingsStore: Send + Sync {
     /// Stores `value` for `name` and answers the value it replaced (none when the setting
     /// had its default), in one transaction.
     async fn put_setting(&self, name: &str, value: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+    /// Puts `to` back for `name` only if it still holds `from` (a change that could not be
+    /// recorded is undone, never one that came after it); whether it did.
+    async fn restore_setting(&self, name: &str, from: &str, to: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }
 
 /// `SettingsStore` for an engine (`$store` with its sqlx pool `pool`). A change is one
@@ -43,6 +46,25 @@ macro_rules! settings_store {
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(previous)
+            }
+
+            async fn restore_setting(
+                &self,
+                name: &str,
+                from: &str,
+                to: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE settings SET value = $3, previous = value, updated_at = $4 WHERE name = $1 AND value = $2",
+                )
+                .bind(name)
+                .bind(from)
+                .bind(to)
+                .bind(now.timestamp_micros())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
         }
     };

@@ -664,8 +664,9 @@ async fn settings_are_read_and_changed_from_the_command_line_each_change_recorde
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
     assert!(String::from_utf8_lossy(&set.stdout).starts_with("audit_retention_days: 90 -> 120 (recorded as audit-"));
     let same = certifyclouds(&app.database_url, &["settings", "set", "audit_retention_days", "120"]);
+    assert!(same.status.success(), "{}", String::from_utf8_lossy(&same.stderr));
     assert!(String::from_utf8_lossy(&same.stdout).contains("unchanged"));
-    for bad in ["29", "366", "90.5", "abc", ""] {
+    for bad in ["29", "366", "90.5", "abc", "", "-5"] {
         let refused = certifyclouds(&app.database_url, &["settings", "set", "audit_retention_days", bad]);
         assert!(!refused.status.success(), "{bad}");
         let said = String::from_utf8_lossy(&refused.stderr);

@@ -713,6 +713,10 @@ mod tests {
             // 42501: insufficient privilege; 0A000: a trigger function cannot be called.
             assert!(matches!(code.as_deref(), Some("42501" | "0A000")), "{sql}: {refused}");
         }
+        // Settings are read and changed by the role.
+        let now = chrono::Utc::now();
+        assert_eq!(app.settings.put_setting("audit_retention_days", "120", now).await.expect("puts"), None);
+        assert!(app.settings.restore_setting("audit_retention_days", "120", "90", now).await.expect("restores"));
         // The retention purge runs with the owner's rights; the role deletes nothing itself.
         let everything = chrono::Utc::now() - chrono::Duration::days(30);
         let step = app.retention.purge_step(everything, 2, chrono::Utc::now()).await.expect("the role runs the purge");
