@@ -7,6 +7,7 @@ use app::accounts::Role;
 use app::audit::service::QueryError;
 use app::filter::FilterError;
 use app::ingest::IngestError;
+use app::settings::SettingError;
 use app::store::StoreError;
 use app::users::AccountError;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -53,6 +54,9 @@ pub enum ApiError {
     /// A change to a user or an API token was refused, or could not be made.
     #[error(transparent)]
     Account(#[from] AccountError),
+    /// A setting was refused, or its change could not be made.
+    #[error(transparent)]
+    Setting(SettingError),
     /// Too many sign-in attempts from one address.
     #[error("too many sign-in attempts from this address: wait a minute and try again")]
     TooManyAttempts { retry_after: Duration },
@@ -121,6 +125,13 @@ impl ApiError {
                 AccountError::Undone(_) => StatusCode::SERVICE_UNAVAILABLE,
                 AccountError::Store(_) | AccountError::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
+            ApiError::Setting(e) => match e {
+                SettingError::Unknown(_) | SettingError::Invalid { .. } => StatusCode::BAD_REQUEST,
+                SettingError::Store(StoreError::Overloaded { .. }) | SettingError::Undone(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                SettingError::Store(_) | SettingError::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
@@ -171,6 +182,10 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "a change to an account failed");
                 Some("backend")
             }
+            ApiError::Setting(e @ (SettingError::Store(_) | SettingError::Unrecorded(_) | SettingError::Undone(_))) => {
+                tracing::error!(error = %e, "a change to a setting failed");
+                Some("backend")
+            }
             _ => None,
         };
         // A conflict is the client's to resolve: say what it is.
@@ -181,8 +196,12 @@ impl IntoResponse for ApiError {
             ApiError::Account(AccountError::Unrecorded(_)) => {
                 "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
             }
-            ApiError::Account(AccountError::Undone(_)) => {
+            ApiError::Account(AccountError::Undone(_)) | ApiError::Setting(SettingError::Undone(_)) => {
                 "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
+            }
+            ApiError::Setting(SettingError::Store(_)) => "internal error".to_owned(),
+            ApiError::Setting(SettingError::Unrecorded(_)) => {
+                "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
             }
             other => other.to_string(),
         };
@@ -194,6 +213,8 @@ impl IntoResponse for ApiError {
             }
             ApiError::Account(AccountError::Invalid { field, .. }) => body["field"] = json!(field),
             ApiError::Account(AccountError::Password(_)) => body["field"] = json!("password"),
+            ApiError::Setting(SettingError::Invalid { field, .. }) => body["field"] = json!(field),
+            ApiError::Setting(SettingError::Unknown(name)) => body["field"] = json!(name),
             _ => {}
         }
         let mut response = (status, Json(body)).into_response();

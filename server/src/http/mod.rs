@@ -18,6 +18,7 @@ pub mod openapi;
 mod pages;
 pub mod protect;
 pub mod routes;
+mod settings;
 
 use crate::state::AppState;
 use axum::http::{header, HeaderMap, StatusCode, Version};

@@ -5,7 +5,7 @@
 
 use super::entries::{self, EntryCount};
 use super::html::escape;
-use super::{admin, events, export, health, integrity, metrics};
+use super::{admin, events, export, health, integrity, metrics, settings};
 use app::accounts::{Role, User, UserStatus};
 use app::catalogue::{Category, EventSpec};
 use app::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity};
@@ -71,6 +71,8 @@ pub struct IngestReply {
         admin::tokens,
         admin::issue_token,
         admin::revoke_token,
+        settings::get,
+        settings::change,
         integrity::public_key,
         integrity::latest,
         integrity::list,

@@ -4,7 +4,7 @@
 //! declared rule; the permission tests and the API description walk this same table.
 
 use super::caller::authorize;
-use super::{admin, entries, events, export, health, integrity, live, login, metrics, openapi, pages};
+use super::{admin, entries, events, export, health, integrity, live, login, metrics, openapi, pages, settings};
 use crate::state::AppState;
 use app::access::Permission;
 use app::accounts::Role;
@@ -98,6 +98,8 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/admin/tokens", ADMIN, Api, admin::tokens),
     route!(POST "/admin/tokens", ADMIN, Api, admin::issue_token),
     route!(DELETE "/admin/tokens/{id}", ADMIN, Api, admin::revoke_token),
+    route!(GET "/admin/settings", ADMIN, Api, settings::get),
+    route!(PATCH "/admin/settings", ADMIN, Api, settings::change),
     // The Audit tab: its pages, their server functions and their twins of the API.
     route!(GET "/", TAB, Page, pages::home),
     route!(GET "/audit", TAB, Page, pages::render),

@@ -317,3 +317,74 @@ async fn a_locked_account_stays_locked_to_the_right_password_until_an_admin_unlo
     let last = recorded(&app, "auth.login.failed").await.pop().expect("recorded");
     assert_eq!(last["details"]["reason"], "disabled");
 }
+
+#[tokio::test]
+async fn settings_are_read_and_changed_by_admins_each_change_recorded_and_bad_values_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin.clone();
+    let call = |method: Method, body: Value| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+            app.request(method, "/admin/settings", Some(&admin), bytes).await
+        }
+    };
+    let got = call(Method::GET, Value::Null).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.text);
+    assert_eq!(got.json(), json!({"audit_retention_days": 90}));
+
+    let changed = call(Method::PATCH, json!({"audit_retention_days": 120})).await;
+    assert_eq!((changed.status, changed.json()), (StatusCode::OK, json!({"audit_retention_days": 120})));
+    let same = call(Method::PATCH, json!({"audit_retention_days": 120})).await;
+    assert_eq!(same.status, StatusCode::OK);
+
+    // Bad input is refused with a message naming the field, and changes nothing, even when
+    // another setting of the same request was fine.
+    for (body, field) in [
+        (json!({"audit_retention_days": 29}), "audit_retention_days"),
+        (json!({"audit_retention_days": 366}), "audit_retention_days"),
+        (json!({"audit_retention_days": 90.5}), "audit_retention_days"),
+        (json!({"audit_retention_days": "abc"}), "audit_retention_days"),
+        (json!({"audit_retention_days": ""}), "audit_retention_days"),
+        (json!({"audit_retention_days": null}), "audit_retention_days"),
+        (json!({"audit_retention_days": 100, "retention": 30}), "retention"),
+    ] {
+        let refused = call(Method::PATCH, body.clone()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(refused.json()["field"], field, "{body}: {}", refused.text);
+        assert!(refused.error().contains(field), "{body}: {}", refused.error());
+    }
+    for body in [json!([1]), json!({}), json!("x")] {
+        assert_eq!(call(Method::PATCH, body.clone()).await.status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let malformed = app.request(Method::PATCH, "/admin/settings", Some(&admin), b"{not json".to_vec()).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(call(Method::GET, Value::Null).await.json(), json!({"audit_retention_days": 120}), "nothing changed");
+
+    // An admin's session changes it too; an auditor's may not.
+    let person = app.signed_in(Role::Admin).await;
+    let json_type = ("content-type", "application/json");
+    let body = json!({"audit_retention_days": 180}).to_string().into_bytes();
+    let made = app.as_person(Method::PATCH, "/admin/settings", &person, &[json_type], body.clone()).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text);
+    let auditor = app.auditor().await;
+    let refused = app.as_person(Method::PATCH, "/admin/settings", &auditor, &[json_type], body).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let read = app.get("/admin/settings").await;
+    assert_eq!(read.status, StatusCode::FORBIDDEN, "a read token may not even read them");
+
+    // Two changes, two entries, old and new values and who: the no-op and the refusals
+    // recorded nothing.
+    let recorded = app.list("event_type=settings.updated").await;
+    let entries = recorded["entries"].as_array().expect("entries");
+    let changes: Vec<(Value, Value, Value)> = entries
+        .iter()
+        .rev()
+        .map(|e| (e["details"]["old_value"].clone(), e["details"]["new_value"].clone(), e["actor"]["type"].clone()))
+        .collect();
+    assert_eq!(changes, [(json!(90), json!(120), json!("service")), (json!(120), json!(180), json!("user"))]);
+    assert!(entries.iter().all(
+        |e| e["details"]["setting"] == "audit_retention_days" && e["details"]["modified_by"] == e["actor"]["name"]
+    ));
+}

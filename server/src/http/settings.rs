@@ -1,0 +1,83 @@
+//! `/admin/settings`: the product's settings for scripts (JSON; an `admin`-scope token or
+//! an admin's session). A change goes through the same service as the settings page and
+//! the `settings` command, and is recorded as `settings.updated` with the caller as actor.
+
+use super::caller::Who;
+use super::error::ApiError;
+use crate::state::AppState;
+use app::settings::{self, SettingError};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::Json;
+use serde_json::{Map, Value};
+
+type ErrorBody = crate::http::openapi::ErrorBody;
+
+/// Every setting by name, with its current value (its default unless changed).
+async fn all(state: &AppState) -> Result<Map<String, Value>, ApiError> {
+    Ok(settings::current(&state.store).await?.into_iter().map(|(s, v)| (s.name.to_owned(), Value::from(v))).collect())
+}
+
+/// The settings: `{"audit_retention_days": 90}`.
+#[utoipa::path(
+    get,
+    path = "/admin/settings",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Each setting by name with its current value: `audit_retention_days` (whole days, 30 to 365, default 90)", body = Object),
+        (status = 401, description = "No valid bearer token or session", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody)
+    )
+)]
+pub async fn get(State(state): State<AppState>) -> Result<Json<Map<String, Value>>, ApiError> {
+    Ok(Json(all(&state).await?))
+}
+
+/// Changes settings, e.g. `{"audit_retention_days": 120}`: every value is checked before
+/// any is changed; each one that changes is recorded as `settings.updated` (old and new
+/// value, who); one that does not change records nothing.
+#[utoipa::path(
+    patch,
+    path = "/admin/settings",
+    tag = "admin",
+    request_body(content = Object, description = "Settings to change, by name: `{\"audit_retention_days\": 120}`"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every setting after the change", body = Object),
+        (status = 400, description = "Not a JSON object, an unknown setting or a value out of bounds; `field` names it", body = ErrorBody),
+        (status = 401, description = "No valid bearer token or session", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 503, description = "The change was not made: it could not be recorded", body = ErrorBody)
+    )
+)]
+pub async fn change(
+    State(state): State<AppState>,
+    Who(caller): Who,
+    bytes: Bytes,
+) -> Result<Json<Map<String, Value>>, ApiError> {
+    let changes: Map<String, Value> = match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(changes)) if !changes.is_empty() => changes,
+        Ok(Value::Object(_)) => return Err(ApiError::bad_request("give at least one setting to change")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "the body must be a JSON object of settings by name, such as {\"audit_retention_days\": 120}",
+            ))
+        }
+    };
+    // All or nothing for what is wrong with the request: each value is checked first.
+    for (name, value) in &changes {
+        settings::setting(name)?.parse(value)?;
+    }
+    let now = chrono::Utc::now();
+    for (name, value) in &changes {
+        settings::change(&state.store, caller.principal.actor(), name, value, now).await?;
+    }
+    Ok(Json(all(&state).await?))
+}
+
+impl From<SettingError> for ApiError {
+    fn from(e: SettingError) -> Self {
+        ApiError::Setting(e)
+    }
+}
