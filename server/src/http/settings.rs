@@ -27,7 +27,8 @@ async fn all(state: &AppState) -> Result<Map<String, Value>, ApiError> {
     responses(
         (status = 200, description = "Each setting by name with its current value: `audit_retention_days` (whole days, 30 to 365, default 90)", body = Object),
         (status = 401, description = "No valid bearer token or session", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody)
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 503, description = "The store is busy; try again after `Retry-After` seconds", body = ErrorBody)
     )
 )]
 pub async fn get(State(state): State<AppState>) -> Result<Json<Map<String, Value>>, ApiError> {
@@ -48,7 +49,8 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<Map<String, Value
         (status = 400, description = "Not a JSON object, an unknown setting or a value out of bounds; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid bearer token or session", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 503, description = "The change was not made: it could not be recorded", body = ErrorBody)
+        (status = 500, description = "The change was made but could not be recorded (the server's log says why)", body = ErrorBody),
+        (status = 503, description = "The change was not made: it could not be recorded, or the store is busy; try again shortly", body = ErrorBody)
     )
 )]
 pub async fn change(
@@ -77,7 +79,12 @@ pub async fn change(
 }
 
 impl From<SettingError> for ApiError {
+    /// A store that failed answers as everywhere else (a busy one with 503 and
+    /// `Retry-After`); the setting's own refusals say what and where.
     fn from(e: SettingError) -> Self {
-        ApiError::Setting(e)
+        match e {
+            SettingError::Store(e) => e.into(),
+            e => ApiError::Setting(e),
+        }
     }
 }
