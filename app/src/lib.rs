@@ -23,13 +23,13 @@ pub mod internal_event;
 pub mod login;
 pub mod proof;
 pub mod search;
+pub mod settings;
+pub mod settings_page;
 pub mod tokens;
 pub mod topbar;
 
 #[cfg(feature = "ssr")]
 pub mod purge_runs;
-#[cfg(feature = "ssr")]
-pub mod settings;
 #[cfg(feature = "ssr")]
 pub mod signin;
 #[cfg(feature = "ssr")]
@@ -120,6 +120,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tokens") view=admin::tokens_page::TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("/integrity") view=integrity_page::IntegrityPage ssr=SsrMode::Async/>
                     <Route path=path!("/compliance") view=compliance::CompliancePage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view=settings_page::SettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/:section") view=settings_page::SettingsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

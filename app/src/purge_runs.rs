@@ -55,6 +55,57 @@ pub struct PurgeRun {
     pub entry_id: String,
 }
 
+/// When the scheduled purge runs, as the settings page tells it: every `every` (none: no
+/// job in this process, as in the tests' servers), and the next run as the job set it.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    pub every: Option<std::time::Duration>,
+    /// The first run after start: soon, once the server has settled.
+    pub first_after: std::time::Duration,
+    next: std::sync::Mutex<Option<DateTime<Utc>>>,
+}
+
+impl Schedule {
+    /// Every `every`, the first a minute after start.
+    pub fn every(every: std::time::Duration) -> Self {
+        Schedule {
+            every: Some(every),
+            first_after: std::time::Duration::from_secs(60),
+            next: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The first run this long after start instead.
+    pub fn starting_after(mut self, first_after: std::time::Duration) -> Self {
+        self.first_after = first_after;
+        self
+    }
+
+    /// When the job runs next, if it is scheduled.
+    pub fn next(&self) -> Option<DateTime<Utc>> {
+        *self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn set_next(&self, at: DateTime<Utc>) {
+        *self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(at);
+    }
+}
+
+/// What a purge with `retention_days` would delete now: its cutoff and how many entries.
+pub async fn due(store: &Store, retention_days: u32, now: DateTime<Utc>) -> Result<(DateTime<Utc>, u64), PurgeError> {
+    if !(MIN_RETENTION_DAYS as u32..=MAX_RETENTION_DAYS).contains(&retention_days) {
+        return Err(PurgeError::Days(retention_days));
+    }
+    let cutoff = now - Duration::days(i64::from(retention_days));
+    let due = store.retention.purge_due(cutoff).await.map_err(PurgeError::Record)?;
+    Ok((cutoff, due))
+}
+
+/// The last run recorded, whatever its outcome.
+pub async fn last_run(store: &Store) -> Result<Option<crate::entry::AuditEntry>, StoreError> {
+    crate::verify_runs::newest(store, &[COMPLETED, FAILED]).await
+}
+
 /// One purge at a time in this process (the engines serialise purges across processes).
 static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 

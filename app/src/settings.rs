@@ -2,11 +2,16 @@
 //! one. A change is recorded as `settings.updated` with the setting's name, its old and new
 //! value and who modified it; a value that does not change records nothing. A change that
 //! cannot be recorded is undone. The pages, the REST API and the `settings` command all
-//! change settings through [`change`].
+//! change settings through [`change`]. What a setting accepts is shared with the browser,
+//! so the settings page refuses a bad value before sending it, with the server's message.
 
+#[cfg(feature = "ssr")]
 use crate::entry::{entry_id, Actor};
+#[cfg(feature = "ssr")]
 use crate::internal_event::{EventError, InternalEvent};
+#[cfg(feature = "ssr")]
 use crate::store::{Store, StoreError};
+#[cfg(feature = "ssr")]
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use thiserror::Error;
@@ -42,6 +47,7 @@ pub enum SettingError {
     Unknown(String),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    #[cfg(feature = "ssr")]
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The change could not be recorded, and so was undone.
@@ -86,6 +92,7 @@ impl Setting {
 }
 
 /// Every setting with its current value (its default unless changed).
+#[cfg(feature = "ssr")]
 pub async fn current(store: &Store) -> Result<Vec<(&'static Setting, i64)>, SettingError> {
     let stored = store.settings.settings().await?;
     Ok(SETTINGS
@@ -103,6 +110,7 @@ pub async fn current(store: &Store) -> Result<Vec<(&'static Setting, i64)>, Sett
 }
 
 /// The current value of one setting.
+#[cfg(feature = "ssr")]
 pub async fn value(store: &Store, name: &str) -> Result<i64, SettingError> {
     let setting = setting(name)?;
     Ok(current(store).await?.into_iter().find(|(s, _)| s.name == setting.name).map_or(setting.default, |(_, v)| v))
@@ -120,6 +128,7 @@ pub struct Change {
 
 /// Sets `name` to `value` for `by`: `None` when it already had that value (nothing is
 /// recorded then).
+#[cfg(feature = "ssr")]
 pub async fn change(
     store: &Store,
     by: Actor,

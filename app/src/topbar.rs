@@ -30,6 +30,8 @@ const LINKS: &[Link] = &[
     Link { href: "/compliance", label: "Compliance", role: Role::Auditor },
     Link { href: "/users", label: "Users", role: Role::Admin },
     Link { href: "/tokens", label: "API tokens", role: Role::Admin },
+    // Auditors see the settings read-only.
+    Link { href: "/settings", label: "Settings", role: Role::Auditor },
 ];
 
 #[component]

@@ -150,7 +150,7 @@ pub fn view(entry: &AuditEntry) -> RunView {
 
 /// The last recorded entry of any of these types: the highest sequence number among the
 /// newest by time (instances' clocks may differ a little; the log's order is the truth).
-async fn newest(store: &Store, types: &[&str]) -> Result<Option<AuditEntry>, StoreError> {
+pub(crate) async fn newest(store: &Store, types: &[&str]) -> Result<Option<AuditEntry>, StoreError> {
     let filter = EntryFilter {
         event_types: types.iter().map(|t| EventTypeMatch::Exact((*t).to_owned())).collect(),
         ..EntryFilter::default()

@@ -58,6 +58,12 @@ pub struct IntegrityArgs {
           value_parser = clap::value_parser!(u32).range(1..=720))]
     pub verify_every_hours: u32,
 
+    /// The retention purge runs this often (and a minute after start), deleting entries
+    /// older than the retention setting (Settings > Advanced) in small steps.
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_PURGE_EVERY_MINUTES", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=10_080))]
+    pub purge_every_minutes: u32,
+
     /// A directory every checkpoint is also written to (`checkpoint-<size>`, `latest`):
     /// point it at storage the database's host cannot rewrite.
     #[arg(long, global = true, env = "CERTIFYCLOUDS_CHECKPOINT_DIR", value_name = "DIR")]
@@ -77,6 +83,11 @@ impl IntegrityArgs {
             }
             None => std::path::PathBuf::from("data/signing-key"),
         }
+    }
+
+    /// When the retention purge runs.
+    pub fn purge_schedule(&self) -> app::purge_runs::Schedule {
+        app::purge_runs::Schedule::every(std::time::Duration::from_secs(60 * u64::from(self.purge_every_minutes)))
     }
 
     pub fn policy(&self) -> app::checkpoint::CheckpointPolicy {
@@ -189,6 +200,10 @@ pub enum Command {
     /// Sign a checkpoint of the log now (unless the latest covers every entry) and print
     /// it: the signed note, then its size and root.
     Checkpoint,
+    /// Run the retention purge now: delete the entries older than the retention setting
+    /// (`audit_retention_days`), in small steps, recorded as `retention.purge.completed`;
+    /// with `--dry-run`, only say what it would delete.
+    Purge(PurgeArgs),
     /// Read or change the product's settings (`settings get [NAME]`, `settings set NAME
     /// VALUE`); each change is recorded in the log with the operator's OS user as its
     /// actor, like one made in the pages.
@@ -236,6 +251,13 @@ pub struct VerifyArgs {
     /// `GET /audit/integrity/public-key`), to check signatures without the key file.
     #[arg(long, value_name = "KEY")]
     pub verifier_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PurgeArgs {
+    /// Delete nothing: print the cutoff and how many entries a purge would delete now.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,7 @@ pub mod state;
 pub mod telemetry;
 
 use app::store::{self, OpenError, StoreError, VerifyReport};
-use config::{Cli, Command, MigrateArgs, SettingsCommand, VerifyArgs, VerifyPackArgs};
+use config::{Cli, Command, MigrateArgs, PurgeArgs, SettingsCommand, VerifyArgs, VerifyPackArgs};
 use state::AppState;
 use std::io::Write;
 use thiserror::Error;
@@ -45,6 +45,8 @@ pub enum RunError {
     Checkpoint(#[from] app::checkpoint::CheckpointError),
     #[error(transparent)]
     Setting(#[from] app::settings::SettingError),
+    #[error(transparent)]
+    Purge(#[from] app::purge_runs::PurgeError),
     #[error("cannot read {path}: {source}")]
     ReadPack { path: String, source: std::io::Error },
     #[error("the evidence pack failed verification: {0}")]
@@ -72,7 +74,8 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
                 .with_trusted_proxies(cli.serve.trusted_proxies.clone())
                 .with_allowed_hosts(cli.serve.allowed_hosts.clone().listening_on(cli.serve.addr.ip()))
                 .with_sign_in(cli.serve.sign_in_policy())
-                .with_signing(signing);
+                .with_signing(signing)
+                .with_purge(integrity.purge_schedule());
             let running = startup::start(listener, state).map_err(RunError::Serve)?;
             tracing::info!(addr = %running.addr, "serving http://{}/audit", running.addr);
             running.until(startup::stop_signal()).await.map_err(RunError::Serve)
@@ -159,6 +162,18 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
                 .and_then(|()| writeln!(out, "\nCheckpoint {what}: {head}"))
                 .map_err(RunError::Output)
         }
+        Command::Purge(PurgeArgs { dry_run }) => {
+            let store = store::open(&cli.database_url).await?;
+            let done = match dry_run {
+                true => purge_preview(&store).await,
+                false => match signing() {
+                    Ok(signing) => purge_now(&store, &signing).await,
+                    Err(e) => Err(e),
+                },
+            };
+            store.maintenance.close().await;
+            done
+        }
         Command::Settings { action } => {
             let store = store::open(&cli.database_url).await?;
             let done = settings_command(&store, action).await;
@@ -180,6 +195,48 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             print_copy(&copied?)
         }
     }
+}
+
+/// `purge --dry-run`: what a purge would delete now, deleting nothing.
+async fn purge_preview(store: &store::Store) -> Result<(), RunError> {
+    let days = retention_days(store).await?;
+    let (cutoff, due) = app::purge_runs::due(store, days, chrono::Utc::now()).await?;
+    writeln!(
+        std::io::stdout(),
+        "Dry run: with a retention of {days} days, a purge now would delete {due} entries (those before {}). \
+         Nothing was deleted.",
+        cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+    .map_err(RunError::Output)
+}
+
+/// `purge`: one purge now, recorded like the scheduled job's.
+async fn purge_now(store: &store::Store, signing: &app::checkpoint::Signing) -> Result<(), RunError> {
+    let days = retention_days(store).await?;
+    let done = app::purge_runs::run(store, signing, days, chrono::Utc::now()).await?;
+    let range = match (done.first, done.last) {
+        (Some(first), Some(last)) => format!(" (sequence {first} to {last})"),
+        _ => String::new(),
+    };
+    let checkpoint = match done.checkpoint {
+        Some(head) => format!("; checkpoint signed over the {} entries of the tree", head.size),
+        None => String::new(),
+    };
+    writeln!(
+        std::io::stdout(),
+        "Purged {} entries older than {} days (before {}){range}{checkpoint}; recorded as {}.",
+        done.deleted,
+        done.retention_days,
+        done.cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        done.entry_id
+    )
+    .map_err(RunError::Output)
+}
+
+/// The retention setting, in days.
+async fn retention_days(store: &store::Store) -> Result<u32, RunError> {
+    let days = app::settings::value(store, app::settings::RETENTION_DAYS).await?;
+    u32::try_from(days).map_err(|_| RunError::Purge(app::purge_runs::PurgeError::Days(0)))
 }
 
 /// `settings get|set`: the values, or one change made and recorded like the pages'.

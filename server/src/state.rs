@@ -6,6 +6,7 @@ use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use app::accounts::Lockout;
 use app::checkpoint::{CheckpointPolicy, LogKey, Signing, DEFAULT_ORIGIN};
+use app::purge_runs::Schedule;
 use app::signin::Timeouts;
 use app::store::{AccountStore, AuditLog, Maintenance, SessionStore, Store, TokenStore, TreeStore};
 use axum::extract::FromRef;
@@ -44,6 +45,9 @@ pub struct AppState {
     pub tree: Arc<dyn TreeStore>,
     /// The log's signing key and how checkpoints are made.
     pub signing: Arc<Signing>,
+    /// When the retention purge runs (not at all unless `with_purge` schedules it: tests'
+    /// servers keep their old entries).
+    pub purging: Arc<Schedule>,
 }
 
 /// "Last used" for API tokens, written at most once a minute per token and process (see
@@ -109,7 +113,14 @@ impl AppState {
             shutdown: Shutdown::default(),
             token_uses: Arc::new(TokenUses::default()),
             hosts: Arc::new(AllowedHosts::default()),
+            purging: Arc::new(Schedule::default()),
         }
+    }
+
+    /// Purges by retention on this schedule.
+    pub fn with_purge(mut self, schedule: Schedule) -> Self {
+        self.purging = Arc::new(schedule);
+        self
     }
 
     /// The log's signing key and checkpoint policy.

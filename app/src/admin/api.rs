@@ -146,6 +146,35 @@ fn admin() -> Result<(crate::store::Store, crate::entry::Actor), AdminError> {
     Ok((store, actor))
 }
 
+/// The store and the person signed in, admin or auditor (the pages every signed-in person
+/// sees). The route table admits only signed-in people; this says so again, so that a
+/// function without its route is no hole.
+#[cfg(feature = "ssr")]
+pub(crate) fn signed_in_person() -> Result<(crate::store::Store, crate::access::Person), AdminError> {
+    use crate::access::{Caller, Principal};
+    let person = match use_context::<Caller>().map(|c| c.principal) {
+        Some(Principal::Person(person)) => person,
+        _ => return Err(answer(AdminError::SignedOut)),
+    };
+    match use_context::<crate::store::Store>() {
+        Some(store) => Ok((store, person)),
+        None => {
+            tracing::error!("no store in the server function's context");
+            Err(answer(AdminError::Unavailable))
+        }
+    }
+}
+
+/// Refuses anyone but an admin (the route table does too).
+#[cfg(feature = "ssr")]
+pub(crate) fn admin_only(person: &crate::access::Person) -> Result<(), AdminError> {
+    if person.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(answer(AdminError::NotAllowed))
+    }
+}
+
 /// A refused or failed change as the page is told it (a failure's cause goes to the log).
 #[cfg(feature = "ssr")]
 fn failed(e: crate::users::AccountError) -> AdminError {

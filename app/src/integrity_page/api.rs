@@ -49,7 +49,7 @@ pub async fn verify_now() -> Result<RunView, AdminError> {
 #[server(endpoint = "integrity_sign")]
 pub async fn sign_checkpoint() -> Result<CheckpointView, AdminError> {
     let (store, signing, person) = signed_in()?;
-    admin_only(&person)?;
+    crate::admin::api::admin_only(&person)?;
     use crate::checkpoint::CheckpointError;
     let done =
         crate::checkpoint::checkpoint_now(store.tree.as_ref(), &signing.key, &signing.policy, chrono::Utc::now())
@@ -68,7 +68,7 @@ pub async fn sign_checkpoint() -> Result<CheckpointView, AdminError> {
 pub async fn acknowledge_failure(failure_id: String) -> Result<(), AdminError> {
     use crate::verify_runs::{acknowledge, RunError};
     let (store, _, person) = signed_in()?;
-    admin_only(&person)?;
+    crate::admin::api::admin_only(&person)?;
     let actor = crate::access::Principal::Person(person).actor();
     acknowledge(&store, &failure_id, actor, chrono::Utc::now()).await.map_err(|e| match e {
         RunError::NotAFailure(message) => crate::admin::api::answer(AdminError::Conflict(message)),
@@ -76,34 +76,17 @@ pub async fn acknowledge_failure(failure_id: String) -> Result<(), AdminError> {
     })
 }
 
-/// The store, the signing key and the person signed in. The route table admits only
-/// signed-in people; this says so again, so that a function without its route is no hole.
+/// The store, the signing key and the person signed in.
 #[cfg(feature = "ssr")]
 fn signed_in(
 ) -> Result<(crate::store::Store, std::sync::Arc<crate::checkpoint::Signing>, crate::access::Person), AdminError> {
-    use crate::access::{Caller, Principal};
-    use crate::admin::api::answer;
-    let person = match use_context::<Caller>().map(|c| c.principal) {
-        Some(Principal::Person(person)) => person,
-        _ => return Err(answer(AdminError::SignedOut)),
-    };
-    let store = use_context::<crate::store::Store>();
-    let signing = use_context::<std::sync::Arc<crate::checkpoint::Signing>>();
-    match (store, signing) {
-        (Some(store), Some(signing)) => Ok((store, signing, person)),
-        _ => {
-            tracing::error!("no store or signing key in the server function's context");
-            Err(answer(AdminError::Unavailable))
+    let (store, person) = crate::admin::api::signed_in_person()?;
+    match use_context::<std::sync::Arc<crate::checkpoint::Signing>>() {
+        Some(signing) => Ok((store, signing, person)),
+        None => {
+            tracing::error!("no signing key in the server function's context");
+            Err(crate::admin::api::answer(AdminError::Unavailable))
         }
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn admin_only(person: &crate::access::Person) -> Result<(), AdminError> {
-    if person.role == crate::accounts::Role::Admin {
-        Ok(())
-    } else {
-        Err(crate::admin::api::answer(AdminError::NotAllowed))
     }
 }
 

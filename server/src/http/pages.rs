@@ -21,6 +21,7 @@ fn provide_app_context(state: &AppState, caller: Option<Caller>) {
     provide_context(state.log.clone());
     provide_context(state.store.clone());
     provide_context(state.signing.clone());
+    provide_context(state.purging.clone());
     if let Some(caller) = caller {
         provide_context(caller);
     }

@@ -12,6 +12,7 @@ use app::admin::api::{AddUser, CreateToken, EditUser, ListTokens, ListUsers, Rem
 use app::audit::api::{CountEntries, EntryTimeline, GetEntry, ListEntries, SuggestActors};
 use app::compliance::api::ComplianceReport;
 use app::integrity_page::api::{AcknowledgeFailure, IntegrityAlert, IntegrityStatus, SignCheckpoint, VerifyNow};
+use app::settings_page::api::{RetentionOverview, RetentionPreview, SaveSetting};
 use app::tokens::Scope;
 use app::topbar::SignedIn;
 use axum::extract::DefaultBodyLimit;
@@ -122,6 +123,12 @@ pub static ROUTES: &[Route] = &[
     // The compliance view: everyone signed in.
     route!(GET "/compliance", TAB, Page, pages::render),
     route!(POST <ComplianceReport as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    // The settings: everyone signed in reads them; admins change them.
+    route!(GET "/settings", TAB, Page, pages::render),
+    route!(GET "/settings/{section}", TAB, Page, pages::render),
+    route!(POST <RetentionOverview as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <RetentionPreview as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <SaveSetting as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     // The admin pages and their server functions: admins only.
     route!(GET "/users", ADMIN_PAGES, Page, pages::render),
     route!(GET "/tokens", ADMIN_PAGES, Page, pages::render),

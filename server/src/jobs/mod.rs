@@ -2,6 +2,7 @@
 //! has stopped, so that none outlives it (or writes to a store being closed).
 
 mod checkpoints;
+mod purge;
 mod sessions;
 mod statistics;
 mod verification;
@@ -56,6 +57,15 @@ impl Jobs {
         jobs.spawn(
             "verification",
             verification::run_daily(state.store.clone(), state.signing.clone(), state.shutdown.clone()),
+        );
+        jobs.spawn(
+            "purge",
+            purge::run_scheduled(
+                state.store.clone(),
+                state.signing.clone(),
+                state.purging.clone(),
+                state.shutdown.clone(),
+            ),
         );
         jobs
     }

@@ -6,7 +6,8 @@ use serde_json::json;
 use sqlx::Connection;
 use std::process::Command;
 
-fn certifyclouds(database_url: &str, args: &[&str]) -> std::process::Output {
+/// Runs the binary on the store at `database_url` with its signing key.
+pub fn certifyclouds(database_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
         .args(args)
         .env("CERTIFYCLOUDS_DATABASE_URL", database_url)

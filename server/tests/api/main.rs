@@ -16,6 +16,7 @@ mod live;
 mod login;
 mod operations;
 mod pages;
+mod retention;
 mod routes;
 mod search;
 mod site;

@@ -1,0 +1,142 @@
+//! Server functions of the settings page: everyone signed in reads the settings (auditors
+//! read-only); admins see what a shorter retention would delete and save a change. A
+//! change goes through the same service as `PATCH /admin/settings` and the `settings`
+//! command, recorded as `settings.updated` with the admin as actor.
+
+use crate::admin::api::AdminError;
+#[cfg(feature = "ssr")]
+use crate::admin::api::{admin_only, signed_in_person};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+/// Settings > Advanced > Audit Log Retention, as the page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetentionView {
+    /// Days kept, and the bounds and default of the setting.
+    pub days: i64,
+    pub min: i64,
+    pub max: i64,
+    pub default: i64,
+    /// When the scheduled purge runs next (none: not scheduled by this server).
+    pub next_purge_at: Option<DateTime<Utc>>,
+    /// How often it runs, in minutes.
+    pub purge_every_minutes: Option<u64>,
+    /// The oldest entry kept, if any.
+    pub oldest_entry: Option<DateTime<Utc>>,
+    pub last_purge: Option<PurgeView>,
+    /// Whether the person may change it (admins); auditors see it read-only.
+    pub may_change: bool,
+}
+
+/// The last purge run, as the log records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PurgeView {
+    /// The entry that records it.
+    pub entry_id: String,
+    pub at: DateTime<Utc>,
+    pub completed: bool,
+    pub deleted: u64,
+    /// Why it failed.
+    pub reason: Option<String>,
+}
+
+/// What the next purge would delete with a given retention.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PurgePreview {
+    pub days: i64,
+    /// Entries older than this go.
+    pub cutoff: DateTime<Utc>,
+    pub due: u64,
+}
+
+/// A change saved: `None` when the value was already the setting's (nothing recorded).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedSetting {
+    pub name: String,
+    pub old: i64,
+    pub new: i64,
+    /// The `settings.updated` entry.
+    pub entry_id: String,
+}
+
+#[server(endpoint = "settings_retention")]
+pub async fn retention_overview() -> Result<RetentionView, AdminError> {
+    use crate::purge_runs::{last_run, Schedule, COMPLETED};
+    use crate::settings::{setting, value, RETENTION_DAYS};
+    let (store, person) = signed_in_person()?;
+    let retention = setting(RETENTION_DAYS).map_err(|e| unavailable(&e))?;
+    let days = value(&store, RETENTION_DAYS).await.map_err(|e| unavailable(&e))?;
+    let schedule = use_context::<std::sync::Arc<Schedule>>();
+    let last = last_run(&store).await.map_err(|e| unavailable(&e))?;
+    let last_purge = last.map(|entry| {
+        let d = &entry.details;
+        PurgeView {
+            entry_id: entry.id.clone(),
+            at: entry.timestamp,
+            completed: entry.event_type == COMPLETED,
+            deleted: d.get("deleted_count").and_then(serde_json::Value::as_u64).unwrap_or(0),
+            reason: d.get("reason").and_then(serde_json::Value::as_str).map(str::to_owned),
+        }
+    });
+    Ok(RetentionView {
+        days,
+        min: retention.min,
+        max: retention.max,
+        default: retention.default,
+        next_purge_at: schedule.as_ref().and_then(|s| s.next()),
+        purge_every_minutes: schedule.as_ref().and_then(|s| s.every).map(|d| d.as_secs() / 60),
+        oldest_entry: store.log.earliest().await.map_err(|e| unavailable(&e))?,
+        last_purge,
+        may_change: person.role == crate::accounts::Role::Admin,
+    })
+}
+
+/// How many entries the next purge would delete if the retention were `days` (the form
+/// asks before a shorter retention is saved): admins.
+#[server(endpoint = "settings_retention_preview", input = Json)]
+pub async fn retention_preview(days: String) -> Result<PurgePreview, AdminError> {
+    use crate::settings::{setting, RETENTION_DAYS};
+    let (store, person) = signed_in_person()?;
+    admin_only(&person)?;
+    let days = setting(RETENTION_DAYS).and_then(|s| s.parse(&serde_json::Value::String(days))).map_err(invalid)?;
+    let whole = u32::try_from(days).map_err(|e| unavailable(&e))?;
+    let (cutoff, due) = crate::purge_runs::due(&store, whole, Utc::now()).await.map_err(|e| unavailable(&e))?;
+    Ok(PurgePreview { days, cutoff, due })
+}
+
+/// Sets the setting `name` to `value` (as typed in the form): admins.
+#[server(endpoint = "settings_save", input = Json)]
+pub async fn save_setting(name: String, value: String) -> Result<Option<SavedSetting>, AdminError> {
+    let (store, person) = signed_in_person()?;
+    admin_only(&person)?;
+    let actor = crate::access::Principal::Person(person).actor();
+    let changed = crate::settings::change(&store, actor, &name, &serde_json::Value::String(value), Utc::now())
+        .await
+        .map_err(invalid)?;
+    Ok(changed.map(|c| SavedSetting { name: c.setting.to_owned(), old: c.old, new: c.new, entry_id: c.entry_id }))
+}
+
+/// A refused value names its field, as the form labels it; anything else is the server's.
+#[cfg(feature = "ssr")]
+fn invalid(e: crate::settings::SettingError) -> AdminError {
+    use crate::settings::SettingError;
+    match e {
+        SettingError::Invalid { field, message } => {
+            let label = crate::settings::setting(&field).map_or(field.clone(), |s| s.label.to_owned());
+            crate::admin::api::answer(AdminError::Invalid { field, message: format!("{label}: {message}") })
+        }
+        e @ SettingError::Unknown(_) => {
+            crate::admin::api::answer(AdminError::Invalid { field: "name".into(), message: e.to_string() })
+        }
+        e => unavailable(&e),
+    }
+}
+
+/// A failure as the page is told it (its cause goes to the log).
+#[cfg(feature = "ssr")]
+fn unavailable(error: &dyn std::fmt::Display) -> AdminError {
+    tracing::error!(error = %error, "a settings action failed");
+    crate::admin::api::answer(AdminError::Unavailable)
+}

@@ -1,0 +1,55 @@
+//! The retention purge on a schedule: a minute after start, then every
+//! `--purge-every-minutes` (an hour by default), with the retention the settings hold at
+//! that moment. One instance of several runs it (the engines also serialise purges), and
+//! each run is recorded by the purge itself (`retention.purge.completed` or `.failed`).
+
+use crate::shutdown::Shutdown;
+use app::checkpoint::Signing;
+use app::purge_runs::{run, PurgeError, Schedule};
+use app::settings::{value, RETENTION_DAYS};
+use app::store::Store;
+use std::sync::Arc;
+
+pub async fn run_scheduled(store: Store, signing: Arc<Signing>, schedule: Arc<Schedule>, shutdown: Shutdown) {
+    let Some(every) = schedule.every else { return };
+    let started = tokio::time::Instant::now();
+    let first = schedule.first_after;
+    let mut ticks = tokio::time::interval_at(started + first, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    schedule.set_next(chrono::Utc::now() + chrono::Duration::from_std(first).unwrap_or_default());
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                schedule.set_next(chrono::Utc::now() + chrono::Duration::from_std(every).unwrap_or_default());
+                match store.maintenance.lead("retention").await {
+                    Ok(true) => purge_once(&store, &signing).await,
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot tell which instance purges by retention"),
+                }
+            }
+            () = shutdown.triggered() => return,
+        }
+    }
+}
+
+async fn purge_once(store: &Store, signing: &Signing) {
+    let days = match value(store, RETENTION_DAYS).await {
+        Ok(days) => days,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the retention setting; no purge this time");
+            return;
+        }
+    };
+    let Ok(days) = u32::try_from(days) else { return };
+    match run(store, signing, days, chrono::Utc::now()).await {
+        Ok(done) if done.deleted > 0 => tracing::info!(
+            deleted = done.deleted,
+            retention_days = days,
+            entry = %done.entry_id,
+            "purged the entries older than the retention period"
+        ),
+        Ok(_) => tracing::debug!(retention_days = days, "no entries were due for the retention purge"),
+        Err(PurgeError::Busy) => tracing::info!("a retention purge is already running"),
+        Err(e) => tracing::error!(error = %e, "the retention purge failed"),
+    }
+}
