@@ -14,6 +14,7 @@ GRANT INSERT ON audit_entries, audit_actors, api_tokens, audit_tree, audit_check
 GRANT INSERT, UPDATE ON audit_daily_counts, audit_actor_counts, audit_search_keys TO :"app";
 GRANT INSERT, UPDATE, DELETE ON users, sessions TO :"app";
 GRANT INSERT, UPDATE ON settings TO :"app";
+GRANT INSERT, DELETE ON subscriptions TO :"app";
 -- Tokens: created, noted when used, revoked (deleted); what a token may do never changes.
 GRANT UPDATE (last_used_at), DELETE ON api_tokens TO :"app";
 GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint), audit_ensure_months_ahead(), audit_upkeep(), audit_append

@@ -25,6 +25,7 @@ pub mod proof;
 pub mod search;
 pub mod settings;
 pub mod settings_page;
+pub mod subscriptions;
 pub mod tokens;
 pub mod topbar;
 

@@ -101,6 +101,31 @@ pub async fn due(store: &Store, retention_days: u32, now: DateTime<Utc>) -> Resu
     Ok((cutoff, due))
 }
 
+/// Records a run that failed (`retention.purge.failed`): why, and what it deleted before;
+/// a failure to record it is logged.
+pub async fn record_failure(
+    store: &Store,
+    days_and_cutoff: Option<(u32, DateTime<Utc>)>,
+    deleted: u64,
+    reason: &str,
+    now: DateTime<Utc>,
+) {
+    let recorded = async {
+        let mut event = InternalEvent::new(FAILED).map_err(|e| e.to_string())?;
+        if let Some((days, cutoff)) = days_and_cutoff {
+            event = event
+                .detail("retention_days", days)
+                .detail("cutoff", cutoff.to_rfc3339_opts(SecondsFormat::Secs, true));
+        }
+        let entry = event.detail("deleted_count", deleted).detail("reason", reason).build(now);
+        store.log.append(vec![entry.map_err(|e| e.to_string())?]).await.map_err(|e| e.to_string())
+    }
+    .await;
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, reason, "a failed retention purge could not be recorded");
+    }
+}
+
 /// The last run recorded, whatever its outcome.
 pub async fn last_run(store: &Store) -> Result<Option<crate::entry::AuditEntry>, StoreError> {
     crate::verify_runs::newest(store, &[COMPLETED, FAILED]).await
@@ -126,14 +151,7 @@ pub async fn run(
         let step = match store.retention.purge_step(cutoff, STEP, now).await {
             Ok(step) => step,
             Err(source) => {
-                let event = InternalEvent::new(FAILED)?
-                    .detail("retention_days", retention_days)
-                    .detail("cutoff", cutoff.to_rfc3339_opts(SecondsFormat::Secs, true))
-                    .detail("deleted_count", deleted)
-                    .detail("reason", source.to_string());
-                if let Err(e) = store.log.append(vec![event.build(now)?]).await {
-                    tracing::error!(error = %e, "a failed retention purge could not be recorded");
-                }
+                record_failure(store, Some((retention_days, cutoff)), deleted, &source.to_string(), now).await;
                 return Err(PurgeError::Store { deleted, source });
             }
         };

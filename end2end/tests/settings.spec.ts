@@ -49,14 +49,15 @@ test("an admin shortens the retention in Settings > Advanced after confirming, a
   const days = form.getByLabel("Audit log retention (days)");
   await expect(days).toHaveValue("90");
   await expect(form.locator("#retention-meaning")).toContainText("Entries older than 90 days are deleted at the next purge");
-  await expect(page.locator("dl.purge-facts")).toContainText("Last purge");
+  await expect(form.locator("#retention-meaning")).toContainText(/at \d\d:\d\d \(\d{4}-\d\d-\d\d, /);
+  await expect(page.locator("dl.purge-facts")).toContainText(/Oldest entry kept\s*\d{4}-\d\d-\d\d/);
 
   // Refused in the form, with the bounds.
   for (const bad of ["29", "366", "90.5", "abc", ""]) {
     await days.fill(bad);
     await form.getByRole("button", { name: "Save" }).click();
     await expect(form.getByRole("alert")).toHaveText(
-      "Audit log retention (days): enter a whole number of days from 30 to 365.",
+      "Audit log retention (days): must be a whole number of days from 30 to 365",
     );
   }
 
@@ -108,4 +109,41 @@ test("an auditor sees the retention but cannot change it", async ({ browser }) =
   });
   expect(refused.status()).toBe(403);
   await context.close();
+});
+
+test("an admin adds and removes a cloud subscription in Settings > Subscriptions, each recorded", async ({ page }) => {
+  const id = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+  await page.goto("/settings");
+  await settingsHydrated(page);
+  await page.getByRole("navigation", { name: "Settings sections" }).getByRole("link", { name: "Subscriptions" }).click();
+  await expect(page).toHaveURL(/\/settings\/subscriptions$/);
+  const form = page.getByRole("form", { name: "Add a subscription" });
+  await form.getByLabel("Subscription ID").fill("not-a-guid");
+  await form.getByLabel("Display name").fill("Production (e2e)");
+  await form.getByLabel("Cloud").selectOption("aws");
+  await form.getByRole("button", { name: "Add subscription" }).click();
+  await expect(form.getByRole("alert")).toHaveText(
+    "Subscription ID must be a GUID such as 0f8fad5b-d9cb-469f-a165-70867728950e.",
+  );
+  await form.getByLabel("Subscription ID").fill(id.toUpperCase());
+  await form.getByRole("button", { name: "Add subscription" }).click();
+  await expect(page.locator(".outcome.done")).toHaveText(`Added subscription Production (e2e) (${id}).`);
+  const row = page.locator("table.subscriptions tbody tr", { hasText: "Production (e2e)" });
+  await expect(row.locator("td").nth(1)).toHaveText(id);
+  await expect(row.locator("td").nth(2)).toHaveText("AWS");
+
+  // The same id again is refused by the server.
+  await form.getByLabel("Subscription ID").fill(id);
+  await form.getByLabel("Display name").fill("Twice");
+  await form.getByRole("button", { name: "Add subscription" }).click();
+  await expect(page.getByRole("alert")).toContainText(`subscription ${id} is already added`);
+
+  await row.getByRole("button", { name: "Remove Production (e2e)" }).click();
+  await row.getByRole("button", { name: "Confirm remove" }).click();
+  await expect(page.locator(".outcome.done")).toHaveText(`Removed subscription Production (e2e) (${id}).`);
+  await expect(page.locator("table.subscriptions tbody tr", { hasText: "Production (e2e)" })).toHaveCount(0);
+
+  await page.goto("/audit?event_type=subscription.added");
+  await hydrated(page);
+  await expect(page.locator("table.entries tbody tr").first()).toContainText(`Subscription ${id} added by admin`);
 });

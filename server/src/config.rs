@@ -58,11 +58,16 @@ pub struct IntegrityArgs {
           value_parser = clap::value_parser!(u32).range(1..=720))]
     pub verify_every_hours: u32,
 
-    /// The retention purge runs this often (and a minute after start), deleting entries
+    /// The retention purge runs this often (and shortly after start), deleting entries
     /// older than the retention setting (Settings > Advanced) in small steps.
     #[arg(long, global = true, env = "CERTIFYCLOUDS_PURGE_EVERY_MINUTES", default_value_t = 60,
           value_parser = clap::value_parser!(u32).range(1..=10_080))]
     pub purge_every_minutes: u32,
+
+    /// The first purge after start waits this long (the server settles first).
+    #[arg(long, global = true, env = "CERTIFYCLOUDS_PURGE_FIRST_AFTER_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub purge_first_after_seconds: u32,
 
     /// A directory every checkpoint is also written to (`checkpoint-<size>`, `latest`):
     /// point it at storage the database's host cannot rewrite.
@@ -88,6 +93,7 @@ impl IntegrityArgs {
     /// When the retention purge runs.
     pub fn purge_schedule(&self) -> app::purge_runs::Schedule {
         app::purge_runs::Schedule::every(std::time::Duration::from_secs(60 * u64::from(self.purge_every_minutes)))
+            .starting_after(std::time::Duration::from_secs(u64::from(self.purge_first_after_seconds)))
     }
 
     pub fn policy(&self) -> app::checkpoint::CheckpointPolicy {

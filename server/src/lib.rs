@@ -236,7 +236,8 @@ async fn purge_now(store: &store::Store, signing: &app::checkpoint::Signing) -> 
 /// The retention setting, in days.
 async fn retention_days(store: &store::Store) -> Result<u32, RunError> {
     let days = app::settings::value(store, app::settings::RETENTION_DAYS).await?;
-    u32::try_from(days).map_err(|_| RunError::Purge(app::purge_runs::PurgeError::Days(0)))
+    // Always 30 to 365: a stored value out of bounds reads as the default.
+    u32::try_from(days).map_err(|_| RunError::Purge(app::purge_runs::PurgeError::Days(u32::MAX)))
 }
 
 /// `settings get|set`: the values, or one change made and recorded like the pages'.

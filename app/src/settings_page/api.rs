@@ -85,12 +85,27 @@ pub async fn retention_overview() -> Result<RetentionView, AdminError> {
         min: retention.min,
         max: retention.max,
         default: retention.default,
-        next_purge_at: schedule.as_ref().and_then(|s| s.next()),
+        next_purge_at: next_purge(schedule.as_deref(), last_purge.as_ref().map(|p| p.at)),
         purge_every_minutes: schedule.as_ref().and_then(|s| s.every).map(|d| d.as_secs() / 60),
         oldest_entry: store.log.earliest().await.map_err(|e| unavailable(&e))?,
         last_purge,
         may_change: person.role == crate::accounts::Role::Admin,
     })
+}
+
+/// When the purge runs next: as this instance's job set it while it is ahead, else (another
+/// instance purges, or the time has passed) the last run recorded plus the interval.
+#[cfg(feature = "ssr")]
+fn next_purge(schedule: Option<&crate::purge_runs::Schedule>, last: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    let schedule = schedule?;
+    let now = Utc::now();
+    match schedule.next() {
+        Some(next) if next > now => Some(next),
+        _ => {
+            let every = chrono::Duration::from_std(schedule.every?).ok()?;
+            last.map(|at| at + every).filter(|at| *at > now)
+        }
+    }
 }
 
 /// How many entries the next purge would delete if the retention were `days` (the form
@@ -127,6 +142,11 @@ fn invalid(e: crate::settings::SettingError) -> AdminError {
             let label = crate::settings::setting(&field).map_or(field.clone(), |s| s.label.to_owned());
             crate::admin::api::answer(AdminError::Invalid { field, message: format!("{label}: {message}") })
         }
+        // Said as it is: made but not recorded is not the same as not made.
+        e @ (SettingError::Undone(_) | SettingError::Unrecorded(_)) => {
+            tracing::error!(error = %e, "a settings change could not be recorded");
+            crate::admin::api::answer(AdminError::Conflict(e.to_string()))
+        }
         e @ SettingError::Unknown(_) => {
             crate::admin::api::answer(AdminError::Invalid { field: "name".into(), message: e.to_string() })
         }
@@ -139,4 +159,62 @@ fn invalid(e: crate::settings::SettingError) -> AdminError {
 fn unavailable(error: &dyn std::fmt::Display) -> AdminError {
     tracing::error!(error = %error, "a settings action failed");
     crate::admin::api::answer(AdminError::Unavailable)
+}
+
+/// Settings > Subscriptions, as the page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionsView {
+    pub subscriptions: Vec<crate::subscriptions::Subscription>,
+    /// Whether the person may add and remove them (admins).
+    pub may_change: bool,
+}
+
+#[server(endpoint = "settings_subscriptions")]
+pub async fn subscriptions_overview() -> Result<SubscriptionsView, AdminError> {
+    let (store, person) = signed_in_person()?;
+    Ok(SubscriptionsView {
+        subscriptions: crate::subscriptions::list(&store).await.map_err(|e| unavailable(&e))?,
+        may_change: person.role == crate::accounts::Role::Admin,
+    })
+}
+
+/// Adds a subscription: admins.
+#[server(endpoint = "settings_subscription_add", input = Json)]
+pub async fn add_subscription(
+    subscription_id: String,
+    display_name: String,
+    cloud: String,
+) -> Result<crate::subscriptions::Subscription, AdminError> {
+    let (store, person) = signed_in_person()?;
+    admin_only(&person)?;
+    let actor = crate::access::Principal::Person(person).actor();
+    let new = crate::subscriptions::NewSubscription { subscription_id, display_name, cloud };
+    crate::subscriptions::add(&store, &new, actor, Utc::now()).await.map_err(refused)
+}
+
+/// Removes a subscription: admins.
+#[server(endpoint = "settings_subscription_remove", input = Json)]
+pub async fn remove_subscription(subscription_id: String) -> Result<crate::subscriptions::Subscription, AdminError> {
+    let (store, person) = signed_in_person()?;
+    admin_only(&person)?;
+    let actor = crate::access::Principal::Person(person).actor();
+    crate::subscriptions::remove(&store, &subscription_id, actor, Utc::now()).await.map_err(refused)
+}
+
+/// A subscription refused, as the form says it (the field as labelled); a failure is the
+/// server's.
+#[cfg(feature = "ssr")]
+fn refused(e: crate::subscriptions::ChangeError) -> AdminError {
+    use crate::admin::api::answer;
+    use crate::subscriptions::{ChangeError, SubscriptionError};
+    match e {
+        ChangeError::Refused(e) => answer(match &e {
+            SubscriptionError::Invalid { field, .. } => {
+                AdminError::Invalid { field: (*field).to_owned(), message: crate::subscriptions::said(&e) }
+            }
+            SubscriptionError::Duplicate(_) => AdminError::Conflict(e.to_string()),
+            SubscriptionError::NotFound(id) => AdminError::NotFound(format!("subscription {id}")),
+        }),
+        e => unavailable(&e),
+    }
 }

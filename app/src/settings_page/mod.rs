@@ -2,14 +2,16 @@
 //! the settings; only admins change them (auditors see each value read-only). **Advanced**
 //! holds the audit log retention: what it means, when the next purge runs, the oldest entry
 //! kept and the last purge; shortening it shows how many entries the next purge will
-//! delete and asks before saving.
+//! delete and asks before saving. **Subscriptions** lists the cloud subscriptions
+//! discovery scans; admins add and remove them.
 
 pub mod api;
+mod subscriptions_section;
 
 use crate::admin::{Outcome, Problem};
 use crate::audit::time::Clock;
 use crate::settings::{setting, RETENTION_DAYS};
-use api::{retention_overview, retention_preview, RetentionView, SaveSetting};
+use api::{retention_overview, retention_preview, PurgePreview, RetentionView, SaveSetting};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -20,19 +22,20 @@ struct Section {
     label: &'static str,
 }
 
-const SECTIONS: &[Section] = &[Section { slug: "advanced", label: "Advanced" }];
+const SECTIONS: &[Section] =
+    &[Section { slug: "advanced", label: "Advanced" }, Section { slug: "subscriptions", label: "Subscriptions" }];
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let params = use_params_map();
     // `/settings` opens the first section.
-    let slug = move || params.with(|p| p.get("section")).unwrap_or_else(|| SECTIONS[0].slug.to_owned());
+    let slug = Memo::new(move |_| params.with(|p| p.get("section")).unwrap_or_else(|| SECTIONS[0].slug.to_owned()));
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let links = SECTIONS
         .iter()
         .map(|section| {
-            let current = move || (slug() == section.slug).then_some("page");
+            let current = move || (slug.get() == section.slug).then_some("page");
             view! {
                 <a href=format!("/settings/{}", section.slug) aria-current=current>
                     {section.label}
@@ -47,8 +50,9 @@ pub fn SettingsPage() -> impl IntoView {
             <nav class="sections" aria-label="Settings sections">
                 {links}
             </nav>
-            {move || match slug().as_str() {
+            {move || match slug.get().as_str() {
                 "advanced" => view! { <Advanced/> }.into_any(),
+                "subscriptions" => view! { <subscriptions_section::Subscriptions/> }.into_any(),
                 _ => view! { <p class="not-found">"No such settings section."</p> }.into_any(),
             }}
         </section>
@@ -93,25 +97,45 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
     let saved = view.days;
     let may_change = view.may_change;
     let text = RwSignal::new(saved.to_string());
-    // What the form holds, checked by the same rules as the server's.
+    // What the form holds, checked by the server's own rule, with its message.
     let typed = move || {
         let rule = setting(RETENTION_DAYS).map_err(|e| e.to_string())?;
-        rule.parse(&serde_json::Value::String(text.get()))
-            .map_err(|_| format!("{}: enter a whole number of days from {} to {}.", rule.label, rule.min, rule.max))
+        rule.parse(&serde_json::Value::String(text.get())).map_err(|e| match e {
+            crate::settings::SettingError::Invalid { message, .. } => format!("{}: {message}", rule.label),
+            e => e.to_string(),
+        })
     };
     let problem = RwSignal::new(None::<String>);
-    // Shorter than the saved value: how many entries the next purge would then delete.
+    // Shorter than the saved value: how many entries the next purge would then delete,
+    // asked once typing pauses (in the browser only: the server renders none).
     let shorter = Memo::new(move |_| typed().ok().filter(|days| *days < saved));
-    let preview = LocalResource::new(move || {
-        let days = shorter.get();
-        async move {
-            match days {
-                Some(days) => retention_preview(days.to_string()).await.map(Some),
-                None => Ok(None),
+    let preview = RwSignal::new(None::<PurgePreview>);
+    Effect::new(move |_| {
+        let Some(days) = shorter.get() else { return };
+        set_timeout(
+            move || {
+                if shorter.get_untracked() == Some(days) {
+                    leptos::task::spawn_local(async move {
+                        if let Ok(p) = retention_preview(days.to_string()).await {
+                            preview.set(Some(p));
+                        }
+                    });
+                }
+            },
+            std::time::Duration::from_millis(250),
+        );
+    });
+    // The preview of the value now typed, not of one typed before.
+    let due_now = move || preview.get().filter(|p| Some(p.days) == shorter.get());
+    let confirming = RwSignal::new(false);
+    let confirm_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if confirming.get() {
+            if let Some(button) = confirm_button.get() {
+                let _ = button.focus();
             }
         }
     });
-    let confirming = RwSignal::new(false);
     let send = move || {
         confirming.set(false);
         save.dispatch(SaveSetting { name: RETENTION_DAYS.to_owned(), value: text.get_untracked() });
@@ -130,25 +154,21 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
             }
         }
     };
+    let entries = |n: u64| if n == 1 { "1 entry".to_owned() } else { format!("{n} entries") };
     let due_text = move || {
-        preview.get().and_then(|p| p.ok().flatten()).map(|p| {
+        due_now().map(|p| {
             format!(
-                "With {} days, the next purge will delete {} {} (everything before {}).",
+                "With {} days, the next purge will delete {} (everything before {}).",
                 p.days,
-                p.due,
-                if p.due == 1 { "entry" } else { "entries" },
+                entries(p.due),
                 clock.show(p.cutoff)
             )
         })
     };
     let next_purge = view.next_purge_at;
     let meaning = move || {
-        let days = typed().unwrap_or(saved);
-        let when = match next_purge {
-            Some(at) => format!(", at {}", clock.show(at)),
-            None => String::new(),
-        };
-        format!("Entries older than {days} days are deleted at the next purge{when}.")
+        let when = next_purge.map(|at| format!(", at {}", hour_minute(&clock.show(at)))).unwrap_or_default();
+        format!("Entries older than {saved} days are deleted at the next purge{when}.")
     };
     let every = view.purge_every_minutes.map(|m| match m {
         60 => "The purge runs every hour, in small steps that do not hold up the log.".to_owned(),
@@ -157,20 +177,18 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
         }
         m => format!("The purge runs every {m} minutes, in small steps that do not hold up the log."),
     });
-    let oldest = view.oldest_entry.map_or_else(|| "none (the log is empty)".to_owned(), |t| clock.show(t));
-    let last = match view.last_purge {
+    let oldest_entry = view.oldest_entry;
+    let oldest = move || oldest_entry.map_or_else(|| "none (the log is empty)".to_owned(), |t| clock.show(t));
+    let last_purge = view.last_purge;
+    let last = move || match last_purge.clone() {
         None => "never".to_owned(),
-        Some(run) if run.completed => format!(
-            "{}: completed, {} {} deleted ({})",
-            clock.show(run.at),
-            run.deleted,
-            if run.deleted == 1 { "entry" } else { "entries" },
-            run.entry_id
-        ),
+        Some(run) if run.completed => {
+            format!("{}: completed, {} deleted ({})", clock.show(run.at), entries(run.deleted), run.entry_id)
+        }
         Some(run) => format!(
             "{}: failed after deleting {} ({}): {}",
             clock.show(run.at),
-            run.deleted,
+            entries(run.deleted),
             run.entry_id,
             run.reason.unwrap_or_default()
         ),
@@ -187,7 +205,7 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
                 autocomplete="off"
                 disabled=!may_change
                 aria-invalid=move || problem.get().is_some().to_string()
-                aria-describedby="retention-meaning retention-bounds"
+                aria-describedby="retention-problem retention-meaning retention-bounds"
                 bind:value=text
                 on:input=move |_| {
                     problem.set(None);
@@ -201,7 +219,17 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
                 {meaning}
                 {every.map(|e| format!(" {e}"))}
             </p>
-            {move || problem.get().map(|message| view! { <p class="outcome problem" role="alert">{message}</p> })}
+            {move || {
+                problem
+                    .get()
+                    .map(|message| {
+                        view! {
+                            <p id="retention-problem" class="outcome problem" role="alert">
+                                {message}
+                            </p>
+                        }
+                    })
+            }}
             <p class="due" role="status">
                 {due_text}
             </p>
@@ -210,11 +238,10 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
                     <p id="retention-confirm-question">
                         {move || {
                             let days = shorter.get().unwrap_or(saved);
-                            let due = preview.get().and_then(|p| p.ok().flatten()).map(|p| p.due);
-                            match due {
-                                Some(due) => format!(
-                                    "Shorten the retention from {saved} to {days} days? The next purge will delete {due} {}, for good.",
-                                    if due == 1 { "entry" } else { "entries" }
+                            match due_now() {
+                                Some(p) => format!(
+                                    "Shorten the retention from {saved} to {days} days? The next purge will delete {}, for good.",
+                                    entries(p.due)
                                 ),
                                 None => format!(
                                     "Shorten the retention from {saved} to {days} days? Older entries are deleted for good at the next purge."
@@ -222,7 +249,7 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
                             }
                         }}
                     </p>
-                    <button type="button" class="danger" on:click=move |_| send()>
+                    <button type="button" class="danger" node_ref=confirm_button on:click=move |_| send()>
                         "Confirm"
                     </button>
                     <button type="button" on:click=move |_| confirming.set(false)>
@@ -241,5 +268,25 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
             <dt>"Last purge"</dt>
             <dd>{last}</dd>
         </dl>
+    }
+}
+
+/// `14:05 (2026-12-07, +01:00)` from a time as the clock shows it
+/// (`2026-12-07 14:05:09 +01:00`, or `… UTC`).
+fn hour_minute(shown: &str) -> String {
+    let mut parts = shown.splitn(3, ' ');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(date), Some(time), Some(zone)) if time.len() >= 5 => format!("{} ({date}, {zone})", &time[..5]),
+        _ => shown.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_next_purge_is_said_as_hours_and_minutes_with_its_day() {
+        assert_eq!(super::hour_minute("2026-12-07 14:05:09 +01:00"), "14:05 (2026-12-07, +01:00)");
+        assert_eq!(super::hour_minute("2026-12-07 00:31:05 UTC"), "00:31 (2026-12-07, UTC)");
+        assert_eq!(super::hour_minute("odd"), "odd");
     }
 }

@@ -35,6 +35,7 @@ macro_rules! conformance_suite {
             checkpoints_are_kept_once_per_size_and_listed_in_order,
             the_purge_deletes_by_time_in_steps_and_verification_goes_across_what_it_recorded,
             settings_answer_the_value_each_change_replaced,
+            subscriptions_are_unique_by_id_listed_by_name_and_removed_once,
             tokens_are_found_by_hash_and_names_are_unique,
             tokens_expire_are_revoked_at_once_and_note_their_use,
             users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused,
@@ -692,6 +693,29 @@ pub async fn settings_answer_the_value_each_change_replaced(store: Store) {
     assert_eq!(store.settings.settings().await.expect("reads")[0].1, standing, "a later change is never overwritten");
     assert!(store.settings.restore_setting("audit_retention_days", &standing, "90", now).await.expect("restores"));
     assert_eq!(store.settings.settings().await.expect("reads")[0].1, "90");
+}
+
+pub async fn subscriptions_are_unique_by_id_listed_by_name_and_removed_once(store: Store) {
+    use crate::subscriptions::{Cloud, Subscription};
+    let at: DateTime<Utc> = "2026-01-01T00:00:00.123456Z".parse().expect("time");
+    let one = |id: &str, name: &str, cloud: Cloud| Subscription {
+        subscription_id: id.to_owned(),
+        display_name: name.to_owned(),
+        cloud,
+        added_at: at,
+        added_by: "ana".to_owned(),
+    };
+    let prod = one("0f8fad5b-d9cb-469f-a165-70867728950e", "Production", Cloud::Azure);
+    let dev = one("7c9e6679-7425-40de-944b-e07fc1f90ae7", "Development", Cloud::Gcp);
+    assert!(store.settings.subscriptions().await.expect("reads").is_empty());
+    assert!(store.settings.add_subscription(&prod).await.expect("adds"));
+    assert!(store.settings.add_subscription(&dev).await.expect("adds"));
+    let again = one(&prod.subscription_id, "Another name", Cloud::Aws);
+    assert!(!store.settings.add_subscription(&again).await.expect("answers"), "an id is added once");
+    assert_eq!(store.settings.subscriptions().await.expect("reads"), vec![dev.clone(), prod.clone()]);
+    assert_eq!(store.settings.remove_subscription(&prod.subscription_id).await.expect("removes"), Some(prod.clone()));
+    assert_eq!(store.settings.remove_subscription(&prod.subscription_id).await.expect("answers"), None);
+    assert_eq!(store.settings.subscriptions().await.expect("reads"), vec![dev]);
 }
 
 pub async fn checkpoints_are_kept_once_per_size_and_listed_in_order(store: Store) {

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 type ErrorBody = crate::http::openapi::ErrorBody;
 
 /// A JSON body, or a 400 that says what is wrong with it (and where).
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     let reader = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(reader).map_err(|e| {
         let at = e.path().to_string();

@@ -9,6 +9,7 @@ use app::filter::FilterError;
 use app::ingest::IngestError;
 use app::settings::SettingError;
 use app::store::StoreError;
+use app::subscriptions::{ChangeError as SubscriptionChange, SubscriptionError};
 use app::users::AccountError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -57,6 +58,9 @@ pub enum ApiError {
     /// A setting was refused, or its change could not be made.
     #[error(transparent)]
     Setting(SettingError),
+    /// A subscription was refused, or its change could not be made.
+    #[error(transparent)]
+    Subscription(SubscriptionChange),
     /// Too many sign-in attempts from one address.
     #[error("too many sign-in attempts from this address: wait a minute and try again")]
     TooManyAttempts { retry_after: Duration },
@@ -125,6 +129,15 @@ impl ApiError {
                 AccountError::Undone(_) => StatusCode::SERVICE_UNAVAILABLE,
                 AccountError::Store(_) | AccountError::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
+            ApiError::Subscription(e) => match e {
+                SubscriptionChange::Refused(SubscriptionError::Invalid { .. }) => StatusCode::BAD_REQUEST,
+                SubscriptionChange::Refused(SubscriptionError::Duplicate(_)) => StatusCode::CONFLICT,
+                SubscriptionChange::Refused(SubscriptionError::NotFound(_)) => StatusCode::NOT_FOUND,
+                SubscriptionChange::Store(StoreError::Overloaded { .. }) | SubscriptionChange::Undone(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                SubscriptionChange::Store(_) | SubscriptionChange::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             ApiError::Setting(e) => match e {
                 SettingError::Unknown(_) | SettingError::Invalid { .. } => StatusCode::BAD_REQUEST,
                 SettingError::Store(StoreError::Overloaded { .. }) | SettingError::Undone(_) => {
@@ -186,6 +199,12 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "a change to a setting failed");
                 Some("backend")
             }
+            ApiError::Subscription(
+                e @ (SubscriptionChange::Store(_) | SubscriptionChange::Unrecorded(_) | SubscriptionChange::Undone(_)),
+            ) => {
+                tracing::error!(error = %e, "a change to the subscriptions failed");
+                Some("backend")
+            }
             _ => None,
         };
         // A conflict is the client's to resolve: say what it is.
@@ -199,7 +218,15 @@ impl IntoResponse for ApiError {
             ApiError::Account(AccountError::Undone(_)) | ApiError::Setting(SettingError::Undone(_)) => {
                 "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
             }
-            ApiError::Setting(SettingError::Store(_)) => "internal error".to_owned(),
+            ApiError::Setting(SettingError::Store(_)) | ApiError::Subscription(SubscriptionChange::Store(_)) => {
+                "internal error".to_owned()
+            }
+            ApiError::Subscription(SubscriptionChange::Undone(_)) => {
+                "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
+            }
+            ApiError::Subscription(SubscriptionChange::Unrecorded(_)) => {
+                "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
+            }
             ApiError::Setting(SettingError::Unrecorded(_)) => {
                 "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
             }
@@ -215,6 +242,9 @@ impl IntoResponse for ApiError {
             ApiError::Account(AccountError::Password(_)) => body["field"] = json!("password"),
             ApiError::Setting(SettingError::Invalid { field, .. }) => body["field"] = json!(field),
             ApiError::Setting(SettingError::Unknown(name)) => body["field"] = json!(name),
+            ApiError::Subscription(SubscriptionChange::Refused(SubscriptionError::Invalid { field, .. })) => {
+                body["field"] = json!(field)
+            }
             _ => {}
         }
         let mut response = (status, Json(body)).into_response();

@@ -19,6 +19,7 @@ mod pages;
 pub mod protect;
 pub mod routes;
 mod settings;
+mod subscriptions;
 
 use crate::state::AppState;
 use axum::http::{header, HeaderMap, StatusCode, Version};

@@ -5,7 +5,7 @@
 
 use super::entries::{self, EntryCount};
 use super::html::escape;
-use super::{admin, events, export, health, integrity, metrics, settings};
+use super::{admin, events, export, health, integrity, metrics, settings, subscriptions};
 use app::accounts::{Role, User, UserStatus};
 use app::catalogue::{Category, EventSpec};
 use app::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity};
@@ -73,6 +73,9 @@ pub struct IngestReply {
         admin::revoke_token,
         settings::get,
         settings::change,
+        subscriptions::list,
+        subscriptions::add,
+        subscriptions::remove,
         integrity::public_key,
         integrity::latest,
         integrity::list,
@@ -84,14 +87,15 @@ pub struct IngestReply {
         AuditEntry, EntryPage, Actor, ActorType, Resource, IngestToken, Severity, EventSpec, Category, NewEntry,
         ErrorBody, IngestReply, EntryCount, User, UserStatus, admin::UserView, Role, TokenInfo, Scope, admin::NewUserBody, admin::UserChangeBody,
         admin::NewTokenBody, admin::IssuedToken, PublicKeyView, CheckpointView, CheckpointList, InclusionProofView,
-        ConsistencyProofView, EntryWithProof
+        ConsistencyProofView, EntryWithProof, app::subscriptions::Subscription, app::subscriptions::NewSubscription,
+        app::subscriptions::Cloud
     )),
     modifiers(&BearerAuth, &ExportParameters),
     tags(
         (name = "log", description = "Reading and exporting the audit log"),
         (name = "ingest", description = "Posting events from other components"),
         (name = "operations", description = "Health, metrics and this description"),
-        (name = "admin", description = "Users and API tokens, for an admin token or an admin's session"),
+        (name = "admin", description = "Users, API tokens, settings and subscriptions, for an admin token or an admin's session"),
         (name = "integrity", description = "The log's public key, its signed checkpoints and RFC 6962 proofs (docs/integrity.md)")
     )
 )]

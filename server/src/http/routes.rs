@@ -4,7 +4,9 @@
 //! declared rule; the permission tests and the API description walk this same table.
 
 use super::caller::authorize;
-use super::{admin, entries, events, export, health, integrity, live, login, metrics, openapi, pages, settings};
+use super::{
+    admin, entries, events, export, health, integrity, live, login, metrics, openapi, pages, settings, subscriptions,
+};
 use crate::state::AppState;
 use app::access::Permission;
 use app::accounts::Role;
@@ -12,7 +14,9 @@ use app::admin::api::{AddUser, CreateToken, EditUser, ListTokens, ListUsers, Rem
 use app::audit::api::{CountEntries, EntryTimeline, GetEntry, ListEntries, SuggestActors};
 use app::compliance::api::ComplianceReport;
 use app::integrity_page::api::{AcknowledgeFailure, IntegrityAlert, IntegrityStatus, SignCheckpoint, VerifyNow};
-use app::settings_page::api::{RetentionOverview, RetentionPreview, SaveSetting};
+use app::settings_page::api::{
+    AddSubscription, RemoveSubscription, RetentionOverview, RetentionPreview, SaveSetting, SubscriptionsOverview,
+};
 use app::tokens::Scope;
 use app::topbar::SignedIn;
 use axum::extract::DefaultBodyLimit;
@@ -101,6 +105,9 @@ pub static ROUTES: &[Route] = &[
     route!(DELETE "/admin/tokens/{id}", ADMIN, Api, admin::revoke_token),
     route!(GET "/admin/settings", ADMIN, Api, settings::get),
     route!(PATCH "/admin/settings", ADMIN, Api, settings::change),
+    route!(GET "/admin/subscriptions", ADMIN, Api, subscriptions::list),
+    route!(POST "/admin/subscriptions", ADMIN, Api, subscriptions::add),
+    route!(DELETE "/admin/subscriptions/{id}", ADMIN, Api, subscriptions::remove),
     // The Audit tab: its pages, their server functions and their twins of the API.
     route!(GET "/", TAB, Page, pages::home),
     route!(GET "/audit", TAB, Page, pages::render),
@@ -129,6 +136,9 @@ pub static ROUTES: &[Route] = &[
     route!(POST <RetentionOverview as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <RetentionPreview as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     route!(POST <SaveSetting as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <SubscriptionsOverview as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <AddSubscription as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <RemoveSubscription as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     // The admin pages and their server functions: admins only.
     route!(GET "/users", ADMIN_PAGES, Page, pages::render),
     route!(GET "/tokens", ADMIN_PAGES, Page, pages::render),

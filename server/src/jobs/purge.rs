@@ -5,7 +5,7 @@
 
 use crate::shutdown::Shutdown;
 use app::checkpoint::Signing;
-use app::purge_runs::{run, PurgeError, Schedule};
+use app::purge_runs::{record_failure, run, PurgeError, Schedule};
 use app::settings::{value, RETENTION_DAYS};
 use app::store::Store;
 use std::sync::Arc;
@@ -20,9 +20,13 @@ pub async fn run_scheduled(store: Store, signing: Arc<Signing>, schedule: Arc<Sc
     loop {
         tokio::select! {
             _ = ticks.tick() => {
-                schedule.set_next(chrono::Utc::now() + chrono::Duration::from_std(every).unwrap_or_default());
                 match store.maintenance.lead("retention").await {
-                    Ok(true) => purge_once(&store, &signing).await,
+                    // Only the instance that purges says when it purges next (the others'
+                    // pages count from the last run the log records).
+                    Ok(true) => {
+                        schedule.set_next(chrono::Utc::now() + chrono::Duration::from_std(every).unwrap_or_default());
+                        purge_once(&store, &signing).await
+                    }
                     Ok(false) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot tell which instance purges by retention"),
                 }
@@ -33,15 +37,17 @@ pub async fn run_scheduled(store: Store, signing: Arc<Signing>, schedule: Arc<Sc
 }
 
 async fn purge_once(store: &Store, signing: &Signing) {
-    let days = match value(store, RETENTION_DAYS).await {
-        Ok(days) => days,
+    let now = chrono::Utc::now();
+    // The setting is always 30 to 365 (an out-of-bounds stored value reads as the default).
+    let days = match value(store, RETENTION_DAYS).await.map(u32::try_from) {
+        Ok(Ok(days)) => days,
+        Ok(Err(e)) => return record_failure(store, None, 0, &format!("the retention setting: {e}"), now).await,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the retention setting; no purge this time");
-            return;
+            return record_failure(store, None, 0, &format!("cannot read the retention setting: {e}"), now).await;
         }
     };
-    let Ok(days) = u32::try_from(days) else { return };
-    match run(store, signing, days, chrono::Utc::now()).await {
+    match run(store, signing, days, now).await {
         Ok(done) if done.deleted > 0 => tracing::info!(
             deleted = done.deleted,
             retention_days = days,

@@ -20,4 +20,5 @@ mod retention;
 mod routes;
 mod search;
 mod site;
+mod subscriptions;
 mod tamper;

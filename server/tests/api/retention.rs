@@ -1,11 +1,11 @@
 //! Settings > Advanced (the audit log retention) through the page's server functions, the
 //! `purge` command, and the scheduled purge: on both engines.
 
+use crate::cli::certifyclouds;
 use crate::helpers::{event, TestApp};
 use axum::http::{Method, StatusCode};
 use chrono::{Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use crate::cli::certifyclouds;
 
 /// `count` events `days_ago` days before now, by user `who`.
 fn aged(count: usize, days_ago: i64, who: &str) -> Vec<Value> {
@@ -40,6 +40,17 @@ async fn the_retention_is_shown_to_everyone_previewed_and_changed_by_admins_only
         let oldest: chrono::DateTime<Utc> = view["oldest_entry"].as_str().expect("oldest").parse().expect("time");
         assert!((Utc::now() - oldest).num_days() >= 199, "{oldest}");
     }
+
+    // The server renders the whole section (the form works once the page's script runs,
+    // but is there before): read-only for the auditor.
+    let page = app.page(Method::GET, "/settings/advanced", Vec::new()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("Audit log retention (days)") && page.text.contains("Only an admin can change"), "{}", page.text);
+    let page = app.as_person(Method::GET, "/settings", &admin, &[], Vec::new()).await;
+    assert!(page.text.contains("Entries older than 90 days are deleted at the next purge"), "{}", page.text);
+    assert!(!page.text.contains("Only an admin can change"));
+    let subscriptions = app.page(Method::GET, "/settings/subscriptions", Vec::new()).await;
+    assert!(subscriptions.text.contains("No subscriptions yet."), "{}", subscriptions.text);
 
     // What a shorter retention would delete: 5 at 90 days, 8 at 30.
     let preview = |days: &str| json!({ "days": days }).to_string().into_bytes();
@@ -133,9 +144,19 @@ async fn purge_dry_run_says_what_would_go_and_purge_deletes_it_recorded_and_veri
     let verified = certifyclouds(&app.database_url, &["verify"]);
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
 
+    // The settings page tells of it.
+    let read = app.page(Method::POST, "/api/settings_retention", Vec::new()).await;
+    let last = &read.json()["last_purge"];
+    assert_eq!((last["completed"].as_bool(), last["deleted"].as_u64()), (Some(true), Some(6)), "{last}");
+    assert_eq!(last["entry_id"], run["id"]);
+
     // Nothing due now: the dry run says 0, the purge deletes nothing and is recorded.
     let dry = certifyclouds(&app.database_url, &["purge", "--dry-run"]);
     assert!(String::from_utf8_lossy(&dry.stdout).contains("would delete 0 entries"));
+    let idle = certifyclouds(&app.database_url, &["purge"]);
+    assert!(String::from_utf8_lossy(&idle.stdout).starts_with("Purged 0 entries"), "{idle:?}");
+    let runs = app.get("/audit/entries/count?event_type=retention.purge.completed").await;
+    assert_eq!(runs.json()["count"].as_u64(), Some(2));
 }
 
 #[tokio::test]
@@ -170,4 +191,8 @@ async fn the_scheduled_purge_runs_soon_after_start_with_the_retention_set() {
     assert_eq!(done[0]["actor"]["type"], "system");
     let next = app.state.purging.next().expect("the next run is known");
     assert!(next > Utc::now() + Duration::minutes(50), "{next}");
+    // The settings page says when, and how often.
+    let read = app.page(Method::POST, "/api/settings_retention", Vec::new()).await.json();
+    assert_eq!(read["purge_every_minutes"].as_u64(), Some(60));
+    assert_eq!(read["next_purge_at"].as_str().map(|t| t.parse::<chrono::DateTime<Utc>>().ok()), Some(Some(next)));
 }
