@@ -30,6 +30,8 @@ pub mod tokens;
 pub mod topbar;
 
 #[cfg(feature = "ssr")]
+pub mod purge_archive;
+#[cfg(feature = "ssr")]
 pub mod purge_runs;
 #[cfg(feature = "ssr")]
 pub mod signin;

@@ -37,6 +37,10 @@ pub enum PurgeError {
     Event(#[from] EventError),
     #[error(transparent)]
     Record(StoreError),
+    #[error("nothing was purged: {0}")]
+    Archive(#[from] crate::purge_archive::ArchiveError),
+    #[error("nothing was purged: {0}")]
+    Setting(String),
 }
 
 /// What a run did.
@@ -53,6 +57,8 @@ pub struct PurgeRun {
     pub checkpoint: Option<TreeHead>,
     /// The `retention.purge.completed` entry.
     pub entry_id: String,
+    /// What was archived first, when the archive directory is set and entries were due.
+    pub archive: Option<crate::purge_archive::Archive>,
 }
 
 /// When the scheduled purge runs, as the settings page tells it: every `every` (none: no
@@ -146,9 +152,34 @@ pub async fn run(
     }
     let _running = RUNNING.try_lock().map_err(|_| PurgeError::Busy)?;
     let cutoff = now - Duration::days(i64::from(retention_days));
+    let days_and_cutoff = Some((retention_days, cutoff));
+    // Archive first when asked to: then exactly what the archive holds is deleted, and if
+    // it cannot be written completely, nothing is.
+    let archive_dir = match crate::settings::archive_dir(store).await {
+        Ok(dir) => dir,
+        Err(e) => {
+            record_failure(store, days_and_cutoff, 0, &format!("cannot read the archive setting: {e}"), now).await;
+            return Err(PurgeError::Setting(e.to_string()));
+        }
+    };
+    let (mut archive, mut below) = (None, None);
+    if let Some(dir) = archive_dir {
+        match crate::purge_archive::write(store, signing, &dir, cutoff, retention_days, now).await {
+            Ok(Some(written)) => {
+                below = Some(written.below);
+                archive = Some(written);
+            }
+            // Nothing due: nothing to archive, nor to delete.
+            Ok(None) => below = Some(0),
+            Err(e) => {
+                record_failure(store, days_and_cutoff, 0, &format!("nothing was purged: {e}"), now).await;
+                return Err(PurgeError::Archive(e));
+            }
+        }
+    }
     let (mut deleted, mut first, mut last) = (0u64, None::<u64>, None::<u64>);
-    loop {
-        let step = match store.retention.purge_step(cutoff, STEP, now).await {
+    while below != Some(0) {
+        let step = match store.retention.purge_step(cutoff, below, STEP, now).await {
             Ok(step) => step,
             Err(source) => {
                 record_failure(store, Some((retention_days, cutoff)), deleted, &source.to_string(), now).await;
@@ -175,6 +206,12 @@ pub async fn run(
     if let (Some(first), Some(last)) = (first, last) {
         event = event.detail("first_seq", first).detail("last_seq", last);
     }
+    if let Some(archive) = &archive {
+        event = event
+            .detail("archive_file", archive.file.as_str())
+            .detail("archive_sha256", archive.sha256.as_str())
+            .detail("archive_entries", archive.entries);
+    }
     // The tree after the purge is signed (its rows are all kept: the root is the one
     // before, unless entries arrived meanwhile).
     let mut checkpoint = None;
@@ -192,7 +229,7 @@ pub async fn run(
     }
     let receipt = store.log.append(vec![event.build(now)?]).await.map_err(PurgeError::Record)?;
     let entry_id = entry_id(receipt.sequences.first().copied().unwrap_or(0));
-    Ok(PurgeRun { retention_days, cutoff, deleted, first, last, checkpoint, entry_id })
+    Ok(PurgeRun { retention_days, cutoff, deleted, first, last, checkpoint, entry_id, archive })
 }
 
 #[cfg(test)]
@@ -204,6 +241,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_run_purges_what_is_due_signs_the_tree_and_is_recorded() {
+        let _turn = TURN.lock().await;
         let dir = tempfile::tempdir().expect("dir");
         let store = crate::store::open(&format!("sqlite:{}", dir.path().join("r.db").display())).await.expect("opens");
         let signing = Signing { key: LogKey::ephemeral("audit.example/log").expect("key"), policy: Default::default() };
@@ -241,5 +279,92 @@ mod tests {
         assert_eq!((idle.deleted, idle.checkpoint), (0, None));
         let runs = store.log.count(&filter("event_type=retention.purge.completed")).await.expect("counts");
         assert_eq!(runs, 3, "every run is recorded");
+    }
+
+    /// One purge at a time in a process: these tests take turns.
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    fn unb64(text: &str) -> Option<[u8; 32]> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(text).ok()?.try_into().ok()
+    }
+
+    #[tokio::test]
+    async fn with_an_archive_directory_what_goes_is_written_first_with_proofs_and_a_failed_archive_purges_nothing() {
+        let _turn = TURN.lock().await;
+        use sha2::Digest;
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("dir");
+        let store = crate::store::open(&format!("sqlite:{}", dir.path().join("a.db").display())).await.expect("opens");
+        let signing = Signing { key: LogKey::ephemeral("audit.example/log").expect("key"), policy: Default::default() };
+        store.log.append(samples(0..30)).await.expect("appends");
+        let now: DateTime<Utc> = "2025-07-01T00:00:00Z".parse().expect("time");
+        let archives = dir.path().join("archives");
+        std::fs::create_dir(&archives).expect("dir");
+        let actor = crate::internal_event::system_actor();
+        let to = |path: &std::path::Path| serde_json::Value::String(path.display().to_string());
+        crate::settings::change(&store, actor.clone(), crate::settings::ARCHIVE_DIR, &to(&archives), now)
+            .await
+            .expect("set");
+
+        // Archived, then exactly those deleted (the samples of March; the setting's change
+        // is newer).
+        let purged = run(&store, &signing, 90, now).await.expect("purges");
+        let archive = purged.archive.clone().expect("archived");
+        assert_eq!((archive.entries, purged.deleted), (30, 30));
+        let path = archives.join(&archive.file);
+        let bytes = std::fs::read(&path).expect("the archive is there");
+        assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), archive.sha256);
+        let lines: Vec<serde_json::Value> = std::io::BufReader::new(flate2::read::GzDecoder::new(&bytes[..]))
+            .lines()
+            .map(|l| serde_json::from_str(&l.expect("line")).expect("JSON"))
+            .collect();
+        assert_eq!(lines.len(), 31, "a header and each entry");
+        let header = &lines[0];
+        assert_eq!(
+            (header["format"].as_str(), header["entries"].as_u64()),
+            (Some(crate::purge_archive::FORMAT), Some(30))
+        );
+        let root: [u8; 32] = unb64(header["root"].as_str().expect("root")).expect("root");
+        let size = header["tree_size"].as_u64().expect("size");
+        assert!(signing.key.open(header["checkpoint"].as_str().expect("note")).is_ok(), "the checkpoint is signed");
+        for line in &lines[1..] {
+            let proof = &line["inclusion_proof"];
+            let entry: crate::entry::AuditEntry = serde_json::from_value(line.clone()).expect("an entry");
+            let hashes: Vec<[u8; 32]> = proof["proof"]
+                .as_array()
+                .expect("proof")
+                .iter()
+                .map(|h| unb64(h.as_str().expect("b64")).expect("hash"))
+                .collect();
+            let leaf = crate::integrity::entry_leaf_hash(&entry);
+            assert!(crate::integrity::check_inclusion(&hashes, entry.sequence - 1, size, root, leaf), "{}", entry.id);
+        }
+        let filter = |q: &str| EntryQuery::from_query_string(q).and_then(|q| q.validate()).expect("valid").0;
+        let page = store.log.list(&filter("event_type=retention.purge.completed"), PageRequest::default()).await;
+        let details = &page.expect("lists").entries[0].details;
+        assert_eq!(
+            (details["archive_file"].as_str(), details["archive_sha256"].as_str()),
+            (Some(archive.file.as_str()), Some(archive.sha256.as_str()))
+        );
+
+        // The directory gone: nothing is purged, and the failure says why.
+        store.log.append(samples(30..40)).await.expect("appends");
+        std::fs::remove_dir_all(&archives).expect("removed");
+        let failed = run(&store, &signing, 90, now).await.expect_err("no archive, no purge");
+        assert!(matches!(failed, PurgeError::Archive(_)), "{failed}");
+        assert_eq!(
+            store.retention.purge_due(now - Duration::days(90)).await.expect("counts"),
+            10,
+            "nothing was deleted"
+        );
+        let page = store.log.list(&filter("event_type=retention.purge.failed"), PageRequest::default()).await;
+        let reason = page.expect("lists").entries[0].details["reason"].as_str().map(str::to_owned).unwrap_or_default();
+        assert!(reason.starts_with("nothing was purged: the archive could not be written to"), "{reason}");
+        assert!(std::fs::read_dir(dir.path()).expect("lists").all(|f| !f
+            .expect("file")
+            .file_name()
+            .to_string_lossy()
+            .contains("partial")));
     }
 }

@@ -18,28 +18,38 @@ use thiserror::Error;
 
 /// How many days of entries are kept; older ones go at the next purge.
 pub const RETENTION_DAYS: &str = "audit_retention_days";
+/// Where the purge writes the entries it is about to delete (none: no archive).
+pub const ARCHIVE_DIR: &str = "audit_archive_dir";
 
-/// A setting the product knows: a whole number within bounds.
+/// A setting the product knows.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Setting {
     pub name: &'static str,
     /// As the settings page labels it.
     pub label: &'static str,
-    pub default: i64,
-    pub min: i64,
-    pub max: i64,
-    /// The unit of the number, in words.
-    pub unit: &'static str,
+    pub kind: Kind,
 }
 
-pub static SETTINGS: &[Setting] = &[Setting {
-    name: RETENTION_DAYS,
-    label: "Audit log retention (days)",
-    default: 90,
-    min: 30,
-    max: 365,
-    unit: "days",
-}];
+/// What a setting holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A whole number within bounds, in `unit`s.
+    Whole { default: i64, min: i64, max: i64, unit: &'static str },
+    /// A directory on the server, by its absolute path; none by default.
+    Directory,
+}
+
+pub static SETTINGS: &[Setting] = &[
+    Setting {
+        name: RETENTION_DAYS,
+        label: "Audit log retention (days)",
+        kind: Kind::Whole { default: 90, min: 30, max: 365, unit: "days" },
+    },
+    Setting { name: ARCHIVE_DIR, label: "Archive directory", kind: Kind::Directory },
+];
+
+/// The longest path a directory setting takes.
+const MAX_PATH: usize = 4096;
 
 #[derive(Debug, Error)]
 pub enum SettingError {
@@ -68,15 +78,63 @@ pub fn setting(name: &str) -> Result<&'static Setting, SettingError> {
 }
 
 impl Setting {
-    /// A value as given: a whole number within the bounds, as a JSON number or as text
-    /// (the command line's). Anything else is refused with a message naming the setting.
-    pub fn parse(&self, value: &Value) -> Result<i64, SettingError> {
+    /// Its value when never changed.
+    pub fn default_value(&self) -> Value {
+        match self.kind {
+            Kind::Whole { default, .. } => Value::from(default),
+            Kind::Directory => Value::Null,
+        }
+    }
+
+    /// What it takes, in words: `whole days from 30 to 365, default 90`.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            Kind::Whole { default, min, max, unit } => format!("whole {unit} from {min} to {max}, default {default}"),
+            Kind::Directory => "an absolute path to a directory on the server, or empty for none (the default)".into(),
+        }
+    }
+
+    /// A value as given: a JSON value, or text (the command line's and the forms'), as the
+    /// setting holds it (a whole number; a path, or null for none). Anything else is
+    /// refused with a message naming the setting.
+    pub fn parse(&self, value: &Value) -> Result<Value, SettingError> {
+        match self.kind {
+            Kind::Whole { .. } => self.whole(value).map(Value::from),
+            Kind::Directory => {
+                let refused =
+                    |message: &str| SettingError::Invalid { field: self.name.to_owned(), message: message.into() };
+                match value {
+                    Value::Null => Ok(Value::Null),
+                    Value::String(text) if text.trim().is_empty() => Ok(Value::Null),
+                    Value::String(text) => {
+                        let path = text.trim();
+                        if !path.starts_with('/') {
+                            return Err(refused("must be an absolute path (starting with /), or empty for none"));
+                        }
+                        if path.len() > MAX_PATH || path.chars().any(char::is_control) {
+                            return Err(refused(
+                                "must be a path of at most 4096 characters without control characters",
+                            ));
+                        }
+                        Ok(Value::String(path.to_owned()))
+                    }
+                    _ => Err(refused("must be an absolute path (starting with /), or empty for none")),
+                }
+            }
+        }
+    }
+
+    /// A whole-number value as given, within the bounds (90.0 is a whole number too; 90.5
+    /// is not).
+    pub fn whole(&self, value: &Value) -> Result<i64, SettingError> {
+        let Kind::Whole { min, max, unit, .. } = self.kind else {
+            return Err(SettingError::Invalid { field: self.name.to_owned(), message: "is not a number".into() });
+        };
         let refused = || SettingError::Invalid {
             field: self.name.to_owned(),
-            message: format!("must be a whole number of {} from {} to {}", self.unit, self.min, self.max),
+            message: format!("must be a whole number of {unit} from {min} to {max}"),
         };
         let n = match value {
-            // 90.0 is a whole number too; 90.5 is not.
             Value::Number(n) => n
                 .as_i64()
                 .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
@@ -84,16 +142,52 @@ impl Setting {
             Value::String(text) => text.trim().parse::<i64>().map_err(|_| refused())?,
             _ => return Err(refused()),
         };
-        if !(self.min..=self.max).contains(&n) {
+        if !(min..=max).contains(&n) {
             return Err(refused());
         }
         Ok(n)
     }
+
+    /// A value as the store keeps it (text; empty for none).
+    #[cfg(any(feature = "ssr", test))]
+    fn stored(value: &Value) -> String {
+        match value {
+            Value::Null => String::new(),
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// A stored value read back; one the rules no longer take reads as the default.
+    #[cfg(any(feature = "ssr", test))]
+    fn read(&self, text: &str) -> Value {
+        self.parse(&Value::String(text.to_owned())).unwrap_or_else(|_| self.default_value())
+    }
+}
+
+/// A directory the server is to write archives to: it must exist, be a directory and take
+/// a file now (a mistyped path is refused when it is set, not at the next purge).
+#[cfg(feature = "ssr")]
+fn check_writable(setting: &Setting, value: &Value) -> Result<(), SettingError> {
+    let Value::String(path) = value else { return Ok(()) };
+    let refused = |message: String| SettingError::Invalid { field: setting.name.to_owned(), message };
+    let dir = std::path::Path::new(path);
+    if !dir.is_dir() {
+        return Err(refused(format!("{path} is not a directory on the server")));
+    }
+    let probe = dir.join(format!(".certifyclouds-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| refused(format!("the server cannot write to {path}: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Every setting with its current value (its default unless changed).
 #[cfg(feature = "ssr")]
-pub async fn current(store: &Store) -> Result<Vec<(&'static Setting, i64)>, SettingError> {
+pub async fn current(store: &Store) -> Result<Vec<(&'static Setting, Value)>, SettingError> {
     let stored = store.settings.settings().await?;
     Ok(SETTINGS
         .iter()
@@ -101,9 +195,7 @@ pub async fn current(store: &Store) -> Result<Vec<(&'static Setting, i64)>, Sett
             let value = stored
                 .iter()
                 .find(|(name, _)| name == setting.name)
-                .and_then(|(_, value)| value.parse::<i64>().ok())
-                .filter(|n| (setting.min..=setting.max).contains(n))
-                .unwrap_or(setting.default);
+                .map_or_else(|| setting.default_value(), |(_, text)| setting.read(text));
             (setting, value)
         })
         .collect())
@@ -111,19 +203,45 @@ pub async fn current(store: &Store) -> Result<Vec<(&'static Setting, i64)>, Sett
 
 /// The current value of one setting.
 #[cfg(feature = "ssr")]
-pub async fn value(store: &Store, name: &str) -> Result<i64, SettingError> {
+pub async fn value(store: &Store, name: &str) -> Result<Value, SettingError> {
     let setting = setting(name)?;
-    Ok(current(store).await?.into_iter().find(|(s, _)| s.name == setting.name).map_or(setting.default, |(_, v)| v))
+    let current = current(store).await?;
+    Ok(current.into_iter().find(|(s, _)| s.name == setting.name).map_or_else(|| setting.default_value(), |(_, v)| v))
+}
+
+/// The retention setting, in days (always within its bounds).
+#[cfg(feature = "ssr")]
+pub async fn retention_days(store: &Store) -> Result<u32, SettingError> {
+    let setting = setting(RETENTION_DAYS)?;
+    let days = setting.whole(&value(store, RETENTION_DAYS).await?)?;
+    u32::try_from(days).map_err(|e| SettingError::Invalid { field: RETENTION_DAYS.into(), message: e.to_string() })
+}
+
+/// The archive directory, if one is set.
+#[cfg(feature = "ssr")]
+pub async fn archive_dir(store: &Store) -> Result<Option<std::path::PathBuf>, SettingError> {
+    Ok(value(store, ARCHIVE_DIR).await?.as_str().map(std::path::PathBuf::from))
 }
 
 /// A change made and recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
     pub setting: &'static str,
-    pub old: i64,
-    pub new: i64,
+    pub old: Value,
+    pub new: Value,
     /// The `settings.updated` entry.
     pub entry_id: String,
+}
+
+/// Every value of `changes` checked (the server's checks included) before any is made:
+/// all or nothing for what is wrong with the request.
+#[cfg(feature = "ssr")]
+pub fn check_all<'a>(changes: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Result<(), SettingError> {
+    for (name, value) in changes {
+        let setting = setting(name)?;
+        check_writable(setting, &setting.parse(value)?)?;
+    }
+    Ok(())
 }
 
 /// Sets `name` to `value` for `by`: `None` when it already had that value (nothing is
@@ -142,14 +260,15 @@ pub async fn change(
     if before == new {
         return Ok(None);
     }
+    check_writable(setting, &new)?;
     // The value this change replaced, as the store answers it: another change may have
     // come in between, and made this one no change at all.
+    let new_text = Setting::stored(&new);
     let old = store
         .settings
-        .put_setting(setting.name, &new.to_string(), now)
+        .put_setting(setting.name, &new_text, now)
         .await?
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(setting.default);
+        .map_or_else(|| setting.default_value(), |text| setting.read(&text));
     if old == new {
         return Ok(None);
     }
@@ -158,8 +277,8 @@ pub async fn change(
             .map_err(|e| e.to_string())?
             .actor(by.clone())
             .detail("setting", setting.name)
-            .detail("old_value", old)
-            .detail("new_value", new)
+            .detail("old_value", old.clone())
+            .detail("new_value", new.clone())
             .detail("modified_by", by.name.clone())
             .build(now)
             .map_err(|e: EventError| e.to_string())?;
@@ -175,7 +294,7 @@ pub async fn change(
         })),
         // Unrecorded, it is undone (no change without its entry), unless another change
         // came after it: that one is not overwritten.
-        Err(why) => match store.settings.restore_setting(setting.name, &new.to_string(), &old.to_string(), now).await {
+        Err(why) => match store.settings.restore_setting(setting.name, &new_text, &Setting::stored(&old), now).await {
             Ok(true) => Err(SettingError::Undone(why)),
             Ok(false) => Err(SettingError::Unrecorded(format!("{why}; another change came after it"))),
             Err(e) => Err(SettingError::Unrecorded(format!("{why}; it could not be undone: {e}"))),
@@ -187,6 +306,20 @@ pub async fn change(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_archive_directory_is_an_absolute_path_or_none() {
+        let archive = setting(ARCHIVE_DIR).expect("known");
+        assert_eq!(archive.parse(&json!(" /var/archive ")).expect("ok"), json!("/var/archive"));
+        for none in [json!(null), json!(""), json!("  ")] {
+            assert_eq!(archive.parse(&none).expect("ok"), Value::Null, "{none}");
+        }
+        for refused in [json!("relative/dir"), json!(5), json!("/a\nb"), json!(format!("/{}", "a".repeat(4096)))] {
+            assert!(archive.parse(&refused).is_err(), "{refused}");
+        }
+        assert_eq!(archive.read(""), Value::Null);
+        assert_eq!(Setting::stored(&Value::Null), "");
+    }
 
     #[test]
     fn retention_takes_whole_days_from_30_to_365() {

@@ -61,6 +61,17 @@ test("an admin shortens the retention in Settings > Advanced after confirming, a
     );
   }
 
+  // The archive directory: off by default, an absolute path when set.
+  const archive = form.getByLabel("Archive directory");
+  await expect(archive).toHaveValue("");
+  await days.fill("90");
+  await archive.fill("relative/dir");
+  await form.getByRole("button", { name: "Save" }).click();
+  await expect(form.getByRole("alert")).toHaveText(
+    "Archive directory: must be an absolute path (starting with /), or empty for none",
+  );
+  await archive.fill("");
+
   // Shorter: the form says what the next purge deletes, and asks; Cancel saves nothing.
   await days.fill("40");
   await expect(form.locator(".due")).toContainText("With 40 days, the next purge will delete 1 entry");
@@ -105,7 +116,7 @@ test("an auditor sees the retention but cannot change it", async ({ browser }) =
   // The server refuses it too.
   const refused = await page.request.post("/api/settings_save", {
     headers: { "content-type": "application/json" },
-    data: { name: "audit_retention_days", value: "200" },
+    data: { values: [["audit_retention_days", "200"]] },
   });
   expect(refused.status()).toBe(403);
   await context.close();

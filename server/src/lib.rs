@@ -222,9 +222,13 @@ async fn purge_now(store: &store::Store, signing: &app::checkpoint::Signing) -> 
         Some(head) => format!("; checkpoint signed over the {} entries of the tree", head.size),
         None => String::new(),
     };
+    let archived = match &done.archive {
+        Some(a) => format!("; archived first to {} (SHA-256 {})", a.file, a.sha256),
+        None => String::new(),
+    };
     writeln!(
         std::io::stdout(),
-        "Purged {} entries older than {} days (before {}){range}{checkpoint}; recorded as {}.",
+        "Purged {} entries older than {} days (before {}){range}{archived}{checkpoint}; recorded as {}.",
         done.deleted,
         done.retention_days,
         done.cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -235,9 +239,7 @@ async fn purge_now(store: &store::Store, signing: &app::checkpoint::Signing) -> 
 
 /// The retention setting, in days.
 async fn retention_days(store: &store::Store) -> Result<u32, RunError> {
-    let days = app::settings::value(store, app::settings::RETENTION_DAYS).await?;
-    // Always 30 to 365: a stored value out of bounds reads as the default.
-    u32::try_from(days).map_err(|_| RunError::Purge(app::purge_runs::PurgeError::Days(u32::MAX)))
+    Ok(app::settings::retention_days(store).await?)
 }
 
 /// `settings get|set`: the values, or one change made and recorded like the pages'.
@@ -250,12 +252,8 @@ async fn settings_command(store: &store::Store, action: SettingsCommand) -> Resu
             }
             for (setting, value) in app::settings::current(store).await? {
                 if name.as_deref().is_none_or(|n| n == setting.name) {
-                    writeln!(
-                        out,
-                        "{} = {value}  ({}; default {}, from {} to {} {})",
-                        setting.name, setting.label, setting.default, setting.min, setting.max, setting.unit
-                    )
-                    .map_err(RunError::Output)?;
+                    writeln!(out, "{} = {}  ({}; {})", setting.name, shown(&value), setting.label, setting.describe())
+                        .map_err(RunError::Output)?;
                 }
             }
             Ok(())
@@ -264,11 +262,22 @@ async fn settings_command(store: &store::Store, action: SettingsCommand) -> Resu
             let value = serde_json::Value::String(value);
             let changed = app::settings::change(store, operator::operator(), &name, &value, chrono::Utc::now()).await?;
             let said = match changed {
-                Some(c) => writeln!(out, "{}: {} -> {} (recorded as {})", c.setting, c.old, c.new, c.entry_id),
+                Some(c) => {
+                    writeln!(out, "{}: {} -> {} (recorded as {})", c.setting, shown(&c.old), shown(&c.new), c.entry_id)
+                }
                 None => writeln!(out, "{name}: unchanged (it already has that value; nothing recorded)"),
             };
             said.map_err(RunError::Output)
         }
+    }
+}
+
+/// A setting's value as an operator reads it: text bare, none said.
+fn shown(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "(none)".to_owned(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -19,6 +19,8 @@ pub struct RetentionView {
     pub min: i64,
     pub max: i64,
     pub default: i64,
+    /// Where the purge archives what it deletes first (none: no archive).
+    pub archive_dir: Option<String>,
     /// When the scheduled purge runs next (none: not scheduled by this server).
     pub next_purge_at: Option<DateTime<Utc>>,
     /// How often it runs, in minutes.
@@ -51,12 +53,13 @@ pub struct PurgePreview {
     pub due: u64,
 }
 
-/// A change saved: `None` when the value was already the setting's (nothing recorded).
+/// A change saved and recorded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedSetting {
     pub name: String,
-    pub old: i64,
-    pub new: i64,
+    /// The values before and after, as the API serves them (null: none).
+    pub old: serde_json::Value,
+    pub new: serde_json::Value,
     /// The `settings.updated` entry.
     pub entry_id: String,
 }
@@ -64,10 +67,12 @@ pub struct SavedSetting {
 #[server(endpoint = "settings_retention")]
 pub async fn retention_overview() -> Result<RetentionView, AdminError> {
     use crate::purge_runs::{last_run, Schedule, COMPLETED};
-    use crate::settings::{setting, value, RETENTION_DAYS};
+    use crate::settings::{archive_dir, retention_days, setting, Kind, RETENTION_DAYS};
     let (store, person) = signed_in_person()?;
     let retention = setting(RETENTION_DAYS).map_err(|e| unavailable(&e))?;
-    let days = value(&store, RETENTION_DAYS).await.map_err(|e| unavailable(&e))?;
+    let Kind::Whole { min, max, default, .. } = retention.kind else { return Err(unavailable(&"not a number")) };
+    let days = retention_days(&store).await.map_err(|e| unavailable(&e))?;
+    let archive_dir = archive_dir(&store).await.map_err(|e| unavailable(&e))?.map(|p| p.display().to_string());
     let schedule = use_context::<std::sync::Arc<Schedule>>();
     let last = last_run(&store).await.map_err(|e| unavailable(&e))?;
     let last_purge = last.map(|entry| {
@@ -81,10 +86,11 @@ pub async fn retention_overview() -> Result<RetentionView, AdminError> {
         }
     });
     Ok(RetentionView {
-        days,
-        min: retention.min,
-        max: retention.max,
-        default: retention.default,
+        days: i64::from(days),
+        min,
+        max,
+        default,
+        archive_dir,
         next_purge_at: next_purge(schedule.as_deref(), last_purge.as_ref().map(|p| p.at)),
         purge_every_minutes: schedule.as_ref().and_then(|s| s.every).map(|d| d.as_secs() / 60),
         oldest_entry: store.log.earliest().await.map_err(|e| unavailable(&e))?,
@@ -115,22 +121,32 @@ pub async fn retention_preview(days: String) -> Result<PurgePreview, AdminError>
     use crate::settings::{setting, RETENTION_DAYS};
     let (store, person) = signed_in_person()?;
     admin_only(&person)?;
-    let days = setting(RETENTION_DAYS).and_then(|s| s.parse(&serde_json::Value::String(days))).map_err(invalid)?;
+    let days = setting(RETENTION_DAYS).and_then(|s| s.whole(&serde_json::Value::String(days))).map_err(invalid)?;
     let whole = u32::try_from(days).map_err(|e| unavailable(&e))?;
     let (cutoff, due) = crate::purge_runs::due(&store, whole, Utc::now()).await.map_err(|e| unavailable(&e))?;
     Ok(PurgePreview { days, cutoff, due })
 }
 
-/// Sets the setting `name` to `value` (as typed in the form): admins.
+/// Sets each setting of `values` (by name, as typed in the form): every value checked
+/// before any is changed; the changes made, each recorded (none for a value unchanged).
+/// Admins.
 #[server(endpoint = "settings_save", input = Json)]
-pub async fn save_setting(name: String, value: String) -> Result<Option<SavedSetting>, AdminError> {
+pub async fn save_settings(values: Vec<(String, String)>) -> Result<Vec<SavedSetting>, AdminError> {
     let (store, person) = signed_in_person()?;
     admin_only(&person)?;
     let actor = crate::access::Principal::Person(person).actor();
-    let changed = crate::settings::change(&store, actor, &name, &serde_json::Value::String(value), Utc::now())
-        .await
-        .map_err(invalid)?;
-    Ok(changed.map(|c| SavedSetting { name: c.setting.to_owned(), old: c.old, new: c.new, entry_id: c.entry_id }))
+    let values: Vec<(String, serde_json::Value)> =
+        values.into_iter().map(|(name, value)| (name, serde_json::Value::String(value))).collect();
+    crate::settings::check_all(values.iter().map(|(name, value)| (name.as_str(), value))).map_err(invalid)?;
+    let mut saved = Vec::new();
+    for (name, value) in &values {
+        if let Some(c) =
+            crate::settings::change(&store, actor.clone(), name, value, Utc::now()).await.map_err(invalid)?
+        {
+            saved.push(SavedSetting { name: c.setting.to_owned(), old: c.old, new: c.new, entry_id: c.entry_id });
+        }
+    }
+    Ok(saved)
 }
 
 /// A refused value names its field, as the form labels it; anything else is the server's.

@@ -2,7 +2,8 @@
 //! the settings; only admins change them (auditors see each value read-only). **Advanced**
 //! holds the audit log retention: what it means, when the next purge runs, the oldest entry
 //! kept and the last purge; shortening it shows how many entries the next purge will
-//! delete and asks before saving. **Subscriptions** lists the cloud subscriptions
+//! delete and asks before saving; the optional archive directory the purge writes what
+//! it deletes to first. **Subscriptions** lists the cloud subscriptions
 //! discovery scans; admins add and remove them.
 
 pub mod api;
@@ -10,8 +11,8 @@ mod subscriptions_section;
 
 use crate::admin::{Outcome, Problem};
 use crate::audit::time::Clock;
-use crate::settings::{setting, RETENTION_DAYS};
-use api::{retention_overview, retention_preview, PurgePreview, RetentionView, SaveSetting};
+use crate::settings::{setting, ARCHIVE_DIR, RETENTION_DAYS};
+use api::{retention_overview, retention_preview, PurgePreview, RetentionView, SaveSettings, SavedSetting};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -62,15 +63,12 @@ pub fn SettingsPage() -> impl IntoView {
 /// Settings > Advanced.
 #[component]
 fn Advanced() -> impl IntoView {
-    let save = ServerAction::<SaveSetting>::new();
+    let save = ServerAction::<SaveSettings>::new();
     let overview = Resource::new(move || save.version().get(), |_| retention_overview());
     let outcome = Outcome::new();
     Effect::new(move |_| {
         if let Some(result) = save.value().get() {
-            outcome.show(result.map(|saved| match saved {
-                Some(s) => format!("Saved: audit log retention changed from {} to {} days.", s.old, s.new),
-                None => "Nothing to save: the retention already has that value.".to_owned(),
-            }));
+            outcome.show(result.map(|saved| said(&saved)));
         }
     });
     view! {
@@ -92,7 +90,7 @@ fn Advanced() -> impl IntoView {
 /// Audit Log Retention: the form (admins) or the value read-only (auditors), and what the
 /// purge has done.
 #[component]
-fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoView {
+fn Retention(view: RetentionView, save: ServerAction<SaveSettings>) -> impl IntoView {
     let clock = expect_context::<Clock>();
     let saved = view.days;
     let may_change = view.may_change;
@@ -100,7 +98,7 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
     // What the form holds, checked by the server's own rule, with its message.
     let typed = move || {
         let rule = setting(RETENTION_DAYS).map_err(|e| e.to_string())?;
-        rule.parse(&serde_json::Value::String(text.get())).map_err(|e| match e {
+        rule.whole(&serde_json::Value::String(text.get())).map_err(|e| match e {
             crate::settings::SettingError::Invalid { message, .. } => format!("{}: {message}", rule.label),
             e => e.to_string(),
         })
@@ -136,13 +134,29 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
             }
         }
     });
+    let saved_archive = view.archive_dir.clone().unwrap_or_default();
+    let archive = RwSignal::new(saved_archive.clone());
+    let saved_archive = StoredValue::new(saved_archive);
+    let archive_typed = move || {
+        let rule = setting(ARCHIVE_DIR).map_err(|e| e.to_string())?;
+        rule.parse(&serde_json::Value::String(archive.get())).map(|_| ()).map_err(|e| match e {
+            crate::settings::SettingError::Invalid { message, .. } => format!("{}: {message}", rule.label),
+            e => e.to_string(),
+        })
+    };
     let send = move || {
         confirming.set(false);
-        save.dispatch(SaveSetting { name: RETENTION_DAYS.to_owned(), value: text.get_untracked() });
+        let mut values = vec![(RETENTION_DAYS.to_owned(), text.get_untracked())];
+        // The directory only when it changed: the server checks it can write there.
+        let dir = archive.get_untracked();
+        if saved_archive.with_value(|saved| dir.trim() != saved.trim()) {
+            values.push((ARCHIVE_DIR.to_owned(), dir));
+        }
+        save.dispatch(SaveSettings { values });
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        match typed() {
+        match typed().and_then(|days| archive_typed().map(|()| days)) {
             Err(message) => problem.set(Some(message)),
             Ok(days) => {
                 problem.set(None);
@@ -233,6 +247,25 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
             <p class="due" role="status">
                 {due_text}
             </p>
+            <h4>"Archive before purge"</h4>
+            <label for="archive-dir">"Archive directory"</label>
+            <input
+                id="archive-dir"
+                name="audit_archive_dir"
+                type="text"
+                autocomplete="off"
+                spellcheck="false"
+                placeholder="/var/lib/certifyclouds/archive"
+                disabled=!may_change
+                aria-describedby="archive-meaning"
+                bind:value=archive
+                on:input=move |_| problem.set(None)
+            />
+            <p class="hint" id="archive-meaning">
+                "Optional: a directory on the server. Before each purge the entries it deletes are written there \
+                 (gzip NDJSON with their inclusion proofs and the checkpoint); if that fails, nothing is purged. \
+                 Empty: no archive."
+            </p>
             <Show when=move || confirming.get()>
                 <div class="confirm-box" role="alertdialog" aria-labelledby="retention-confirm-question">
                     <p id="retention-confirm-question">
@@ -268,6 +301,24 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSetting>) -> impl IntoV
             <dt>"Last purge"</dt>
             <dd>{last}</dd>
         </dl>
+    }
+}
+
+/// What a save did, as the page says it.
+fn said(saved: &[SavedSetting]) -> String {
+    let parts: Vec<String> = saved
+        .iter()
+        .map(|s| match (s.name.as_str(), &s.new) {
+            (RETENTION_DAYS, new) => format!("audit log retention changed from {} to {new} days", s.old),
+            (ARCHIVE_DIR, serde_json::Value::String(dir)) => format!("archive directory set to {dir}"),
+            (ARCHIVE_DIR, _) => "archive directory removed: purges archive nothing".to_owned(),
+            (name, new) => format!("{name} changed from {} to {new}", s.old),
+        })
+        .collect();
+    if parts.is_empty() {
+        "Nothing to save: the settings already have these values.".to_owned()
+    } else {
+        format!("Saved: {}.", parts.join("; "))
     }
 }
 

@@ -611,10 +611,24 @@ pub async fn the_purge_deletes_by_time_in_steps_and_verification_goes_across_wha
     assert!(due.len() >= 25 && due.windows(2).any(|w| w[1] != w[0] + 1), "not a prefix: {due:?}");
     assert_eq!(store.retention.purge_due(cutoff).await.expect("counts"), due.len() as u64);
 
-    // Small steps, each saying whether more is due.
-    let mut deleted = Vec::new();
+    // Bounded (what an archive holds): only entries numbered below the bound go.
+    let bound = due[due.len() / 2];
+    let mut bounded = 0;
     loop {
-        let step = store.retention.purge_step(cutoff, 7, now).await.expect("purges");
+        let step = store.retention.purge_step(cutoff, Some(bound), 4, now).await.expect("purges");
+        assert!(step.last.is_none_or(|last| last < bound), "{step:?}");
+        bounded += step.deleted;
+        if !step.more {
+            break;
+        }
+    }
+    assert_eq!(bounded, due.iter().filter(|s| **s < bound).count() as u64);
+    assert_eq!(store.log.get(bound).await.expect("reads").map(|e| e.sequence), Some(bound), "the bound is kept");
+
+    // Small steps, each saying whether more is due.
+    let mut deleted = vec![bounded];
+    loop {
+        let step = store.retention.purge_step(cutoff, None, 7, now).await.expect("purges");
         assert!(step.deleted <= 7);
         deleted.push(step.deleted);
         if !step.more {
@@ -622,7 +636,7 @@ pub async fn the_purge_deletes_by_time_in_steps_and_verification_goes_across_wha
         }
     }
     assert_eq!(deleted.iter().sum::<u64>(), due.len() as u64);
-    assert_eq!(store.retention.purge_step(cutoff, 7, now).await.expect("nothing left"), PurgeStep::default());
+    assert_eq!(store.retention.purge_step(cutoff, None, 7, now).await.expect("nothing left"), PurgeStep::default());
     for seq in &due {
         assert_eq!(store.log.get(*seq).await.expect("reads"), None, "audit-{seq} was due");
     }
@@ -655,11 +669,11 @@ pub async fn the_purge_deletes_by_time_in_steps_and_verification_goes_across_wha
     store.log.append(samples(60..64)).await.expect("appends after a purge");
     // A cutoff within the last 30 days is refused: retention keeps 30 days at least.
     let too_late = Utc::now() - Duration::days(29);
-    let refused = store.retention.purge_step(too_late, 1000, now).await;
+    let refused = store.retention.purge_step(too_late, None, 1000, now).await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
     assert_eq!(store.log.count(&filter("")).await.expect("counts"), left + 4, "nothing went");
     let everything = Utc::now() - Duration::days(30);
-    while store.retention.purge_step(everything, 1000, now).await.expect("purges").more {}
+    while store.retention.purge_step(everything, None, 1000, now).await.expect("purges").more {}
     assert_eq!(store.log.count(&filter("")).await.expect("counts"), 1, "the newest entry stays");
     assert!(store.log.get(64).await.expect("reads").is_some());
     store.log.append(samples(64..66)).await.expect("appends after purging all but the head");

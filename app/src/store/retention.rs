@@ -42,9 +42,16 @@ pub struct PurgeStep {
 #[async_trait]
 pub trait Retention: Send + Sync {
     /// Deletes at most `limit` of the entries whose timestamp is before `cutoff` (oldest
-    /// first, never the newest entry), with their search words and counts, in one
-    /// transaction that records what it removed.
-    async fn purge_step(&self, cutoff: DateTime<Utc>, limit: u32, now: DateTime<Utc>) -> Result<PurgeStep, StoreError>;
+    /// first, never the newest entry, and only those numbered below `below` when given: a
+    /// purge that archived what was due deletes exactly that), with their search words and
+    /// counts, in one transaction that records what it removed.
+    async fn purge_step(
+        &self,
+        cutoff: DateTime<Utc>,
+        below: Option<u64>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<PurgeStep, StoreError>;
 
     /// How many entries a purge with this cutoff would delete now.
     async fn purge_due(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;

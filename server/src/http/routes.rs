@@ -15,7 +15,7 @@ use app::audit::api::{CountEntries, EntryTimeline, GetEntry, ListEntries, Sugges
 use app::compliance::api::ComplianceReport;
 use app::integrity_page::api::{AcknowledgeFailure, IntegrityAlert, IntegrityStatus, SignCheckpoint, VerifyNow};
 use app::settings_page::api::{
-    AddSubscription, RemoveSubscription, RetentionOverview, RetentionPreview, SaveSetting, SubscriptionsOverview,
+    AddSubscription, RemoveSubscription, RetentionOverview, RetentionPreview, SaveSettings, SubscriptionsOverview,
 };
 use app::tokens::Scope;
 use app::topbar::SignedIn;
@@ -135,7 +135,7 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/settings/{section}", TAB, Page, pages::render),
     route!(POST <RetentionOverview as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <RetentionPreview as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
-    route!(POST <SaveSetting as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <SaveSettings as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     route!(POST <SubscriptionsOverview as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <AddSubscription as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     route!(POST <RemoveSubscription as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),

@@ -15,17 +15,17 @@ type ErrorBody = crate::http::openapi::ErrorBody;
 
 /// Every setting by name, with its current value (its default unless changed).
 async fn all(state: &AppState) -> Result<Map<String, Value>, ApiError> {
-    Ok(settings::current(&state.store).await?.into_iter().map(|(s, v)| (s.name.to_owned(), Value::from(v))).collect())
+    Ok(settings::current(&state.store).await?.into_iter().map(|(s, v)| (s.name.to_owned(), v)).collect())
 }
 
-/// The settings: `{"audit_retention_days": 90}`.
+/// The settings: `{"audit_retention_days": 90, "audit_archive_dir": null}`.
 #[utoipa::path(
     get,
     path = "/admin/settings",
     tag = "admin",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Each setting by name with its current value: `audit_retention_days` (whole days, 30 to 365, default 90)", body = Object),
+        (status = 200, description = "Each setting by name with its current value: `audit_retention_days` (whole days, 30 to 365, default 90) and `audit_archive_dir` (a directory on the server the purge archives to first, or null)", body = Object),
         (status = 401, description = "No valid bearer token or session", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 503, description = "The store is busy; try again after `Retry-After` seconds", body = ErrorBody)
@@ -42,7 +42,7 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<Map<String, Value
     patch,
     path = "/admin/settings",
     tag = "admin",
-    request_body(content = Object, description = "Settings to change, by name: `{\"audit_retention_days\": 120}`"),
+    request_body(content = Object, description = "Settings to change, by name: `{\"audit_retention_days\": 120}`, `{\"audit_archive_dir\": \"/var/archive\"}` (null or empty: no archive)"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every setting after the change", body = Object),
@@ -68,9 +68,7 @@ pub async fn change(
         }
     };
     // All or nothing for what is wrong with the request: each value is checked first.
-    for (name, value) in &changes {
-        settings::setting(name)?.parse(value)?;
-    }
+    settings::check_all(changes.iter().map(|(name, value)| (name.as_str(), value)))?;
     let now = chrono::Utc::now();
     for (name, value) in &changes {
         settings::change(&state.store, caller.principal.actor(), name, value, now).await?;

@@ -6,7 +6,7 @@
 use crate::shutdown::Shutdown;
 use app::checkpoint::Signing;
 use app::purge_runs::{record_failure, run, PurgeError, Schedule};
-use app::settings::{value, RETENTION_DAYS};
+use app::settings::retention_days;
 use app::store::Store;
 use std::sync::Arc;
 
@@ -39,9 +39,8 @@ pub async fn run_scheduled(store: Store, signing: Arc<Signing>, schedule: Arc<Sc
 async fn purge_once(store: &Store, signing: &Signing) {
     let now = chrono::Utc::now();
     // The setting is always 30 to 365 (an out-of-bounds stored value reads as the default).
-    let days = match value(store, RETENTION_DAYS).await.map(u32::try_from) {
-        Ok(Ok(days)) => days,
-        Ok(Err(e)) => return record_failure(store, None, 0, &format!("the retention setting: {e}"), now).await,
+    let days = match retention_days(store).await {
+        Ok(days) => days,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the retention setting; no purge this time");
             return record_failure(store, None, 0, &format!("cannot read the retention setting: {e}"), now).await;

@@ -332,10 +332,13 @@ async fn settings_are_read_and_changed_by_admins_each_change_recorded_and_bad_va
     };
     let got = call(Method::GET, Value::Null).await;
     assert_eq!(got.status, StatusCode::OK, "{}", got.text);
-    assert_eq!(got.json(), json!({"audit_retention_days": 90}));
+    assert_eq!(got.json(), json!({"audit_retention_days": 90, "audit_archive_dir": null}));
 
     let changed = call(Method::PATCH, json!({"audit_retention_days": 120})).await;
-    assert_eq!((changed.status, changed.json()), (StatusCode::OK, json!({"audit_retention_days": 120})));
+    assert_eq!(
+        (changed.status, changed.json()),
+        (StatusCode::OK, json!({"audit_retention_days": 120, "audit_archive_dir": null}))
+    );
     let same = call(Method::PATCH, json!({"audit_retention_days": 120})).await;
     assert_eq!(same.status, StatusCode::OK);
 
@@ -349,6 +352,9 @@ async fn settings_are_read_and_changed_by_admins_each_change_recorded_and_bad_va
         (json!({"audit_retention_days": ""}), "audit_retention_days"),
         (json!({"audit_retention_days": null}), "audit_retention_days"),
         (json!({"audit_retention_days": 100, "retention": 30}), "retention"),
+        (json!({"audit_retention_days": 100, "audit_archive_dir": "relative/dir"}), "audit_archive_dir"),
+        (json!({"audit_archive_dir": "/no/such/directory"}), "audit_archive_dir"),
+        (json!({"audit_archive_dir": 7}), "audit_archive_dir"),
     ] {
         let refused = call(Method::PATCH, body.clone()).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}");
@@ -360,7 +366,11 @@ async fn settings_are_read_and_changed_by_admins_each_change_recorded_and_bad_va
     }
     let malformed = app.request(Method::PATCH, "/admin/settings", Some(&admin), b"{not json".to_vec()).await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
-    assert_eq!(call(Method::GET, Value::Null).await.json(), json!({"audit_retention_days": 120}), "nothing changed");
+    assert_eq!(
+        call(Method::GET, Value::Null).await.json(),
+        json!({"audit_retention_days": 120, "audit_archive_dir": null}),
+        "nothing changed"
+    );
 
     // An admin's session changes it too; an auditor's may not.
     let person = app.signed_in(Role::Admin).await;

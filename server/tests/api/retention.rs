@@ -45,7 +45,11 @@ async fn the_retention_is_shown_to_everyone_previewed_and_changed_by_admins_only
     // but is there before): read-only for the auditor.
     let page = app.page(Method::GET, "/settings/advanced", Vec::new()).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains("Audit log retention (days)") && page.text.contains("Only an admin can change"), "{}", page.text);
+    assert!(
+        page.text.contains("Audit log retention (days)") && page.text.contains("Only an admin can change"),
+        "{}",
+        page.text
+    );
     let page = app.as_person(Method::GET, "/settings", &admin, &[], Vec::new()).await;
     assert!(page.text.contains("Entries older than 90 days are deleted at the next purge"), "{}", page.text);
     assert!(!page.text.contains("Only an admin can change"));
@@ -70,7 +74,7 @@ async fn the_retention_is_shown_to_everyone_previewed_and_changed_by_admins_only
     // Saving: bad values refused with the form's label, an auditor refused, nothing
     // recorded for either; a change recorded with old and new value; the same value again
     // records nothing.
-    let save = |value: &str| json!({ "name": "audit_retention_days", "value": value }).to_string().into_bytes();
+    let save = |value: &str| json!({ "values": [["audit_retention_days", value]] }).to_string().into_bytes();
     for bad in ["29", "366", "90.5", "abc", ""] {
         let got = app.as_person(Method::POST, "/api/settings_save", &admin, &[JSON], save(bad)).await;
         assert_eq!(got.status, StatusCode::BAD_REQUEST, "{bad}: {}", got.text);
@@ -82,16 +86,16 @@ async fn the_retention_is_shown_to_everyone_previewed_and_changed_by_admins_only
     }
     let refused = app.as_person(Method::POST, "/api/settings_save", &auditor, &[JSON], save("120")).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    let unknown = json!({ "name": "retention", "value": "30" }).to_string().into_bytes();
+    let unknown = json!({ "values": [["retention", "30"]] }).to_string().into_bytes();
     let got = app.as_person(Method::POST, "/api/settings_save", &admin, &[JSON], unknown).await;
     assert_eq!(got.status, StatusCode::BAD_REQUEST, "{}", got.text);
     assert_eq!(app.list("event_type=settings.updated").await["entries"], json!([]));
 
     let saved = app.as_person(Method::POST, "/api/settings_save", &admin, &[JSON], save("30")).await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
-    assert_eq!((saved.json()["old"].as_i64(), saved.json()["new"].as_i64()), (Some(90), Some(30)));
+    assert_eq!((saved.json()[0]["old"].as_i64(), saved.json()[0]["new"].as_i64()), (Some(90), Some(30)));
     let again = app.as_person(Method::POST, "/api/settings_save", &admin, &[JSON], save("30")).await;
-    assert_eq!((again.status, again.json()), (StatusCode::OK, Value::Null));
+    assert_eq!((again.status, again.json()), (StatusCode::OK, json!([])));
     let recorded = app.list("event_type=settings.updated").await;
     let entries = recorded["entries"].as_array().expect("entries");
     assert_eq!(entries.len(), 1);
@@ -195,4 +199,50 @@ async fn the_scheduled_purge_runs_soon_after_start_with_the_retention_set() {
     let read = app.page(Method::POST, "/api/settings_retention", Vec::new()).await.json();
     assert_eq!(read["purge_every_minutes"].as_u64(), Some(60));
     assert_eq!(read["next_purge_at"].as_str().map(|t| t.parse::<chrono::DateTime<Utc>>().ok()), Some(Some(next)));
+}
+
+#[tokio::test]
+async fn with_an_archive_directory_the_purge_archives_first_and_purges_nothing_when_it_cannot() {
+    let app = TestApp::spawn().await;
+    let archives = app.dir.path().join("archives");
+    std::fs::create_dir(&archives).expect("dir");
+    let set = json!({ "audit_archive_dir": archives.display().to_string() }).to_string().into_bytes();
+    let admin = app.admin.clone();
+    let patched = app.request(Method::PATCH, "/admin/settings", Some(&admin), set).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.json()["audit_archive_dir"], json!(archives.display().to_string()));
+    app.record(&Value::Array(aged(7, 100, "old"))).await;
+    app.record(&Value::Array(aged(1, 0, "today"))).await;
+
+    let purged = certifyclouds(&app.database_url, &["purge"]);
+    assert!(purged.status.success(), "{}", String::from_utf8_lossy(&purged.stderr));
+    let said = String::from_utf8_lossy(&purged.stdout);
+    assert!(said.starts_with("Purged 7 entries") && said.contains("archived first to certifyclouds-purge-"), "{said}");
+    let files: Vec<_> = std::fs::read_dir(&archives).expect("lists").map(|f| f.expect("file").path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&files[0]).expect("opens")),
+        &mut text,
+    )
+    .expect("gzip");
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!((lines.len(), lines[0]["entries"].as_u64()), (8, Some(7)));
+    assert!(lines[1..].iter().all(|l| l["actor"]["id"] == "old" && l["inclusion_proof"]["proof"].is_array()));
+    let run = app.list("event_type=retention.purge.completed").await;
+    let details = &run["entries"][0]["details"];
+    assert_eq!(details["archive_entries"].as_u64(), Some(7));
+    assert_eq!(details["archive_file"].as_str(), files[0].file_name().and_then(|n| n.to_str()));
+
+    // The directory gone: the purge fails, deletes nothing and says why.
+    std::fs::remove_dir_all(&archives).expect("removed");
+    app.record(&Value::Array(aged(3, 100, "later"))).await;
+    app.record(&Value::Array(aged(1, 0, "today"))).await;
+    let failed = certifyclouds(&app.database_url, &["purge"]);
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("nothing was purged"), "{failed:?}");
+    assert_eq!(app.list("q=later").await["entries"].as_array().map(Vec::len), Some(3));
+    let recorded = app.list("event_type=retention.purge.failed").await;
+    let reason = recorded["entries"][0]["details"]["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("the archive could not be written to"), "{reason}");
 }

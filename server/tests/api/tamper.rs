@@ -419,7 +419,7 @@ async fn a_purge_keeps_checkpoints_and_proofs_and_verification_reports_the_purge
     let cutoff = "2025-06-01T00:00:00Z".parse().expect("time");
     let mut purged = 0;
     loop {
-        let step = app.store.retention.purge_step(cutoff, 6, chrono::Utc::now()).await.expect("purges");
+        let step = app.store.retention.purge_step(cutoff, None, 6, chrono::Utc::now()).await.expect("purges");
         purged += step.deleted;
         if !step.more {
             break;

@@ -445,10 +445,11 @@ impl crate::store::Retention for PgStore {
     async fn purge_step(
         &self,
         cutoff: DateTime<Utc>,
+        below: Option<u64>,
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<crate::store::PurgeStep, StoreError> {
-        purge::step(&mut *self.pool.acquire().await?, cutoff, limit, now).await
+        purge::step(&mut *self.pool.acquire().await?, cutoff, below, limit, now).await
     }
 
     async fn purge_due(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -719,7 +720,8 @@ mod tests {
         assert!(app.settings.restore_setting("audit_retention_days", "120", "90", now).await.expect("restores"));
         // The retention purge runs with the owner's rights; the role deletes nothing itself.
         let everything = chrono::Utc::now() - chrono::Duration::days(30);
-        let step = app.retention.purge_step(everything, 2, chrono::Utc::now()).await.expect("the role runs the purge");
+        let step =
+            app.retention.purge_step(everything, None, 2, chrono::Utc::now()).await.expect("the role runs the purge");
         assert_eq!(step.deleted, 2);
         // The database itself refuses a cutoff within the last 30 days, whoever asks.
         let now = chrono::Utc::now().timestamp_micros();

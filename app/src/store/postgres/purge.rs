@@ -1,5 +1,5 @@
 //! The retention purge on PostgreSQL ([`crate::store::Retention`]): each step is one call
-//! of `audit_purge` (migrations/postgres/0008), which runs with the schema owner's rights:
+//! of `audit_purge` (migrations/postgres/0008, bounded by 0011), which runs with the schema owner's rights:
 //! the application's role may run the purge but delete nothing itself.
 
 use crate::store::retention::{self, PurgeStep, PurgedGap, PurgedRange, PurgedRow, PURGED_ROWS};
@@ -11,15 +11,17 @@ use sqlx::PgConnection;
 pub async fn step(
     conn: &mut PgConnection,
     cutoff: DateTime<Utc>,
+    below: Option<u64>,
     limit: u32,
     now: DateTime<Utc>,
 ) -> Result<PurgeStep, StoreError> {
     retention::check_cutoff(cutoff)?;
     let (deleted, first, last, more): (i64, Option<i64>, Option<i64>, bool) =
-        sqlx::query_as("SELECT deleted, first_seq, last_seq, more FROM audit_purge($1, $2, $3)")
+        sqlx::query_as("SELECT deleted, first_seq, last_seq, more FROM audit_purge($1, $2, $3, $4)")
             .bind(cutoff.timestamp_micros())
             .bind(i32::try_from(limit).unwrap_or(i32::MAX))
             .bind(now.timestamp_micros())
+            .bind(below.map(|b| i64::try_from(b).unwrap_or(i64::MAX)))
             .fetch_one(conn)
             .await?;
     Ok(PurgeStep { deleted: seq_u64(deleted), first: first.map(seq_u64), last: last.map(seq_u64), more })

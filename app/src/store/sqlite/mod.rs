@@ -348,11 +348,12 @@ impl crate::store::Retention for SqliteStore {
     async fn purge_step(
         &self,
         cutoff: DateTime<Utc>,
+        below: Option<u64>,
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<crate::store::PurgeStep, StoreError> {
         let path = self.pool.connect_options().get_filename().to_owned();
-        let step = tokio::task::spawn_blocking(move || purge::step(&path, cutoff, limit, now))
+        let step = tokio::task::spawn_blocking(move || purge::step(&path, cutoff, below, limit, now))
             .await
             .map_err(StoreError::backend)??;
         if step.deleted > 0 {
@@ -447,7 +448,7 @@ mod tests {
         drop(conn);
         // A record that matches no entry is named by verification (its link differs).
         let everything = Utc::now() - chrono::Duration::days(30);
-        while store.purge_step(everything, 4, Utc::now()).await.expect("purges").more {}
+        while store.purge_step(everything, None, 4, Utc::now()).await.expect("purges").more {}
         let report = store.verify(None).await.expect("verifies");
         assert_eq!(report.purged, 19, "{:?}", report.problems);
         assert!(!report.is_intact(), "the forged record for the newest entry is named");
@@ -462,7 +463,7 @@ mod tests {
         }
         store.append(entries).await.expect("appends");
         let cutoff = "2025-01-01T05:00:00Z".parse().expect("time");
-        assert_eq!(store.purge_step(cutoff, 100, Utc::now()).await.expect("purges").deleted, 5);
+        assert_eq!(store.purge_step(cutoff, None, 100, Utc::now()).await.expect("purges").deleted, 5);
         assert!(store.verify(None).await.expect("verifies").is_intact());
         let conn = rusqlite::Connection::open(&path).expect("opens the file");
         conn.execute_batch("DROP TRIGGER audit_entries_purge_only; DELETE FROM audit_entries WHERE seq = 9")

@@ -30,7 +30,13 @@ struct Due {
 }
 
 /// One step: at most `limit` entries older than `cutoff`, never the newest entry.
-pub fn step(path: &Path, cutoff: DateTime<Utc>, limit: u32, now: DateTime<Utc>) -> Result<PurgeStep, StoreError> {
+pub fn step(
+    path: &Path,
+    cutoff: DateTime<Utc>,
+    below: Option<u64>,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> Result<PurgeStep, StoreError> {
     check_cutoff(cutoff)?;
     let mut conn = super::writer::connect(path)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -45,6 +51,8 @@ pub fn step(path: &Path, cutoff: DateTime<Utc>, limit: u32, now: DateTime<Utc>) 
              the store repaired"
         )));
     }
+    // Never the newest entry, nor one numbered from `below` on.
+    let head = below.and_then(|b| i64::try_from(b).ok()).map_or(head, |b| b.min(head));
     let due = {
         let mut statement = tx.prepare(
             "SELECT seq, ts, ts_high, event_type, severity, actor_type, actor_ref, actor_name, description, \
