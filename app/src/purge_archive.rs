@@ -85,8 +85,7 @@ pub async fn write(
     let file = format!("certifyclouds-purge-{stamp}-{}-{}.ndjson.gz", entry_id(first), entry_id(last));
     let io = |source: std::io::Error| ArchiveError::Io { dir: dir.display().to_string(), source };
     let partial = dir.join(format!(".{file}.partial"));
-    let writer = Writer::create(&partial).map_err(io)?;
-    let header = json!({
+    let header = serde_json::to_vec(&json!({
         "format": FORMAT,
         "origin": signing.key.origin(),
         "verifier_key": signing.key.verifier_key(),
@@ -99,8 +98,9 @@ pub async fn write(
         "first": entry_id(first),
         "last": entry_id(last),
         "written_at": now.to_rfc3339_opts(SecondsFormat::Secs, true),
-    });
-    let written = fill(writer, serde_json::to_vec(&header)?, store, &seqs, size, &checkpoint.head.root, dir)
+    }))?;
+    let writer = Writer::create(&partial).map_err(io)?;
+    let written = fill(writer, header, store, &seqs, size, &checkpoint.head.root, dir)
         .await
         .and_then(|sha256| publish(&partial, &dir.join(&file)).map(|()| sha256).map_err(io));
     match written {
@@ -225,7 +225,12 @@ struct Writer {
 
 impl Writer {
     fn create(path: &PathBuf) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // The log's entries: readable by the server's user alone.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path)?;
         let hashing = Hashing { inner: BufWriter::with_capacity(1 << 20, file), sha256: Sha256::new() };
         Ok(Writer { gzip: GzEncoder::new(hashing, flate2::Compression::default()) })
     }

@@ -114,6 +114,7 @@ pub async fn record_failure(
     days_and_cutoff: Option<(u32, DateTime<Utc>)>,
     deleted: u64,
     reason: &str,
+    archive: Option<&crate::purge_archive::Archive>,
     now: DateTime<Utc>,
 ) {
     let recorded = async {
@@ -122,6 +123,13 @@ pub async fn record_failure(
             event = event
                 .detail("retention_days", days)
                 .detail("cutoff", cutoff.to_rfc3339_opts(SecondsFormat::Secs, true));
+        }
+        // What was deleted is in the archive written before: the failure names it.
+        if let Some(archive) = archive {
+            event = event
+                .detail("archive_file", archive.file.as_str())
+                .detail("archive_sha256", archive.sha256.as_str())
+                .detail("archive_entries", archive.entries);
         }
         let entry = event.detail("deleted_count", deleted).detail("reason", reason).build(now);
         store.log.append(vec![entry.map_err(|e| e.to_string())?]).await.map_err(|e| e.to_string())
@@ -158,7 +166,8 @@ pub async fn run(
     let archive_dir = match crate::settings::archive_dir(store).await {
         Ok(dir) => dir,
         Err(e) => {
-            record_failure(store, days_and_cutoff, 0, &format!("cannot read the archive setting: {e}"), now).await;
+            record_failure(store, days_and_cutoff, 0, &format!("cannot read the archive setting: {e}"), None, now)
+                .await;
             return Err(PurgeError::Setting(e.to_string()));
         }
     };
@@ -172,7 +181,7 @@ pub async fn run(
             // Nothing due: nothing to archive, nor to delete.
             Ok(None) => below = Some(0),
             Err(e) => {
-                record_failure(store, days_and_cutoff, 0, &format!("nothing was purged: {e}"), now).await;
+                record_failure(store, days_and_cutoff, 0, &format!("nothing was purged: {e}"), None, now).await;
                 return Err(PurgeError::Archive(e));
             }
         }
@@ -182,7 +191,7 @@ pub async fn run(
         let step = match store.retention.purge_step(cutoff, below, STEP, now).await {
             Ok(step) => step,
             Err(source) => {
-                record_failure(store, Some((retention_days, cutoff)), deleted, &source.to_string(), now).await;
+                record_failure(store, days_and_cutoff, deleted, &source.to_string(), archive.as_ref(), now).await;
                 return Err(PurgeError::Store { deleted, source });
             }
         };

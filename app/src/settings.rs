@@ -175,7 +175,20 @@ fn check_writable(setting: &Setting, value: &Value) -> Result<(), SettingError> 
     if !dir.is_dir() {
         return Err(refused(format!("{path} is not a directory on the server")));
     }
-    let probe = dir.join(format!(".certifyclouds-write-check-{}", std::process::id()));
+    // Archives hold the log's entries: not in a directory every user of the host may
+    // write to (and so replace or remove them).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir).map(|m| m.permissions().mode()).unwrap_or(0);
+        if mode & 0o002 != 0 {
+            return Err(refused(format!(
+                "{path} may be written by every user of the server: choose a directory of its own"
+            )));
+        }
+    }
+    let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let probe = dir.join(format!(".certifyclouds-write-check-{}-{nanos}", std::process::id()));
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -217,10 +230,14 @@ pub async fn retention_days(store: &Store) -> Result<u32, SettingError> {
     u32::try_from(days).map_err(|e| SettingError::Invalid { field: RETENTION_DAYS.into(), message: e.to_string() })
 }
 
-/// The archive directory, if one is set.
+/// The archive directory, if one is set. A stored value the rules refuse is an error, not
+/// "none": a purge must not go ahead unarchived because the setting could not be read.
 #[cfg(feature = "ssr")]
 pub async fn archive_dir(store: &Store) -> Result<Option<std::path::PathBuf>, SettingError> {
-    Ok(value(store, ARCHIVE_DIR).await?.as_str().map(std::path::PathBuf::from))
+    let setting = setting(ARCHIVE_DIR)?;
+    let stored = store.settings.settings().await?;
+    let Some((_, text)) = stored.iter().find(|(name, _)| name == ARCHIVE_DIR) else { return Ok(None) };
+    Ok(setting.parse(&Value::String(text.clone()))?.as_str().map(std::path::PathBuf::from))
 }
 
 /// A change made and recorded.

@@ -239,7 +239,8 @@ mod service {
         match recorded {
             Ok(()) => Ok(removed),
             Err(why) => match store.settings.add_subscription(&removed).await {
-                Ok(_) => Err(ChangeError::Undone(why)),
+                Ok(true) => Err(ChangeError::Undone(why)),
+                Ok(false) => Err(ChangeError::Unrecorded(format!("{why}; it was added again meanwhile"))),
                 Err(e) => Err(ChangeError::Unrecorded(format!("{why}; it could not be undone: {e}"))),
             },
         }

@@ -149,7 +149,7 @@ test("an admin adds and removes a cloud subscription in Settings > Subscriptions
   await form.getByRole("button", { name: "Add subscription" }).click();
   await expect(page.getByRole("alert")).toContainText(`subscription ${id} is already added`);
 
-  await row.getByRole("button", { name: "Remove Production (e2e)" }).click();
+  await row.getByRole("button", { name: `Remove Production (e2e) (${id})` }).click();
   await row.getByRole("button", { name: "Confirm remove" }).click();
   await expect(page.locator(".outcome.done")).toHaveText(`Removed subscription Production (e2e) (${id}).`);
   await expect(page.locator("table.subscriptions tbody tr", { hasText: "Production (e2e)" })).toHaveCount(0);

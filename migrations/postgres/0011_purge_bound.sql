@@ -3,7 +3,7 @@
 -- exactly those, never an entry with an old timestamp that arrived after the archive was
 -- written. Otherwise the step of migration 0008 unchanged; the three-argument function
 -- goes, its grants passed to the new one.
-CREATE FUNCTION audit_purge(cutoff bigint, max_rows integer, purged_at bigint, below bigint)
+CREATE FUNCTION audit_purge(cutoff bigint, max_rows integer, purged_at bigint, below bigint DEFAULT NULL)
     RETURNS TABLE (deleted bigint, first_seq bigint, last_seq bigint, more boolean)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -64,10 +64,15 @@ pub fn SettingsPage() -> impl IntoView {
 #[component]
 fn Advanced() -> impl IntoView {
     let save = ServerAction::<SaveSettings>::new();
-    let overview = Resource::new(move || save.version().get(), |_| retention_overview());
+    // Read again only after a change was made: a refused one keeps the form as typed.
+    let changed = RwSignal::new(0u32);
+    let overview = Resource::new(move || changed.get(), |_| retention_overview());
     let outcome = Outcome::new();
     Effect::new(move |_| {
         if let Some(result) = save.value().get() {
+            if result.is_ok() {
+                changed.update(|n| *n += 1);
+            }
             outcome.show(result.map(|saved| said(&saved)));
         }
     });
@@ -104,6 +109,8 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSettings>) -> impl Into
         })
     };
     let problem = RwSignal::new(None::<String>);
+    // Which field the problem is about.
+    let problem_field = RwSignal::new(RETENTION_DAYS);
     // Shorter than the saved value: how many entries the next purge would then delete,
     // asked once typing pauses (in the browser only: the server renders none).
     let shorter = Memo::new(move |_| typed().ok().filter(|days| *days < saved));
@@ -146,18 +153,27 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSettings>) -> impl Into
     };
     let send = move || {
         confirming.set(false);
-        let mut values = vec![(RETENTION_DAYS.to_owned(), text.get_untracked())];
-        // The directory only when it changed: the server checks it can write there.
+        // The directory first (a retention shortened only once the archive it is to
+        // write is in place), and only when it changed: the server checks it can write
+        // there.
+        let mut values = Vec::new();
         let dir = archive.get_untracked();
         if saved_archive.with_value(|saved| dir.trim() != saved.trim()) {
             values.push((ARCHIVE_DIR.to_owned(), dir));
         }
+        values.push((RETENTION_DAYS.to_owned(), text.get_untracked()));
         save.dispatch(SaveSettings { values });
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        match typed().and_then(|days| archive_typed().map(|()| days)) {
-            Err(message) => problem.set(Some(message)),
+        let checked = typed()
+            .map_err(|m| (RETENTION_DAYS, m))
+            .and_then(|days| archive_typed().map(|()| days).map_err(|m| (ARCHIVE_DIR, m)));
+        match checked {
+            Err((field, message)) => {
+                problem_field.set(field);
+                problem.set(Some(message));
+            }
             Ok(days) => {
                 problem.set(None);
                 if days < saved {
@@ -218,7 +234,7 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSettings>) -> impl Into
                 inputmode="numeric"
                 autocomplete="off"
                 disabled=!may_change
-                aria-invalid=move || problem.get().is_some().to_string()
+                aria-invalid=move || (problem.get().is_some() && problem_field.get() == RETENTION_DAYS).to_string()
                 aria-describedby="retention-problem retention-meaning retention-bounds"
                 bind:value=text
                 on:input=move |_| {
@@ -257,7 +273,8 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSettings>) -> impl Into
                 spellcheck="false"
                 placeholder="/var/lib/certifyclouds/archive"
                 disabled=!may_change
-                aria-describedby="archive-meaning"
+                aria-invalid=move || (problem.get().is_some() && problem_field.get() == ARCHIVE_DIR).to_string()
+                aria-describedby="retention-problem archive-meaning"
                 bind:value=archive
                 on:input=move |_| problem.set(None)
             />

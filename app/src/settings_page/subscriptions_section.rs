@@ -12,15 +12,23 @@ use leptos::prelude::*;
 pub fn Subscriptions() -> impl IntoView {
     let add = ServerAction::<AddSubscription>::new();
     let remove = ServerAction::<RemoveSubscription>::new();
-    let overview = Resource::new(move || (add.version().get(), remove.version().get()), |_| subscriptions_overview());
+    // Read again only after a change was made: a refused one keeps the form as typed.
+    let changed = RwSignal::new(0u32);
+    let overview = Resource::new(move || changed.get(), |_| subscriptions_overview());
     let outcome = Outcome::new();
     Effect::new(move |_| {
         if let Some(result) = add.value().get() {
+            if result.is_ok() {
+                changed.update(|n| *n += 1);
+            }
             outcome.show(result.map(|s| format!("Added subscription {} ({}).", s.display_name, s.subscription_id)));
         }
     });
     Effect::new(move |_| {
         if let Some(result) = remove.value().get() {
+            if result.is_ok() {
+                changed.update(|n| *n += 1);
+            }
             outcome.show(result.map(|s| format!("Removed subscription {} ({}).", s.display_name, s.subscription_id)));
         }
     });
@@ -70,7 +78,7 @@ fn SubscriptionTable(
             let action = may_change.then(|| {
                 view! {
                     <Confirmed
-                        label=format!("Remove {name}")
+                        label=format!("Remove {name} ({id})")
                         text="Remove"
                         question=format!("Remove {name}? Discovery stops scanning it. ")
                         confirm="Confirm remove"

@@ -148,7 +148,7 @@ async fn record(tally: &Mutex<Tally>, ok: bool, ms: f64, items: usize) {
 }
 
 /// Sends one request and reads the whole answer: (status, milliseconds, body bytes).
-async fn send(
+pub async fn send(
     app: &axum::Router,
     request: axum::http::request::Builder,
     token: &str,

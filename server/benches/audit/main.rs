@@ -19,6 +19,7 @@
 //!   those databases, on a server that outlives the run (`with-postgres.sh` removes its
 //!   own when the run ends).
 //! - `BENCH_POOL_SIZE=<n>`: on PostgreSQL, the readers' pool size (`pool_size` in the URL).
+//! - `BENCH_ONLY=purge`: only the purge under load (its own section of the report, written).
 //! - `BENCH_ONLY=templates` (or `catalogue`, `bulk`, `load`, `breakdown`, `export`): time only those parts and print
 //!   them, for a quick look; the report is left alone. `BENCH_CASE=<words>` keeps only
 //!   the cases whose name holds them.
@@ -28,6 +29,7 @@ mod export;
 mod ingest;
 mod load;
 mod memory;
+mod purge;
 mod report;
 
 use app::store::{self, Store};
@@ -198,6 +200,9 @@ async fn main() {
     let day = |days_ago: i64| (until - Duration::days(days_ago)).date_naive().to_string();
 
     if let Ok(only) = std::env::var("BENCH_ONLY") {
+        if only == "purge" {
+            return purge_section(events, until).await;
+        }
         return quick(&only, events, until).await;
     }
     let catalogue = seeded(Profile::Catalogue, events, until).await;
@@ -308,6 +313,17 @@ async fn main() {
     report::write_section(&marker, &section);
     catalogue.store.maintenance.close().await;
     templates.store.maintenance.close().await;
+    purge_section(events, until).await;
+}
+
+/// The purge under load, in a section of its own (`BENCH_ONLY=purge` runs only this).
+async fn purge_section(events: u64, until: DateTime<Utc>) {
+    let section = purge::section(events, until).await;
+    let marker = match Engine::from_env() {
+        Engine::Sqlite => format!("bench:purge:{events}"),
+        Engine::Postgres(_) => format!("bench:purge:{events}:postgres"),
+    };
+    report::write_section(&marker, &section);
 }
 
 /// Readers and single-event producers, as in the load above, on a freshly seeded store of

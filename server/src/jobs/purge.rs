@@ -43,7 +43,7 @@ async fn purge_once(store: &Store, signing: &Signing) {
         Ok(days) => days,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the retention setting; no purge this time");
-            return record_failure(store, None, 0, &format!("cannot read the retention setting: {e}"), now).await;
+            return record_failure(store, None, 0, &format!("cannot read the retention setting: {e}"), None, now).await;
         }
     };
     match run(store, signing, days, now).await {

@@ -725,7 +725,7 @@ mod tests {
         assert_eq!(step.deleted, 2);
         // The database itself refuses a cutoff within the last 30 days, whoever asks.
         let now = chrono::Utc::now().timestamp_micros();
-        let refused = sqlx::query("SELECT * FROM audit_purge($1, 10, $1)").bind(now).execute(&mut conn).await;
+        let refused = sqlx::query("SELECT * FROM audit_purge($1, 10, $1, NULL)").bind(now).execute(&mut conn).await;
         assert!(refused.expect_err("refused").to_string().contains("at least the last 30 days"));
         for sql in ["DELETE FROM audit_purged", "INSERT INTO audit_purged SELECT * FROM audit_purged"] {
             let refused = sqlx::query(sql).execute(&mut conn).await.expect_err(sql);
