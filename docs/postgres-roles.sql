@@ -21,4 +21,5 @@ GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint), audit_ensure_months_ah
     TO :"app";
 -- The retention purge: the only delete, with the owner's rights, recording what it removes
 -- (SELECT on audit_purged comes with ALL TABLES above). The role itself deletes nothing.
-GRANT EXECUTE ON FUNCTION audit_purge(bigint, integer, bigint, bigint) TO :"app";
+GRANT EXECUTE ON FUNCTION audit_purge(bigint, integer, bigint, bigint), audit_purge_partition(bigint, bigint, bigint)
+    TO :"app";

@@ -38,6 +38,8 @@ pub mod signin;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
+pub mod subscription_changes;
+#[cfg(feature = "ssr")]
 pub mod token_admin;
 #[cfg(feature = "ssr")]
 pub mod user_events;

@@ -19,8 +19,30 @@ use thiserror::Error;
 pub const COMPLETED: &str = "retention.purge.completed";
 pub const FAILED: &str = "retention.purge.failed";
 
-/// Entries deleted per transaction: each step holds the database for milliseconds.
-pub const STEP: u32 = 2_000;
+/// Entries deleted by the first transaction; the next ones are sized so that each takes
+/// about [`STEP_TIME`], from [`MIN_STEP`] to [`MAX_STEP`] entries: an append or a query
+/// waits at most for one step.
+pub const STEP: u32 = 1_000;
+pub const MIN_STEP: u32 = 100;
+pub const MAX_STEP: u32 = 5_000;
+pub const STEP_TIME: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The pause after a step that took `took`, whether appends came in meanwhile.
+fn pause(took: std::time::Duration, appending: bool) -> std::time::Duration {
+    let quiet = std::time::Duration::from_millis(5);
+    match appending {
+        true => (took * 24).clamp(quiet, std::time::Duration::from_millis(500)),
+        false => quiet,
+    }
+}
+
+/// The size of the step after one of `limit` entries that took `took`.
+fn next_step(limit: u32, took: std::time::Duration) -> u32 {
+    let micros = took.as_micros().max(1);
+    let scaled = u128::from(limit) * STEP_TIME.as_micros() / micros;
+    // At most double at once: a step that happened to be quick says little.
+    u32::try_from(scaled.min(u128::from(limit) * 2)).unwrap_or(MAX_STEP).clamp(MIN_STEP, MAX_STEP)
+}
 
 /// The longest retention that may be set.
 pub const MAX_RETENTION_DAYS: u32 = 365;
@@ -187,8 +209,11 @@ pub async fn run(
         }
     }
     let (mut deleted, mut first, mut last) = (0u64, None::<u64>, None::<u64>);
+    let mut limit = STEP;
     while below != Some(0) {
-        let step = match store.retention.purge_step(cutoff, below, STEP, now).await {
+        let started = std::time::Instant::now();
+        let commits = store.maintenance.commits();
+        let step = match store.retention.purge_step(cutoff, below, limit, now).await {
             Ok(step) => step,
             Err(source) => {
                 record_failure(store, days_and_cutoff, deleted, &source.to_string(), archive.as_ref(), now).await;
@@ -204,8 +229,11 @@ pub async fn run(
         if !step.more {
             break;
         }
-        // Between steps, appends and queries go first.
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let took = started.elapsed();
+        limit = next_step(limit, took);
+        // Between steps, appends and queries go first: while appends keep coming, the
+        // purge takes a twentieth of the time at most; with none, it goes on at once.
+        tokio::time::sleep(pause(took, store.maintenance.commits() != commits)).await;
     }
 
     let mut event = InternalEvent::new(COMPLETED)?
@@ -247,6 +275,19 @@ mod tests {
     use crate::checkpoint::LogKey;
     use crate::filter::{EntryQuery, PageRequest};
     use crate::store::conformance::samples;
+
+    #[test]
+    fn steps_are_sized_to_take_about_10_ms_and_make_way_for_appends() {
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(next_step(1_000, ms(20)), 500);
+        assert_eq!(next_step(1_000, ms(10)), 1_000);
+        assert_eq!(next_step(1_000, ms(2)), 2_000, "at most double");
+        assert_eq!(next_step(4_000, ms(1)), MAX_STEP);
+        assert_eq!(next_step(200, ms(500)), MIN_STEP);
+        assert_eq!(pause(ms(20), false), ms(5), "nothing to make way for");
+        assert_eq!(pause(ms(10), true), ms(240), "a twenty-fifth of the time while appends come");
+        assert_eq!(pause(ms(100), true), ms(500));
+    }
 
     #[tokio::test]
     async fn a_run_purges_what_is_due_signs_the_tree_and_is_recorded() {

@@ -189,7 +189,7 @@ pub struct SubscriptionsView {
 pub async fn subscriptions_overview() -> Result<SubscriptionsView, AdminError> {
     let (store, person) = signed_in_person()?;
     Ok(SubscriptionsView {
-        subscriptions: crate::subscriptions::list(&store).await.map_err(|e| unavailable(&e))?,
+        subscriptions: crate::subscription_changes::list(&store).await.map_err(|e| unavailable(&e))?,
         may_change: person.role == crate::accounts::Role::Admin,
     })
 }
@@ -205,7 +205,7 @@ pub async fn add_subscription(
     admin_only(&person)?;
     let actor = crate::access::Principal::Person(person).actor();
     let new = crate::subscriptions::NewSubscription { subscription_id, display_name, cloud };
-    crate::subscriptions::add(&store, &new, actor, Utc::now()).await.map_err(refused)
+    crate::subscription_changes::add(&store, &new, actor, Utc::now()).await.map_err(refused)
 }
 
 /// Removes a subscription: admins.
@@ -214,15 +214,16 @@ pub async fn remove_subscription(subscription_id: String) -> Result<crate::subsc
     let (store, person) = signed_in_person()?;
     admin_only(&person)?;
     let actor = crate::access::Principal::Person(person).actor();
-    crate::subscriptions::remove(&store, &subscription_id, actor, Utc::now()).await.map_err(refused)
+    crate::subscription_changes::remove(&store, &subscription_id, actor, Utc::now()).await.map_err(refused)
 }
 
 /// A subscription refused, as the form says it (the field as labelled); a failure is the
 /// server's.
 #[cfg(feature = "ssr")]
-fn refused(e: crate::subscriptions::ChangeError) -> AdminError {
+fn refused(e: crate::subscription_changes::ChangeError) -> AdminError {
     use crate::admin::api::answer;
-    use crate::subscriptions::{ChangeError, SubscriptionError};
+    use crate::subscription_changes::ChangeError;
+    use crate::subscriptions::SubscriptionError;
     match e {
         ChangeError::Refused(e) => answer(match &e {
             SubscriptionError::Invalid { field, .. } => {

@@ -21,8 +21,9 @@ use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-/// What this process knows of the database: the month partitions that exist (never
-/// dropped while it runs but by retention, which drops only months long past) and the
+/// What this process knows of the database: the month partitions that exist (dropped
+/// only by the retention purge, of months long past: an append that finds one gone makes
+/// it again) and the
 /// head of the chain as its last append left it.
 #[derive(Default)]
 pub struct Known {
@@ -65,8 +66,23 @@ pub async fn append(
     phases: &mut AppendPhases,
 ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
     // The sequence numbers are given once the head is read, under the lock.
-    let group = entries.iter().map(|e| Planned { fields: EntryFields::of_new(e, 0), copy_of: None }).collect();
-    write(pool, known, group, phases).await
+    let group = || entries.iter().map(|e| Planned { fields: EntryFields::of_new(e, 0), copy_of: None }).collect();
+    match write(pool, known, group(), phases).await {
+        // A month this process knew has been dropped by the retention purge (here or in
+        // another instance) and an entry of it arrived late: it is made again.
+        Err(e) if no_partition(&e) => {
+            known.partitions.clear();
+            write(pool, known, group(), phases).await
+        }
+        written => written,
+    }
+}
+
+/// Whether an append failed for want of its month's partition (nothing was stored).
+fn no_partition(error: &StoreError) -> bool {
+    let StoreError::Backend(source) = error else { return false };
+    let database = source.downcast_ref::<sqlx::Error>().and_then(sqlx::Error::as_database_error);
+    database.is_some_and(|d| d.code().as_deref() == Some("23514") && d.message().contains("no partition"))
 }
 
 /// Appends entries copied from another store with their sequence numbers and hashes
@@ -78,8 +94,14 @@ pub async fn copy(
     entries: &[AuditEntry],
     phases: &mut AppendPhases,
 ) -> Result<AppendReceipt, StoreError> {
-    let group = entries.iter().map(|e| Planned { fields: EntryFields::of_stored(e), copy_of: Some(e) }).collect();
-    let chained = write(pool, known, group, phases).await?;
+    let group = || entries.iter().map(|e| Planned { fields: EntryFields::of_stored(e), copy_of: Some(e) }).collect();
+    let chained = match write(pool, known, group(), phases).await {
+        Err(e) if no_partition(&e) => {
+            known.partitions.clear();
+            write(pool, known, group(), phases).await?
+        }
+        written => written?,
+    };
     Ok(AppendReceipt {
         sequences: chained.iter().map(|(seq, _)| *seq).collect(),
         head_hash: chained.last().map(|(_, hash)| hex::encode(hash)).unwrap_or_default(),

@@ -718,11 +718,31 @@ mod tests {
         let now = chrono::Utc::now();
         assert_eq!(app.settings.put_setting("audit_retention_days", "120", now).await.expect("puts"), None);
         assert!(app.settings.restore_setting("audit_retention_days", "120", "90", now).await.expect("restores"));
-        // The retention purge runs with the owner's rights; the role deletes nothing itself.
+        // And subscriptions added and removed.
+        let subscription = crate::subscriptions::Subscription {
+            subscription_id: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+            display_name: "Production".into(),
+            cloud: crate::subscriptions::Cloud::Azure,
+            added_at: now,
+            added_by: "ana".into(),
+        };
+        assert!(app.settings.add_subscription(&subscription).await.expect("adds"));
+        assert!(app.settings.remove_subscription(&subscription.subscription_id).await.expect("removes").is_some());
+        // The retention purge runs with the owner's rights (the oldest month, wholly due,
+        // dropped by audit_purge_partition; then rows by audit_purge); the role deletes
+        // nothing itself.
         let everything = chrono::Utc::now() - chrono::Duration::days(30);
-        let step =
-            app.retention.purge_step(everything, None, 2, chrono::Utc::now()).await.expect("the role runs the purge");
-        assert_eq!(step.deleted, 2);
+        let due = app.retention.purge_due(everything).await.expect("counts");
+        let mut purged = 0;
+        loop {
+            let step =
+                app.retention.purge_step(everything, None, 2, chrono::Utc::now()).await.expect("the role purges");
+            purged += step.deleted;
+            if !step.more {
+                break;
+            }
+        }
+        assert!(due >= 2 && purged == due, "{purged} of {due}");
         // The database itself refuses a cutoff within the last 30 days, whoever asks.
         let now = chrono::Utc::now().timestamp_micros();
         let refused = sqlx::query("SELECT * FROM audit_purge($1, 10, $1, NULL)").bind(now).execute(&mut conn).await;
@@ -838,6 +858,62 @@ mod tests {
                 .expect("lists");
         assert!(partitions.contains(&"audit_entries_201907".to_owned()), "{partitions:?}");
         assert!(partitions.contains(&"audit_entries_202502".to_owned()), "{partitions:?}");
+    }
+
+    #[tokio::test]
+    async fn the_purge_drops_a_month_partition_wholly_due_and_keeps_the_log_verifiable() {
+        let (store, db) = fresh().await;
+        // 40 entries of January 2025, 40 of late February and March, 10 more of January
+        // arriving late, then one of today (the newest, never purged).
+        let january = |range: std::ops::Range<i64>| {
+            let mut entries = samples(range);
+            for e in &mut entries {
+                e.timestamp -= chrono::Duration::days(45);
+            }
+            entries
+        };
+        store.log.append(january(0..40)).await.expect("appends");
+        store.log.append(samples(40..80)).await.expect("appends");
+        store.log.append(january(80..90)).await.expect("appends");
+        let mut today = samples(90..91);
+        today[0].timestamp = chrono::Utc::now();
+        store.log.append(today).await.expect("appends");
+        let jan: u64 = 50;
+        let cutoff: chrono::DateTime<chrono::Utc> = "2025-02-01T00:00:00Z".parse().expect("time");
+        assert!(
+            store.log.entries_after(0, 100).await.expect("reads").iter().filter(|e| e.timestamp < cutoff).count()
+                as u64
+                == jan
+        );
+
+        let now = chrono::Utc::now();
+        let first = store.retention.purge_step(cutoff, None, 7, now).await.expect("purges");
+        assert_eq!(
+            (first.deleted, first.first, first.last, first.more),
+            (jan, Some(1), Some(90), true),
+            "dropped whole"
+        );
+        let second = store.retention.purge_step(cutoff, None, 7, now).await.expect("purges");
+        assert_eq!(second, crate::store::PurgeStep::default());
+
+        let pool = PgPool::connect(db.url()).await.expect("connects");
+        let partitions: Vec<String> =
+            sqlx::query_scalar("SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_entries'::regclass ORDER BY 1")
+                .fetch_all(&pool)
+                .await
+                .expect("lists");
+        assert!(!partitions.contains(&"audit_entries_202501".to_owned()), "{partitions:?}");
+        let runs: Vec<(u64, u64)> =
+            store.retention.purged().await.expect("reads").iter().map(|r| (r.first, r.last)).collect();
+        assert_eq!(runs, [(1, 40), (81, 90)]);
+        // Counts and search agree with what is left, and the log verifies across the runs.
+        assert_eq!(store.log.count(&EntryFilter::default()).await.expect("counts"), 41);
+        let report = store.log.verify(None).await.expect("verifies");
+        assert!(report.is_intact(), "{:?}", report.problems);
+        assert_eq!((report.entries, report.purged), (91, jan), "every entry of the log, the purged counted apart");
+        // An entry of the dropped month arriving late: its month is made again.
+        store.log.append(january(91..92)).await.expect("appends into a month dropped");
+        assert_eq!(store.log.count(&EntryFilter::default()).await.expect("counts"), 42);
     }
 
     #[tokio::test]

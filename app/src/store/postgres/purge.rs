@@ -1,5 +1,6 @@
 //! The retention purge on PostgreSQL ([`crate::store::Retention`]): each step is one call
-//! of `audit_purge` (migrations/postgres/0008, bounded by 0011), which runs with the schema owner's rights:
+//! of `audit_purge_partition` (0012: a whole month partition due is dropped) or else of
+//! `audit_purge` (migrations/postgres/0008, bounded by 0011), which runs with the schema owner's rights:
 //! the application's role may run the purge but delete nothing itself.
 
 use crate::store::retention::{self, PurgeStep, PurgedGap, PurgedRange, PurgedRow, PURGED_ROWS};
@@ -16,12 +17,30 @@ pub async fn step(
     now: DateTime<Utc>,
 ) -> Result<PurgeStep, StoreError> {
     retention::check_cutoff(cutoff)?;
+    let below = below.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
+    // A whole month partition due goes at once (migrations/postgres/0012); then another
+    // step looks again.
+    let (dropped, first, last): (i64, Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT deleted, first_seq, last_seq FROM audit_purge_partition($1, $2, $3)")
+            .bind(cutoff.timestamp_micros())
+            .bind(now.timestamp_micros())
+            .bind(below)
+            .fetch_one(&mut *conn)
+            .await?;
+    if dropped > 0 {
+        return Ok(PurgeStep {
+            deleted: seq_u64(dropped),
+            first: first.map(seq_u64),
+            last: last.map(seq_u64),
+            more: true,
+        });
+    }
     let (deleted, first, last, more): (i64, Option<i64>, Option<i64>, bool) =
         sqlx::query_as("SELECT deleted, first_seq, last_seq, more FROM audit_purge($1, $2, $3, $4)")
             .bind(cutoff.timestamp_micros())
             .bind(i32::try_from(limit).unwrap_or(i32::MAX))
             .bind(now.timestamp_micros())
-            .bind(below.map(|b| i64::try_from(b).unwrap_or(i64::MAX)))
+            .bind(below)
             .fetch_one(conn)
             .await?;
     Ok(PurgeStep { deleted: seq_u64(deleted), first: first.map(seq_u64), last: last.map(seq_u64), more })

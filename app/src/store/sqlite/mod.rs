@@ -352,10 +352,7 @@ impl crate::store::Retention for SqliteStore {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<crate::store::PurgeStep, StoreError> {
-        let path = self.pool.connect_options().get_filename().to_owned();
-        let step = tokio::task::spawn_blocking(move || purge::step(&path, cutoff, below, limit, now))
-            .await
-            .map_err(StoreError::backend)??;
+        let step = self.writer.purge_step(cutoff, below, limit, now).await?;
         if step.deleted > 0 {
             // Searches' counts of days that are over change only when entries go.
             self.range_counts.clear();

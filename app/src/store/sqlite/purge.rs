@@ -29,16 +29,17 @@ struct Due {
     hash: Vec<u8>,
 }
 
-/// One step: at most `limit` entries older than `cutoff`, never the newest entry.
+/// One step: at most `limit` entries older than `cutoff`, never the newest entry, on the
+/// writer's connection (the writer runs it between appends: they wait for one short step,
+/// never for a lock held by another connection).
 pub fn step(
-    path: &Path,
+    conn: &mut Connection,
     cutoff: DateTime<Utc>,
     below: Option<u64>,
     limit: u32,
     now: DateTime<Utc>,
 ) -> Result<PurgeStep, StoreError> {
     check_cutoff(cutoff)?;
-    let mut conn = super::writer::connect(path)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let cutoff = cutoff.timestamp_micros();
     let head: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_entries", [], |r| r.get(0))?;

@@ -54,12 +54,15 @@ struct Kept {
     /// Moved on by every [`RangeCounts::clear`]: a count made across a purge (begun
     /// before it, on the entries as they were) is not kept.
     generation: u64,
+    /// How many purge records the counts were made under: a purge by another process
+    /// (`certifyclouds purge` beside a running server) adds some, and the counts go.
+    purges: i64,
 }
 
 impl RangeCounts {
     pub fn clear(&self) {
         let mut kept = self.lock();
-        *kept = Kept { generation: kept.generation + 1, ..Kept::default() };
+        *kept = Kept { generation: kept.generation + 1, purges: kept.purges, ..Kept::default() };
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -82,7 +85,7 @@ impl Kept {
         let counted: Vec<_> = counted.into_iter().collect();
         let new_bytes = if self.by_query.contains_key(query) { 0 } else { query.len() };
         if self.ranges + counted.len() > RANGE_COUNTS_KEPT || self.query_bytes + new_bytes > RANGE_QUERY_BYTES_KEPT {
-            *self = Kept { generation: self.generation, ..Kept::default() };
+            *self = Kept { generation: self.generation, purges: self.purges, ..Kept::default() };
         }
         if !self.by_query.contains_key(query) {
             self.query_bytes += query.len();
@@ -338,8 +341,12 @@ async fn closed_per_day(
     let mut found = Vec::with_capacity(days.len());
     let mut missing = Vec::new();
     let generation;
+    let purges: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_purged").fetch_one(&mut *conn).await?;
     {
-        let counts = kept.lock();
+        let mut counts = kept.lock();
+        if counts.purges != purges {
+            *counts = Kept { generation: counts.generation + 1, purges, ..Kept::default() };
+        }
         generation = counts.generation;
         for &(day, start, end) in days {
             match counts.get(query, start, end) {
@@ -444,6 +451,23 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn kept_counts_go_when_another_process_purges() {
+        use crate::store::Retention;
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url).await.expect("opens");
+        let now: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
+        store.append(spread(0..500, "2025-03-01T00:00:00Z")).await.expect("appends");
+        assert_timeline(&store, "q=vault+kv", now).await;
+        assert!(store.range_counts.len() > 0, "closed days were kept");
+        // Another store on the same file (as `certifyclouds purge` beside the server).
+        let other = SqliteStore::open(&url).await.expect("opens");
+        let cutoff: DateTime<Utc> = "2025-03-03T00:00:00Z".parse().expect("time");
+        while other.purge_step(cutoff, None, 100, Utc::now()).await.expect("purges").more {}
+        assert_timeline(&store, "q=vault+kv", now).await;
+    }
+
     async fn assert_timeline(store: &SqliteStore, text: &str, now: DateTime<Utc>) {
         let (filter, _) = EntryQuery::from_query_string(text).and_then(|q| q.validate()).expect("valid");
         let earliest = store.earliest().await.expect("earliest");
@@ -456,9 +480,8 @@ mod tests {
     /// The timeline counted entry by entry.
     async fn timeline_of(store: &SqliteStore, filter: &EntryFilter, span: Span) -> Histogram {
         let mut want = Histogram::empty(span);
-        let head = store.count(&EntryFilter::default()).await.expect("counts");
-        for seq in 1..=head {
-            let e = store.get(seq).await.expect("reads").expect("stored");
+        // Every stored entry (purged ones are gone: the sequence numbers have holes).
+        for e in store.entries_after(0, u32::MAX).await.expect("reads") {
             if filter.matches(&e) {
                 want.add(e.timestamp, e.severity, 1);
             }

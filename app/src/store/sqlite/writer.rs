@@ -11,7 +11,8 @@ use super::append::{self, Actors};
 use super::{reindex, tree};
 use crate::ingest::ValidEntry;
 use crate::integrity::TreeBuilder;
-use crate::store::{AppendPhases, AppendReceipt, StoreError};
+use crate::store::{AppendPhases, AppendReceipt, PurgeStep, StoreError};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,9 +28,24 @@ struct Job {
     reply: Reply,
 }
 
+/// One step of the retention purge, run by the writer between appends.
+struct PurgeJob {
+    cutoff: DateTime<Utc>,
+    below: Option<u64>,
+    limit: u32,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<Result<PurgeStep, StoreError>>,
+}
+
+/// What the writer is given to do, in order.
+enum Work {
+    Append(Job),
+    Purge(PurgeJob),
+}
+
 pub struct Writer {
     /// `None` once closed, or for a store opened read-only.
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Mutex<Option<mpsc::Sender<Work>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The checkpointer (see [`checkpoints`]): stops when this sender is dropped.
     checkpointer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
@@ -94,13 +110,32 @@ impl Writer {
         }
         let (reply, answer) = oneshot::channel();
         let sent = match &*self.jobs.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some(jobs) => jobs.send(Job { entries, reply }).is_ok(),
+            Some(jobs) => jobs.send(Work::Append(Job { entries, reply })).is_ok(),
             None => false,
         };
         if !sent {
             return Err(StoreError::backend("the store does not take appends: it is closed or open read-only"));
         }
         answer.await.map_err(|_| StoreError::backend("the writer stopped before the append was committed"))?
+    }
+
+    /// One step of the retention purge ([`super::purge::step`]), in turn with the appends.
+    pub async fn purge_step(
+        &self,
+        cutoff: DateTime<Utc>,
+        below: Option<u64>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<PurgeStep, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let sent = match &*self.jobs.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(jobs) => jobs.send(Work::Purge(PurgeJob { cutoff, below, limit, now, reply })).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(StoreError::backend("the store does not purge: it is closed or open read-only"));
+        }
+        answer.await.map_err(|_| StoreError::backend("the writer stopped before the purge step was done"))?
     }
 
     /// Commits what is pending, then stops the thread.
@@ -180,17 +215,35 @@ fn checkpoints(conn: &Connection, stop: &mpsc::Receiver<()>) {
 fn run(
     mut conn: Connection,
     tree: Option<TreeBuilder>,
-    jobs: mpsc::Receiver<Job>,
+    jobs: mpsc::Receiver<Work>,
     head: &watch::Sender<u64>,
     tally: &Tally,
 ) {
     let mut known = Known { actors: Actors::default(), tree };
-    while let Ok(first) = jobs.recv() {
-        // Everything that arrived while the last commit ran goes into this one.
-        let mut group = vec![first];
-        group.extend(jobs.try_iter());
-        let committed = commit(&mut conn, &mut known, head, group, tally);
-        tally.commits.fetch_add(committed, Ordering::Relaxed);
+    let mut next = None;
+    while let Some(work) = next.take().or_else(|| jobs.recv().ok()) {
+        match work {
+            Work::Purge(job) => {
+                let done = super::purge::step(&mut conn, job.cutoff, job.below, job.limit, job.now);
+                let _ = job.reply.send(done);
+            }
+            Work::Append(first) => {
+                // Every append that arrived while the last commit ran goes into this one,
+                // up to a purge step, which comes after it.
+                let mut group = vec![first];
+                for work in jobs.try_iter() {
+                    match work {
+                        Work::Append(job) => group.push(job),
+                        purge @ Work::Purge(_) => {
+                            next = Some(purge);
+                            break;
+                        }
+                    }
+                }
+                let committed = commit(&mut conn, &mut known, head, group, tally);
+                tally.commits.fetch_add(committed, Ordering::Relaxed);
+            }
+        }
     }
 }
 
