@@ -232,7 +232,7 @@ pub async fn run(
         let took = started.elapsed();
         limit = next_step(limit, took);
         // Between steps, appends and queries go first: while appends keep coming, the
-        // purge takes a twentieth of the time at most; with none, it goes on at once.
+        // purge takes a twenty-fifth of the time at most; with none, it goes on at once.
         tokio::time::sleep(pause(took, store.maintenance.commits() != commits)).await;
     }
 

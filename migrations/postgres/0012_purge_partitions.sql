@@ -2,10 +2,11 @@
 -- cutoff and holds no entry the purge must keep (the newest, or one from `below` on), it is
 -- dropped instead of deleted row by row: its runs of sequence numbers are recorded as the
 -- row purge records them, the per-day counts and search keys of its days (all its own:
--- partitions are UTC months, days UTC days) go, and the table is dropped. Dropping waits at
--- most 40 ms for its lock (readers and appends would queue behind it); when it cannot have
--- it, nothing of this is done and the row purge (audit_purge) takes the partition in
--- steps instead. With its owner's rights, under the purge's own lock.
+-- partitions are UTC months, days UTC days) go, and the table is dropped. The month is
+-- locked against inserts (not reads) before it is looked at; the drop waits at most 40 ms
+-- for its exclusive lock (readers and appends would queue behind it); when it cannot have
+-- a lock, nothing of this is done, -1 is answered and the row purge (audit_purge) takes
+-- the partition in steps instead. With its owner's rights, under the purge's own lock.
 CREATE FUNCTION audit_purge_partition(cutoff bigint, purged_at bigint, below bigint DEFAULT NULL)
     RETURNS TABLE (deleted bigint, first_seq bigint, last_seq bigint)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -41,21 +42,29 @@ BEGIN
         RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint;
         RETURN;
     END IF;
-    EXECUTE format('SELECT count(*), min(seq), max(seq) FROM public.%I', part_name) INTO n, lo, hi;
-    IF n > 0 AND hi >= limit_seq THEN
-        RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint;
-        RETURN;
-    END IF;
-
     BEGIN
         PERFORM set_config('lock_timeout', '40ms', true);
-        EXECUTE format('LOCK TABLE public.%I IN ACCESS EXCLUSIVE MODE', part_name);
+        -- SHARE: no entry goes into the month from here on (a late one waits), readers
+        -- read on. Then it is looked at: an entry that arrived before the lock is seen.
+        EXECUTE format('LOCK TABLE public.%I IN SHARE MODE', part_name);
+        SELECT h.seq INTO head_seq FROM public.audit_head h;
+        limit_seq := least(head_seq, coalesce(below, head_seq));
+        EXECUTE format('SELECT max(seq) FROM public.%I', part_name) INTO hi;
+        IF hi >= limit_seq THEN
+            RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint;
+            RETURN;
+        END IF;
         EXECUTE format(
-            'INSERT INTO public.audit_purged (first_seq, last_seq, prev_hash, last_hash, purged_at, cutoff) '
-            'SELECT min(r.seq), max(r.seq), (array_agg(r.prev_hash ORDER BY r.seq))[1], '
-            '       (array_agg(r.hash ORDER BY r.seq DESC))[1], $1, $2 '
-            'FROM (SELECT e.seq, e.prev_hash, e.hash, e.seq - row_number() OVER (ORDER BY e.seq) AS run '
-            '      FROM public.%I e) r GROUP BY r.run', part_name)
+            'WITH runs AS ('
+            '  INSERT INTO public.audit_purged (first_seq, last_seq, prev_hash, last_hash, purged_at, cutoff) '
+            '  SELECT min(r.seq), max(r.seq), (array_agg(r.prev_hash ORDER BY r.seq))[1], '
+            '         (array_agg(r.hash ORDER BY r.seq DESC))[1], $1, $2 '
+            '  FROM (SELECT e.seq, e.prev_hash, e.hash, e.seq - row_number() OVER (ORDER BY e.seq) AS run '
+            '        FROM public.%I e) r GROUP BY r.run '
+            '  RETURNING first_seq, last_seq) '
+            'SELECT coalesce(sum(last_seq - first_seq + 1), 0)::bigint, min(first_seq), max(last_seq) FROM runs',
+            part_name)
+            INTO n, lo, hi
             USING purged_at, cutoff;
         DELETE FROM public.audit_daily_counts c
          WHERE c.day >= part_from / 86400000000 AND c.day < part_to / 86400000000;
@@ -63,10 +72,13 @@ BEGIN
          WHERE c.day >= part_from / 86400000000 AND c.day < part_to / 86400000000;
         DELETE FROM public.audit_search_keys c
          WHERE c.day >= part_from / 86400000000 AND c.day < part_to / 86400000000;
+        -- The drop itself locks the table and its parent exclusively: at most 40 ms of
+        -- waiting for readers, or all of this is undone and the rows go in steps.
         EXECUTE format('DROP TABLE public.%I', part_name);
     EXCEPTION WHEN lock_not_available THEN
-        -- Busy: the row purge takes it in steps.
-        RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint;
+        -- Busy: the row purge takes it in steps (-1 says so: the caller stops trying the
+        -- drop for a while).
+        RETURN QUERY SELECT -1::bigint, NULL::bigint, NULL::bigint;
         RETURN;
     END;
     RETURN QUERY SELECT n, lo, hi;

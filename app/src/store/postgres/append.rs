@@ -82,7 +82,8 @@ pub async fn append(
 fn no_partition(error: &StoreError) -> bool {
     let StoreError::Backend(source) = error else { return false };
     let database = source.downcast_ref::<sqlx::Error>().and_then(sqlx::Error::as_database_error);
-    database.is_some_and(|d| d.code().as_deref() == Some("23514") && d.message().contains("no partition"))
+    // 23514 without a constraint: no partition takes the row (the message may be translated).
+    database.is_some_and(|d| d.code().as_deref() == Some("23514") && d.constraint().is_none())
 }
 
 /// Appends entries copied from another store with their sequence numbers and hashes

@@ -99,6 +99,9 @@ pub struct PgStore {
     /// The connections holding this process's leads, by job: a session's advisory lock
     /// lasts as long as its connection.
     leads: tokio::sync::Mutex<HashMap<String, PgConnection>>,
+    /// Until when the purge deletes rows without trying to drop a whole month first: a
+    /// drop refused for want of its lock is not tried again at every step.
+    drops_paused_until: Mutex<Option<std::time::Instant>>,
 }
 
 impl PgStore {
@@ -167,6 +170,7 @@ impl PgStore {
             listener: Mutex::new(None),
             options,
             leads: tokio::sync::Mutex::new(HashMap::new()),
+            drops_paused_until: Mutex::new(None),
         })
     }
 
@@ -449,7 +453,7 @@ impl crate::store::Retention for PgStore {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<crate::store::PurgeStep, StoreError> {
-        purge::step(&mut *self.pool.acquire().await?, cutoff, below, limit, now).await
+        purge::step(&mut *self.pool.acquire().await?, cutoff, below, limit, now, &self.drops_paused_until).await
     }
 
     async fn purge_due(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -8,6 +8,11 @@ use crate::store::rows::seq_u64;
 use crate::store::{Problem, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long the purge deletes rows only after a month's drop was refused its lock.
+const DROP_PAUSE: Duration = Duration::from_secs(60);
 
 pub async fn step(
     conn: &mut PgConnection,
@@ -15,25 +20,29 @@ pub async fn step(
     below: Option<u64>,
     limit: u32,
     now: DateTime<Utc>,
+    drops_paused_until: &Mutex<Option<Instant>>,
 ) -> Result<PurgeStep, StoreError> {
     retention::check_cutoff(cutoff)?;
     let below = below.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
     // A whole month partition due goes at once (migrations/postgres/0012); then another
-    // step looks again.
-    let (dropped, first, last): (i64, Option<i64>, Option<i64>) =
-        sqlx::query_as("SELECT deleted, first_seq, last_seq FROM audit_purge_partition($1, $2, $3)")
-            .bind(cutoff.timestamp_micros())
-            .bind(now.timestamp_micros())
-            .bind(below)
-            .fetch_one(&mut *conn)
-            .await?;
-    if dropped > 0 {
-        return Ok(PurgeStep {
-            deleted: seq_u64(dropped),
-            first: first.map(seq_u64),
-            last: last.map(seq_u64),
-            more: true,
-        });
+    // step looks again. One refused for want of its lock (readers kept it) is not tried
+    // again for a while: the rows go in steps meanwhile.
+    let paused = drops_paused_until.lock().unwrap_or_else(PoisonError::into_inner).is_some_and(|t| Instant::now() < t);
+    if !paused {
+        let (dropped, first, last): (i64, Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT deleted, first_seq, last_seq FROM audit_purge_partition($1, $2, $3)")
+                .bind(cutoff.timestamp_micros())
+                .bind(now.timestamp_micros())
+                .bind(below)
+                .fetch_one(&mut *conn)
+                .await?;
+        if dropped < 0 {
+            *drops_paused_until.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + DROP_PAUSE);
+        }
+        if dropped > 0 {
+            let (first, last) = (first.map(seq_u64), last.map(seq_u64));
+            return Ok(PurgeStep { deleted: seq_u64(dropped), first, last, more: true });
+        }
     }
     let (deleted, first, last, more): (i64, Option<i64>, Option<i64>, bool) =
         sqlx::query_as("SELECT deleted, first_seq, last_seq, more FROM audit_purge($1, $2, $3, $4)")

@@ -454,18 +454,21 @@ mod tests {
     #[tokio::test]
     async fn kept_counts_go_when_another_process_purges() {
         use crate::store::Retention;
+        // Whole days from 1 March: the count kept for 4 March is of the whole day.
+        const QUERY: &str = "q=vault+kv&start_date=2025-03-01&end_date=2025-03-10";
         let dir = tempfile::tempdir().expect("dir");
         let url = format!("sqlite:{}", dir.path().join("t.db").display());
         let store = SqliteStore::open(&url).await.expect("opens");
         let now: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
         store.append(spread(0..500, "2025-03-01T00:00:00Z")).await.expect("appends");
-        assert_timeline(&store, "q=vault+kv", now).await;
+        assert_timeline(&store, QUERY, now).await;
         assert!(store.range_counts.len() > 0, "closed days were kept");
         // Another store on the same file (as `certifyclouds purge` beside the server).
         let other = SqliteStore::open(&url).await.expect("opens");
-        let cutoff: DateTime<Utc> = "2025-03-03T00:00:00Z".parse().expect("time");
+        // Mid-day: the kept count of that closed day no longer holds.
+        let cutoff: DateTime<Utc> = "2025-03-04T12:00:00Z".parse().expect("time");
         while other.purge_step(cutoff, None, 100, Utc::now()).await.expect("purges").more {}
-        assert_timeline(&store, "q=vault+kv", now).await;
+        assert_timeline(&store, QUERY, now).await;
     }
 
     async fn assert_timeline(store: &SqliteStore, text: &str, now: DateTime<Utc>) {
