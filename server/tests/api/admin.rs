@@ -366,6 +366,10 @@ async fn settings_are_read_and_changed_by_admins_each_change_recorded_and_bad_va
     }
     let malformed = app.request(Method::PATCH, "/admin/settings", Some(&admin), b"{not json".to_vec()).await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    let twice = br#"{"audit_retention_days": 100, "audit_retention_days": 200}"#.to_vec();
+    let twice = app.request(Method::PATCH, "/admin/settings", Some(&admin), twice).await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST, "{}", twice.text);
+    assert_eq!(twice.json()["field"], "audit_retention_days");
     assert_eq!(
         call(Method::GET, Value::Null).await.json(),
         json!({"audit_retention_days": 120, "audit_archive_dir": null}),
