@@ -100,7 +100,7 @@ macro_rules! event {
 
 /// Namespaces that belong to the product itself: no ingested event may use them, even a
 /// type the catalogue does not (yet) list.
-pub const INTERNAL_NAMESPACES: &[&str] = &["audit.", "integrity.", "retention.", "token."];
+pub const INTERNAL_NAMESPACES: &[&str] = &["audit.", "integrity.", "retention.", "token.", "destination.", "delivery."];
 
 /// Every event type of the spec, and the system events the product itself emits.
 pub static CATALOGUE: &[EventSpec] = &[
@@ -272,6 +272,30 @@ pub static CATALOGUE: &[EventSpec] = &[
         "Subscription removed",
         ["details.subscription_id", "details.removed_by"],
         "Subscription {subscription_id} removed by {removed_by}"
+    ),
+    event!(
+        internal "destination.created",
+        Configuration,
+        Info,
+        "Delivery destination added",
+        ["details.destination_id", "details.name", "details.kind", "details.created_by"],
+        "Destination {name} ({kind}) added by {created_by}"
+    ),
+    event!(
+        internal "destination.updated",
+        Configuration,
+        Info,
+        "Delivery destination changed",
+        ["details.destination_id", "details.name", "details.changed_fields", "details.modified_by"],
+        "Destination {name} changed by {modified_by}: {changed_fields}"
+    ),
+    event!(
+        internal "destination.deleted",
+        Configuration,
+        Warning,
+        "Delivery destination removed",
+        ["details.destination_id", "details.name", "details.deleted_by"],
+        "Destination {name} removed by {deleted_by}"
     ),
     event!(
         "alert.rule.created",

@@ -168,7 +168,8 @@ pub fn parse_entry_id(id: &str) -> Option<u64> {
     digits.parse().ok().filter(|n| *n > 0)
 }
 
-/// One page of entries, newest first, with the number of entries that match in all.
+/// One page of entries, newest first, with the number of entries that match in all; or,
+/// read with a pull cursor (`after`), the next matching entries oldest first.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EntryPage {
@@ -183,6 +184,12 @@ pub struct EntryPage {
     pub total_exact: bool,
     pub limit: u32,
     pub offset: u64,
+    /// Read with `after`: the cursor for the next request, the highest sequence number
+    /// this one looked at (matching or not; the same as `after` when nothing newer was
+    /// there yet). `total` then counts only this page's entries, exact once the cursor
+    /// has caught up with the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
 }
 
 fn exact() -> bool {
@@ -199,7 +206,7 @@ pub const SEARCH_TOTAL_BOUND: u64 = 40;
 impl EntryPage {
     /// An empty page with an exact total of zero.
     pub fn empty(limit: u32, offset: u64) -> Self {
-        EntryPage { entries: Vec::new(), total: 0, total_exact: true, limit, offset }
+        EntryPage { entries: Vec::new(), total: 0, total_exact: true, limit, offset, next: None }
     }
 
     /// Whether another page follows this one.

@@ -47,6 +47,12 @@ pub struct EntryQuery {
     pub limit: Option<String>,
     /// How many matching entries to skip (default 0).
     pub offset: Option<String>,
+    /// Pull cursor: entries numbered above this sequence number, oldest first, instead of
+    /// the newest first (not with `offset`). The answer's `next` and its `Link` header
+    /// (`rel="next"`) give the cursor of the following request; see docs/delivery.md for
+    /// why a poller following it never misses or repeats an entry.
+    #[cfg_attr(feature = "ssr", param(example = "0"))]
+    pub after: Option<String>,
 }
 
 /// Why a query was refused; the message is what the client sees.
@@ -70,6 +76,10 @@ pub enum FilterError {
     BadLimit(String),
     #[error("offset '{0}' is invalid: use a whole number from 0")]
     BadOffset(String),
+    #[error("after '{0}' is invalid: use a sequence number, a whole number from 0")]
+    BadAfter(String),
+    #[error("after pages oldest first from a sequence number: leave out offset")]
+    AfterWithOffset,
     #[error("actor must not be empty")]
     EmptyActor,
     #[error("q is longer than {MAX_SEARCH_LEN} characters")]
@@ -159,8 +169,8 @@ impl Default for PageRequest {
 
 impl EntryQuery {
     /// Every parameter [`EntryQuery::from_query_string`] accepts; any other is refused.
-    pub const PARAMETERS: [&'static str; 8] =
-        ["start_date", "end_date", "event_type", "actor", "severity", "q", "limit", "offset"];
+    pub const PARAMETERS: [&'static str; 9] =
+        ["start_date", "end_date", "event_type", "actor", "severity", "q", "limit", "offset", "after"];
 
     /// Reads a URL query string (`a=1&b=2`), with repeatable `event_type` and `severity`
     /// (comma-separated lists work too). Unknown parameters are refused so that a typo
@@ -183,6 +193,7 @@ impl EntryQuery {
                 "q" => once(&mut out.q, "q")?,
                 "limit" => once(&mut out.limit, "limit")?,
                 "offset" => once(&mut out.offset, "offset")?,
+                "after" => once(&mut out.after, "after")?,
                 "event_type" => out.event_type.push(value),
                 "severity" => out.severity.push(value),
                 other => return Err(FilterError::UnknownParameter(other.to_owned())),
@@ -206,6 +217,7 @@ impl EntryQuery {
         put("q", &self.q);
         put("limit", &self.limit);
         put("offset", &self.offset);
+        put("after", &self.after);
         for v in self.event_type.iter().filter(|v| !v.is_empty()) {
             out.append_pair("event_type", v);
         }
@@ -213,6 +225,28 @@ impl EntryQuery {
             out.append_pair("severity", v);
         }
         out.finish()
+    }
+
+    /// Whether any paging parameter (`limit`, `offset`, `after`) is given: counts and
+    /// exports cover every matching entry and refuse them.
+    pub fn pages(&self) -> bool {
+        self.limit.is_some() || self.offset.is_some() || self.after.is_some()
+    }
+
+    /// The pull cursor (`after`), checked: `None` when it is not given.
+    pub fn after(&self) -> Result<Option<u64>, FilterError> {
+        let after = match self.after.as_deref().map(str::trim) {
+            None | Some("") => return Ok(None),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= i64::MAX as u64)
+                .ok_or_else(|| FilterError::BadAfter(v.to_owned()))?,
+        };
+        if self.offset.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+            return Err(FilterError::AfterWithOffset);
+        }
+        Ok(Some(after))
     }
 
     /// Validates every parameter; the first problem found is reported.
@@ -265,6 +299,7 @@ impl EntryQuery {
                 .filter(|n| *n <= i64::MAX as u64)
                 .ok_or_else(|| FilterError::BadOffset(v.to_owned()))?,
         };
+        self.after()?;
 
         Ok((
             EntryFilter { start, end, event_types, actor, severities, search, up_to: None },
@@ -332,7 +367,8 @@ fn split_list<'a>(values: &'a [String], param: &'static str) -> Result<Vec<&'a s
     Ok(items)
 }
 
-fn parse_event_type(value: &str) -> Result<EventTypeMatch, FilterError> {
+/// One event-type filter value: an exact type or a prefix (`auth.*`).
+pub fn parse_event_type(value: &str) -> Result<EventTypeMatch, FilterError> {
     let bad = || FilterError::BadEventType(value.to_owned());
     if let Some(prefix) = value.strip_suffix(".*") {
         let words: Vec<&str> = prefix.split('.').collect();

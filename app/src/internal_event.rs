@@ -122,6 +122,19 @@ impl InternalEvent {
     }
 }
 
+/// Records `event` (or says why it cannot be) as done by `by` at `now`: how a change made
+/// by a person or a token gets its one entry. The error is a sentence, for the caller to
+/// wrap in its own (a change that cannot be recorded is undone).
+pub async fn record(
+    store: &crate::store::Store,
+    event: Result<InternalEvent, EventError>,
+    by: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    let entry = event.and_then(|e| e.actor(by.clone()).build(now)).map_err(|e| e.to_string())?;
+    store.log.append(vec![entry]).await.map(|_| ()).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

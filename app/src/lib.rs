@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod checkpoint;
 pub mod compliance;
 pub mod dates;
+pub mod destinations;
 pub mod entry;
 pub mod export;
 pub mod filter;
@@ -29,6 +30,8 @@ pub mod subscriptions;
 pub mod tokens;
 pub mod topbar;
 
+#[cfg(feature = "ssr")]
+pub mod destination_changes;
 #[cfg(feature = "ssr")]
 pub mod purge_archive;
 #[cfg(feature = "ssr")]

@@ -4,7 +4,7 @@
 //! that cannot be recorded is undone.
 
 use crate::entry::Actor;
-use crate::internal_event::InternalEvent;
+use crate::internal_event::{record, InternalEvent};
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{check_subscription_id, NewSubscription, Subscription, SubscriptionError};
 use chrono::{DateTime, Utc};
@@ -90,14 +90,4 @@ pub async fn remove(store: &Store, id: &str, by: Actor, now: DateTime<Utc>) -> R
             Err(e) => Err(ChangeError::Unrecorded(format!("{why}; it could not be undone: {e}"))),
         },
     }
-}
-
-async fn record(
-    store: &Store,
-    event: Result<InternalEvent, crate::internal_event::EventError>,
-    by: &Actor,
-    now: DateTime<Utc>,
-) -> Result<(), String> {
-    let entry = event.and_then(|e| e.actor(by.clone()).build(now)).map_err(|e| e.to_string())?;
-    store.log.append(vec![entry]).await.map(|_| ()).map_err(|e| e.to_string())
 }

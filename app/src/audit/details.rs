@@ -30,6 +30,14 @@ pub fn changes(details: &Map<String, Value>) -> Vec<Change> {
             .to_owned();
         out.push(Change { field, before: show(before), after: show(after) });
     }
+    // `changes`: {field: {old, new}}, as user.updated and destination.updated record them.
+    if let Some(Value::Object(nested)) = details.get("changes") {
+        for (field, change) in nested {
+            if let (Some(before), Some(after)) = (change.get("old"), change.get("new")) {
+                out.push(Change { field: field.clone(), before: show(before), after: show(after) });
+            }
+        }
+    }
     for (key, before) in details {
         let Some(field) = key.strip_prefix("old_") else { continue };
         if field == "value" {
@@ -298,5 +306,7 @@ mod tests {
         let d = map(json!({"old_role": "viewer", "new_role": "admin", "old_team": null}));
         assert_eq!(changes(&d), vec![Change { field: "role".into(), before: "viewer".into(), after: "admin".into() }]);
         assert!(changes(&map(json!({"old_value": 1}))).is_empty());
+        let nested = changes(&map(json!({"changes": {"role": {"old": "auditor", "new": "admin"}, "x": {"old": 1}}})));
+        assert_eq!(nested, vec![Change { field: "role".into(), before: "auditor".into(), after: "admin".into() }]);
     }
 }

@@ -21,6 +21,8 @@ pub fn parse(search: &str) -> Result<EntryQuery, String> {
 }
 
 fn tidy(mut q: EntryQuery) -> EntryQuery {
+    // The tab pages newest first by offset; a pull cursor belongs to the API's pollers.
+    q.after = None;
     for slot in [&mut q.start_date, &mut q.end_date, &mut q.actor, &mut q.q, &mut q.limit, &mut q.offset] {
         if slot.as_deref().is_some_and(|v| v.trim().is_empty()) {
             *slot = None;

@@ -36,6 +36,7 @@ macro_rules! conformance_suite {
             the_purge_deletes_by_time_in_steps_and_verification_goes_across_what_it_recorded,
             settings_answer_the_value_each_change_replaced,
             subscriptions_are_unique_by_id_listed_by_name_and_removed_once,
+            destinations_are_unique_by_name_change_by_version_and_go_with_their_cursor,
             tokens_are_found_by_hash_and_names_are_unique,
             tokens_expire_are_revoked_at_once_and_note_their_use,
             users_are_unique_by_name_whatever_its_case_and_ids_are_never_reused,
@@ -636,7 +637,8 @@ pub async fn the_purge_deletes_by_time_in_steps_and_verification_goes_across_wha
         }
     }
     assert_eq!(deleted.iter().sum::<u64>(), due.len() as u64);
-    assert_eq!(store.retention.purge_step(cutoff, None, 7, now).await.expect("nothing left"), PurgeStep::default());
+    let left = store.retention.purge_step(cutoff, None, 7, now).await.expect("nothing left");
+    assert_eq!(PurgeStep { took: Default::default(), ..left }, PurgeStep::default());
     for seq in &due {
         assert_eq!(store.log.get(*seq).await.expect("reads"), None, "audit-{seq} was due");
     }
@@ -730,6 +732,83 @@ pub async fn subscriptions_are_unique_by_id_listed_by_name_and_removed_once(stor
     assert_eq!(store.settings.remove_subscription(&prod.subscription_id).await.expect("removes"), Some(prod.clone()));
     assert_eq!(store.settings.remove_subscription(&prod.subscription_id).await.expect("answers"), None);
     assert_eq!(store.settings.subscriptions().await.expect("reads"), vec![dev]);
+}
+
+pub async fn destinations_are_unique_by_name_change_by_version_and_go_with_their_cursor(store: Store) {
+    use crate::destinations::{DestinationConfig, DestinationKind, HecOptions};
+    use crate::store::destinations::Updated;
+    use crate::store::StoredDestination;
+    let at: DateTime<Utc> = "2026-01-01T00:00:00.123456Z".parse().expect("time");
+    let config = DestinationConfig {
+        url: Some("https://splunk:8088".into()),
+        event_types: vec!["audit.*".into()],
+        min_severity: Severity::Info,
+        enabled: true,
+        hec: HecOptions { index: Some("audit".into()), ..HecOptions::default() },
+        headers: Default::default(),
+        max_events: 100,
+        max_bytes: 1 << 20,
+    };
+    let new = |name: &str| StoredDestination {
+        id: 0,
+        name: name.to_owned(),
+        kind: DestinationKind::SplunkHec,
+        config: config.clone(),
+        secret: Some("token-1".into()),
+        version: 1,
+        created_at: at,
+        created_by: "ana".into(),
+        updated_at: at,
+        updated_by: "ana".into(),
+    };
+    assert!(store.delivery.destinations().await.expect("reads").is_empty());
+    let splunk = store.delivery.create_destination(&new("Splunk"), 7).await.expect("adds").expect("added");
+    assert!(splunk.id > 0);
+    assert_eq!(StoredDestination { id: splunk.id, ..new("Splunk") }, splunk, "read back as written");
+    assert_eq!(store.delivery.delivery_cursor(splunk.id).await.expect("reads"), Some(7));
+    assert_eq!(store.delivery.create_destination(&new("SPLUNK"), 0).await.expect("answers"), None, "names ignore case");
+    let hook = store.delivery.create_destination(&new("hook"), 0).await.expect("adds").expect("added");
+    assert!(hook.id > splunk.id);
+    let names: Vec<String> = store.delivery.destinations().await.expect("reads").into_iter().map(|d| d.name).collect();
+    assert_eq!(names, vec!["hook", "Splunk"], "by name ignoring case");
+
+    let changed = DestinationConfig { min_severity: Severity::Warning, ..config.clone() };
+    let later = at + Duration::seconds(5);
+    let Updated::Done(after) = store
+        .delivery
+        .update_destination(splunk.id, 1, "splunk-prod", &changed, Some("token-2"), later, "bo")
+        .await
+        .expect("updates")
+    else {
+        panic!("not updated")
+    };
+    let after = *after;
+    assert_eq!((after.version, after.name.as_str(), after.secret.as_deref()), (2, "splunk-prod", Some("token-2")));
+    assert_eq!(
+        (after.config.min_severity, after.updated_at, after.updated_by.as_str()),
+        (Severity::Warning, later, "bo")
+    );
+    assert_eq!((after.created_at, after.created_by.as_str()), (at, "ana"));
+    let stale =
+        store.delivery.update_destination(splunk.id, 1, "x", &config, None, later, "bo").await.expect("answers");
+    assert_eq!(stale, Updated::Changed, "a change from an old version is refused");
+    let taken =
+        store.delivery.update_destination(splunk.id, 2, "HOOK", &config, None, later, "bo").await.expect("answers");
+    assert_eq!(taken, Updated::NameTaken);
+    assert_eq!(store.delivery.destination(splunk.id).await.expect("reads"), Some(after.clone()), "unchanged");
+
+    let (removed, cursor) = store.delivery.delete_destination(splunk.id).await.expect("deletes").expect("was there");
+    assert_eq!((removed, cursor), (after.clone(), 7));
+    assert_eq!(store.delivery.delete_destination(splunk.id).await.expect("answers"), None);
+    assert_eq!(store.delivery.delivery_cursor(splunk.id).await.expect("reads"), None, "its cursor went with it");
+    assert!(store.delivery.restore_destination(&after, 7).await.expect("restores"));
+    assert_eq!(store.delivery.destination(splunk.id).await.expect("reads"), Some(after.clone()));
+    assert_eq!(store.delivery.delivery_cursor(splunk.id).await.expect("reads"), Some(7));
+    assert!(!store.delivery.restore_destination(&after, 7).await.expect("answers"), "already there");
+    // Ids are never reused.
+    store.delivery.delete_destination(hook.id).await.expect("deletes");
+    let third = store.delivery.create_destination(&new("third"), 0).await.expect("adds").expect("added");
+    assert!(third.id > hook.id);
 }
 
 pub async fn checkpoints_are_kept_once_per_size_and_listed_in_order(store: Store) {

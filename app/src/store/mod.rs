@@ -10,6 +10,7 @@ mod api_tokens;
 mod chain;
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod destinations;
 mod error;
 mod postgres;
 pub mod retention;
@@ -21,6 +22,7 @@ mod tree;
 mod verify;
 
 pub use chain::{entry_hash, GENESIS_HASH};
+pub use destinations::{DeliveryStore, StoredDestination};
 pub use error::{OpenError, StoreError};
 #[cfg(any(test, feature = "test-support"))]
 pub use postgres::testing;
@@ -450,13 +452,15 @@ pub struct Store {
     /// The retention purge, the only delete, and what it removed.
     pub retention: Arc<dyn Retention>,
     pub settings: Arc<dyn SettingsStore>,
+    /// Delivery destinations and their cursors.
+    pub delivery: Arc<dyn DeliveryStore>,
 }
 
 impl Store {
     fn of<E>(engine: E) -> Self
     where
         E: AuditLog + TokenStore + AccountStore + SessionStore + Maintenance + TreeStore + Retention + SettingsStore,
-        E: 'static,
+        E: DeliveryStore + 'static,
     {
         let engine = Arc::new(engine);
         Store {
@@ -467,6 +471,7 @@ impl Store {
             tree: engine.clone(),
             retention: engine.clone(),
             settings: engine.clone(),
+            delivery: engine.clone(),
             maintenance: engine,
         }
     }

@@ -36,6 +36,10 @@ pub struct PurgeStep {
     /// Whether entries older than the cutoff remain (besides the newest entry, never
     /// deleted): another step is due.
     pub more: bool,
+    /// How long the step's own work took, where it ran (on SQLite the writer thread; on
+    /// PostgreSQL the call, once its connection was had): not the wait for its turn, which
+    /// would size the next step by how busy the writer was rather than by the step.
+    pub took: std::time::Duration,
 }
 
 /// Deleting by retention, and what was deleted.

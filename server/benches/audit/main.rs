@@ -193,6 +193,10 @@ async fn postgres_database(server: &str, name: &str, keep: bool) -> (String, boo
 
 #[tokio::main]
 async fn main() {
+    // Warnings (slow appends and purge steps, with where their time went) go to stderr.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let events: u64 =
         ["BENCH_ENTRIES", "BENCH_EVENTS"].iter().find_map(|v| std::env::var(v).ok()?.parse().ok()).unwrap_or(1_000_000);
     let load_secs: u64 = std::env::var("BENCH_LOAD_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);

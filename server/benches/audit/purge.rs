@@ -48,6 +48,11 @@ impl Client {
     fn max(&self) -> f64 {
         self.ms.iter().copied().fold(0.0, f64::max)
     }
+
+    /// Requests that took longer than the 50 ms bound.
+    fn over_bound(&self) -> usize {
+        self.ms.iter().filter(|&&ms| ms > 50.0).count()
+    }
 }
 
 /// The reader and the poster, until `stop` is set: their latencies.
@@ -152,9 +157,11 @@ pub async fn section(events: u64, until: DateTime<Utc>) -> String {
         let ratio = b / q.max(0.001);
         let (quiet_max, busy_max) = (quiet.max(), busy.max());
         format!(
-            "| {name} | {} | {q:.1} | {quiet_max:.1} | {} | {b:.1} | {busy_max:.1} | {ratio:.2}x | {} | p95 ≤ 2x ({}) |\n",
+            "| {name} | {} | {q:.1} | {quiet_max:.1} | {} | {} | {b:.1} | {busy_max:.1} | {} | {ratio:.2}x | {} | p95 ≤ 2x ({}) |\n",
             quiet.ms.len(),
+            quiet.over_bound(),
             busy.ms.len(),
+            busy.over_bound(),
             quiet.errors + busy.errors,
             if ratio <= 2.0 { "met" } else { "**not met**" }
         )
@@ -169,9 +176,11 @@ pub async fn section(events: u64, until: DateTime<Utc>) -> String {
          each with no pause: for {quiet} s without a purge, then while `purge_runs::run` deletes what is due in \
          steps sized to take about {step_ms} ms each ({min} to {max} entries; on SQLite run by the writer \
          between appends), pausing 5 ms between steps, or 24 times the step while appends come in, and signs a checkpoint after (`certifyclouds purge` and \
-         the scheduled job run the same). The max column is the longest single request: the 50 ms bound.\n\n\
-         | client | requests, quiet | p95 ms, quiet | max ms, quiet | requests, purging | p95 ms, purging | max ms, purging | ratio of p95s | errors | target |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n{reads}{posts}\n\
+         the scheduled job run the same). The max and \"over 50 ms\" columns are the longest single \
+         request and how many took longer than the 50 ms bound (quiet, then purging): the bound is on \
+         waiting for the purge, so compare the two.\n\n\
+         | client | requests, quiet | p95 ms, quiet | max ms, quiet | over 50 ms, quiet | requests, purging | p95 ms, purging | max ms, purging | over 50 ms, purging | ratio of p95s | errors | target |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n{reads}{posts}\n\
          | purge | entries deleted | seconds | rate |\n|---|---|---|---|\n\
          | retention purge, under the load above | {deleted} | {secs:.1} | {rate:.0} entries/s |\n",
         engine = Engine::from_env().title(),

@@ -10,10 +10,18 @@ use app::filter::EntryQuery;
 use app::proof::EntryWithProof;
 use app::store::{AuditLog, TreeStore};
 use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::sync::Arc;
 
-/// A page of entries, newest first.
+/// A page of entries, newest first; or, with `after`, the next entries oldest first.
+///
+/// With `after=<sequence>` (a pull cursor for SIEMs that poll) the page holds up to
+/// `limit` matching entries numbered above it in ascending order, `next` is the cursor
+/// for the following request, and the `Link` header (`rel="next"`) is that request with
+/// the same filters. Following it never misses nor repeats an entry while appends go on
+/// (docs/delivery.md says why); only entries the retention purge removed are skipped.
 #[utoipa::path(
     get,
     path = "/audit/entries",
@@ -21,19 +29,26 @@ use std::sync::Arc;
     params(EntryQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "One page of matching entries and how many match in all: exactly, or for a search at least `total` when `total_exact` is false (searches are counted up to 10,000 matches)", body = EntryPage),
+        (status = 200, description = "One page of matching entries and how many match in all: exactly, or for a search at least `total` when `total_exact` is false (searches are counted up to 10,000 matches). With `after`: the next matching entries oldest first, `next` and a `Link` header to the following page", body = EntryPage,
+            headers(("Link" = String, description = "With `after`: `</audit/entries?…&after=N>; rel=\"next\"`, the following page"))),
         (status = 400, description = "A parameter is wrong or unknown; the error says which", body = crate::http::openapi::ErrorBody),
         (status = 401, description = "No valid bearer token", body = crate::http::openapi::ErrorBody),
         (status = 403, description = "The token lacks the scope", body = crate::http::openapi::ErrorBody),
         (status = 503, description = "The store is busy; try again after `Retry-After` seconds", body = crate::http::openapi::ErrorBody)
     )
 )]
-pub async fn list(
-    State(log): State<Arc<dyn AuditLog>>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<EntryPage>, ApiError> {
+pub async fn list(State(log): State<Arc<dyn AuditLog>>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     let query = EntryQuery::from_query_string(query.as_deref().unwrap_or_default())?;
-    Ok(Json(service::list_entries(log.as_ref(), &query).await?))
+    let page = service::list_entries(log.as_ref(), &query).await?;
+    let link = page.next.map(|next| {
+        let following = EntryQuery { after: Some(next.to_string()), ..query };
+        format!("</audit/entries?{}>; rel=\"next\"", following.to_query_string())
+    });
+    let mut response = Json(page).into_response();
+    if let Some(value) = link.and_then(|link| HeaderValue::from_str(&link).ok()) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
 }
 
 /// How many entries a filter selects, counted exactly.
@@ -63,8 +78,8 @@ pub async fn count(
     RawQuery(query): RawQuery,
 ) -> Result<Json<EntryCount>, ApiError> {
     let query = EntryQuery::from_query_string(query.as_deref().unwrap_or_default())?;
-    if query.limit.is_some() || query.offset.is_some() {
-        return Err(ApiError::bad_request("a count covers every matching entry: leave out limit and offset"));
+    if query.pages() {
+        return Err(ApiError::bad_request("a count covers every matching entry: leave out limit, offset and after"));
     }
     Ok(Json(EntryCount { count: service::count_entries(log.as_ref(), &query).await? }))
 }

@@ -5,6 +5,8 @@
 use app::access::{Denied, Permission};
 use app::accounts::Role;
 use app::audit::service::QueryError;
+use app::destination_changes::ChangeError as DestinationChange;
+use app::destinations::DestinationError;
 use app::filter::FilterError;
 use app::ingest::IngestError;
 use app::settings::SettingError;
@@ -62,6 +64,9 @@ pub enum ApiError {
     /// A subscription was refused, or its change could not be made.
     #[error(transparent)]
     Subscription(SubscriptionChange),
+    /// A delivery destination was refused, or its change could not be made.
+    #[error(transparent)]
+    Destination(DestinationChange),
     /// Too many sign-in attempts from one address.
     #[error("too many sign-in attempts from this address: wait a minute and try again")]
     TooManyAttempts { retry_after: Duration },
@@ -139,6 +144,15 @@ impl ApiError {
                 }
                 SubscriptionChange::Store(_) | SubscriptionChange::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
+            ApiError::Destination(e) => match e {
+                DestinationChange::Refused(DestinationError::Invalid { .. }) => StatusCode::BAD_REQUEST,
+                DestinationChange::Refused(DestinationError::Duplicate(_)) => StatusCode::CONFLICT,
+                DestinationChange::Refused(DestinationError::NotFound(_)) => StatusCode::NOT_FOUND,
+                DestinationChange::Store(StoreError::Overloaded { .. }) | DestinationChange::Undone(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                DestinationChange::Store(_) | DestinationChange::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             ApiError::Setting(e) => match e {
                 SettingError::Unknown(_) | SettingError::Invalid { .. } => StatusCode::BAD_REQUEST,
                 SettingError::Store(StoreError::Overloaded { .. }) | SettingError::Undone(_) => {
@@ -206,6 +220,12 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "a change to the subscriptions failed");
                 Some("backend")
             }
+            ApiError::Destination(
+                e @ (DestinationChange::Store(_) | DestinationChange::Unrecorded(_) | DestinationChange::Undone(_)),
+            ) => {
+                tracing::error!(error = %e, "a change to the delivery destinations failed");
+                Some("backend")
+            }
             _ => None,
         };
         // A conflict is the client's to resolve: say what it is.
@@ -221,6 +241,13 @@ impl IntoResponse for ApiError {
             }
             ApiError::Setting(SettingError::Store(_)) | ApiError::Subscription(SubscriptionChange::Store(_)) => {
                 "internal error".to_owned()
+            }
+            ApiError::Destination(DestinationChange::Store(_)) => "internal error".to_owned(),
+            ApiError::Destination(DestinationChange::Undone(_)) => {
+                "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
+            }
+            ApiError::Destination(DestinationChange::Unrecorded(_)) => {
+                "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
             }
             ApiError::Subscription(SubscriptionChange::Undone(_)) => {
                 "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
@@ -245,6 +272,11 @@ impl IntoResponse for ApiError {
             ApiError::Setting(SettingError::Unknown(name)) => body["field"] = json!(name),
             ApiError::Subscription(SubscriptionChange::Refused(SubscriptionError::Invalid { field, .. })) => {
                 body["field"] = json!(field)
+            }
+            ApiError::Destination(DestinationChange::Refused(e)) => {
+                if let Some(field) = e.field() {
+                    body["field"] = json!(field)
+                }
             }
             _ => {}
         }

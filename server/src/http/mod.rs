@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod caller;
+mod destinations;
 mod entries;
 pub mod error;
 mod events;

@@ -5,7 +5,7 @@
 
 use super::entries::{self, EntryCount};
 use super::html::escape;
-use super::{admin, events, export, health, integrity, metrics, settings, subscriptions};
+use super::{admin, destinations, events, export, health, integrity, metrics, settings, subscriptions};
 use app::accounts::{Role, User, UserStatus};
 use app::catalogue::{Category, EventSpec};
 use app::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity};
@@ -76,6 +76,11 @@ pub struct IngestReply {
         subscriptions::list,
         subscriptions::add,
         subscriptions::remove,
+        destinations::list,
+        destinations::create,
+        destinations::get_one,
+        destinations::change,
+        destinations::delete,
         integrity::public_key,
         integrity::latest,
         integrity::list,
@@ -88,7 +93,9 @@ pub struct IngestReply {
         ErrorBody, IngestReply, EntryCount, User, UserStatus, admin::UserView, Role, TokenInfo, Scope, admin::NewUserBody, admin::UserChangeBody,
         admin::NewTokenBody, admin::IssuedToken, PublicKeyView, CheckpointView, CheckpointList, InclusionProofView,
         ConsistencyProofView, EntryWithProof, app::subscriptions::Subscription, app::subscriptions::NewSubscription,
-        app::subscriptions::Cloud
+        app::subscriptions::Cloud, app::destinations::Destination, app::destinations::NewDestination,
+        app::destinations::DestinationChange, app::destinations::Created, app::destinations::DestinationKind,
+        app::destinations::HecOptions
     )),
     modifiers(&BearerAuth, &ExportParameters),
     tags(
@@ -96,6 +103,7 @@ pub struct IngestReply {
         (name = "ingest", description = "Posting events from other components"),
         (name = "operations", description = "Health, metrics and this description"),
         (name = "admin", description = "Users, API tokens, settings and subscriptions, for an admin token or an admin's session"),
+        (name = "delivery", description = "Where the log is delivered (Splunk HEC, signed webhooks, JSON lines on stdout), for an admin token or an admin's session"),
         (name = "integrity", description = "The log's public key, its signed checkpoints and RFC 6962 proofs (docs/integrity.md)")
     )
 )]
@@ -133,7 +141,7 @@ pub fn export_parameters() -> Vec<Parameter> {
         .build();
     let filters = EntryQuery::into_params(|| Some(ParameterIn::Query))
         .into_iter()
-        .filter(|p| p.name != "limit" && p.name != "offset");
+        .filter(|p| !["limit", "offset", "after"].contains(&p.name.as_str()));
     std::iter::once(format).chain(filters).collect()
 }
 

@@ -5,7 +5,8 @@
 
 use super::caller::authorize;
 use super::{
-    admin, entries, events, export, health, integrity, live, login, metrics, openapi, pages, settings, subscriptions,
+    admin, destinations, entries, events, export, health, integrity, live, login, metrics, openapi, pages, settings,
+    subscriptions,
 };
 use crate::state::AppState;
 use app::access::Permission;
@@ -108,6 +109,11 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/admin/subscriptions", ADMIN, Api, subscriptions::list),
     route!(POST "/admin/subscriptions", ADMIN, Api, subscriptions::add),
     route!(DELETE "/admin/subscriptions/{id}", ADMIN, Api, subscriptions::remove),
+    route!(GET "/admin/destinations", ADMIN, Api, destinations::list),
+    route!(POST "/admin/destinations", ADMIN, Api, destinations::create),
+    route!(GET "/admin/destinations/{id}", ADMIN, Api, destinations::get_one),
+    route!(PATCH "/admin/destinations/{id}", ADMIN, Api, destinations::change),
+    route!(DELETE "/admin/destinations/{id}", ADMIN, Api, destinations::delete),
     // The Audit tab: its pages, their server functions and their twins of the API.
     route!(GET "/", TAB, Page, pages::home),
     route!(GET "/audit", TAB, Page, pages::render),

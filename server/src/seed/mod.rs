@@ -128,6 +128,7 @@ mod tests {
         !name.starts_with("audit.")
             && !name.starts_with("token.")
             && !name.starts_with("integrity.")
+            && !name.starts_with("destination.")
             && name != "retention.purge.failed"
     }
 

@@ -125,7 +125,7 @@ async fn bad_requests_are_refused_before_any_byte_of_the_file() {
         ("/audit/export", "format is required"),
         ("/audit/export?format=xlsx", "format 'xlsx' is unknown"),
         ("/audit/export?format=csv&severity=critical", "severity 'critical' is unknown"),
-        ("/audit/export?format=csv&limit=10", "leave out limit and offset"),
+        ("/audit/export?format=csv&limit=10", "leave out limit, offset and after"),
         ("/audit/export?format=json&colour=red", "unknown query parameter 'colour'"),
     ] {
         let reply = app.get(uri).await;

@@ -3,6 +3,7 @@
 mod admin;
 mod chain;
 mod cli;
+mod destinations;
 mod entries;
 mod evidence;
 mod export;
@@ -16,6 +17,7 @@ mod live;
 mod login;
 mod operations;
 mod pages;
+mod pull;
 mod retention;
 mod routes;
 mod search;

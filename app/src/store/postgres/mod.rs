@@ -443,6 +443,7 @@ crate::store::accounts::account_store!(PgStore, changes: pool, lookups: lookups)
 crate::store::tree::tree_store!(PgStore, sqlx::Postgres, tree::read_rows_of_pool);
 
 crate::store::settings_store::settings_store!(PgStore);
+crate::store::destinations::delivery_store!(PgStore);
 
 #[async_trait]
 impl crate::store::Retention for PgStore {
@@ -898,7 +899,7 @@ mod tests {
             "dropped whole"
         );
         let second = store.retention.purge_step(cutoff, None, 7, now).await.expect("purges");
-        assert_eq!(second, crate::store::PurgeStep::default());
+        assert_eq!(crate::store::PurgeStep { took: Default::default(), ..second }, crate::store::PurgeStep::default());
 
         let pool = PgPool::connect(db.url()).await.expect("connects");
         let partitions: Vec<String> =

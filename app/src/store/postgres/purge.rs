@@ -23,6 +23,7 @@ pub async fn step(
     drops_paused_until: &Mutex<Option<Instant>>,
 ) -> Result<PurgeStep, StoreError> {
     retention::check_cutoff(cutoff)?;
+    let started = Instant::now();
     let below = below.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
     // A whole month partition due goes at once (migrations/postgres/0012); then another
     // step looks again. One refused for want of its lock (readers kept it) is not tried
@@ -41,7 +42,7 @@ pub async fn step(
         }
         if dropped > 0 {
             let (first, last) = (first.map(seq_u64), last.map(seq_u64));
-            return Ok(PurgeStep { deleted: seq_u64(dropped), first, last, more: true });
+            return Ok(PurgeStep { deleted: seq_u64(dropped), first, last, more: true, took: started.elapsed() });
         }
     }
     let (deleted, first, last, more): (i64, Option<i64>, Option<i64>, bool) =
@@ -52,7 +53,8 @@ pub async fn step(
             .bind(below)
             .fetch_one(conn)
             .await?;
-    Ok(PurgeStep { deleted: seq_u64(deleted), first: first.map(seq_u64), last: last.map(seq_u64), more })
+    let (first, last) = (first.map(seq_u64), last.map(seq_u64));
+    Ok(PurgeStep { deleted: seq_u64(deleted), first, last, more, took: started.elapsed() })
 }
 
 pub async fn due(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -342,6 +342,7 @@ crate::store::accounts::account_store!(SqliteStore, changes: pool, lookups: cont
 crate::store::tree::tree_store!(SqliteStore, sqlx::Sqlite, tree::read_rows);
 
 crate::store::settings_store::settings_store!(SqliteStore);
+crate::store::destinations::delivery_store!(SqliteStore);
 
 #[async_trait]
 impl crate::store::Retention for SqliteStore {

@@ -15,6 +15,9 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+/// A step that took longer than this is logged with where its time went.
+const SLOW_STEP: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// An entry due, as the step reads it.
 struct Due {
     seq: i64,
@@ -40,6 +43,7 @@ pub fn step(
     now: DateTime<Utc>,
 ) -> Result<PurgeStep, StoreError> {
     check_cutoff(cutoff)?;
+    let started = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let cutoff = cutoff.timestamp_micros();
     let head: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_entries", [], |r| r.get(0))?;
@@ -78,30 +82,55 @@ pub fn step(
         rows.collect::<Result<Vec<Due>, _>>()?
     };
     if due.is_empty() {
-        return Ok(PurgeStep::default());
+        return Ok(PurgeStep { took: started.elapsed(), ..PurgeStep::default() });
     }
+    let read = started.elapsed();
     record_runs(&tx, &due, cutoff, now.timestamp_micros())?;
+    let mut unindexing = std::time::Duration::ZERO;
     {
         let mut delete = tx.prepare_cached("DELETE FROM audit_entries WHERE seq = ?")?;
         let mut unindex = tx.prepare_cached("DELETE FROM audit_search WHERE rowid = ?")?;
         for entry in &due {
             delete.execute([entry.seq])?;
+            let clock = std::time::Instant::now();
             unindex.execute([entry.seq])?;
+            unindexing += clock.elapsed();
         }
     }
+    let deleted = started.elapsed();
     subtract_counts(&tx, &due)?;
     move_day_starts(&tx, &due)?;
+    let counted = started.elapsed();
     let more: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM audit_entries WHERE ts < ?1 AND seq < ?2)",
         params![cutoff, head],
         |r| r.get(0),
     )?;
+    let checked = started.elapsed();
     tx.commit()?;
+    let took = started.elapsed();
+    if took > SLOW_STEP {
+        // Where a slow step's time went: reading what is due, deleting the rows and their
+        // search words, the counts and day ranges, the check for more, or the commit (the
+        // disk, or a checkpoint run inside it).
+        tracing::warn!(
+            took_ms = took.as_millis(),
+            entries = due.len(),
+            read_ms = read.as_millis(),
+            delete_ms = (deleted - read).as_millis(),
+            of_which_search_ms = unindexing.as_millis(),
+            counts_ms = (counted - deleted).as_millis(),
+            more_ms = (checked - counted).as_millis(),
+            commit_ms = (took - checked).as_millis(),
+            "a purge step was slow"
+        );
+    }
     Ok(PurgeStep {
         deleted: due.len() as u64,
         first: due.iter().map(|e| seq_u64(e.seq)).min(),
         last: due.iter().map(|e| seq_u64(e.seq)).max(),
         more,
+        took,
     })
 }
 

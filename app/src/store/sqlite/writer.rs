@@ -181,6 +181,9 @@ pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// A checkpoint that took longer than this is logged.
+const SLOW_CHECKPOINT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How often the WAL is copied back into the database.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -193,7 +196,14 @@ fn checkpoints(conn: &Connection, stop: &mpsc::Receiver<()>) {
     super::priority::lower_this_thread();
     let mut failing = false;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        let started = std::time::Instant::now();
+        let done =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
+        if let (Ok((frames, copied)), true) = (&done, started.elapsed() > SLOW_CHECKPOINT) {
+            // The WAL's size and how much of it is back in the database say why.
+            tracing::warn!(took_ms = started.elapsed().as_millis(), frames, copied, "a WAL checkpoint was slow");
+        }
+        match done.map(|_| ()) {
             // Said once when it starts failing and once when it recovers, not 4 times a second.
             Err(e) if !failing => {
                 tracing::warn!(error = %e, "WAL checkpoints fail; they are tried again");
@@ -294,6 +304,9 @@ fn refuse(group: Vec<Job>, reason: &str, retry_after: std::time::Duration) {
     }
 }
 
+/// An append's transaction that took longer than this is logged with its phases.
+const SLOW_APPEND: std::time::Duration = std::time::Duration::from_millis(500);
+
 fn transaction(
     conn: &mut Connection,
     known: &mut Known,
@@ -301,6 +314,7 @@ fn transaction(
     tally: &Tally,
 ) -> Result<Vec<AppendReceipt>, StoreError> {
     let entries: Vec<&ValidEntry> = jobs.iter().flat_map(|job| job.entries.iter()).collect();
+    let started = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut phases = AppendPhases::default();
     let appended = append::append(&tx, &known.actors, known.tree.as_ref(), &entries, &mut phases)?;
@@ -308,6 +322,10 @@ fn transaction(
     tx.commit()?;
     phases.commit = clock.elapsed();
     phases.entries = entries.len() as u64;
+    if started.elapsed() > SLOW_APPEND {
+        // Which phase held it up (the commit alone: a checkpoint or the disk).
+        tracing::warn!(took_ms = started.elapsed().as_millis(), ?phases, "an append was slow");
+    }
     tally.phases.lock().unwrap_or_else(PoisonError::into_inner).add(&phases);
     known.actors.learn(appended.registered);
     known.tree = appended.tree;

@@ -68,8 +68,8 @@ pub async fn export(
         })?,
     };
     let query = EntryQuery::from_query_string(&filters)?;
-    if query.limit.is_some() || query.offset.is_some() {
-        return Err(ApiError::bad_request("an export holds every matching entry: leave out limit and offset"));
+    if query.pages() {
+        return Err(ApiError::bad_request("an export holds every matching entry: leave out limit, offset and after"));
     }
     let (filter, _) = query.validate()?;
     let now = Utc::now();
