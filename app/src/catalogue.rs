@@ -298,6 +298,30 @@ pub static CATALOGUE: &[EventSpec] = &[
         "Destination {name} removed by {deleted_by}"
     ),
     event!(
+        internal "delivery.failed",
+        System,
+        Error,
+        "Delivery to a destination failing",
+        ["details.destination_id", "details.name", "details.error"],
+        "Delivery to {name} is failing: {error}"
+    ),
+    event!(
+        internal "delivery.recovered",
+        System,
+        Info,
+        "Delivery to a destination recovered",
+        ["details.destination_id", "details.name", "details.failed_seconds"],
+        "Delivery to {name} recovered after {failed_seconds} s"
+    ),
+    event!(
+        internal "delivery.replayed",
+        Configuration,
+        Warning,
+        "Delivery to a destination replayed",
+        ["details.destination_id", "details.name", "details.from_sequence", "details.replayed_by"],
+        "Delivery to {name} replayed from entry {from_sequence} by {replayed_by}"
+    ),
+    event!(
         "alert.rule.created",
         Configuration,
         Info,

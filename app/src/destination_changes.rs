@@ -9,10 +9,9 @@
 
 use crate::destinations::{
     Created, Destination, DestinationChange, DestinationConfig, DestinationError, DestinationKind, NewDestination,
-    Start,
+    Replay, Replayed, Start,
 };
 use crate::entry::{Actor, Resource};
-use crate::filter::{EntryFilter, PageRequest};
 use crate::internal_event::{record, InternalEvent};
 use crate::store::destinations::Updated;
 use crate::store::{Store, StoreError, StoredDestination};
@@ -95,9 +94,23 @@ fn resource(d: &StoredDestination) -> Resource {
 
 /// The newest entry's sequence number (0 for an empty log): a destination that starts
 /// now delivers what comes after it.
-async fn head(store: &Store) -> Result<u64, StoreError> {
-    let newest = store.log.list(&EntryFilter::default(), PageRequest { limit: 1, offset: 0 }).await?;
-    Ok(newest.entries.first().map_or(0, |e| e.sequence))
+pub async fn head(store: &Store) -> Result<u64, StoreError> {
+    // The tree has a leaf for every entry ever appended, in the same transaction.
+    store.tree.tree_size().await
+}
+
+/// A destination's address as recorded in the log: its origin (scheme, host, port) and,
+/// when it has more, a fingerprint of the whole, because paths and queries often carry
+/// credentials (a chat webhook's token, a signed query) that readers of the log must not
+/// see.
+pub fn recorded_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return fingerprint(url) };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let origin = format!("{scheme}://{}", &rest[..authority_end]);
+    match rest[authority_end..].trim_start_matches('/').is_empty() {
+        true => origin,
+        false => format!("{origin}/… ({})", fingerprint(url)),
+    }
 }
 
 /// Adds a destination for `by`, recorded as `destination.created`. A webhook given no
@@ -135,7 +148,7 @@ pub async fn create(
             .detail("destination_id", added.id)
             .detail("name", added.name.as_str())
             .detail("kind", added.kind.as_str())
-            .detail("url", shown.url.clone().map_or(Value::Null, Value::from))
+            .detail("url", shown.url.as_deref().map_or(Value::Null, |u| Value::from(recorded_url(u))))
             .detail("event_types", json!(shown.event_types))
             .detail("min_severity", shown.min_severity.as_str())
             .detail("enabled", shown.enabled)
@@ -164,7 +177,8 @@ fn changes(before: &StoredDestination, after: &StoredDestination) -> Map<String,
         }
     };
     note("name", json!(old.name), json!(new.name));
-    note("url", json!(old.url), json!(new.url));
+    let url = |d: &Destination| json!(d.url.as_deref().map(recorded_url));
+    note("url", url(&old), url(&new));
     note("event_types", json!(old.event_types), json!(new.event_types));
     note("min_severity", json!(old.min_severity), json!(new.min_severity));
     note("enabled", json!(old.enabled), json!(new.enabled));
@@ -266,6 +280,80 @@ async fn write(
     }
 }
 
+/// The first sequence number received at or after `at` (entries are numbered as they are
+/// received), by halving: `head + 1` when there is none.
+async fn first_received_since(store: &Store, at: DateTime<Utc>, head: u64) -> Result<u64, StoreError> {
+    let (mut low, mut high) = (1u64, head + 1);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        // A number purged by retention was received long before whatever is kept.
+        let before = match store.log.get(mid).await? {
+            Some(entry) => entry.received_at.unwrap_or(entry.timestamp) < at,
+            None => true,
+        };
+        if before {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    Ok(low)
+}
+
+/// Moves the cursor of destination `id` back for `by`, so that it delivers again from a
+/// sequence number or a time on; recorded as `delivery.replayed`. A cursor is never moved
+/// forward: that would skip entries.
+pub async fn replay(
+    store: &Store,
+    id: &str,
+    replay: &Replay,
+    by: Actor,
+    now: DateTime<Utc>,
+) -> Result<Replayed, ChangeError> {
+    let destination = stored(store, id).await?;
+    let invalid =
+        |field: &str, message: &str| DestinationError::Invalid { field: field.into(), message: message.into() };
+    let cursor = store.delivery.delivery_cursor(destination.id).await?.unwrap_or(0);
+    let from = match (replay.from_sequence, replay.from_time.as_deref()) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(invalid("from_sequence", "give one of from_sequence and from_time").into())
+        }
+        (Some(0), None) => return Err(invalid("from_sequence", "sequence numbers start at 1").into()),
+        (Some(n), None) => n,
+        (None, Some(text)) => {
+            let at = DateTime::parse_from_rfc3339(text.trim())
+                .map_err(|_| invalid("from_time", "use an RFC 3339 time such as 2025-01-15T10:30:00Z"))?
+                .with_timezone(&Utc);
+            first_received_since(store, at, head(store).await?).await?
+        }
+    };
+    if from > cursor + 1 {
+        return Err(invalid(
+            "from_sequence",
+            &format!("a replay goes back, never forward: delivery is at {cursor}, use {} or less", cursor + 1),
+        )
+        .into());
+    }
+    let Some(previous) = store.delivery.rewind_delivery(destination.id, from - 1).await? else {
+        return Err(DestinationError::NotFound(id.to_owned()).into());
+    };
+    let event = InternalEvent::new("delivery.replayed").map(|e| {
+        e.resource(resource(&destination))
+            .detail("destination_id", destination.id)
+            .detail("name", destination.name.as_str())
+            .detail("from_sequence", from)
+            .detail("previous_cursor", previous)
+            .detail("replayed_by", by.name.as_str())
+    });
+    match record(store, event, &by, now).await {
+        Ok(()) => Ok(Replayed { destination_id: destination.id, from_sequence: from, previous_cursor: previous }),
+        Err(why) => match store.delivery.rewind_delivery(destination.id, previous).await {
+            Ok(_) => Err(ChangeError::Undone(why)),
+            Err(e) => Err(ChangeError::Unrecorded(format!("{why}; it could not be undone: {e}"))),
+        },
+    }
+}
+
 /// Removes the destination `id` for `by`, recorded as `destination.deleted`. What it had
 /// not delivered is not delivered.
 pub async fn delete(store: &Store, id: &str, by: Actor, now: DateTime<Utc>) -> Result<Destination, ChangeError> {
@@ -294,6 +382,15 @@ pub async fn delete(store: &Store, id: &str, by: Actor, now: DateTime<Utc>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_recorded_by_their_origin_and_a_fingerprint_of_the_rest() {
+        assert_eq!(recorded_url("https://splunk:8088"), "https://splunk:8088");
+        assert_eq!(recorded_url("https://splunk:8088/"), "https://splunk:8088");
+        let hook = recorded_url("https://hooks.example.com/services/T000/B000/XXXXSECRET?sig=abc");
+        assert!(hook.starts_with("https://hooks.example.com/… (sha256:"), "{hook}");
+        assert!(!hook.contains("SECRET") && !hook.contains("sig"), "{hook}");
+    }
 
     #[test]
     fn fingerprints_tell_secrets_apart_without_showing_them() {

@@ -137,6 +137,39 @@ pub struct Destination {
     pub version: i64,
 }
 
+/// Where a destination's delivery stands, as `GET /admin/destinations/{id}/health` and the
+/// health view show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DestinationHealth {
+    pub id: i64,
+    pub name: String,
+    pub kind: DestinationKind,
+    pub enabled: bool,
+    /// `idle` (caught up), `delivering`, `retrying`, `circuit_open` (one try every few
+    /// minutes), `paused` (refused until changed, e.g. a token refused) or `disabled`.
+    pub state: String,
+    /// The last sequence number delivered or passed over.
+    pub cursor: u64,
+    /// The log's newest sequence number.
+    pub head: u64,
+    /// Entries not yet looked at: `head - cursor` (those the filter does not want are
+    /// passed over, not delivered).
+    pub backlog: u64,
+    /// Entries delivered so far.
+    pub delivered: u64,
+    /// Whether delivery is failing (`delivery.failed` recorded, no `delivery.recovered` yet).
+    pub failing: bool,
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Attempts in a row that failed.
+    pub attempts: u32,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// The last error, with the receiver's answer when there was one.
+    pub last_error: Option<String>,
+    pub next_retry_at: Option<DateTime<Utc>>,
+}
+
 /// A destination just added, and its secret when the server made it (a webhook's signing
 /// secret): shown this once, never again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +288,41 @@ pub struct DestinationChange {
     pub enabled: Option<bool>,
 }
 
+/// Where a replay starts: one of a sequence number or a time (entries received from then
+/// on).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Replay {
+    /// Deliver again from this entry's sequence number on (1 or more).
+    #[serde(default)]
+    pub from_sequence: Option<u64>,
+    /// Deliver again the entries received from this time on (RFC 3339, such as
+    /// `2025-01-15T10:30:00Z`).
+    #[serde(default)]
+    pub from_time: Option<String>,
+}
+
+/// A replay done: the cursor moved back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Replayed {
+    pub destination_id: i64,
+    /// The first sequence number delivered again.
+    pub from_sequence: u64,
+    /// Where the cursor was.
+    pub previous_cursor: u64,
+}
+
+/// What a test event did: whether the receiver took it, and what it said.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TestDelivery {
+    pub delivered: bool,
+    /// The receiver's answer, or why it was not taken.
+    pub answer: String,
+}
+
 /// Why a destination or a change was refused; the message is what the client sees.
 #[derive(Clone, Debug, Error, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DestinationError {
@@ -357,6 +425,13 @@ pub fn check_url(url: &str) -> Result<String, DestinationError> {
         }
     }
     Ok(url.to_owned())
+}
+
+/// The scheme, host and port of an address, in lower case.
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase())
 }
 
 /// A secret (HEC token or signing secret): printable ASCII without spaces.
@@ -602,7 +677,24 @@ impl DestinationChange {
             }
         }
         if let Some(url) = &self.url {
-            config.url = Some(check_url(url)?);
+            let url = check_url(url)?;
+            // Credentials given for one host are not sent to another unless given again.
+            let moved = config.url.as_deref().map(origin) != Some(origin(&url));
+            if moved {
+                if let Some(name) = kind.secret_name() {
+                    let given = self.token.is_some() || self.secret.is_some() || self.rotate_secret == Some(true);
+                    if !given {
+                        return Err(invalid(
+                            name,
+                            format!("give the {name} again when the address moves to another host"),
+                        ));
+                    }
+                }
+                if !config.headers.is_empty() && self.headers.is_none() {
+                    return Err(invalid("headers", "give the headers again when the address moves to another host"));
+                }
+            }
+            config.url = Some(url);
         }
         if let Some(patterns) = &self.event_types {
             config.event_types = check_patterns(patterns)?;
@@ -754,6 +846,17 @@ mod tests {
             .apply(checked.kind, "splunk", &checked.config, None)
             .expect_err("no headers for splunk");
         assert_eq!(refused.field(), Some("headers"));
+        let moved = DestinationChange { url: Some("https://evil.example".into()), ..Default::default() }
+            .apply(checked.kind, "splunk", &checked.config, Some("old"))
+            .expect_err("the token is not sent to another host unless given again");
+        assert_eq!(moved.field(), Some("token"));
+        let same_host = DestinationChange {
+            url: Some("https://SPLUNK:8088/services/collector/event".into()),
+            ..Default::default()
+        }
+        .apply(checked.kind, "splunk", &checked.config, Some("old"))
+        .expect("the same host");
+        assert_eq!(same_host.secret.as_deref(), Some("old"));
         let token = DestinationChange { token: Some("new-token".into()), ..Default::default() }
             .apply(checked.kind, "splunk", &checked.config, Some("old"))
             .expect("ok");

@@ -31,6 +31,8 @@ pub mod tokens;
 pub mod topbar;
 
 #[cfg(feature = "ssr")]
+pub mod delivery;
+#[cfg(feature = "ssr")]
 pub mod destination_changes;
 #[cfg(feature = "ssr")]
 pub mod purge_archive;

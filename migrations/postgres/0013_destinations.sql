@@ -14,9 +14,18 @@ CREATE TABLE destinations (
 );
 
 CREATE TABLE delivery_state (
-    destination_id bigint PRIMARY KEY,
-    cursor         bigint NOT NULL,
-    epoch          bigint NOT NULL DEFAULT 0
+    destination_id  bigint PRIMARY KEY,
+    cursor          bigint NOT NULL,
+    epoch           bigint NOT NULL DEFAULT 0,
+    state           text   NOT NULL DEFAULT 'idle',
+    delivered       bigint NOT NULL DEFAULT 0,
+    attempts        bigint NOT NULL DEFAULT 0,
+    failing         bigint NOT NULL DEFAULT 0,
+    failing_since   bigint,
+    last_success_at bigint,
+    last_error_at   bigint,
+    last_error      text,
+    next_retry_at   bigint
 );
 
 -- A role given the rights of docs/postgres-roles.sql before this migration may manage

@@ -20,9 +20,20 @@ CREATE TABLE destinations (
 
 -- Where each destination's delivery stands: the last sequence number delivered (or
 -- passed over as not matching). `epoch` goes up when the cursor is moved back (replay),
--- so that an advance computed before it is refused.
+-- so that an advance computed before it is refused. The rest is its health: `failing` is
+-- set once when delivery starts failing and cleared once when it recovers (each change is
+-- one `delivery.failed` / `delivery.recovered` entry, whichever instance sees it).
 CREATE TABLE delivery_state (
-    destination_id INTEGER PRIMARY KEY,
-    cursor         INTEGER NOT NULL,
-    epoch          INTEGER NOT NULL DEFAULT 0
+    destination_id  INTEGER PRIMARY KEY,
+    cursor          INTEGER NOT NULL,
+    epoch           INTEGER NOT NULL DEFAULT 0,
+    state           TEXT    NOT NULL DEFAULT 'idle',
+    delivered       INTEGER NOT NULL DEFAULT 0,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    failing         INTEGER NOT NULL DEFAULT 0,
+    failing_since   INTEGER,
+    last_success_at INTEGER,
+    last_error_at   INTEGER,
+    last_error      TEXT,
+    next_retry_at   INTEGER
 );

@@ -26,10 +26,10 @@ pub async fn list_entries(log: &dyn AuditLog, query: &EntryQuery) -> Result<Entr
 }
 
 /// Entries read per call to the store while pulling.
-const PULL_CHUNK: u32 = 1_000;
+const PULL_CHUNK: u32 = 500;
 /// Entries looked at by one pull at most: a filter that few entries match still answers
 /// promptly, with a cursor that has moved over what it looked at.
-pub const PULL_SCAN: u64 = 20_000;
+pub const PULL_SCAN: u64 = 5_000;
 
 /// Up to `limit` entries matching `filter` numbered above `after`, oldest first, and the
 /// cursor to go on from.
@@ -39,7 +39,7 @@ pub const PULL_SCAN: u64 = 20_000;
 /// its commit is visible), so whatever a read finds above `after` is a prefix of what
 /// will ever be there: a cursor moved to the last entry looked at never passes one that
 /// has yet to appear. Only the retention purge takes entries away, and it records what.
-async fn pull(
+pub async fn pull(
     log: &dyn AuditLog,
     filter: &crate::filter::EntryFilter,
     after: u64,

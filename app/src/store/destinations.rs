@@ -82,6 +82,93 @@ pub trait DeliveryStore: Send + Sync {
     async fn restore_destination(&self, destination: &StoredDestination, cursor: u64) -> Result<bool, StoreError>;
     /// Where delivery to `id` stands: the last sequence number delivered (or passed over).
     async fn delivery_cursor(&self, id: i64) -> Result<Option<u64>, StoreError>;
+    /// Where delivery to `id` stands, with its health.
+    async fn delivery_state(&self, id: i64) -> Result<Option<DeliveryState>, StoreError>;
+    /// Moves the cursor of `id` from `from` to `to` if it is still at `from` in `epoch`
+    /// (another instance, or a replay, may have moved it), counting `delivered` entries
+    /// delivered at `now` (none: it passed over entries the filter does not want); whether
+    /// it moved.
+    async fn advance_delivery(
+        &self,
+        id: i64,
+        epoch: i64,
+        from: u64,
+        to: u64,
+        delivered: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Notes the outcome of an attempt that delivered nothing (or the state while idle):
+    /// the state, the attempts in a row that failed, the error if there was one, and when
+    /// the next try is.
+    async fn note_delivery(&self, id: i64, note: &DeliveryNote, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Marks `id` failing (or no longer) if it was not already: whether this call changed
+    /// it, so that each change of state is recorded once, whichever instance sees it.
+    async fn set_failing(&self, id: i64, failing: bool, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Moves the cursor of `id` to `cursor` (back, for a replay) in a new epoch, so that an
+    /// advance reckoned from before is refused; the cursor it had, `None` if `id` is gone.
+    async fn rewind_delivery(&self, id: i64, cursor: u64) -> Result<Option<u64>, StoreError>;
+}
+
+/// Where a destination's delivery stands, and its health.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryState {
+    /// The last sequence number delivered or passed over.
+    pub cursor: u64,
+    /// Goes up when the cursor is moved back (replay).
+    pub epoch: i64,
+    /// `idle`, `delivering`, `retrying`, `circuit_open`, `paused` or `disabled`.
+    pub state: String,
+    /// Entries delivered so far.
+    pub delivered: u64,
+    /// Attempts in a row that failed.
+    pub attempts: u32,
+    pub failing: bool,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// The last error, with the receiver's answer when there was one.
+    pub last_error: Option<String>,
+    pub next_retry_at: Option<DateTime<Utc>>,
+}
+
+/// What an attempt that delivered nothing leaves noted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryNote {
+    pub state: String,
+    pub attempts: u32,
+    /// The error, if the attempt failed (kept until the next one).
+    pub error: Option<String>,
+    pub next_retry_at: Option<DateTime<Utc>>,
+}
+
+/// A delivery state's columns (times in microseconds).
+pub(super) type StateRow =
+    (i64, i64, String, i64, i64, i64, Option<i64>, Option<i64>, Option<i64>, Option<String>, Option<i64>);
+
+pub(super) const STATE_COLUMNS: &str = "cursor, epoch, state, delivered, attempts, failing, failing_since, \
+     last_success_at, last_error_at, last_error, next_retry_at";
+
+pub(super) fn delivery_state(row: StateRow) -> DeliveryState {
+    let time = |t: Option<i64>| t.and_then(DateTime::from_timestamp_micros);
+    let (cursor, epoch, state, delivered, attempts, failing, since, success, error_at, error, retry) = row;
+    DeliveryState {
+        cursor: super::rows::seq_u64(cursor),
+        epoch,
+        state,
+        delivered: super::rows::seq_u64(delivered),
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        failing: failing != 0,
+        failing_since: time(since),
+        last_success_at: time(success),
+        last_error_at: time(error_at),
+        last_error: error,
+        next_retry_at: time(retry),
+    }
+}
+
+/// A sequence number as stored.
+pub(super) fn seq_i64(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 /// A destination's columns as both engines store them (times in microseconds).
@@ -275,6 +362,110 @@ macro_rules! delivery_store {
                     .await?;
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn delivery_state(
+                &self,
+                id: i64,
+            ) -> Result<Option<$crate::store::destinations::DeliveryState>, $crate::store::StoreError> {
+                use $crate::store::destinations as d;
+                let row: Option<d::StateRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM delivery_state WHERE destination_id = $1",
+                    d::STATE_COLUMNS
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(d::delivery_state))
+            }
+
+            async fn advance_delivery(
+                &self,
+                id: i64,
+                epoch: i64,
+                from: u64,
+                to: u64,
+                delivered: u64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                use $crate::store::destinations as d;
+                let delivered = d::seq_i64(delivered);
+                let success = (delivered > 0).then(|| now.timestamp_micros());
+                let done = sqlx::query(
+                    "UPDATE delivery_state SET cursor = $4, delivered = delivered + $5, \
+                     last_success_at = COALESCE($6, last_success_at), attempts = 0, next_retry_at = NULL, \
+                     state = 'delivering' WHERE destination_id = $1 AND epoch = $2 AND cursor = $3",
+                )
+                .bind(id)
+                .bind(epoch)
+                .bind(d::seq_i64(from))
+                .bind(d::seq_i64(to))
+                .bind(delivered)
+                .bind(success)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn note_delivery(
+                &self,
+                id: i64,
+                note: &$crate::store::destinations::DeliveryNote,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                let error_at = note.error.as_ref().map(|_| now.timestamp_micros());
+                sqlx::query(
+                    "UPDATE delivery_state SET state = $2, attempts = $3, last_error = COALESCE($4, last_error), \
+                     last_error_at = COALESCE($5, last_error_at), next_retry_at = $6 WHERE destination_id = $1",
+                )
+                .bind(id)
+                .bind(&note.state)
+                .bind(i64::from(note.attempts))
+                .bind(note.error.as_deref())
+                .bind(error_at)
+                .bind(note.next_retry_at.map(|t| t.timestamp_micros()))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn set_failing(
+                &self,
+                id: i64,
+                failing: bool,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let since = failing.then(|| now.timestamp_micros());
+                let done = sqlx::query(
+                    "UPDATE delivery_state SET failing = $2, failing_since = $3 WHERE destination_id = $1 AND failing <> $2",
+                )
+                .bind(id)
+                .bind(i64::from(failing))
+                .bind(since)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn rewind_delivery(&self, id: i64, cursor: u64) -> Result<Option<u64>, $crate::store::StoreError> {
+                use $crate::store::destinations as d;
+                let mut tx = self.pool.begin().await?;
+                let before: Option<i64> =
+                    sqlx::query_scalar("SELECT cursor FROM delivery_state WHERE destination_id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(before) = before else { return Ok(None) };
+                sqlx::query(
+                    "UPDATE delivery_state SET cursor = $2, epoch = epoch + 1, attempts = 0, next_retry_at = NULL \
+                     WHERE destination_id = $1",
+                )
+                .bind(id)
+                .bind(d::seq_i64(cursor))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some($crate::store::rows::seq_u64(before)))
             }
 
             async fn delivery_cursor(&self, id: i64) -> Result<Option<u64>, $crate::store::StoreError> {

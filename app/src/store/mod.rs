@@ -22,7 +22,7 @@ mod tree;
 mod verify;
 
 pub use chain::{entry_hash, GENESIS_HASH};
-pub use destinations::{DeliveryStore, StoredDestination};
+pub use destinations::{DeliveryNote, DeliveryState, DeliveryStore, StoredDestination};
 pub use error::{OpenError, StoreError};
 #[cfg(any(test, feature = "test-support"))]
 pub use postgres::testing;

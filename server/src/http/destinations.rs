@@ -9,7 +9,9 @@ use super::caller::Who;
 use super::error::ApiError;
 use crate::state::AppState;
 use app::destination_changes::{self as destinations, ChangeError};
-use app::destinations::{Created, Destination, DestinationChange, NewDestination};
+use app::destinations::{
+    Created, Destination, DestinationChange, DestinationHealth, NewDestination, Replay, Replayed, TestDelivery,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -137,6 +139,84 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Json<Destination>, ApiError> {
     Ok(Json(destinations::delete(&state.store, &id, caller.principal.actor(), chrono::Utc::now()).await?))
+}
+
+/// Where a destination's delivery stands: state, backlog (entries after its cursor),
+/// delivered count, last success, last error with the receiver's answer, next retry. For
+/// monitoring as well as people.
+#[utoipa::path(
+    get,
+    path = "/admin/destinations/{id}/health",
+    tag = "delivery",
+    params(("id" = i64, Path, description = "The destination's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The destination's delivery now", body = DestinationHealth),
+        (status = 404, description = "No such destination", body = ErrorBody),
+        (status = 401, description = "No valid bearer token or session", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody)
+    )
+)]
+pub async fn health(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DestinationHealth>, ApiError> {
+    Ok(Json(app::delivery::health_of(&state.store, &id).await?))
+}
+
+/// Sends the destination one test entry (`delivery.test`, not recorded in the log) and
+/// answers what its receiver made of it.
+#[utoipa::path(
+    post,
+    path = "/admin/destinations/{id}/test",
+    tag = "delivery",
+    params(("id" = i64, Path, description = "The destination's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Whether the receiver took it, and its answer", body = TestDelivery),
+        (status = 404, description = "No such destination", body = ErrorBody),
+        (status = 401, description = "No valid bearer token or session", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody)
+    )
+)]
+pub async fn test(
+    State(state): State<AppState>,
+    Who(caller): Who,
+    Path(id): Path<String>,
+) -> Result<Json<TestDelivery>, ApiError> {
+    let by = caller.principal.actor();
+    Ok(Json(app::delivery::send_test(&state.store, &id, &by, chrono::Utc::now()).await?))
+}
+
+/// Delivers again from a sequence number (`{"from_sequence": 120}`) or from a time
+/// (`{"from_time": "2025-01-15T10:30:00Z"}`: the entries received since): the cursor moves
+/// back, never forward; recorded as `delivery.replayed`.
+#[utoipa::path(
+    post,
+    path = "/admin/destinations/{id}/replay",
+    tag = "delivery",
+    params(("id" = i64, Path, description = "The destination's id")),
+    request_body = Replay,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cursor moved back", body = Replayed),
+        (status = 400, description = "Neither or both of from_sequence and from_time, a bad time, or a sequence past the cursor; `field` names it", body = ErrorBody),
+        (status = 404, description = "No such destination", body = ErrorBody),
+        (status = 401, description = "No valid bearer token or session", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 503, description = "Not done: it could not be recorded, or the store is busy; try again shortly", body = ErrorBody)
+    )
+)]
+pub async fn replay(
+    State(state): State<AppState>,
+    Who(caller): Who,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Replayed>, ApiError> {
+    destinations::stored(&state.store, &id).await?;
+    let replay: Replay = body(&bytes)?;
+    let now = chrono::Utc::now();
+    Ok(Json(destinations::replay(&state.store, &id, &replay, caller.principal.actor(), now).await?))
 }
 
 impl From<ChangeError> for ApiError {

@@ -81,6 +81,9 @@ pub struct IngestReply {
         destinations::get_one,
         destinations::change,
         destinations::delete,
+        destinations::health,
+        destinations::test,
+        destinations::replay,
         integrity::public_key,
         integrity::latest,
         integrity::list,
@@ -95,7 +98,8 @@ pub struct IngestReply {
         ConsistencyProofView, EntryWithProof, app::subscriptions::Subscription, app::subscriptions::NewSubscription,
         app::subscriptions::Cloud, app::destinations::Destination, app::destinations::NewDestination,
         app::destinations::DestinationChange, app::destinations::Created, app::destinations::DestinationKind,
-        app::destinations::HecOptions
+        app::destinations::HecOptions, app::destinations::DestinationHealth, app::destinations::Replay,
+        app::destinations::Replayed, app::destinations::TestDelivery
     )),
     modifiers(&BearerAuth, &ExportParameters),
     tags(

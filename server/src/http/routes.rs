@@ -114,6 +114,9 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/admin/destinations/{id}", ADMIN, Api, destinations::get_one),
     route!(PATCH "/admin/destinations/{id}", ADMIN, Api, destinations::change),
     route!(DELETE "/admin/destinations/{id}", ADMIN, Api, destinations::delete),
+    route!(GET "/admin/destinations/{id}/health", ADMIN, Api, destinations::health),
+    route!(POST "/admin/destinations/{id}/test", ADMIN, Api, destinations::test),
+    route!(POST "/admin/destinations/{id}/replay", ADMIN, Api, destinations::replay),
     // The Audit tab: its pages, their server functions and their twins of the API.
     route!(GET "/", TAB, Page, pages::home),
     route!(GET "/audit", TAB, Page, pages::render),

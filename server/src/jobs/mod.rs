@@ -2,6 +2,7 @@
 //! has stopped, so that none outlives it (or writes to a store being closed).
 
 mod checkpoints;
+mod delivery;
 mod purge;
 mod sessions;
 mod statistics;
@@ -57,6 +58,10 @@ impl Jobs {
         jobs.spawn(
             "verification",
             verification::run_daily(state.store.clone(), state.signing.clone(), state.shutdown.clone()),
+        );
+        jobs.spawn(
+            "delivery",
+            delivery::run(state.store.clone(), app::delivery::Policy::default(), state.shutdown.clone()),
         );
         // Tests' servers schedule no purge: they keep their old entries.
         if state.purging.every.is_some() {

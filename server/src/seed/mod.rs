@@ -129,6 +129,7 @@ mod tests {
             && !name.starts_with("token.")
             && !name.starts_with("integrity.")
             && !name.starts_with("destination.")
+            && !name.starts_with("delivery.")
             && name != "retention.purge.failed"
     }
 

@@ -3,6 +3,7 @@
 mod admin;
 mod chain;
 mod cli;
+mod delivery;
 mod destinations;
 mod entries;
 mod evidence;

@@ -124,7 +124,11 @@ async fn stopping_the_server_ends_live_streams_and_jobs_and_closes_the_store() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let running = server::startup::start(listener, state).expect("starts");
     let jobs = running.jobs();
-    assert_eq!(jobs.count(), 4, "the planner statistics, session sweeping, checkpoint and verification jobs run");
+    assert_eq!(
+        jobs.count(),
+        5,
+        "the planner statistics, session sweeping, checkpoint, verification and delivery jobs run"
+    );
     // A browser following the live stream: a connection that would never end by itself.
     let mut live = tokio::net::TcpStream::connect(running.addr).await.expect("connects");
     let request = format!("GET /api/audit/live HTTP/1.1\r\nHost: localhost\r\nCookie: cc_session={session}\r\n\r\n");
