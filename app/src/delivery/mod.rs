@@ -5,7 +5,9 @@
 //! failing and recovered is one entry in the log. How entries travel is the destination
 //! kind's [`Sender`] (standard output: [`stdout`]).
 
+mod http;
 pub mod stdout;
+pub mod webhook;
 pub mod worker;
 
 use crate::destination_changes::{self, ChangeError};
@@ -43,6 +45,11 @@ pub trait Sender: Send + Sync {
 pub fn sender_for(destination: &StoredDestination) -> Result<Box<dyn Sender>, String> {
     match destination.kind {
         DestinationKind::Stdout => Ok(Box::new(stdout::Stdout::new(&destination.name))),
+        DestinationKind::Webhook => {
+            let url = destination.config.url.as_deref().ok_or("the webhook has no address")?;
+            let secret = destination.secret.as_deref().ok_or("the webhook has no signing secret")?;
+            Ok(Box::new(webhook::Webhook::new(destination.id, url, secret, &destination.config.headers)))
+        }
         kind => Err(format!("{} destinations are not delivered by this version", kind.as_str())),
     }
 }

@@ -25,3 +25,4 @@ mod search;
 mod site;
 mod subscriptions;
 mod tamper;
+mod webhook;
