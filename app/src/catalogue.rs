@@ -314,6 +314,14 @@ pub static CATALOGUE: &[EventSpec] = &[
         "Delivery to {name} recovered after {failed_seconds} s"
     ),
     event!(
+        internal "delivery.parked",
+        System,
+        Warning,
+        "Entry refused by a destination, set aside",
+        ["details.destination_id", "details.name", "details.entry_id", "details.reason"],
+        "Delivery to {name} set {entry_id} aside: {reason}"
+    ),
+    event!(
         internal "delivery.replayed",
         Configuration,
         Warning,

@@ -168,6 +168,11 @@ pub struct DestinationHealth {
     /// The last error, with the receiver's answer when there was one.
     pub last_error: Option<String>,
     pub next_retry_at: Option<DateTime<Utc>>,
+    /// Entries the receiver refused as bad data (Splunk HEC codes 5, 6, 7, 12, 13), set
+    /// aside so that the rest goes on (each one a `delivery.parked` entry), and why the last
+    /// one was.
+    pub parked: u64,
+    pub last_parked: Option<String>,
 }
 
 /// A destination just added, and its secret when the server made it (a webhook's signing

@@ -28,6 +28,14 @@ CREATE TABLE delivery_state (
     next_retry_at   bigint
 );
 
+CREATE TABLE delivery_parked (
+    destination_id bigint NOT NULL,
+    seq            bigint NOT NULL,
+    reason         text   NOT NULL,
+    parked_at      bigint NOT NULL,
+    PRIMARY KEY (destination_id, seq)
+);
+
 -- A role given the rights of docs/postgres-roles.sql before this migration may manage
 -- destinations and move their cursors.
 DO $$
@@ -39,7 +47,7 @@ BEGIN
         WHERE g.table_schema = 'public' AND g.table_name = 'audit_daily_counts' AND g.privilege_type = 'INSERT'
           AND g.grantee NOT IN (current_user, 'PUBLIC')
     LOOP
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON public.destinations, public.delivery_state TO %I', grantee);
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON public.destinations, public.delivery_state, public.delivery_parked TO %I', grantee);
     END LOOP;
 END;
 $$;

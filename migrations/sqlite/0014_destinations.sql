@@ -37,3 +37,13 @@ CREATE TABLE delivery_state (
     last_error      TEXT,
     next_retry_at   INTEGER
 );
+
+-- Entries a receiver refused as bad data (Splunk HEC codes 5, 6, 7, 12, 13): set aside with
+-- the reason, recorded as `delivery.parked`, and passed over so that the rest goes on.
+CREATE TABLE delivery_parked (
+    destination_id INTEGER NOT NULL,
+    seq            INTEGER NOT NULL,
+    reason         TEXT    NOT NULL,
+    parked_at      INTEGER NOT NULL,
+    PRIMARY KEY (destination_id, seq)
+) WITHOUT ROWID;

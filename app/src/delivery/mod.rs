@@ -5,6 +5,7 @@
 //! failing and recovered is one entry in the log. How entries travel is the destination
 //! kind's [`Sender`] (standard output: [`stdout`]).
 
+pub mod hec;
 mod http;
 pub mod stdout;
 pub mod webhook;
@@ -32,6 +33,10 @@ pub enum Outcome {
     /// Refused until someone changes something (a token refused, a channel unknown): tried
     /// again only every [`Policy::paused_probe`], and said so.
     Pause { reason: String },
+    /// Refused as bad data: the entry at `index` of the batch (or, when the receiver did not
+    /// say which, the batch's only entry) is set aside with the reason and the rest sent
+    /// again; a batch of several without an index is sent again one entry at a time.
+    Park { index: Option<usize>, reason: String },
 }
 
 /// How entries travel to one kind of destination.
@@ -50,7 +55,11 @@ pub fn sender_for(destination: &StoredDestination) -> Result<Box<dyn Sender>, St
             let secret = destination.secret.as_deref().ok_or("the webhook has no signing secret")?;
             Ok(Box::new(webhook::Webhook::new(destination.id, url, secret, &destination.config.headers)))
         }
-        kind => Err(format!("{} destinations are not delivered by this version", kind.as_str())),
+        DestinationKind::SplunkHec => {
+            let url = destination.config.url.as_deref().ok_or("the collector has no address")?;
+            let token = destination.secret.as_deref().ok_or("the collector has no HEC token")?;
+            Ok(Box::new(hec::Hec::new(destination.id, url, token, &destination.config.hec)))
+        }
     }
 }
 
@@ -141,7 +150,7 @@ pub async fn send_test(store: &Store, id: &str, by: &Actor, now: DateTime<Utc>) 
     Ok(match sender.send(std::slice::from_ref(&entry)).await {
         Outcome::Accepted => TestDelivery { delivered: true, answer: "accepted".into() },
         Outcome::Retry { error, .. } => TestDelivery { delivered: false, answer: error },
-        Outcome::Pause { reason } => TestDelivery { delivered: false, answer: reason },
+        Outcome::Pause { reason } | Outcome::Park { reason, .. } => TestDelivery { delivered: false, answer: reason },
     })
 }
 
@@ -164,6 +173,8 @@ pub fn health(destination: &StoredDestination, state: &DeliveryState, head: u64)
         last_error_at: state.last_error_at,
         last_error: state.last_error.clone(),
         next_retry_at: state.next_retry_at,
+        parked: state.parked,
+        last_parked: state.last_parked.clone(),
     }
 }
 

@@ -27,6 +27,22 @@ enum Step {
     Gone,
 }
 
+/// What a worker remembers between steps (lost on a restart, which only means sending a
+/// refused batch whole once more).
+#[derive(Default)]
+struct Local {
+    /// Send one entry at a time until the cursor reaches this: a batch was refused as bad
+    /// data without saying which entry.
+    single_until: Option<u64>,
+    /// Entries set aside since the last batch taken.
+    parks_in_a_row: u32,
+}
+
+/// After this many entries set aside in a row, the receiver is taken to refuse everything
+/// (its index or format settings are wrong): paused rather than set aside entry by entry,
+/// each of which would be a new entry for it to refuse.
+const PARKS_BEFORE_PAUSE: u32 = 5;
+
 /// Delivers to destination `id` until it is removed or `stop` turns true. `sender`
 /// replaces the destination kind's own (tests).
 pub async fn run(
@@ -37,11 +53,12 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut head = store.log.watch_head();
+    let mut local = Local::default();
     loop {
         if *stop.borrow() {
             return;
         }
-        let wait = match step(&store, id, &policy, sender.clone()).await {
+        let wait = match step(&store, id, &policy, sender.clone(), &mut local).await {
             Ok(Step::Again) => continue,
             Ok(Step::Gone) => return,
             Ok(Step::Wait(wait)) => wait,
@@ -65,7 +82,13 @@ pub async fn run(
     }
 }
 
-async fn step(store: &Store, id: i64, policy: &Policy, sender: Option<Arc<dyn Sender>>) -> Result<Step, StoreError> {
+async fn step(
+    store: &Store,
+    id: i64,
+    policy: &Policy,
+    sender: Option<Arc<dyn Sender>>,
+    local: &mut Local,
+) -> Result<Step, StoreError> {
     let (Some(destination), Some(state)) =
         (store.delivery.destination(id).await?, store.delivery.delivery_state(id).await?)
     else {
@@ -89,8 +112,17 @@ async fn step(store: &Store, id: i64, policy: &Policy, sender: Option<Arc<dyn Se
     let page =
         pull(store.log.as_ref(), &filter_of(&destination.config), state.cursor, destination.config.max_events).await?;
     let next = page.next.unwrap_or(state.cursor);
-    let read = page.entries.len();
-    let batch = fit(page.entries, destination.config.max_bytes);
+    let parked = match page.entries.is_empty() {
+        true => Vec::new(),
+        false => store.delivery.parked_deliveries(id, state.cursor, next).await?,
+    };
+    let entries: Vec<AuditEntry> = page.entries.into_iter().filter(|e| !parked.contains(&e.sequence)).collect();
+    let read = entries.len();
+    let mut batch = fit(entries, destination.config.max_bytes);
+    match local.single_until {
+        Some(until) if state.cursor < until => batch.truncate(1),
+        _ => local.single_until = None,
+    }
     let Some(last) = batch.last().map(|e| e.sequence) else {
         if next > state.cursor {
             // Nothing it wants: pass over what was read.
@@ -110,6 +142,7 @@ async fn step(store: &Store, id: i64, policy: &Policy, sender: Option<Arc<dyn Se
             let now = Utc::now();
             // Refused when a replay or another instance moved it meanwhile: read it again.
             store.delivery.advance_delivery(id, state.epoch, state.cursor, to, batch.len() as u64, now).await?;
+            local.parks_in_a_row = 0;
             if state.failing {
                 recovered(store, &destination, &state, now).await?;
             }
@@ -136,7 +169,46 @@ async fn step(store: &Store, id: i64, policy: &Policy, sender: Option<Arc<dyn Se
             Ok(Step::Wait(wait))
         }
         Outcome::Pause { reason } => paused(store, &destination, &state, policy, reason, now).await,
+        Outcome::Park { index, reason } => {
+            if local.parks_in_a_row >= PARKS_BEFORE_PAUSE {
+                let why = format!("the receiver refuses every entry as bad data ({reason}): check its settings");
+                return paused(store, &destination, &state, policy, why, now).await;
+            }
+            match (index.filter(|i| *i < batch.len()), batch.len()) {
+                (Some(i), _) => park(store, &destination, &batch[i], &reason, now).await?,
+                (None, 1) => park(store, &destination, &batch[0], &reason, now).await?,
+                // Which one is bad? One at a time will tell.
+                (None, _) => local.single_until = Some(last),
+            }
+            local.parks_in_a_row += 1;
+            Ok(Step::Again)
+        }
     }
+}
+
+/// Sets an entry the receiver refused as bad data aside, recorded as `delivery.parked`.
+async fn park(
+    store: &Store,
+    destination: &StoredDestination,
+    entry: &AuditEntry,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if !store.delivery.park_delivery(destination.id, entry.sequence, reason, now).await? {
+        return Ok(());
+    }
+    tracing::warn!(destination = %destination.name, entry = %entry.id, reason, "an entry refused as bad data is set aside");
+    let event = InternalEvent::new("delivery.parked").map(|e| {
+        e.detail("destination_id", destination.id)
+            .detail("name", destination.name.as_str())
+            .detail("entry_id", entry.id.as_str())
+            .detail("sequence", entry.sequence)
+            .detail("reason", reason)
+    });
+    if let Err(why) = record(store, event, &system_actor(), now).await {
+        tracing::error!(destination = destination.id, error = %why, "cannot record an entry set aside");
+    }
+    Ok(())
 }
 
 /// Refused until someone changes something: say so, and try again now and then.

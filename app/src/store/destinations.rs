@@ -107,6 +107,11 @@ pub trait DeliveryStore: Send + Sync {
     /// Moves the cursor of `id` to `cursor` (back, for a replay) in a new epoch, so that an
     /// advance reckoned from before is refused; the cursor it had, `None` if `id` is gone.
     async fn rewind_delivery(&self, id: i64, cursor: u64) -> Result<Option<u64>, StoreError>;
+    /// Sets the entry `seq` aside for `id` (its receiver refused it as bad data); whether
+    /// it was not already.
+    async fn park_delivery(&self, id: i64, seq: u64, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// The entries set aside for `id` numbered above `after` and up to `up_to`.
+    async fn parked_deliveries(&self, id: i64, after: u64, up_to: u64) -> Result<Vec<u64>, StoreError>;
 }
 
 /// Where a destination's delivery stands, and its health.
@@ -129,6 +134,9 @@ pub struct DeliveryState {
     /// The last error, with the receiver's answer when there was one.
     pub last_error: Option<String>,
     pub next_retry_at: Option<DateTime<Utc>>,
+    /// Entries set aside as refused data, and why the last one was.
+    pub parked: u64,
+    pub last_parked: Option<String>,
 }
 
 /// What an attempt that delivered nothing leaves noted.
@@ -142,15 +150,45 @@ pub struct DeliveryNote {
 }
 
 /// A delivery state's columns (times in microseconds).
-pub(super) type StateRow =
-    (i64, i64, String, i64, i64, i64, Option<i64>, Option<i64>, Option<i64>, Option<String>, Option<i64>);
+pub(super) type StateRow = (
+    i64,
+    i64,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    Option<String>,
+);
 
 pub(super) const STATE_COLUMNS: &str = "cursor, epoch, state, delivered, attempts, failing, failing_since, \
-     last_success_at, last_error_at, last_error, next_retry_at";
+     last_success_at, last_error_at, last_error, next_retry_at, \
+     (SELECT COUNT(*) FROM delivery_parked p WHERE p.destination_id = delivery_state.destination_id), \
+     (SELECT p.reason FROM delivery_parked p WHERE p.destination_id = delivery_state.destination_id \
+      ORDER BY p.parked_at DESC, p.seq DESC LIMIT 1)";
 
 pub(super) fn delivery_state(row: StateRow) -> DeliveryState {
     let time = |t: Option<i64>| t.and_then(DateTime::from_timestamp_micros);
-    let (cursor, epoch, state, delivered, attempts, failing, since, success, error_at, error, retry) = row;
+    let (
+        cursor,
+        epoch,
+        state,
+        delivered,
+        attempts,
+        failing,
+        since,
+        success,
+        error_at,
+        error,
+        retry,
+        parked,
+        last_parked,
+    ) = row;
     DeliveryState {
         cursor: super::rows::seq_u64(cursor),
         epoch,
@@ -163,6 +201,8 @@ pub(super) fn delivery_state(row: StateRow) -> DeliveryState {
         last_error_at: time(error_at),
         last_error: error,
         next_retry_at: time(retry),
+        parked: super::rows::seq_u64(parked),
+        last_parked,
     }
 }
 
@@ -312,6 +352,7 @@ macro_rules! delivery_store {
             {
                 use $crate::store::destinations as d;
                 let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM delivery_parked WHERE destination_id = $1").bind(id).execute(&mut *tx).await?;
                 let cursor: Option<i64> =
                     sqlx::query_scalar("DELETE FROM delivery_state WHERE destination_id = $1 RETURNING cursor")
                         .bind(id)
@@ -466,6 +507,45 @@ macro_rules! delivery_store {
                 .await?;
                 tx.commit().await?;
                 Ok(Some($crate::store::rows::seq_u64(before)))
+            }
+
+            async fn park_delivery(
+                &self,
+                id: i64,
+                seq: u64,
+                reason: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                use $crate::store::destinations as d;
+                let done = sqlx::query(
+                    "INSERT INTO delivery_parked (destination_id, seq, reason, parked_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(d::seq_i64(seq))
+                .bind(reason)
+                .bind(now.timestamp_micros())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn parked_deliveries(
+                &self,
+                id: i64,
+                after: u64,
+                up_to: u64,
+            ) -> Result<Vec<u64>, $crate::store::StoreError> {
+                use $crate::store::destinations as d;
+                let rows: Vec<i64> = sqlx::query_scalar(
+                    "SELECT seq FROM delivery_parked WHERE destination_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+                )
+                .bind(id)
+                .bind(d::seq_i64(after))
+                .bind(d::seq_i64(up_to))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map($crate::store::rows::seq_u64).collect())
             }
 
             async fn delivery_cursor(&self, id: i64) -> Result<Option<u64>, $crate::store::StoreError> {

@@ -10,6 +10,7 @@ mod evidence;
 mod export;
 mod export_pdf;
 mod headers;
+mod hec;
 mod helpers;
 mod ingest;
 mod integrity;
