@@ -17,6 +17,8 @@ GRANT INSERT, UPDATE ON settings TO :"app";
 GRANT INSERT, DELETE ON subscriptions TO :"app";
 -- Delivery destinations (Settings > Integrations) and where each one's delivery stands.
 GRANT INSERT, UPDATE, DELETE ON destinations, delivery_state, delivery_parked TO :"app";
+-- Alert rules (Settings > Alerts) and where the alert evaluator stands in the log.
+GRANT INSERT, UPDATE, DELETE ON alert_rules, job_cursors TO :"app";
 -- Tokens: created, noted when used, revoked (deleted); what a token may do never changes.
 GRANT UPDATE (last_used_at), DELETE ON api_tokens TO :"app";
 GRANT EXECUTE ON FUNCTION audit_ensure_partition(bigint), audit_ensure_months_ahead(), audit_upkeep(), audit_append

@@ -314,6 +314,14 @@ pub static CATALOGUE: &[EventSpec] = &[
         "Delivery to {name} recovered after {failed_seconds} s"
     ),
     event!(
+        internal "alert.triggered",
+        System,
+        Warning,
+        "Alert rule fired",
+        ["details.rule_id", "details.rule_name", "details.count"],
+        "Alert {rule_name}: {count} matching entries"
+    ),
+    event!(
         internal "delivery.parked",
         System,
         Warning,

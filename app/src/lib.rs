@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod admin;
+pub mod alert_rules;
 pub mod audit;
 pub mod catalogue;
 #[cfg(feature = "ssr")]
@@ -30,6 +31,10 @@ pub mod subscriptions;
 pub mod tokens;
 pub mod topbar;
 
+#[cfg(feature = "ssr")]
+pub mod alert_rule_changes;
+#[cfg(feature = "ssr")]
+pub mod alerting;
 #[cfg(feature = "ssr")]
 pub mod delivery;
 #[cfg(feature = "ssr")]

@@ -113,6 +113,17 @@ pub fn filter_of(config: &DestinationConfig) -> EntryFilter {
     }
 }
 
+/// What a destination's worker reads: what it wants, and the alerts, which a rule may
+/// address to it whatever its own filter (the worker keeps those addressed to it).
+pub fn read_filter(config: &DestinationConfig) -> EntryFilter {
+    let mut wide = filter_of(config);
+    if !wide.event_types.is_empty() {
+        wide.event_types.push(crate::filter::EventTypeMatch::Exact(crate::alerting::TRIGGERED.into()));
+    }
+    wide.severities.clear();
+    wide
+}
+
 /// The health of destination `id` (as in its address) now.
 pub async fn health_of(store: &Store, id: &str) -> Result<DestinationHealth, ChangeError> {
     let destination = destination_changes::stored(store, id).await?;

@@ -5,7 +5,8 @@
 //! `delivery.recovered`). The cursor is in the store, so a restart, even after `kill -9`,
 //! goes on from the last batch accepted: a batch may then come twice, never not at all.
 
-use super::{filter_of, sender_for, Outcome, Policy, Sender};
+use super::{filter_of, read_filter, sender_for, Outcome, Policy, Sender};
+use crate::alerting::addressed_to;
 use crate::audit::service::pull;
 use crate::entry::AuditEntry;
 use crate::internal_event::{record, system_actor, InternalEvent};
@@ -23,7 +24,7 @@ enum Step {
     Idle,
     /// Wait this long (a retry, a circuit's pause).
     Wait(Duration),
-    /// The destination is gone.
+    /// The destination is gone, or the worker is told to stop.
     Gone,
 }
 
@@ -43,6 +44,9 @@ struct Local {
 /// each of which would be a new entry for it to refuse.
 const PARKS_BEFORE_PAUSE: u32 = 5;
 
+/// How long a caught-up worker lets new entries gather after being woken.
+const SETTLE: Duration = Duration::from_millis(200);
+
 /// Delivers to destination `id` until it is removed or `stop` turns true. `sender`
 /// replaces the destination kind's own (tests).
 pub async fn run(
@@ -58,13 +62,17 @@ pub async fn run(
         if *stop.borrow() {
             return;
         }
-        let wait = match step(&store, id, &policy, sender.clone(), &mut local).await {
+        let wait = match step(&store, id, &policy, sender.clone(), &mut local, &mut stop).await {
             Ok(Step::Again) => continue,
             Ok(Step::Gone) => return,
             Ok(Step::Wait(wait)) => wait,
             Ok(Step::Idle) => {
                 tokio::select! {
-                    _ = head.changed() => {}
+                    _ = head.changed() => {
+                        // Appends come in bursts: gather them rather than read (and move
+                        // the cursor) once per commit.
+                        tokio::time::sleep(SETTLE).await;
+                    }
                     () = tokio::time::sleep(policy.poll) => {}
                     _ = stop.changed() => {}
                 }
@@ -88,6 +96,7 @@ async fn step(
     policy: &Policy,
     sender: Option<Arc<dyn Sender>>,
     local: &mut Local,
+    stop: &mut watch::Receiver<bool>,
 ) -> Result<Step, StoreError> {
     let (Some(destination), Some(state)) =
         (store.delivery.destination(id).await?, store.delivery.delivery_state(id).await?)
@@ -109,14 +118,19 @@ async fn step(
             Err(why) => return paused(store, &destination, &state, policy, why, now).await,
         },
     };
-    let page =
-        pull(store.log.as_ref(), &filter_of(&destination.config), state.cursor, destination.config.max_events).await?;
+    let wanted = filter_of(&destination.config);
+    let page = pull(store.log.as_ref(), &read_filter(&destination.config), state.cursor, destination.config.max_events)
+        .await?;
     let next = page.next.unwrap_or(state.cursor);
     let parked = match page.entries.is_empty() {
         true => Vec::new(),
         false => store.delivery.parked_deliveries(id, state.cursor, next).await?,
     };
-    let entries: Vec<AuditEntry> = page.entries.into_iter().filter(|e| !parked.contains(&e.sequence)).collect();
+    let entries: Vec<AuditEntry> = page
+        .entries
+        .into_iter()
+        .filter(|e| !parked.contains(&e.sequence) && (wanted.matches(e) || addressed_to(e, id)))
+        .collect();
     let read = entries.len();
     let mut batch = fit(entries, destination.config.max_bytes);
     match local.single_until {
@@ -137,7 +151,13 @@ async fn step(
     };
     // A batch cut short by its size ends at its last entry; a whole one at what was read.
     let to = if batch.len() == read { next } else { last };
-    match sender.send(&batch).await {
+    // A stop ends a send in flight (the bookkeeping after one is never cut short): the
+    // batch was not taken as far as the cursor knows, and whoever delivers next sends it.
+    let outcome = tokio::select! {
+        outcome = sender.send(&batch) => outcome,
+        _ = stop.changed() => return Ok(Step::Gone),
+    };
+    match outcome {
         Outcome::Accepted => {
             let now = Utc::now();
             // Refused when a replay or another instance moved it meanwhile: read it again.
@@ -149,6 +169,7 @@ async fn step(
             Ok(Step::Again)
         }
         Outcome::Retry { error, retry_after } => {
+            let error = redact(&error, &destination);
             let attempts = state.attempts.saturating_add(1);
             let open = attempts >= policy.open_after;
             let wait = match (open, retry_after) {
@@ -168,8 +189,12 @@ async fn step(
             }
             Ok(Step::Wait(wait))
         }
-        Outcome::Pause { reason } => paused(store, &destination, &state, policy, reason, now).await,
+        Outcome::Pause { reason } => {
+            let reason = redact(&reason, &destination);
+            paused(store, &destination, &state, policy, reason, now).await
+        }
         Outcome::Park { index, reason } => {
+            let reason = redact(&reason, &destination);
             if local.parks_in_a_row >= PARKS_BEFORE_PAUSE {
                 let why = format!("the receiver refuses every entry as bad data ({reason}): check its settings");
                 return paused(store, &destination, &state, policy, why, now).await;
@@ -184,6 +209,17 @@ async fn step(
             Ok(Step::Again)
         }
     }
+}
+
+/// A receiver's answer with the destination's secret and header values taken out: a
+/// proxy that echoes the request would otherwise put them in the health view and the log.
+fn redact(text: &str, destination: &StoredDestination) -> String {
+    let mut out = text.to_owned();
+    let secrets = destination.secret.iter().chain(destination.config.headers.values());
+    for secret in secrets.filter(|s| s.len() >= 4) {
+        out = out.replace(secret.as_str(), "[redacted]");
+    }
+    out
 }
 
 /// Sets an entry the receiver refused as bad data aside, recorded as `delivery.parked`.
@@ -443,6 +479,19 @@ mod tests {
         let failed = of_type(&store, "delivery.failed").await;
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].details["error"], "HEC token refused (code 4)");
+    }
+
+    #[tokio::test]
+    async fn answers_lose_the_secrets_they_echo() {
+        let (store, _dir) = store().await;
+        let body = serde_json::json!({"name": "hook", "kind": "webhook", "url": "https://h.example/x",
+                                      "secret": "whsec_0123456789abcdef", "headers": {"X-Api-Key": "key-4567"}});
+        let new: NewDestination = serde_json::from_value(body).expect("valid");
+        let admin = crate::entry::Actor { kind: crate::entry::ActorType::User, id: "u1".into(), name: "ada".into() };
+        let id = destination_changes::create(&store, &new, admin, Utc::now()).await.expect("created").destination.id;
+        let stored = store.delivery.destination(id).await.expect("reads").expect("there");
+        let echoed = "HTTP 400: got X-Api-Key: key-4567 and secret whsec_0123456789abcdef";
+        assert_eq!(redact(echoed, &stored), "HTTP 400: got X-Api-Key: [redacted] and secret [redacted]");
     }
 
     #[test]

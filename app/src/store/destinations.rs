@@ -207,7 +207,7 @@ pub(super) fn delivery_state(row: StateRow) -> DeliveryState {
 }
 
 /// A sequence number as stored.
-pub(super) fn seq_i64(seq: u64) -> i64 {
+pub(crate) fn seq_i64(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
@@ -245,7 +245,7 @@ pub(super) fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
-pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
 }
 
@@ -435,7 +435,8 @@ macro_rules! delivery_store {
                 let done = sqlx::query(
                     "UPDATE delivery_state SET cursor = $4, delivered = delivered + $5, \
                      last_success_at = COALESCE($6, last_success_at), attempts = 0, next_retry_at = NULL, \
-                     state = 'delivering' WHERE destination_id = $1 AND epoch = $2 AND cursor = $3",
+                     state = CASE WHEN $5 > 0 THEN 'delivering' ELSE state END \
+                     WHERE destination_id = $1 AND epoch = $2 AND cursor = $3",
                 )
                 .bind(id)
                 .bind(epoch)

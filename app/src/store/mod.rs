@@ -6,6 +6,7 @@
 //! runs the same conformance suite (`conformance`).
 
 mod accounts;
+pub mod alert_rules;
 mod api_tokens;
 mod chain;
 #[cfg(test)]
@@ -21,6 +22,7 @@ mod sqlite;
 mod tree;
 mod verify;
 
+pub use alert_rules::AlertStore;
 pub use chain::{entry_hash, GENESIS_HASH};
 pub use destinations::{DeliveryNote, DeliveryState, DeliveryStore, StoredDestination};
 pub use error::{OpenError, StoreError};
@@ -454,13 +456,15 @@ pub struct Store {
     pub settings: Arc<dyn SettingsStore>,
     /// Delivery destinations and their cursors.
     pub delivery: Arc<dyn DeliveryStore>,
+    /// Alert rules, and the cursors of jobs that follow the log.
+    pub alerts: Arc<dyn AlertStore>,
 }
 
 impl Store {
     fn of<E>(engine: E) -> Self
     where
         E: AuditLog + TokenStore + AccountStore + SessionStore + Maintenance + TreeStore + Retention + SettingsStore,
-        E: DeliveryStore + 'static,
+        E: DeliveryStore + AlertStore + 'static,
     {
         let engine = Arc::new(engine);
         Store {
@@ -472,6 +476,7 @@ impl Store {
             retention: engine.clone(),
             settings: engine.clone(),
             delivery: engine.clone(),
+            alerts: engine.clone(),
             maintenance: engine,
         }
     }

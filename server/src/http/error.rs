@@ -4,6 +4,8 @@
 
 use app::access::{Denied, Permission};
 use app::accounts::Role;
+use app::alert_rule_changes::ChangeError as RuleChange;
+use app::alert_rules::RuleError;
 use app::audit::service::QueryError;
 use app::destination_changes::ChangeError as DestinationChange;
 use app::destinations::DestinationError;
@@ -67,6 +69,9 @@ pub enum ApiError {
     /// A delivery destination was refused, or its change could not be made.
     #[error(transparent)]
     Destination(DestinationChange),
+    /// An alert rule was refused, or its change could not be made.
+    #[error(transparent)]
+    AlertRule(RuleChange),
     /// Too many sign-in attempts from one address.
     #[error("too many sign-in attempts from this address: wait a minute and try again")]
     TooManyAttempts { retry_after: Duration },
@@ -144,6 +149,15 @@ impl ApiError {
                 }
                 SubscriptionChange::Store(_) | SubscriptionChange::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
+            ApiError::AlertRule(e) => match e {
+                RuleChange::Refused(RuleError::Invalid { .. }) => StatusCode::BAD_REQUEST,
+                RuleChange::Refused(RuleError::Duplicate(_) | RuleError::Builtin(_)) => StatusCode::CONFLICT,
+                RuleChange::Refused(RuleError::NotFound(_)) => StatusCode::NOT_FOUND,
+                RuleChange::Store(StoreError::Overloaded { .. }) | RuleChange::Undone(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                RuleChange::Store(_) | RuleChange::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             ApiError::Destination(e) => match e {
                 DestinationChange::Refused(DestinationError::Invalid { .. }) => StatusCode::BAD_REQUEST,
                 DestinationChange::Refused(DestinationError::Duplicate(_)) => StatusCode::CONFLICT,
@@ -220,6 +234,10 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "a change to the subscriptions failed");
                 Some("backend")
             }
+            ApiError::AlertRule(e @ (RuleChange::Store(_) | RuleChange::Unrecorded(_) | RuleChange::Undone(_))) => {
+                tracing::error!(error = %e, "a change to the alert rules failed");
+                Some("backend")
+            }
             ApiError::Destination(
                 e @ (DestinationChange::Store(_) | DestinationChange::Unrecorded(_) | DestinationChange::Undone(_)),
             ) => {
@@ -242,7 +260,15 @@ impl IntoResponse for ApiError {
             ApiError::Setting(SettingError::Store(_)) | ApiError::Subscription(SubscriptionChange::Store(_)) => {
                 "internal error".to_owned()
             }
-            ApiError::Destination(DestinationChange::Store(_)) => "internal error".to_owned(),
+            ApiError::Destination(DestinationChange::Store(_)) | ApiError::AlertRule(RuleChange::Store(_)) => {
+                "internal error".to_owned()
+            }
+            ApiError::AlertRule(RuleChange::Undone(_)) => {
+                "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
+            }
+            ApiError::AlertRule(RuleChange::Unrecorded(_)) => {
+                "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
+            }
             ApiError::Destination(DestinationChange::Undone(_)) => {
                 "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
             }
@@ -272,6 +298,11 @@ impl IntoResponse for ApiError {
             ApiError::Setting(SettingError::Unknown(name)) => body["field"] = json!(name),
             ApiError::Subscription(SubscriptionChange::Refused(SubscriptionError::Invalid { field, .. })) => {
                 body["field"] = json!(field)
+            }
+            ApiError::AlertRule(RuleChange::Refused(e)) => {
+                if let Some(field) = e.field() {
+                    body["field"] = json!(field)
+                }
             }
             ApiError::Destination(DestinationChange::Refused(e)) => {
                 if let Some(field) = e.field() {

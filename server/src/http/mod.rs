@@ -2,6 +2,7 @@
 //! errors, and the handlers (REST API, page twins, pages, operations).
 
 mod admin;
+mod alert_rules;
 pub mod caller;
 mod destinations;
 mod entries;

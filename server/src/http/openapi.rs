@@ -5,7 +5,7 @@
 
 use super::entries::{self, EntryCount};
 use super::html::escape;
-use super::{admin, destinations, events, export, health, integrity, metrics, settings, subscriptions};
+use super::{admin, alert_rules, destinations, events, export, health, integrity, metrics, settings, subscriptions};
 use app::accounts::{Role, User, UserStatus};
 use app::catalogue::{Category, EventSpec};
 use app::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity};
@@ -84,6 +84,11 @@ pub struct IngestReply {
         destinations::health,
         destinations::test,
         destinations::replay,
+        alert_rules::list,
+        alert_rules::create,
+        alert_rules::get_one,
+        alert_rules::change,
+        alert_rules::delete,
         integrity::public_key,
         integrity::latest,
         integrity::list,
@@ -99,7 +104,8 @@ pub struct IngestReply {
         app::subscriptions::Cloud, app::destinations::Destination, app::destinations::NewDestination,
         app::destinations::DestinationChange, app::destinations::Created, app::destinations::DestinationKind,
         app::destinations::HecOptions, app::destinations::DestinationHealth, app::destinations::Replay,
-        app::destinations::Replayed, app::destinations::TestDelivery
+        app::destinations::Replayed, app::destinations::TestDelivery, app::alert_rules::AlertRule,
+        app::alert_rules::RuleFields, app::alert_rules::RuleConfig, app::alert_rules::Threshold
     )),
     modifiers(&BearerAuth, &ExportParameters),
     tags(
@@ -107,7 +113,7 @@ pub struct IngestReply {
         (name = "ingest", description = "Posting events from other components"),
         (name = "operations", description = "Health, metrics and this description"),
         (name = "admin", description = "Users, API tokens, settings and subscriptions, for an admin token or an admin's session"),
-        (name = "delivery", description = "Where the log is delivered (Splunk HEC, signed webhooks, JSON lines on stdout), for an admin token or an admin's session"),
+        (name = "delivery", description = "Where the log is delivered (Splunk HEC, signed webhooks, JSON lines on stdout) and the alert rules, for an admin token or an admin's session"),
         (name = "integrity", description = "The log's public key, its signed checkpoints and RFC 6962 proofs (docs/integrity.md)")
     )
 )]

@@ -5,8 +5,8 @@
 
 use super::caller::authorize;
 use super::{
-    admin, destinations, entries, events, export, health, integrity, live, login, metrics, openapi, pages, settings,
-    subscriptions,
+    admin, alert_rules, destinations, entries, events, export, health, integrity, live, login, metrics, openapi, pages,
+    settings, subscriptions,
 };
 use crate::state::AppState;
 use app::access::Permission;
@@ -117,6 +117,11 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/admin/destinations/{id}/health", ADMIN, Api, destinations::health),
     route!(POST "/admin/destinations/{id}/test", ADMIN, Api, destinations::test),
     route!(POST "/admin/destinations/{id}/replay", ADMIN, Api, destinations::replay),
+    route!(GET "/admin/alert-rules", ADMIN, Api, alert_rules::list),
+    route!(POST "/admin/alert-rules", ADMIN, Api, alert_rules::create),
+    route!(GET "/admin/alert-rules/{id}", ADMIN, Api, alert_rules::get_one),
+    route!(PATCH "/admin/alert-rules/{id}", ADMIN, Api, alert_rules::change),
+    route!(DELETE "/admin/alert-rules/{id}", ADMIN, Api, alert_rules::delete),
     // The Audit tab: its pages, their server functions and their twins of the API.
     route!(GET "/", TAB, Page, pages::home),
     route!(GET "/audit", TAB, Page, pages::render),

@@ -24,6 +24,9 @@ struct Task {
 
 pub async fn run(store: Store, policy: Policy, shutdown: Shutdown) {
     let mut tasks: HashMap<i64, Task> = HashMap::new();
+    // Tasks told to stop and not yet ended: a destination gets a new task only once its
+    // old one is gone, so that one receiver never has two senders.
+    let mut stopping: HashMap<i64, JoinHandle<()>> = HashMap::new();
     let mut ticks = tokio::time::interval(LOOK_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -45,14 +48,22 @@ pub async fn run(store: Store, policy: Policy, shutdown: Shutdown) {
                 HashMap::new()
             }
         };
-        tasks.retain(|id, task| {
-            let keep = wanted.get(id) == Some(&task.version) && !task.handle.is_finished();
-            if !keep {
+        let ended: Vec<i64> = tasks
+            .iter()
+            .filter(|(id, task)| wanted.get(id) != Some(&task.version) || task.handle.is_finished())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ended {
+            if let Some(task) = tasks.remove(&id) {
                 let _ = task.stop.send(true);
+                stopping.insert(id, task.handle);
             }
-            keep
-        });
+        }
+        stopping.retain(|_, handle| !handle.is_finished());
         for (id, version) in wanted {
+            if stopping.contains_key(&id) {
+                continue;
+            }
             tasks.entry(id).or_insert_with(|| {
                 let (stop, stopped) = watch::channel(false);
                 let handle = tokio::spawn(worker::run(store.clone(), id, policy.clone(), None, stopped));
@@ -66,5 +77,8 @@ pub async fn run(store: Store, policy: Policy, shutdown: Shutdown) {
     }
     for (_, task) in tasks {
         let _ = task.handle.await;
+    }
+    for (_, handle) in stopping {
+        let _ = handle.await;
     }
 }

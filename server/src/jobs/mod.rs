@@ -1,6 +1,7 @@
 //! Background jobs: started with the server, told when it stops, and awaited before it
 //! has stopped, so that none outlives it (or writes to a store being closed).
 
+mod alerts;
 mod checkpoints;
 mod delivery;
 mod purge;
@@ -59,6 +60,7 @@ impl Jobs {
             "verification",
             verification::run_daily(state.store.clone(), state.signing.clone(), state.shutdown.clone()),
         );
+        jobs.spawn("alerts", alerts::run(state.store.clone(), state.shutdown.clone()));
         jobs.spawn(
             "delivery",
             delivery::run(state.store.clone(), app::delivery::Policy::default(), state.shutdown.clone()),

@@ -130,6 +130,7 @@ mod tests {
             && !name.starts_with("integrity.")
             && !name.starts_with("destination.")
             && !name.starts_with("delivery.")
+            && name != "alert.triggered"
             && name != "retention.purge.failed"
     }
 

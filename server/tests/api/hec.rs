@@ -215,7 +215,7 @@ async fn a_refused_token_pauses_and_says_so() {
     collector.script.lock().expect("lock").extend((0..20).map(|_| (403, json!({"text": "Invalid token", "code": 4}))));
     let url = listen(collector.clone()).await;
     let id = splunk(&app, &url, false).await;
-    let paused = || async { health(&app, id).await["state"] == "paused" };
+    let paused = || async { app.list("event_type=delivery.failed").await["total"] == 1 };
     deliver_until(&app, id, None, paused).await;
     let health = health(&app, id).await;
     assert_eq!(health["failing"], true);

@@ -1,6 +1,7 @@
 //! Integration tests: the real router over a real SQLite file per test.
 
 mod admin;
+mod alerts;
 mod chain;
 mod cli;
 mod delivery;

@@ -126,8 +126,8 @@ async fn stopping_the_server_ends_live_streams_and_jobs_and_closes_the_store() {
     let jobs = running.jobs();
     assert_eq!(
         jobs.count(),
-        5,
-        "the planner statistics, session sweeping, checkpoint, verification and delivery jobs run"
+        6,
+        "the planner statistics, session sweeping, checkpoint, verification, alert and delivery jobs run"
     );
     // A browser following the live stream: a connection that would never end by itself.
     let mut live = tokio::net::TcpStream::connect(running.addr).await.expect("connects");

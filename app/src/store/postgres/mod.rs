@@ -444,6 +444,7 @@ crate::store::tree::tree_store!(PgStore, sqlx::Postgres, tree::read_rows_of_pool
 
 crate::store::settings_store::settings_store!(PgStore);
 crate::store::destinations::delivery_store!(PgStore);
+crate::store::alert_rules::alert_store!(PgStore);
 
 #[async_trait]
 impl crate::store::Retention for PgStore {

@@ -343,6 +343,7 @@ crate::store::tree::tree_store!(SqliteStore, sqlx::Sqlite, tree::read_rows);
 
 crate::store::settings_store::settings_store!(SqliteStore);
 crate::store::destinations::delivery_store!(SqliteStore);
+crate::store::alert_rules::alert_store!(SqliteStore);
 
 #[async_trait]
 impl crate::store::Retention for SqliteStore {

@@ -1,0 +1,179 @@
+//! `/admin/alert-rules` and the alert evaluator: rules checked and recorded as the spec
+//! lists (`alert.rule.created/updated/deleted`), the built-in failed sign-in rule, and a
+//! threshold rule that fires exactly once per window, its alert delivered to the
+//! destination it names even when that destination's own filter would not take it.
+
+use crate::helpers::{event, TestApp};
+use app::delivery::{worker, Outcome, Policy, Sender};
+use app::entry::AuditEntry;
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+impl TestApp {
+    async fn rules_call(&self, method: Method, uri: &str, body: Option<Value>) -> crate::helpers::Reply {
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        self.request(method, uri, Some(&self.admin.clone()), body).await
+    }
+}
+
+#[tokio::test]
+async fn rules_are_checked_recorded_with_their_details_and_the_builtin_one_is_kept() {
+    let app = TestApp::spawn().await;
+    let listed = app.rules_call(Method::GET, "/admin/alert-rules", None).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let builtin = listed.json()[0].clone();
+    assert_eq!((&builtin["name"], &builtin["builtin"]), (&json!("Failed sign-ins"), &json!(true)));
+    assert_eq!(builtin["threshold"], json!({"count": 5, "window_seconds": 600, "group_by": "details.username"}));
+
+    for (body, field) in [
+        (json!({"event_types": ["auth.*"]}), "name"),
+        (json!({"name": "x", "event_types": ["nope"]}), "event_types"),
+        (json!({"name": "x", "event_types": ["auth.*"], "threshold": 3}), "window_seconds"),
+        (json!({"name": "x", "event_types": ["auth.*"], "destinations": [99]}), "destinations"),
+        (json!({"name": "failed SIGN-INS", "event_types": ["auth.*"]}), "name"),
+    ] {
+        let refused = app.rules_call(Method::POST, "/admin/alert-rules", Some(body.clone())).await;
+        assert!(
+            refused.status == StatusCode::BAD_REQUEST || refused.status == StatusCode::CONFLICT,
+            "{body}: {}",
+            refused.text
+        );
+        assert_eq!(refused.json()["field"], field, "{body}");
+    }
+    assert_eq!(
+        app.rules_call(Method::POST, "/admin/alert-rules", Some(json!({"name": "x", "colour": 1}))).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let created = app
+        .rules_call(
+            Method::POST,
+            "/admin/alert-rules",
+            Some(json!({"name": "Secrets read", "event_types": ["secret.read"], "actor": "ada"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.json()["id"].as_i64().expect("id");
+    let entry = &app.list("event_type=alert.rule.created").await["entries"][0];
+    assert_eq!(entry["details"]["created_by"], "admin");
+    assert_eq!(entry["details"]["rule"]["name"], "Secrets read");
+    assert_eq!(entry["details"]["rule"]["event_types"], json!(["secret.read"]));
+
+    let uri = format!("/admin/alert-rules/{id}");
+    let same = app.rules_call(Method::PATCH, &uri, Some(json!({"actor": "ada"}))).await;
+    assert_eq!(same.status, StatusCode::OK);
+    assert_eq!(app.list("event_type=alert.rule.updated").await["total"], 0, "nothing changed: nothing recorded");
+    let changed = app.rules_call(Method::PATCH, &uri, Some(json!({"min_severity": "warning", "enabled": false}))).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    let updated = &app.list("event_type=alert.rule.updated").await["entries"][0]["details"];
+    assert_eq!(updated["changed_fields"], json!(["enabled", "min_severity"]));
+    assert_eq!(updated["changes"]["min_severity"], json!({"old": "info", "new": "warning"}));
+    assert_eq!((&updated["rule_id"], &updated["modified_by"]), (&json!(id), &json!("admin")));
+
+    let removed = app.rules_call(Method::DELETE, &uri, None).await;
+    assert_eq!(removed.status, StatusCode::OK);
+    let deleted = &app.list("event_type=alert.rule.deleted").await["entries"][0]["details"];
+    assert_eq!((&deleted["rule_id"], &deleted["deleted_by"]), (&json!(id), &json!("admin")));
+    assert_eq!(app.rules_call(Method::DELETE, &uri, None).await.status, StatusCode::NOT_FOUND);
+    let builtin_uri = format!("/admin/alert-rules/{}", builtin["id"]);
+    let kept = app.rules_call(Method::DELETE, &builtin_uri, None).await;
+    assert_eq!(kept.status, StatusCode::CONFLICT, "{}", kept.text);
+    assert!(kept.error().contains("disable it instead"));
+    let edited = app.rules_call(Method::PATCH, &builtin_uri, Some(json!({"threshold": 3}))).await;
+    assert_eq!(edited.status, StatusCode::OK, "the built-in rule is editable: {}", edited.text);
+    let auditor = app.page(Method::GET, "/admin/alert-rules", Vec::new()).await;
+    assert_eq!(auditor.status, StatusCode::FORBIDDEN);
+}
+
+/// A receiver that takes everything and keeps it.
+#[derive(Default)]
+struct Keep(Mutex<Vec<AuditEntry>>);
+
+#[async_trait::async_trait]
+impl Sender for Keep {
+    async fn send(&self, batch: &[AuditEntry]) -> Outcome {
+        self.0.lock().expect("lock").extend_from_slice(batch);
+        Outcome::Accepted
+    }
+}
+
+#[tokio::test]
+async fn a_threshold_rule_fires_once_per_window_and_its_alert_reaches_the_destination_it_names() {
+    let app = TestApp::spawn().await;
+    // A destination that takes only errors of secret.*: not alerts, unless addressed.
+    let body = json!({"name": "pager", "kind": "stdout", "event_types": ["secret.*"], "min_severity": "error"});
+    let created = app.rules_call(Method::POST, "/admin/destinations", Some(body)).await;
+    let destination = created.json()["destination"]["id"].as_i64().expect("id");
+    let rule = json!({"name": "Brute force", "event_types": ["auth.login.failed"], "threshold": 5, "window_seconds": 600,
+                      "group_by": "details.username", "cooldown_seconds": 600, "destinations": [destination]});
+    assert_eq!(app.rules_call(Method::POST, "/admin/alert-rules", Some(rule)).await.status, StatusCode::CREATED);
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let evaluating = tokio::spawn(app::alerting::run(app.store.clone(), stopped.clone()));
+    // Let it take its place at the head before the failures come.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.store.alerts.job_cursor(app::alerting::JOB).await.expect("reads").is_none() {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let failure = |user: &str| {
+        let mut e = event("auth.login.failed", "2025-01-10T08:00:00Z", ("user", "anon", "anonymous"));
+        e["details"] = json!({"username": user, "reason": "bad password"});
+        e
+    };
+    // Seven for ana, four for bo, in one burst: the built-in rule (5 per username) and this
+    // one both fire once, for ana only.
+    let burst: Vec<Value> = (0..7).map(|_| failure("ana")).chain((0..4).map(|_| failure("bo"))).collect();
+    assert_eq!(app.post_events(&json!(burst)).await.status, StatusCode::CREATED);
+    let alerts = || async { app.list("event_type=alert.triggered").await };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while alerts().await["total"].as_u64() < Some(2) {
+        assert!(tokio::time::Instant::now() < deadline, "fired in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fired = alerts().await;
+    assert_eq!(fired["total"], 2, "once per rule for ana, never for bo: {fired}");
+    let ours = fired["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["details"]["rule_name"] == "Brute force")
+        .cloned()
+        .expect("ours");
+    assert_eq!((&ours["details"]["group_value"], &ours["details"]["count"]), (&json!("ana"), &json!(5)));
+    assert_eq!(ours["details"]["entry_ids"].as_array().map(Vec::len), Some(5));
+    assert_eq!(ours["details"]["destination_ids"], json!([destination]));
+
+    // A restart within the window alerts no more for what was counted.
+    stop.send(true).expect("running");
+    evaluating.await.expect("stops");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let evaluating = tokio::spawn(app::alerting::run(app.store.clone(), stopped));
+    app.post_events(&json!((0..3).map(|_| failure("ana")).collect::<Vec<_>>())).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(alerts().await["total"], 2, "quiet for the cooldown, across the restart");
+    stop.send(true).expect("running");
+    evaluating.await.expect("stops");
+
+    // Delivery: the alert addressed to the destination reaches it; nothing else of this burst.
+    let keep = Arc::new(Keep::default());
+    let sender: Arc<dyn Sender> = keep.clone();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let policy = Policy { poll: Duration::from_millis(20), ..Policy::default() };
+    let delivering = tokio::spawn(worker::run(app.store.clone(), destination, policy, Some(sender), stopped));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while keep.0.lock().expect("lock").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "delivered in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.send(true).expect("running");
+    delivering.await.expect("stops");
+    let got = keep.0.lock().expect("lock").clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].event_type, "alert.triggered");
+    assert_eq!(got[0].details["rule_name"], "Brute force");
+}
