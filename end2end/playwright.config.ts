@@ -21,13 +21,13 @@ export default defineConfig({
     { name: "setup", testMatch: /auth\.setup\.ts/ },
     {
       name: "read",
-      testIgnore: /(live|export|login|admin|integrity|settings)\.spec\.ts/,
+      testIgnore: /(live|export|login|admin|integrity|settings|integrations)\.spec\.ts/,
       dependencies: ["setup"],
       use: { storageState: people.admin.state },
     },
     {
       name: "write",
-      testMatch: /(live|export|login|admin|integrity|settings)\.spec\.ts/,
+      testMatch: /(live|export|login|admin|integrity|settings|integrations)\.spec\.ts/,
       dependencies: ["read"],
       use: { storageState: people.admin.state },
     },

@@ -172,7 +172,7 @@ fn invalid(e: crate::settings::SettingError) -> AdminError {
 
 /// A failure as the page is told it (its cause goes to the log).
 #[cfg(feature = "ssr")]
-fn unavailable(error: &dyn std::fmt::Display) -> AdminError {
+pub(super) fn unavailable(error: &dyn std::fmt::Display) -> AdminError {
     tracing::error!(error = %error, "a settings action failed");
     crate::admin::api::answer(AdminError::Unavailable)
 }

@@ -6,7 +6,10 @@
 //! it deletes to first. **Subscriptions** lists the cloud subscriptions
 //! discovery scans; admins add and remove them.
 
+mod alerts_section;
 pub mod api;
+pub mod delivery_api;
+mod integrations_section;
 mod subscriptions_section;
 
 use crate::admin::{Outcome, Problem};
@@ -23,8 +26,12 @@ struct Section {
     label: &'static str,
 }
 
-const SECTIONS: &[Section] =
-    &[Section { slug: "advanced", label: "Advanced" }, Section { slug: "subscriptions", label: "Subscriptions" }];
+const SECTIONS: &[Section] = &[
+    Section { slug: "advanced", label: "Advanced" },
+    Section { slug: "subscriptions", label: "Subscriptions" },
+    Section { slug: "integrations", label: "Integrations" },
+    Section { slug: "alerts", label: "Alerts" },
+];
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -54,6 +61,8 @@ pub fn SettingsPage() -> impl IntoView {
             {move || match slug.get().as_str() {
                 "advanced" => view! { <Advanced/> }.into_any(),
                 "subscriptions" => view! { <subscriptions_section::Subscriptions/> }.into_any(),
+                "integrations" => view! { <integrations_section::Integrations/> }.into_any(),
+                "alerts" => view! { <alerts_section::Alerts/> }.into_any(),
                 _ => view! { <p class="not-found">"No such settings section."</p> }.into_any(),
             }}
         </section>

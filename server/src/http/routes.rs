@@ -18,6 +18,10 @@ use app::integrity_page::api::{AcknowledgeFailure, IntegrityAlert, IntegrityStat
 use app::settings_page::api::{
     AddSubscription, RemoveSubscription, RetentionOverview, RetentionPreview, SaveSettings, SubscriptionsOverview,
 };
+use app::settings_page::delivery_api::{
+    AddAlertRule, AddDestination, AlertRulesOverview, DestinationsOverview, RemoveAlertRule, RemoveDestination,
+    ReplayDestination, TestDestination,
+};
 use app::tokens::Scope;
 use app::topbar::SignedIn;
 use axum::extract::DefaultBodyLimit;
@@ -153,6 +157,15 @@ pub static ROUTES: &[Route] = &[
     route!(POST <SubscriptionsOverview as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <AddSubscription as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     route!(POST <RemoveSubscription as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    // Settings > Integrations: the destinations only for admins (an auditor is told so).
+    route!(POST <DestinationsOverview as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <AddDestination as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <RemoveDestination as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <TestDestination as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <ReplayDestination as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <AlertRulesOverview as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
+    route!(POST <AddAlertRule as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <RemoveAlertRule as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     // The admin pages and their server functions: admins only.
     route!(GET "/users", ADMIN_PAGES, Page, pages::render),
     route!(GET "/tokens", ADMIN_PAGES, Page, pages::render),

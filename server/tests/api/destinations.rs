@@ -246,3 +246,58 @@ async fn only_admins_manage_destinations() {
     let listed = app.admin_call(Method::GET, "/admin/destinations", None).await;
     assert_eq!(listed.json(), json!([]), "nothing was added");
 }
+
+#[tokio::test]
+async fn the_settings_pages_functions_keep_destinations_to_admins_and_refuse_bad_input() {
+    use app::accounts::Role;
+    let app = TestApp::spawn().await;
+    let (admin, auditor) = (app.signed_in(Role::Admin).await, app.auditor().await);
+    let json = ("content-type", "application/json");
+    let new = json!({"new": splunk()}).to_string().into_bytes();
+    let refused = app.as_person(Method::POST, "/api/settings_destination_add", &auditor, &[json], new.clone()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    let added = app.as_person(Method::POST, "/api/settings_destination_add", &admin, &[json], new).await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.text);
+    assert!(!added.text.contains(TOKEN));
+    let mut bad = splunk();
+    bad["url"] = json!("gopher://x");
+    let bad = json!({"new": bad}).to_string().into_bytes();
+    let invalid = app.as_person(Method::POST, "/api/settings_destination_add", &admin, &[json], bad).await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.text);
+    assert!(invalid.text.contains("url"), "{}", invalid.text);
+
+    // An auditor is told the integrations are an admin's; an admin sees them with health.
+    let seen = app.as_person(Method::POST, "/api/settings_destinations", &auditor, &[json], b"{}".to_vec()).await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.text);
+    assert_eq!(seen.json(), json!({"destinations": [], "may_change": false}));
+    let seen = app.as_person(Method::POST, "/api/settings_destinations", &admin, &[json], b"{}".to_vec()).await;
+    let listed = seen.json();
+    assert_eq!(listed["destinations"][0][0]["name"], "splunk");
+    assert_eq!(listed["destinations"][0][1]["state"], "idle");
+    assert!(!seen.text.contains(TOKEN));
+    let id = listed["destinations"][0][0]["id"].as_i64().expect("id");
+    for (uri, body) in [
+        ("/api/settings_destination_test", json!({"id": id})),
+        ("/api/settings_destination_replay", json!({"id": id, "from_sequence": 1})),
+        ("/api/settings_destination_remove", json!({"id": id})),
+    ] {
+        let reply = app.as_person(Method::POST, uri, &auditor, &[json], body.to_string().into_bytes()).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{uri}");
+    }
+    let missing = app
+        .as_person(
+            Method::POST,
+            "/api/settings_destination_test",
+            &admin,
+            &[json],
+            json!({"id": 999}).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
+    let rule = json!({"fields": {"name": "r", "event_types": ["auth.*"], "threshold": 2}}).to_string().into_bytes();
+    let bad_rule = app.as_person(Method::POST, "/api/settings_alert_rule_add", &admin, &[json], rule).await;
+    assert_eq!(bad_rule.status, StatusCode::BAD_REQUEST, "{}", bad_rule.text);
+    let rules = app.as_person(Method::POST, "/api/settings_alert_rules", &auditor, &[json], b"{}".to_vec()).await;
+    assert_eq!(rules.json()["may_change"], false);
+    assert_eq!(rules.json()["rules"][0]["name"], "Failed sign-ins");
+}
