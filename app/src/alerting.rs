@@ -90,6 +90,25 @@ impl Evaluator {
         out
     }
 
+    /// Forgets windows with nothing left in them by `now` and cooldowns that are over, so
+    /// that memory follows the groups active lately, not every username ever tried.
+    pub fn prune(&mut self, rules: &[AlertRule], now: DateTime<Utc>) {
+        let longest = rules.iter().filter_map(|r| r.config.threshold.as_ref()).map(|t| t.window_seconds).max();
+        let start = now - Duration::seconds(i64::from(longest.unwrap_or(0)));
+        self.windows.retain(|_, window| {
+            while window.front().is_some_and(|(when, _)| *when <= start) {
+                window.pop_front();
+            }
+            !window.is_empty()
+        });
+        self.quiet_until.retain(|_, until| *until > now);
+    }
+
+    /// How many groups are remembered (windows and cooldowns).
+    pub fn remembered(&self) -> usize {
+        self.windows.len() + self.quiet_until.len()
+    }
+
     /// An alert already recorded: the rule (and group) stays quiet until its cooldown ends.
     pub fn remember(&mut self, rule: i64, group: &str, until: DateTime<Utc>) {
         let slot = self.quiet_until.entry((rule, group.to_owned())).or_insert(until);
@@ -187,7 +206,8 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
         };
         if idle {
             tokio::select! {
-                _ = head.changed() => {}
+                // Appends come in bursts: gather them rather than read once per commit.
+                _ = head.changed() => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
                 () = tokio::time::sleep(POLL) => {}
                 _ = stop.changed() => {}
             }
@@ -227,6 +247,9 @@ async fn step(store: &Store, state: &mut Option<(u64, Evaluator)>) -> Result<boo
         for firing in evaluator.observe(&rules, entry, false) {
             alerts.push(alert(&firing).map_err(|e| StoreError::backend(format!("an alert: {e}")))?);
         }
+    }
+    if let Some(last) = page.entries.last() {
+        evaluator.prune(&rules, moment(last));
     }
     if !alerts.is_empty() {
         let raised = alerts.len();
@@ -328,6 +351,19 @@ mod tests {
         let counted: Vec<Firing> = (1..=4).flat_map(|n| e.observe(&rules, &failed(n, "ana", 0), true)).collect();
         assert!(counted.is_empty());
         assert_eq!(e.observe(&rules, &failed(5, "ana", 1), false).len(), 1);
+    }
+
+    #[test]
+    fn groups_no_longer_active_are_forgotten() {
+        let rules = [rule(60)];
+        let mut e = Evaluator::default();
+        for n in 0..1000 {
+            e.observe(&rules, &failed(n, &format!("user-{n}"), 0), false);
+        }
+        assert_eq!(e.remembered(), 1000, "one window per username tried");
+        let later: DateTime<Utc> = "2026-01-01T00:11:00Z".parse().expect("time");
+        e.prune(&rules, later);
+        assert_eq!(e.remembered(), 0, "ten minutes on, nothing is left to count");
     }
 
     #[test]

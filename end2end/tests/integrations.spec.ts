@@ -81,6 +81,11 @@ test("an admin adds a Splunk destination, sends a test event, sees its health, a
     await expect(page).toHaveURL(/\/settings\/alerts$/);
     await settingsHydrated(page);
     await expect(page.locator("table.alert-rules")).toContainText("Failed sign-ins (built in)");
+    // The built-in rule is editable: turned off and on again, each change recorded.
+    await page.getByRole("button", { name: "Disable Failed sign-ins" }).click();
+    await expect(page.locator(".outcome.done")).toHaveText("Alert rule Failed sign-ins disabled.");
+    await page.getByRole("button", { name: "Enable Failed sign-ins" }).click();
+    await expect(page.locator(".outcome.done")).toHaveText("Alert rule Failed sign-ins enabled.");
     const rule = page.getByRole("form", { name: "Add an alert rule" });
     await rule.getByLabel("Rule name").fill("Secret deletions (e2e)");
     await rule.getByLabel("Event types to watch").fill("secret.deleted");

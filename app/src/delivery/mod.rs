@@ -124,6 +124,17 @@ pub fn read_filter(config: &DestinationConfig) -> EntryFilter {
     wide
 }
 
+/// A receiver's answer with the destination's secret and header values taken out: a
+/// proxy that echoes the request would otherwise put them in the health view and the log.
+pub(crate) fn redact(text: &str, destination: &StoredDestination) -> String {
+    let mut out = text.to_owned();
+    let secrets = destination.secret.iter().chain(destination.config.headers.values());
+    for secret in secrets.filter(|s| s.len() >= 4) {
+        out = out.replace(secret.as_str(), "[redacted]");
+    }
+    out
+}
+
 /// The health of destination `id` (as in its address) now.
 pub async fn health_of(store: &Store, id: &str) -> Result<DestinationHealth, ChangeError> {
     let destination = destination_changes::stored(store, id).await?;
@@ -160,8 +171,10 @@ pub async fn send_test(store: &Store, id: &str, by: &Actor, now: DateTime<Utc>) 
     };
     Ok(match sender.send(std::slice::from_ref(&entry)).await {
         Outcome::Accepted => TestDelivery { delivered: true, answer: "accepted".into() },
-        Outcome::Retry { error, .. } => TestDelivery { delivered: false, answer: error },
-        Outcome::Pause { reason } | Outcome::Park { reason, .. } => TestDelivery { delivered: false, answer: reason },
+        Outcome::Retry { error, .. } => TestDelivery { delivered: false, answer: redact(&error, &destination) },
+        Outcome::Pause { reason } | Outcome::Park { reason, .. } => {
+            TestDelivery { delivered: false, answer: redact(&reason, &destination) }
+        }
     })
 }
 

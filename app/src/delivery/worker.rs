@@ -5,7 +5,7 @@
 //! `delivery.recovered`). The cursor is in the store, so a restart, even after `kill -9`,
 //! goes on from the last batch accepted: a batch may then come twice, never not at all.
 
-use super::{filter_of, read_filter, sender_for, Outcome, Policy, Sender};
+use super::{filter_of, read_filter, redact, sender_for, Outcome, Policy, Sender};
 use crate::alerting::addressed_to;
 use crate::audit::service::pull;
 use crate::entry::AuditEntry;
@@ -209,17 +209,6 @@ async fn step(
             Ok(Step::Again)
         }
     }
-}
-
-/// A receiver's answer with the destination's secret and header values taken out: a
-/// proxy that echoes the request would otherwise put them in the health view and the log.
-fn redact(text: &str, destination: &StoredDestination) -> String {
-    let mut out = text.to_owned();
-    let secrets = destination.secret.iter().chain(destination.config.headers.values());
-    for secret in secrets.filter(|s| s.len() >= 4) {
-        out = out.replace(secret.as_str(), "[redacted]");
-    }
-    out
 }
 
 /// Sets an entry the receiver refused as bad data aside, recorded as `delivery.parked`.

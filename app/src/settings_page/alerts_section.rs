@@ -2,7 +2,7 @@
 //! and grouping, cooldown, the destinations told), the built-in failed sign-in rule among
 //! them. Admins add and remove rules; auditors see them.
 
-use super::delivery_api::{alert_rules_overview, AddAlertRule, RemoveAlertRule};
+use super::delivery_api::{alert_rules_overview, AddAlertRule, EnableAlertRule, RemoveAlertRule};
 use crate::admin::{Confirmed, Outcome, Problem};
 use crate::alert_rules::{AlertRule, RuleFields};
 use leptos::prelude::*;
@@ -11,6 +11,7 @@ use leptos::prelude::*;
 pub fn Alerts() -> impl IntoView {
     let add = ServerAction::<AddAlertRule>::new();
     let remove = ServerAction::<RemoveAlertRule>::new();
+    let enable = ServerAction::<EnableAlertRule>::new();
     let changed = RwSignal::new(0u32);
     let overview = Resource::new(move || changed.get(), |_| alert_rules_overview());
     let outcome = Outcome::new();
@@ -20,6 +21,18 @@ pub fn Alerts() -> impl IntoView {
                 changed.update(|n| *n += 1);
             }
             outcome.show(result.map(|r| format!("Added alert rule {}.", r.name)));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = enable.value().get() {
+            if result.is_ok() {
+                changed.update(|n| *n += 1);
+            }
+            outcome.show(
+                result.map(|r| {
+                    format!("Alert rule {} {}.", r.name, if r.config.enabled { "enabled" } else { "disabled" })
+                }),
+            );
         }
     });
     Effect::new(move |_| {
@@ -43,7 +56,7 @@ pub fn Alerts() -> impl IntoView {
                         Ok(view) => {
                             let may_change = view.may_change;
                             view! {
-                                <RuleTable rules=view.rules may_change remove/>
+                                <RuleTable rules=view.rules may_change remove enable/>
                                 {may_change.then(|| view! { <AddForm add/> })}
                                 {(!may_change)
                                     .then(|| view! { <p class="read-only">"Only an admin can change the alert rules."</p> })}
@@ -59,7 +72,12 @@ pub fn Alerts() -> impl IntoView {
 }
 
 #[component]
-fn RuleTable(rules: Vec<AlertRule>, may_change: bool, remove: ServerAction<RemoveAlertRule>) -> impl IntoView {
+fn RuleTable(
+    rules: Vec<AlertRule>,
+    may_change: bool,
+    remove: ServerAction<RemoveAlertRule>,
+    enable: ServerAction<EnableAlertRule>,
+) -> impl IntoView {
     let rows = rules
         .into_iter()
         .map(|r| {
@@ -71,6 +89,21 @@ fn RuleTable(rules: Vec<AlertRule>, may_change: bool, remove: ServerAction<Remov
                     format!("{} within {} min{per}", t.count, t.window_seconds / 60)
                 },
             );
+            let enabled = r.config.enabled;
+            let toggle = may_change.then(|| {
+                let label = format!("{} {name}", if enabled { "Disable" } else { "Enable" });
+                view! {
+                    <button
+                        type="button"
+                        aria-label=label
+                        on:click=move |_| {
+                            enable.dispatch(EnableAlertRule { id, enabled: !enabled });
+                        }
+                    >
+                        {if enabled { "Disable" } else { "Enable" }}
+                    </button>
+                }
+            });
             let action = (may_change && !r.builtin).then(|| {
                 view! {
                     <Confirmed
@@ -98,7 +131,7 @@ fn RuleTable(rules: Vec<AlertRule>, may_change: bool, remove: ServerAction<Remov
                         }}
                     </td>
                     <td>{if r.config.enabled { "yes" } else { "no" }}</td>
-                    <td class="actions">{action}</td>
+                    <td class="actions">{toggle}{action}</td>
                 </tr>
             }
         })

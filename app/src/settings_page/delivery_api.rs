@@ -98,6 +98,18 @@ pub async fn add_alert_rule(fields: RuleFields) -> Result<AlertRule, AdminError>
     crate::alert_rule_changes::create(&store, &fields, actor, chrono::Utc::now()).await.map_err(rule_refused)
 }
 
+/// Turns a rule on or off (the built-in one included).
+#[server(endpoint = "settings_alert_rule_enable", input = Json)]
+pub async fn enable_alert_rule(id: i64, enabled: bool) -> Result<AlertRule, AdminError> {
+    let (store, person) = signed_in_person()?;
+    admin_only(&person)?;
+    let actor = crate::access::Principal::Person(person).actor();
+    let fields = RuleFields { enabled: Some(enabled), ..RuleFields::default() };
+    crate::alert_rule_changes::update(&store, &id.to_string(), &fields, actor, chrono::Utc::now())
+        .await
+        .map_err(rule_refused)
+}
+
 #[server(endpoint = "settings_alert_rule_remove", input = Json)]
 pub async fn remove_alert_rule(id: i64) -> Result<AlertRule, AdminError> {
     let (store, person) = signed_in_person()?;

@@ -19,8 +19,8 @@ use app::settings_page::api::{
     AddSubscription, RemoveSubscription, RetentionOverview, RetentionPreview, SaveSettings, SubscriptionsOverview,
 };
 use app::settings_page::delivery_api::{
-    AddAlertRule, AddDestination, AlertRulesOverview, DestinationsOverview, RemoveAlertRule, RemoveDestination,
-    ReplayDestination, TestDestination,
+    AddAlertRule, AddDestination, AlertRulesOverview, DestinationsOverview, EnableAlertRule, RemoveAlertRule,
+    RemoveDestination, ReplayDestination, TestDestination,
 };
 use app::tokens::Scope;
 use app::topbar::SignedIn;
@@ -166,6 +166,7 @@ pub static ROUTES: &[Route] = &[
     route!(POST <AlertRulesOverview as ServerFn>::PATH, TAB, ServerFn, pages::server_fn),
     route!(POST <AddAlertRule as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     route!(POST <RemoveAlertRule as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
+    route!(POST <EnableAlertRule as ServerFn>::PATH, ADMIN_PAGES, ServerFn, pages::server_fn),
     // The admin pages and their server functions: admins only.
     route!(GET "/users", ADMIN_PAGES, Page, pages::render),
     route!(GET "/tokens", ADMIN_PAGES, Page, pages::render),

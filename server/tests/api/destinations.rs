@@ -297,6 +297,12 @@ async fn the_settings_pages_functions_keep_destinations_to_admins_and_refuse_bad
     let rule = json!({"fields": {"name": "r", "event_types": ["auth.*"], "threshold": 2}}).to_string().into_bytes();
     let bad_rule = app.as_person(Method::POST, "/api/settings_alert_rule_add", &admin, &[json], rule).await;
     assert_eq!(bad_rule.status, StatusCode::BAD_REQUEST, "{}", bad_rule.text);
+    let off = json!({"id": 1, "enabled": false}).to_string().into_bytes();
+    let refused = app.as_person(Method::POST, "/api/settings_alert_rule_enable", &auditor, &[json], off.clone()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let turned = app.as_person(Method::POST, "/api/settings_alert_rule_enable", &admin, &[json], off).await;
+    assert_eq!(turned.status, StatusCode::OK, "{}", turned.text);
+    assert_eq!(turned.json()["enabled"], false);
     let rules = app.as_person(Method::POST, "/api/settings_alert_rules", &auditor, &[json], b"{}".to_vec()).await;
     assert_eq!(rules.json()["may_change"], false);
     assert_eq!(rules.json()["rules"][0]["name"], "Failed sign-ins");
