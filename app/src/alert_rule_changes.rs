@@ -113,7 +113,11 @@ pub async fn update(
 ) -> Result<AlertRule, ChangeError> {
     let before = get(store, id).await?;
     let (name, config) = fields.apply(Some((&before.name, &before.config)))?;
-    check_destinations(store, &config.destinations).await?;
+    // Only the destinations this change adds must exist: one removed since the rule named
+    // it must not keep the rule from being changed (or turned off).
+    let added: Vec<i64> =
+        config.destinations.iter().copied().filter(|id| !before.config.destinations.contains(id)).collect();
+    check_destinations(store, &added).await?;
     let proposed = AlertRule { name: name.clone(), config: config.clone(), ..before.clone() };
     let changed = changes(&before, &proposed);
     if changed.is_empty() {

@@ -114,10 +114,15 @@ fn DestinationTable(
         .map(|(d, health)| {
             let (id, name) = (d.id, d.name.clone());
             let from = RwSignal::new(String::new());
+            let wrong = RwSignal::new(false);
             let replay_from = move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
-                if let Ok(from_sequence) = from.get_untracked().trim().parse::<u64>() {
-                    replay.dispatch(ReplayDestination { id, from_sequence });
+                match from.get_untracked().trim().parse::<u64>() {
+                    Ok(from_sequence) if from_sequence > 0 => {
+                        wrong.set(false);
+                        replay.dispatch(ReplayDestination { id, from_sequence });
+                    }
+                    _ => wrong.set(true),
                 }
             };
             let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or_else(|| "—".to_owned(), |t| clock.show(t));
@@ -151,6 +156,17 @@ fn DestinationTable(
                             <label for=format!("replay-{id}")>"Replay from entry"</label>
                             <input id=format!("replay-{id}") type="number" min="1" bind:value=from/>
                             <button type="submit">"Replay"</button>
+                            {move || {
+                                wrong
+                                    .get()
+                                    .then(|| {
+                                        view! {
+                                            <p class="outcome problem" role="alert">
+                                                "Replay from entry: a sequence number, 1 or more."
+                                            </p>
+                                        }
+                                    })
+                            }}
                         </form>
                         <Confirmed
                             label=format!("Remove {name}")

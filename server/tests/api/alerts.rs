@@ -83,6 +83,20 @@ async fn rules_are_checked_recorded_with_their_details_and_the_builtin_one_is_ke
     assert!(kept.error().contains("disable it instead"));
     let edited = app.rules_call(Method::PATCH, &builtin_uri, Some(json!({"threshold": 3}))).await;
     assert_eq!(edited.status, StatusCode::OK, "the built-in rule is editable: {}", edited.text);
+    // A rule naming a destination removed since can still be changed.
+    let hook = json!({"name": "la", "kind": "stdout"});
+    let created = app.rules_call(Method::POST, "/admin/destinations", Some(hook)).await;
+    let destination = created.json()["destination"]["id"].as_i64().expect("id");
+    let named = json!({"name": "Named", "event_types": ["secret.*"], "destinations": [destination]});
+    let named =
+        app.rules_call(Method::POST, "/admin/alert-rules", Some(named)).await.json()["id"].as_i64().expect("id");
+    app.rules_call(Method::DELETE, &format!("/admin/destinations/{destination}"), None).await;
+    let off =
+        app.rules_call(Method::PATCH, &format!("/admin/alert-rules/{named}"), Some(json!({"enabled": false}))).await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    let more = json!({"destinations": [destination, 424242]});
+    let refused = app.rules_call(Method::PATCH, &format!("/admin/alert-rules/{named}"), Some(more)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "a destination added must exist: {}", refused.text);
     let auditor = app.page(Method::GET, "/admin/alert-rules", Vec::new()).await;
     assert_eq!(auditor.status, StatusCode::FORBIDDEN);
 }
