@@ -27,12 +27,17 @@ pub async fn destinations_overview() -> Result<IntegrationsView, AdminError> {
     if person.role != crate::accounts::Role::Admin {
         return Ok(IntegrationsView { destinations: Vec::new(), may_change: false });
     }
-    let list = crate::destination_changes::list(&store).await.map_err(|e| super::api::unavailable(&e))?;
-    let mut destinations = Vec::with_capacity(list.len());
-    for destination in list {
-        let health =
-            crate::delivery::health_of(&store, &destination.id.to_string()).await.map_err(destination_refused)?;
-        destinations.push((destination, health));
+    let failed = |e: crate::store::StoreError| super::api::unavailable(&e);
+    // The list once and the log's head once, not again for each destination.
+    let stored = store.delivery.destinations().await.map_err(failed)?;
+    let head = crate::destination_changes::head(&store).await.map_err(failed)?;
+    let mut destinations = Vec::with_capacity(stored.len());
+    for destination in stored {
+        // One removed meanwhile has no state left: it is simply not shown.
+        if let Some(state) = store.delivery.delivery_state(destination.id).await.map_err(failed)? {
+            let health = crate::delivery::health(&destination, &state, head);
+            destinations.push((crate::destination_changes::view(&destination), health));
+        }
     }
     Ok(IntegrationsView { destinations, may_change: true })
 }
