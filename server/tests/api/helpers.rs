@@ -12,6 +12,20 @@ use std::net::SocketAddr;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
+/// How long a response's head may take. A test app answers in milliseconds: one that has
+/// not answered by then never will, and the test says which request it was rather than
+/// holding the whole run until CI gives up.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The router's response to `request` (its body unread).
+pub async fn answer(router: &Router, request: Request<Body>) -> axum::response::Response {
+    let what = format!("{} {}", request.method(), request.uri());
+    match tokio::time::timeout(ANSWER_WITHIN, router.clone().oneshot(request)).await {
+        Ok(response) => response.expect("response"),
+        Err(_) => panic!("{what} was not answered within {ANSWER_WITHIN:?}"),
+    }
+}
+
 /// The address requests of the test app come from.
 pub const PEER: ([u8; 4], u16) = ([192, 0, 2, 10], 5555);
 
@@ -137,7 +151,7 @@ impl TestApp {
         if let Some(token) = token {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        self.router.clone().oneshot(builder.body(Body::from(body)).expect("request")).await.expect("response")
+        answer(&self.router, builder.body(Body::from(body)).expect("request")).await
     }
 
     /// A request with extra headers.
@@ -159,8 +173,7 @@ impl TestApp {
         if !body.is_empty() {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
         }
-        let response =
-            self.router.clone().oneshot(builder.body(Body::from(body)).expect("request")).await.expect("response");
+        let response = answer(&self.router, builder.body(Body::from(body)).expect("request")).await;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
@@ -212,7 +225,7 @@ impl TestApp {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        self.router.clone().oneshot(builder.body(Body::empty()).expect("request")).await.expect("response")
+        answer(&self.router, builder.body(Body::empty()).expect("request")).await
     }
 
     /// `GET` with the read token.
