@@ -39,7 +39,8 @@ pub struct RuleConfig {
     /// None: every matching entry alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<Threshold>,
-    /// Quiet this long after an alert (for the same group).
+    /// Quiet this long after an alert (for the same group); a threshold rule stays quiet
+    /// at least for its window (see [`RuleConfig::quiet_seconds`]).
     pub cooldown_seconds: u32,
     /// The destinations told (their ids), besides any whose own filter takes
     /// `alert.triggered`.
@@ -261,6 +262,14 @@ fn after_colon(message: &str) -> String {
 }
 
 impl RuleConfig {
+    /// How long the rule stays quiet for a group after alerting for it: its cooldown, and
+    /// for a threshold rule at least its window, so that it fires once per window however
+    /// many more matches the window holds (twelve failed sign-ins in ten minutes are one
+    /// alert, not two).
+    pub fn quiet_seconds(&self) -> u32 {
+        self.cooldown_seconds.max(self.threshold.as_ref().map_or(0, |t| t.window_seconds))
+    }
+
     /// Whether an entry is one the rule watches (never an alert itself).
     pub fn matches(&self, entry: &AuditEntry) -> bool {
         if !self.enabled || entry.event_type == "alert.triggered" || entry.severity < self.min_severity {

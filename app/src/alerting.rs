@@ -2,12 +2,16 @@
 //! the enabled rules it matches ([`Evaluator`]); a rule whose threshold is reached (or any
 //! match, for a rule without one) raises an `alert.triggered` entry naming the rule, the
 //! matching entries and their count, the window and the destinations to tell, then stays
-//! quiet for its cooldown. Delivery takes the alert to those destinations like any entry.
+//! quiet for its cooldown, and at least for its window: a threshold rule fires once per
+//! window for a group however many more matches the window holds. Delivery takes the alert
+//! to those destinations like any entry.
 //!
 //! The evaluator's cursor is in the store, moved after the alerts of what it read are
-//! recorded; on start it counts again the entries of the last window before its cursor and
-//! takes the cooldowns from the alerts recorded, so that a restart, even `kill -9`, neither
-//! misses a threshold crossed across it nor alerts twice for one.
+//! recorded. On start it counts again the entries of the last window before its cursor,
+//! takes the quiet periods from the alerts recorded, and only counts (never alerts for)
+//! the entries up to the last one an alert recorded was raised by: a restart, even
+//! `kill -9` between recording alerts and moving the cursor, neither misses a threshold
+//! crossed across it nor alerts twice for one.
 
 use crate::alert_rules::AlertRule;
 use crate::audit::service::pull;
@@ -15,7 +19,7 @@ use crate::entry::AuditEntry;
 use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
 use crate::internal_event::{system_actor, InternalEvent};
 use crate::store::{Store, StoreError};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use tokio::sync::watch;
@@ -25,6 +29,12 @@ pub const TRIGGERED: &str = "alert.triggered";
 pub const JOB: &str = "alerts";
 /// Entry ids an alert names at most.
 const NAMED: usize = 20;
+/// How much earlier than its window an entry's own time may be (a client's clock, a late
+/// arrival) and still be read again on start: windows count entries by when they were
+/// received, the store filters by the entries' own time.
+const SKEW: Duration = Duration::minutes(10);
+/// Entries read again on start at most (the newest of the last window before the cursor).
+const RECOUNT: u32 = 20_000;
 
 /// An alert to raise.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,7 +43,14 @@ pub struct Firing {
     pub group: String,
     pub count: usize,
     pub entry_ids: Vec<String>,
+    /// When the first match counted was received (the window's start), and when the one
+    /// that completed it was (its end).
+    pub window_start: DateTime<Utc>,
     pub at: DateTime<Utc>,
+    /// The sequence number of the entry that completed it.
+    pub sequence: u64,
+    /// Until when the rule stays quiet for this group.
+    pub quiet_until: DateTime<Utc>,
 }
 
 /// A rule and a group of it (a username, say): what is counted apart.
@@ -63,8 +80,8 @@ impl Evaluator {
         for rule in rules.iter().filter(|r| r.config.matches(entry)) {
             let key = (rule.id, rule.config.group_of(entry));
             let quiet = self.quiet_until.get(&key).is_some_and(|until| at < *until);
-            let (count, ids) = match &rule.config.threshold {
-                None => (1, vec![entry.id.clone()]),
+            let (count, ids, window_start) = match &rule.config.threshold {
+                None => (1, vec![entry.id.clone()], at),
                 Some(t) => {
                     let window = self.windows.entry(key.clone()).or_default();
                     window.push_back((at, entry.id.clone()));
@@ -77,15 +94,26 @@ impl Evaluator {
                     }
                     let ids = window.iter().rev().take(NAMED).map(|(_, id)| id.clone()).collect::<Vec<_>>();
                     let count = window.len();
+                    let start = window.front().map_or(at, |(when, _)| *when);
                     window.clear();
-                    (count, ids.into_iter().rev().collect())
+                    (count, ids.into_iter().rev().collect(), start)
                 }
             };
             if quiet || counting_only {
                 continue;
             }
-            self.quiet_until.insert(key.clone(), at + Duration::seconds(i64::from(rule.config.cooldown_seconds)));
-            out.push(Firing { rule: rule.clone(), group: key.1, count, entry_ids: ids, at });
+            let quiet_until = at + Duration::seconds(i64::from(rule.config.quiet_seconds()));
+            self.quiet_until.insert(key.clone(), quiet_until);
+            out.push(Firing {
+                rule: rule.clone(),
+                group: key.1,
+                count,
+                entry_ids: ids,
+                window_start,
+                at,
+                sequence: entry.sequence,
+                quiet_until,
+            });
         }
         out
     }
@@ -132,7 +160,11 @@ pub fn alert(firing: &Firing) -> Result<crate::ingest::ValidEntry, crate::intern
         .detail("entry_ids", json!(firing.entry_ids))
         .detail("first_entry_id", json!(firing.entry_ids.first()))
         .detail("last_entry_id", json!(firing.entry_ids.last()))
+        .detail("window_start", firing.window_start.to_rfc3339_opts(SecondsFormat::Micros, true))
+        .detail("window_end", firing.at.to_rfc3339_opts(SecondsFormat::Micros, true))
         .detail("cooldown_seconds", rule.config.cooldown_seconds)
+        .detail("quiet_until", firing.quiet_until.to_rfc3339_opts(SecondsFormat::Micros, true))
+        .detail("through_sequence", firing.sequence)
         .detail("destination_ids", json!(rule.config.destinations))
         .build(firing.at.max(Utc::now()))
 }
@@ -147,41 +179,65 @@ pub fn addressed_to(entry: &AuditEntry, id: i64) -> bool {
             .is_some_and(|ids| ids.contains(&json!(id)))
 }
 
-/// Takes up where the cursor is: counts the last window before it, and the cooldowns of
-/// the alerts recorded.
-async fn resume(store: &Store, rules: &[AlertRule], cursor: u64) -> Result<Evaluator, StoreError> {
+/// Where the evaluator stands: its cursor, its counts, and the last entry an alert was
+/// raised by before it started (entries up to it are only counted again).
+struct Running {
+    cursor: u64,
+    evaluator: Evaluator,
+    alerted_through: u64,
+}
+
+/// Takes up where the cursor is: the quiet periods of the alerts recorded, and the counts
+/// of the last window before the cursor (as it stood when the cursor's entry came in).
+async fn resume(store: &Store, rules: &[AlertRule], cursor: u64) -> Result<Running, StoreError> {
     let mut evaluator = Evaluator::default();
     let now = Utc::now();
     let longest = |f: &dyn Fn(&AlertRule) -> u32| rules.iter().map(f).max().unwrap_or(0);
-    let window = longest(&|r| r.config.threshold.as_ref().map_or(0, |t| t.window_seconds));
-    let cooldown = longest(&|r| r.config.cooldown_seconds);
+    let window =
+        Duration::seconds(i64::from(longest(&|r| r.config.threshold.as_ref().map_or(0, |t| t.window_seconds))));
+    let quiet = Duration::seconds(i64::from(longest(&|r| r.config.quiet_seconds())));
+    // Alerts are recorded with the time they were raised: those of the longest quiet
+    // period back can still keep a rule quiet.
     let alerts = EntryFilter {
         event_types: vec![EventTypeMatch::Exact(TRIGGERED.into())],
-        start: Some(now - Duration::seconds(i64::from(cooldown) + 60)),
+        start: Some(now - quiet - Duration::minutes(1)),
         ..EntryFilter::default()
     };
+    let mut alerted_through = 0;
     for entry in store.log.list(&alerts, PageRequest { limit: 1000, offset: 0 }).await?.entries {
-        let (Some(rule), Some(cooldown)) =
-            (entry.details["rule_id"].as_i64(), entry.details["cooldown_seconds"].as_i64())
-        else {
-            continue;
-        };
-        let group = entry.details["group_value"].as_str().unwrap_or_default();
-        evaluator.remember(rule, group, moment(&entry) + Duration::seconds(cooldown));
+        alerted_through = alerted_through.max(entry.details["through_sequence"].as_u64().unwrap_or(0));
+        let Some(rule) = entry.details["rule_id"].as_i64() else { continue };
+        let until = entry.details["quiet_until"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            // Alerts recorded before `quiet_until` was: their cooldown from when they were.
+            .or_else(|| Some(moment(&entry) + Duration::seconds(entry.details["cooldown_seconds"].as_i64()?)));
+        if let Some(until) = until {
+            let group = entry.details["group_value"].as_str().unwrap_or_default();
+            evaluator.remember(rule, group, until);
+        }
     }
-    if window > 0 && cursor > 0 {
-        let recent = EntryFilter {
-            start: Some(now - Duration::seconds(i64::from(window) + 60)),
-            up_to: Some(cursor),
-            ..EntryFilter::default()
-        };
-        let mut entries = store.log.list(&recent, PageRequest { limit: 1000, offset: 0 }).await?.entries;
+    if window > Duration::zero() && cursor > 0 {
+        // The window is the one before the cursor's entry, however long ago that was.
+        let anchor = store.log.get(cursor).await?.map_or(now, |e| moment(&e));
+        let recent = EntryFilter { start: Some(anchor - window - SKEW), up_to: Some(cursor), ..EntryFilter::default() };
+        let mut entries = Vec::new();
+        while entries.len() < RECOUNT as usize {
+            let page = PageRequest { limit: 1000, offset: entries.len() as u64 };
+            let more = store.log.list(&recent, page).await?.entries;
+            let done = more.len() < 1000;
+            entries.extend(more);
+            if done {
+                break;
+            }
+        }
         entries.sort_by_key(|e| e.sequence);
         for entry in &entries {
             evaluator.observe(rules, entry, true);
         }
     }
-    Ok(evaluator)
+    Ok(Running { cursor, evaluator, alerted_through })
 }
 
 /// How often the evaluator looks without being woken.
@@ -191,7 +247,7 @@ const POLL: std::time::Duration = std::time::Duration::from_secs(2);
 /// until `stop` turns true.
 pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
     let mut head = store.log.watch_head();
-    let mut state: Option<(u64, Evaluator)> = None;
+    let mut state: Option<Running> = None;
     loop {
         if *stop.borrow() {
             return;
@@ -216,13 +272,13 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
 }
 
 /// One round: whether there was nothing new.
-async fn step(store: &Store, state: &mut Option<(u64, Evaluator)>) -> Result<bool, StoreError> {
+async fn step(store: &Store, state: &mut Option<Running>) -> Result<bool, StoreError> {
     if !store.maintenance.lead(JOB).await? {
         *state = None;
         return Ok(true);
     }
     let rules: Vec<AlertRule> = store.alerts.rules().await?.into_iter().filter(|r| r.config.enabled).collect();
-    let (cursor, evaluator) = match state {
+    let running = match state {
         Some(running) => running,
         None => {
             let cursor = match store.alerts.job_cursor(JOB).await? {
@@ -234,34 +290,37 @@ async fn step(store: &Store, state: &mut Option<(u64, Evaluator)>) -> Result<boo
                     head
                 }
             };
-            state.insert((cursor, resume(store, &rules, cursor).await?))
+            state.insert(resume(store, &rules, cursor).await?)
         }
     };
-    let page = pull(store.log.as_ref(), &EntryFilter::default(), *cursor, 500).await?;
-    let next = page.next.unwrap_or(*cursor);
-    if next == *cursor {
+    let cursor = running.cursor;
+    let page = pull(store.log.as_ref(), &EntryFilter::default(), cursor, 500).await?;
+    let next = page.next.unwrap_or(cursor);
+    if next == cursor {
         return Ok(true);
     }
     let mut alerts = Vec::new();
     for entry in &page.entries {
-        for firing in evaluator.observe(&rules, entry, false) {
+        // Alerts for these were recorded before a restart that came before the cursor moved.
+        let counting_only = entry.sequence <= running.alerted_through;
+        for firing in running.evaluator.observe(&rules, entry, counting_only) {
             alerts.push(alert(&firing).map_err(|e| StoreError::backend(format!("an alert: {e}")))?);
         }
     }
     if let Some(last) = page.entries.last() {
-        evaluator.prune(&rules, moment(last));
+        running.evaluator.prune(&rules, moment(last));
     }
     if !alerts.is_empty() {
         let raised = alerts.len();
         store.log.append(alerts).await?;
         tracing::info!(alerts = raised, "alert rules fired");
     }
-    if !store.alerts.move_job_cursor(JOB, Some(*cursor), next).await? {
+    if !store.alerts.move_job_cursor(JOB, Some(cursor), next).await? {
         // Another instance moved it: start again from where it is.
         *state = None;
         return Ok(false);
     }
-    *cursor = next;
+    running.cursor = next;
     Ok(false)
 }
 
@@ -381,11 +440,36 @@ mod tests {
             group: "ana".into(),
             count: 5,
             entry_ids: vec!["audit-1".into()],
+            window_start: at - Duration::minutes(4),
             at,
+            sequence: 9,
+            quiet_until: at + Duration::minutes(10),
         })
         .expect("an alert");
         assert_eq!(entry.event_type, TRIGGERED);
         assert_eq!(entry.details["destination_ids"], json!([7]));
         assert_eq!(entry.details["rule_name"], "Failed sign-ins");
+        assert_eq!(entry.details["window_start"], "2026-01-01T00:26:00.000000Z");
+        assert_eq!(entry.details["window_end"], "2026-01-01T00:30:00.000000Z");
+        assert_eq!(entry.details["quiet_until"], "2026-01-01T00:40:00.000000Z");
+        assert_eq!(entry.details["through_sequence"], 9);
+    }
+
+    #[test]
+    fn without_a_cooldown_a_threshold_rule_still_fires_once_per_window() {
+        let rules = [rule(0)];
+        let mut e = Evaluator::default();
+        // Twelve in ten minutes: one alert (at the fifth), not another at the tenth.
+        let fired: Vec<Firing> =
+            (1..=12).flat_map(|n| e.observe(&rules, &failed(n, "ana", n as i64 / 2), false)).collect();
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        let first = &fired[0];
+        assert_eq!((first.count, first.sequence), (5, 5));
+        assert_eq!(first.window_start, failed(1, "ana", 0).timestamp);
+        assert_eq!(first.quiet_until - first.at, Duration::minutes(10));
+        // Once the window after it is over, five more alert again.
+        let again: Vec<Firing> =
+            (20..25).flat_map(|n| e.observe(&rules, &failed(n, "ana", 13 + n as i64 - 20), false)).collect();
+        assert_eq!(again.len(), 1);
     }
 }

@@ -51,7 +51,10 @@ test("an admin adds a Splunk destination, sends a test event, sees its health, a
     await expect(page.locator(".outcome.done")).toHaveText("Added destination splunk e2e.");
 
     const row = page.locator("table.destinations tbody tr", { hasText: "splunk e2e" });
-    await expect(row.locator("td").nth(0)).toHaveText("Splunk HEC");
+    await expect(row.locator("td").nth(1)).toHaveText("Splunk HEC");
+    // Its id, which alert rules name it by.
+    const destinationId = (await row.locator("td.id").textContent())?.trim() ?? "";
+    expect(destinationId).toMatch(/^[0-9]+$/);
     await row.getByRole("button", { name: "Send test event to splunk e2e" }).click();
     await expect(page.locator(".outcome.done")).toHaveText("Test event delivered: accepted");
     // Every request carries the token as Splunk wants it; one holds the test event.
@@ -68,7 +71,7 @@ test("an admin adds a Splunk destination, sends a test event, sees its health, a
         async () => {
           await page.reload();
           await settingsHydrated(page);
-          return Number(await row.locator("td").nth(5).textContent());
+          return Number(await row.locator("td").nth(6).textContent());
         },
         { timeout: 20_000 },
       )
@@ -94,9 +97,15 @@ test("an admin adds a Splunk destination, sends a test event, sees its health, a
     await expect(rule.getByRole("alert")).toContainText("window_seconds");
     await rule.getByLabel("Window (seconds)").fill("600");
     await rule.getByLabel("Group by").fill("actor");
+    await rule.getByLabel("Minimum severity").selectOption("warning");
+    await rule.getByLabel("Only on resource (id or name)").fill("kv-prod");
+    await rule.getByLabel("Destinations (ids)").fill(destinationId);
     await rule.getByRole("button", { name: "Add rule" }).click();
     await expect(page.locator(".outcome.done")).toHaveText("Added alert rule Secret deletions (e2e).");
-    await expect(page.locator("table.alert-rules")).toContainText("3 within 10 min per actor");
+    const added = page.locator("table.alert-rules tbody tr", { hasText: "Secret deletions (e2e)" });
+    await expect(added).toContainText("3 within 10 min per actor");
+    await expect(added).toContainText("secret.deleted (≥ warning), on kv-prod");
+    await expect(added.locator("td").nth(3)).toHaveText(destinationId);
 
     await page.goto("/audit?event_type=alert.rule.created");
     await hydrated(page);

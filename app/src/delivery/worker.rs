@@ -183,10 +183,10 @@ async fn step(
                 error: Some(error.clone()),
                 next_retry_at: Some(now + chrono::Duration::from_std(wait).unwrap_or_default()),
             };
-            store.delivery.note_delivery(id, &note, now).await?;
             if attempts >= policy.failing_after && !state.failing {
                 failed(store, &destination, &error, attempts, now).await?;
             }
+            store.delivery.note_delivery(id, &note, now).await?;
             Ok(Step::Wait(wait))
         }
         Outcome::Pause { reason } => {
@@ -252,10 +252,11 @@ async fn paused(
         error: Some(reason.clone()),
         next_retry_at: Some(now + chrono::Duration::from_std(policy.paused_probe).unwrap_or_default()),
     };
-    store.delivery.note_delivery(destination.id, &note, now).await?;
+    // Failing first: the health view never shows a paused destination as not failing.
     if !state.failing {
         failed(store, destination, &reason, attempts, now).await?;
     }
+    store.delivery.note_delivery(destination.id, &note, now).await?;
     Ok(Step::Wait(policy.paused_probe))
 }
 

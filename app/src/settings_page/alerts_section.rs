@@ -120,7 +120,7 @@ fn RuleTable(
             view! {
                 <tr>
                     <th scope="row">{r.name.clone()}{r.builtin.then_some(" (built in)")}</th>
-                    <td>{format!("{} (≥ {})", r.config.event_types.join(", "), r.config.min_severity.as_str())}</td>
+                    <td>{watches(&r)}</td>
                     <td>{threshold}</td>
                     <td>{format!("{} min", r.config.cooldown_seconds / 60)}</td>
                     <td>
@@ -154,10 +154,26 @@ fn RuleTable(
     }
 }
 
+/// What a rule watches, as its row says it: event types, minimum severity, and the actor
+/// or resource it is kept to.
+fn watches(rule: &AlertRule) -> String {
+    let config = &rule.config;
+    let mut text = format!("{} (≥ {})", config.event_types.join(", "), config.min_severity.as_str());
+    if let Some(actor) = &config.actor {
+        text.push_str(&format!(", by {actor}"));
+    }
+    if let Some(resource) = &config.resource {
+        text.push_str(&format!(", on {resource}"));
+    }
+    text
+}
+
 #[component]
 fn AddForm(add: ServerAction<AddAlertRule>) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let events = RwSignal::new(String::new());
+    let severity = RwSignal::new("info".to_owned());
+    let (actor, resource) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let (threshold, window, group_by) =
         (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
     let cooldown = RwSignal::new("600".to_owned());
@@ -165,7 +181,7 @@ fn AddForm(add: ServerAction<AddAlertRule>) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         if let Some(Ok(_)) = add.value().get() {
-            for field in [name, events, threshold, window, group_by, destinations] {
+            for field in [name, events, actor, resource, threshold, window, group_by, destinations] {
                 field.set(String::new());
             }
         }
@@ -192,6 +208,9 @@ fn AddForm(add: ServerAction<AddAlertRule>) -> impl IntoView {
                 event_types: Some(
                     events.get_untracked().split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
                 ),
+                min_severity: Some(severity.get_untracked()),
+                actor: Some(actor.get_untracked()).filter(|a| !a.trim().is_empty()),
+                resource: Some(resource.get_untracked()).filter(|r| !r.trim().is_empty()),
                 threshold: number(threshold, "threshold")?,
                 window_seconds: number(window, "window_seconds")?,
                 group_by: Some(group_by.get_untracked()).filter(|g| !g.trim().is_empty()),
@@ -216,6 +235,16 @@ fn AddForm(add: ServerAction<AddAlertRule>) -> impl IntoView {
             <input id="rule-name" type="text" autocomplete="off" bind:value=name/>
             <label for="rule-events">"Event types to watch"</label>
             <input id="rule-events" type="text" autocomplete="off" placeholder="auth.login.failed" bind:value=events/>
+            <label for="rule-severity">"Minimum severity"</label>
+            <select id="rule-severity" bind:value=severity>
+                <option value="info">"info"</option>
+                <option value="warning">"warning"</option>
+                <option value="error">"error"</option>
+            </select>
+            <label for="rule-actor">"Only by actor (id or name)"</label>
+            <input id="rule-actor" type="text" autocomplete="off" bind:value=actor/>
+            <label for="rule-resource">"Only on resource (id or name)"</label>
+            <input id="rule-resource" type="text" autocomplete="off" bind:value=resource/>
             <label for="rule-threshold">"Threshold (matching entries)"</label>
             <input id="rule-threshold" type="number" min="0" bind:value=threshold/>
             <label for="rule-window">"Window (seconds)"</label>

@@ -131,6 +131,8 @@ fn DestinationTable(
             view! {
                 <tr>
                     <th scope="row" class="name">{d.name.clone()}</th>
+                    // Alert rules name the destinations they tell by this id.
+                    <td class="id">{id}</td>
                     <td>{d.kind.label()}</td>
                     <td class="address">
                         <code>{address}</code>
@@ -187,6 +189,7 @@ fn DestinationTable(
             <thead>
                 <tr>
                     <th scope="col">"Name"</th>
+                    <th scope="col">"Id"</th>
                     <th scope="col">"Kind"</th>
                     <th scope="col">"Address"</th>
                     <th scope="col">"Events"</th>

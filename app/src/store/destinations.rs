@@ -105,7 +105,8 @@ pub trait DeliveryStore: Send + Sync {
     /// it, so that each change of state is recorded once, whichever instance sees it.
     async fn set_failing(&self, id: i64, failing: bool, now: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Moves the cursor of `id` to `cursor` (back, for a replay) in a new epoch, so that an
-    /// advance reckoned from before is refused; the cursor it had, `None` if `id` is gone.
+    /// advance reckoned from before is refused, and forgets the entries set aside after it
+    /// (they are tried again); the cursor it had, `None` if `id` is gone.
     async fn rewind_delivery(&self, id: i64, cursor: u64) -> Result<Option<u64>, StoreError>;
     /// Sets the entry `seq` aside for `id` (its receiver refused it as bad data); whether
     /// it was not already.
@@ -506,6 +507,13 @@ macro_rules! delivery_store {
                 .bind(d::seq_i64(cursor))
                 .execute(&mut *tx)
                 .await?;
+                // What was set aside after the new cursor is tried again (its index or
+                // format fixed since, say), not skipped.
+                sqlx::query("DELETE FROM delivery_parked WHERE destination_id = $1 AND seq > $2")
+                    .bind(id)
+                    .bind(d::seq_i64(cursor))
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(Some($crate::store::rows::seq_u64(before)))
             }

@@ -20,11 +20,14 @@
 //!   own when the run ends).
 //! - `BENCH_POOL_SIZE=<n>`: on PostgreSQL, the readers' pool size (`pool_size` in the URL).
 //! - `BENCH_ONLY=purge`: only the purge under load (its own section of the report, written).
+//! - `BENCH_ONLY=delivery`: only delivery: rates to healthy receivers, the product while a
+//!   destination is down, the catch-up after (its own section of the report, written).
 //! - `BENCH_ONLY=templates` (or `catalogue`, `bulk`, `load`, `breakdown`, `export`): time only those parts and print
 //!   them, for a quick look; the report is left alone. `BENCH_CASE=<words>` keeps only
 //!   the cases whose name holds them.
 
 mod breakdown;
+mod delivery;
 mod export;
 mod ingest;
 mod load;
@@ -207,6 +210,9 @@ async fn main() {
         if only == "purge" {
             return purge_section(events, until).await;
         }
+        if only == "delivery" {
+            return delivery_section(events, until).await;
+        }
         return quick(&only, events, until).await;
     }
     let catalogue = seeded(Profile::Catalogue, events, until).await;
@@ -318,16 +324,26 @@ async fn main() {
     catalogue.store.maintenance.close().await;
     templates.store.maintenance.close().await;
     purge_section(events, until).await;
+    delivery_section(events, until).await;
 }
 
 /// The purge under load, in a section of its own (`BENCH_ONLY=purge` runs only this).
 async fn purge_section(events: u64, until: DateTime<Utc>) {
-    let section = purge::section(events, until).await;
+    write_engine_section("purge", events, &purge::section(events, until).await);
+}
+
+/// Delivery to destinations, and the product while one is down (`BENCH_ONLY=delivery`).
+async fn delivery_section(events: u64, until: DateTime<Utc>) {
+    write_engine_section("delivery", events, &delivery::section(events, until).await);
+}
+
+/// Writes the section `part` of this size on this run's engine.
+fn write_engine_section(part: &str, events: u64, section: &str) {
     let marker = match Engine::from_env() {
-        Engine::Sqlite => format!("bench:purge:{events}"),
-        Engine::Postgres(_) => format!("bench:purge:{events}:postgres"),
+        Engine::Sqlite => format!("bench:{part}:{events}"),
+        Engine::Postgres(_) => format!("bench:{part}:{events}:postgres"),
     };
-    report::write_section(&marker, &section);
+    report::write_section(&marker, section);
 }
 
 /// Readers and single-event producers, as in the load above, on a freshly seeded store of

@@ -24,7 +24,7 @@ const RETENTION_DAYS: u32 = 91;
 const QUIET: Duration = Duration::from_secs(20);
 
 /// The first pages the reader cycles through.
-const PAGES: &[&str] = &[
+pub const PAGES: &[&str] = &[
     "limit=50",
     "severity=error&limit=50",
     "event_type=auth.*&limit=50",
@@ -34,29 +34,29 @@ const PAGES: &[&str] = &[
 
 /// Latencies of one client, in milliseconds, and its errors.
 #[derive(Default)]
-struct Client {
-    ms: Vec<f64>,
-    errors: usize,
+pub struct Client {
+    pub ms: Vec<f64>,
+    pub errors: usize,
 }
 
 impl Client {
-    fn p95(&mut self) -> f64 {
+    pub fn p95(&mut self) -> f64 {
         self.ms.sort_by(f64::total_cmp);
         self.ms.get(((self.ms.len().max(1) - 1) as f64 * 0.95) as usize).copied().unwrap_or(0.0)
     }
 
-    fn max(&self) -> f64 {
+    pub fn max(&self) -> f64 {
         self.ms.iter().copied().fold(0.0, f64::max)
     }
 
     /// Requests that took longer than the 50 ms bound.
-    fn over_bound(&self) -> usize {
+    pub fn over_bound(&self) -> usize {
         self.ms.iter().filter(|&&ms| ms > 50.0).count()
     }
 }
 
 /// The reader and the poster, until `stop` is set: their latencies.
-async fn clients(app: &axum::Router, token: &str, stop: Arc<AtomicBool>) -> (Client, Client) {
+pub async fn clients(app: &axum::Router, token: &str, stop: Arc<AtomicBool>) -> (Client, Client) {
     let (app_r, token_r, stop_r) = (app.clone(), token.to_owned(), stop.clone());
     let reader = tokio::spawn(async move {
         let mut c = Client::default();
@@ -87,7 +87,7 @@ async fn clients(app: &axum::Router, token: &str, stop: Arc<AtomicBool>) -> (Cli
 }
 
 /// A fresh store of `events` entries over [`SPAN_DAYS`] days before `until`.
-async fn fresh(events: u64, until: DateTime<Utc>) -> (Store, Option<tempfile::TempDir>) {
+pub async fn fresh(events: u64, until: DateTime<Utc>) -> (Store, Option<tempfile::TempDir>) {
     let (url, dir) = match Engine::from_env() {
         Engine::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");

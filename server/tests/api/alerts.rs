@@ -120,9 +120,13 @@ async fn a_threshold_rule_fires_once_per_window_and_its_alert_reaches_the_destin
     let body = json!({"name": "pager", "kind": "stdout", "event_types": ["secret.*"], "min_severity": "error"});
     let created = app.rules_call(Method::POST, "/admin/destinations", Some(body)).await;
     let destination = created.json()["destination"]["id"].as_i64().expect("id");
+    // No cooldown: it is quiet for its window all the same.
     let rule = json!({"name": "Brute force", "event_types": ["auth.login.failed"], "threshold": 5, "window_seconds": 600,
-                      "group_by": "details.username", "cooldown_seconds": 600, "destinations": [destination]});
+                      "group_by": "details.username", "cooldown_seconds": 0, "destinations": [destination]});
     assert_eq!(app.rules_call(Method::POST, "/admin/alert-rules", Some(rule)).await.status, StatusCode::CREATED);
+    // Every failed rotation alerts, none kept quiet.
+    let each = json!({"name": "Rotation failed", "event_types": ["rotation.failed"], "cooldown_seconds": 0});
+    assert_eq!(app.rules_call(Method::POST, "/admin/alert-rules", Some(each)).await.status, StatusCode::CREATED);
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let evaluating = tokio::spawn(app::alerting::run(app.store.clone(), stopped.clone()));
@@ -137,19 +141,23 @@ async fn a_threshold_rule_fires_once_per_window_and_its_alert_reaches_the_destin
         e["details"] = json!({"username": user, "reason": "bad password"});
         e
     };
-    // Seven for ana, four for bo, in one burst: the built-in rule (5 per username) and this
-    // one both fire once, for ana only.
-    let burst: Vec<Value> = (0..7).map(|_| failure("ana")).chain((0..4).map(|_| failure("bo"))).collect();
+    let before = app.store.alerts.job_cursor(app::alerting::JOB).await.expect("reads").expect("placed");
+    // A failed rotation, then twelve failures for ana and four for bo, in one burst: the
+    // built-in rule (5 per username) and this one both fire once, for ana only (not again
+    // at her tenth); the rotation rule once.
+    let rotation = event("rotation.failed", "2025-01-10T08:00:00Z", ("service", "rotator", "rotator"));
+    let burst: Vec<Value> =
+        [rotation].into_iter().chain((0..12).map(|_| failure("ana"))).chain((0..4).map(|_| failure("bo"))).collect();
     assert_eq!(app.post_events(&json!(burst)).await.status, StatusCode::CREATED);
     let alerts = || async { app.list("event_type=alert.triggered").await };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while alerts().await["total"].as_u64() < Some(2) {
+    while alerts().await["total"].as_u64() < Some(3) {
         assert!(tokio::time::Instant::now() < deadline, "fired in time");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let fired = alerts().await;
-    assert_eq!(fired["total"], 2, "once per rule for ana, never for bo: {fired}");
+    assert_eq!(fired["total"], 3, "once per rule for ana, never for bo, once for the rotation: {fired}");
     let ours = fired["entries"]
         .as_array()
         .expect("entries")
@@ -160,6 +168,27 @@ async fn a_threshold_rule_fires_once_per_window_and_its_alert_reaches_the_destin
     assert_eq!((&ours["details"]["group_value"], &ours["details"]["count"]), (&json!("ana"), &json!(5)));
     assert_eq!(ours["details"]["entry_ids"].as_array().map(Vec::len), Some(5));
     assert_eq!(ours["details"]["destination_ids"], json!([destination]));
+    let (start, end) = (ours["details"]["window_start"].as_str(), ours["details"]["window_end"].as_str());
+    assert!(start.is_some() && start <= end, "the window it counted: {ours}");
+    let time = |field: &str| {
+        ours["details"][field].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).expect(field)
+    };
+    assert_eq!(time("quiet_until") - time("window_end"), chrono::Duration::seconds(600), "quiet for the window");
+
+    // Killed after recording its alerts, before moving its cursor: started again there, it
+    // reads the burst again and alerts for none of it a second time.
+    stop.send(true).expect("running");
+    evaluating.await.expect("stops");
+    let at = app.store.alerts.job_cursor(app::alerting::JOB).await.expect("reads").expect("placed");
+    assert!(app.store.alerts.move_job_cursor(app::alerting::JOB, Some(at), before).await.expect("moves back"));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let evaluating = tokio::spawn(app::alerting::run(app.store.clone(), stopped.clone()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.store.alerts.job_cursor(app::alerting::JOB).await.expect("reads") < Some(at) {
+        assert!(tokio::time::Instant::now() < deadline, "read again in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(alerts().await["total"], 3, "no alert twice: {}", alerts().await);
 
     // A restart within the window alerts no more for what was counted.
     stop.send(true).expect("running");
@@ -168,7 +197,7 @@ async fn a_threshold_rule_fires_once_per_window_and_its_alert_reaches_the_destin
     let evaluating = tokio::spawn(app::alerting::run(app.store.clone(), stopped));
     app.post_events(&json!((0..3).map(|_| failure("ana")).collect::<Vec<_>>())).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(alerts().await["total"], 2, "quiet for the cooldown, across the restart");
+    assert_eq!(alerts().await["total"], 3, "quiet for the window, across the restart");
     stop.send(true).expect("running");
     evaluating.await.expect("stops");
 

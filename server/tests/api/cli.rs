@@ -230,14 +230,9 @@ struct Served {
 
 async fn serve(database_url: &str) -> Served {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json"])
-        .env("CERTIFYCLOUDS_DATABASE_URL", database_url)
-        .env("CERTIFYCLOUDS_SIGNING_KEY", crate::helpers::key_path(database_url))
-        .env("RUST_LOG", "info")
+    let mut child = crate::helpers::serve_command(database_url, "info")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("starts");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();

@@ -16,14 +16,9 @@ struct Served {
 
 /// `serve` on `url`, its standard output read line by line.
 fn serve(url: &str) -> Served {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json"])
-        .env("CERTIFYCLOUDS_DATABASE_URL", url)
-        .env("CERTIFYCLOUDS_SIGNING_KEY", crate::helpers::key_path(url))
-        .env("RUST_LOG", "warn")
+    let mut child = crate::helpers::serve_command(url, "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("starts");
     let out = BufReader::new(child.stdout.take().expect("stdout")).lines();

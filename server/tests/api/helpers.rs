@@ -322,6 +322,20 @@ pub fn ids(page: &Value) -> Vec<String> {
     page["entries"].as_array().expect("entries").iter().map(|e| e["id"].as_str().expect("id").to_owned()).collect()
 }
 
+/// `certifyclouds serve` on `database_url` at a free loopback port, with the test's
+/// signing key, logging at `log` level in JSON; killed when dropped. Its output is the
+/// caller's to direct.
+pub fn serve_command(database_url: &str, log: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_certifyclouds"));
+    command
+        .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json"])
+        .env("CERTIFYCLOUDS_DATABASE_URL", database_url)
+        .env("CERTIFYCLOUDS_SIGNING_KEY", key_path(database_url))
+        .env("RUST_LOG", log)
+        .kill_on_drop(true);
+    command
+}
+
 /// Where the binary run by a test keeps the log's signing key: beside a SQLite file, and
 /// in the temporary directory for a PostgreSQL database (never the working directory).
 pub fn key_path(database_url: &str) -> std::path::PathBuf {

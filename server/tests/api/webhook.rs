@@ -191,3 +191,91 @@ async fn refused_credentials_pause_the_destination_and_a_dead_receiver_is_retrie
     assert!(["retrying", "circuit_open"].contains(&health["state"].as_str().unwrap_or_default()), "{health}");
     assert!(!health["last_error"].as_str().unwrap_or_default().contains(&port.to_string()), "no address in the error");
 }
+
+/// A `serve` process on `url` (its output not read).
+fn serve_quietly(url: &str) -> tokio::process::Child {
+    crate::helpers::serve_command(url, "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts")
+}
+
+/// Waits until the receiver took every entry up to `head` (at most 60 s).
+async fn all_taken(receiver: &Receiver, head: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let taken: std::collections::BTreeSet<u64> =
+            receiver.taken.lock().expect("lock").iter().flatten().copied().collect();
+        if (1..=head).all(|s| taken.contains(&s)) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "delivered up to {head} in time: {} taken", taken.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Several instances on one PostgreSQL database: one of them delivers the destination (no
+/// entry twice, none out of order, while both run); killed, another takes over from the
+/// cursor in the database, and nothing is lost.
+#[tokio::test]
+async fn on_postgres_one_instance_of_several_delivers_and_another_takes_over_when_it_dies() {
+    if !crate::helpers::on_postgres() {
+        return;
+    }
+    let db = app::store::testing::TestDatabase::create().await;
+    let store = app::store::open(db.url()).await.expect("opens");
+    // A person exists: no first admin is made.
+    crate::helpers::signed_in(&store, app::accounts::Role::Admin).await;
+    let receiver = Arc::new(Receiver::default());
+    let url = listen(receiver.clone()).await;
+    let new: app::destinations::NewDestination = serde_json::from_value(
+        json!({"name": "hook", "kind": "webhook", "url": url, "max_events": 10, "start": "beginning"}),
+    )
+    .expect("valid");
+    let by = app::internal_event::system_actor();
+    let created = app::destination_changes::create(&store, &new, by, chrono::Utc::now()).await.expect("created");
+    *receiver.secret.lock().expect("lock") = created.secret.expect("a secret made");
+    let append = |n: usize| {
+        let store = store.clone();
+        async move {
+            store.log.append((0..n).map(|_| crate::helpers::valid("secret.read")).collect()).await.expect("appends");
+            store.tree.tree_size().await.expect("size")
+        }
+    };
+    let head = append(200).await;
+
+    let (mut a, mut b) = (serve_quietly(db.url()), serve_quietly(db.url()));
+    all_taken(&receiver, head).await;
+    let head = append(50).await;
+    all_taken(&receiver, head).await;
+    let taken: Vec<u64> = receiver.taken.lock().expect("lock").iter().flatten().copied().collect();
+    assert_eq!(taken, (1..=head).collect::<Vec<_>>(), "from one instance: each entry once, in order");
+
+    // Whichever instance delivers dies by `kill -9` (first one, then, beside a newcomer, the
+    // other): the one left goes on from the cursor in the database.
+    a.start_kill().expect("kill -9");
+    a.wait().await.expect("ends");
+    let head = append(100).await;
+    all_taken(&receiver, head).await;
+    let mut c = serve_quietly(db.url());
+    b.start_kill().expect("kill -9");
+    b.wait().await.expect("ends");
+    let head = append(100).await;
+    all_taken(&receiver, head).await;
+    c.start_kill().expect("stops");
+
+    // At least once: a batch in flight at a kill may come again, but after the first
+    // arrival of each entry comes the next one, never a later one.
+    let taken: Vec<u64> = receiver.taken.lock().expect("lock").iter().flatten().copied().collect();
+    let mut first = Vec::new();
+    for sequence in taken {
+        if !first.contains(&sequence) {
+            first.push(sequence);
+        }
+    }
+    assert_eq!(first, (1..=head).collect::<Vec<_>>(), "every entry, in order");
+    let seen = receiver.seen.lock().expect("lock").clone();
+    assert!(seen.iter().all(|(valid, _, _)| *valid), "every request signed");
+    store.maintenance.close().await;
+}
