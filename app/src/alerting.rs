@@ -29,12 +29,14 @@ pub const TRIGGERED: &str = "alert.triggered";
 pub const JOB: &str = "alerts";
 /// Entry ids an alert names at most.
 const NAMED: usize = 20;
-/// How much earlier than its window an entry's own time may be (a client's clock, a late
-/// arrival) and still be read again on start: windows count entries by when they were
-/// received, the store filters by the entries' own time.
-const SKEW: Duration = Duration::minutes(10);
-/// Entries read again on start at most (the newest of the last window before the cursor).
-const RECOUNT: u32 = 20_000;
+/// On start, the entries before the cursor are read back this many at a time...
+const CHUNK: u32 = 2_000;
+/// ...at most this many (the newest; a window this busy is counted from there)...
+const RECOUNT_SCAN: u64 = 1_000_000;
+/// ...keeping at most this many that a threshold rule counts.
+const RECOUNT_KEEP: usize = 50_000;
+/// Alerts read on start for their quiet periods at most (the newest).
+const RECALL: u64 = 20_000;
 
 /// An alert to raise.
 #[derive(Clone, Debug, PartialEq)]
@@ -190,54 +192,83 @@ struct Running {
 /// Takes up where the cursor is: the quiet periods of the alerts recorded, and the counts
 /// of the last window before the cursor (as it stood when the cursor's entry came in).
 async fn resume(store: &Store, rules: &[AlertRule], cursor: u64) -> Result<Running, StoreError> {
-    let mut evaluator = Evaluator::default();
     let now = Utc::now();
     let longest = |f: &dyn Fn(&AlertRule) -> u32| rules.iter().map(f).max().unwrap_or(0);
     let window =
         Duration::seconds(i64::from(longest(&|r| r.config.threshold.as_ref().map_or(0, |t| t.window_seconds))));
     let quiet = Duration::seconds(i64::from(longest(&|r| r.config.quiet_seconds())));
-    // Alerts are recorded with the time they were raised: those of the longest quiet
-    // period back can still keep a rule quiet.
-    let alerts = EntryFilter {
+    let anchor = match cursor {
+        0 => None,
+        _ => store.log.get(cursor).await?.map(|e| moment(&e)),
+    }
+    .unwrap_or(now);
+    let alerts = |start: Option<DateTime<Utc>>| EntryFilter {
         event_types: vec![EventTypeMatch::Exact(TRIGGERED.into())],
-        start: Some(now - quiet - Duration::minutes(1)),
+        start,
         ..EntryFilter::default()
     };
-    let mut alerted_through = 0;
-    for entry in store.log.list(&alerts, PageRequest { limit: 1000, offset: 0 }).await?.entries {
-        alerted_through = alerted_through.max(entry.details["through_sequence"].as_u64().unwrap_or(0));
-        let Some(rule) = entry.details["rule_id"].as_i64() else { continue };
-        let until = entry.details["quiet_until"]
-            .as_str()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
-            // Alerts recorded before `quiet_until` was: their cooldown from when they were.
-            .or_else(|| Some(moment(&entry) + Duration::seconds(entry.details["cooldown_seconds"].as_i64()?)));
-        if let Some(until) = until {
-            let group = entry.details["group_value"].as_str().unwrap_or_default();
-            evaluator.remember(rule, group, until);
-        }
-    }
-    if window > Duration::zero() && cursor > 0 {
-        // The window is the one before the cursor's entry, however long ago that was.
-        let anchor = store.log.get(cursor).await?.map_or(now, |e| moment(&e));
-        let recent = EntryFilter { start: Some(anchor - window - SKEW), up_to: Some(cursor), ..EntryFilter::default() };
-        let mut entries = Vec::new();
-        while entries.len() < RECOUNT as usize {
-            let page = PageRequest { limit: 1000, offset: entries.len() as u64 };
-            let more = store.log.list(&recent, page).await?.entries;
-            let done = more.len() < 1000;
-            entries.extend(more);
-            if done {
-                break;
+    // The newest alert, however old: raised by an entry past the cursor, it was recorded by
+    // a run stopped before it could move the cursor (alerts are appended in one batch, the
+    // newest raised by the latest entry).
+    let newest = store.log.list(&alerts(None), PageRequest { limit: 1, offset: 0 }).await?.entries;
+    let alerted_through = newest.first().and_then(|e| e.details["through_sequence"].as_u64()).unwrap_or(0);
+    let mut evaluator = Evaluator::default();
+    // An alert is recorded after the entry that raised it, so those that can still keep a
+    // rule quiet were recorded within the longest quiet period before the cursor's entry.
+    let recent = alerts(Some(anchor.min(now) - quiet - Duration::minutes(1)));
+    let mut offset = 0;
+    while offset < RECALL {
+        let page = store.log.list(&recent, PageRequest { limit: 1000, offset }).await?.entries;
+        for entry in &page {
+            let Some(rule) = entry.details["rule_id"].as_i64() else { continue };
+            let until = entry.details["quiet_until"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+                // Alerts recorded before `quiet_until` was: their cooldown from when they were.
+                .or_else(|| Some(moment(entry) + Duration::seconds(entry.details["cooldown_seconds"].as_i64()?)));
+            if let Some(until) = until {
+                evaluator.remember(rule, entry.details["group_value"].as_str().unwrap_or_default(), until);
             }
         }
-        entries.sort_by_key(|e| e.sequence);
-        for entry in &entries {
+        if page.len() < 1000 {
+            break;
+        }
+        offset += 1000;
+    }
+    if window > Duration::zero() {
+        for entry in &window_before(store, rules, cursor, anchor - window).await? {
             evaluator.observe(rules, entry, true);
         }
     }
     Ok(Running { cursor, evaluator, alerted_through })
+}
+
+/// The entries up to `cursor` received after `from` that a threshold rule counts, oldest
+/// first: read back from the cursor by sequence (entries are numbered as they are received;
+/// their own time may be anything a client sent).
+async fn window_before(
+    store: &Store,
+    rules: &[AlertRule],
+    cursor: u64,
+    from: DateTime<Utc>,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let counted = |e: &AuditEntry| rules.iter().any(|r| r.config.threshold.is_some() && r.config.matches(e));
+    let mut kept = Vec::new();
+    let mut upper = cursor;
+    while upper > 0 && cursor - upper < RECOUNT_SCAN && kept.len() < RECOUNT_KEEP {
+        let lower = upper.saturating_sub(u64::from(CHUNK));
+        let chunk = store.log.entries_after(lower, CHUNK).await?;
+        let chunk: Vec<AuditEntry> = chunk.into_iter().filter(|e| e.sequence <= upper).collect();
+        let before_window = chunk.first().is_none_or(|e| moment(e) <= from);
+        kept.extend(chunk.into_iter().filter(|e| moment(e) > from && counted(e)));
+        if before_window {
+            break;
+        }
+        upper = lower;
+    }
+    kept.sort_by_key(|e| e.sequence);
+    Ok(kept)
 }
 
 /// How often the evaluator looks without being woken.

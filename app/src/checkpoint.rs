@@ -77,6 +77,18 @@ impl std::fmt::Debug for LogKey {
     }
 }
 
+/// Writes `skey` to a new file at `path` (mode 0600, refused if it exists), on disk before
+/// this returns.
+fn write_new(path: &Path, skey: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(format!("{skey}\n").as_bytes())?;
+    file.sync_all()
+}
+
 impl LogKey {
     /// The key in `path`, created there (mode 0600, its directory made if need be) under
     /// the name `origin` when there is none. An existing key keeps its own name. Returns
@@ -88,7 +100,7 @@ impl LogKey {
                 let key = LogKey::parse(text.trim()).ok_or_else(|| KeyError::Malformed { path: shown(path) })?;
                 Ok((key, false))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((LogKey::create(path, origin)?, true)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => LogKey::create(path, origin),
             Err(source) => Err(KeyError::Read { path: shown(path), source }),
         }
     }
@@ -111,7 +123,11 @@ impl LogKey {
         LogKey::parse(&skey).ok_or_else(|| KeyError::Malformed { path: "(generated)".into() })
     }
 
-    fn create(path: &Path, origin: &str) -> Result<LogKey, KeyError> {
+    /// A new key in `path`, or the one another process put there first: instances started
+    /// together on one database (and one key path) end up with the same key. The key is
+    /// written whole to a file of this process's own, then linked into place, which fails
+    /// if `path` exists: nobody ever reads a half-written key.
+    fn create(path: &Path, origin: &str) -> Result<(LogKey, bool), KeyError> {
         if !signed_note::is_key_name_valid(origin) {
             return Err(KeyError::Name(origin.to_owned()));
         }
@@ -120,13 +136,19 @@ impl LogKey {
             std::fs::create_dir_all(dir).map_err(failed)?;
         }
         let (skey, _) = signed_note::generate_key(&mut rand::rngs::OsRng, origin);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(failed)?;
-        file.write_all(format!("{skey}\n").as_bytes()).and_then(|()| file.sync_all()).map_err(failed)?;
-        LogKey::parse(&skey).ok_or_else(|| KeyError::Malformed { path: shown(path) })
+        let key = LogKey::parse(&skey).ok_or_else(|| KeyError::Malformed { path: shown(path) })?;
+        let mut own = path.as_os_str().to_owned();
+        own.push(format!(".{}-{:016x}.new", std::process::id(), rand::random::<u64>()));
+        let own = std::path::PathBuf::from(own);
+        write_new(&own, &skey).map_err(failed)?;
+        let linked = std::fs::hard_link(&own, path);
+        let _ = std::fs::remove_file(&own);
+        match linked {
+            Ok(()) => Ok((key, true)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => LogKey::load_or_create(path, origin),
+            // A file system without hard links: created in place (only one creator wins).
+            Err(_) => write_new(path, &skey).map(|()| (key, true)).map_err(failed),
+        }
     }
 
     /// Reads `PRIVATE+KEY+<name>+<id>+<base64 of 0x01 ‖ seed>`.
@@ -440,6 +462,27 @@ mod tests {
 
     fn head(size: u64, byte: u8) -> TreeHead {
         TreeHead { size, root: [byte; 32] }
+    }
+
+    #[test]
+    fn instances_starting_together_share_one_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("log.key");
+        let keys: Vec<(String, bool)> = std::thread::scope(|scope| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let (key, created) = LogKey::load_or_create(&path, "audit.example/log").expect("a key");
+                        (key.verifier_key().to_owned(), created)
+                    })
+                })
+                .collect();
+            starts.into_iter().map(|s| s.join().expect("ran")).collect()
+        });
+        assert_eq!(keys.iter().filter(|(_, created)| *created).count(), 1, "one made it: {keys:?}");
+        assert!(keys.iter().all(|(k, _)| *k == keys[0].0), "the others read it: {keys:?}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("lists").collect();
+        assert_eq!(left.len(), 1, "no file of their own left behind");
     }
 
     #[test]

@@ -346,7 +346,12 @@ pub async fn replay(
             .detail("replayed_by", by.name.as_str())
     });
     match record(store, event, &by, now).await {
-        Ok(()) => Ok(Replayed { destination_id: destination.id, from_sequence: from, previous_cursor: previous }),
+        Ok(()) => {
+            // Recorded: what was set aside from there on is sent again (its index fixed
+            // since, say). Not before: an undone replay leaves them as they were.
+            store.delivery.retry_parked(destination.id, from - 1).await?;
+            Ok(Replayed { destination_id: destination.id, from_sequence: from, previous_cursor: previous })
+        }
         Err(why) => match store.delivery.rewind_delivery(destination.id, previous).await {
             Ok(_) => Err(ChangeError::Undone(why)),
             Err(e) => Err(ChangeError::Unrecorded(format!("{why}; it could not be undone: {e}"))),

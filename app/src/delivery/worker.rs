@@ -200,8 +200,8 @@ async fn step(
                 return paused(store, &destination, &state, policy, why, now).await;
             }
             match (index.filter(|i| *i < batch.len()), batch.len()) {
-                (Some(i), _) => park(store, &destination, &batch[i], &reason, now).await?,
-                (None, 1) => park(store, &destination, &batch[0], &reason, now).await?,
+                (Some(i), _) => park(store, &destination, &batch[i], &reason, state.epoch, now).await?,
+                (None, 1) => park(store, &destination, &batch[0], &reason, state.epoch, now).await?,
                 // Which one is bad? One at a time will tell.
                 (None, _) => local.single_until = Some(last),
             }
@@ -217,9 +217,10 @@ async fn park(
     destination: &StoredDestination,
     entry: &AuditEntry,
     reason: &str,
+    epoch: i64,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    if !store.delivery.park_delivery(destination.id, entry.sequence, reason, now).await? {
+    if !store.delivery.park_delivery(destination.id, entry.sequence, reason, epoch, now).await? {
         return Ok(());
     }
     tracing::warn!(destination = %destination.name, entry = %entry.id, reason, "an entry refused as bad data is set aside");

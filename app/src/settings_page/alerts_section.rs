@@ -184,6 +184,7 @@ fn AddForm(add: ServerAction<AddAlertRule>) -> impl IntoView {
             for field in [name, events, actor, resource, threshold, window, group_by, destinations] {
                 field.set(String::new());
             }
+            severity.set("info".to_owned());
         }
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {

@@ -810,16 +810,20 @@ pub async fn destinations_are_unique_by_name_change_by_version_and_go_with_their
     let third = store.delivery.create_destination(&new("third"), 0).await.expect("adds").expect("added");
     assert!(third.id > hook.id);
 
-    // Entries set aside are skipped until a replay from before them: then tried again.
+    // Entries set aside are skipped until a replay from before them tries them again; one
+    // reckoned before a replay (an older epoch) is not set aside.
     let now = Utc::now();
+    let epoch = store.delivery.delivery_state(third.id).await.expect("reads").expect("kept").epoch;
     for seq in [3, 6] {
-        assert!(store.delivery.park_delivery(third.id, seq, "bad index", now).await.expect("parks"));
+        assert!(store.delivery.park_delivery(third.id, seq, "bad index", epoch, now).await.expect("parks"));
     }
-    assert!(!store.delivery.park_delivery(third.id, 6, "again", now).await.expect("answers"), "once each");
+    assert!(!store.delivery.park_delivery(third.id, 6, "again", epoch, now).await.expect("answers"), "once each");
     assert_eq!(store.delivery.parked_deliveries(third.id, 0, 10).await.expect("reads"), [3, 6]);
     assert_eq!(store.delivery.parked_deliveries(third.id, 3, 5).await.expect("reads"), Vec::<u64>::new());
     store.delivery.rewind_delivery(third.id, 9).await.expect("moves");
     assert_eq!(store.delivery.rewind_delivery(third.id, 4).await.expect("moves"), Some(9));
+    assert!(!store.delivery.park_delivery(third.id, 7, "late", epoch, now).await.expect("answers"), "an older epoch");
+    assert_eq!(store.delivery.retry_parked(third.id, 4).await.expect("forgets"), 1);
     assert_eq!(store.delivery.parked_deliveries(third.id, 0, 10).await.expect("reads"), [3], "6 is tried again");
     let state = store.delivery.delivery_state(third.id).await.expect("reads").expect("kept");
     assert_eq!((state.cursor, state.parked), (4, 1));

@@ -105,12 +105,21 @@ pub trait DeliveryStore: Send + Sync {
     /// it, so that each change of state is recorded once, whichever instance sees it.
     async fn set_failing(&self, id: i64, failing: bool, now: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Moves the cursor of `id` to `cursor` (back, for a replay) in a new epoch, so that an
-    /// advance reckoned from before is refused, and forgets the entries set aside after it
-    /// (they are tried again); the cursor it had, `None` if `id` is gone.
+    /// advance reckoned from before is refused; the cursor it had, `None` if `id` is gone.
     async fn rewind_delivery(&self, id: i64, cursor: u64) -> Result<Option<u64>, StoreError>;
-    /// Sets the entry `seq` aside for `id` (its receiver refused it as bad data); whether
-    /// it was not already.
-    async fn park_delivery(&self, id: i64, seq: u64, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Forgets the entries of `id` set aside after `after`, so that they are tried again (a
+    /// replay, once recorded); how many.
+    async fn retry_parked(&self, id: i64, after: u64) -> Result<u64, StoreError>;
+    /// Sets the entry `seq` aside for `id` (its receiver refused it as bad data), unless a
+    /// replay moved the cursor since the worker read it in `epoch`; whether it did.
+    async fn park_delivery(
+        &self,
+        id: i64,
+        seq: u64,
+        reason: &str,
+        epoch: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// The entries set aside for `id` numbered above `after` and up to `up_to`.
     async fn parked_deliveries(&self, id: i64, after: u64, up_to: u64) -> Result<Vec<u64>, StoreError>;
 }
@@ -507,13 +516,6 @@ macro_rules! delivery_store {
                 .bind(d::seq_i64(cursor))
                 .execute(&mut *tx)
                 .await?;
-                // What was set aside after the new cursor is tried again (its index or
-                // format fixed since, say), not skipped.
-                sqlx::query("DELETE FROM delivery_parked WHERE destination_id = $1 AND seq > $2")
-                    .bind(id)
-                    .bind(d::seq_i64(cursor))
-                    .execute(&mut *tx)
-                    .await?;
                 tx.commit().await?;
                 Ok(Some($crate::store::rows::seq_u64(before)))
             }
@@ -523,20 +525,36 @@ macro_rules! delivery_store {
                 id: i64,
                 seq: u64,
                 reason: &str,
+                epoch: i64,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<bool, $crate::store::StoreError> {
                 use $crate::store::destinations as d;
+                // Not once a replay (a new epoch) has moved the cursor back over it: then
+                // it is sent again instead.
                 let done = sqlx::query(
-                    "INSERT INTO delivery_parked (destination_id, seq, reason, parked_at) VALUES ($1, $2, $3, $4) \
+                    "INSERT INTO delivery_parked (destination_id, seq, reason, parked_at) \
+                     SELECT $1, $2, $3, $4 WHERE EXISTS \
+                     (SELECT 1 FROM delivery_state WHERE destination_id = $1 AND epoch = $5) \
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(id)
                 .bind(d::seq_i64(seq))
                 .bind(reason)
                 .bind(now.timestamp_micros())
+                .bind(epoch)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn retry_parked(&self, id: i64, after: u64) -> Result<u64, $crate::store::StoreError> {
+                use $crate::store::destinations as d;
+                let done = sqlx::query("DELETE FROM delivery_parked WHERE destination_id = $1 AND seq > $2")
+                    .bind(id)
+                    .bind(d::seq_i64(after))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn parked_deliveries(

@@ -74,9 +74,9 @@ async fn collector(State(got): State<Arc<Received>>, body: Bytes) -> (axum::http
     (axum::http::StatusCode::OK, r#"{"text":"Success","code":0}"#)
 }
 
-/// A receiver of both kinds listening on `addr`, until the returned task is aborted.
-async fn receiver(addr: SocketAddr, got: Arc<Received>) -> tokio::task::JoinHandle<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await.expect("the receiver listens");
+/// A receiver of both kinds listening on `socket`, until the returned task is aborted.
+async fn receiver(socket: tokio::net::TcpSocket, got: Arc<Received>) -> tokio::task::JoinHandle<()> {
+    let listener = socket.listen(1024).expect("the receiver listens");
     let app = axum::Router::new()
         .route("/hook", post(webhook))
         .route("/services/collector/event", post(collector))
@@ -86,10 +86,12 @@ async fn receiver(addr: SocketAddr, got: Arc<Received>) -> tokio::task::JoinHand
     })
 }
 
-/// A loopback address nothing listens on (yet).
-fn free_address() -> SocketAddr {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    probe.local_addr().expect("its address")
+/// A loopback address kept for a receiver, nothing listening on it yet (connections to it
+/// are refused), and its socket.
+fn reserved() -> (SocketAddr, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.bind("127.0.0.1:0".parse().expect("address")).expect("a free port");
+    (socket.local_addr().expect("its address"), socket)
 }
 
 /// A destination of `kind` at `url` for every entry, its cursor [`BACKLOG`] entries back:
@@ -138,9 +140,9 @@ async fn caught_up(store: &Store, id: i64, target: u64, since: Instant) -> Optio
 
 /// One kind's rate to a healthy receiver, with nothing else going on: a table row.
 async fn healthy(store: &Store, kind: &str, path: &str) -> String {
-    let addr = free_address();
+    let (addr, socket) = reserved();
     let got = Arc::new(Received::default());
-    let serving = receiver(addr, got.clone()).await;
+    let serving = receiver(socket, got.clone()).await;
     let (id, target) = destination(store, &format!("healthy {kind}"), kind, &format!("http://{addr}{path}")).await;
     let from = cursor(store, id).await;
     let started = Instant::now();
@@ -149,6 +151,7 @@ async fn healthy(store: &Store, kind: &str, path: &str) -> String {
     let _ = stop.send(true);
     let _ = worker.await;
     serving.abort();
+    store.delivery.delete_destination(id).await.expect("removed");
     let received = got.entries.load(Ordering::Relaxed);
     let again = got.not_after.load(Ordering::Relaxed);
     match secs {
@@ -195,7 +198,7 @@ pub async fn section(events: u64, until: DateTime<Utc>) -> String {
     let (mut quiet_reads, mut quiet_posts) = spell(&app, &token, Arc::new(AtomicBool::new(false)), Some(SPELL)).await;
 
     // The outage: a receiver that is not there (connections refused), its backlog growing.
-    let addr = free_address();
+    let (addr, socket) = reserved();
     let (id, _) = destination(&store, "down then back", "webhook", &format!("http://{addr}/hook")).await;
     let (stop_worker, worker) = start(&store, id);
     let (mut down_reads, mut down_posts) = spell(&app, &token, Arc::new(AtomicBool::new(false)), Some(SPELL)).await;
@@ -204,7 +207,7 @@ pub async fn section(events: u64, until: DateTime<Utc>) -> String {
     // Back: the clients go on until everything appended before the receiver came back is
     // delivered.
     let got = Arc::new(Received::default());
-    let serving = receiver(addr, got.clone()).await;
+    let serving = receiver(socket, got.clone()).await;
     let back = Instant::now();
     let target = app::destination_changes::head(&store).await.expect("head");
     let backlog = target - cursor(&store, id).await;

@@ -254,11 +254,16 @@ async fn on_postgres_one_instance_of_several_delivers_and_another_takes_over_whe
 
     // Whichever instance delivers dies by `kill -9` (first one, then, beside a newcomer, the
     // other): the one left goes on from the cursor in the database.
+    // Both run (they share the signing key the first of them made).
+    for child in [&mut a, &mut b] {
+        assert!(child.try_wait().expect("asks").is_none(), "an instance died on its own");
+    }
     a.start_kill().expect("kill -9");
     a.wait().await.expect("ends");
     let head = append(100).await;
     all_taken(&receiver, head).await;
     let mut c = serve_quietly(db.url());
+    assert!(b.try_wait().expect("asks").is_none(), "the other instance died on its own");
     b.start_kill().expect("kill -9");
     b.wait().await.expect("ends");
     let head = append(100).await;
