@@ -394,9 +394,16 @@ fn print_copy(copied: &migrate::Copied) -> Result<(), RunError> {
     )
     .map_err(RunError::Output)?;
     match &copied.head {
-        Some(head) => writeln!(out, "The copy verifies: same chain, head {head}").map_err(RunError::Output),
-        None => writeln!(out, "The source holds no entries.").map_err(RunError::Output),
+        Some(head) => writeln!(out, "The copy verifies: same chain, head {head}").map_err(RunError::Output)?,
+        None => writeln!(out, "The source holds no entries.").map_err(RunError::Output)?,
     }
+    let c = &copied.configuration;
+    writeln!(
+        out,
+        "Configuration copied: {} settings, {} subscriptions, {} delivery destinations, {} alert rules, {} checkpoints.",
+        c.settings, c.subscriptions, c.destinations, c.alert_rules, c.checkpoints
+    )
+    .map_err(RunError::Output)
 }
 
 /// What `verify` prints: the problems (and a non-zero exit), or what was checked and the

@@ -429,7 +429,6 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     source.seed(2500, 10, 5, "2025-06-01T00:00:00Z").await;
     let event = crate::helpers::event("secret.read", "2025-06-01T12:00:00Z", ("user", "u-7", "Ana"));
     assert_eq!(source.post_events(&serde_json::json!([event.clone()])).await.status, StatusCode::CREATED);
-    let total = 2501;
     // Users, the last one deleted: the copy keeps each id and hash, and never gives the
     // deleted user's id to someone else.
     let now = chrono::Utc::now();
@@ -448,6 +447,28 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     }
     let gone = source.store.accounts.user_named("gone").await.expect("reads").expect("found").user.id;
     source.store.accounts.delete_user(gone).await.expect("deletes");
+    // The configuration: a setting, a subscription, a destination (its secret, and where its
+    // delivery stands), a rule naming it, the built-in rule changed, a signed checkpoint.
+    let admin = source.admin.clone();
+    let call = |method: Method, uri: &'static str, body: serde_json::Value| {
+        let (source, admin) = (&source, admin.clone());
+        async move { source.request(method, uri, Some(&admin), body.to_string().into_bytes()).await }
+    };
+    assert_eq!(
+        call(Method::PATCH, "/admin/settings", json!({"audit_retention_days": 120})).await.status,
+        StatusCode::OK
+    );
+    let subscription =
+        json!({"subscription_id": "8f0e6c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "display_name": "Prod", "cloud": "azure"});
+    assert_eq!(call(Method::POST, "/admin/subscriptions", subscription).await.status, StatusCode::CREATED);
+    let hook = json!({"name": "SIEM hook", "kind": "webhook", "url": "https://siem.example/hook", "secret": "whsec_copied_0123456789"});
+    let hook = call(Method::POST, "/admin/destinations", hook).await.json()["destination"]["id"].as_i64().expect("id");
+    let rule = json!({"name": "Deletions", "event_types": ["secret.deleted"], "destinations": [hook]});
+    assert_eq!(call(Method::POST, "/admin/alert-rules", rule).await.status, StatusCode::CREATED);
+    assert_eq!(call(Method::PATCH, "/admin/alert-rules/1", json!({"threshold": 3})).await.status, StatusCode::OK);
+    assert!(certifyclouds(&source.database_url, &["checkpoint"]).status.success());
+    let total = source.store.tree.tree_size().await.expect("size");
+    let hook_cursor = source.store.delivery.delivery_cursor(hook).await.expect("reads").expect("there");
     let target_db = TestDatabase::create().await;
 
     // An earlier run committed the first batches, then stopped.
@@ -466,6 +487,12 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(&format!("Copied {} entries (resumed after entry 1200", total - 1200)), "{stdout}");
     assert!(stdout.contains("and 3 API tokens, with 2 users"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "Configuration copied: 1 settings, 1 subscriptions, 1 delivery destinations, 2 alert rules, 1 checkpoints."
+        ),
+        "{stdout}"
+    );
     let verified = certifyclouds(&source.database_url, &["verify"]);
     let source_head = String::from_utf8_lossy(&verified.stdout)
         .lines()
@@ -488,7 +515,7 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
         assert_eq!(a.entries, b.entries, "{query}");
         assert_eq!(a.total, b.total, "{query}");
     }
-    let newest = target.log.get(total).await.expect("reads").expect("the posted entry");
+    let newest = target.log.get(2501).await.expect("reads").expect("the posted entry");
     let ingester = target.tokens.find_token(&app::tokens::hash(&source.ingest)).await.expect("finds");
     assert_eq!(newest.ingested_by.map(|t| t.id), ingester.map(|t| t.id), "provenance names the copied token");
     let next = target.tokens.create_token("after-the-move", &[app::tokens::Scope::Read], &[3; 32]).await;
@@ -504,6 +531,29 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     };
     let dave = target.accounts.create_user(&later, now).await.expect("new ids do not collide").id;
     assert!(dave > 3, "not the deleted user's id 3: {dave}");
+    let settings = target.settings.settings().await.expect("reads");
+    assert_eq!(settings, source.store.settings.settings().await.expect("reads"), "the retention of 120 days");
+    assert_eq!(
+        target.settings.subscriptions().await.expect("reads"),
+        source.store.settings.subscriptions().await.expect("reads")
+    );
+    let moved = target.delivery.destinations().await.expect("reads");
+    assert_eq!(moved.len(), 1);
+    assert_eq!((moved[0].name.as_str(), moved[0].secret.as_deref()), ("SIEM hook", Some("whsec_copied_0123456789")));
+    assert_eq!(moved[0].config, source.store.delivery.destinations().await.expect("reads")[0].config);
+    assert_eq!(
+        target.delivery.delivery_cursor(moved[0].id).await.expect("reads"),
+        Some(hook_cursor),
+        "goes on from there"
+    );
+    let rules = target.alerts.rules().await.expect("reads");
+    let deletions = rules.iter().find(|r| r.name == "Deletions").expect("copied");
+    assert_eq!(deletions.config.destinations, [moved[0].id], "names the destination by its new id");
+    let builtin = rules.iter().find(|r| r.builtin).expect("built in");
+    assert_eq!(builtin.config.threshold.as_ref().map(|t| t.count), Some(3), "the built-in rule as changed");
+    let signed = target.tree.latest_checkpoint().await.expect("reads");
+    assert_eq!(signed, source.store.tree.latest_checkpoint().await.expect("reads"));
+    assert!(signed.is_some());
     target.maintenance.close().await;
 
     // Run again: nothing left to copy. Into another log: refused, nothing written.
@@ -512,6 +562,7 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     let again_out = String::from_utf8_lossy(&again.stdout);
     assert!(again_out.contains(&format!("Copied 0 entries (resumed after entry {total}")), "{again_out}");
     assert!(again_out.contains("with 0 users"), "{again_out}");
+    assert!(again_out.contains("0 settings, 0 subscriptions, 0 delivery destinations, 0 alert rules, 0 checkpoints"));
     let other = TestApp::spawn_engine(true, |s| s).await;
     other.seed(20, 1, 9, "2025-06-01T00:00:00Z").await;
     let refused =

@@ -3,6 +3,9 @@
 //! tokens and users keep their ids, so entries still name the token that posted them and
 //! the users they are about, and users keep their password hashes. Each batch
 //! commits on its own: an interrupted copy resumes after the last batch it committed.
+//! Once the copy verifies, the configuration follows ([`configuration`]).
+
+pub mod configuration;
 
 use app::store::{AuditLog, Head, OpenError, PgStore, Store, StoreError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -49,6 +52,8 @@ pub struct Copied {
     pub users: usize,
     /// The head both logs now share (`None` for an empty source).
     pub head: Option<Head>,
+    /// Settings, subscriptions, destinations, alert rules and checkpoints added.
+    pub configuration: configuration::CopiedConfiguration,
 }
 
 /// Opens both stores (the source read-only, the target created or migrated if need be).
@@ -90,7 +95,9 @@ pub async fn copy(source: &Store, target: &PgStore, progress: &ProgressBar) -> R
     progress.enable_steady_tick(std::time::Duration::from_millis(200));
     let verified = verify(source, target).await;
     progress.finish_and_clear();
-    Ok(Copied { resumed_after, entries, tokens, users, head: verified? })
+    let head = verified?;
+    let configuration = configuration::copy(source, target, chrono::Utc::now()).await?;
+    Ok(Copied { resumed_after, entries, tokens, users, head, configuration })
 }
 
 /// Verifies the target's whole chain, up to the source's entry at the target's head.
