@@ -189,7 +189,7 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
         }
         Command::MigrateStore(MigrateArgs { from, to }) => {
             let (source, target) = migrate::open(&from, &to).await?;
-            let copied = migrate::copy(&source, &target, &migrate::progress_bar()).await;
+            let copied = migrate::copy((&source, &from), (&target, &to), &migrate::progress_bar()).await;
             source.maintenance.close().await;
             app::store::Maintenance::close(&target).await;
             print_copy(&copied?)
@@ -400,7 +400,7 @@ fn print_copy(copied: &migrate::Copied) -> Result<(), RunError> {
     let c = &copied.configuration;
     writeln!(
         out,
-        "Configuration copied: {} settings, {} subscriptions, {} delivery destinations, {} alert rules, {} checkpoints.",
+        "Configuration mirrored: {} settings, {} subscriptions, {} delivery destinations, {} alert rules; {} checkpoints added.",
         c.settings, c.subscriptions, c.destinations, c.alert_rules, c.checkpoints
     )
     .map_err(RunError::Output)

@@ -13,6 +13,7 @@ mod chain;
 pub(crate) mod conformance;
 pub mod destinations;
 mod error;
+mod mirror;
 mod postgres;
 pub mod retention;
 mod rows;
@@ -26,6 +27,7 @@ pub use alert_rules::AlertStore;
 pub use chain::{entry_hash, GENESIS_HASH};
 pub use destinations::{DeliveryNote, DeliveryState, DeliveryStore, StoredDestination};
 pub use error::{OpenError, StoreError};
+pub use mirror::{mirror_configuration, Mirrored};
 #[cfg(any(test, feature = "test-support"))]
 pub use postgres::testing;
 pub use postgres::PgStore;

@@ -52,7 +52,8 @@ pub struct Copied {
     pub users: usize,
     /// The head both logs now share (`None` for an empty source).
     pub head: Option<Head>,
-    /// Settings, subscriptions, destinations, alert rules and checkpoints added.
+    /// The settings, subscriptions, destinations and alert rules mirrored, and the
+    /// checkpoints added.
     pub configuration: configuration::CopiedConfiguration,
 }
 
@@ -67,8 +68,12 @@ pub async fn open(from: &str, to: &str) -> Result<(Store, PgStore), MigrateError
 }
 
 /// Copies what the target lacks, then verifies the target's whole chain against the
-/// source's head.
-pub async fn copy(source: &Store, target: &PgStore, progress: &ProgressBar) -> Result<Copied, MigrateError> {
+/// source's head, then mirrors the configuration (`from` and `to` are the stores' URLs).
+pub async fn copy(
+    (source, from): (&Store, &str),
+    (target, to): (&PgStore, &str),
+    progress: &ProgressBar,
+) -> Result<Copied, MigrateError> {
     // Checked before anything is written: a target holding another log is left alone.
     let total = source.log.count(&Default::default()).await?;
     let resumed_after = resume_point(source, target).await?;
@@ -96,7 +101,8 @@ pub async fn copy(source: &Store, target: &PgStore, progress: &ProgressBar) -> R
     let verified = verify(source, target).await;
     progress.finish_and_clear();
     let head = verified?;
-    let configuration = configuration::copy(source, target, chrono::Utc::now()).await?;
+    let size = head.as_ref().map_or(0, |h| h.sequence);
+    let configuration = configuration::copy(source, from, target, to, size).await?;
     Ok(Copied { resumed_after, entries, tokens, users, head, configuration })
 }
 

@@ -461,14 +461,28 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     let subscription =
         json!({"subscription_id": "8f0e6c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "display_name": "Prod", "cloud": "azure"});
     assert_eq!(call(Method::POST, "/admin/subscriptions", subscription).await.status, StatusCode::CREATED);
-    let hook = json!({"name": "SIEM hook", "kind": "webhook", "url": "https://siem.example/hook", "secret": "whsec_copied_0123456789"});
-    let hook = call(Method::POST, "/admin/destinations", hook).await.json()["destination"]["id"].as_i64().expect("id");
-    let rule = json!({"name": "Deletions", "event_types": ["secret.deleted"], "destinations": [hook]});
+    // Destinations 1 and 3 (2 removed), not in name order: ids are kept, not given anew.
+    let destination = |name: &str| {
+        json!({"name": name, "kind": "webhook", "url": "https://siem.example/hook", "secret": "whsec_copied_0123456789",
+               "headers": {"X-Api-Key": "key-copied"}})
+    };
+    let mut ids = Vec::new();
+    for name in ["SIEM hook", "Gone", "Audit lake"] {
+        let made = call(Method::POST, "/admin/destinations", destination(name)).await;
+        ids.push(made.json()["destination"]["id"].as_i64().expect("id"));
+    }
+    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(call(Method::DELETE, "/admin/destinations/2", json!(null)).await.status, StatusCode::OK);
+    let rule = json!({"name": "Deletions", "event_types": ["secret.deleted"], "destinations": [1, 3]});
     assert_eq!(call(Method::POST, "/admin/alert-rules", rule).await.status, StatusCode::CREATED);
+    // Delivery to the hook failing, an entry set aside; the alert evaluator somewhere.
+    let epoch = source.store.delivery.delivery_state(1).await.expect("reads").expect("there").epoch;
+    assert!(source.store.delivery.set_failing(1, true, now).await.expect("marks"));
+    assert!(source.store.delivery.park_delivery(1, 5, "bad index", epoch, now).await.expect("parks"));
+    assert!(source.store.alerts.move_job_cursor(app::alerting::JOB, None, 42).await.expect("moves"));
     assert_eq!(call(Method::PATCH, "/admin/alert-rules/1", json!({"threshold": 3})).await.status, StatusCode::OK);
     assert!(certifyclouds(&source.database_url, &["checkpoint"]).status.success());
     let total = source.store.tree.tree_size().await.expect("size");
-    let hook_cursor = source.store.delivery.delivery_cursor(hook).await.expect("reads").expect("there");
     let target_db = TestDatabase::create().await;
 
     // An earlier run committed the first batches, then stopped.
@@ -489,7 +503,7 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert!(stdout.contains("and 3 API tokens, with 2 users"), "{stdout}");
     assert!(
         stdout.contains(
-            "Configuration copied: 1 settings, 1 subscriptions, 1 delivery destinations, 2 alert rules, 1 checkpoints."
+            "Configuration mirrored: 1 settings, 1 subscriptions, 2 delivery destinations, 2 alert rules; 1 checkpoints added."
         ),
         "{stdout}"
     );
@@ -537,20 +551,32 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
         target.settings.subscriptions().await.expect("reads"),
         source.store.settings.subscriptions().await.expect("reads")
     );
+    // Destinations with their ids, secrets, headers and delivery (failing, what was set aside).
     let moved = target.delivery.destinations().await.expect("reads");
-    assert_eq!(moved.len(), 1);
-    assert_eq!((moved[0].name.as_str(), moved[0].secret.as_deref()), ("SIEM hook", Some("whsec_copied_0123456789")));
-    assert_eq!(moved[0].config, source.store.delivery.destinations().await.expect("reads")[0].config);
-    assert_eq!(
-        target.delivery.delivery_cursor(moved[0].id).await.expect("reads"),
-        Some(hook_cursor),
-        "goes on from there"
-    );
+    let theirs = source.store.delivery.destinations().await.expect("reads");
+    let shown = |all: &[app::store::StoredDestination]| {
+        all.iter().map(|d| (d.id, d.name.clone(), d.secret.clone(), d.config.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(shown(&moved), shown(&theirs));
+    assert_eq!(moved.iter().map(|d| d.id).collect::<Vec<_>>(), [3, 1], "by name, each with its own id");
+    assert_eq!(moved[1].config.headers.get("x-api-key").map(String::as_str), Some("key-copied"));
+    for id in [1, 3] {
+        let state = target.delivery.delivery_state(id).await.expect("reads");
+        assert_eq!(state, source.store.delivery.delivery_state(id).await.expect("reads"), "destination {id}");
+    }
+    assert!(target.delivery.delivery_state(1).await.expect("reads").is_some_and(|s| s.failing && s.parked == 1));
+    assert_eq!(target.delivery.parked_deliveries(1, 0, 10).await.expect("reads"), [5]);
+    assert_eq!(target.alerts.job_cursor(app::alerting::JOB).await.expect("reads"), Some(42));
     let rules = target.alerts.rules().await.expect("reads");
+    assert_eq!(rules, source.store.alerts.rules().await.expect("reads"), "the rules, ids and versions alike");
     let deletions = rules.iter().find(|r| r.name == "Deletions").expect("copied");
-    assert_eq!(deletions.config.destinations, [moved[0].id], "names the destination by its new id");
+    assert_eq!(deletions.config.destinations, [1, 3], "naming the destinations by the ids the log knows");
     let builtin = rules.iter().find(|r| r.builtin).expect("built in");
     assert_eq!(builtin.config.threshold.as_ref().map(|t| t.count), Some(3), "the built-in rule as changed");
+    // An id given on the target is past every id the source gave, removed ones included.
+    let next = app::store::StoredDestination { name: "After the move".into(), ..moved[0].clone() };
+    let next = target.delivery.create_destination(&next, 0).await.expect("adds").expect("added");
+    assert_eq!(next.id, 4);
     let signed = target.tree.latest_checkpoint().await.expect("reads");
     assert_eq!(signed, source.store.tree.latest_checkpoint().await.expect("reads"));
     assert!(signed.is_some());
@@ -562,7 +588,7 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     let again_out = String::from_utf8_lossy(&again.stdout);
     assert!(again_out.contains(&format!("Copied 0 entries (resumed after entry {total}")), "{again_out}");
     assert!(again_out.contains("with 0 users"), "{again_out}");
-    assert!(again_out.contains("0 settings, 0 subscriptions, 0 delivery destinations, 0 alert rules, 0 checkpoints"));
+    assert!(again_out.contains("2 alert rules; 0 checkpoints added"), "{again_out}");
     let other = TestApp::spawn_engine(true, |s| s).await;
     other.seed(20, 1, 9, "2025-06-01T00:00:00Z").await;
     let refused =

@@ -1,7 +1,8 @@
 //! Splunk HEC delivery against a real HEC-compatible receiver on loopback: it checks the
 //! `Splunk` authorization and that a body is envelopes one after the other (not an array),
-//! answers as scripted (503 code 9, 400 code 6 naming the bad event, 403 code 4), and can
-//! withhold indexer acknowledgements.
+//! answers as scripted (503 code 9, 400 code 6 naming the bad event, 403 code 4), can
+//! withhold indexer acknowledgements, and stands behind a door that resets connections or
+//! stalls them.
 
 use crate::helpers::{event, TestApp};
 use app::delivery::{hec::Hec, worker, Policy, Sender};
@@ -226,4 +227,81 @@ async fn a_refused_token_pauses_and_says_so() {
     let failed = app.list("event_type=delivery.failed").await;
     assert_eq!(failed["total"], 1);
     assert!(!failed.to_string().contains(TOKEN));
+}
+
+/// What the door in front of the collector does with a new connection.
+#[derive(Clone, Copy, Debug)]
+enum Door {
+    /// Tears it down as the request comes in (closed unread: the kernel sends a reset).
+    Reset,
+    /// Holds it open and never answers.
+    Stall,
+}
+
+/// A door on loopback in front of the collector at `behind`: each new connection meets the
+/// next of `script`, then connections go through to the collector. Its address.
+async fn door(behind: &str, script: Vec<Door>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("address");
+    let script = Arc::new(Mutex::new(VecDeque::from(script)));
+    let behind = behind.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let next = script.lock().expect("lock").pop_front();
+            let behind = behind.clone();
+            tokio::spawn(async move {
+                match next {
+                    Some(Door::Reset) => {
+                        let _ = inbound.readable().await;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Some(Door::Stall) => tokio::time::sleep(Duration::from_secs(120)).await,
+                    None => {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(&behind).await {
+                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_collector_that_resets_connections_or_stalls_is_tried_again_and_every_entry_arrives_in_order() {
+    let app = TestApp::spawn().await;
+    let events: Vec<Value> =
+        (0..20).map(|i| event("secret.read", &format!("2025-01-10T08:00:{i:02}Z"), ("user", "u1", "ada"))).collect();
+    assert_eq!(app.post_events(&json!(events)).await.status, StatusCode::CREATED);
+    let collector = Arc::new(Collector::default());
+    let url = door(&listen(collector.clone()).await, vec![Door::Reset, Door::Stall, Door::Reset]).await;
+    let id = splunk(&app, &url, false).await;
+    let head = app.store.tree.tree_size().await.expect("size");
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker::run(app.store.clone(), id, quick(), None, stopped));
+    // A stalled request is given up after the client's 20 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut errors = std::collections::BTreeSet::new();
+    while collector.taken.lock().expect("lock").iter().filter(|s| **s <= head).count() < head as usize {
+        assert!(tokio::time::Instant::now() < deadline, "delivered in time: {errors:?}");
+        if let Some(error) = health(&app, id).await["last_error"].as_str() {
+            errors.insert(error.to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send(true).expect("running");
+    task.await.expect("stops");
+
+    let taken: Vec<u64> = collector.taken.lock().expect("lock").iter().copied().filter(|s| *s <= head).collect();
+    assert_eq!(taken, (1..=head).collect::<Vec<_>>(), "every entry once, in order");
+    assert!(errors.iter().any(|e| e.contains("timed out")), "the stall: {errors:?}");
+    assert!(errors.iter().any(|e| !e.contains("timed out")), "the reset: {errors:?}");
+    assert!(errors.iter().all(|e| !e.contains(url.trim_start_matches("http://"))), "no address: {errors:?}");
+    // Three failures in a row: failing, said once; then recovered, said once.
+    assert_eq!(app.list("event_type=delivery.failed").await["total"], 1);
+    assert_eq!(app.list("event_type=delivery.recovered").await["total"], 1);
+    assert_eq!(health(&app, id).await["failing"], false);
 }
