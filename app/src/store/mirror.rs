@@ -124,82 +124,86 @@ fn failed(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::backend(format!("copying the configuration, {what}: {e}"))
 }
 
-/// Every table's rows on a SQLite source.
+/// A table's rows as read, in the columns' kinds.
+fn decode<R>(table: &Table, rows: &[R]) -> Result<Vec<Vec<Value>>, StoreError>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    rows.iter()
+        .map(|row| {
+            table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, kind))| match kind {
+                    Int => row.try_get(i).map(Value::Int),
+                    Text => row.try_get(i).map(Value::Text),
+                })
+                .collect::<Result<Vec<Value>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| failed(table.name, e))
+}
+
+/// Every table's rows on a SQLite source, in one read transaction (one moment).
 async fn read_sqlite(url: &str) -> Result<Vec<Rows>, StoreError> {
     let options =
         sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(|e| failed("the source", e))?.read_only(true);
     let mut conn = sqlx::SqliteConnection::connect_with(&options).await.map_err(|e| failed("the source", e))?;
+    let mut tx = conn.begin().await.map_err(|e| failed("the source", e))?;
     let mut all = Vec::new();
     for table in TABLES {
-        let rows = sqlx::query(&select(table)).fetch_all(&mut conn).await.map_err(|e| failed(table.name, e))?;
-        let rows = rows
-            .iter()
-            .map(|row| {
-                table
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (_, kind))| match kind {
-                        Int => row.try_get(i).map(Value::Int),
-                        Text => row.try_get(i).map(Value::Text),
-                    })
-                    .collect::<Result<Vec<Value>, _>>()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| failed(table.name, e))?;
+        let rows = sqlx::query(&select(table)).fetch_all(&mut *tx).await.map_err(|e| failed(table.name, e))?;
         let highest_id: i64 = match table.identity {
+            // AUTOINCREMENT remembers the highest id given, its row removed or not.
             true => sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = ?")
                 .bind(table.name)
-                .fetch_one(&mut conn)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| failed(table.name, e))?,
             false => 0,
         };
-        all.push(Rows { rows, highest_id });
+        all.push(Rows { rows: decode(table, &rows)?, highest_id });
     }
+    tx.rollback().await.map_err(|e| failed("the source", e))?;
     conn.close().await.map_err(|e| failed("the source", e))?;
     Ok(all)
 }
 
-/// Every table's rows on a PostgreSQL source.
+/// Every table's rows on a PostgreSQL source, in one read-only snapshot.
 async fn read_postgres(url: &str) -> Result<Vec<Rows>, StoreError> {
     let mut conn = sqlx::PgConnection::connect(url).await.map_err(|e| failed("the source", e))?;
+    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| failed("the source", e))?;
     let mut all = Vec::new();
     for table in TABLES {
         let rows = sqlx::query(&select(table)).fetch_all(&mut conn).await.map_err(|e| failed(table.name, e))?;
-        let rows = rows
-            .iter()
-            .map(|row| {
-                table
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (_, kind))| match kind {
-                        Int => row.try_get(i).map(Value::Int),
-                        Text => row.try_get(i).map(Value::Text),
-                    })
-                    .collect::<Result<Vec<Value>, _>>()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| failed(table.name, e))?;
         let highest_id: i64 = match table.identity {
-            true => sqlx::query_scalar(&format!(
-                "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('{}', 'id')::regclass), 0)",
-                table.name
-            ))
+            // From the catalogue view, which needs no right on the sequence itself.
+            true => sqlx::query_scalar(
+                "SELECT COALESCE(MAX(last_value), 0) FROM pg_sequences \
+                 WHERE schemaname = current_schema() AND sequencename = $1",
+            )
+            .bind(format!("{}_id_seq", table.name))
             .fetch_one(&mut conn)
             .await
             .map_err(|e| failed(table.name, e))?,
             false => 0,
         };
-        all.push(Rows { rows, highest_id });
+        all.push(Rows { rows: decode(table, &rows)?, highest_id });
     }
+    sqlx::query("ROLLBACK").execute(&mut conn).await.map_err(|e| failed("the source", e))?;
     conn.close().await.map_err(|e| failed("the source", e))?;
     Ok(all)
 }
 
 /// Replaces the target's configuration tables with the source's rows, in one transaction.
-async fn write(target_url: &str, tables: &[Rows]) -> Result<(), StoreError> {
+async fn write(target_url: &str, tables: &[Rows], head: u64) -> Result<(), StoreError> {
     let mut conn = sqlx::PgConnection::connect(target_url).await.map_err(|e| failed("the target", e))?;
     let mut tx = conn.begin().await.map_err(|e| failed("the target", e))?;
     for table in TABLES.iter().rev() {
@@ -225,7 +229,8 @@ async fn write(target_url: &str, tables: &[Rows]) -> Result<(), StoreError> {
         if table.identity {
             // The next id given is past every id the source ever gave.
             sqlx::query(&format!(
-                "SELECT setval(pg_get_serial_sequence('{0}', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM {0}), $1, 1))",
+                "SELECT setval(pg_get_serial_sequence('{0}', 'id'), GREATEST(m, $1, 1), GREATEST(m, $1) > 0) \
+                 FROM (SELECT COALESCE(MAX(id), 0) AS m FROM {0}) AS given",
                 table.name
             ))
             .bind(rows.highest_id)
@@ -233,6 +238,17 @@ async fn write(target_url: &str, tables: &[Rows]) -> Result<(), StoreError> {
             .await
             .map_err(|e| failed(table.name, e))?;
         }
+    }
+    // The source may have gone on after its entries were copied: no cursor points past
+    // what the target holds (its own next entries would be skipped), and nothing past it
+    // is set aside.
+    let head = i64::try_from(head).unwrap_or(i64::MAX);
+    for sql in [
+        "UPDATE delivery_state SET cursor = LEAST(cursor, $1)",
+        "UPDATE job_cursors SET cursor = LEAST(cursor, $1)",
+        "DELETE FROM delivery_parked WHERE seq > $1",
+    ] {
+        sqlx::query(sql).bind(head).execute(&mut *tx).await.map_err(|e| failed("the cursors", e))?;
     }
     tx.commit().await.map_err(|e| failed("the target", e))?;
     conn.close().await.map_err(|e| failed("the target", e))
@@ -248,13 +264,13 @@ pub struct Mirrored {
 }
 
 /// Replaces the configuration tables of the PostgreSQL database at `target_url` with those
-/// of the store at `source_url` (SQLite or PostgreSQL).
-pub async fn mirror_configuration(source_url: &str, target_url: &str) -> Result<Mirrored, StoreError> {
+/// of the store at `source_url` (SQLite or PostgreSQL), its log copied up to `head`.
+pub async fn mirror_configuration(source_url: &str, target_url: &str, head: u64) -> Result<Mirrored, StoreError> {
     let tables = match super::is_postgres(source_url) {
         true => read_postgres(source_url).await?,
         false => read_sqlite(source_url).await?,
     };
-    write(target_url, &tables).await?;
+    write(target_url, &tables, head).await?;
     let count = |name: &str| TABLES.iter().zip(&tables).find(|(t, _)| t.name == name).map_or(0, |(_, r)| r.rows.len());
     Ok(Mirrored {
         settings: count("settings"),

@@ -32,7 +32,7 @@ pub async fn copy(
     target_url: &str,
     head: u64,
 ) -> Result<CopiedConfiguration, StoreError> {
-    let mirrored = app::store::mirror_configuration(source_url, target_url).await?;
+    let mirrored = app::store::mirror_configuration(source_url, target_url, head).await?;
     let mut copied = CopiedConfiguration {
         settings: mirrored.settings,
         subscriptions: mirrored.subscriptions,

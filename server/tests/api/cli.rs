@@ -461,19 +461,20 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     let subscription =
         json!({"subscription_id": "8f0e6c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "display_name": "Prod", "cloud": "azure"});
     assert_eq!(call(Method::POST, "/admin/subscriptions", subscription).await.status, StatusCode::CREATED);
-    // Destinations 1 and 3 (2 removed), not in name order: ids are kept, not given anew.
+    // Destinations 1 and 2 (3, the newest, removed), not in name order: ids are kept, not
+    // given anew, and 3 is never given again.
     let destination = |name: &str| {
         json!({"name": name, "kind": "webhook", "url": "https://siem.example/hook", "secret": "whsec_copied_0123456789",
                "headers": {"X-Api-Key": "key-copied"}})
     };
     let mut ids = Vec::new();
-    for name in ["SIEM hook", "Gone", "Audit lake"] {
+    for name in ["SIEM hook", "Audit lake", "Gone"] {
         let made = call(Method::POST, "/admin/destinations", destination(name)).await;
         ids.push(made.json()["destination"]["id"].as_i64().expect("id"));
     }
     assert_eq!(ids, [1, 2, 3]);
-    assert_eq!(call(Method::DELETE, "/admin/destinations/2", json!(null)).await.status, StatusCode::OK);
-    let rule = json!({"name": "Deletions", "event_types": ["secret.deleted"], "destinations": [1, 3]});
+    assert_eq!(call(Method::DELETE, "/admin/destinations/3", json!(null)).await.status, StatusCode::OK);
+    let rule = json!({"name": "Deletions", "event_types": ["secret.deleted"], "destinations": [1, 2]});
     assert_eq!(call(Method::POST, "/admin/alert-rules", rule).await.status, StatusCode::CREATED);
     // Delivery to the hook failing, an entry set aside; the alert evaluator somewhere.
     let epoch = source.store.delivery.delivery_state(1).await.expect("reads").expect("there").epoch;
@@ -483,6 +484,9 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert_eq!(call(Method::PATCH, "/admin/alert-rules/1", json!({"threshold": 3})).await.status, StatusCode::OK);
     assert!(certifyclouds(&source.database_url, &["checkpoint"]).status.success());
     let total = source.store.tree.tree_size().await.expect("size");
+    // As if the evaluator had gone on past what this copy takes: the target's never points
+    // past its own log.
+    assert!(source.store.alerts.move_job_cursor(app::alerting::JOB, Some(42), total + 1000).await.expect("moves"));
     let target_db = TestDatabase::create().await;
 
     // An earlier run committed the first batches, then stopped.
@@ -558,19 +562,19 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
         all.iter().map(|d| (d.id, d.name.clone(), d.secret.clone(), d.config.clone())).collect::<Vec<_>>()
     };
     assert_eq!(shown(&moved), shown(&theirs));
-    assert_eq!(moved.iter().map(|d| d.id).collect::<Vec<_>>(), [3, 1], "by name, each with its own id");
+    assert_eq!(moved.iter().map(|d| d.id).collect::<Vec<_>>(), [2, 1], "by name, each with its own id");
     assert_eq!(moved[1].config.headers.get("x-api-key").map(String::as_str), Some("key-copied"));
-    for id in [1, 3] {
+    for id in [1, 2] {
         let state = target.delivery.delivery_state(id).await.expect("reads");
         assert_eq!(state, source.store.delivery.delivery_state(id).await.expect("reads"), "destination {id}");
     }
     assert!(target.delivery.delivery_state(1).await.expect("reads").is_some_and(|s| s.failing && s.parked == 1));
     assert_eq!(target.delivery.parked_deliveries(1, 0, 10).await.expect("reads"), [5]);
-    assert_eq!(target.alerts.job_cursor(app::alerting::JOB).await.expect("reads"), Some(42));
+    assert_eq!(target.alerts.job_cursor(app::alerting::JOB).await.expect("reads"), Some(total), "not past the copy");
     let rules = target.alerts.rules().await.expect("reads");
     assert_eq!(rules, source.store.alerts.rules().await.expect("reads"), "the rules, ids and versions alike");
     let deletions = rules.iter().find(|r| r.name == "Deletions").expect("copied");
-    assert_eq!(deletions.config.destinations, [1, 3], "naming the destinations by the ids the log knows");
+    assert_eq!(deletions.config.destinations, [1, 2], "naming the destinations by the ids the log knows");
     let builtin = rules.iter().find(|r| r.builtin).expect("built in");
     assert_eq!(builtin.config.threshold.as_ref().map(|t| t.count), Some(3), "the built-in rule as changed");
     // An id given on the target is past every id the source gave, removed ones included.
