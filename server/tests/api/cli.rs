@@ -618,6 +618,47 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert!(stderr.contains(&format!("entries up to {} but the source ends at entry {total}", total + 1)), "{stderr}");
 }
 
+/// From one PostgreSQL database to another: the configuration is read in one snapshot and
+/// mirrored with its ids, the highest id ever given remembered.
+#[tokio::test]
+async fn migrate_store_mirrors_the_configuration_of_a_postgres_source_too() {
+    use app::store::testing::TestDatabase;
+    if !crate::helpers::on_postgres() {
+        return;
+    }
+    let source = TestApp::spawn_engine(true, |s| s).await;
+    source.seed(50, 1, 3, "2025-06-01T00:00:00Z").await;
+    let admin = source.admin.clone();
+    for name in ["hook", "gone"] {
+        let body = json!({"name": name, "kind": "stdout"}).to_string().into_bytes();
+        let made = source.request(Method::POST, "/admin/destinations", Some(&admin), body).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    }
+    let gone = source.request(Method::DELETE, "/admin/destinations/2", Some(&admin), Vec::new()).await;
+    assert_eq!(gone.status, StatusCode::OK);
+    let rule = json!({"name": "Hooked", "event_types": ["secret.deleted"], "destinations": [1]}).to_string();
+    let made = source.request(Method::POST, "/admin/alert-rules", Some(&admin), rule.into_bytes()).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+
+    let target_db = TestDatabase::create().await;
+    let out =
+        certifyclouds("sqlite:unused", &["migrate-store", "--from", &source.database_url, "--to", target_db.url()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("1 delivery destinations, 2 alert rules"), "{stdout}");
+    let target = app::store::open(target_db.url()).await.expect("opens");
+    let ids = |all: Vec<app::store::StoredDestination>| all.into_iter().map(|d| (d.id, d.name)).collect::<Vec<_>>();
+    assert_eq!(ids(target.delivery.destinations().await.expect("reads")), [(1, "hook".to_owned())]);
+    assert_eq!(target.alerts.rules().await.expect("reads"), source.store.alerts.rules().await.expect("reads"));
+    let next = app::store::StoredDestination {
+        name: "after".into(),
+        ..target.delivery.destinations().await.expect("reads")[0].clone()
+    };
+    let next = target.delivery.create_destination(&next, 0).await.expect("adds").expect("added");
+    assert_eq!(next.id, 3, "past the removed 2");
+    target.maintenance.close().await;
+}
+
 /// Runs the binary with `stdin` on its standard input.
 fn certifyclouds_with_input(database_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
