@@ -397,11 +397,11 @@ fn print_copy(copied: &migrate::Copied) -> Result<(), RunError> {
         Some(head) => writeln!(out, "The copy verifies: same chain, head {head}").map_err(RunError::Output)?,
         None => writeln!(out, "The source holds no entries.").map_err(RunError::Output)?,
     }
-    let c = &copied.configuration;
+    let (m, checkpoints) = (&copied.configuration.mirrored, copied.configuration.checkpoints);
     writeln!(
         out,
-        "Configuration mirrored: {} settings, {} subscriptions, {} delivery destinations, {} alert rules; {} checkpoints added.",
-        c.settings, c.subscriptions, c.destinations, c.alert_rules, c.checkpoints
+        "Configuration mirrored: {} settings, {} subscriptions, {} delivery destinations, {} alert rules; {checkpoints} checkpoints added.",
+        m.settings, m.subscriptions, m.destinations, m.alert_rules
     )
     .map_err(RunError::Output)
 }

@@ -7,7 +7,7 @@
 //! nobody changed its configuration: each run replaces it, and the last one carries over
 //! what changed on the source since the first.
 
-use app::store::{PgStore, Store, StoreError, TreeStore};
+use app::store::{Mirrored, PgStore, Store, StoreError, TreeStore};
 
 /// Checkpoints read from the source at a time.
 const CHECKPOINTS: u32 = 500;
@@ -15,10 +15,8 @@ const CHECKPOINTS: u32 = 500;
 /// What a copy of the configuration put on the target.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct CopiedConfiguration {
-    pub settings: usize,
-    pub subscriptions: usize,
-    pub destinations: usize,
-    pub alert_rules: usize,
+    /// The rows mirrored, by kind.
+    pub mirrored: Mirrored,
     /// Checkpoints added (those already there are not counted again).
     pub checkpoints: usize,
 }
@@ -33,13 +31,7 @@ pub async fn copy(
     head: u64,
 ) -> Result<CopiedConfiguration, StoreError> {
     let mirrored = app::store::mirror_configuration(source_url, target_url, head).await?;
-    let mut copied = CopiedConfiguration {
-        settings: mirrored.settings,
-        subscriptions: mirrored.subscriptions,
-        destinations: mirrored.destinations,
-        alert_rules: mirrored.alert_rules,
-        checkpoints: 0,
-    };
+    let mut copied = CopiedConfiguration { mirrored, checkpoints: 0 };
     // A checkpoint of more entries than the copy holds (the source went on meanwhile) is
     // left for the next run: the target's log must reach it first.
     let mut after = 0;
