@@ -7,7 +7,9 @@
 
 pub mod configuration;
 
-use app::store::{AuditLog, Head, OpenError, PgStore, Store, StoreError};
+use app::entry::AuditEntry;
+use app::integrity::TreeBuilder;
+use app::store::{AuditLog, Head, OpenError, PgStore, PurgedRange, Store, StoreError, TreeStore};
 use indicatif::{ProgressBar, ProgressStyle};
 use thiserror::Error;
 
@@ -31,6 +33,16 @@ pub enum MigrateError {
          one an interrupted copy of this source left)"
     )]
     Diverged(u64),
+    #[error(
+        "the source has no entries {from} to {to} and no purge record of them: run `certifyclouds verify` on the \
+         source"
+    )]
+    Unrecorded { from: u64, to: u64 },
+    #[error(
+        "the source's retention purge removed entry {0} while this copy ran: run the command again (it resumes where \
+         this run stopped)"
+    )]
+    PurgedMeanwhile(u64),
     #[error("cannot open the source: {0}")]
     Source(#[source] OpenError),
     #[error("cannot open the target: {0}")]
@@ -81,13 +93,17 @@ pub async fn copy(
     let highest_user = source.accounts.highest_user_id().await?;
     let users = target.copy_users(&source.accounts.all_users().await?, highest_user).await?;
     progress.set_length(total);
-    progress.set_position(resumed_after);
+    let mut purged = Purged::read(source, resumed_after).await?;
+    progress.set_position(resumed_after - purged.before);
 
-    let mut entries = 0;
+    let (mut head, mut entries) = (resumed_after, 0);
     let mut batch = source.log.entries_after(resumed_after, BATCH).await?;
     while let Some(last) = batch.last().map(|e| e.sequence) {
         // The next batch is read while this one is written.
-        let (written, next) = tokio::join!(target.append_copies(&batch), source.log.entries_after(last, BATCH));
+        let (written, next) = tokio::join!(
+            copy_batch(source, target, &mut purged, &mut head, &batch),
+            source.log.entries_after(last, BATCH)
+        );
         written?;
         entries += batch.len() as u64;
         progress.inc(batch.len() as u64);
@@ -104,6 +120,83 @@ pub async fn copy(
     let size = head.as_ref().map_or(0, |h| h.sequence);
     let configuration = configuration::copy(source, from, target, to, size).await?;
     Ok(Copied { resumed_after, entries, tokens, users, head, configuration })
+}
+
+/// Copies a batch of entries read in sequence order, and before each entry that follows a
+/// gap, the runs the source's purge removed there: `head` is the target's head.
+async fn copy_batch(
+    source: &Store,
+    target: &PgStore,
+    purged: &mut Purged,
+    head: &mut u64,
+    batch: &[AuditEntry],
+) -> Result<(), MigrateError> {
+    let mut rest = batch;
+    while let Some(first) = rest.first() {
+        if first.sequence > *head + 1 {
+            *head = purged.copy_until(source, target, *head, first.sequence).await?;
+        }
+        // The entries up to the next gap.
+        let run = rest.windows(2).position(|w| w[1].sequence != w[0].sequence + 1).map_or(rest.len(), |i| i + 1);
+        let (now, later) = rest.split_at(run);
+        target.append_copies(now).await?;
+        *head = now.last().map_or(*head, |e| e.sequence);
+        rest = later;
+    }
+    Ok(())
+}
+
+/// The runs of entries the source's purge removed that are still to be copied.
+struct Purged {
+    runs: Vec<PurgedRange>,
+    /// How many entries the runs already copied removed (for the progress bar).
+    before: u64,
+}
+
+impl Purged {
+    async fn read(source: &Store, after: u64) -> Result<Self, MigrateError> {
+        let runs = source.retention.purged().await?;
+        let before = runs.iter().filter(|r| r.last <= after).map(|r| r.last - r.first + 1).sum();
+        Ok(Purged { runs: runs.into_iter().filter(|r| r.last > after).collect(), before })
+    }
+
+    /// Copies the runs that fill the gap between the target's `head` and the source's
+    /// entry `next`: the new head. A run the target's head lies inside (the source purged
+    /// entries after they were copied) is copied from the head on. A gap no purge recorded
+    /// (the runs are read again once, for a purge that ran meanwhile) is an error, and so
+    /// is a run that reaches `next` (the source purged it after this copy read it): nothing
+    /// of either is copied.
+    async fn copy_until(
+        &mut self,
+        source: &Store,
+        target: &PgStore,
+        head: u64,
+        next: u64,
+    ) -> Result<u64, MigrateError> {
+        let (mut head, mut read_again) = (head, false);
+        while head + 1 < next {
+            let Some(mut run) = self.runs.iter().find(|r| r.first <= head + 1 && head < r.last).cloned() else {
+                if read_again {
+                    return Err(MigrateError::Unrecorded { from: head + 1, to: next - 1 });
+                }
+                *self = Purged::read(source, head).await?;
+                read_again = true;
+                continue;
+            };
+            if run.last >= next {
+                return Err(MigrateError::PurgedMeanwhile(next));
+            }
+            if run.first <= head {
+                // The target holds entries of the run: the rest links to the newest of them.
+                let hash = target.head().await?.and_then(|h| hex::decode(h.hash).ok()?.try_into().ok());
+                run.prev_hash = hash.ok_or(MigrateError::PurgedMeanwhile(head))?;
+                run.first = head + 1;
+            }
+            target.copy_purged(&run, source.tree.as_ref()).await?;
+            head = run.last;
+        }
+        Ok(head)
+    }
 }
 
 /// Verifies the target's whole chain, up to the source's entry at the target's head.
@@ -128,14 +221,30 @@ async fn verify(source: &Store, target: &PgStore) -> Result<Option<Head>, Migrat
 /// source's log (an interrupted copy); an empty target starts from the first entry.
 async fn resume_point(source: &Store, target: &PgStore) -> Result<u64, MigrateError> {
     let Some(head) = target.head().await? else { return Ok(0) };
-    let Some(theirs) = source.log.get(head.sequence).await? else {
-        let source_end = *source.log.watch_head().borrow();
-        return Err(MigrateError::TargetAhead { target: head.sequence, source_end });
-    };
-    if theirs.hash != head.hash {
-        return Err(MigrateError::Diverged(head.sequence));
+    if let Some(theirs) = source.log.get(head.sequence).await? {
+        return match theirs.hash == head.hash {
+            true => Ok(head.sequence),
+            false => Err(MigrateError::Diverged(head.sequence)),
+        };
     }
-    Ok(head.sequence)
+    // Not an entry of the source: past its end, or purged there (before the copy stopped
+    // there, after the end of one of its purged runs; or since, with the entries around
+    // it). The same log up to there has the same Merkle tree root at that size.
+    let source_size = source.tree.tree_size().await?;
+    if head.sequence > source_size {
+        return Err(MigrateError::TargetAhead { target: head.sequence, source_end: source_size });
+    }
+    let (theirs, ours) = (root_at(source.tree.as_ref(), head.sequence).await?, root_at(target, head.sequence).await?);
+    match theirs.is_some() && theirs == ours {
+        true => Ok(head.sequence),
+        false => Err(MigrateError::Diverged(head.sequence)),
+    }
+}
+
+/// The root of the first `size` entries' Merkle tree, from the stored rows of its frontier.
+async fn root_at(tree: &dyn TreeStore, size: u64) -> Result<Option<[u8; 32]>, StoreError> {
+    let rows: Vec<u64> = TreeBuilder::frontier_at(size).into_iter().map(|(row, _)| row).collect();
+    Ok(tree.tree_rows(&rows).await?.frontier(size).map(|tree| tree.head().root))
 }
 
 /// The bar drawn on standard error while entries are copied (hidden when it is not a

@@ -158,14 +158,14 @@ async fn verify_with_an_expected_head_finds_entries_removed_from_the_end() {
         "DROP TRIGGER audit_entries_purge_only",
         "DROP TRIGGER audit_tree_no_delete",
         "DELETE FROM audit_tree WHERE seq > 47",
-        "DELETE FROM audit_search WHERE rowid > 47",
         "DELETE FROM audit_daily_counts",
         "DELETE FROM audit_actor_counts",
         "DELETE FROM audit_entries WHERE seq > 47",
         "INSERT INTO audit_daily_counts SELECT ts / 86400000000, event_type, severity, actor_type, COUNT(*) FROM audit_entries GROUP BY 1, 2, 3, 4",
         "INSERT INTO audit_actor_counts SELECT actor_ref, ts / 86400000000, event_type, severity, COUNT(*) FROM audit_entries GROUP BY 1, 2, 3, 4",
-        // The per-word counts are made by the product's own rules: it is asked to redo them.
-        "INSERT INTO audit_meta (key, value) VALUES ('search_terms', 'rebuild')",
+        // The index and the per-word counts are made by the product's own rules: it is asked
+        // to redo them.
+        "INSERT INTO audit_meta (key, value) VALUES ('search_index', 'rebuild')",
     ] {
         sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
@@ -616,6 +616,99 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert!(!behind.status.success());
     let stderr = String::from_utf8_lossy(&behind.stderr);
     assert!(stderr.contains(&format!("entries up to {} but the source ends at entry {total}", total + 1)), "{stderr}");
+}
+
+/// `migrate-store` of a log the retention purge has thinned: the runs it removed (the
+/// oldest entries, in several steps, and a late entry with an old timestamp between
+/// younger ones) come with their records and Merkle tree rows, so the target verifies
+/// with the source's head and keeps proving entries as the source does; a copy stopped
+/// right after a purged run resumes from there.
+#[tokio::test]
+async fn migrate_store_copies_a_purged_log_with_its_purge_records_and_tree() {
+    use app::store::{inclusion_proofs, testing::TestDatabase, PgStore};
+    if !crate::helpers::on_postgres() {
+        return;
+    }
+    let source = TestApp::spawn_engine(false, |s| s).await;
+    // Entries 1 to 1500, a year and more old; 1501 to 1530 young; 1531 late with an old
+    // timestamp; 1532 young.
+    source.seed(1500, 10, 7, "2025-06-01T00:00:00Z").await;
+    let now = chrono::Utc::now();
+    let at = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let young: Vec<_> =
+        (0..30).map(|i| crate::helpers::event("secret.read", &at(5), ("user", &format!("u-{i}"), "Ana"))).collect();
+    source.record(&json!(young)).await;
+    source.record(&json!([crate::helpers::event("secret.read", &at(200), ("user", "late", "Late"))])).await;
+    source.record(&json!([crate::helpers::event("secret.read", &at(1), ("user", "zed", "Zed"))])).await;
+    assert!(certifyclouds(&source.database_url, &["checkpoint"]).status.success(), "signed before the purge");
+    let purged = certifyclouds(&source.database_url, &["purge"]);
+    assert!(purged.status.success(), "{}", String::from_utf8_lossy(&purged.stderr));
+    let runs = source.store.retention.purged().await.expect("reads");
+    assert_eq!(runs.first().map(|r| r.first), Some(1), "{runs:?}");
+    assert!(runs.len() >= 3, "the oldest in steps of at most 1000, and the late one: {runs:?}");
+    assert!(runs.iter().any(|r| (r.first, r.last) == (1531, 1531)), "{runs:?}");
+    let kept = source.store.log.count(&Default::default()).await.expect("counts");
+    assert_eq!(kept, 32, "the 31 young entries and the purge's own");
+
+    // An earlier run copied the first purged run, then stopped.
+    let target_db = TestDatabase::create().await;
+    let partial = PgStore::open(target_db.url()).await.expect("opens the target");
+    partial.copy_purged(&runs[0], source.store.tree.as_ref()).await.expect("copies the first run");
+    let twice = partial.copy_purged(&runs[0], source.store.tree.as_ref()).await.expect_err("not at the head");
+    assert!(twice.to_string().contains("do not follow this log's head"), "{twice}");
+    app::store::Maintenance::close(&partial).await;
+
+    let out =
+        certifyclouds("sqlite:unused", &["migrate-store", "--from", &source.database_url, "--to", target_db.url()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("Copied {kept} entries (resumed after entry {}", runs[0].last)), "{stdout}");
+    let verified = certifyclouds(&source.database_url, &["verify"]);
+    let said = String::from_utf8_lossy(&verified.stdout).into_owned();
+    let head = said.lines().find_map(|l| l.strip_prefix("Head: ")).expect("the source's head").to_owned();
+    assert!(said.contains("Purged by retention"), "{said}");
+    // The signing key moved along, as README says: the checkpoints are checked on both.
+    let key = crate::helpers::key_path(target_db.url());
+    std::fs::create_dir_all(key.parent().expect("a directory")).expect("makes it");
+    std::fs::copy(crate::helpers::key_path(&source.database_url), &key).expect("moves the key");
+    let on_target = certifyclouds(target_db.url(), &["verify", "--expect-head", &head]);
+    assert!(on_target.status.success(), "{}", String::from_utf8_lossy(&on_target.stderr));
+    assert_eq!(String::from_utf8_lossy(&on_target.stdout), said, "the same report, purged runs and checkpoint alike");
+
+    let target = app::store::open(target_db.url()).await.expect("opens");
+    assert_eq!(target.retention.purged().await.expect("reads"), runs);
+    let size = source.store.tree.tree_size().await.expect("size");
+    assert_eq!(target.tree.tree_size().await.expect("size"), size);
+    let signed = target.tree.checkpoints_after(0, 10).await.expect("reads");
+    assert_eq!(signed, source.store.tree.checkpoints_after(0, 10).await.expect("reads"));
+    assert_eq!(signed.first().map(|c| c.head.size), Some(1532), "the checkpoint signed before the purge");
+    // Kept and purged entries are proven by the same paths, at the size signed before the
+    // purge and at the head.
+    for at_size in [1532, size] {
+        let leaves = [0, 999, 1000, 1499, 1500, 1530, 1531];
+        assert_eq!(
+            inclusion_proofs(target.tree.as_ref(), at_size, &leaves).await.expect("proves"),
+            inclusion_proofs(source.store.tree.as_ref(), at_size, &leaves).await.expect("proves"),
+            "at {at_size}"
+        );
+    }
+    for query in ["limit=100", "q=ana&limit=10", "actor=Zed"] {
+        let (filter, page) =
+            app::filter::EntryQuery::from_query_string(query).and_then(|q| q.validate()).expect("a valid query");
+        let (a, b) = (
+            source.store.log.list(&filter, page).await.expect("lists"),
+            target.log.list(&filter, page).await.expect("lists"),
+        );
+        assert_eq!((a.entries, a.total), (b.entries, b.total), "{query}");
+    }
+    // The log goes on on the target.
+    let receipt = app::ingest::Receipt { received_at: now, token: None };
+    let more = crate::helpers::event("secret.read", &at(0), ("user", "after", "After"));
+    let more = app::ingest::parse_batch(json!([more]).to_string().as_bytes(), &receipt).expect("valid");
+    assert_eq!(target.log.append(more).await.expect("appends").sequences, [size + 1]);
+    target.maintenance.close().await;
+    let later = certifyclouds(target_db.url(), &["verify"]);
+    assert!(later.status.success(), "{}", String::from_utf8_lossy(&later.stderr));
 }
 
 /// From one PostgreSQL database to another: the configuration is read in one snapshot and

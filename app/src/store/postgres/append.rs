@@ -34,6 +34,15 @@ pub struct Known {
     tree: Option<TreeBuilder>,
 }
 
+impl Known {
+    /// Forgets the head and the tree: the next append reads both under the lock (after
+    /// the head was moved other than by an append, as by a purged run copied).
+    pub fn forget_head(&mut self) {
+        self.head = None;
+        self.tree = None;
+    }
+}
+
 /// A commit whose outcome is not known: the entries may be stored.
 #[derive(Debug, thiserror::Error)]
 #[error("the commit's outcome is unknown: {0}")]
@@ -181,7 +190,7 @@ pub async fn settle_tree(pool: &PgPool) -> Result<(), StoreError> {
 
 /// The lock every instance's appends take (`audit_append` takes it too; a session holding
 /// it may take it again): "audit" in ASCII.
-const APPEND_LOCK: i64 = 418_581_342_580;
+pub(super) const APPEND_LOCK: i64 = 418_581_342_580;
 
 /// The group's rows chained after `head` and added to `tree` (the tree of the entries up
 /// to `head`), each entry's sequence number and hash, the new head and the new tree; for a
@@ -220,7 +229,7 @@ fn chain(
     Ok((rows, chained, (seq, prev), tree))
 }
 
-async fn read_head(conn: &mut PgConnection) -> Result<(i64, [u8; 32]), StoreError> {
+pub(super) async fn read_head(conn: &mut PgConnection) -> Result<(i64, [u8; 32]), StoreError> {
     let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head").fetch_one(conn).await?;
     let hash = hash.try_into().map_err(|_| StoreError::Corrupt {
         seq: u64::try_from(seq).unwrap_or(0),

@@ -16,6 +16,7 @@ mod accounts {
     );
 }
 mod append;
+mod copy_purged;
 mod purge;
 mod read;
 mod scan;
@@ -229,6 +230,19 @@ impl PgStore {
             raise(&self.head, *last);
         }
         Ok(receipt)
+    }
+
+    /// Copies a run of entries another store's purge removed (`migrate-store`): its record,
+    /// and its rows of the Merkle tree read from `source`, checked to follow from the rows
+    /// before; the head moves past it, so that the entry after it is copied next.
+    pub async fn copy_purged(
+        &self,
+        run: &crate::store::PurgedRange,
+        source: &dyn crate::store::TreeStore,
+    ) -> Result<(), StoreError> {
+        let mut known = self.writer.known.lock().await;
+        // No entry was added: the head watched for new entries stays where it is.
+        copy_purged::copy(&self.writer.pool, &mut known, run, source).await
     }
 
     /// The newest entry's place in the chain, if there is one.

@@ -15,9 +15,29 @@ const OWED: &str = "SELECT group_concat(key) FROM audit_meta WHERE key IN ('sear
 /// Per-word counts are written out after this many distinct keys, to bound memory.
 const FLUSH_KEYS: usize = 200_000;
 
+/// The search rules the index was made by (app/src/search.rs): their own version, and the
+/// Unicode tables they decompose and lower-case with (a new crate or toolchain may bring
+/// new ones). The purge takes an entry's words out of the index by their text, made by the
+/// rules of the day: an index made by other rules is made again first, or the purge would
+/// leave the old words behind.
+fn search_rules() -> String {
+    let (a, b, c) = unicode_normalization::UNICODE_VERSION;
+    let (d, e, f) = char::UNICODE_VERSION;
+    format!("words 1; decomposition {a}.{b}.{c}; lower case {d}.{e}.{f}")
+}
+
+const RULES: &str = "SELECT value FROM audit_meta WHERE key = 'search_rules'";
+
 pub fn settle(conn: &mut Connection) -> Result<(), StoreError> {
-    let owed = |conn: &Connection| -> Result<Option<String>, StoreError> {
-        Ok(conn.query_row(OWED, [], |r| r.get::<_, Option<String>>(0)).optional()?.flatten())
+    let rules = search_rules();
+    // What is owed: the work a migration left, and the index again when it was made by
+    // other rules.
+    let owed = |conn: &Connection| -> Result<Option<bool>, StoreError> {
+        let work: Option<String> = conn.query_row(OWED, [], |r| r.get(0)).optional()?.flatten();
+        let made_by: Option<String> = conn.query_row(RULES, [], |r| r.get(0)).optional()?;
+        let index =
+            made_by.as_deref() != Some(rules.as_str()) || work.as_deref().is_some_and(|w| w.contains("search_index"));
+        Ok((index || work.is_some()).then_some(index))
     };
     if owed(conn)?.is_none() {
         return Ok(());
@@ -25,10 +45,10 @@ pub fn settle(conn: &mut Connection) -> Result<(), StoreError> {
     let started = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Another process may have done it meanwhile.
-    let Some(work) = owed(&tx)? else { return Ok(()) };
-    let index = work.split(',').any(|k| k == "search_index");
+    let Some(index) = owed(&tx)? else { return Ok(()) };
     let indexed = rebuild(&tx, index)?;
     tx.execute("DELETE FROM audit_meta WHERE key IN ('search_index', 'search_terms')", [])?;
+    tx.execute("INSERT OR REPLACE INTO audit_meta (key, value) VALUES ('search_rules', ?)", [&rules])?;
     tx.commit()?;
     if indexed > 0 {
         tracing::info!(entries = indexed, index, secs = started.elapsed().as_secs_f64(), "rebuilt search words");

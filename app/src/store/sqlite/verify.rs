@@ -478,6 +478,28 @@ mod tests {
     use crate::store::{AuditLog, Problem, SqliteStore};
     use sqlx::SqlitePool;
 
+    fn words(e: &crate::entry::AuditEntry) -> String {
+        super::search_words(
+            &e.event_type,
+            &e.actor.name,
+            &e.description,
+            e.resource.as_ref().and_then(|r| r.name.as_deref()),
+        )
+    }
+
+    /// Takes an entry's words out of the search index, the only way the index allows: FTS5's
+    /// 'delete' given exactly the text indexed.
+    async fn unindex(store: &SqliteStore, seq: u64) {
+        let e = store.get(seq).await.expect("reads").expect("the entry");
+        let text = super::indexed_text(&words(&e), e.severity);
+        sqlx::query("INSERT INTO audit_search (audit_search, rowid, words) VALUES ('delete', ?, ?)")
+            .bind(seq as i64)
+            .bind(text)
+            .execute(store.pool())
+            .await
+            .expect("unindexed");
+    }
+
     async fn store_of(n: i64) -> (SqliteStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("dir");
         let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.expect("opens");
@@ -568,7 +590,7 @@ mod tests {
     #[tokio::test]
     async fn an_entry_hidden_from_search_is_reported() {
         let (store, _dir) = store_of(20).await;
-        sqlx::query("DELETE FROM audit_search WHERE rowid = 7").execute(store.pool()).await.expect("hide it");
+        unindex(&store, 7).await;
         let report = store.verify(None).await.expect("verifies");
         assert!(
             report.problems.iter().any(
@@ -581,8 +603,7 @@ mod tests {
 
         // Words an entry does not hold, slipped into the index, are found too.
         let (store, _dir) = store_of(5).await;
-        sqlx::query("INSERT INTO audit_search (rowid, words) VALUES (3, 'mallory')").execute(store.pool()).await.ok();
-        sqlx::query("DELETE FROM audit_search WHERE rowid = 3").execute(store.pool()).await.expect("delete");
+        unindex(&store, 3).await;
         sqlx::query("INSERT INTO audit_search (rowid, words) VALUES (3, 'mallory')")
             .execute(store.pool())
             .await
@@ -596,20 +617,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_index_made_by_other_search_rules_is_made_again_when_the_store_opens() {
+        let (store, dir) = store_of(10).await;
+        unindex(&store, 4).await;
+        assert!(!store.verify(None).await.expect("verifies").is_intact(), "entry 4 is missing from the index");
+        let recorded = sqlx::query("UPDATE audit_meta SET value = 'words 0' WHERE key = 'search_rules'")
+            .execute(store.pool())
+            .await
+            .expect("updates");
+        assert_eq!(recorded.rows_affected(), 1, "the rules the index was made by are recorded");
+        crate::store::Maintenance::close(&store).await;
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let reopened = SqliteStore::open(&url).await.expect("opens");
+        assert!(reopened.verify(None).await.expect("verifies").is_intact(), "made again by today's rules");
+    }
+
+    #[tokio::test]
     async fn entries_whose_index_rows_were_swapped_are_reported_though_every_count_holds() {
         let (store, _dir) = store_of(10).await;
         let pool = store.pool();
-        let words = |e: &crate::entry::AuditEntry| {
-            super::search_words(
-                &e.event_type,
-                &e.actor.name,
-                &e.description,
-                e.resource.as_ref().and_then(|r| r.name.as_deref()),
-            )
-        };
         let (a, b) = (store.get(4).await.expect("reads").expect("4"), store.get(5).await.expect("reads").expect("5"));
         assert_ne!(words(&a), words(&b), "the samples differ");
-        sqlx::query("DELETE FROM audit_search WHERE rowid IN (4, 5)").execute(pool).await.expect("delete");
+        unindex(&store, 4).await;
+        unindex(&store, 5).await;
         for (rowid, held) in [(4, words(&b)), (5, words(&a))] {
             sqlx::query("INSERT INTO audit_search (rowid, words) VALUES (?, ?)")
                 .bind(rowid)
