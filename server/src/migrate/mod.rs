@@ -175,7 +175,9 @@ impl Purged {
     ) -> Result<u64, MigrateError> {
         let (mut head, mut read_again) = (head, false);
         while head + 1 < next {
-            let Some(mut run) = self.runs.iter().find(|r| r.first <= head + 1 && head < r.last).cloned() else {
+            // The runs are in sequence order: the first that ends past the head.
+            let at = self.runs.partition_point(|r| r.last <= head);
+            let Some(mut run) = self.runs.get(at).filter(|r| r.first <= head + 1).cloned() else {
                 if read_again {
                     return Err(MigrateError::Unrecorded { from: head + 1, to: next - 1 });
                 }
@@ -199,46 +201,47 @@ impl Purged {
     }
 }
 
-/// Verifies the target's whole chain, up to the source's entry at the target's head.
+/// Verifies the target's whole chain, up to the source's entry at the target's head (or,
+/// when the source's purge has removed it since, up to the head whose tree both share).
 async fn verify(source: &Store, target: &PgStore) -> Result<Option<Head>, MigrateError> {
-    let head = match target.head().await? {
-        Some(head) => {
-            let source_head = source.log.get(head.sequence).await?.ok_or(MigrateError::Diverged(head.sequence))?;
-            let expected = Head { sequence: head.sequence, hash: source_head.hash };
-            let report = AuditLog::verify(target, Some(&expected)).await?;
-            if !report.is_intact() {
-                let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
-                return Err(MigrateError::Verification(problems.join("; ")));
-            }
-            Some(expected)
-        }
-        None => None,
+    let Some(head) = target.head().await? else { return Ok(None) };
+    let expected = match same_log(source, target, &head).await? {
+        Some(theirs) => Head { sequence: head.sequence, hash: theirs },
+        None => return Err(MigrateError::Diverged(head.sequence)),
     };
-    Ok(head)
+    let report = AuditLog::verify(target, Some(&expected)).await?;
+    if !report.is_intact() {
+        let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        return Err(MigrateError::Verification(problems.join("; ")));
+    }
+    Ok(Some(expected))
 }
 
 /// Where the copy starts: after the target's head, if the target holds a beginning of the
 /// source's log (an interrupted copy); an empty target starts from the first entry.
 async fn resume_point(source: &Store, target: &PgStore) -> Result<u64, MigrateError> {
     let Some(head) = target.head().await? else { return Ok(0) };
-    if let Some(theirs) = source.log.get(head.sequence).await? {
-        return match theirs.hash == head.hash {
-            true => Ok(head.sequence),
-            false => Err(MigrateError::Diverged(head.sequence)),
-        };
+    let source_end = (*source.log.watch_head().borrow()).max(source.tree.tree_size().await?);
+    if head.sequence > source_end {
+        return Err(MigrateError::TargetAhead { target: head.sequence, source_end });
     }
-    // Not an entry of the source: past its end, or purged there (before the copy stopped
-    // there, after the end of one of its purged runs; or since, with the entries around
-    // it). The same log up to there has the same Merkle tree root at that size.
-    let source_size = source.tree.tree_size().await?;
-    if head.sequence > source_size {
-        return Err(MigrateError::TargetAhead { target: head.sequence, source_end: source_size });
+    match same_log(source, target, &head).await? {
+        Some(_) => Ok(head.sequence),
+        None => Err(MigrateError::Diverged(head.sequence)),
+    }
+}
+
+/// Whether the source's log, up to the target's `head`, is the target's: the source's
+/// hash at the head when so. The entry at the head, or when it is not an entry of the
+/// source (purged there: before the copy stopped after a purged run, or since, with the
+/// entries around it), the Merkle tree root at that size, which commits to every entry up
+/// to there (the hash is then the target's).
+async fn same_log(source: &Store, target: &PgStore, head: &Head) -> Result<Option<String>, StoreError> {
+    if let Some(theirs) = source.log.get(head.sequence).await? {
+        return Ok((theirs.hash == head.hash).then_some(theirs.hash));
     }
     let (theirs, ours) = (root_at(source.tree.as_ref(), head.sequence).await?, root_at(target, head.sequence).await?);
-    match theirs.is_some() && theirs == ours {
-        true => Ok(head.sequence),
-        false => Err(MigrateError::Diverged(head.sequence)),
-    }
+    Ok((theirs.is_some() && theirs == ours).then(|| head.hash.clone()))
 }
 
 /// The root of the first `size` entries' Merkle tree, from the stored rows of its frontier.

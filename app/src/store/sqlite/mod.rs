@@ -112,13 +112,9 @@ impl SqliteStore {
         // No ping before each use (`test_before_acquire`): a connection to a local file
         // does not go stale as a network one can, and each ping is a round trip to the
         // connection's thread for every query.
-        let control = SqlitePoolOptions::new()
-            .max_connections(CONTROL)
-            .acquire_timeout(READER_WAIT)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await
-            .map_err(open_error)?;
+        let control =
+            SqlitePoolOptions::new().max_connections(CONTROL).acquire_timeout(READER_WAIT).test_before_acquire(false);
+        let control = first_connection(control, options.clone()).await?;
         MIGRATOR.run(&control).await.map_err(|e| OpenError::Migrate(Box::new(e)))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(READERS)
@@ -129,10 +125,8 @@ impl SqliteStore {
                     priority::lower_reader_threads();
                     Ok(())
                 })
-            })
-            .connect_with(options.thread_name(priority::reader_thread_name))
-            .await
-            .map_err(open_error)?;
+            });
+        let pool = first_connection(pool, options.thread_name(priority::reader_thread_name)).await?;
         Self::with_pools(pool, control, true).await
     }
 
@@ -189,6 +183,22 @@ fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
         .pragma("temp_store", "memory")
 }
 
+/// How long opening waits for a pool's first connection, in tries of the pool's wait.
+const OPEN_WAIT: Duration = Duration::from_secs(30);
+
+/// Makes a pool and its first connection. Opening is not a request: a first connection slow
+/// to come (a busy machine: a server starting under load, tests run in parallel) is waited
+/// for, up to [`OPEN_WAIT`], rather than reported as overload after a request's short wait.
+async fn first_connection(pool: SqlitePoolOptions, options: SqliteConnectOptions) -> Result<SqlitePool, OpenError> {
+    let started = std::time::Instant::now();
+    loop {
+        match pool.clone().connect_with(options.clone()).await {
+            Err(sqlx::Error::PoolTimedOut) if started.elapsed() < OPEN_WAIT => {}
+            made => return made.map_err(open_error),
+        }
+    }
+}
+
 fn open_error(e: sqlx::Error) -> OpenError {
     OpenError::Backend(Box::new(e))
 }
@@ -214,13 +224,19 @@ async fn check_schema(pool: &SqlitePool, path: &Path) -> Result<(), OpenError> {
     // Work a migration left for the first open (a search index to rebuild) is done by a
     // writing open: until then searches would read an index of the old rules. (Older
     // versions may have no `audit_meta` at all: they are told to migrate first.)
+    // An index made by other search rules counts as owed work too: searches and the
+    // verification would read it by today's.
     let owed: i64 = if applied < known {
         0
     } else {
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_meta WHERE key IN ('search_index', 'search_terms')")
-            .fetch_one(pool)
-            .await
-            .map_err(|_| not_ours())?
+        let made_by: Option<String> =
+            sqlx::query_scalar(reindex::RULES).fetch_optional(pool).await.map_err(|_| not_ours())?;
+        let work: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_meta WHERE key IN ('search_index', 'search_terms')")
+                .fetch_one(pool)
+                .await
+                .map_err(|_| not_ours())?;
+        work + i64::from(made_by != Some(reindex::search_rules()))
     };
     if applied < known || owed > 0 {
         return Err(OpenError::Migrate(

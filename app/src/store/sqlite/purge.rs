@@ -56,6 +56,17 @@ pub fn step(
     check_cutoff(cutoff)?;
     let started = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Words are taken out by their text, made by this process's search rules: an index
+    // another version made (rebuilt by it while this one runs) would be left with words
+    // no entry holds.
+    let made_by: Option<String> = tx.query_row(super::reindex::RULES, [], |r| r.get(0)).optional()?;
+    if made_by != Some(super::reindex::search_rules()) {
+        return Err(StoreError::Conflict(
+            "the search index was made by other search rules (another version of certifyclouds): nothing is purged \
+             until this version's server has opened the store and made it again"
+                .into(),
+        ));
+    }
     let cutoff = cutoff.timestamp_micros();
     let head: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_entries", [], |r| r.get(0))?;
     // Proofs for what is kept need the tree's rows of what goes: a tree behind the log

@@ -20,13 +20,14 @@ const FLUSH_KEYS: usize = 200_000;
 /// new ones). The purge takes an entry's words out of the index by their text, made by the
 /// rules of the day: an index made by other rules is made again first, or the purge would
 /// leave the old words behind.
-fn search_rules() -> String {
+pub(super) fn search_rules() -> String {
     let (a, b, c) = unicode_normalization::UNICODE_VERSION;
     let (d, e, f) = char::UNICODE_VERSION;
     format!("words 1; decomposition {a}.{b}.{c}; lower case {d}.{e}.{f}")
 }
 
-const RULES: &str = "SELECT value FROM audit_meta WHERE key = 'search_rules'";
+/// The rules the index was made by, as recorded.
+pub(super) const RULES: &str = "SELECT value FROM audit_meta WHERE key = 'search_rules'";
 
 pub fn settle(conn: &mut Connection) -> Result<(), StoreError> {
     let rules = search_rules();

@@ -626,8 +626,15 @@ mod tests {
             .await
             .expect("updates");
         assert_eq!(recorded.rows_affected(), 1, "the rules the index was made by are recorded");
-        crate::store::Maintenance::close(&store).await;
+        // Until it is made again, nothing is purged (words go by their text) and a
+        // read-only open is told to wait for a writing one.
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(40);
+        let refused = crate::store::Retention::purge_step(&store, cutoff, None, 100, chrono::Utc::now()).await;
+        assert!(refused.is_err_and(|e| e.to_string().contains("other search rules")));
         let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let read_only = crate::store::open_read_only(&url).await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(read_only.contains("start the server once"), "{read_only}");
+        crate::store::Maintenance::close(&store).await;
         let reopened = SqliteStore::open(&url).await.expect("opens");
         assert!(reopened.verify(None).await.expect("verifies").is_intact(), "made again by today's rules");
     }
