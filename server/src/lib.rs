@@ -41,6 +41,8 @@ pub enum RunError {
     Operator(#[from] operator::OperatorError),
     #[error(transparent)]
     Key(#[from] app::checkpoint::KeyError),
+    #[error("the copy verifies, but its signing key could not be checked: {0}")]
+    KeyCheck(#[from] migrate::signing_key::KeyCheckError),
     #[error(transparent)]
     Checkpoint(#[from] app::checkpoint::CheckpointError),
     #[error(transparent)]
@@ -190,9 +192,19 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
         Command::MigrateStore(MigrateArgs { from, to }) => {
             let (source, target) = migrate::open(&from, &to).await?;
             let copied = migrate::copy((&source, &from), (&target, &to), &migrate::progress_bar()).await;
+            // The key the source's server signs with (--signing-key, or its default beside
+            // the source): the target's server needs it to extend the copied checkpoints.
+            let key = match &copied {
+                Ok(_) => Some(migrate::signing_key::check(&target, &integrity.key_path(&from)).await),
+                Err(_) => None,
+            };
             source.maintenance.close().await;
             app::store::Maintenance::close(&target).await;
-            print_copy(&copied?)
+            print_copy(&copied?)?;
+            match key.transpose()?.and_then(|key| key.advice()) {
+                Some(advice) => writeln!(std::io::stdout(), "{advice}").map_err(RunError::Output),
+                None => Ok(()),
+            }
         }
     }
 }

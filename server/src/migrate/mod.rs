@@ -6,6 +6,7 @@
 //! Once the copy verifies, the configuration follows ([`configuration`]).
 
 pub mod configuration;
+pub mod signing_key;
 
 use app::entry::AuditEntry;
 use app::integrity::TreeBuilder;

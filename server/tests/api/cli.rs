@@ -499,8 +499,11 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert!(out_of_place.to_string().contains("would not continue the same chain"), "{out_of_place}");
     app::store::Maintenance::close(&partial).await;
 
-    let out =
-        certifyclouds("sqlite:unused", &["migrate-store", "--from", &source.database_url, "--to", target_db.url()]);
+    // Run as the source's operator would: with the source's signing key (its default path).
+    let out = certifyclouds(
+        &source.database_url,
+        &["migrate-store", "--from", &source.database_url, "--to", target_db.url()],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(&format!("Copied {} entries (resumed after entry 1200", total - 1200)), "{stdout}");
@@ -517,6 +520,18 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
         .find_map(|l| l.strip_prefix("Head: ").map(str::to_owned))
         .expect("the source's head");
     assert!(stdout.contains(&format!("same chain, head {source_head}")), "{stdout}");
+    // The key beside the source signed the copied checkpoint: the command names it.
+    let key_path = crate::helpers::key_path(&source.database_url);
+    let key = app::checkpoint::LogKey::load(&key_path).expect("reads").expect("the source's key");
+    assert!(
+        stdout.contains(&format!(
+            "Signing key: {path} (key {}) signed the copied checkpoints. Start the target's server with \
+             --signing-key {path}",
+            key.key_id(),
+            path = key_path.display()
+        )),
+        "{stdout}"
+    );
     let on_target = certifyclouds(target_db.url(), &["verify", "--expect-head", &source_head]);
     assert!(on_target.status.success(), "{}", String::from_utf8_lossy(&on_target.stderr));
     assert!(String::from_utf8_lossy(&on_target.stdout).contains(&format!("{total} entries verified")));
@@ -593,6 +608,21 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert!(again_out.contains(&format!("Copied 0 entries (resumed after entry {total}")), "{again_out}");
     assert!(again_out.contains("with 0 users"), "{again_out}");
     assert!(again_out.contains("2 alert rules; 0 checkpoints added"), "{again_out}");
+    // Another log's key, or none where it is looked for: a warning, the copy stands.
+    let keys = tempfile::tempdir().expect("dir");
+    let other_key = keys.path().join("other.key");
+    app::checkpoint::LogKey::load_or_create(&other_key, "other.example/log").expect("makes a key");
+    let missing_key = keys.path().join("missing.key");
+    for (path, said) in [(&other_key, "did not sign the copied checkpoints"), (&missing_key, "no signing key at")] {
+        let path = path.to_str().expect("a path");
+        let run = certifyclouds(
+            "sqlite:unused",
+            &["migrate-store", "--from", &source.database_url, "--to", target_db.url(), "--signing-key", path],
+        );
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{out}");
+        assert!(out.contains("Warning: ") && out.contains(said) && out.contains(path), "{out}");
+    }
     let other = TestApp::spawn_engine(true, |s| s).await;
     other.seed(20, 1, 9, "2025-06-01T00:00:00Z").await;
     let refused =

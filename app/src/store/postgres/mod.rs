@@ -598,6 +598,36 @@ mod tests {
         }
     }
 
+    /// The purge takes out the count rows it empties, by their keys (migration 0015), and
+    /// only those: what is left still verifies against the entries kept.
+    #[tokio::test]
+    async fn a_purge_leaves_no_emptied_count_rows_behind() {
+        let (store, db) = fresh().await;
+        store.log.append(samples(0..40)).await.expect("appends");
+        let mut conn = <PgConnection as sqlx::Connection>::connect(db.url()).await.expect("connects");
+        let rows = |table: &'static str| format!("SELECT count(*) FROM {table}");
+        let emptied = |table: &'static str| format!("SELECT count(*) FROM {table} WHERE n <= 0");
+        let mut before = Vec::new();
+        for table in ["audit_search_keys", "audit_actor_counts"] {
+            before.push(sqlx::query_scalar::<_, i64>(&rows(table)).fetch_one(&mut conn).await.expect("counts"));
+        }
+        let now = chrono::Utc::now();
+        let cutoff = now - chrono::Duration::days(30);
+        while store.retention.purge_step(cutoff, None, 7, now).await.expect("purges").more {}
+        assert_eq!(store.log.count(&Default::default()).await.expect("counts"), 1, "all but the newest");
+        for (table, before) in ["audit_search_keys", "audit_actor_counts", "audit_daily_counts"]
+            .into_iter()
+            .zip(before.into_iter().map(Some).chain([None]))
+        {
+            let left: i64 = sqlx::query_scalar(&emptied(table)).fetch_one(&mut conn).await.expect("counts");
+            assert_eq!(left, 0, "{table} keeps no emptied rows");
+            let after: i64 = sqlx::query_scalar(&rows(table)).fetch_one(&mut conn).await.expect("counts");
+            assert!(after > 0 && before.is_none_or(|b| after < b), "{table}: {before:?} rows, then {after}");
+        }
+        let report = store.log.verify(None).await.expect("verifies");
+        assert!(report.is_intact(), "{:?}", report.problems);
+    }
+
     #[tokio::test]
     async fn an_entry_can_be_neither_changed_nor_removed_nor_inserted_off_the_head() {
         let (store, db) = fresh().await;
