@@ -41,8 +41,6 @@ pub enum RunError {
     Operator(#[from] operator::OperatorError),
     #[error(transparent)]
     Key(#[from] app::checkpoint::KeyError),
-    #[error("the copy verifies, but its signing key could not be checked: {0}")]
-    KeyCheck(#[from] migrate::signing_key::KeyCheckError),
     #[error(transparent)]
     Checkpoint(#[from] app::checkpoint::CheckpointError),
     #[error(transparent)]
@@ -195,7 +193,10 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             // The key the source's server signs with (--signing-key, or its default beside
             // the source): the target's server needs it to extend the copied checkpoints.
             let key = match &copied {
-                Ok(_) => Some(migrate::signing_key::check(&target, &integrity.key_path(&from)).await),
+                Ok(_) => {
+                    let given = integrity.signing_key.is_some();
+                    Some(migrate::signing_key::check(&target, &integrity.key_path(&from), given).await)
+                }
                 Err(_) => None,
             };
             source.maintenance.close().await;

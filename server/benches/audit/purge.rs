@@ -188,8 +188,9 @@ pub async fn section(events: u64, until: DateTime<Utc>) -> String {
          the scheduled job run the same). The max and \"over 50 ms\" columns are the longest single \
          request and how many took longer than the 50 ms bound (quiet, then purging): the bound is on \
          waiting for the purge, so compare the two. Then {quiet} s quiet again (\"quiet after\"): the posts \
-         made during the purge are in the store by then, so its ratio is the purge's own share of the \
-         slowdown; the target is judged against the quiet figure before.\n\n\
+         made during the purge are in the store by then (and the purge's dead rows, which autovacuum may still \
+         be clearing), so comparing with it separates what the store's growth did from what the purge did \
+         while it ran; the target is judged against the quiet figure before.\n\n\
          | client | requests, quiet | p95 ms, quiet | max ms, quiet | over 50 ms, quiet | requests, purging | p95 ms, purging | max ms, purging | over 50 ms, purging | p95 ms, quiet after | ratio of p95s | ratio to quiet after | errors | target |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n{reads}{posts}\n\
          | purge | entries deleted | seconds | rate |\n|---|---|---|---|\n\

@@ -5,7 +5,7 @@
 
 use crate::shutdown::Shutdown;
 use app::checkpoint::Signing;
-use app::purge_runs::{record_failure, run, PurgeError, Schedule};
+use app::purge_runs::{record_failure, run_until, PurgeError, Schedule};
 use app::settings::retention_days;
 use app::store::Store;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub async fn run_scheduled(store: Store, signing: Arc<Signing>, schedule: Arc<Sc
                     // pages count from the last run the log records).
                     Ok(true) => {
                         schedule.set_next(chrono::Utc::now() + chrono::Duration::from_std(every).unwrap_or_default());
-                        purge_once(&store, &signing).await
+                        purge_once(&store, &signing, &shutdown).await
                     }
                     Ok(false) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot tell which instance purges by retention"),
@@ -36,7 +36,8 @@ pub async fn run_scheduled(store: Store, signing: Arc<Signing>, schedule: Arc<Sc
     }
 }
 
-async fn purge_once(store: &Store, signing: &Signing) {
+/// One run; a shutdown ends it between two steps (recorded, the rest left to the next run).
+async fn purge_once(store: &Store, signing: &Signing, shutdown: &Shutdown) {
     let now = chrono::Utc::now();
     // The setting is always 30 to 365 (an out-of-bounds stored value reads as the default).
     let days = match retention_days(store).await {
@@ -46,11 +47,12 @@ async fn purge_once(store: &Store, signing: &Signing) {
             return record_failure(store, None, 0, &format!("cannot read the retention setting: {e}"), None, now).await;
         }
     };
-    match run(store, signing, days, now).await {
+    match run_until(store, signing, days, now, &|| shutdown.is_triggered()).await {
         Ok(done) if done.deleted > 0 => tracing::info!(
             deleted = done.deleted,
             retention_days = days,
             entry = %done.entry_id,
+            stopped_early = done.stopped_early,
             "purged the entries older than the retention period"
         ),
         Ok(_) => tracing::debug!(retention_days = days, "no entries were due for the retention purge"),

@@ -3,20 +3,12 @@
 //! the target without it makes a key of its own, and its checkpoints are then not
 //! checkable with the key that signed the copied ones. So once the copy verifies, the key
 //! the source's server would use (`--signing-key`, or its default beside the source) is
-//! checked against the newest copied checkpoint, and the command says what to do.
+//! checked against the newest copied checkpoint, and the command says what to do. Nothing
+//! found here fails the command: the copy is whole either way.
 
-use app::checkpoint::{KeyError, LogKey};
+use app::checkpoint::LogKey;
 use app::store::{PgStore, StoreError, TreeStore};
 use std::path::{Path, PathBuf};
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum KeyCheckError {
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// What the check found.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,46 +17,58 @@ pub enum KeyCheck {
     NoCheckpoints,
     /// The key at `path` signed the newest copied checkpoint.
     Signs { path: PathBuf, key_id: String },
-    /// There is no key at `path`.
-    Missing { path: PathBuf },
+    /// There is no key at `path` (`given`: the path was named, not the default).
+    Missing { path: PathBuf, given: bool },
     /// The key at `path` did not sign the newest copied checkpoint (another log's key).
     Other { path: PathBuf, key_id: String },
+    /// The file at `path` cannot be read as a key.
+    Unreadable { path: PathBuf, reason: String },
 }
 
-/// Checks the key at `path` against the newest checkpoint the target holds.
-pub async fn check(target: &PgStore, path: &Path) -> Result<KeyCheck, KeyCheckError> {
+/// Checks the key at `path` (`given` when named by `--signing-key` or its variable)
+/// against the newest checkpoint the target holds.
+pub async fn check(target: &PgStore, path: &Path, given: bool) -> Result<KeyCheck, StoreError> {
     let Some(newest) = target.latest_checkpoint().await? else {
         return Ok(KeyCheck::NoCheckpoints);
     };
-    let path = path.to_path_buf();
-    Ok(match LogKey::load(&path)? {
-        None => KeyCheck::Missing { path },
-        Some(key) => match key.open(&newest.note) {
+    // Told in full: the advice is followed on another host, or from another directory.
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    Ok(match LogKey::load(&path) {
+        Ok(None) => KeyCheck::Missing { path, given },
+        Ok(Some(key)) => match key.open(&newest.note) {
             Ok(_) => KeyCheck::Signs { path, key_id: key.key_id() },
             Err(_) => KeyCheck::Other { path, key_id: key.key_id() },
         },
+        Err(e) => KeyCheck::Unreadable { path, reason: e.to_string() },
     })
 }
 
 impl KeyCheck {
     /// What `migrate-store` prints about it (none when there is nothing to say).
     pub fn advice(&self) -> Option<String> {
+        const KEEP: &str = "a server without it makes a new key, whose checkpoints cannot be checked with the old one";
         match self {
             KeyCheck::NoCheckpoints => None,
             KeyCheck::Signs { path, key_id } => Some(format!(
-                "Signing key: {} (key {key_id}) signed the copied checkpoints. Start the target's server with \
-                 --signing-key {0} (or copy that file, mode 0600, to its default data/signing-key).",
+                "Signing key: {} (key {key_id}) signed the copied checkpoints. Give that file (mode 0600) to the \
+                 target's server: --signing-key with its path on that host, or at the default there, \
+                 data/signing-key.",
                 path.display()
             )),
-            KeyCheck::Missing { path } => Some(format!(
+            KeyCheck::Missing { path, given } => Some(format!(
                 "Warning: no signing key at {}. Give the target's server the key file that signed the copied \
-                 checkpoints (--signing-key): a server without it makes a new key, whose checkpoints cannot be \
-                 checked with the old one. Pass --signing-key to migrate-store to check a file.",
-                path.display()
+                 checkpoints (--signing-key): {KEEP}.{}",
+                path.display(),
+                if *given { "" } else { " Pass --signing-key to migrate-store to check the file you have." }
             )),
             KeyCheck::Other { path, key_id } => Some(format!(
                 "Warning: the key at {} (key {key_id}) did not sign the copied checkpoints. Give the target's \
-                 server the key file that did (--signing-key), not this one.",
+                 server the key file that did (--signing-key), not this one: {KEEP}.",
+                path.display()
+            )),
+            KeyCheck::Unreadable { path, reason } => Some(format!(
+                "Warning: the signing key at {} could not be checked ({reason}). Give the target's server the key \
+                 file that signed the copied checkpoints (--signing-key): {KEEP}.",
                 path.display()
             )),
         }

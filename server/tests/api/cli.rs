@@ -499,11 +499,13 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     assert!(out_of_place.to_string().contains("would not continue the same chain"), "{out_of_place}");
     app::store::Maintenance::close(&partial).await;
 
-    // Run as the source's operator would: with the source's signing key (its default path).
-    let out = certifyclouds(
-        &source.database_url,
-        &["migrate-store", "--from", &source.database_url, "--to", target_db.url()],
-    );
+    // Run as the source's operator would, naming no key: the one beside the source is checked.
+    let out = Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
+        .args(["migrate-store", "--from", &source.database_url, "--to", target_db.url()])
+        .env_remove("CERTIFYCLOUDS_SIGNING_KEY")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(&format!("Copied {} entries (resumed after entry 1200", total - 1200)), "{stdout}");
@@ -523,15 +525,12 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     // The key beside the source signed the copied checkpoint: the command names it.
     let key_path = crate::helpers::key_path(&source.database_url);
     let key = app::checkpoint::LogKey::load(&key_path).expect("reads").expect("the source's key");
-    assert!(
-        stdout.contains(&format!(
-            "Signing key: {path} (key {}) signed the copied checkpoints. Start the target's server with \
-             --signing-key {path}",
-            key.key_id(),
-            path = key_path.display()
-        )),
-        "{stdout}"
+    let said = format!(
+        "Signing key: {} (key {}) signed the copied checkpoints. Give that file (mode 0600) to the target's server",
+        std::path::absolute(&key_path).expect("a path").display(),
+        key.key_id()
     );
+    assert!(stdout.contains(&said), "{stdout}");
     let on_target = certifyclouds(target_db.url(), &["verify", "--expect-head", &source_head]);
     assert!(on_target.status.success(), "{}", String::from_utf8_lossy(&on_target.stderr));
     assert!(String::from_utf8_lossy(&on_target.stdout).contains(&format!("{total} entries verified")));
@@ -622,6 +621,7 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
         let out = String::from_utf8_lossy(&run.stdout);
         assert!(run.status.success(), "{out}");
         assert!(out.contains("Warning: ") && out.contains(said) && out.contains(path), "{out}");
+        assert!(!out.contains("Pass --signing-key"), "a key was named: {out}");
     }
     let other = TestApp::spawn_engine(true, |s| s).await;
     other.seed(20, 1, 9, "2025-06-01T00:00:00Z").await;

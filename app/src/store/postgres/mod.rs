@@ -611,9 +611,22 @@ mod tests {
         for table in ["audit_search_keys", "audit_actor_counts"] {
             before.push(sqlx::query_scalar::<_, i64>(&rows(table)).fetch_one(&mut conn).await.expect("counts"));
         }
+        // A row of a key no entry has, on the day of an entry purged in steps (the first is
+        // February's, whose partition goes whole): a purge that deleted emptied rows by their
+        // day (as migration 0011's did, reading the table whole) would take it too.
+        let planted = "INSERT INTO audit_search_keys (key, day, severity, n) \
+                       SELECT 'zz-planted', floor(ts::numeric / 86400000000)::int8, 0, 0 FROM audit_entries \
+                       WHERE seq = 2";
+        sqlx::query(planted).execute(&mut conn).await.expect("plants a row");
         let now = chrono::Utc::now();
         let cutoff = now - chrono::Duration::days(30);
         while store.retention.purge_step(cutoff, None, 7, now).await.expect("purges").more {}
+        let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_search_keys WHERE key = 'zz-planted'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("counts");
+        assert_eq!(kept, 1, "only the rows the purge emptied go");
+        sqlx::query("DELETE FROM audit_search_keys WHERE key = 'zz-planted'").execute(&mut conn).await.expect("tidies");
         assert_eq!(store.log.count(&Default::default()).await.expect("counts"), 1, "all but the newest");
         for (table, before) in ["audit_search_keys", "audit_actor_counts", "audit_daily_counts"]
             .into_iter()

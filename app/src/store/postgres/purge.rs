@@ -1,6 +1,7 @@
 //! The retention purge on PostgreSQL ([`crate::store::Retention`]): each step is one call
 //! of `audit_purge_partition` (0012: a whole month partition due is dropped) or else of
-//! `audit_purge` (migrations/postgres/0008, bounded by 0011), which runs with the schema owner's rights:
+//! `audit_purge` (migrations/postgres/0008, bounded by 0011, its counts taken out by key
+//! since 0015), which runs with the schema owner's rights:
 //! the application's role may run the purge but delete nothing itself.
 
 use crate::store::retention::{self, PurgeStep, PurgedGap, PurgedRange, PurgedRow, PURGED_ROWS};
