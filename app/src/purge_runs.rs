@@ -63,6 +63,8 @@ pub enum PurgeError {
     Days(u32),
     #[error("a purge is already running")]
     Busy,
+    #[error("the server is stopping: no purge now")]
+    Stopping,
     #[error("the purge failed after deleting {deleted} entries: {source}")]
     Store { deleted: u64, source: StoreError },
     #[error("the purge could not be recorded: {0}")]
@@ -208,6 +210,9 @@ pub async fn run_until(
         return Err(PurgeError::Days(retention_days));
     }
     let _running = RUNNING.try_lock().map_err(|_| PurgeError::Busy)?;
+    if stopping() {
+        return Err(PurgeError::Stopping);
+    }
     let cutoff = now - Duration::days(i64::from(retention_days));
     let days_and_cutoff = Some((retention_days, cutoff));
     // Archive first when asked to: then exactly what the archive holds is deleted, and if
@@ -335,7 +340,13 @@ mod tests {
         let signing = Signing { key: LogKey::ephemeral("audit.example/log").expect("key"), policy: Default::default() };
         store.log.append(samples(0..1_500)).await.expect("appends");
         let now: DateTime<Utc> = "2025-07-01T00:00:00Z".parse().expect("time");
-        let stopped = run_until(&store, &signing, 90, now, &|| true).await.expect("purges");
+        // Asked before anything is done: nothing is.
+        assert!(matches!(run_until(&store, &signing, 90, now, &|| true).await, Err(PurgeError::Stopping)));
+        assert_eq!(store.log.get(1).await.expect("reads").map(|e| e.sequence), Some(1), "nothing deleted");
+        // Told to stop once it has begun: at the pause after its first step.
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let stopping = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0;
+        let stopped = run_until(&store, &signing, 90, now, &stopping).await.expect("purges");
         assert!(stopped.stopped_early);
         assert_eq!(stopped.deleted, u64::from(STEP), "one step, then it stopped");
         assert_eq!(stopped.checkpoint.map(|c| c.size), Some(1_500), "what it did is signed");

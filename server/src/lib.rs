@@ -202,7 +202,7 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             source.maintenance.close().await;
             app::store::Maintenance::close(&target).await;
             print_copy(&copied?)?;
-            match key.transpose()?.and_then(|key| key.advice()) {
+            match key.and_then(|key| key.advice()) {
                 Some(advice) => writeln!(std::io::stdout(), "{advice}").map_err(RunError::Output),
                 None => Ok(()),
             }

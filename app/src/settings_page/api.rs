@@ -42,6 +42,8 @@ pub struct PurgeView {
     pub deleted: u64,
     /// Why it failed.
     pub reason: Option<String>,
+    /// It ended early because the server was stopping (the rest goes at the next run).
+    pub stopped_early: bool,
 }
 
 /// What the next purge would delete with a given retention.
@@ -83,6 +85,7 @@ pub async fn retention_overview() -> Result<RetentionView, AdminError> {
             completed: entry.event_type == COMPLETED,
             deleted: d.get("deleted_count").and_then(serde_json::Value::as_u64).unwrap_or(0),
             reason: d.get("reason").and_then(serde_json::Value::as_str).map(str::to_owned),
+            stopped_early: d.get("stopped_early").and_then(serde_json::Value::as_bool).unwrap_or(false),
         }
     });
     Ok(RetentionView {

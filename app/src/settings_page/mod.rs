@@ -221,6 +221,12 @@ fn Retention(view: RetentionView, save: ServerAction<SaveSettings>) -> impl Into
     let last_purge = view.last_purge;
     let last = move || match last_purge.clone() {
         None => "never".to_owned(),
+        Some(run) if run.completed && run.stopped_early => format!(
+            "{}: stopped early as the server stopped, {} deleted ({}); the rest goes at the next purge",
+            clock.show(run.at),
+            entries(run.deleted),
+            run.entry_id
+        ),
         Some(run) if run.completed => {
             format!("{}: completed, {} deleted ({})", clock.show(run.at), entries(run.deleted), run.entry_id)
         }

@@ -19,6 +19,10 @@ pub async fn run_scheduled(store: Store, signing: Arc<Signing>, schedule: Arc<Sc
     schedule.set_next(chrono::Utc::now() + chrono::Duration::from_std(first).unwrap_or_default());
     loop {
         tokio::select! {
+            // A stop comes first: a purge that outlasted its period leaves the next tick
+            // ready, and must not start again while the server stops.
+            biased;
+            () = shutdown.triggered() => return,
             _ = ticks.tick() => {
                 match store.maintenance.lead("retention").await {
                     // Only the instance that purges says when it purges next (the others'
@@ -31,7 +35,6 @@ pub async fn run_scheduled(store: Store, signing: Arc<Signing>, schedule: Arc<Sc
                     Err(e) => tracing::warn!(error = %e, "cannot tell which instance purges by retention"),
                 }
             }
-            () = shutdown.triggered() => return,
         }
     }
 }
@@ -57,6 +60,7 @@ async fn purge_once(store: &Store, signing: &Signing, shutdown: &Shutdown) {
         ),
         Ok(_) => tracing::debug!(retention_days = days, "no entries were due for the retention purge"),
         Err(PurgeError::Busy) => tracing::info!("a retention purge is already running"),
+        Err(PurgeError::Stopping) => {}
         Err(e) => tracing::error!(error = %e, "the retention purge failed"),
     }
 }

@@ -7,7 +7,7 @@
 //! found here fails the command: the copy is whole either way.
 
 use app::checkpoint::LogKey;
-use app::store::{PgStore, StoreError, TreeStore};
+use app::store::{PgStore, TreeStore};
 use std::path::{Path, PathBuf};
 
 /// What the check found.
@@ -23,24 +23,28 @@ pub enum KeyCheck {
     Other { path: PathBuf, key_id: String },
     /// The file at `path` cannot be read as a key.
     Unreadable { path: PathBuf, reason: String },
+    /// The target's checkpoints could not be read to check against.
+    Unchecked { reason: String },
 }
 
 /// Checks the key at `path` (`given` when named by `--signing-key` or its variable)
 /// against the newest checkpoint the target holds.
-pub async fn check(target: &PgStore, path: &Path, given: bool) -> Result<KeyCheck, StoreError> {
-    let Some(newest) = target.latest_checkpoint().await? else {
-        return Ok(KeyCheck::NoCheckpoints);
+pub async fn check(target: &PgStore, path: &Path, given: bool) -> KeyCheck {
+    let newest = match target.latest_checkpoint().await {
+        Ok(Some(newest)) => newest,
+        Ok(None) => return KeyCheck::NoCheckpoints,
+        Err(e) => return KeyCheck::Unchecked { reason: e.to_string() },
     };
     // Told in full: the advice is followed on another host, or from another directory.
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    Ok(match LogKey::load(&path) {
+    match LogKey::load(&path) {
         Ok(None) => KeyCheck::Missing { path, given },
         Ok(Some(key)) => match key.open(&newest.note) {
             Ok(_) => KeyCheck::Signs { path, key_id: key.key_id() },
             Err(_) => KeyCheck::Other { path, key_id: key.key_id() },
         },
         Err(e) => KeyCheck::Unreadable { path, reason: e.to_string() },
-    })
+    }
 }
 
 impl KeyCheck {
@@ -65,6 +69,10 @@ impl KeyCheck {
                 "Warning: the key at {} (key {key_id}) did not sign the copied checkpoints. Give the target's \
                  server the key file that did (--signing-key), not this one: {KEEP}.",
                 path.display()
+            )),
+            KeyCheck::Unchecked { reason } => Some(format!(
+                "Warning: the signing key could not be checked: the target's checkpoints could not be read \
+                 ({reason}). Give the target's server the key file that signed them (--signing-key): {KEEP}."
             )),
             KeyCheck::Unreadable { path, reason } => Some(format!(
                 "Warning: the signing key at {} could not be checked ({reason}). Give the target's server the key \
