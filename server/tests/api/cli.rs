@@ -612,7 +612,13 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     let other_key = keys.path().join("other.key");
     app::checkpoint::LogKey::load_or_create(&other_key, "other.example/log").expect("makes a key");
     let missing_key = keys.path().join("missing.key");
-    for (path, said) in [(&other_key, "did not sign the copied checkpoints"), (&missing_key, "no signing key at")] {
+    let not_a_key = keys.path().join("not-a.key");
+    std::fs::write(&not_a_key, "certifyclouds.local/audit+0123abcd+AQID\n").expect("writes");
+    for (path, said) in [
+        (&other_key, "did not sign the copied checkpoints"),
+        (&missing_key, "no signing key at"),
+        (&not_a_key, "could not be checked ("),
+    ] {
         let path = path.to_str().expect("a path");
         let run = certifyclouds(
             "sqlite:unused",
@@ -623,6 +629,19 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
         assert!(out.contains("Warning: ") && out.contains(said) && out.contains(path), "{out}");
         assert!(!out.contains("Pass --signing-key"), "a key was named: {out}");
     }
+    // No key named, none beside the source: the command says how to name one.
+    let away = keys.path().join("moved-away.key");
+    std::fs::rename(&key_path, &away).expect("moves the source's key away");
+    let unnamed = Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
+        .args(["migrate-store", "--from", &source.database_url, "--to", target_db.url()])
+        .env_remove("CERTIFYCLOUDS_SIGNING_KEY")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("runs");
+    std::fs::rename(&away, &key_path).expect("puts it back");
+    let out = String::from_utf8_lossy(&unnamed.stdout);
+    assert!(unnamed.status.success(), "{out}");
+    assert!(out.contains("Warning: no signing key at") && out.contains("Pass --signing-key to migrate-store"), "{out}");
     let other = TestApp::spawn_engine(true, |s| s).await;
     other.seed(20, 1, 9, "2025-06-01T00:00:00Z").await;
     let refused =
