@@ -17,6 +17,16 @@ pub fn certifyclouds(database_url: &str, args: &[&str]) -> std::process::Output 
         .expect("runs")
 }
 
+/// Runs the binary with no signing key named, as an operator who left the default would.
+fn certifyclouds_without_a_key(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
+        .args(args)
+        .env_remove("CERTIFYCLOUDS_SIGNING_KEY")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("runs")
+}
+
 #[tokio::test]
 async fn token_create_prints_a_working_token_on_the_last_line_once() {
     // SQLite's own files and connections; the PostgreSQL engine's twins of these checks
@@ -500,12 +510,7 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     app::store::Maintenance::close(&partial).await;
 
     // Run as the source's operator would, naming no key: the one beside the source is checked.
-    let out = Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
-        .args(["migrate-store", "--from", &source.database_url, "--to", target_db.url()])
-        .env_remove("CERTIFYCLOUDS_SIGNING_KEY")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("runs");
+    let out = certifyclouds_without_a_key(&["migrate-store", "--from", &source.database_url, "--to", target_db.url()]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(&format!("Copied {} entries (resumed after entry 1200", total - 1200)), "{stdout}");
@@ -632,12 +637,8 @@ async fn migrate_store_copies_a_sqlite_log_into_postgres_and_resumes_an_interrup
     // No key named, none beside the source: the command says how to name one.
     let away = keys.path().join("moved-away.key");
     std::fs::rename(&key_path, &away).expect("moves the source's key away");
-    let unnamed = Command::new(env!("CARGO_BIN_EXE_certifyclouds"))
-        .args(["migrate-store", "--from", &source.database_url, "--to", target_db.url()])
-        .env_remove("CERTIFYCLOUDS_SIGNING_KEY")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("runs");
+    let unnamed =
+        certifyclouds_without_a_key(&["migrate-store", "--from", &source.database_url, "--to", target_db.url()]);
     std::fs::rename(&away, &key_path).expect("puts it back");
     let out = String::from_utf8_lossy(&unnamed.stdout);
     assert!(unnamed.status.success(), "{out}");
