@@ -19,6 +19,9 @@
 //!   those databases, on a server that outlives the run (`with-postgres.sh` removes its
 //!   own when the run ends).
 //! - `BENCH_POOL_SIZE=<n>`: on PostgreSQL, the readers' pool size (`pool_size` in the URL).
+//! - `BENCH_ONLY=store`: only the store's own section (ingest, first pages, searches,
+//!   loads, the burst, exports), written; the purge and delivery sections are left as
+//!   they are.
 //! - `BENCH_ONLY=purge`: only the purge under load (its own section of the report, written).
 //! - `BENCH_ONLY=delivery`: only delivery: rates to healthy receivers, the product while a
 //!   destination is down, the catch-up after (its own section of the report, written).
@@ -35,7 +38,8 @@ mod memory;
 mod purge;
 mod report;
 
-use app::store::{self, Store};
+use app::accounts::Role;
+use app::store::{self, NewSession, NewUser, Store};
 use app::tokens::{self, Scope};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -206,7 +210,9 @@ async fn main() {
     let until = Utc::now();
     let day = |days_ago: i64| (until - Duration::days(days_ago)).date_naive().to_string();
 
-    if let Ok(only) = std::env::var("BENCH_ONLY") {
+    let only = std::env::var("BENCH_ONLY").ok();
+    let store_only = only.as_deref() == Some("store");
+    if let Some(only) = only.filter(|_| !store_only) {
         if only == "purge" {
             return purge_section(events, until).await;
         }
@@ -236,8 +242,10 @@ async fn main() {
     let templated = server::http::app(AppState::new(templates.store.clone(), "target/site"));
 
     let (catalogue_cases, template_cases) = cases(until);
-    let catalogue_rows = time_cases(&app, &token, &catalogue_cases).await;
-    let template_rows = time_cases(&templated, &token, &template_cases).await;
+    let catalogue_session = auditor_session(&catalogue.store).await;
+    let template_session = auditor_session(&templates.store).await;
+    let catalogue_rows = time_cases(&app, &token, &catalogue_session, &catalogue_cases).await;
+    let template_rows = time_cases(&templated, &token, &template_session, &template_cases).await;
 
     let exports = if std::env::var("BENCH_EXPORTS").is_ok_and(|v| v == "0") {
         "\n### Export\n\nNot measured in this run (`BENCH_EXPORTS=0`).\n".to_owned()
@@ -262,7 +270,7 @@ async fn main() {
     let fair = load::run(&app, &token, &mixed_queries, load_secs, false).await;
     let mixed = load::run(&app, &token, &mixed_queries, load_secs, true).await;
     let burst = entries_in(&catalogue.store).await - before_load;
-    let after_burst_rows = time_cases(&app, &token, &catalogue_cases).await;
+    let after_burst_rows = time_cases(&app, &token, &catalogue_session, &catalogue_cases).await;
     let small = small_store_load(&mixed_queries, load_secs, until).await;
     let durable = match engine {
         Engine::Sqlite => ingest::durable_ingest_section().await,
@@ -301,17 +309,14 @@ async fn main() {
          ### The same filters after a burst\n\n\
          The load above appended {burst} entries to the newest day, nearly all of one event type \
          (`rotation.completed` by `rotation-worker`), as a misbehaving service would. The first-page cases \
-         again, on the catalogue store with that burst{planner}.\n\n\
+         again, on the catalogue store with that burst: the planner reads the per-day counts and walks \
+         around it instead of through it.\n\n\
          | case | query | total | p50 ms | p95 ms | target p95 ms | met |\n|---|---|---|---|---|---|---|\n{after_burst_rows}\n\
          {small}\n\
          {exports}\n{durable}",
         engine = engine.title(),
         date = until.format("%Y-%m-%d"),
         machine = memory::machine(engine.store()),
-        planner = match engine {
-            Engine::Sqlite => ": the planner reads the per-day counts and walks around it instead of through it",
-            Engine::Postgres(_) => "",
-        },
         n = 2 * bulk_batches * BATCH,
         bulk_ok = if bulk >= 20_000.0 { "met" } else { "**not met**" },
         load = load_section(&fair, &mixed, mixed_queries.len()),
@@ -323,8 +328,10 @@ async fn main() {
     report::write_section(&marker, &section);
     catalogue.store.maintenance.close().await;
     templates.store.maintenance.close().await;
-    purge_section(events, until).await;
-    delivery_section(events, until).await;
+    if !store_only {
+        purge_section(events, until).await;
+        delivery_section(events, until).await;
+    }
 }
 
 /// The purge under load, in a section of its own (`BENCH_ONLY=purge` runs only this).
@@ -494,8 +501,8 @@ async fn quick(only: &str, events: u64, until: DateTime<Utc>) {
             catalogue.retain(|c| c.name.contains(only.as_str()));
         }
         match part {
-            "templates" => drop(time_cases(&app, &token, &templates).await),
-            "catalogue" => drop(time_cases(&app, &token, &catalogue).await),
+            "templates" => drop(time_cases(&app, &token, &auditor_session(&seeded.store).await, &templates).await),
+            "catalogue" => drop(time_cases(&app, &token, &auditor_session(&seeded.store).await, &catalogue).await),
             "bulk" => eprintln!("bulk ingest: {:.0} events/s", ingest::bulk_rate(&app, &token, 15).await),
             "breakdown" => eprintln!("{}", breakdown::section(seeded.phases.as_ref(), None, until).await),
             "export" => {
@@ -514,6 +521,29 @@ async fn quick(only: &str, events: u64, until: DateTime<Utc>) {
         // gigabytes of it to copy back while it times.
         seeded.store.maintenance.close().await;
     }
+}
+
+/// An auditor signed in, made straight in the store: the session cookie's value, for the
+/// Audit tab's page and its server functions (API tokens are for the REST API only).
+async fn auditor_session(store: &Store) -> String {
+    let n = store.accounts.highest_user_id().await.expect("reads users") + 1;
+    let new = NewUser {
+        username: format!("bench-auditor-{n}"),
+        display_name: format!("Bench auditor {n}"),
+        role: Role::Auditor,
+        password_hash: "not-a-hash".into(),
+    };
+    let user = store.accounts.create_user(&new, Utc::now()).await.expect("stores a user");
+    let session = format!("ccs_bench_{}", tokens::generate());
+    let new = NewSession {
+        token_hash: &app::signin::token_hash(&session),
+        user_id: user.id,
+        now: Utc::now(),
+        ip_address: None,
+        user_agent: None,
+    };
+    store.sessions.create_session(&new).await.expect("stores a session");
+    session
 }
 
 /// One row of a load table; the target column only where the table has one.
@@ -576,7 +606,7 @@ fn met(ok: bool) -> &'static str {
 
 /// Times each case and returns its table rows. A `timeline:` case calls the Audit tab's
 /// timeline server function with that query, as the page does.
-async fn time_cases(app: &axum::Router, token: &str, cases: &[Case]) -> String {
+async fn time_cases(app: &axum::Router, token: &str, session: &str, cases: &[Case]) -> String {
     let mut rows = String::new();
     for case in cases {
         let mut samples = Vec::with_capacity(RUNS);
@@ -588,14 +618,22 @@ async fn time_cases(app: &axum::Router, token: &str, cases: &[Case]) -> String {
         while i < warmup + runs {
             let request = match case.uri.strip_prefix("timeline:") {
                 Some(query) => Request::post("/api/audit_timeline")
+                    .header("cookie", format!("cc_session={session}"))
+                    .header("sec-fetch-site", "same-origin")
                     .header("content-type", "application/x-www-form-urlencoded")
                     .body(Body::from(format!(
                         "query={}",
                         form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
                     )))
                     .expect("request"),
-                None => Request::get(&case.uri)
+                // The REST API with a token; the Audit tab's page as the person signed in.
+                None if case.uri.starts_with("/audit/") => Request::get(&case.uri)
                     .header("authorization", format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .expect("request"),
+                None => Request::get(&case.uri)
+                    .header("cookie", format!("cc_session={session}"))
+                    .header("sec-fetch-site", "same-origin")
                     .body(Body::empty())
                     .expect("request"),
             };

@@ -17,6 +17,7 @@ mod accounts {
 }
 mod append;
 mod copy_purged;
+mod plan;
 mod purge;
 mod read;
 mod scan;

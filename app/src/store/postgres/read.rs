@@ -1,9 +1,10 @@
 //! Reading the log on PostgreSQL: pages, totals, the timeline and single entries. A page
 //! and its total are read in one snapshot, so that they describe the same moment.
 
-use super::search::{key_counts, key_total, resolve, Resolved};
+use super::plan::{self, PagePlan, Shape};
+use super::search::{key_counts, key_days, key_total, resolve, Resolved};
 use crate::entry::{AuditEntry, EntryPage, SEARCH_TOTAL_BOUND};
-use crate::filter::{EntryFilter, PageRequest};
+use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
 use crate::histogram::{Histogram, Span, DAY_SECS};
 use crate::store::rows::{severity, EntryRow, COLUMNS};
 use crate::store::sql::{bounds, ceil_day, conditions, counts_table, floor_day, Target, DAY_MICROS};
@@ -37,8 +38,16 @@ pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Res
         return Ok(result);
     }
     // A search's total is exact when its key counts it; otherwise counted up to a bound.
+    // A first page is planned from the same counts, read by day.
+    let mut planned = None;
     let exact_total = if search == Resolved::Any || search.counting_key(filter).is_some() {
-        let total = count_resolved(&mut tx, filter, &search).await?;
+        let total = match plan::first_page(&mut tx, filter, &search, page).await? {
+            Some((total, plan)) => {
+                planned = plan;
+                total
+            }
+            None => count_resolved(&mut tx, filter, &search).await?,
+        };
         if page.offset >= total {
             result.total = total;
             return Ok(result);
@@ -49,18 +58,16 @@ pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Res
     };
     let (start, mut end) = bounds(filter);
     let mut skip = page.offset;
-    if filter.search.is_empty() && page.offset >= SEEK_BY_DAY_FROM {
+    // A deep page is sought by day.
+    if planned.is_none() && filter.search.is_empty() && page.offset >= SEEK_BY_DAY_FROM {
         if let Some((day_end, skip_in_day)) = seek_day(&mut tx, filter, page.offset).await? {
             end = Some(end.map_or(day_end, |e| e.min(day_end)));
             skip = skip_in_day;
         }
     }
-    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_entries"));
-    conditions(filter, None, Target::Entries { start, end }).push_to(&mut qb);
-    search.push_page_condition(&mut qb);
-    qb.push(" ORDER BY ts DESC, seq DESC LIMIT ").push_bind(i64::from(page.limit));
-    qb.push(" OFFSET ").push_bind(i64::try_from(skip).unwrap_or(i64::MAX));
-    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    let plan = planned.unwrap_or(PagePlan { start, end, shape: Shape::Walk });
+    let rows: Vec<EntryRow> =
+        page_query(filter, &search, &plan, page.limit, skip).build_query_as().fetch_all(&mut *tx).await?;
     result.entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
     let shown = if result.entries.is_empty() { 0 } else { page.offset + result.entries.len() as u64 };
     (result.total, result.total_exact) = match exact_total {
@@ -76,8 +83,64 @@ pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Res
     Ok(result)
 }
 
-/// Pages from this offset on are sought by day (see [`seek_day`]); nearer pages are read
-/// by skipping rows, which costs less than reading the counts.
+/// The query that reads a page as planned, `skip` matches into the plan's range.
+pub(super) fn page_query<'a>(
+    filter: &EntryFilter,
+    search: &Resolved,
+    plan: &PagePlan,
+    limit: u32,
+    skip: u64,
+) -> QueryBuilder<'a, Postgres> {
+    let range = Target::Entries { start: plan.start, end: plan.end };
+    let skip = i64::try_from(skip).unwrap_or(i64::MAX);
+    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM "));
+    match &plan.shape {
+        Shape::Walk => {
+            qb.push("audit_entries");
+            conditions(filter, None, range).push_to(&mut qb);
+            search.push_page_condition(&mut qb);
+        }
+        // Each type's newest `skip + limit` in time order from the type's index; the page
+        // is the newest of them all.
+        Shape::ByType(types) => {
+            qb.push("(");
+            for (i, name) in types.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" UNION ALL ");
+                }
+                let one = EntryFilter { event_types: vec![EventTypeMatch::Exact(name.clone())], ..filter.clone() };
+                qb.push(format!("(SELECT {COLUMNS} FROM audit_entries"));
+                conditions(&one, None, range).push_to(&mut qb);
+                search.push_page_condition(&mut qb);
+                qb.push(" ORDER BY ts DESC, seq DESC LIMIT ")
+                    .push_bind(skip.saturating_add(i64::from(limit)))
+                    .push(")");
+            }
+            qb.push(") AS newest");
+        }
+        // The page's keys first, then its rows. OFFSET 0 keeps PostgreSQL from planning
+        // the subquery for the page's order: it collects the matches' keys through
+        // whichever index finds them, and they are sorted. Keys only, because with whole
+        // rows it misjudged an actor's matches (the share of one actor among all, from a
+        // subquery) and read a whole month's partition to join them.
+        Shape::MatchesFirst => {
+            qb.push("audit_entries");
+            conditions(&EntryFilter::default(), None, range).push_to(&mut qb);
+            qb.push(" AND (ts, seq) IN (SELECT ts, seq FROM (SELECT ts, seq FROM audit_entries");
+            conditions(filter, None, range).push_to(&mut qb);
+            search.push_condition(&mut qb);
+            qb.push(" OFFSET 0) AS matches ORDER BY ts DESC, seq DESC LIMIT ").push_bind(i64::from(limit));
+            qb.push(" OFFSET ").push_bind(skip).push(") ORDER BY ts DESC, seq DESC");
+            return qb;
+        }
+    }
+    qb.push(" ORDER BY ts DESC, seq DESC LIMIT ").push_bind(i64::from(limit));
+    qb.push(" OFFSET ").push_bind(skip);
+    qb
+}
+
+/// Pages from this offset on are sought by day (see [`seek_day`]); nearer ones are planned
+/// from the counts (`plan.rs`) or read by skipping rows.
 const SEEK_BY_DAY_FROM: u64 = 1000;
 
 /// Where a deep page of a filter without search begins, from the per-day counts: the end
@@ -94,36 +157,26 @@ async fn seek_day(
         return Ok(None);
     };
     let (start, end) = bounds(filter);
-    let first_day = start.map(ceil_day);
-    let end_day = end.map(floor_day);
-    if let (Some(first), Some(last)) = (first_day, end_day) {
-        if first >= last {
+    let Some(split) = DaySplit::of(start, end) else {
+        return Ok(None);
+    };
+    let mut remaining = offset;
+    if let Some((from, to)) = split.newer {
+        let newest = count_entries(conn, filter, &Resolved::Any, Some(from), Some(to)).await?;
+        if remaining < newest {
             return Ok(None);
         }
+        remaining -= newest;
     }
-    let mut remaining = offset;
-    if let (Some(end), Some(last)) = (end, end_day) {
-        if end > last * DAY_MICROS {
-            let newest = count_entries(conn, filter, &Resolved::Any, Some(last * DAY_MICROS), Some(end)).await?;
-            if remaining < newest {
-                return Ok(None);
-            }
-            remaining -= newest;
-        }
-    }
-    let mut qb = QueryBuilder::new(format!("SELECT day, sum(n)::int8 FROM {table}"));
-    conditions(filter, None, Target::Counts { start: first_day, end: end_day }).push_to(&mut qb);
-    qb.push(" GROUP BY day ORDER BY day DESC");
-    let days: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let days = days_newest_first(conn, &DayCounts::Table(table), filter, split.first_day, split.end_day).await?;
     for (day, n) in days {
-        let n = u64::try_from(n).unwrap_or(0);
         if remaining < n {
             return Ok(Some(((day + 1) * DAY_MICROS, remaining)));
         }
         remaining -= n;
     }
     // Older than every whole day: in the partial day at the range's start.
-    Ok(first_day.map(|first| (first * DAY_MICROS, remaining)))
+    Ok(split.first_day.map(|first| (first * DAY_MICROS, remaining)))
 }
 
 /// Counts matches up to `bound`: (the count, whether it is every match).
@@ -149,13 +202,13 @@ pub async fn count(conn: &mut PgConnection, filter: &EntryFilter) -> Result<u64,
 }
 
 /// Per-day counts that answer a filter: a count table, or a search key's counts.
-enum DayCounts<'a> {
+pub(super) enum DayCounts<'a> {
     Table(&'static str),
     Key(&'a str),
 }
 
 impl<'a> DayCounts<'a> {
-    fn of(filter: &EntryFilter, search: &'a Resolved) -> Option<Self> {
+    pub(super) fn of(filter: &EntryFilter, search: &'a Resolved) -> Option<Self> {
         match search {
             Resolved::Any => counts_table(filter).map(DayCounts::Table),
             _ => search.counting_key(filter).map(DayCounts::Key),
@@ -166,14 +219,17 @@ impl<'a> DayCounts<'a> {
 /// A time range `[start, end)` as the whole days the per-day counts answer, `[first_day,
 /// end_day)` (either end open), and the partial days at its edges, `[from, to)` in
 /// microseconds, that only the entries can. `None` when no whole day lies within.
-struct DaySplit {
-    first_day: Option<i64>,
-    end_day: Option<i64>,
-    edges: Vec<(i64, i64)>,
+pub(super) struct DaySplit {
+    pub first_day: Option<i64>,
+    pub end_day: Option<i64>,
+    /// The part of a day before the first whole day.
+    pub older: Option<(i64, i64)>,
+    /// The part of a day after the last whole day.
+    pub newer: Option<(i64, i64)>,
 }
 
 impl DaySplit {
-    fn of(start: Option<i64>, end: Option<i64>) -> Option<Self> {
+    pub fn of(start: Option<i64>, end: Option<i64>) -> Option<Self> {
         let first_day = start.map(ceil_day);
         let end_day = end.map(floor_day);
         if let (Some(first), Some(last)) = (first_day, end_day) {
@@ -181,19 +237,36 @@ impl DaySplit {
                 return None;
             }
         }
-        let mut edges = Vec::new();
-        if let (Some(start), Some(first)) = (start, first_day) {
-            if start < first * DAY_MICROS {
-                edges.push((start, first * DAY_MICROS));
-            }
-        }
-        if let (Some(end), Some(last)) = (end, end_day) {
-            if end > last * DAY_MICROS {
-                edges.push((last * DAY_MICROS, end));
-            }
-        }
-        Some(DaySplit { first_day, end_day, edges })
+        let older = start.zip(first_day).map(|(s, d)| (s, d * DAY_MICROS)).filter(|(s, d)| s < d);
+        let newer = end.zip(end_day).map(|(e, d)| (d * DAY_MICROS, e)).filter(|(d, e)| d < e);
+        Some(DaySplit { first_day, end_day, older, newer })
     }
+
+    /// Both partial days, if any.
+    pub fn edges(&self) -> Vec<(i64, i64)> {
+        self.older.into_iter().chain(self.newer).collect()
+    }
+}
+
+/// The filter's matches by day in the whole days `[first_day, end_day)`, newest first:
+/// from a count table, or a search key's counts.
+pub(super) async fn days_newest_first(
+    conn: &mut PgConnection,
+    counts: &DayCounts<'_>,
+    filter: &EntryFilter,
+    first_day: Option<i64>,
+    end_day: Option<i64>,
+) -> Result<Vec<(i64, u64)>, StoreError> {
+    let rows: Vec<(i64, i64)> = match counts {
+        DayCounts::Table(table) => {
+            let mut qb = QueryBuilder::new(format!("SELECT day, sum(n)::int8 FROM {table}"));
+            conditions(filter, None, Target::Counts { start: first_day, end: end_day }).push_to(&mut qb);
+            qb.push(" GROUP BY day ORDER BY day DESC");
+            qb.build_query_as().fetch_all(&mut *conn).await?
+        }
+        DayCounts::Key(key) => key_days(conn, key, filter, first_day, end_day).await?,
+    };
+    Ok(rows.into_iter().map(|(day, n)| (day, u64::try_from(n).unwrap_or(0))).collect())
 }
 
 /// How many entries match, exactly, the search already resolved. Whole days that per-day
@@ -216,13 +289,13 @@ async fn count_resolved(conn: &mut PgConnection, filter: &EntryFilter, search: &
         }
         DayCounts::Key(key) => key_total(conn, key, filter, split.first_day, split.end_day).await?,
     };
-    for (from, to) in split.edges {
+    for (from, to) in split.edges() {
         total += count_entries(conn, filter, search, Some(from), Some(to)).await?;
     }
     Ok(total)
 }
 
-async fn count_entries(
+pub(super) async fn count_entries(
     conn: &mut PgConnection,
     filter: &EntryFilter,
     search: &Resolved,
@@ -291,7 +364,7 @@ pub async fn histogram(pool: &PgPool, filter: &EntryFilter, span: Span) -> Resul
                 DayCounts::Key(key) => key_counts(&mut tx, key, filter, split.first_day, split.end_day).await?,
             };
             counted.extend(days.into_iter().map(|(day, code, n)| (day * DAY_MICROS, code, n)));
-            split.edges
+            split.edges()
         }
         _ => vec![(start, end)],
     };

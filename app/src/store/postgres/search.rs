@@ -255,6 +255,25 @@ pub async fn key_total(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+/// The key's matches by day in the whole days `[first_day, end_day)`, newest first.
+pub async fn key_days(
+    conn: &mut PgConnection,
+    key: &str,
+    filter: &EntryFilter,
+    first_day: Option<i64>,
+    end_day: Option<i64>,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as(&format!("{} GROUP BY day ORDER BY day DESC", of_key("day, sum(n)::int8")))
+            .bind(key)
+            .bind(first_day.unwrap_or(i64::MIN))
+            .bind(end_day.unwrap_or(i64::MAX))
+            .bind(severity_codes(filter))
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows)
+}
+
 /// A query of `columns` over one key's counts in days `[$2, $3)` of severities `$4`.
 fn of_key(columns: &str) -> String {
     format!(
