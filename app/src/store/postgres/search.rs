@@ -255,7 +255,8 @@ pub async fn key_total(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// The key's matches by day in the whole days `[first_day, end_day)`, newest first.
+/// The key's matches by day in the whole days `[first_day, end_day)`, newest first:
+/// `key_counts` summed over severities, so the counts are bound in one place.
 pub async fn key_days(
     conn: &mut PgConnection,
     key: &str,
@@ -263,15 +264,11 @@ pub async fn key_days(
     first_day: Option<i64>,
     end_day: Option<i64>,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let rows: Vec<(i64, i64)> =
-        sqlx::query_as(&format!("{} GROUP BY day ORDER BY day DESC", of_key("day, sum(n)::int8")))
-            .bind(key)
-            .bind(first_day.unwrap_or(i64::MIN))
-            .bind(end_day.unwrap_or(i64::MAX))
-            .bind(severity_codes(filter))
-            .fetch_all(&mut *conn)
-            .await?;
-    Ok(rows)
+    let mut by_day = std::collections::BTreeMap::<i64, i64>::new();
+    for (day, _severity, n) in key_counts(conn, key, filter, first_day, end_day).await? {
+        *by_day.entry(day).or_default() += n;
+    }
+    Ok(by_day.into_iter().rev().collect())
 }
 
 /// A query of `columns` over one key's counts in days `[$2, $3)` of severities `$4`.
