@@ -203,6 +203,14 @@ pub const SEARCH_TOTAL_BOUND: u64 = 10_000;
 #[cfg(test)]
 pub const SEARCH_TOTAL_BOUND: u64 = 40;
 
+/// A search combined with other filters is counted along the page's own walk: at most
+/// this many candidates past the page are read for its total (on either engine), past
+/// which the page says "at least".
+#[cfg(not(test))]
+pub const SEARCH_CANDIDATE_BUDGET: usize = 4_000;
+#[cfg(test)]
+pub const SEARCH_CANDIDATE_BUDGET: usize = 300;
+
 impl EntryPage {
     /// An empty page with an exact total of zero.
     pub fn empty(limit: u32, offset: u64) -> Self {

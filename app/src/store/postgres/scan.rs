@@ -4,7 +4,7 @@
 //! borrowed from the server's own bytes: an export of millions of rows spent most of its
 //! time looking columns up by name and copying every text into a string of its own.
 
-use super::read::{push_entries_where, snapshot};
+use super::read::push_entries_where;
 use super::search::resolve;
 use crate::filter::EntryFilter;
 use crate::store::rows::{seq_u64, severity, timestamp, COLUMNS, COLUMNS_BEFORE_HASHES};
@@ -12,7 +12,7 @@ use crate::store::sql::bounds;
 use crate::store::{RawEntry, ScanSink, StoreError};
 use futures_util::TryStreamExt;
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool, QueryBuilder, Row};
 use tokio::sync::mpsc;
 
 /// Rows handed to the sink at once, at most: fewer hand-offs between threads, and batches
@@ -62,8 +62,27 @@ async fn read_batches(
     hashes: bool,
     batches: &mpsc::Sender<Vec<PgRow>>,
 ) -> Result<(), StoreError> {
-    let mut tx = snapshot(pool).await?;
-    let search = resolve(&mut tx, &filter.search).await?;
+    let mut conn = pool.acquire().await?;
+    let read = stream_rows(&mut conn, filter, hashes, batches).await;
+    // A scan stopped early (the client went away) or failed leaves its statement running:
+    // returned to the pool, the connection would first read the rest of its rows. Closed,
+    // the server stops.
+    if !matches!(read, Ok(true)) {
+        conn.close_on_drop();
+    }
+    read.map(|_| ())
+}
+
+/// Streams the rows to `batches`: `true` once every row was handed over, `false` when the
+/// sink stopped the scan first.
+async fn stream_rows(
+    conn: &mut PgConnection,
+    filter: &EntryFilter,
+    hashes: bool,
+    batches: &mpsc::Sender<Vec<PgRow>>,
+) -> Result<bool, StoreError> {
+    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *conn).await?;
+    let search = resolve(&mut *conn, &filter.search).await?;
     let (start, end) = bounds(filter);
     // One statement whose rows the server streams (its portal is the cursor): it never
     // waits for a next `FETCH`, and while the batches wait for the sink the connection is
@@ -72,25 +91,28 @@ async fn read_batches(
     let mut qb = QueryBuilder::new(format!("SELECT {columns} FROM audit_entries"));
     push_entries_where(&mut qb, filter, &search, start, end);
     qb.push(" ORDER BY ts, seq");
-    let mut rows = qb.build().fetch(&mut *tx);
-    let mut size = BATCH_FIRST;
-    let mut batch = Vec::with_capacity(size);
-    while let Some(row) = rows.try_next().await? {
-        batch.push(row);
-        if batch.len() == size {
-            size = next_size(&batch);
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
-            if batches.send(full).await.is_err() {
-                // The sink stopped the scan.
-                return Ok(());
+    {
+        let mut rows = qb.build().fetch(&mut *conn);
+        let mut size = BATCH_FIRST;
+        let mut batch = Vec::with_capacity(size);
+        while let Some(row) = rows.try_next().await? {
+            batch.push(row);
+            if batch.len() == size {
+                size = next_size(&batch);
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
+                if batches.send(full).await.is_err() {
+                    // The sink stopped the scan.
+                    return Ok(false);
+                }
             }
         }
+        if !batch.is_empty() && batches.send(batch).await.is_err() {
+            return Ok(false);
+        }
     }
-    if !batch.is_empty() && batches.send(batch).await.is_err() {
-        return Ok(());
-    }
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
     let _ = batches.send(Vec::new()).await;
-    Ok(())
+    Ok(true)
 }
 
 /// The rows of the next batch, from the size of the rows just read (a sample of them: their

@@ -83,6 +83,9 @@ pub enum Resolved {
         key: Option<String>,
         /// Of several words, the one held by the fewest entries, as a `tsquery` of its own.
         lead: Option<String>,
+        /// About how many entries hold the rarest word (a long word's is estimated from
+        /// the words it begins), to choose how a search with other filters is counted.
+        rarest: u64,
     },
 }
 
@@ -182,10 +185,11 @@ pub async fn resolve(conn: &mut PgConnection, words: &[String]) -> Result<Resolv
             }
         }
     }
+    let rarest = held_by.iter().map(|(n, _)| u64::try_from(*n).unwrap_or(0)).min().unwrap_or(0);
     let lead = (words.len() > 1)
         .then(|| held_by.iter().min_by_key(|(n, _)| *n).map(|(_, w)| tsquery(std::slice::from_ref(*w))))
         .flatten();
-    Ok(Resolved::Words { query: tsquery(words), key: exact_key, lead })
+    Ok(Resolved::Words { query: tsquery(words), key: exact_key, lead, rarest })
 }
 
 /// How many count rows a long word's upper bound sums at most.

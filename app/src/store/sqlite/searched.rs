@@ -13,17 +13,14 @@
 
 use super::plan::{ordered_by_one_index, read_keys};
 use super::search::{bounded_count, first_seq_reaching, members, page_keys, Fts};
-use crate::entry::{EntryPage, SEARCH_TOTAL_BOUND};
+use crate::entry::{EntryPage, SEARCH_CANDIDATE_BUDGET, SEARCH_TOTAL_BOUND};
 use crate::filter::{EntryFilter, PageRequest};
 use crate::store::sql::{bounds, conditions, predicate, Target};
 use crate::store::StoreError;
 use sqlx::{QueryBuilder, SqliteConnection};
 
 /// Candidates read (beyond those the page needs) before counting stops.
-#[cfg(not(test))]
-pub(super) const CANDIDATE_BUDGET: usize = 4_000;
-#[cfg(test)]
-pub(super) const CANDIDATE_BUDGET: usize = 300;
+pub(super) const CANDIDATE_BUDGET: usize = SEARCH_CANDIDATE_BUDGET;
 
 const FIRST_CHUNK: usize = 256;
 
