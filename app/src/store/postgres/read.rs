@@ -4,7 +4,7 @@
 use super::plan::{self, PagePlan, Shape};
 use super::search::{key_counts, key_days, key_total, resolve, Resolved};
 use crate::entry::{AuditEntry, EntryPage, SEARCH_CANDIDATE_BUDGET, SEARCH_TOTAL_BOUND};
-use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
+use crate::filter::{ActorMatch, EntryFilter, EventTypeMatch, PageRequest};
 use crate::histogram::{Histogram, Span, DAY_SECS};
 use crate::store::rows::{severity, EntryRow, COLUMNS};
 use crate::store::sql::{bounds, ceil_day, conditions, counts_table, floor_day, Target, DAY_MICROS};
@@ -229,12 +229,32 @@ async fn walked_count(
         return bounded_count(conn, filter, search, SEARCH_TOTAL_BOUND).await;
     };
     let (start, end) = bounds(filter);
-    let rest = EntryFilter { search: Vec::new(), ..filter.clone() };
+    let mut rest = EntryFilter { search: Vec::new(), ..filter.clone() };
+    // One actor named: its reference, so that its own index yields its entries newest
+    // first. Named through a subquery, PostgreSQL cannot tell how few entries are theirs
+    // and walks every entry newest first (118 ms for 4,050 of one user's at 1M entries,
+    // against 24 ms).
+    let mut actor_ref = None;
+    if let Some(ActorMatch::Named(who)) = &rest.actor {
+        let key = who.to_ascii_lowercase();
+        let refs: Vec<i64> =
+            sqlx::query_scalar("SELECT ref FROM audit_actors WHERE id_key = $1 OR name_key = $1 LIMIT 2")
+                .bind(key)
+                .fetch_all(&mut *conn)
+                .await?;
+        if let [one] = refs[..] {
+            actor_ref = Some(one);
+            rest.actor = None;
+        }
+    }
     let read = page_end.saturating_add(SEARCH_CANDIDATE_BUDGET as u64);
     let read = i64::try_from(read).unwrap_or(i64::MAX);
     let mut qb = QueryBuilder::new("SELECT count(*) FILTER (WHERE words @@ ");
     qb.push_bind(query.clone()).push("::tsquery), count(*) FROM (SELECT words FROM audit_entries");
     conditions(&rest, None, Target::Entries { start, end }).push_to(&mut qb);
+    if let Some(one) = actor_ref {
+        qb.push(" AND actor_ref = ").push_bind(one);
+    }
     if *rarest <= FEW_FOR_THE_INDEX {
         search.push_page_condition(&mut qb);
     }
@@ -490,6 +510,9 @@ mod tests {
             // Matches fewer than the candidates, read to the end or not.
             ("q=payments&event_type=rotation.failed", true),
             ("q=bob+payments&start_date=2025-03-02", false),
+            // One user, read through the actor's own index.
+            ("q=vault&actor=bob%40contoso.com&start_date=2025-03-05", true),
+            ("q=prod&actor=user-2", false),
             // Rare words: their own matches are walked.
             ("q=149&start_date=2025-03-02", true),
             ("q=event+1499&actor=system", true),
