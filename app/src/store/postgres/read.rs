@@ -12,10 +12,13 @@ use crate::store::StoreError;
 use chrono::DateTime;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 
+/// Begins a read-only transaction that sees one snapshot for all its statements: one
+/// statement, one round trip (under load each waits for a CPU on the server).
+pub const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
 /// A read-only transaction that sees one snapshot for all its statements.
 pub async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, StoreError> {
-    // One statement, one round trip (under load each waits for a CPU on the server).
-    Ok(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?)
+    Ok(pool.begin_with(BEGIN_SNAPSHOT).await?)
 }
 
 /// Writes ` WHERE …` for the filter on the entries, the search (resolved) included.

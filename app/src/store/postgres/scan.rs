@@ -4,7 +4,7 @@
 //! borrowed from the server's own bytes: an export of millions of rows spent most of its
 //! time looking columns up by name and copying every text into a string of its own.
 
-use super::read::push_entries_where;
+use super::read::{push_entries_where, BEGIN_SNAPSHOT};
 use super::search::resolve;
 use crate::filter::EntryFilter;
 use crate::store::rows::{seq_u64, severity, timestamp, COLUMNS, COLUMNS_BEFORE_HASHES};
@@ -81,7 +81,7 @@ async fn stream_rows(
     hashes: bool,
     batches: &mpsc::Sender<Vec<PgRow>>,
 ) -> Result<bool, StoreError> {
-    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *conn).await?;
+    sqlx::query(BEGIN_SNAPSHOT).execute(&mut *conn).await?;
     let search = resolve(&mut *conn, &filter.search).await?;
     let (start, end) = bounds(filter);
     // One statement whose rows the server streams (its portal is the cursor): it never
