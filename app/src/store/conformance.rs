@@ -30,6 +30,7 @@ macro_rules! conformance_suite {
             search_folds_accents_in_lists_counts_timeline_and_scans,
             a_one_word_search_counts_each_entry_once_however_many_words_it_begins,
             actors_are_suggested_by_any_part_of_their_name_or_id,
+            an_actor_filter_finds_every_actor_it_names,
             verify_passes_an_intact_log_and_checks_a_given_head,
             the_stored_tree_answers_roots_and_proofs_for_every_size,
             checkpoints_are_kept_once_per_size_and_listed_in_order,
@@ -384,6 +385,54 @@ pub async fn a_scan_hands_over_every_match_oldest_first_and_stops_when_told(stor
     store.log.scan(&filter(""), Collect::new(&seen, Some(10), &ended)).await.expect("scans");
     assert_eq!(seen.lock().expect("lock").len(), 10, "the scan stopped when the sink said so");
     assert!(!*ended.lock().expect("lock"), "a stopped scan has no end");
+}
+
+/// An actor filter names every actor whose id or name it is, whether that is one actor
+/// (which an engine may look up first) or several: one's id another's name, and a name
+/// two share whatever its case. Lists, counts, the timeline and scans agree.
+pub async fn an_actor_filter_finds_every_actor_it_names(store: Store) {
+    let actors = [
+        Actor { kind: ActorType::User, id: "dana".into(), name: "Dana Smith".into() },
+        Actor { kind: ActorType::Service, id: "sp-dana".into(), name: "DANA".into() },
+        Actor { kind: ActorType::Service, id: "sp-other".into(), name: "Dana".into() },
+        Actor { kind: ActorType::User, id: "user-9".into(), name: "Erin".into() },
+    ];
+    let mut entries = samples(0..400);
+    for (i, entry) in entries.iter_mut().enumerate().filter(|(i, _)| i % 3 == 0) {
+        entry.actor = actors[(i / 3) % actors.len()].clone();
+    }
+    store.log.append(entries).await.expect("appends");
+    let every = newest_first(all(&store, 400).await);
+    let earliest = store.log.earliest().await.expect("earliest");
+    let now: DateTime<Utc> = "2025-03-12T00:00:00Z".parse().expect("time");
+    for (text, actors_named) in [
+        ("actor=DANA", 3),
+        ("actor=sp-dana&severity=info,warning", 1),
+        ("actor=erin&event_type=auth.*", 1),
+        ("actor=dana+smith&start_date=2025-03-02", 1),
+        ("actor=dana&q=event", 3),
+        ("actor=nobody-at-all", 0),
+    ] {
+        let f = filter(text);
+        let want: Vec<u64> = every.iter().filter(|e| f.matches(e)).map(|e| e.sequence).collect();
+        let named: std::collections::BTreeSet<&str> =
+            every.iter().filter(|e| f.matches(e)).map(|e| e.actor.id.as_str()).collect();
+        assert_eq!(named.len(), actors_named, "{text}: {named:?}");
+        assert_eq!(store.log.count(&f).await.expect("counts"), want.len() as u64, "count of {text}");
+        for (limit, offset) in [(50, 0), (7, 5)] {
+            let page = store.log.list(&f, PageRequest { limit, offset }).await.expect("lists");
+            let got: Vec<u64> = page.entries.iter().map(|e| e.sequence).collect();
+            let expected: Vec<u64> = want.iter().skip(offset as usize).take(limit as usize).copied().collect();
+            assert_eq!(got, expected, "{text} limit {limit} offset {offset}");
+            assert_total(&page, want.len() as u64, text);
+        }
+        let span = Span::plan(f.start, f.end, earliest, now);
+        assert_eq!(store.log.histogram(&f, span).await.expect("histogram").total(), want.len() as u64, "{text}");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let ended = Arc::new(Mutex::new(false));
+        let n = store.log.scan(&f, Collect::new(&seen, None, &ended)).await.expect("scans");
+        assert_eq!(n, want.len() as u64, "scan of {text}");
+    }
 }
 
 pub async fn new_entries_are_announced_and_read_after_a_sequence(store: Store) {

@@ -118,25 +118,49 @@ impl Conditions {
     }
 }
 
+/// What a read looked up before writing its conditions, so that they state it instead of
+/// looking it up themselves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lookups<'a> {
+    /// The filter's search as an FTS5 query (see [`search_word`]); it applies to the
+    /// entries only.
+    pub fts: Option<&'a str>,
+    /// The one actor an actor filter by name or id names, looked up in the read's own
+    /// snapshot. Stated as `actor_ref = n`, PostgreSQL reads that actor's entries through
+    /// its index newest first and its per-day counts by key; through a subquery it cannot
+    /// tell how few they are, and walks every entry newest first (see
+    /// `postgres/read.rs`, `actor_lookups`). Without it the subquery is written.
+    pub actor_ref: Option<i64>,
+}
+
+impl<'a> Lookups<'a> {
+    /// Nothing looked up: every condition written in full.
+    pub const NONE: Lookups<'static> = Lookups { fts: None, actor_ref: None };
+
+    /// The search as an FTS5 query, if the filter has one.
+    pub fn fts(fts: Option<&'a str>) -> Self {
+        Lookups { fts, actor_ref: None }
+    }
+}
+
 /// Appends ` WHERE …` for the filter on the given table (see [`conditions`]).
 pub fn push_where<'a, DB: Database>(
     qb: &mut QueryBuilder<'a, DB>,
     filter: &EntryFilter,
-    fts: Option<&str>,
+    lookups: Lookups<'_>,
     target: Target,
 ) where
     i64: Encode<'a, DB> + Type<DB>,
     String: Encode<'a, DB> + Type<DB>,
 {
-    conditions(filter, fts, target).push_to(qb);
+    conditions(filter, lookups, target).push_to(qb);
 }
 
-/// ` WHERE …` for the filter on the given table. `fts` is the filter's search as an FTS5
-/// query (see [`search_word`]); it applies to the entries only.
-pub fn conditions(filter: &EntryFilter, fts: Option<&str>, target: Target) -> Conditions {
+/// ` WHERE …` for the filter on the given table, stating what `lookups` holds.
+pub fn conditions(filter: &EntryFilter, lookups: Lookups<'_>, target: Target) -> Conditions {
     let mut c = Conditions::default();
     c.sql(" WHERE ");
-    write_predicate(&mut c, filter, fts, target);
+    write_predicate(&mut c, filter, lookups, target);
     c
 }
 
@@ -144,12 +168,12 @@ pub fn conditions(filter: &EntryFilter, fts: Option<&str>, target: Target) -> Co
 pub fn predicate(filter: &EntryFilter, target: Target) -> Conditions {
     let mut c = Conditions::default();
     c.sql("(");
-    write_predicate(&mut c, filter, None, target);
+    write_predicate(&mut c, filter, Lookups::NONE, target);
     c.sql(")");
     c
 }
 
-fn write_predicate(c: &mut Conditions, filter: &EntryFilter, fts: Option<&str>, target: Target) {
+fn write_predicate(c: &mut Conditions, filter: &EntryFilter, lookups: Lookups<'_>, target: Target) {
     c.sql("1 = 1");
     let (column, start, end) = match target {
         Target::Entries { start, end } => ("ts", start, end),
@@ -205,17 +229,22 @@ fn write_predicate(c: &mut Conditions, filter: &EntryFilter, fts: Option<&str>, 
         Some(ActorMatch::System) => {
             c.sql(" AND actor_type = 'system'");
         }
-        Some(ActorMatch::Named(who)) => {
-            let key = who.to_ascii_lowercase();
-            c.sql(" AND actor_ref IN (SELECT ref FROM audit_actors WHERE id_key = ").text(key.as_str());
-            c.sql(" OR name_key = ").text(key).sql(")");
-        }
+        Some(ActorMatch::Named(who)) => match lookups.actor_ref {
+            Some(one) => {
+                c.sql(" AND actor_ref = ").int(one);
+            }
+            None => {
+                let key = who.to_ascii_lowercase();
+                c.sql(" AND actor_ref IN (SELECT ref FROM audit_actors WHERE id_key = ").text(key.as_str());
+                c.sql(" OR name_key = ").text(key).sql(")");
+            }
+        },
     }
 
     if let (Some(up_to), Target::Entries { .. }) = (filter.up_to, target) {
         c.sql(" AND seq <= ").int(i64::try_from(up_to).unwrap_or(i64::MAX));
     }
-    if let (Some(query), Target::Entries { .. }) = (fts, target) {
+    if let (Some(query), Target::Entries { .. }) = (lookups.fts, target) {
         c.sql(" AND seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ").text(query).sql(")");
     }
 }
@@ -251,7 +280,7 @@ mod tests {
     fn sql(query: &str, target: Target) -> String {
         let (filter, _) = EntryQuery::from_query_string(query).and_then(|q| q.validate()).expect("valid");
         let mut qb = QueryBuilder::<sqlx::Sqlite>::new("SELECT seq FROM audit_entries");
-        push_where(&mut qb, &filter, (!filter.search.is_empty()).then_some("kv*"), target);
+        push_where(&mut qb, &filter, Lookups::fts((!filter.search.is_empty()).then_some("kv*")), target);
         qb.sql().to_owned()
     }
 
@@ -288,7 +317,7 @@ mod tests {
         let (filter, _) = EntryQuery::from_query_string("severity=error&severity=warning&actor=Bob")
             .and_then(|q| q.validate())
             .expect("valid");
-        let c = conditions(&filter, None, Target::Entries { start: Some(5), end: None });
+        let c = conditions(&filter, Lookups::NONE, Target::Entries { start: Some(5), end: None });
         let (text, binds) = c.to_sql();
         let mut qb = QueryBuilder::<sqlx::Sqlite>::new("");
         c.push_to(&mut qb);
@@ -303,6 +332,23 @@ mod tests {
                 Bind::Text("bob".into())
             ]
         );
+    }
+
+    #[test]
+    fn an_actor_looked_up_is_stated_on_entries_and_counts_alike() {
+        let (filter, _) = EntryQuery::from_query_string("actor=Bob").and_then(|q| q.validate()).expect("valid");
+        let looked_up = Lookups { fts: None, actor_ref: Some(7) };
+        for target in [Target::Entries { start: None, end: None }, Target::Counts { start: None, end: None }] {
+            let (text, binds) = conditions(&filter, looked_up, target).to_sql();
+            assert_eq!(text, " WHERE 1 = 1 AND actor_ref = ?");
+            assert_eq!(binds, [Bind::Int(7)]);
+            let (text, _) = conditions(&filter, Lookups::NONE, target).to_sql();
+            assert!(text.contains("SELECT ref FROM audit_actors"), "{text}");
+        }
+        // Nothing to state without an actor filter.
+        let (text, _) =
+            conditions(&EntryFilter::default(), looked_up, Target::Entries { start: None, end: None }).to_sql();
+        assert_eq!(text, " WHERE 1 = 1");
     }
 
     #[test]

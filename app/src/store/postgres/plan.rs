@@ -19,7 +19,7 @@
 use super::read::{count_entries, days_newest_first, DayCounts, DaySplit};
 use super::search::Resolved;
 use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
-use crate::store::sql::{bounds, conditions, counts_table, floor_day, narrows, Target, DAY_MICROS};
+use crate::store::sql::{bounds, conditions, counts_table, floor_day, narrows, Lookups, Target, DAY_MICROS};
 use crate::store::StoreError;
 use sqlx::{PgConnection, QueryBuilder};
 
@@ -76,6 +76,7 @@ impl DayMatches {
     async fn read(
         conn: &mut PgConnection,
         filter: &EntryFilter,
+        lookups: Lookups<'_>,
         search: &Resolved,
     ) -> Result<Option<DayMatches>, StoreError> {
         let (start, end) = bounds(filter);
@@ -84,11 +85,11 @@ impl DayMatches {
         };
         let mut days = Vec::new();
         if let Some((from, to)) = split.newer {
-            days.push((floor_day(from), count_entries(conn, filter, search, Some(from), Some(to)).await?));
+            days.push((floor_day(from), count_entries(conn, filter, lookups, search, Some(from), Some(to)).await?));
         }
-        days.extend(days_newest_first(conn, &counts, filter, split.first_day, split.end_day).await?);
+        days.extend(days_newest_first(conn, &counts, filter, lookups, split.first_day, split.end_day).await?);
         if let Some((from, to)) = split.older {
-            days.push((floor_day(from), count_entries(conn, filter, search, Some(from), Some(to)).await?));
+            days.push((floor_day(from), count_entries(conn, filter, lookups, search, Some(from), Some(to)).await?));
         }
         Ok(Some(DayMatches { days }))
     }
@@ -104,13 +105,14 @@ impl DayMatches {
 pub async fn first_page(
     conn: &mut PgConnection,
     filter: &EntryFilter,
+    lookups: Lookups<'_>,
     search: &Resolved,
     page: PageRequest,
 ) -> Result<Option<(u64, Option<PagePlan>)>, StoreError> {
     if !worth_planning(filter, page) {
         return Ok(None);
     }
-    let Some(by_day) = DayMatches::read(conn, filter, search).await? else {
+    let Some(by_day) = DayMatches::read(conn, filter, lookups, search).await? else {
         return Ok(None);
     };
     let total = by_day.total();
@@ -118,13 +120,14 @@ pub async fn first_page(
     if page.offset >= total {
         return Ok(Some((total, None)));
     }
-    Ok(Some((total, choose(conn, filter, &by_day, page).await?)))
+    Ok(Some((total, choose(conn, filter, lookups, &by_day, page).await?)))
 }
 
 /// Plans a page from the filter's matches by day. `None` when nothing matches.
 async fn choose(
     conn: &mut PgConnection,
     filter: &EntryFilter,
+    lookups: Lookups<'_>,
     matches: &DayMatches,
     page: PageRequest,
 ) -> Result<Option<PagePlan>, StoreError> {
@@ -136,7 +139,7 @@ async fn choose(
     let several_types =
         filter.event_types.len() > 1 || filter.event_types.iter().any(|m| matches!(m, EventTypeMatch::Prefix(_)));
     if let (true, Some(table)) = (several_types, counts_table(filter)) {
-        let types = types_in(conn, table, filter, &window).await?;
+        let types = types_in(conn, table, filter, lookups, &window).await?;
         if !types.is_empty() && types.len() <= MAX_TYPES {
             return Ok(Some(PagePlan { start: window.start, end: window.end, shape: Shape::ByType(types) }));
         }
@@ -247,11 +250,12 @@ async fn types_in(
     conn: &mut PgConnection,
     table: &str,
     filter: &EntryFilter,
+    lookups: Lookups<'_>,
     window: &Window,
 ) -> Result<Vec<String>, StoreError> {
     let days = Target::Counts { start: Some(window.oldest_day), end: Some(window.newest_day + 1) };
     let mut qb = QueryBuilder::new(format!("SELECT event_type FROM {table}"));
-    conditions(filter, None, days).push_to(&mut qb);
+    conditions(filter, lookups, days).push_to(&mut qb);
     qb.push(" GROUP BY event_type HAVING sum(n) > 0 ORDER BY event_type LIMIT ")
         .push_bind(i64::try_from(MAX_TYPES + 1).unwrap_or(i64::MAX));
     Ok(qb.build_query_scalar().fetch_all(&mut *conn).await?)
@@ -259,7 +263,7 @@ async fn types_in(
 
 #[cfg(test)]
 mod tests {
-    use super::super::read::page_query;
+    use super::super::read::{actor_lookups, page_query};
     use super::super::search::resolve;
     use super::super::testing::TestDatabase;
     use super::super::PgStore;
@@ -308,11 +312,12 @@ mod tests {
     async fn plan_of(
         conn: &mut PgConnection,
         filter: &EntryFilter,
+        lookups: Lookups<'_>,
         search: &Resolved,
         page: PageRequest,
         total: u64,
     ) -> Option<PagePlan> {
-        let (counted, plan) = first_page(conn, filter, search, page).await.expect("plans")?;
+        let (counted, plan) = first_page(conn, filter, lookups, search, page).await.expect("plans")?;
         assert_eq!(counted, total, "the days add up to the total");
         plan
     }
@@ -382,6 +387,7 @@ mod tests {
             let want: Vec<i64> = stored.iter().filter(|e| f.matches(e)).map(|e| e.sequence as i64).collect();
             assert!(want.len() > 60, "{query} matches enough for pages: {}", want.len());
             let search = resolve(&mut conn, &f.search).await.expect("resolves");
+            let lookups = actor_lookups(&mut conn, &f).await.expect("looks up");
             let total = super::super::read::count(&mut conn, &f).await.expect("counts");
             assert_eq!(total, want.len() as u64, "{query}");
             for (limit, offset) in [(50, 0), (10, 45), (1000, 0), (10, total - 5)] {
@@ -391,7 +397,7 @@ mod tests {
                 let seqs: Vec<i64> = listed.entries.iter().map(|e| e.sequence as i64).collect();
                 assert_eq!(seqs, expected_page, "{query} limit {limit} offset {offset}, listed");
                 assert_total(&listed, total, &format!("{query} limit {limit} offset {offset}"));
-                let plan = plan_of(&mut conn, &f, &search, page, total).await;
+                let plan = plan_of(&mut conn, &f, lookups, &search, page, total).await;
                 if (limit, offset) == (50, 0) {
                     let shape = match plan.as_ref().map(|p| &p.shape) {
                         Some(Shape::ByType(types)) => {
@@ -427,22 +433,23 @@ mod tests {
                 if let Shape::ByType(types) = &plan.shape {
                     shapes.push(Shape::ByType(types.clone()));
                 }
-                for shape in shapes {
+                // Every shape, with the actor looked up and through the subquery.
+                for (shape, lookups) in shapes.into_iter().flat_map(|s| [(s.clone(), lookups), (s, Lookups::NONE)]) {
                     let forced = PagePlan { shape: shape.clone(), ..plan.clone() };
-                    let rows: Vec<EntryRow> = page_query(&f, &search, &forced, limit, offset)
+                    let rows: Vec<EntryRow> = page_query(&f, lookups, &search, &forced, limit, offset)
                         .build_query_as()
                         .fetch_all(&mut conn)
                         .await
                         .expect("reads");
                     let got: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-                    assert_eq!(got, expected_page, "{query} limit {limit} offset {offset} read {shape:?}");
+                    assert_eq!(got, expected_page, "{query} limit {limit} offset {offset} read {shape:?} {lookups:?}");
                 }
             }
         }
         // A snapshot's filter (up to a sequence number) has no counts to plan from.
         let snapshot = EntryFilter { up_to: Some(3000), ..filter("event_type=auth.*") };
         let page = PageRequest { limit: 50, offset: 0 };
-        let plan = plan_of(&mut conn, &snapshot, &Resolved::Any, page, 100).await;
+        let plan = plan_of(&mut conn, &snapshot, Lookups::NONE, &Resolved::Any, page, 100).await;
         assert_eq!(plan, None);
     }
 }

@@ -4,7 +4,7 @@
 //! borrowed from the server's own bytes: an export of millions of rows spent most of its
 //! time looking columns up by name and copying every text into a string of its own.
 
-use super::read::{push_entries_where, BEGIN_SNAPSHOT};
+use super::read::{actor_lookups, push_entries_where, BEGIN_SNAPSHOT};
 use super::search::resolve;
 use crate::filter::EntryFilter;
 use crate::store::rows::{seq_u64, severity, timestamp, COLUMNS, COLUMNS_BEFORE_HASHES};
@@ -83,13 +83,14 @@ async fn stream_rows(
 ) -> Result<bool, StoreError> {
     sqlx::query(BEGIN_SNAPSHOT).execute(&mut *conn).await?;
     let search = resolve(&mut *conn, &filter.search).await?;
+    let lookups = actor_lookups(&mut *conn, filter).await?;
     let (start, end) = bounds(filter);
     // One statement whose rows the server streams (its portal is the cursor): it never
     // waits for a next `FETCH`, and while the batches wait for the sink the connection is
     // not read, so the server waits instead (memory stays flat).
     let columns = if hashes { COLUMNS.to_owned() } else { format!("{COLUMNS_BEFORE_HASHES}, ''::bytea, ''::bytea") };
     let mut qb = QueryBuilder::new(format!("SELECT {columns} FROM audit_entries"));
-    push_entries_where(&mut qb, filter, &search, start, end);
+    push_entries_where(&mut qb, filter, lookups, &search, start, end);
     qb.push(" ORDER BY ts, seq");
     {
         let mut rows = qb.build().fetch(&mut *conn);

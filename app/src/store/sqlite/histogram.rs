@@ -8,7 +8,7 @@ use super::search_days::{self, Counted, RangeCounts};
 use crate::entry::Severity;
 use crate::filter::EntryFilter;
 use crate::histogram::{Histogram, Span, DAY_SECS};
-use crate::store::sql::{ceil_day, floor_day, push_where, Target, DAY_MICROS};
+use crate::store::sql::{ceil_day, floor_day, push_where, Lookups, Target, DAY_MICROS};
 use crate::store::StoreError;
 use chrono::DateTime;
 use sqlx::{QueryBuilder, SqliteConnection, SqlitePool};
@@ -105,7 +105,7 @@ pub async fn histogram(
     }
     if let (Some(counts), true) = (counts, first_day < end_day) {
         let mut qb = QueryBuilder::new(format!("SELECT day, severity, SUM(n) FROM {}", counts.table()));
-        push_where(&mut qb, filter, None, Target::Counts { start: Some(first_day), end: Some(end_day) });
+        push_where(&mut qb, filter, Lookups::NONE, Target::Counts { start: Some(first_day), end: Some(end_day) });
         counts.push_term(&mut qb);
         qb.push(" GROUP BY day, severity");
         let rows: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
@@ -117,7 +117,7 @@ pub async fn histogram(
     for (from, to) in edges.into_iter().filter(|(from, to)| from < to) {
         let mut qb = QueryBuilder::new("SELECT (ts - ");
         qb.push_bind(origin).push(") / ").push_bind(bucket).push(" AS b, severity, COUNT(*) FROM audit_entries");
-        push_where(&mut qb, filter, search.fts(), Target::Entries { start: Some(from), end: Some(to) });
+        push_where(&mut qb, filter, Lookups::fts(search.fts()), Target::Entries { start: Some(from), end: Some(to) });
         qb.push(" GROUP BY b, severity");
         let rows: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
         for (b, severity, n) in rows {

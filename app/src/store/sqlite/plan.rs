@@ -9,7 +9,7 @@ use super::searched::{self, Driver};
 use crate::entry::{AuditEntry, EntryPage};
 use crate::filter::{EntryFilter, EventTypeMatch, PageRequest};
 use crate::store::rows::{EntryRow, COLUMNS};
-use crate::store::sql::{bounds, ceil_day, counts_table, floor_day, narrows, push_where, Target, DAY_MICROS};
+use crate::store::sql::{bounds, ceil_day, counts_table, floor_day, narrows, push_where, Lookups, Target, DAY_MICROS};
 use crate::store::StoreError;
 use futures_util::TryStreamExt;
 use sqlx::{QueryBuilder, SqliteConnection, SqlitePool};
@@ -120,7 +120,7 @@ async fn list_with(
     if plan == Plan::TimeOrder {
         qb.push(" INDEXED BY audit_entries_ts");
     }
-    push_where(&mut qb, filter, None, Target::Entries { start, end });
+    push_where(&mut qb, filter, Lookups::NONE, Target::Entries { start, end });
     if plan == Plan::FilterFirst {
         push_prefixed_types(&mut qb, filter, start, end);
     }
@@ -178,7 +178,7 @@ fn push_prefixed_types(
     }
     let types = EntryFilter { event_types: filter.event_types.clone(), ..EntryFilter::default() };
     qb.push(" AND event_type IN (SELECT event_type FROM audit_daily_counts");
-    push_where(qb, &types, None, Target::Counts { start: start.map(floor_day), end: end.map(ceil_day) });
+    push_where(qb, &types, Lookups::NONE, Target::Counts { start: start.map(floor_day), end: end.map(ceil_day) });
     qb.push(" GROUP BY event_type)");
 }
 
@@ -255,7 +255,7 @@ async fn window(
     }
     if seen < wanted {
         let mut qb = QueryBuilder::new(format!("SELECT day, SUM(n) FROM {table}"));
-        push_where(&mut qb, filter, None, Target::Counts { start: first_day, end: end_day });
+        push_where(&mut qb, filter, Lookups::NONE, Target::Counts { start: first_day, end: end_day });
         qb.push(" GROUP BY day ORDER BY day DESC");
         let mut days = qb.build_query_as::<(i64, i64)>().fetch(&mut *conn);
         while let Some((day, n)) = days.try_next().await? {
@@ -360,7 +360,12 @@ async fn plan(
     let (start, end) = bounds(filter);
     let mut qb = QueryBuilder::new("SELECT COALESCE(SUM(n), 0) FROM audit_daily_counts");
     let everything = EntryFilter::default();
-    push_where(&mut qb, &everything, None, Target::Counts { start: start.map(floor_day), end: end.map(ceil_day) });
+    push_where(
+        &mut qb,
+        &everything,
+        Lookups::NONE,
+        Target::Counts { start: start.map(floor_day), end: end.map(ceil_day) },
+    );
     let in_range = to_u64(qb.build_query_scalar().fetch_one(&mut *conn).await?);
     let wanted = page.offset + u64::from(page.limit);
     let walk_cost = wanted.saturating_mul(in_range) / total.max(1) * WALK_ROW_COST;
@@ -454,7 +459,7 @@ async fn count_resolved(conn: &mut SqliteConnection, filter: &EntryFilter, searc
         }
     }
     let mut qb = QueryBuilder::new(format!("SELECT COALESCE(SUM(n), 0) FROM {}", counts.table()));
-    push_where(&mut qb, filter, None, Target::Counts { start: first_day, end: end_day });
+    push_where(&mut qb, filter, Lookups::NONE, Target::Counts { start: first_day, end: end_day });
     counts.push_term(&mut qb);
     let mut total = to_u64(qb.build_query_scalar().fetch_one(&mut *conn).await?);
     if let (Some(s), Some(day)) = (start, first_day) {
@@ -478,7 +483,7 @@ async fn count_entries(
     end: Option<i64>,
 ) -> Result<u64, StoreError> {
     let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM audit_entries");
-    push_where(&mut qb, filter, search.fts(), Target::Entries { start, end });
+    push_where(&mut qb, filter, Lookups::fts(search.fts()), Target::Entries { start, end });
     Ok(to_u64(qb.build_query_scalar().fetch_one(&mut *conn).await?))
 }
 
@@ -583,7 +588,7 @@ mod tests {
             async move {
                 let (filter, _) = EntryQuery::from_query_string(query).and_then(|q| q.validate()).expect("valid");
                 let mut qb = QueryBuilder::new("SELECT seq FROM audit_entries INDEXED BY audit_entries_notable_ts");
-                push_where(&mut qb, &filter, None, Target::Entries { start: None, end: None });
+                push_where(&mut qb, &filter, Lookups::NONE, Target::Entries { start: None, end: None });
                 qb.build().fetch_all(&pool).await.is_ok()
             }
         };

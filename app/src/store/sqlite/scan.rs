@@ -9,7 +9,7 @@
 use super::search::{resolve_search, Search};
 use crate::filter::EntryFilter;
 use crate::store::rows::{seq_u64, severity, timestamp, COLUMNS, COLUMNS_BEFORE_HASHES};
-use crate::store::sql::{bounds, conditions, Bind, Target};
+use crate::store::sql::{bounds, conditions, Bind, Lookups, Target};
 use crate::store::{RawEntry, ScanSink, StoreError};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
@@ -24,7 +24,8 @@ pub async fn scan(pool: &SqlitePool, filter: &EntryFilter, mut sink: Box<dyn Sca
         Search::Nothing => None,
         search => {
             let (start, end) = bounds(filter);
-            let (conditions, binds) = conditions(filter, search.fts(), Target::Entries { start, end }).to_sql();
+            let (conditions, binds) =
+                conditions(filter, Lookups::fts(search.fts()), Target::Entries { start, end }).to_sql();
             let columns =
                 if sink.wants_hashes() { COLUMNS.to_owned() } else { format!("{COLUMNS_BEFORE_HASHES}, X'', X''") };
             Some((format!("SELECT {columns} FROM audit_entries{conditions} ORDER BY ts, seq"), binds))

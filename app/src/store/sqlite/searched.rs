@@ -15,7 +15,7 @@ use super::plan::{ordered_by_one_index, read_keys};
 use super::search::{bounded_count, first_seq_reaching, members, page_keys, Fts};
 use crate::entry::{EntryPage, SEARCH_CANDIDATE_BUDGET, SEARCH_TOTAL_BOUND};
 use crate::filter::{EntryFilter, PageRequest};
-use crate::store::sql::{bounds, conditions, predicate, Target};
+use crate::store::sql::{bounds, conditions, predicate, Lookups, Target};
 use crate::store::StoreError;
 use sqlx::{QueryBuilder, SqliteConnection};
 
@@ -242,7 +242,7 @@ async fn by_filters(
         if time_order {
             qb.push(" INDEXED BY audit_entries_ts");
         }
-        conditions(rest, None, Target::Entries { start, end }).push_to(&mut qb);
+        conditions(rest, Lookups::NONE, Target::Entries { start, end }).push_to(&mut qb);
         if let Some((ts, seq)) = after {
             qb.push(" AND (ts, seq) < (").push_bind(ts).push(", ").push_bind(seq).push(")");
         }
