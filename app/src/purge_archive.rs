@@ -6,7 +6,8 @@
 //! inclusion proof against that checkpoint, so an archive verifies offline long after the
 //! log has let the entries go. The file is written under a temporary name, synced and only
 //! then given its name; the purge then deletes exactly the entries it holds. If any of it
-//! fails, nothing is purged.
+//! fails, nothing is purged; nor when the server stops while it is written (between two
+//! batches): the next run writes it again.
 
 use crate::checkpoint::{b64, checkpoint_now, CheckpointError, Signing};
 use crate::entry::entry_id;
@@ -42,6 +43,8 @@ pub enum ArchiveError {
     Checkpoint(#[from] CheckpointError),
     #[error("the archive could not be written: an entry cannot be serialised: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("the server is stopping: the archive was left unfinished and removed")]
+    Stopped,
 }
 
 /// An archive written.
@@ -57,7 +60,10 @@ pub struct Archive {
 }
 
 /// Writes the entries older than `cutoff` that a purge may delete now (every one but the
-/// newest) to `dir`: `None` when none is due (no file is written then).
+/// newest) to `dir`: `None` when none is due (no file is written then). `stopping` is
+/// asked before each batch: once it answers yes, the file is given up
+/// ([`ArchiveError::Stopped`]), so that a stopping server does not wait for an archive of
+/// hundreds of thousands of entries.
 pub async fn write(
     store: &Store,
     signing: &Signing,
@@ -65,6 +71,7 @@ pub async fn write(
     cutoff: DateTime<Utc>,
     retention_days: u32,
     now: DateTime<Utc>,
+    stopping: &(dyn Fn() -> bool + Sync),
 ) -> Result<Option<Archive>, ArchiveError> {
     // The proofs rest on a checkpoint of the log as it stands; the entries due are those
     // before its newest entry (never purged), so the archive is exactly what goes.
@@ -100,7 +107,7 @@ pub async fn write(
         "written_at": now.to_rfc3339_opts(SecondsFormat::Secs, true),
     }))?;
     let writer = Writer::create(&partial).map_err(io)?;
-    let written = fill(writer, header, store, &seqs, size, &checkpoint.head.root, dir)
+    let written = fill(writer, header, store, &seqs, (size, &checkpoint.head.root), dir, stopping)
         .await
         .and_then(|sha256| publish(&partial, &dir.join(&file)).map(|()| sha256).map_err(io));
     match written {
@@ -119,13 +126,16 @@ async fn fill(
     header: Vec<u8>,
     store: &Store,
     seqs: &[u64],
-    size: u64,
-    root: &[u8; 32],
+    (size, root): (u64, &[u8; 32]),
     dir: &Path,
+    stopping: &(dyn Fn() -> bool + Sync),
 ) -> Result<String, ArchiveError> {
     let io = |source: std::io::Error| ArchiveError::Io { dir: dir.display().to_string(), source };
     writer = writer.line(header).await.map_err(io)?;
     for batch in batches(seqs) {
+        if stopping() {
+            return Err(ArchiveError::Stopped);
+        }
         let lines = proven_lines(store, batch, size, root).await?;
         writer = writer.lines(lines).await.map_err(io)?;
     }

@@ -227,13 +227,15 @@ pub async fn run_until(
     };
     let (mut archive, mut below) = (None, None);
     if let Some(dir) = archive_dir {
-        match crate::purge_archive::write(store, signing, &dir, cutoff, retention_days, now).await {
+        match crate::purge_archive::write(store, signing, &dir, cutoff, retention_days, now, stopping).await {
             Ok(Some(written)) => {
                 below = Some(written.below);
                 archive = Some(written);
             }
             // Nothing due: nothing to archive, nor to delete.
             Ok(None) => below = Some(0),
+            // Nothing was purged, as when the server stops before a run: nothing to record.
+            Err(crate::purge_archive::ArchiveError::Stopped) => return Err(PurgeError::Stopping),
             Err(e) => {
                 record_failure(store, days_and_cutoff, 0, &format!("nothing was purged: {e}"), None, now).await;
                 return Err(PurgeError::Archive(e));
@@ -315,7 +317,7 @@ pub async fn run_until(
 mod tests {
     use super::*;
     use crate::checkpoint::LogKey;
-    use crate::filter::{EntryQuery, PageRequest};
+    use crate::filter::{EntryFilter, EntryQuery, PageRequest};
     use crate::store::conformance::samples;
 
     #[test]
@@ -471,8 +473,27 @@ mod tests {
             (Some(archive.file.as_str()), Some(archive.sha256.as_str()))
         );
 
-        // The directory gone: nothing is purged, and the failure says why.
+        // The server stopping while the archive is written (at its first batch, after the
+        // run's own question): the unfinished file goes, nothing is purged or recorded.
         store.log.append(samples(30..40)).await.expect("appends");
+        let recorded = store.log.count(&EntryFilter::default()).await.expect("counts");
+        // The newest entry is never due: 9 of the 10.
+        let due = store.retention.purge_due(now - Duration::days(90)).await.expect("counts");
+        assert_eq!(due, 9);
+        let asked = std::sync::atomic::AtomicU32::new(0);
+        let stopping = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0;
+        let stopped = run_until(&store, &signing, 90, now, &stopping).await.expect_err("stopped");
+        assert!(matches!(stopped, PurgeError::Stopping), "{stopped}");
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2, "asked at the start and at the batch");
+        assert_eq!(store.retention.purge_due(now - Duration::days(90)).await.expect("counts"), due, "nothing purged");
+        assert_eq!(store.log.count(&EntryFilter::default()).await.expect("counts"), recorded, "nothing recorded");
+        let files: Vec<String> = std::fs::read_dir(&archives)
+            .expect("lists")
+            .map(|f| f.expect("file").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(files, std::slice::from_ref(&archive.file), "only the first run's archive");
+
+        // The directory gone: nothing is purged, and the failure says why.
         std::fs::remove_dir_all(&archives).expect("removed");
         let failed = run(&store, &signing, 90, now).await.expect_err("no archive, no purge");
         assert!(matches!(failed, PurgeError::Archive(_)), "{failed}");
