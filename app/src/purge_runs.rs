@@ -198,7 +198,9 @@ pub async fn run(
 /// [`run`], asking `stopping` between steps and during pauses: once it answers yes (the
 /// server is stopping), the run ends there, its checkpoint signed and the run recorded
 /// with what it deleted (`stopped_early`). A long purge paced behind appends would
-/// otherwise hold a stopping server for as long as it has left.
+/// otherwise hold a stopping server for as long as it has left. Asked while the archive is
+/// written (between its batches), the unfinished file is removed and the run ends as
+/// [`PurgeError::Stopping`] with nothing deleted or recorded, as if it had not begun.
 pub async fn run_until(
     store: &Store,
     signing: &Signing,

@@ -60,7 +60,11 @@ async fn purge_once(store: &Store, signing: &Signing, shutdown: &Shutdown) {
         ),
         Ok(_) => tracing::debug!(retention_days = days, "no entries were due for the retention purge"),
         Err(PurgeError::Busy) => tracing::info!("a retention purge is already running"),
-        Err(PurgeError::Stopping) => {}
+        // Stopped before it deleted anything (an unfinished archive is removed): the next
+        // run does it all.
+        Err(PurgeError::Stopping) => {
+            tracing::info!("the retention purge was left for the next run: the server is stopping")
+        }
         Err(e) => tracing::error!(error = %e, "the retention purge failed"),
     }
 }
