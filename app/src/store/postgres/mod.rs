@@ -17,6 +17,7 @@ mod accounts {
 }
 mod append;
 mod copy_purged;
+mod kept_days;
 mod plan;
 mod purge;
 mod read;
@@ -104,6 +105,8 @@ pub struct PgStore {
     /// Until when the purge deletes rows without trying to drop a whole month first: a
     /// drop refused for want of its lock is not tried again at every step.
     drops_paused_until: Mutex<Option<std::time::Instant>>,
+    /// Searches' timelines by whole days, kept between reads.
+    kept_days: kept_days::KeptDays,
 }
 
 impl PgStore {
@@ -173,6 +176,7 @@ impl PgStore {
             options,
             leads: tokio::sync::Mutex::new(HashMap::new()),
             drops_paused_until: Mutex::new(None),
+            kept_days: kept_days::KeptDays::default(),
         })
     }
 
@@ -406,7 +410,7 @@ impl AuditLog for PgStore {
     }
 
     async fn histogram(&self, filter: &EntryFilter, span: Span) -> Result<Histogram, StoreError> {
-        read::histogram(&self.pool, filter, span).await
+        read::histogram(&self.pool, &self.kept_days, filter, span).await
     }
 
     async fn earliest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

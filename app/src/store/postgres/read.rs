@@ -1,6 +1,7 @@
 //! Reading the log on PostgreSQL: pages, totals, the timeline and single entries. A page
 //! and its total are read in one snapshot, so that they describe the same moment.
 
+use super::kept_days::KeptDays;
 use super::plan::{self, PagePlan, Shape};
 use super::search::{key_counts, key_days, key_total, resolve, Resolved};
 use crate::entry::{AuditEntry, EntryPage, SEARCH_CANDIDATE_BUDGET, SEARCH_TOTAL_BOUND};
@@ -276,7 +277,8 @@ async fn walked_count(
     Ok(if candidates < read { (hits, true) } else { (hits.min(SEARCH_TOTAL_BOUND), false) })
 }
 
-/// How many entries match, exactly.
+/// How many entries match, exactly. Run it in a [`snapshot`]: the actor's lookup and the
+/// counts are separate statements.
 pub async fn count(conn: &mut PgConnection, filter: &EntryFilter) -> Result<u64, StoreError> {
     let search = resolve(conn, &filter.search).await?;
     let lookups = actor_lookups(conn, filter).await?;
@@ -421,7 +423,12 @@ pub async fn entries_after(pool: &PgPool, sequence: u64, limit: u32) -> Result<V
 /// The timeline: matching entries counted by bucket and severity. With day buckets and a
 /// filter the per-day counts answer, whole days are read from the counts and only the
 /// partial days at the edges from the entries.
-pub async fn histogram(pool: &PgPool, filter: &EntryFilter, span: Span) -> Result<Histogram, StoreError> {
+pub async fn histogram(
+    pool: &PgPool,
+    kept: &KeptDays,
+    filter: &EntryFilter,
+    span: Span,
+) -> Result<Histogram, StoreError> {
     let mut histogram = Histogram::empty(span);
     let (start, end) = bounds(filter);
     let (from, to) = (span.start.timestamp_micros(), span.end.timestamp_micros());
@@ -453,6 +460,14 @@ pub async fn histogram(pool: &PgPool, filter: &EntryFilter, span: Span) -> Resul
                 }
                 DayCounts::Key(key) => key_counts(&mut tx, key, filter, split.first_day, split.end_day).await?,
             };
+            counted.extend(days.into_iter().map(|(day, code, n)| (day * DAY_MICROS, code, n)));
+            split.edges()
+        }
+        // Other searches by day: kept counts of the days as they were (`kept_days.rs`).
+        (None, Some(split @ DaySplit { first_day: Some(first), end_day: Some(end_day), .. }))
+            if by_day && matches!(search, Resolved::Words { .. }) =>
+        {
+            let days = kept.counts(&mut tx, filter, lookups, &search, (first, end_day)).await?;
             counted.extend(days.into_iter().map(|(day, code, n)| (day * DAY_MICROS, code, n)));
             split.edges()
         }
