@@ -19,11 +19,13 @@ use sqlx::{PgConnection, QueryBuilder};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-/// Past this many kept days (over every search), all are forgotten at once.
+/// Past this many kept days (over every search), or this many bytes of searches (a long
+/// filter is kept once, however many days it counted), all are forgotten at once.
 #[cfg(not(test))]
 const DAYS_KEPT: usize = 200_000;
 #[cfg(test)]
 const DAYS_KEPT: usize = 40;
+const SEARCH_BYTES_KEPT: usize = 4 << 20;
 
 /// The days counted, by search.
 #[derive(Default)]
@@ -35,6 +37,7 @@ pub struct KeptDays {
 struct Kept {
     by_search: HashMap<String, HashMap<i64, Day>>,
     days: usize,
+    search_bytes: usize,
 }
 
 /// One day's matches, and what the day was when they were counted.
@@ -76,22 +79,31 @@ impl KeptDays {
         .fetch_all(&mut *conn)
         .await?;
         let mut counted: HashMap<i64, Day> = HashMap::new();
-        let mut stale = Vec::new();
+        // The days to count again, in runs with no kept day between (days without
+        // entries may be: they have nothing to count), each run counted in one statement.
+        let mut stale: Vec<Vec<(i64, i64, i64)>> = Vec::new();
         {
             let kept = self.lock();
             let of_search = kept.by_search.get(&key);
+            let mut in_run = false;
             for &(day, entries, purges) in &days {
                 match of_search.and_then(|d| d.get(&day)) {
                     Some(known) if known.entries == entries && known.purges == purges => {
                         counted.insert(day, known.clone());
+                        in_run = false;
                     }
-                    _ => stale.push((day, entries, purges)),
+                    _ => {
+                        match stale.last_mut() {
+                            Some(run) if in_run => run.push((day, entries, purges)),
+                            _ => stale.push(vec![(day, entries, purges)]),
+                        }
+                        in_run = true;
+                    }
                 }
             }
         }
-        // The stale days in runs of consecutive days, each counted in one statement.
         let mut fresh = Vec::new();
-        for run in stale.chunk_by(|a, b| b.0 == a.0 + 1) {
+        for run in &stale {
             let (first, last) = (run[0].0, run[run.len() - 1].0);
             let from = first * DAY_MICROS;
             let mut qb = QueryBuilder::new("SELECT ");
@@ -100,16 +112,25 @@ impl KeptDays {
             push_entries_where(&mut qb, &every, lookups, search, Some(from), Some((last + 1) * DAY_MICROS));
             qb.push(" GROUP BY 1, 2");
             let rows: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+            let mut by_day: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+            for (day, code, n) in rows {
+                by_day.entry(day).or_default().push((code, n));
+            }
             for &(day, entries, purges) in run {
-                let by_severity = rows.iter().filter(|r| r.0 == day).map(|r| (r.1, r.2)).collect();
+                let by_severity = by_day.remove(&day).unwrap_or_default();
                 fresh.push((day, Day { entries, purges, by_severity }));
             }
         }
         if !fresh.is_empty() {
             let mut kept = self.lock();
-            let known = kept.by_search.get(&key).map_or(0, |d| fresh.iter().filter(|f| d.contains_key(&f.0)).count());
-            if kept.days + fresh.len() - known > DAYS_KEPT {
+            let of_search = kept.by_search.get(&key);
+            let known = of_search.map_or(0, |d| fresh.iter().filter(|f| d.contains_key(&f.0)).count());
+            let new_key = if of_search.is_none() { key.len() } else { 0 };
+            if kept.days + fresh.len() - known > DAYS_KEPT || kept.search_bytes + new_key > SEARCH_BYTES_KEPT {
                 *kept = Kept::default();
+            }
+            if !kept.by_search.contains_key(&key) {
+                kept.search_bytes += key.len();
             }
             let of_search = kept.by_search.entry(key).or_default();
             let before = of_search.len();
