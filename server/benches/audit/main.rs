@@ -25,7 +25,7 @@
 //! - `BENCH_ONLY=purge`: only the purge under load (its own section of the report, written).
 //! - `BENCH_ONLY=delivery`: only delivery: rates to healthy receivers, the product while a
 //!   destination is down, the catch-up after (its own section of the report, written).
-//! - `BENCH_ONLY=templates` (or `catalogue`, `bulk`, `load`, `breakdown`, `export`): time only those parts and print
+//! - `BENCH_ONLY=templates` (or `catalogue`, `bulk`, `load`, `breakdown`, `export`, `storage`): time only those parts and print
 //!   them, for a quick look; the report is left alone. `BENCH_CASE=<words>` keeps only
 //!   the cases whose name holds them.
 
@@ -37,6 +37,7 @@ mod load;
 mod memory;
 mod purge;
 mod report;
+mod storage;
 
 use app::accounts::Role;
 use app::store::{self, NewSession, NewUser, Store};
@@ -241,6 +242,11 @@ async fn main() {
         .expect("token");
     let templated = server::http::app(AppState::new(templates.store.clone(), "target/site"));
 
+    // What each store takes on disk, before the load below adds to the catalogue store.
+    let mut storage_rows = String::new();
+    for (name, seeded) in [("catalogue", &catalogue), ("templates", &templates)] {
+        storage_rows.push_str(&storage::row(name, &seeded.url, entries_in(&seeded.store).await).await);
+    }
     let (catalogue_cases, template_cases) = cases(until);
     let catalogue_session = auditor_session(&catalogue.store).await;
     let template_session = auditor_session(&templates.store).await;
@@ -295,7 +301,8 @@ async fn main() {
          full-text search, per-day counts and the SHA-256 hash chain), and {BATCH}-event batches posted over \
          HTTP by two clients into the seeded store ({n} events).\n\n\
          | measure | value | target |\n|---|---|---|\n{ingest_rows}\
-         | bulk ingest over HTTP at this size, 2 clients | {bulk:.0} events/s | ≥ 20,000 events/s ({bulk_ok}) |\n\n\
+         | bulk ingest over HTTP at this size, 2 clients | {bulk:.0} events/s | ≥ 20,000 events/s ({bulk_ok}) |\n\
+         {storage_rows}\n\
          {breakdown}\n\
          ### First page of `GET /audit/entries`, catalogue profile\n\n\
          Through the real axum router in-process (token check, validation, query, total, JSON), \
@@ -504,6 +511,7 @@ async fn quick(only: &str, events: u64, until: DateTime<Utc>) {
             "templates" => drop(time_cases(&app, &token, &auditor_session(&seeded.store).await, &templates).await),
             "catalogue" => drop(time_cases(&app, &token, &auditor_session(&seeded.store).await, &catalogue).await),
             "bulk" => eprintln!("bulk ingest: {:.0} events/s", ingest::bulk_rate(&app, &token, 15).await),
+            "storage" => eprint!("{}", storage::row("catalogue", &seeded.url, entries_in(&seeded.store).await).await),
             "breakdown" => eprintln!("{}", breakdown::section(seeded.phases.as_ref(), None, until).await),
             "export" => {
                 let day = |days_ago: i64| (until - Duration::days(days_ago)).date_naive().to_string();

@@ -1,0 +1,47 @@
+//! Bytes per entry: what a seeded store takes on disk, divided by its entries. On SQLite
+//! the database file (its write-ahead log, which a checkpoint empties into it, is said
+//! apart); on PostgreSQL the database
+//! (`pg_database_size`: the entries' partitions with their indexes, the text index, the
+//! per-day and per-key counts, the Merkle tree and the catalog).
+
+use sqlx::Connection;
+
+/// The store's size in bytes on disk and, on SQLite, its write-ahead log's; or why it
+/// could not be read.
+pub async fn size(url: &str) -> Result<(u64, Option<u64>), String> {
+    match url.strip_prefix("sqlite:") {
+        Some(path) => {
+            let path = path.split('?').next().unwrap_or(path);
+            let database = std::fs::metadata(path).map_err(|e| format!("{path}: {e}"))?.len();
+            let wal = match std::fs::metadata(format!("{path}-wal")) {
+                Ok(meta) => meta.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(format!("{path}-wal: {e}")),
+            };
+            Ok((database, Some(wal)))
+        }
+        None => {
+            let mut conn = sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?;
+            let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((u64::try_from(bytes).map_err(|e| e.to_string())?, None))
+        }
+    }
+}
+
+/// The ingest table's row for one profile's store of `entries`.
+pub async fn row(profile: &str, url: &str, entries: u64) -> String {
+    match size(url).await {
+        Ok((bytes, wal)) => format!(
+            "| bytes per entry on disk, {profile} profile | {:.0} bytes ({:.1} MB for {entries} entries, every index, \
+             the text search and the counts included{}) | measured |\n",
+            bytes as f64 / entries.max(1) as f64,
+            bytes as f64 / 1e6,
+            wal.map(|w| format!("; and {:.1} MB of write-ahead log not yet checkpointed", w as f64 / 1e6))
+                .unwrap_or_default()
+        ),
+        Err(why) => format!("| bytes per entry on disk, {profile} profile | not measured: {why} | |\n"),
+    }
+}
