@@ -43,4 +43,6 @@ bench: build
 	scripts/setup.sh bench
 	cargo bench -p server --bench audit
 	PG_DURABLE=1 scripts/with-postgres.sh env BENCH_ENGINE=postgres cargo bench -p server --bench audit
+	BENCH_ENTRIES=10000000 BENCH_ONLY=store cargo bench -p server --bench audit
+	PG_DURABLE=1 scripts/with-postgres.sh env BENCH_ENGINE=postgres BENCH_ENTRIES=10000000 BENCH_ONLY=store cargo bench -p server --bench audit
 	scripts/bench-ui.sh

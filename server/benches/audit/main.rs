@@ -4,7 +4,8 @@
 //! entries. Then, through the real router: the first page of `GET /audit/entries` for
 //! each filter and search, the Audit tab's own page, exports, bulk ingest at this size, a
 //! mixed load of readers, producers and an export, and durable single-event ingest. The
-//! figures go to this size's section of docs/benchmarks.md.
+//! figures go to this size's section of docs/benchmarks.md. `make bench` then runs the
+//! store's own section at 10M entries on each engine (`BENCH_ONLY=store`, below).
 //!
 //! - `BENCH_ENTRIES` (or `BENCH_EVENTS`): entries per store (default 1,000,000; the 10M
 //!   figures come from `BENCH_ENTRIES=10000000`).
