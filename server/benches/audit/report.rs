@@ -1,11 +1,11 @@
-//! docs/benchmarks.md is made of sections, each written by one kind of run (the 1M runs of
-//! `make bench` on each engine, a 10M run, the browser's first-load figures): a run
+//! docs/benchmarks.md is made of sections, each written by one kind of run (the 1M and
+//! 10M runs of `make bench` on each engine, the browser's first-load figures): a run
 //! replaces its own section and keeps the others.
 
 const HEADER: &str = "# Benchmarks\n\n\
 Written by `make bench` (`cargo bench -p server --bench audit`, the same with `BENCH_ENGINE=postgres` \
-under `PG_DURABLE=1 scripts/with-postgres.sh`, then `scripts/bench-ui.sh`). Each section is replaced by \
-the run that wrote it; the 10M section by `BENCH_ENTRIES=10000000 cargo bench -p server --bench audit`. \
+under `PG_DURABLE=1 scripts/with-postgres.sh`, both again with `BENCH_ENTRIES=10000000 BENCH_ONLY=store` \
+for the 10M sections, then `scripts/bench-ui.sh`). Each section is replaced by the run that wrote it. \
 Do not edit by hand.\n\n";
 
 pub fn write_section(marker: &str, content: &str) {

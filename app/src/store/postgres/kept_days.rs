@@ -199,15 +199,21 @@ mod tests {
         store.entries_after(0, 100_000).await.expect("reads")
     }
 
+    /// A store of the first `n` samples, and the days around them.
+    async fn with_samples(n: i64) -> (TestDatabase, PgStore, (i64, i64)) {
+        let db = TestDatabase::create().await;
+        let store = PgStore::open(db.url()).await.expect("opens");
+        store.append(samples(0..n)).await.expect("appends");
+        let days = (floor_day(micros("2025-02-20T00:00:00Z")), floor_day(micros("2025-03-20T00:00:00Z")));
+        (db, store, days)
+    }
+
     /// Kept counts are used only while their day is unchanged: a late entry in an old day
     /// and a purge are both seen, and every answer equals a count of the entries.
     #[tokio::test]
     async fn kept_days_answer_as_the_entries_do_through_late_entries_and_purges() {
-        let db = TestDatabase::create().await;
-        let store = PgStore::open(db.url()).await.expect("opens");
-        store.append(samples(0..600)).await.expect("appends");
+        let (_db, store, days) = with_samples(600).await;
         let kept = KeptDays::default();
-        let days = (floor_day(micros("2025-02-20T00:00:00Z")), floor_day(micros("2025-03-20T00:00:00Z")));
         let searches = ["q=vault+kv", "q=kv+prod&severity=error", "q=event&actor=bob%40contoso.com"];
         for text in searches {
             let f = filter(text);
@@ -258,11 +264,8 @@ mod tests {
     /// Past the bound, every kept day is forgotten and counting goes on.
     #[tokio::test]
     async fn kept_days_are_forgotten_past_their_bound() {
-        let db = TestDatabase::create().await;
-        let store = PgStore::open(db.url()).await.expect("opens");
-        store.append(samples(0..300)).await.expect("appends");
+        let (_db, store, days) = with_samples(300).await;
         let kept = KeptDays::default();
-        let days = (floor_day(micros("2025-02-20T00:00:00Z")), floor_day(micros("2025-03-20T00:00:00Z")));
         for text in ["q=vault", "q=kv", "q=prod", "q=event", "q=stripe"] {
             let f = filter(text);
             assert_eq!(counts(&kept, &store, &f, days).await, expected(&stored(&store).await, &f, days), "{text}");
