@@ -10,10 +10,12 @@ use crate::entry::{entry_id, Actor};
 #[cfg(feature = "ssr")]
 use crate::internal_event::{EventError, InternalEvent};
 #[cfg(feature = "ssr")]
-use crate::store::{Store, StoreError};
+use crate::store::{RecordChange, SettingsChange, SettingsChanged, Store, StoreError};
 #[cfg(feature = "ssr")]
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+#[cfg(feature = "ssr")]
+use std::sync::Arc;
 use thiserror::Error;
 
 /// How many days of entries are kept; older ones go at the next purge.
@@ -60,12 +62,6 @@ pub enum SettingError {
     #[cfg(feature = "ssr")]
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The change could not be recorded, and so was undone.
-    #[error("the change was not made: it could not be recorded in the audit log: {0}")]
-    Undone(String),
-    /// The change was made but could not be recorded, nor undone.
-    #[error("the change was made but could not be recorded in the audit log: {0}")]
-    Unrecorded(String),
 }
 
 fn names() -> String {
@@ -278,44 +274,48 @@ pub async fn change(
         return Ok(None);
     }
     check_writable(setting, &new)?;
-    // The value this change replaced, as the store answers it: another change may have
-    // come in between, and made this one no change at all.
-    let new_text = Setting::stored(&new);
-    let old = store
-        .settings
-        .put_setting(setting.name, &new_text, now)
-        .await?
-        .map_or_else(|| setting.default_value(), |text| setting.read(&text));
-    if old == new {
-        return Ok(None);
-    }
-    let recorded = async {
-        let entry = InternalEvent::new("settings.updated")
-            .map_err(|e| e.to_string())?
-            .actor(by.clone())
-            .detail("setting", setting.name)
-            .detail("old_value", old.clone())
-            .detail("new_value", new.clone())
-            .detail("modified_by", by.name.clone())
-            .build(now)
-            .map_err(|e: EventError| e.to_string())?;
-        store.log.append(vec![entry]).await.map_err(|e| e.to_string())
-    }
-    .await;
-    match recorded {
-        Ok(receipt) => Ok(Some(Change {
+    // The entry is built from the value the change replaced, as the store answers it
+    // inside the change's transaction: another change may have come in between, and made
+    // this one no change at all (then nothing is stored).
+    let record: RecordChange = {
+        let (new, by) = (new.clone(), by.clone());
+        Arc::new(move |changed: &SettingsChanged| {
+            let old = replaced(setting, changed);
+            if old == new {
+                return Ok(None);
+            }
+            InternalEvent::new("settings.updated")
+                .map(|event| {
+                    event
+                        .actor(by.clone())
+                        .detail("setting", setting.name)
+                        .detail("old_value", old)
+                        .detail("new_value", new.clone())
+                        .detail("modified_by", by.name.clone())
+                })
+                .and_then(|event| event.build(now))
+                .map(Some)
+                .map_err(|e: EventError| StoreError::backend(e.to_string()))
+        })
+    };
+    let put = SettingsChange::Put { name: setting.name, value: Setting::stored(&new), now };
+    match store.settings.change(put, record).await? {
+        (changed, Some(receipt)) => Ok(Some(Change {
             setting: setting.name,
-            old,
+            old: replaced(setting, &changed),
             new,
             entry_id: entry_id(receipt.sequences.first().copied().unwrap_or(0)),
         })),
-        // Unrecorded, it is undone (no change without its entry), unless another change
-        // came after it: that one is not overwritten.
-        Err(why) => match store.settings.restore_setting(setting.name, &new_text, &Setting::stored(&old), now).await {
-            Ok(true) => Err(SettingError::Undone(why)),
-            Ok(false) => Err(SettingError::Unrecorded(format!("{why}; another change came after it"))),
-            Err(e) => Err(SettingError::Unrecorded(format!("{why}; it could not be undone: {e}"))),
-        },
+        (_, None) => Ok(None),
+    }
+}
+
+/// The value a put replaced: its default when none was stored.
+#[cfg(feature = "ssr")]
+fn replaced(setting: &Setting, changed: &SettingsChanged) -> Value {
+    match changed {
+        SettingsChanged::Put { previous: Some(text) } => setting.read(text),
+        _ => setting.default_value(),
     }
 }
 

@@ -1,13 +1,15 @@
 //! Adding and removing the cloud subscriptions, the one way every caller does it (Settings >
 //! Subscriptions, `/admin/subscriptions`): checked, stored, then recorded as
-//! `subscription.added` / `subscription.removed` with whoever made the change; a change
-//! that cannot be recorded is undone.
+//! `subscription.added` / `subscription.removed` with whoever made the change, the change
+//! and its entry in one transaction.
 
 use crate::entry::Actor;
-use crate::internal_event::{record, InternalEvent};
-use crate::store::{Store, StoreError};
+use crate::ingest::ValidEntry;
+use crate::internal_event::InternalEvent;
+use crate::store::{RecordChange, SettingsChange, SettingsChanged, Store, StoreError};
 use crate::subscriptions::{check_subscription_id, NewSubscription, Subscription, SubscriptionError};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use thiserror::Error;
 
 /// Why a change was refused or failed.
@@ -17,12 +19,6 @@ pub enum ChangeError {
     Refused(#[from] SubscriptionError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The change could not be recorded, and so was undone.
-    #[error("the change was not made: it could not be recorded in the audit log: {0}")]
-    Undone(String),
-    /// The change was made but could not be recorded, nor undone.
-    #[error("the change was made but could not be recorded in the audit log: {0}")]
-    Unrecorded(String),
 }
 
 pub async fn list(store: &Store) -> Result<Vec<Subscription>, StoreError> {
@@ -39,55 +35,49 @@ pub async fn add(
     let (id, display_name, cloud) = new.check()?;
     let added =
         Subscription { subscription_id: id.clone(), display_name, cloud, added_at: now, added_by: by.name.clone() };
-    if !store.settings.add_subscription(&added).await? {
-        return Err(SubscriptionError::Duplicate(id).into());
-    }
-    let recorded = record(
-        store,
-        InternalEvent::new("subscription.added").map(|e| {
-            e.detail("subscription_id", added.subscription_id.as_str())
-                .detail("display_name", added.display_name.as_str())
-                .detail("cloud", added.cloud.as_str())
-                .detail("added_by", by.name.as_str())
-        }),
-        &by,
-        now,
-    )
-    .await;
-    match recorded {
-        Ok(()) => Ok(added),
-        // No change without its entry: the subscription goes again.
-        Err(why) => match store.settings.remove_subscription(&added.subscription_id).await {
-            Ok(_) => Err(ChangeError::Undone(why)),
-            Err(e) => Err(ChangeError::Unrecorded(format!("{why}; it could not be undone: {e}"))),
-        },
+    let record: RecordChange = {
+        let added = added.clone();
+        Arc::new(move |changed: &SettingsChanged| match changed {
+            SettingsChanged::Added(true) => recorded("subscription.added", &added, "added_by", &by, now),
+            _ => Ok(None),
+        })
+    };
+    match store.settings.change(SettingsChange::AddSubscription(added.clone()), record).await? {
+        (SettingsChanged::Added(true), Some(_)) => Ok(added),
+        _ => Err(SubscriptionError::Duplicate(id).into()),
     }
 }
 
 /// Removes the subscription `id` for `by`, recorded as `subscription.removed`.
 pub async fn remove(store: &Store, id: &str, by: Actor, now: DateTime<Utc>) -> Result<Subscription, ChangeError> {
     let id = check_subscription_id(id)?;
-    let Some(removed) = store.settings.remove_subscription(&id).await? else {
-        return Err(SubscriptionError::NotFound(id).into());
-    };
-    let recorded = record(
-        store,
-        InternalEvent::new("subscription.removed").map(|e| {
-            e.detail("subscription_id", removed.subscription_id.as_str())
-                .detail("display_name", removed.display_name.as_str())
-                .detail("cloud", removed.cloud.as_str())
-                .detail("removed_by", by.name.as_str())
-        }),
-        &by,
-        now,
-    )
-    .await;
-    match recorded {
-        Ok(()) => Ok(removed),
-        Err(why) => match store.settings.add_subscription(&removed).await {
-            Ok(true) => Err(ChangeError::Undone(why)),
-            Ok(false) => Err(ChangeError::Unrecorded(format!("{why}; it was added again meanwhile"))),
-            Err(e) => Err(ChangeError::Unrecorded(format!("{why}; it could not be undone: {e}"))),
-        },
+    let record: RecordChange = Arc::new(move |changed: &SettingsChanged| match changed {
+        SettingsChanged::Removed(Some(removed)) => recorded("subscription.removed", removed, "removed_by", &by, now),
+        _ => Ok(None),
+    });
+    match store.settings.change(SettingsChange::RemoveSubscription(id.clone()), record).await? {
+        (SettingsChanged::Removed(Some(removed)), Some(_)) => Ok(removed),
+        _ => Err(SubscriptionError::NotFound(id).into()),
     }
+}
+
+/// The entry that records a subscription added or removed (`by_key`: who did it).
+fn recorded(
+    event_type: &str,
+    subscription: &Subscription,
+    by_key: &str,
+    by: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Option<ValidEntry>, StoreError> {
+    InternalEvent::new(event_type)
+        .map(|e| {
+            e.actor(by.clone())
+                .detail("subscription_id", subscription.subscription_id.as_str())
+                .detail("display_name", subscription.display_name.as_str())
+                .detail("cloud", subscription.cloud.as_str())
+                .detail(by_key, by.name.as_str())
+        })
+        .and_then(|e| e.build(now))
+        .map(Some)
+        .map_err(|e| StoreError::backend(e.to_string()))
 }

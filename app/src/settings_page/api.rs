@@ -161,11 +161,6 @@ fn invalid(e: crate::settings::SettingError) -> AdminError {
             let label = crate::settings::setting(&field).map_or(field.clone(), |s| s.label.to_owned());
             crate::admin::api::answer(AdminError::Invalid { field, message: format!("{label}: {message}") })
         }
-        // Said as it is: made but not recorded is not the same as not made.
-        e @ (SettingError::Undone(_) | SettingError::Unrecorded(_)) => {
-            tracing::error!(error = %e, "a settings change could not be recorded");
-            crate::admin::api::answer(AdminError::Conflict(e.to_string()))
-        }
         e @ SettingError::Unknown(_) => {
             crate::admin::api::answer(AdminError::Invalid { field: "name".into(), message: e.to_string() })
         }

@@ -5,7 +5,8 @@
 //! to one definition of what a filter matches.
 
 use super::{
-    Head, NewSession, NewToken, NewUser, Problem, PurgeStep, RawEntry, ScanSink, Store, StoreError, UserUpdate,
+    Head, NewSession, NewToken, NewUser, Problem, PurgeStep, RawEntry, RecordChange, ScanSink, SettingsChange,
+    SettingsChanged, Store, StoreError, UserUpdate,
 };
 use crate::accounts::{Lockout, Role, User};
 use crate::entry::{Actor, ActorType, AuditEntry, EntryPage, IngestToken, Resource, Severity, SEARCH_TOTAL_BOUND};
@@ -737,31 +738,59 @@ pub async fn the_purge_deletes_by_time_in_steps_and_verification_goes_across_wha
     assert_eq!((report.entries, report.purged), (66, 63));
 }
 
+/// A recorder that records every change that changed something as one entry (`sample`,
+/// numbered after the entries already there: `n` counts them).
+fn recorder(n: Arc<std::sync::atomic::AtomicI64>) -> RecordChange {
+    Arc::new(move |changed: &SettingsChanged| {
+        let changed_something = !matches!(changed, SettingsChanged::Added(false) | SettingsChanged::Removed(None));
+        Ok(changed_something.then(|| sample(n.fetch_add(1, std::sync::atomic::Ordering::SeqCst))))
+    })
+}
+
 pub async fn settings_answer_the_value_each_change_replaced(store: Store) {
     let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().expect("time");
+    let put = |value: &str| SettingsChange::Put { name: "audit_retention_days", value: value.to_owned(), now };
+    let record = recorder(Arc::default());
     assert!(store.settings.settings().await.expect("reads").is_empty(), "defaults are not stored");
-    assert_eq!(store.settings.put_setting("audit_retention_days", "120", now).await.expect("puts"), None);
-    assert_eq!(store.settings.put_setting("audit_retention_days", "60", now).await.expect("puts"), Some("120".into()));
+    let (changed, receipt) = store.settings.change(put("120"), record.clone()).await.expect("puts");
+    assert_eq!(changed, SettingsChanged::Put { previous: None });
+    assert_eq!(receipt.expect("recorded").sequences, [1], "the change's entry");
+    let (changed, _) = store.settings.change(put("60"), record.clone()).await.expect("puts");
+    assert_eq!(changed, SettingsChanged::Put { previous: Some("120".into()) });
     // Changes at once: each answers the value another left, and one of them stands.
     let changes = ["31", "32", "33", "34"].map(|value| {
-        let settings = store.settings.clone();
-        tokio::spawn(async move { settings.put_setting("audit_retention_days", value, now).await })
+        let (settings, record, change) = (store.settings.clone(), record.clone(), put(value));
+        tokio::spawn(async move { settings.change(change, record).await })
     });
     let mut replaced: Vec<String> = Vec::new();
     for change in futures_util::future::join_all(changes).await {
-        replaced.push(change.expect("joins").expect("puts").expect("a value was replaced"));
+        match change.expect("joins").expect("puts") {
+            (SettingsChanged::Put { previous: Some(previous) }, Some(_)) => replaced.push(previous),
+            other => panic!("a change that replaced nothing, or was not recorded: {other:?}"),
+        }
     }
-    let stored = store.settings.settings().await.expect("reads");
-    let last = stored[0].1.clone();
-    replaced.push(last);
+    let standing = store.settings.settings().await.expect("reads")[0].1.clone();
+    replaced.push(standing.clone());
     replaced.sort();
     assert_eq!(replaced, ["31", "32", "33", "34", "60"], "every value was replaced once, and one stands");
-    // An undo puts a value back only over the value it undoes.
-    let standing = store.settings.settings().await.expect("reads")[0].1.clone();
-    assert!(!store.settings.restore_setting("audit_retention_days", "35", "90", now).await.expect("restores"));
-    assert_eq!(store.settings.settings().await.expect("reads")[0].1, standing, "a later change is never overwritten");
-    assert!(store.settings.restore_setting("audit_retention_days", &standing, "90", now).await.expect("restores"));
-    assert_eq!(store.settings.settings().await.expect("reads")[0].1, "90");
+    assert_eq!(store.log.count(&filter("")).await.expect("counts"), 6, "each change has its entry");
+
+    // A change whose entry cannot be made is not made: one transaction holds both.
+    let failing: RecordChange = Arc::new(|_: &SettingsChanged| Err(StoreError::backend("no entry")));
+    store.settings.change(put("200"), failing).await.expect_err("its entry failed");
+    // One with nothing to record is not stored either.
+    let nothing: RecordChange = Arc::new(|_: &SettingsChanged| Ok(None));
+    let (changed, receipt) = store.settings.change(put("201"), nothing).await.expect("answers");
+    assert_eq!((changed, receipt), (SettingsChanged::Put { previous: Some(standing.clone()) }, None));
+    assert_eq!(store.settings.settings().await.expect("reads"), [("audit_retention_days".to_owned(), standing)]);
+    assert_eq!(store.log.count(&filter("")).await.expect("counts"), 6, "nothing else was appended");
+
+    // Appends go on after the changes' entries, in one chain and one tree.
+    let receipt = store.log.append(samples(6..9)).await.expect("appends");
+    assert_eq!(receipt.sequences, [7, 8, 9]);
+    let report = store.log.verify(None).await.expect("verifies");
+    assert!(report.is_intact(), "{:?}", report.problems);
+    assert_eq!(report.entries, 9);
 }
 
 pub async fn subscriptions_are_unique_by_id_listed_by_name_and_removed_once(store: Store) {
@@ -774,17 +803,30 @@ pub async fn subscriptions_are_unique_by_id_listed_by_name_and_removed_once(stor
         added_at: at,
         added_by: "ana".to_owned(),
     };
+    let record = recorder(Arc::default());
+    let change = |change: SettingsChange| store.settings.change(change, record.clone());
+    let add = |s: &Subscription| change(SettingsChange::AddSubscription(s.clone()));
+    let remove = |id: &str| change(SettingsChange::RemoveSubscription(id.to_owned()));
     let prod = one("0f8fad5b-d9cb-469f-a165-70867728950e", "Production", Cloud::Azure);
     let dev = one("7c9e6679-7425-40de-944b-e07fc1f90ae7", "Development", Cloud::Gcp);
     assert!(store.settings.subscriptions().await.expect("reads").is_empty());
-    assert!(store.settings.add_subscription(&prod).await.expect("adds"));
-    assert!(store.settings.add_subscription(&dev).await.expect("adds"));
+    assert!(matches!(add(&prod).await.expect("adds"), (SettingsChanged::Added(true), Some(_))));
+    assert!(matches!(add(&dev).await.expect("adds"), (SettingsChanged::Added(true), Some(_))));
     let again = one(&prod.subscription_id, "Another name", Cloud::Aws);
-    assert!(!store.settings.add_subscription(&again).await.expect("answers"), "an id is added once");
+    assert_eq!(add(&again).await.expect("answers"), (SettingsChanged::Added(false), None), "an id is added once");
     assert_eq!(store.settings.subscriptions().await.expect("reads"), vec![dev.clone(), prod.clone()]);
-    assert_eq!(store.settings.remove_subscription(&prod.subscription_id).await.expect("removes"), Some(prod.clone()));
-    assert_eq!(store.settings.remove_subscription(&prod.subscription_id).await.expect("answers"), None);
+    let (removed, receipt) = remove(&prod.subscription_id).await.expect("removes");
+    assert_eq!(removed, SettingsChanged::Removed(Some(prod.clone())));
+    assert!(receipt.is_some());
+    assert_eq!(remove(&prod.subscription_id).await.expect("answers"), (SettingsChanged::Removed(None), None));
+    assert_eq!(store.settings.subscriptions().await.expect("reads"), vec![dev.clone()]);
+    assert_eq!(store.log.count(&filter("")).await.expect("counts"), 3, "one entry for each change made");
+    // A change whose entry cannot be made is not made.
+    let failing: RecordChange = Arc::new(|_: &SettingsChanged| Err(StoreError::backend("no entry")));
+    let refused = store.settings.change(SettingsChange::RemoveSubscription(dev.subscription_id.clone()), failing);
+    refused.await.expect_err("its entry failed");
     assert_eq!(store.settings.subscriptions().await.expect("reads"), vec![dev]);
+    assert_eq!(store.log.count(&filter("")).await.expect("counts"), 3);
 }
 
 pub async fn destinations_are_unique_by_name_change_by_version_and_go_with_their_cursor(store: Store) {

@@ -32,7 +32,7 @@ pub use mirror::{mirror_configuration, Mirrored};
 pub use postgres::testing;
 pub use postgres::PgStore;
 pub use retention::{PurgeStep, PurgedGap, PurgedRange, Retention};
-pub use settings_store::SettingsStore;
+pub use settings_store::{RecordChange, SettingsChange, SettingsChanged, SettingsStore};
 pub use sqlite::SqliteStore;
 pub use tree::{answer as tree_answer, inclusion_proofs, StoredCheckpoint, TreeStore};
 pub use verify::{Head, Problem, VerifyReport};

@@ -2,29 +2,68 @@
 //! subscriptions, read and written the same way on both engines ([`settings_store!`]); what each setting means,
 //! its bounds and its default are the application's (`settings.rs` at the crate root).
 
-use super::StoreError;
+use super::{AppendReceipt, StoreError};
+use crate::ingest::ValidEntry;
 use crate::subscriptions::Subscription;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
     /// Every stored setting, by name.
     async fn settings(&self) -> Result<Vec<(String, String)>, StoreError>;
-    /// Stores `value` for `name` and answers the value it replaced (none when the setting
-    /// had its default), in one transaction.
-    async fn put_setting(&self, name: &str, value: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
-    /// Puts `to` back for `name` only if it still holds `from` (a change that could not be
-    /// recorded is undone, never one that came after it); whether it did.
-    async fn restore_setting(&self, name: &str, from: &str, to: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
-
     /// The cloud subscriptions discovery scans, by display name.
     async fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError>;
-    /// Adds one; `false` (and nothing changed) when its id is already there.
-    async fn add_subscription(&self, subscription: &Subscription) -> Result<bool, StoreError>;
-    /// Removes the one with this id (lower case), answering it; `None` when there is none.
-    async fn remove_subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError>;
+    /// Makes `change` and appends the entry `record` builds from what it did, in one
+    /// transaction with the appends' lock held: both are stored or neither, whatever fails
+    /// or stops in between. When `record` answers no entry (the change changed nothing)
+    /// nothing is stored. What the change did, and the entry's receipt.
+    async fn change(
+        &self,
+        change: SettingsChange,
+        record: RecordChange,
+    ) -> Result<(SettingsChanged, Option<AppendReceipt>), StoreError>;
 }
+
+/// A change to the settings tables.
+#[derive(Clone, Debug)]
+pub enum SettingsChange {
+    /// Stores `value` (as text) for the setting `name`.
+    Put { name: &'static str, value: String, now: DateTime<Utc> },
+    /// Adds a subscription, unless one has its id.
+    AddSubscription(Subscription),
+    /// Removes the subscription with this id (lower case).
+    RemoveSubscription(String),
+}
+
+/// What a [`SettingsChange`] did, from which its entry is built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingsChanged {
+    /// The value the setting had (`None`: its default, never stored).
+    Put { previous: Option<String> },
+    /// Whether it was added (`false`: its id was there already; nothing changed).
+    Added(bool),
+    /// The subscription removed (`None`: there was none with that id).
+    Removed(Option<Subscription>),
+}
+
+/// Builds the entry that records a change from what it did; `Ok(None)` when there is
+/// nothing to record, and then nothing is stored. Called inside the change's transaction.
+pub type RecordChange = Arc<dyn Fn(&SettingsChanged) -> Result<Option<ValidEntry>, StoreError> + Send + Sync>;
+
+/// The statements of a [`SettingsChange`], the same on both engines (parameters in order,
+/// each once: SQLite numbers `$n` by first appearance). A put keeps the value it replaces
+/// and answers it, so that two changes at once each get the value the other left.
+pub(super) const PUT_SETTING: &str =
+    "INSERT INTO settings (name, value, previous, updated_at) VALUES ($1, $2, NULL, $3) \
+     ON CONFLICT (name) DO UPDATE SET previous = settings.value, value = excluded.value, \
+     updated_at = excluded.updated_at RETURNING previous";
+pub(super) const ADD_SUBSCRIPTION: &str = "INSERT INTO subscriptions \
+     (subscription_id, display_name, cloud, added_at, added_by) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (subscription_id) DO NOTHING";
+pub(super) const REMOVE_SUBSCRIPTION: &str = "DELETE FROM subscriptions WHERE subscription_id = $1 \
+     RETURNING subscription_id, display_name, cloud, added_at, added_by";
 
 /// A subscription's columns as both engines store them (times in microseconds).
 pub(super) type SubscriptionRow = (String, String, String, i64, String);
@@ -43,53 +82,14 @@ pub(super) fn subscription(row: SubscriptionRow) -> Result<Subscription, StoreEr
     })
 }
 
-/// `SettingsStore` for an engine (`$store` with its sqlx pool `pool`). A change is one
-/// statement that keeps the value it replaces and answers it: two changes at once each get
-/// the value the other left, on either engine.
+/// `SettingsStore` for an engine (`$store` with its sqlx pool `pool`, and its appends'
+/// `writer`, which makes a change in the transaction of the entry that records it).
 macro_rules! settings_store {
     ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::settings_store::SettingsStore for $store {
             async fn settings(&self) -> Result<Vec<(String, String)>, $crate::store::StoreError> {
                 Ok(sqlx::query_as("SELECT name, value FROM settings ORDER BY name").fetch_all(&self.pool).await?)
-            }
-
-            async fn put_setting(
-                &self,
-                name: &str,
-                value: &str,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<Option<String>, $crate::store::StoreError> {
-                let previous: Option<String> = sqlx::query_scalar(
-                    "INSERT INTO settings (name, value, previous, updated_at) VALUES ($1, $2, NULL, $3) \
-                     ON CONFLICT (name) DO UPDATE SET previous = settings.value, value = excluded.value, \
-                     updated_at = excluded.updated_at RETURNING previous",
-                )
-                .bind(name)
-                .bind(value)
-                .bind(now.timestamp_micros())
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(previous)
-            }
-
-            async fn restore_setting(
-                &self,
-                name: &str,
-                from: &str,
-                to: &str,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<bool, $crate::store::StoreError> {
-                let done = sqlx::query(
-                    "UPDATE settings SET value = $3, previous = value, updated_at = $4 WHERE name = $1 AND value = $2",
-                )
-                .bind(name)
-                .bind(from)
-                .bind(to)
-                .bind(now.timestamp_micros())
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
             }
 
             async fn subscriptions(
@@ -104,36 +104,15 @@ macro_rules! settings_store {
                 rows.into_iter().map($crate::store::settings_store::subscription).collect()
             }
 
-            async fn add_subscription(
+            async fn change(
                 &self,
-                s: &$crate::subscriptions::Subscription,
-            ) -> Result<bool, $crate::store::StoreError> {
-                let done = sqlx::query(
-                    "INSERT INTO subscriptions (subscription_id, display_name, cloud, added_at, added_by) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subscription_id) DO NOTHING",
-                )
-                .bind(&s.subscription_id)
-                .bind(&s.display_name)
-                .bind(s.cloud.as_str())
-                .bind(s.added_at.timestamp_micros())
-                .bind(&s.added_by)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn remove_subscription(
-                &self,
-                id: &str,
-            ) -> Result<Option<$crate::subscriptions::Subscription>, $crate::store::StoreError> {
-                let row: Option<$crate::store::settings_store::SubscriptionRow> = sqlx::query_as(
-                    "DELETE FROM subscriptions WHERE subscription_id = $1 \
-                     RETURNING subscription_id, display_name, cloud, added_at, added_by",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map($crate::store::settings_store::subscription).transpose()
+                change: $crate::store::settings_store::SettingsChange,
+                record: $crate::store::settings_store::RecordChange,
+            ) -> Result<
+                ($crate::store::settings_store::SettingsChanged, Option<$crate::store::AppendReceipt>),
+                $crate::store::StoreError,
+            > {
+                self.writer.change(change, record).await
             }
         }
     };

@@ -144,10 +144,8 @@ impl ApiError {
                 SubscriptionChange::Refused(SubscriptionError::Invalid { .. }) => StatusCode::BAD_REQUEST,
                 SubscriptionChange::Refused(SubscriptionError::Duplicate(_)) => StatusCode::CONFLICT,
                 SubscriptionChange::Refused(SubscriptionError::NotFound(_)) => StatusCode::NOT_FOUND,
-                SubscriptionChange::Store(StoreError::Overloaded { .. }) | SubscriptionChange::Undone(_) => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                SubscriptionChange::Store(_) | SubscriptionChange::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                SubscriptionChange::Store(StoreError::Overloaded { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+                SubscriptionChange::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::AlertRule(e) => match e {
                 RuleChange::Refused(RuleError::Invalid { .. }) => StatusCode::BAD_REQUEST,
@@ -169,10 +167,8 @@ impl ApiError {
             },
             ApiError::Setting(e) => match e {
                 SettingError::Unknown(_) | SettingError::Invalid { .. } => StatusCode::BAD_REQUEST,
-                SettingError::Store(StoreError::Overloaded { .. }) | SettingError::Undone(_) => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                SettingError::Store(_) | SettingError::Unrecorded(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                SettingError::Store(StoreError::Overloaded { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+                SettingError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
     }
@@ -224,13 +220,11 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "a change to an account failed");
                 Some("backend")
             }
-            ApiError::Setting(e @ (SettingError::Store(_) | SettingError::Unrecorded(_) | SettingError::Undone(_))) => {
+            ApiError::Setting(e @ SettingError::Store(_)) => {
                 tracing::error!(error = %e, "a change to a setting failed");
                 Some("backend")
             }
-            ApiError::Subscription(
-                e @ (SubscriptionChange::Store(_) | SubscriptionChange::Unrecorded(_) | SubscriptionChange::Undone(_)),
-            ) => {
+            ApiError::Subscription(e @ SubscriptionChange::Store(_)) => {
                 tracing::error!(error = %e, "a change to the subscriptions failed");
                 Some("backend")
             }
@@ -254,7 +248,7 @@ impl IntoResponse for ApiError {
             ApiError::Account(AccountError::Unrecorded(_)) => {
                 "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
             }
-            ApiError::Account(AccountError::Undone(_)) | ApiError::Setting(SettingError::Undone(_)) => {
+            ApiError::Account(AccountError::Undone(_)) => {
                 "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
             }
             ApiError::Setting(SettingError::Store(_)) | ApiError::Subscription(SubscriptionChange::Store(_)) => {
@@ -273,15 +267,6 @@ impl IntoResponse for ApiError {
                 "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
             }
             ApiError::Destination(DestinationChange::Unrecorded(_)) => {
-                "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
-            }
-            ApiError::Subscription(SubscriptionChange::Undone(_)) => {
-                "the change was not made: it could not be recorded in the audit log; try again shortly".to_owned()
-            }
-            ApiError::Subscription(SubscriptionChange::Unrecorded(_)) => {
-                "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
-            }
-            ApiError::Setting(SettingError::Unrecorded(_)) => {
                 "the change was made but could not be recorded in the audit log; the server's log says why".to_owned()
             }
             other => other.to_string(),

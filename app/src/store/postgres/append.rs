@@ -16,7 +16,7 @@ use crate::ingest::ValidEntry;
 use crate::integrity::{leaf_hash, EntryFields, TreeBuilder};
 use crate::store::chain::entry_hash;
 use crate::store::sql::DAY_MICROS;
-use crate::store::{AppendPhases, AppendReceipt, StoreError};
+use crate::store::{AppendPhases, AppendReceipt, RecordChange, SettingsChange, SettingsChanged, StoreError};
 use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -152,19 +152,7 @@ async fn write(
     // however busy the other instances are, this append is not refused again (retrying
     // the one-statement append instead starved an instance that kept losing the race).
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
-    let head = read_head(&mut tx).await?;
-    // A tree that does not match the log is left as it is (the evidence verification
-    // names) and the entries are appended without it: an audit log that stopped
-    // recording once someone damaged it would serve whoever did.
-    let tree = match super::tree::at_head(&mut tx, u64::try_from(head.0).unwrap_or(0)).await {
-        Ok(tree) => Some(tree),
-        Err(e @ StoreError::Corrupt { .. }) => {
-            tracing::error!(error = %e, "appending without the Merkle tree: run verify");
-            None
-        }
-        Err(e) => return Err(e),
-    };
+    let (head, tree) = locked_head(&mut tx).await?;
     let (rows, chained, new_head, tree) = chain(&mut group, head, tree.as_ref())?;
     let clock = lap(clock, &mut phases.chain);
     // Whatever fails before the commit leaves nothing stored.
@@ -175,6 +163,61 @@ async fn write(
     known.head = Some(new_head);
     known.tree = tree;
     Ok(chained)
+}
+
+/// Takes the appends' lock in a transaction and reads the head and its tree, which cannot
+/// move before the transaction ends.
+async fn locked_head(tx: &mut PgConnection) -> Result<((i64, [u8; 32]), Option<TreeBuilder>), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
+    let head = read_head(tx).await?;
+    // A tree that does not match the log is left as it is (the evidence verification
+    // names) and the entries are appended without it: an audit log that stopped
+    // recording once someone damaged it would serve whoever did.
+    let tree = match super::tree::at_head(tx, u64::try_from(head.0).unwrap_or(0)).await {
+        Ok(tree) => Some(tree),
+        Err(e @ StoreError::Corrupt { .. }) => {
+            tracing::error!(error = %e, "appending without the Merkle tree: run verify");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    Ok((head, tree))
+}
+
+/// Makes a change to the settings tables and appends the entry that records it in one
+/// transaction, under the appends' lock (see [`crate::store::SettingsStore::change`]); a
+/// change with nothing to record is rolled back. The entry's sequence number and hash.
+pub async fn change_recorded(
+    pool: &PgPool,
+    known: &mut Known,
+    change: &SettingsChange,
+    record: &RecordChange,
+) -> Result<(SettingsChanged, Option<(u64, [u8; 32])>), StoreError> {
+    // Read again by the next append unless this one is known to have committed.
+    known.forget_head();
+    loop {
+        let mut tx = pool.begin().await?;
+        let (head, tree) = locked_head(&mut tx).await?;
+        let changed = super::settings_change::apply(&mut tx, change).await?;
+        let Some(entry) = record(&changed)? else {
+            tx.rollback().await?;
+            return Ok((changed, None));
+        };
+        let mut group = vec![Planned { fields: EntryFields::of_new(&entry, 0), copy_of: None }];
+        if !known.partitions.contains(&month_of(group[0].fields.timestamp_micros)) {
+            // A partition is made in a transaction of its own, never under the lock: the
+            // change is made again once its month is there.
+            tx.rollback().await?;
+            ensure_partitions(pool, known, &group).await?;
+            continue;
+        }
+        let (rows, chained, new_head, tree) = chain(&mut group, head, tree.as_ref())?;
+        rows.append(&mut tx, head).await?;
+        tx.commit().await.map_err(|e| StoreError::backend(CommitUnknown(e)))?;
+        known.head = Some(new_head);
+        known.tree = tree;
+        return Ok((changed, chained.first().copied()));
+    }
 }
 
 /// Brings the stored tree up to the log's head, under the appends' lock (see

@@ -23,6 +23,7 @@ mod purge;
 mod read;
 mod scan;
 mod search;
+mod settings_change;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 mod tokens;
@@ -549,7 +550,7 @@ impl Maintenance for PgStore {
 mod tests {
     use super::testing::TestDatabase;
     use super::*;
-    use crate::store::conformance::{conformance_suite, samples};
+    use crate::store::conformance::{conformance_suite, sample, samples};
     use crate::store::{Problem, Store};
     use sqlx::PgConnection;
 
@@ -782,10 +783,13 @@ mod tests {
             // 42501: insufficient privilege; 0A000: a trigger function cannot be called.
             assert!(matches!(code.as_deref(), Some("42501" | "0A000")), "{sql}: {refused}");
         }
-        // Settings are read and changed by the role.
-        let now = chrono::Utc::now();
-        assert_eq!(app.settings.put_setting("audit_retention_days", "120", now).await.expect("puts"), None);
-        assert!(app.settings.restore_setting("audit_retention_days", "120", "90", now).await.expect("restores"));
+        // Settings are read and changed by the role, each with its entry.
+        use crate::store::{RecordChange, SettingsChange, SettingsChanged};
+        let now: DateTime<Utc> = "2026-01-01T00:00:00.123456Z".parse().expect("time");
+        let record: RecordChange = Arc::new(|_: &SettingsChanged| Ok(Some(sample(0))));
+        let put = SettingsChange::Put { name: "audit_retention_days", value: "120".into(), now };
+        let (changed, receipt) = app.settings.change(put, record.clone()).await.expect("puts");
+        assert_eq!((changed, receipt.is_some()), (SettingsChanged::Put { previous: None }, true));
         // And subscriptions added and removed.
         let subscription = crate::subscriptions::Subscription {
             subscription_id: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
@@ -794,8 +798,11 @@ mod tests {
             added_at: now,
             added_by: "ana".into(),
         };
-        assert!(app.settings.add_subscription(&subscription).await.expect("adds"));
-        assert!(app.settings.remove_subscription(&subscription.subscription_id).await.expect("removes").is_some());
+        let add = SettingsChange::AddSubscription(subscription.clone());
+        assert_eq!(app.settings.change(add, record.clone()).await.expect("adds").0, SettingsChanged::Added(true));
+        let remove = SettingsChange::RemoveSubscription(subscription.subscription_id.clone());
+        let (removed, _) = app.settings.change(remove, record).await.expect("removes");
+        assert_eq!(removed, SettingsChanged::Removed(Some(subscription)));
         // The retention purge runs with the owner's rights (the oldest month, wholly due,
         // dropped by audit_purge_partition; then rows by audit_purge); the role deletes
         // nothing itself.

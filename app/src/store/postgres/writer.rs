@@ -7,7 +7,7 @@
 use super::append::{self, Known};
 use super::raise;
 use crate::ingest::ValidEntry;
-use crate::store::{AppendPhases, AppendReceipt, StoreError};
+use crate::store::{AppendPhases, AppendReceipt, RecordChange, SettingsChange, SettingsChanged, StoreError};
 use sqlx::PgPool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,6 +52,24 @@ impl Writer {
         let writer = Arc::clone(self);
         tokio::spawn(async move { writer.commit_waiting().await });
         answer.await.map_err(|_| StoreError::backend("the append's commit ended without an answer"))?
+    }
+
+    /// A change to the settings tables with the entry that records it, in one transaction
+    /// (see [`crate::store::SettingsStore::change`]), in turn with this process's commits.
+    pub async fn change(
+        &self,
+        change: SettingsChange,
+        record: RecordChange,
+    ) -> Result<(SettingsChanged, Option<AppendReceipt>), StoreError> {
+        let mut known = self.known.lock().await;
+        let (changed, appended) = append::change_recorded(&self.pool, &mut known, &change, &record).await?;
+        drop(known);
+        let receipt = appended.map(|(seq, hash)| {
+            self.commits.fetch_add(1, Ordering::Relaxed);
+            raise(&self.head, seq);
+            AppendReceipt { sequences: vec![seq], head_hash: hex::encode(hash) }
+        });
+        Ok((changed, receipt))
     }
 
     /// Commits every waiting append, unless an earlier task already took them.

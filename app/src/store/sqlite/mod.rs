@@ -24,6 +24,7 @@ mod scan;
 mod search;
 mod search_days;
 mod searched;
+mod settings_change;
 /// API tokens: created, revoked and noted when used on the general pool; looked up (on
 /// every request) on `control`.
 mod tokens {

@@ -11,7 +11,7 @@ use super::append::{self, Actors};
 use super::{reindex, tree};
 use crate::ingest::ValidEntry;
 use crate::integrity::TreeBuilder;
-use crate::store::{AppendPhases, AppendReceipt, PurgeStep, StoreError};
+use crate::store::{AppendPhases, AppendReceipt, PurgeStep, RecordChange, SettingsChange, SettingsChanged, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
@@ -37,10 +37,18 @@ struct PurgeJob {
     reply: oneshot::Sender<Result<PurgeStep, StoreError>>,
 }
 
+/// A change to the settings tables and the entry that records it, in one transaction.
+struct ChangeJob {
+    change: SettingsChange,
+    record: RecordChange,
+    reply: oneshot::Sender<Result<(SettingsChanged, Option<AppendReceipt>), StoreError>>,
+}
+
 /// What the writer is given to do, in order.
 enum Work {
     Append(Job),
     Purge(PurgeJob),
+    Change(ChangeJob),
 }
 
 pub struct Writer {
@@ -136,6 +144,24 @@ impl Writer {
             return Err(StoreError::backend("the store does not purge: it is closed or open read-only"));
         }
         answer.await.map_err(|_| StoreError::backend("the writer stopped before the purge step was done"))?
+    }
+
+    /// A change to the settings tables with the entry that records it (see
+    /// [`crate::store::SettingsStore::change`]), in turn with the appends.
+    pub async fn change(
+        &self,
+        change: SettingsChange,
+        record: RecordChange,
+    ) -> Result<(SettingsChanged, Option<AppendReceipt>), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let sent = match &*self.jobs.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(jobs) => jobs.send(Work::Change(ChangeJob { change, record, reply })).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(StoreError::backend("the store takes no changes: it is closed or open read-only"));
+        }
+        answer.await.map_err(|_| StoreError::backend("the writer stopped before the change was committed"))?
     }
 
     /// Commits what is pending, then stops the thread.
@@ -237,15 +263,19 @@ fn run(
                 let done = super::purge::step(&mut conn, job.cutoff, job.below, job.limit, job.now);
                 let _ = job.reply.send(done);
             }
+            Work::Change(job) => {
+                let done = change(&mut conn, &mut known, head, &job, tally);
+                let _ = job.reply.send(done);
+            }
             Work::Append(first) => {
                 // Every append that arrived while the last commit ran goes into this one,
-                // up to a purge step, which comes after it.
+                // up to a purge step or a change, which comes after it.
                 let mut group = vec![first];
                 for work in jobs.try_iter() {
                     match work {
                         Work::Append(job) => group.push(job),
-                        purge @ Work::Purge(_) => {
-                            next = Some(purge);
+                        other => {
+                            next = Some(other);
                             break;
                         }
                     }
@@ -330,6 +360,35 @@ fn transaction(
     known.actors.learn(appended.registered);
     known.tree = appended.tree;
     Ok(AppendReceipt::split(&appended.chained, jobs.iter().map(|job| job.entries.len())))
+}
+
+/// Makes a change and appends the entry that records it in one transaction; a change
+/// with nothing to record is rolled back.
+fn change(
+    conn: &mut Connection,
+    known: &mut Known,
+    head: &watch::Sender<u64>,
+    job: &ChangeJob,
+    tally: &Tally,
+) -> Result<(SettingsChanged, Option<AppendReceipt>), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = super::settings_change::apply(&tx, &job.change)?;
+    let Some(entry) = (job.record)(&changed)? else {
+        return Ok((changed, None));
+    };
+    let mut phases = AppendPhases::default();
+    let appended = append::append(&tx, &known.actors, known.tree.as_ref(), &[&entry], &mut phases)?;
+    tx.commit()?;
+    phases.entries = 1;
+    tally.commits.fetch_add(1, Ordering::Relaxed);
+    tally.phases.lock().unwrap_or_else(PoisonError::into_inner).add(&phases);
+    known.actors.learn(appended.registered);
+    known.tree = appended.tree;
+    let receipt = AppendReceipt::split(&appended.chained, [1]).pop();
+    if let Some(&last) = receipt.as_ref().and_then(|r| r.sequences.last()) {
+        head.send_replace(last);
+    }
+    Ok((changed, receipt))
 }
 
 /// What the writer remembers between commits, as its last commit left it.
