@@ -2,7 +2,7 @@
 # Runs a command with a private PostgreSQL server for it: Debian's package (installed by
 # scripts/setup.sh if missing), a fresh data directory under /tmp, a free local port, its
 # own superuser; stopped and removed when the command ends, however it ends. The command
-# finds the server in CERTIFYCLOUDS_TEST_POSTGRES_URL.
+# finds the server in CERTIFYCLOUDS_TEST_POSTGRES_URL, its log in CERTIFYCLOUDS_TEST_POSTGRES_LOG.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,4 +51,6 @@ if [ -z "$started" ]; then
 fi
 
 export CERTIFYCLOUDS_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+# Its log, which the benchmark reads for the lock waits the server reports.
+export CERTIFYCLOUDS_TEST_POSTGRES_LOG="$dir/server.log"
 "$@"

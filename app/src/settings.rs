@@ -1,7 +1,7 @@
 //! The product's settings: what each one means, its bounds and its default, and changing
 //! one. A change is recorded as `settings.updated` with the setting's name, its old and new
-//! value and who modified it; a value that does not change records nothing. A change that
-//! cannot be recorded is undone. The pages, the REST API and the `settings` command all
+//! value and who modified it; a value that does not change records nothing. A change and
+//! its entry are stored in one transaction: neither is ever without the other. The pages, the REST API and the `settings` command all
 //! change settings through [`change`]. What a setting accepts is shared with the browser,
 //! so the settings page refuses a bad value before sending it, with the server's message.
 
@@ -278,7 +278,7 @@ pub async fn change(
     // inside the change's transaction: another change may have come in between, and made
     // this one no change at all (then nothing is stored).
     let record: RecordChange = {
-        let (new, by) = (new.clone(), by.clone());
+        let new = new.clone();
         Arc::new(move |changed: &SettingsChanged| {
             let old = replaced(setting, changed);
             if old == new {

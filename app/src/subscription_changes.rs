@@ -44,7 +44,8 @@ pub async fn add(
     };
     match store.settings.change(SettingsChange::AddSubscription(added.clone()), record).await? {
         (SettingsChanged::Added(true), Some(_)) => Ok(added),
-        _ => Err(SubscriptionError::Duplicate(id).into()),
+        (SettingsChanged::Added(false), None) => Err(SubscriptionError::Duplicate(id).into()),
+        other => Err(StoreError::backend(format!("adding a subscription answered {other:?}")).into()),
     }
 }
 
@@ -57,7 +58,8 @@ pub async fn remove(store: &Store, id: &str, by: Actor, now: DateTime<Utc>) -> R
     });
     match store.settings.change(SettingsChange::RemoveSubscription(id.clone()), record).await? {
         (SettingsChanged::Removed(Some(removed)), Some(_)) => Ok(removed),
-        _ => Err(SubscriptionError::NotFound(id).into()),
+        (SettingsChanged::Removed(None), None) => Err(SubscriptionError::NotFound(id).into()),
+        other => Err(StoreError::backend(format!("removing a subscription answered {other:?}")).into()),
     }
 }
 

@@ -739,7 +739,7 @@ pub async fn the_purge_deletes_by_time_in_steps_and_verification_goes_across_wha
 }
 
 /// A recorder that records every change that changed something as one entry (`sample`,
-/// numbered after the entries already there: `n` counts them).
+/// numbered by `n`, which counts the calls: an entry rolled back leaves a gap).
 fn recorder(n: Arc<std::sync::atomic::AtomicI64>) -> RecordChange {
     Arc::new(move |changed: &SettingsChanged| {
         let changed_something = !matches!(changed, SettingsChanged::Added(false) | SettingsChanged::Removed(None));
@@ -774,6 +774,11 @@ pub async fn settings_answer_the_value_each_change_replaced(store: Store) {
     replaced.sort();
     assert_eq!(replaced, ["31", "32", "33", "34", "60"], "every value was replaced once, and one stands");
     assert_eq!(store.log.count(&filter("")).await.expect("counts"), 6, "each change has its entry");
+    assert_eq!(*store.log.watch_head().borrow(), 6, "the live stream is told of the changes' entries");
+    // Appends go on straight after the changes' entries, in one chain and one tree.
+    assert_eq!(store.log.append(samples(6..8)).await.expect("appends").sequences, [7, 8]);
+    let report = store.log.verify(None).await.expect("verifies");
+    assert!(report.is_intact() && report.entries == 8, "{report:?}");
 
     // A change whose entry cannot be made is not made: one transaction holds both.
     let failing: RecordChange = Arc::new(|_: &SettingsChanged| Err(StoreError::backend("no entry")));
@@ -782,15 +787,53 @@ pub async fn settings_answer_the_value_each_change_replaced(store: Store) {
     let nothing: RecordChange = Arc::new(|_: &SettingsChanged| Ok(None));
     let (changed, receipt) = store.settings.change(put("201"), nothing).await.expect("answers");
     assert_eq!((changed, receipt), (SettingsChanged::Put { previous: Some(standing.clone()) }, None));
-    assert_eq!(store.settings.settings().await.expect("reads"), [("audit_retention_days".to_owned(), standing)]);
-    assert_eq!(store.log.count(&filter("")).await.expect("counts"), 6, "nothing else was appended");
+    assert_eq!(
+        store.settings.settings().await.expect("reads"),
+        [("audit_retention_days".to_owned(), standing.clone())]
+    );
+    assert_eq!(store.log.count(&filter("")).await.expect("counts"), 8, "nothing else was appended");
+    // Nor is one whose entry panics to build; the store takes changes and appends after it.
+    let panics: RecordChange = Arc::new(|_: &SettingsChanged| panic!("a recorder that panics"));
+    store.settings.change(put("202"), panics).await.expect_err("its entry panicked");
+    assert_eq!(store.settings.settings().await.expect("reads")[0].1, standing);
+    let (_, receipt) = store.settings.change(put("203"), record).await.expect("changes after a panic");
+    assert_eq!(receipt.expect("recorded").sequences, [9]);
+    assert_eq!(store.log.append(samples(9..10)).await.expect("appends").sequences, [10]);
+    assert!(store.log.verify(None).await.expect("verifies").is_intact());
+}
 
-    // Appends go on after the changes' entries, in one chain and one tree.
-    let receipt = store.log.append(samples(6..9)).await.expect("appends");
-    assert_eq!(receipt.sequences, [7, 8, 9]);
-    let report = store.log.verify(None).await.expect("verifies");
-    assert!(report.is_intact(), "{:?}", report.problems);
-    assert_eq!(report.entries, 9);
+/// A change is stored only with its entry: when the append itself fails (`refuse_appends`
+/// makes the database refuse entries), the settings and subscriptions are as they were.
+pub async fn a_change_whose_entry_the_database_refuses_is_not_made(
+    store: Store,
+    refuse_appends: impl std::future::Future<Output = ()>,
+) {
+    use crate::subscriptions::{Cloud, Subscription};
+    let now: DateTime<Utc> = "2026-01-01T00:00:00.123456Z".parse().expect("time");
+    let put = |value: &str| SettingsChange::Put { name: "audit_retention_days", value: value.to_owned(), now };
+    let record = recorder(Arc::default());
+    store.settings.change(put("120"), record.clone()).await.expect("changes");
+    let prod = Subscription {
+        subscription_id: "0f8fad5b-d9cb-469f-a165-70867728950e".to_owned(),
+        display_name: "Production".to_owned(),
+        cloud: Cloud::Azure,
+        added_at: now,
+        added_by: "ana".to_owned(),
+    };
+    store.settings.change(SettingsChange::AddSubscription(prod.clone()), record.clone()).await.expect("adds");
+    refuse_appends.await;
+    store.log.append(samples(0..1)).await.expect_err("the database refuses entries now");
+    store.settings.change(put("200"), record.clone()).await.expect_err("its entry was refused");
+    let dev = Subscription { subscription_id: "7c9e6679-7425-40de-944b-e07fc1f90ae7".to_owned(), ..prod.clone() };
+    store.settings.change(SettingsChange::AddSubscription(dev), record.clone()).await.expect_err("refused");
+    let remove = SettingsChange::RemoveSubscription(prod.subscription_id.clone());
+    store.settings.change(remove, record).await.expect_err("refused");
+    assert_eq!(
+        store.settings.settings().await.expect("reads"),
+        [("audit_retention_days".to_owned(), "120".to_owned())]
+    );
+    assert_eq!(store.settings.subscriptions().await.expect("reads"), vec![prod]);
+    assert_eq!(store.log.count(&filter("")).await.expect("counts"), 2);
 }
 
 pub async fn subscriptions_are_unique_by_id_listed_by_name_and_removed_once(store: Store) {

@@ -1,6 +1,8 @@
 //! Settings as stored: a value for each setting changed from its default, and the cloud
-//! subscriptions, read and written the same way on both engines ([`settings_store!`]); what each setting means,
-//! its bounds and its default are the application's (`settings.rs` at the crate root).
+//! subscriptions, read the same way on both engines ([`settings_store!`]) and changed by the
+//! same statements, which each engine's writer runs in the transaction of the entry that
+//! records the change; what each setting means, its bounds and its default are the
+//! application's (`settings.rs` at the crate root).
 
 use super::{AppendReceipt, StoreError};
 use crate::ingest::ValidEntry;
@@ -49,8 +51,19 @@ pub enum SettingsChanged {
 }
 
 /// Builds the entry that records a change from what it did; `Ok(None)` when there is
-/// nothing to record, and then nothing is stored. Called inside the change's transaction.
+/// nothing to record, and then nothing is stored. Called inside the change's transaction,
+/// with the appends' lock held (on SQLite, on the writer's thread), perhaps more than once
+/// (PostgreSQL makes the change again after creating a month's partition): it only builds
+/// an entry, at once. A panic in it fails the change and nothing else.
 pub type RecordChange = Arc<dyn Fn(&SettingsChanged) -> Result<Option<ValidEntry>, StoreError> + Send + Sync>;
+
+/// The entry `record` builds for what a change did. It runs under the appends' lock (on
+/// SQLite, on the thread every append needs): a panic in it fails this change, whose
+/// transaction is rolled back, and nothing else.
+pub(super) fn built_entry(record: &RecordChange, changed: &SettingsChanged) -> Result<Option<ValidEntry>, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| record(changed)))
+        .map_err(|_| StoreError::backend("building the entry that records a change panicked"))?
+}
 
 /// The statements of a [`SettingsChange`], the same on both engines (parameters in order,
 /// each once: SQLite numbers `$n` by first appearance). A put keeps the value it replaces

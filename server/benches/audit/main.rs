@@ -35,6 +35,7 @@ mod delivery;
 mod export;
 mod ingest;
 mod load;
+mod lock_waits;
 mod memory;
 mod purge;
 mod report;

@@ -6,6 +6,7 @@
 //! figure.
 
 use crate::load::send;
+use crate::lock_waits::{LockWaits, Mark};
 use crate::{memory, Engine, BATCH};
 use app::purge_runs;
 use app::store::Store;
@@ -141,7 +142,14 @@ pub async fn section(events: u64, until: DateTime<Utc>) -> String {
     let cutoff = Utc::now() - chrono::Duration::days(i64::from(RETENTION_DAYS));
     let due = store.retention.purge_due(cutoff).await.expect("counts");
 
+    let waits = match Engine::from_env() {
+        Engine::Postgres(server) => LockWaits::start(&server).await,
+        Engine::Sqlite => None,
+    };
+    let mark = || waits.as_ref().map(LockWaits::mark);
+    let before_quiet = mark();
     let (mut quiet_reads, mut quiet_posts) = quiet_spell(&app, &token).await;
+    let before_purge = mark();
 
     let stop = Arc::new(AtomicBool::new(false));
     let purging = {
@@ -156,10 +164,20 @@ pub async fn section(events: u64, until: DateTime<Utc>) -> String {
     };
     let (mut busy_reads, mut busy_posts) = clients(&app, &token, stop).await;
     let (deleted, secs) = purging.await.expect("purge");
+    let after_purge = mark();
     // Quiet again: the store now holds what was posted during the purge, so this tells what
     // that growth did to the same requests, apart from the purge.
     let (mut after_reads, mut after_posts) = quiet_spell(&app, &token).await;
+    let end = mark();
     store.maintenance.close().await;
+    let lock_waits = match (waits, before_quiet, before_purge, after_purge, end) {
+        (Some(waits), Some(a), Some(b), Some(c), Some(d)) => {
+            let table = lock_wait_table(&waits, [("quiet", a, b), ("purging", b, c), ("quiet after", c, d)]);
+            waits.stop().await;
+            table
+        }
+        _ => String::new(),
+    };
 
     let row = |name: &str, quiet: &mut Client, busy: &mut Client, after: &mut Client| {
         let (q, b, a) = (quiet.p95(), busy.p95(), after.p95());
@@ -194,7 +212,7 @@ pub async fn section(events: u64, until: DateTime<Utc>) -> String {
          | client | requests, quiet | p95 ms, quiet | max ms, quiet | over 50 ms, quiet | requests, purging | p95 ms, purging | max ms, purging | over 50 ms, purging | p95 ms, quiet after | ratio of p95s | ratio to quiet after | errors | target |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n{reads}{posts}\n\
          | purge | entries deleted | seconds | rate |\n|---|---|---|---|\n\
-         | retention purge, under the load above | {deleted} | {secs:.1} | {rate:.0} entries/s |\n",
+         | retention purge, under the load above | {deleted} | {secs:.1} | {rate:.0} entries/s |\n{lock_waits}",
         engine = Engine::from_env().title(),
         date = until.format("%Y-%m-%d"),
         machine = memory::machine(Engine::from_env().store()),
@@ -204,5 +222,23 @@ pub async fn section(events: u64, until: DateTime<Utc>) -> String {
         max = purge_runs::MAX_STEP,
         max_pause = purge_runs::MAX_PAUSE.as_secs(),
         rate = deleted as f64 / secs.max(1e-9),
+    )
+}
+
+/// How many times a session waited longer than 50 ms for a lock, in each spell, as the
+/// server logged them, and what the first few waited on.
+fn lock_wait_table(waits: &LockWaits, spells: [(&str, Mark, Mark); 3]) -> String {
+    let mut rows = String::new();
+    let mut examples = Vec::new();
+    for (spell, from, to) in spells {
+        let (count, said) = waits.between(from, to);
+        rows.push_str(&format!("| {spell} | {count} |\n"));
+        examples.extend(said.into_iter().map(|s| format!("- {spell}: `{}`\n", s.replace('`', "'"))));
+    }
+    format!(
+        "\nLock waits over 50 ms, as the server logged them (`log_lock_waits` with `deadlock_timeout` at 50 ms): \
+         a request held up by the purge's transactions beyond the bound is logged here, one slowed by a busy \
+         CPU or disk is not.\n\n| spell | lock waits over 50 ms |\n|---|---|\n{rows}{examples}",
+        examples = if examples.is_empty() { String::new() } else { format!("\n{}", examples.concat()) },
     )
 }

@@ -49,8 +49,8 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<Map<String, Value
         (status = 400, description = "Not a JSON object, a setting given twice, an unknown setting or a value out of bounds; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid bearer token or session", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 500, description = "The change was made but could not be recorded (the server's log says why)", body = ErrorBody),
-        (status = 503, description = "The change was not made: it could not be recorded, or the store is busy; try again shortly", body = ErrorBody)
+        (status = 500, description = "The store failed (the server's log says why): a change and its `settings.updated` entry are stored together or not at all, so read the settings to see which were made", body = ErrorBody),
+        (status = 503, description = "The store is busy: not changed; try again after Retry-After", body = ErrorBody)
     )
 )]
 pub async fn change(

@@ -47,7 +47,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Subscription
         (status = 409, description = "That subscription is already added", body = ErrorBody),
         (status = 401, description = "No valid bearer token or session", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 503, description = "Not added: it could not be recorded, or the store is busy; try again shortly", body = ErrorBody)
+        (status = 500, description = "The store failed (the server's log says why): the subscription and its `subscription.added` entry are stored together or not at all", body = ErrorBody),
+        (status = 503, description = "The store is busy: not added; try again after Retry-After", body = ErrorBody)
     )
 )]
 pub async fn add(
@@ -73,7 +74,8 @@ pub async fn add(
         (status = 404, description = "No such subscription", body = ErrorBody),
         (status = 401, description = "No valid bearer token or session", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 503, description = "Not removed: it could not be recorded, or the store is busy; try again shortly", body = ErrorBody)
+        (status = 500, description = "The store failed (the server's log says why): the removal and its `subscription.removed` entry are stored together or not at all", body = ErrorBody),
+        (status = 503, description = "The store is busy: not removed; try again after Retry-After", body = ErrorBody)
     )
 )]
 pub async fn remove(

@@ -15,6 +15,7 @@ use crate::entry::AuditEntry;
 use crate::ingest::ValidEntry;
 use crate::integrity::{leaf_hash, EntryFields, TreeBuilder};
 use crate::store::chain::entry_hash;
+use crate::store::settings_store::built_entry;
 use crate::store::sql::DAY_MICROS;
 use crate::store::{AppendPhases, AppendReceipt, RecordChange, SettingsChange, SettingsChanged, StoreError};
 use sqlx::{PgConnection, PgPool};
@@ -36,7 +37,8 @@ pub struct Known {
 
 impl Known {
     /// Forgets the head and the tree: the next append reads both under the lock (after
-    /// the head was moved other than by an append, as by a purged run copied).
+    /// the head was moved other than by an append, as by a purged run copied, or while a
+    /// change to the settings commits).
     pub fn forget_head(&mut self) {
         self.head = None;
         self.tree = None;
@@ -125,7 +127,8 @@ async fn write(
     phases: &mut AppendPhases,
 ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
     let clock = Instant::now();
-    ensure_partitions(pool, known, &group).await?;
+    let times: Vec<i64> = group.iter().map(|p| p.fields.timestamp_micros).collect();
+    ensure_partitions(pool, known, &times).await?;
     // Until an append has succeeded, the head is read again before the next one.
     if let Some(head) = known.head.take() {
         // Chained to the head this process last wrote, in one round trip. A copy that
@@ -192,28 +195,47 @@ pub async fn change_recorded(
     known: &mut Known,
     change: &SettingsChange,
     record: &RecordChange,
+    phases: &mut AppendPhases,
 ) -> Result<(SettingsChanged, Option<(u64, [u8; 32])>), StoreError> {
-    // Read again by the next append unless this one is known to have committed.
+    // A partition is made in a transaction of its own, never under the lock: this month's
+    // first, as the entry is of now; another month's (an entry stamped otherwise), or one
+    // the purge dropped since, and the change is made again once it is there.
+    ensure_partitions(pool, known, &[chrono::Utc::now().timestamp_micros()]).await?;
+    // Read again by the next append unless this change is known to have committed.
     known.forget_head();
+    let mut tries = 0;
     loop {
+        tries += 1;
+        let clock = Instant::now();
         let mut tx = pool.begin().await?;
         let (head, tree) = locked_head(&mut tx).await?;
         let changed = super::settings_change::apply(&mut tx, change).await?;
-        let Some(entry) = record(&changed)? else {
+        let Some(entry) = built_entry(record, &changed)? else {
             tx.rollback().await?;
             return Ok((changed, None));
         };
         let mut group = vec![Planned { fields: EntryFields::of_new(&entry, 0), copy_of: None }];
-        if !known.partitions.contains(&month_of(group[0].fields.timestamp_micros)) {
-            // A partition is made in a transaction of its own, never under the lock: the
-            // change is made again once its month is there.
+        let at = group[0].fields.timestamp_micros;
+        // (A few tries: each makes the month of the entry built, which stays the same.)
+        if !known.partitions.contains(&month_of(at)) && tries < 4 {
             tx.rollback().await?;
-            ensure_partitions(pool, known, &group).await?;
+            ensure_partitions(pool, known, &[at]).await?;
             continue;
         }
         let (rows, chained, new_head, tree) = chain(&mut group, head, tree.as_ref())?;
-        rows.append(&mut tx, head).await?;
+        let clock = lap(clock, &mut phases.chain);
+        match rows.append(&mut tx, head).await.map_err(StoreError::from) {
+            Err(e) if no_partition(&e) && tries < 4 => {
+                tx.rollback().await?;
+                known.partitions.clear();
+                ensure_partitions(pool, known, &[at]).await?;
+                continue;
+            }
+            appended => appended?,
+        }
         tx.commit().await.map_err(|e| StoreError::backend(CommitUnknown(e)))?;
+        lap(clock, &mut phases.commit);
+        phases.entries += 1;
         known.head = Some(new_head);
         known.tree = tree;
         return Ok((changed, chained.first().copied()));
@@ -310,9 +332,8 @@ fn same_place(original: &AuditEntry, sequence: u64, prev: &[u8; 32], hash: &[u8;
 
 /// Creates the partitions of months this process has not seen an entry in yet, each in a
 /// transaction of its own before the append (a partition, once made, is simply there).
-async fn ensure_partitions(pool: &PgPool, known: &mut Known, group: &[Planned<'_>]) -> Result<(), StoreError> {
-    for planned in group {
-        let at = planned.fields.timestamp_micros;
+async fn ensure_partitions(pool: &PgPool, known: &mut Known, times: &[i64]) -> Result<(), StoreError> {
+    for &at in times {
         let month = month_of(at);
         if known.partitions.contains(&month) {
             continue;

@@ -562,6 +562,25 @@ mod tests {
 
     conformance_suite!(fresh);
 
+    #[tokio::test]
+    async fn a_change_whose_entry_the_database_refuses_is_not_made() {
+        let (store, db) = fresh().await;
+        let url = db.url().to_owned();
+        let refuse = async move {
+            let mut owner = <PgConnection as sqlx::Connection>::connect(&url).await.expect("connects");
+            sqlx::raw_sql(
+                "CREATE FUNCTION refuse_entries() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'refused'; END $$; \
+                 CREATE TRIGGER refuse_entries BEFORE INSERT ON audit_tree \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_entries()",
+            )
+            .execute(&mut owner)
+            .await
+            .expect("creates the trigger");
+        };
+        crate::store::conformance::a_change_whose_entry_the_database_refuses_is_not_made(store, refuse).await;
+    }
+
     /// A database from before the Merkle tree (entries without tree rows) gets its rows
     /// when a store next opens it, with the roots the appends would have made.
     #[tokio::test]
@@ -785,6 +804,7 @@ mod tests {
         }
         // Settings are read and changed by the role, each with its entry.
         use crate::store::{RecordChange, SettingsChange, SettingsChanged};
+        // Whole microseconds, as the store keeps times: the subscription reads back equal.
         let now: DateTime<Utc> = "2026-01-01T00:00:00.123456Z".parse().expect("time");
         let record: RecordChange = Arc::new(|_: &SettingsChanged| Ok(Some(sample(0))));
         let put = SettingsChange::Put { name: "audit_retention_days", value: "120".into(), now };

@@ -24,8 +24,8 @@ struct Job {
 pub struct Writer {
     /// The appends' own connection: they never queue behind readers for one.
     pub pool: PgPool,
-    /// Held while a group commits (and by copies and `close`); the months and actors
-    /// this process knows are in the database.
+    /// Held while a group commits (and by changes to the settings, copies and `close`);
+    /// the months and actors this process knows are in the database.
     pub known: tokio::sync::Mutex<Known>,
     waiting: Mutex<Vec<Job>>,
     head: Arc<watch::Sender<u64>>,
@@ -62,10 +62,13 @@ impl Writer {
         record: RecordChange,
     ) -> Result<(SettingsChanged, Option<AppendReceipt>), StoreError> {
         let mut known = self.known.lock().await;
-        let (changed, appended) = append::change_recorded(&self.pool, &mut known, &change, &record).await?;
+        let mut phases = AppendPhases::default();
+        let (changed, appended) =
+            append::change_recorded(&self.pool, &mut known, &change, &record, &mut phases).await?;
         drop(known);
         let receipt = appended.map(|(seq, hash)| {
             self.commits.fetch_add(1, Ordering::Relaxed);
+            self.phases.lock().unwrap_or_else(|e| e.into_inner()).add(&phases);
             raise(&self.head, seq);
             AppendReceipt { sequences: vec![seq], head_hash: hex::encode(hash) }
         });

@@ -443,6 +443,20 @@ mod tests {
 
     conformance_suite!(fresh);
 
+    #[tokio::test]
+    async fn a_change_whose_entry_the_database_refuses_is_not_made() {
+        let (store, dir) = fresh().await;
+        let path = dir.path().join("audit.db");
+        let refuse = async move {
+            let conn = rusqlite::Connection::open(&path).expect("opens the file");
+            conn.execute_batch(
+                "CREATE TRIGGER refuse_entries BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            )
+            .expect("creates the trigger");
+        };
+        crate::store::conformance::a_change_whose_entry_the_database_refuses_is_not_made(store, refuse).await;
+    }
+
     /// The database itself refuses every delete but the purge's: one no purge record
     /// covers, and the newest entry even when one does. After a purge, an entry deleted
     /// behind its back is still named missing, not purged.

@@ -11,6 +11,7 @@ use super::append::{self, Actors};
 use super::{reindex, tree};
 use crate::ingest::ValidEntry;
 use crate::integrity::TreeBuilder;
+use crate::store::settings_store::built_entry;
 use crate::store::{AppendPhases, AppendReceipt, PurgeStep, RecordChange, SettingsChange, SettingsChanged, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -373,12 +374,14 @@ fn change(
 ) -> Result<(SettingsChanged, Option<AppendReceipt>), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = super::settings_change::apply(&tx, &job.change)?;
-    let Some(entry) = (job.record)(&changed)? else {
+    let Some(entry) = built_entry(&job.record, &changed)? else {
         return Ok((changed, None));
     };
     let mut phases = AppendPhases::default();
     let appended = append::append(&tx, &known.actors, known.tree.as_ref(), &[&entry], &mut phases)?;
+    let clock = std::time::Instant::now();
     tx.commit()?;
+    phases.commit = clock.elapsed();
     phases.entries = 1;
     tally.commits.fetch_add(1, Ordering::Relaxed);
     tally.phases.lock().unwrap_or_else(PoisonError::into_inner).add(&phases);
