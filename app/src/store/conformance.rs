@@ -803,10 +803,12 @@ pub async fn settings_answer_the_value_each_change_replaced(store: Store) {
 }
 
 /// A change is stored only with its entry: when the append itself fails (`refuse_appends`
-/// makes the database refuse entries), the settings and subscriptions are as they were.
+/// makes the database refuse entries, with an error saying "refused", until
+/// `allow_appends`), the settings and subscriptions are as they were.
 pub async fn a_change_whose_entry_the_database_refuses_is_not_made(
     store: Store,
     refuse_appends: impl std::future::Future<Output = ()>,
+    allow_appends: impl std::future::Future<Output = ()>,
 ) {
     use crate::subscriptions::{Cloud, Subscription};
     let now: DateTime<Utc> = "2026-01-01T00:00:00.123456Z".parse().expect("time");
@@ -822,18 +824,29 @@ pub async fn a_change_whose_entry_the_database_refuses_is_not_made(
     };
     store.settings.change(SettingsChange::AddSubscription(prod.clone()), record.clone()).await.expect("adds");
     refuse_appends.await;
-    store.log.append(samples(0..1)).await.expect_err("the database refuses entries now");
-    store.settings.change(put("200"), record.clone()).await.expect_err("its entry was refused");
+    let refused = |error: StoreError, what: &str| {
+        let error = error.to_string();
+        assert!(error.contains("refused"), "{what}: refused by the database, not otherwise: {error}");
+    };
+    refused(store.log.append(samples(0..1)).await.expect_err("an append"), "an append");
+    refused(store.settings.change(put("200"), record.clone()).await.expect_err("a setting"), "a setting");
     let dev = Subscription { subscription_id: "7c9e6679-7425-40de-944b-e07fc1f90ae7".to_owned(), ..prod.clone() };
-    store.settings.change(SettingsChange::AddSubscription(dev), record.clone()).await.expect_err("refused");
-    let remove = SettingsChange::RemoveSubscription(prod.subscription_id.clone());
-    store.settings.change(remove, record).await.expect_err("refused");
+    let add = store.settings.change(SettingsChange::AddSubscription(dev), record.clone());
+    refused(add.await.expect_err("an addition"), "an addition");
+    let remove =
+        store.settings.change(SettingsChange::RemoveSubscription(prod.subscription_id.clone()), record.clone());
+    refused(remove.await.expect_err("a removal"), "a removal");
     assert_eq!(
         store.settings.settings().await.expect("reads"),
         [("audit_retention_days".to_owned(), "120".to_owned())]
     );
     assert_eq!(store.settings.subscriptions().await.expect("reads"), vec![prod]);
     assert_eq!(store.log.count(&filter("")).await.expect("counts"), 2);
+    // Taken again, a change is made with the next entry of the same chain.
+    allow_appends.await;
+    let (_, receipt) = store.settings.change(put("200"), record).await.expect("changes");
+    assert_eq!(receipt.expect("recorded").sequences, [3]);
+    assert!(store.log.verify(None).await.expect("verifies").is_intact());
 }
 
 pub async fn subscriptions_are_unique_by_id_listed_by_name_and_removed_once(store: Store) {

@@ -61,8 +61,11 @@ pub type RecordChange = Arc<dyn Fn(&SettingsChanged) -> Result<Option<ValidEntry
 /// SQLite, on the thread every append needs): a panic in it fails this change, whose
 /// transaction is rolled back, and nothing else.
 pub(super) fn built_entry(record: &RecordChange, changed: &SettingsChanged) -> Result<Option<ValidEntry>, StoreError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| record(changed)))
-        .map_err(|_| StoreError::backend("building the entry that records a change panicked"))?
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| record(changed))).map_err(|panic| {
+        let said =
+            panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+        StoreError::backend(format!("building the entry that records a change panicked: {}", said.unwrap_or_default()))
+    })?
 }
 
 /// The statements of a [`SettingsChange`], the same on both engines (parameters in order,

@@ -1,9 +1,11 @@
 //! Lock waits longer than the purge's 50 ms bound, as PostgreSQL itself reports them: with
 //! `log_lock_waits` on and `deadlock_timeout` at 50 ms, the server logs every session that
-//! has waited that long for a lock ("still waiting for ..."). Counting those lines in each
-//! spell of a run says whether any request waited on another transaction (the purge's)
-//! beyond the bound, apart from time lost to a busy CPU or disk. The log is the private
-//! server's (`scripts/with-postgres.sh` names it in `CERTIFYCLOUDS_TEST_POSTGRES_LOG`).
+//! has waited that long for a table, row or advisory lock, whatever held it ("still
+//! waiting for ..."), the purge's own waits included. Counting those lines in each spell of
+//! a run says whether any statement waited on another transaction beyond the bound. Waits
+//! the log does not see: for a connection of the app's pools, for the app's own locks, and
+//! PostgreSQL's short internal locks. The log is the private server's
+//! (`scripts/with-postgres.sh` names it in `CERTIFYCLOUDS_TEST_POSTGRES_LOG`).
 
 use sqlx::Connection;
 use std::path::PathBuf;
@@ -23,7 +25,8 @@ impl LockWaits {
     /// own rather than the benchmark's private one).
     pub async fn start(server: &str) -> Option<Self> {
         let log = PathBuf::from(std::env::var_os("CERTIFYCLOUDS_TEST_POSTGRES_LOG")?);
-        std::fs::metadata(&log).ok()?;
+        // Readable, or not counted at all (never a silent zero).
+        std::fs::File::open(&log).ok()?;
         configure(server, &["ALTER SYSTEM SET log_lock_waits = on", "ALTER SYSTEM SET deadlock_timeout = '50ms'"])
             .await;
         Some(LockWaits { server: server.to_owned(), log })
@@ -36,7 +39,7 @@ impl LockWaits {
     /// The waits logged between two marks, and the statements that waited (at most a few,
     /// to say what they were).
     pub fn between(&self, from: Mark, to: Mark) -> (usize, Vec<String>) {
-        let text = std::fs::read(&self.log).unwrap_or_default();
+        let text = std::fs::read(&self.log).expect("reads the server's log");
         let end = usize::try_from(to.0).unwrap_or(usize::MAX).min(text.len());
         let start = usize::try_from(from.0).unwrap_or(usize::MAX).min(end);
         let text = String::from_utf8_lossy(&text[start..end]);
@@ -48,9 +51,12 @@ impl LockWaits {
                 continue;
             }
             waits += 1;
-            // The wait's DETAIL and STATEMENT lines follow it.
+            // The wait's DETAIL, CONTEXT (for a statement of a function, with lines of its
+            // own, indented) and STATEMENT lines follow it.
             let mut said = line.trim().to_owned();
-            while let Some(next) = lines.next_if(|l| l.contains("DETAIL:") || l.contains("STATEMENT:")) {
+            let told =
+                |l: &&str| ["DETAIL:", "CONTEXT:", "STATEMENT:"].iter().any(|k| l.contains(k)) || l.starts_with('\t');
+            while let Some(next) = lines.next_if(told) {
                 said.push_str(" | ");
                 said.push_str(next.trim());
             }

@@ -237,8 +237,9 @@ fn lock_wait_table(waits: &LockWaits, spells: [(&str, Mark, Mark); 3]) -> String
     }
     format!(
         "\nLock waits over 50 ms, as the server logged them (`log_lock_waits` with `deadlock_timeout` at 50 ms): \
-         a request held up by the purge's transactions beyond the bound is logged here, one slowed by a busy \
-         CPU or disk is not.\n\n| spell | lock waits over 50 ms |\n|---|---|\n{rows}{examples}",
+         every session that waited that long for a table, row or advisory lock, whatever held it, the purge's \
+         own waits included. Not seen there: waits for a connection of the app's pools or for the app's own \
+         locks, and PostgreSQL's short internal locks.\n\n| spell | lock waits over 50 ms |\n|---|---|\n{rows}{examples}",
         examples = if examples.is_empty() { String::new() } else { format!("\n{}", examples.concat()) },
     )
 }

@@ -49,8 +49,8 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<Map<String, Value
         (status = 400, description = "Not a JSON object, a setting given twice, an unknown setting or a value out of bounds; `field` names it", body = ErrorBody),
         (status = 401, description = "No valid bearer token or session", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 500, description = "The store failed (the server's log says why): a change and its `settings.updated` entry are stored together or not at all, so read the settings to see which were made", body = ErrorBody),
-        (status = 503, description = "The store is busy: not changed; try again after Retry-After", body = ErrorBody)
+        (status = 500, description = "The store failed (the server's log says why). Each setting and its `settings.updated` entry are stored together or not at all, one setting after another: those before the failing one may have been changed, so read the settings before trying again", body = ErrorBody),
+        (status = 503, description = "The store is busy: the setting it reached and those after it were not changed (earlier ones may have been); read the settings, then try again after Retry-After", body = ErrorBody)
     )
 )]
 pub async fn change(

@@ -197,7 +197,7 @@ pub async fn change_recorded(
     record: &RecordChange,
     phases: &mut AppendPhases,
 ) -> Result<(SettingsChanged, Option<(u64, [u8; 32])>), StoreError> {
-    // A partition is made in a transaction of its own, never under the lock: this month's
+    // A partition is made in a transaction of its own, never under the advisory lock: this month's
     // first, as the entry is of now; another month's (an entry stamped otherwise), or one
     // the purge dropped since, and the change is made again once it is there.
     ensure_partitions(pool, known, &[chrono::Utc::now().timestamp_micros()]).await?;
@@ -231,6 +231,7 @@ pub async fn change_recorded(
                 ensure_partitions(pool, known, &[at]).await?;
                 continue;
             }
+            Err(e) if no_partition(&e) => return Err(StoreError::overloaded()),
             appended => appended?,
         }
         tx.commit().await.map_err(|e| StoreError::backend(CommitUnknown(e)))?;

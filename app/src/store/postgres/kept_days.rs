@@ -151,7 +151,7 @@ impl KeptDays {
 
     /// How many days are kept.
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.lock().days
     }
 }

@@ -54,7 +54,12 @@ pub async fn actor_lookups(conn: &mut PgConnection, filter: &EntryFilter) -> Res
     })
 }
 
-pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Result<EntryPage, StoreError> {
+pub async fn list(
+    pool: &PgPool,
+    kept: &KeptDays,
+    filter: &EntryFilter,
+    page: PageRequest,
+) -> Result<EntryPage, StoreError> {
     let mut tx = snapshot(pool).await?;
     let mut result = EntryPage::empty(page.limit, page.offset);
     let search = resolve(&mut tx, &filter.search).await?;
@@ -104,7 +109,9 @@ pub async fn list(pool: &PgPool, filter: &EntryFilter, page: PageRequest) -> Res
             let alone = EntryFilter { search: Vec::new(), ..filter.clone() } == EntryFilter::default();
             // An empty page has read every match (there are fewer than its offset), and
             // so does the count then, whatever it costs: never a bound there.
-            let (counted, exact) = if alone || result.entries.is_empty() {
+            let (counted, exact) = if alone && common(&search) {
+                count_by_kept_days(&mut tx, kept, filter, lookups, &search, SEARCH_TOTAL_BOUND).await?
+            } else if alone || result.entries.is_empty() {
                 bounded_count(&mut tx, filter, lookups, &search, SEARCH_TOTAL_BOUND).await?
             } else {
                 walked_count(&mut tx, filter, lookups, &search, page.offset.saturating_add(u64::from(page.limit)))
@@ -214,6 +221,55 @@ async fn seek_day(
     }
     // Older than every whole day: in the partial day at the range's start.
     Ok(split.first_day.map(|first| (first * DAY_MICROS, remaining)))
+}
+
+/// Whether every word of a search is held by more than [`COMMON_FROM`] entries: its
+/// matches may be many, and the text index would read them all to count them.
+fn common(search: &Resolved) -> bool {
+    matches!(search, Resolved::Words { rarest, .. } if *rarest > COMMON_FROM)
+}
+
+/// Words held by more entries than the bound of a search's total are common. Tests'
+/// stores are small: there, almost any word is.
+#[cfg(not(test))]
+const COMMON_FROM: u64 = SEARCH_TOTAL_BOUND;
+#[cfg(test)]
+const COMMON_FROM: u64 = 2;
+
+/// Counts a search's matches up to `bound` by whole days, newest first: (the count,
+/// whether it is every match). The days come from the kept counts (`kept_days.rs`), which
+/// count from the entries only the days that changed since they were kept, a run of days
+/// at a time (one day, then two, four ...) until the bound is passed. A first count reads
+/// about as many matches as counting up to the bound would; later ones, the days that
+/// changed. For a filter without a time range: its days are every day with entries.
+async fn count_by_kept_days(
+    conn: &mut PgConnection,
+    kept: &KeptDays,
+    filter: &EntryFilter,
+    lookups: Lookups<'_>,
+    search: &Resolved,
+    bound: u64,
+) -> Result<(u64, bool), StoreError> {
+    let (oldest, newest): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT day FROM audit_daily_counts WHERE n > 0 ORDER BY day LIMIT 1), \
+                (SELECT day FROM audit_daily_counts WHERE n > 0 ORDER BY day DESC LIMIT 1)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let (Some(oldest), Some(newest)) = (oldest, newest) else {
+        return Ok((0, true));
+    };
+    let (mut total, mut end, mut width) = (0_u64, newest + 1, 1);
+    while end > oldest {
+        let start = end.saturating_sub(width).max(oldest);
+        let days = kept.counts(conn, filter, lookups, search, (start, end)).await?;
+        total += days.iter().map(|&(_, _, n)| u64::try_from(n).unwrap_or(0)).sum::<u64>();
+        if total > bound {
+            return Ok((bound, false));
+        }
+        (end, width) = (start, width.saturating_mul(2));
+    }
+    Ok((total, true))
 }
 
 /// Counts matches up to `bound`: (the count, whether it is every match).
@@ -578,5 +634,42 @@ mod tests {
         }
         assert!(sides.contains(&true) && sides.contains(&false), "both sides walked: {sides:?}");
         assert!(bounded > 0 && below_bound);
+    }
+
+    /// A search of common words alone is counted by whole days, newest first, from the
+    /// kept counts: exactly up to the bound and the bound past it, through a late entry in
+    /// an old day; and so is the total of its page.
+    #[tokio::test]
+    async fn a_common_search_alone_is_counted_by_kept_days_up_to_the_bound() {
+        let db = TestDatabase::create().await;
+        let store = PgStore::open(db.url()).await.expect("opens");
+        store.append(samples(0..600)).await.expect("appends");
+        let kept = KeptDays::default();
+        let mut conn = PgConnection::connect(db.url()).await.expect("connects");
+        for round in ["counted", "kept", "after a late entry"] {
+            if round == "after a late entry" {
+                let mut late = samples(9..10);
+                late[0].timestamp = "2025-03-03T10:00:00Z".parse().expect("time");
+                store.append(late).await.expect("appends");
+            }
+            let stored = store.entries_after(0, 10_000).await.expect("reads");
+            for query in ["q=vault+kv", "q=kv+prod", "q=event+bob"] {
+                let f = filter(query);
+                let matching = stored.iter().filter(|e| f.matches(e)).count() as u64;
+                assert!(matching > 20, "{query}: a weak check");
+                let search = resolve(&mut conn, &f.search).await.expect("resolves");
+                assert!(common(&search), "{query}");
+                for bound in [matching + 5, matching, matching - 1, 10, 1] {
+                    let counted =
+                        count_by_kept_days(&mut conn, &kept, &f, Lookups::NONE, &search, bound).await.expect("counts");
+                    let want = if matching > bound { (bound, false) } else { (matching, true) };
+                    assert_eq!(counted, want, "{query} up to {bound}, {round}");
+                }
+                let page = store.list(&f, PageRequest { limit: 5, offset: 0 }).await.expect("lists");
+                let bounded = matching.min(SEARCH_TOTAL_BOUND);
+                assert_eq!((page.total, page.total_exact), (bounded, matching <= bounded), "{query}, {round}");
+            }
+            assert!(kept.len() > 0, "days are kept");
+        }
     }
 }

@@ -447,14 +447,15 @@ mod tests {
     async fn a_change_whose_entry_the_database_refuses_is_not_made() {
         let (store, dir) = fresh().await;
         let path = dir.path().join("audit.db");
-        let refuse = async move {
-            let conn = rusqlite::Connection::open(&path).expect("opens the file");
-            conn.execute_batch(
-                "CREATE TRIGGER refuse_entries BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'refused'); END",
-            )
-            .expect("creates the trigger");
+        let run = |sql: &'static str| {
+            let path = path.clone();
+            async move { rusqlite::Connection::open(&path).expect("opens the file").execute_batch(sql).expect(sql) }
         };
-        crate::store::conformance::a_change_whose_entry_the_database_refuses_is_not_made(store, refuse).await;
+        let refuse = run(
+            "CREATE TRIGGER refuse_entries BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        );
+        let allow = run("DROP TRIGGER refuse_entries");
+        crate::store::conformance::a_change_whose_entry_the_database_refuses_is_not_made(store, refuse, allow).await;
     }
 
     /// The database itself refuses every delete but the purge's: one no purge record
