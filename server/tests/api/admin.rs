@@ -375,6 +375,11 @@ async fn settings_are_read_and_changed_by_admins_each_change_recorded_and_bad_va
         json!({"audit_retention_days": 120, "audit_archive_dir": null}),
         "nothing changed"
     );
+    // Both bounds are taken, each recorded.
+    for days in [30, 365, 120] {
+        let taken = call(Method::PATCH, json!({ "audit_retention_days": days })).await;
+        assert_eq!((taken.status, taken.json()["audit_retention_days"].as_i64()), (StatusCode::OK, Some(days)));
+    }
 
     // An admin's session changes it too; an auditor's may not.
     let person = app.signed_in(Role::Admin).await;
@@ -388,7 +393,7 @@ async fn settings_are_read_and_changed_by_admins_each_change_recorded_and_bad_va
     let read = app.get("/admin/settings").await;
     assert_eq!(read.status, StatusCode::FORBIDDEN, "a read token may not even read them");
 
-    // Two changes, two entries, old and new values and who: the no-op and the refusals
+    // Five changes, five entries, old and new values and who: the no-op and the refusals
     // recorded nothing.
     let recorded = app.list("event_type=settings.updated").await;
     let entries = recorded["entries"].as_array().expect("entries");
@@ -397,7 +402,16 @@ async fn settings_are_read_and_changed_by_admins_each_change_recorded_and_bad_va
         .rev()
         .map(|e| (e["details"]["old_value"].clone(), e["details"]["new_value"].clone(), e["actor"]["type"].clone()))
         .collect();
-    assert_eq!(changes, [(json!(90), json!(120), json!("service")), (json!(120), json!(180), json!("user"))]);
+    assert_eq!(
+        changes,
+        [
+            (json!(90), json!(120), json!("service")),
+            (json!(120), json!(30), json!("service")),
+            (json!(30), json!(365), json!("service")),
+            (json!(365), json!(120), json!("service")),
+            (json!(120), json!(180), json!("user"))
+        ]
+    );
     assert!(entries.iter().all(
         |e| e["details"]["setting"] == "audit_retention_days" && e["details"]["modified_by"] == e["actor"]["name"]
     ));

@@ -110,11 +110,14 @@ async fn the_retention_is_shown_to_everyone_previewed_and_changed_by_admins_only
 #[tokio::test]
 async fn purge_dry_run_says_what_would_go_and_purge_deletes_it_recorded_and_verifiable() {
     let app = TestApp::spawn().await;
-    // Day 0 to day 120 with a retention of 90: the 120- and 100-day-old entries go, and so
-    // does a late one with an old timestamp that arrives after younger entries.
+    // Day 0 to day 120 with a retention of 90: the 120-, 100- and 91-day-old entries go,
+    // the 89-day-old one stays, and a late one with an old timestamp that arrives after
+    // younger entries goes too.
     let mut events = aged(3, 120, "oldest");
     events.extend(aged(2, 100, "older"));
     events.extend(aged(4, 10, "recent"));
+    events.extend(aged(1, 91, "just-over"));
+    events.extend(aged(1, 89, "just-under"));
     app.record(&Value::Array(events)).await;
     app.record(&Value::Array(aged(1, 95, "late"))).await;
     app.record(&Value::Array(aged(1, 0, "today"))).await;
@@ -122,28 +125,33 @@ async fn purge_dry_run_says_what_would_go_and_purge_deletes_it_recorded_and_veri
     let dry = certifyclouds(&app.database_url, &["purge", "--dry-run"]);
     assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
     let said = String::from_utf8_lossy(&dry.stdout);
-    assert!(said.contains("a purge now would delete 6 entries") && said.contains("Nothing was deleted"), "{said}");
-    assert_eq!(app.list("limit=100").await["entries"].as_array().map(Vec::len), Some(11));
+    assert!(said.contains("a purge now would delete 7 entries") && said.contains("Nothing was deleted"), "{said}");
+    assert_eq!(app.list("limit=100").await["entries"].as_array().map(Vec::len), Some(13));
 
     let purged = certifyclouds(&app.database_url, &["purge"]);
     assert!(purged.status.success(), "{}", String::from_utf8_lossy(&purged.stderr));
     let said = String::from_utf8_lossy(&purged.stdout);
-    assert!(said.starts_with("Purged 6 entries older than 90 days"), "{said}");
+    assert!(said.starts_with("Purged 7 entries older than 90 days"), "{said}");
 
     // Exactly the old ones went, the late one included; counts and search agree.
     let kept = app.list("limit=100&event_type=auth.login").await;
     let actors: Vec<&str> =
         kept["entries"].as_array().expect("entries").iter().filter_map(|e| e["actor"]["id"].as_str()).collect();
-    assert_eq!(actors.len(), 5, "{actors:?}");
-    assert!(actors.iter().all(|a| *a == "recent" || *a == "today"), "{actors:?}");
-    assert_eq!(app.get("/audit/entries/count?event_type=auth.login").await.json()["count"].as_u64(), Some(5));
+    assert_eq!(actors.len(), 6, "{actors:?}");
+    assert!(actors.iter().all(|a| ["recent", "today", "just-under"].contains(a)), "{actors:?}");
+    assert_eq!(app.get("/audit/entries/count?event_type=auth.login").await.json()["count"].as_u64(), Some(6));
     assert_eq!(app.list("q=oldest").await["entries"], json!([]));
 
     let recorded = app.list("event_type=retention.purge.completed").await;
     let run = &recorded["entries"].as_array().expect("entries")[0];
-    assert_eq!(run["details"]["deleted_count"].as_u64(), Some(6));
+    assert_eq!(run["details"]["deleted_count"].as_u64(), Some(7));
     assert_eq!(run["details"]["retention_days"].as_u64(), Some(90));
-    assert_eq!((run["details"]["first_seq"].as_u64(), run["details"]["last_seq"].as_u64()), (Some(1), Some(10)));
+    // Sequence numbers 1-5 and 10 (the first batch), 12 (the late one).
+    assert_eq!((run["details"]["first_seq"].as_u64(), run["details"]["last_seq"].as_u64()), (Some(1), Some(12)));
+    // The cutoff is 90 days before the run, to the second.
+    let cutoff: chrono::DateTime<Utc> = run["details"]["cutoff"].as_str().expect("cutoff").parse().expect("a time");
+    let ran: chrono::DateTime<Utc> = run["timestamp"].as_str().expect("timestamp").parse().expect("a time");
+    assert!(((ran - Duration::days(90)) - cutoff).num_seconds().abs() <= 2, "{cutoff} for a run at {ran}");
 
     let verified = certifyclouds(&app.database_url, &["verify"]);
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
@@ -151,7 +159,7 @@ async fn purge_dry_run_says_what_would_go_and_purge_deletes_it_recorded_and_veri
     // The settings page tells of it.
     let read = app.page(Method::POST, "/api/settings_retention", Vec::new()).await;
     let last = &read.json()["last_purge"];
-    assert_eq!((last["completed"].as_bool(), last["deleted"].as_u64()), (Some(true), Some(6)), "{last}");
+    assert_eq!((last["completed"].as_bool(), last["deleted"].as_u64()), (Some(true), Some(7)), "{last}");
     assert_eq!(last["entry_id"], run["id"]);
 
     // Nothing due now: the dry run says 0, the purge deletes nothing and is recorded.

@@ -562,6 +562,30 @@ mod tests {
 
     conformance_suite!(fresh);
 
+    /// After a purge, a kept entry deleted behind the store's back (by the owner, its
+    /// triggers set aside) is named by verification, and the purged run is still told apart.
+    #[tokio::test]
+    async fn after_a_purge_verification_still_names_a_row_deleted_behind_its_back() {
+        let (store, db) = fresh().await;
+        let mut entries = samples(0..20);
+        for (i, entry) in entries.iter_mut().enumerate() {
+            entry.timestamp = "2025-01-01T00:00:00Z".parse::<DateTime<Utc>>().expect("time")
+                + chrono::Duration::hours(i64::try_from(i).expect("small"));
+        }
+        store.log.append(entries).await.expect("appends");
+        let cutoff = "2025-01-01T05:00:00Z".parse().expect("time");
+        assert_eq!(store.retention.purge_step(cutoff, None, 100, Utc::now()).await.expect("purges").deleted, 5);
+        assert!(store.log.verify(None).await.expect("verifies").is_intact());
+        let mut owner = <PgConnection as sqlx::Connection>::connect(db.url()).await.expect("connects");
+        sqlx::raw_sql("SET session_replication_role = replica; DELETE FROM audit_entries WHERE seq = 9")
+            .execute(&mut owner)
+            .await
+            .expect("deletes behind the store's back");
+        let report = store.log.verify(None).await.expect("verifies");
+        assert_eq!(report.problems.first(), Some(&Problem::OutOfPlace { stored_seq: 10, expected: 9 }));
+        assert_eq!(report.purged, 5);
+    }
+
     #[tokio::test]
     async fn a_change_whose_entry_the_database_refuses_is_not_made() {
         let (store, db) = fresh().await;

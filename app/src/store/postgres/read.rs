@@ -67,7 +67,8 @@ pub async fn list(
         return Ok(result);
     }
     let lookups = actor_lookups(&mut tx, filter).await?;
-    // A search's total is exact when its key counts it; otherwise counted up to a bound.
+    // A search's total is exact when its key counts it; otherwise counted up to a bound (a
+    // search of common words alone by the kept day counts, see `count_by_kept_days`).
     // A first page is planned from the same counts, read by day.
     let mut planned = None;
     let exact_total = if search == Resolved::Any || search.counting_key(filter).is_some() {
@@ -223,8 +224,9 @@ async fn seek_day(
     Ok(split.first_day.map(|first| (first * DAY_MICROS, remaining)))
 }
 
-/// Whether every word of a search is held by more than [`COMMON_FROM`] entries: its
-/// matches may be many, and the text index would read them all to count them.
+/// Whether every word of a search is held by about more than [`COMMON_FROM`] entries
+/// (estimated; the words together may match far fewer): its matches may be many, and the
+/// text index would read them one by one to count them.
 fn common(search: &Resolved) -> bool {
     matches!(search, Resolved::Words { rarest, .. } if *rarest > COMMON_FROM)
 }
@@ -237,11 +239,13 @@ const COMMON_FROM: u64 = SEARCH_TOTAL_BOUND;
 const COMMON_FROM: u64 = 2;
 
 /// Counts a search's matches up to `bound` by whole days, newest first: (the count,
-/// whether it is every match). The days come from the kept counts (`kept_days.rs`), which
-/// count from the entries only the days that changed since they were kept, a run of days
-/// at a time (one day, then two, four ...) until the bound is passed. A first count reads
-/// about as many matches as counting up to the bound would; later ones, the days that
-/// changed. For a filter without a time range: its days are every day with entries.
+/// whether it is every match). The days are those the per-day counts hold entries in
+/// (`audit_daily_counts`, which every append and purge keeps with the entries); each day's
+/// matches come from the kept counts (`kept_days.rs`), which count from the entries only
+/// the days that changed since they were kept (today while entries arrive, a day a late
+/// entry came into, the days before a purge's cutoff), a month at a time until the bound is
+/// passed.
+/// For a filter without a time range only.
 async fn count_by_kept_days(
     conn: &mut PgConnection,
     kept: &KeptDays,
@@ -250,6 +254,7 @@ async fn count_by_kept_days(
     search: &Resolved,
     bound: u64,
 ) -> Result<(u64, bool), StoreError> {
+    debug_assert!(filter.start.is_none() && filter.end.is_none(), "every day is counted");
     let (oldest, newest): (Option<i64>, Option<i64>) = sqlx::query_as(
         "SELECT (SELECT day FROM audit_daily_counts WHERE n > 0 ORDER BY day LIMIT 1), \
                 (SELECT day FROM audit_daily_counts WHERE n > 0 ORDER BY day DESC LIMIT 1)",
@@ -259,17 +264,24 @@ async fn count_by_kept_days(
     let (Some(oldest), Some(newest)) = (oldest, newest) else {
         return Ok((0, true));
     };
-    let (mut total, mut end, mut width) = (0_u64, newest + 1, 1);
+    let (mut total, mut end) = (0_u64, newest + 1);
     while end > oldest {
-        let start = end.saturating_sub(width).max(oldest);
+        let start = month_start(end - 1).max(oldest);
         let days = kept.counts(conn, filter, lookups, search, (start, end)).await?;
         total += days.iter().map(|&(_, _, n)| u64::try_from(n).unwrap_or(0)).sum::<u64>();
         if total > bound {
             return Ok((bound, false));
         }
-        (end, width) = (start, width.saturating_mul(2));
+        end = start;
     }
     Ok((total, true))
+}
+
+/// The first day of the month `day` is in: runs of days that end at a month's edge read
+/// each month's partition, and its part of the text index, once.
+fn month_start(day: i64) -> i64 {
+    use chrono::Datelike;
+    DateTime::from_timestamp(day.saturating_mul(DAY_SECS), 0).map_or(day, |at| day - i64::from(at.day0()))
 }
 
 /// Counts matches up to `bound`: (the count, whether it is every match).
@@ -567,7 +579,7 @@ mod tests {
     use super::*;
     use crate::filter::EntryQuery;
     use crate::store::conformance::samples;
-    use crate::store::AuditLog;
+    use crate::store::{AuditLog, Retention};
     use sqlx::Connection;
 
     fn filter(query: &str) -> EntryFilter {
@@ -636,40 +648,85 @@ mod tests {
         assert!(bounded > 0 && below_bound);
     }
 
+    #[test]
+    fn a_run_of_days_begins_at_its_month_s_first_day() {
+        let day = |at: &str| floor_day(at.parse::<DateTime<chrono::Utc>>().expect("time").timestamp_micros());
+        let first = day("2025-03-01T00:00:00Z");
+        for at in ["2025-03-01T00:00:00Z", "2025-03-15T12:00:00Z", "2025-03-31T23:59:59Z"] {
+            assert_eq!(month_start(day(at)), first, "{at}");
+        }
+        assert_eq!(month_start(first - 1), day("2025-02-01T00:00:00Z"));
+        assert_eq!(month_start(day("1969-12-31T00:00:00Z")), day("1969-12-01T00:00:00Z"));
+    }
+
+    /// [`count_by_kept_days`] of a filter, in a snapshot of its own.
+    async fn counted(store: &PgStore, kept: &KeptDays, f: &EntryFilter, bound: u64) -> (u64, bool) {
+        let mut tx = snapshot(&store.pool).await.expect("begins");
+        let search = resolve(&mut tx, &f.search).await.expect("resolves");
+        assert!(common(&search), "{f:?}");
+        let counted = count_by_kept_days(&mut tx, kept, f, Lookups::NONE, &search, bound).await.expect("counts");
+        tx.commit().await.expect("ends");
+        counted
+    }
+
     /// A search of common words alone is counted by whole days, newest first, from the
-    /// kept counts: exactly up to the bound and the bound past it, through a late entry in
-    /// an old day; and so is the total of its page.
+    /// kept counts: exactly up to the bound and the bound past it, across empty days,
+    /// through a late entry in an old day and a purge; the kept counts are what answers,
+    /// and they answer a page's total too.
     #[tokio::test]
     async fn a_common_search_alone_is_counted_by_kept_days_up_to_the_bound() {
         let db = TestDatabase::create().await;
         let store = PgStore::open(db.url()).await.expect("opens");
-        store.append(samples(0..600)).await.expect("appends");
+        let mut entries = samples(0..600);
+        // A year before the others: the days between hold nothing.
+        entries[7].timestamp = "2024-03-01T10:00:00Z".parse().expect("time");
+        store.append(entries).await.expect("appends");
         let kept = KeptDays::default();
-        let mut conn = PgConnection::connect(db.url()).await.expect("connects");
-        for round in ["counted", "kept", "after a late entry"] {
-            if round == "after a late entry" {
-                let mut late = samples(9..10);
-                late[0].timestamp = "2025-03-03T10:00:00Z".parse().expect("time");
-                store.append(late).await.expect("appends");
+        let searches = ["q=vault+kv", "q=kv+prod", "q=event+bob"];
+        for round in ["counted", "kept", "after a late entry", "after a purge"] {
+            match round {
+                "after a late entry" => {
+                    let mut late = samples(9..10);
+                    late[0].timestamp = "2025-03-03T10:00:00Z".parse().expect("time");
+                    store.append(late).await.expect("appends");
+                }
+                "after a purge" => {
+                    let cutoff: DateTime<chrono::Utc> = "2025-03-02T12:00:00Z".parse().expect("time");
+                    let now = cutoff + chrono::Duration::days(90);
+                    while store.purge_step(cutoff, None, 1000, now).await.expect("purges").more {}
+                }
+                _ => {}
             }
             let stored = store.entries_after(0, 10_000).await.expect("reads");
-            for query in ["q=vault+kv", "q=kv+prod", "q=event+bob"] {
+            for query in searches {
                 let f = filter(query);
                 let matching = stored.iter().filter(|e| f.matches(e)).count() as u64;
                 assert!(matching > 20, "{query}: a weak check");
-                let search = resolve(&mut conn, &f.search).await.expect("resolves");
-                assert!(common(&search), "{query}");
                 for bound in [matching + 5, matching, matching - 1, 10, 1] {
-                    let counted =
-                        count_by_kept_days(&mut conn, &kept, &f, Lookups::NONE, &search, bound).await.expect("counts");
                     let want = if matching > bound { (bound, false) } else { (matching, true) };
-                    assert_eq!(counted, want, "{query} up to {bound}, {round}");
+                    assert_eq!(counted(&store, &kept, &f, bound).await, want, "{query} up to {bound}, {round}");
                 }
-                let page = store.list(&f, PageRequest { limit: 5, offset: 0 }).await.expect("lists");
-                let bounded = matching.min(SEARCH_TOTAL_BOUND);
-                assert_eq!((page.total, page.total_exact), (bounded, matching <= bounded), "{query}, {round}");
             }
-            assert!(kept.len() > 0, "days are kept");
         }
+        // The kept counts are what answers: made wrong, they are answered wrong.
+        let alone = KeptDays::default();
+        let f = filter(searches[0]);
+        let matching = store.entries_after(0, 10_000).await.expect("reads").iter().filter(|e| f.matches(e)).count();
+        assert_eq!(counted(&store, &alone, &f, u64::MAX - 1).await, (matching as u64, true));
+        alone.add_to_every_kept_count(1000);
+        let (wrong, exact) = counted(&store, &alone, &f, u64::MAX - 1).await;
+        assert!(exact && wrong >= matching as u64 + 1000, "{wrong} of {matching}");
+
+        // A page's total: exact for a common search with fewer matches than the bound, from
+        // the store's own kept counts.
+        let f = filter("q=rotation+payments");
+        let stored = store.entries_after(0, 10_000).await.expect("reads");
+        let matching = stored.iter().filter(|e| f.matches(e)).count() as u64;
+        assert!(matching > 5 && matching <= SEARCH_TOTAL_BOUND, "{matching}: below the bound");
+        let page = store.list(&f, PageRequest { limit: 5, offset: 0 }).await.expect("lists");
+        assert_eq!((page.total, page.total_exact), (matching, true));
+        store.kept_days.add_to_every_kept_count(1000);
+        let page = store.list(&f, PageRequest { limit: 5, offset: 0 }).await.expect("lists");
+        assert_eq!((page.total, page.total_exact), (SEARCH_TOTAL_BOUND, false), "the kept counts answered");
     }
 }
