@@ -86,8 +86,12 @@ impl KeptDays {
         .bind(purges)
         .fetch_all(&mut *conn)
         .await?;
-        // Whether no purge since the day was counted could have reached it.
-        let unpurged = |day: i64, counted_with: i64| counted_with == purges || day * DAY_MICROS >= latest_cutoff;
+        // Whether no purge between the day's count and this read could have reached it. A
+        // count kept by a read of a later snapshot (more purges: the table only grows) is
+        // never taken, whatever the day.
+        let unpurged = |day: i64, counted_with: i64| {
+            counted_with == purges || (counted_with < purges && day * DAY_MICROS >= latest_cutoff)
+        };
         let mut counted: HashMap<i64, Day> = HashMap::new();
         // The days to count again, in runs with no kept day between (days without
         // entries may be: they have nothing to count), each run counted in one statement.
@@ -299,6 +303,38 @@ mod tests {
         let after = counts(&kept, &store, &f, days).await;
         assert_eq!(after, expected(&stored(&store).await, &f, days));
         assert_ne!(after, before, "the purge deleted matches");
+
+        // A purge that reaches into a kept day, and as many late entries arriving in that
+        // day as it deleted: the day's total is as it was, and the day is counted again all
+        // the same (its matches differ).
+        let day_of = |at: &str| floor_day(micros(at));
+        let (x, cutoff) = (day_of("2025-03-05T00:00:00Z"), "2025-03-05T12:00:00Z");
+        let f = filter("actor=alice%40contoso.com");
+        let before = counts(&kept, &store, &f, days).await;
+        let all = stored(&store).await;
+        let gone: Vec<&AuditEntry> = all
+            .iter()
+            .filter(|e| floor_day(e.timestamp.timestamp_micros()) == x && micros_of(e) < micros(cutoff))
+            .collect();
+        assert!(gone.iter().any(|e| f.matches(e)), "the purge deletes matches of the kept day");
+        let cutoff: DateTime<Utc> = cutoff.parse().expect("time");
+        while store.purge_step(cutoff, None, 1000, cutoff + Duration::days(90)).await.expect("purges").more {}
+        // Entries of Bob, which the filter (Alice's) does not match, late into the same day.
+        let mut late: Vec<_> = samples(1..1 + 4 * gone.len() as i64).into_iter().step_by(4).collect();
+        for (i, entry) in late.iter_mut().enumerate() {
+            entry.timestamp = cutoff + Duration::minutes(i as i64);
+        }
+        store.append(late).await.expect("appends");
+        let now_stored = stored(&store).await;
+        let in_x = |entries: &[AuditEntry]| entries.iter().filter(|e| floor_day(micros_of(e)) == x).count();
+        assert_eq!(in_x(&now_stored), in_x(&all), "the day holds as many entries as when it was counted");
+        let after = counts(&kept, &store, &f, days).await;
+        assert_eq!(after, expected(&now_stored, &f, days));
+        assert_ne!(after, before);
+    }
+
+    fn micros_of(entry: &AuditEntry) -> i64 {
+        entry.timestamp.timestamp_micros()
     }
 
     /// Past the bound, every kept day is forgotten and counting goes on.
